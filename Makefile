@@ -1,0 +1,111 @@
+# nnc: a compiler from .nn models to standalone C training programs.
+#
+#   make            build nnc and the runtime (libnnrt.a)
+#   make test       build and run every test (Check suites, golden files,
+#                   the error corpus, the sanitizer run)
+#   make demo       compile models/twolayer.nn, build and train it
+#   make regen      rewrite generated/ from models/ and show any drift
+#   make report     memory-plan ratios for every model and the trace tally
+#
+# Objects and the flex/bison outputs go to build/.  Header dependencies are
+# tracked with -MMD, so an edited header rebuilds what includes it.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   := build
+
+# Warnings, one per line so a change to the list reads as a diff.
+WARN := -Wall
+WARN += -Wextra
+WARN += -Wpedantic
+WARN += -Wshadow
+WARN += -Wstrict-prototypes
+WARN += -Wmissing-prototypes
+WARN += -Wpointer-arith
+WARN += -Wcast-qual
+WARN += -Wwrite-strings
+WARN += -Wformat=2
+WARN += -Wundef
+WARN += -Wvla
+WARN += -Wdouble-promotion
+WARN += -Wnull-dereference
+
+OPT     ?= -O2 -g
+CFLAGS  := -std=c99 $(OPT) $(WARN) -MMD -MP
+CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Icompiler -Iruntime -I$(BUILD)/grammar
+# The generated scanner and parser: same flags, minus what flex/bison's
+# own code trips over.
+GEN_CFLAGS := $(filter-out -Wmissing-prototypes -Wnull-dereference -Wdouble-promotion,$(CFLAGS)) -Wno-unused-function -Wno-sign-compare
+
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+BLAS_CFLAGS  = $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS    = $(shell pkg-config --libs openblas 2>/dev/null)
+RT_LIBS      = $(BUILD)/libnnrt.a $(BLAS_LIBS) -lz -lm
+
+COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/grammar/nn.tab.o $(BUILD)/grammar/lex.yy.o
+RUNTIME_SRC  := $(wildcard runtime/*.c)
+RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC     := $(wildcard tests/test_*.c)
+TEST_BIN     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test demo regen report clean install check-err fuzz
+all: $(BUILD)/nnc nnc $(BUILD)/libnnrt.a
+
+deps:
+	@sh scripts/deps.sh
+
+# ---- the compiler --------------------------------------------------------
+$(BUILD)/grammar/nn.tab.c $(BUILD)/grammar/nn.tab.h: grammar/nn.y | deps
+	@mkdir -p $(dir $@)
+	bison -Wall -Werror -o $(BUILD)/grammar/nn.tab.c --defines=$(BUILD)/grammar/nn.tab.h $<
+
+$(BUILD)/grammar/lex.yy.c $(BUILD)/grammar/lex.yy.h: grammar/nn.l $(BUILD)/grammar/nn.tab.h | deps
+	@mkdir -p $(dir $@)
+	flex -o $(BUILD)/grammar/lex.yy.c --header-file=$(BUILD)/grammar/lex.yy.h $<
+
+$(BUILD)/grammar/%.o: $(BUILD)/grammar/%.c
+	$(CC) $(CPPFLAGS) $(GEN_CFLAGS) -c -o $@ $<
+
+# Every compiler object may include the generated headers.
+$(BUILD)/compiler/%.o: compiler/%.c $(BUILD)/grammar/nn.tab.h $(BUILD)/grammar/lex.yy.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DNNC_PREFIX='"$(PREFIX)"' $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/nnc: $(COMPILER_OBJ) $(BUILD)/compiler/main.o
+	$(CC) -o $@ $^ -lm
+
+nnc: $(BUILD)/nnc
+	ln -sf $(BUILD)/nnc nnc
+
+# ---- the runtime ---------------------------------------------------------
+$(BUILD)/runtime/%.o: runtime/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_CFLAGS) -DNNRT_CBLAS $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libnnrt.a: $(RUNTIME_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# ---- tests ---------------------------------------------------------------
+$(BUILD)/tests/%.o: tests/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# test_rt_*.c test the runtime alone; every other test links the compiler.
+$(BUILD)/tests/test_rt_%: $(BUILD)/tests/test_rt_%.o $(BUILD)/libnnrt.a
+	$(CC) -o $@ $< $(CHECK_LIBS) $(RT_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(COMPILER_OBJ) $(BUILD)/libnnrt.a
+	$(CC) -o $@ $(filter %.o,$^) $(CHECK_LIBS) $(RT_LIBS)
+
+test: all $(TEST_BIN)
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+	@for s in tests/run_*.sh; do [ -f "$$s" ] || continue; echo "== $$s"; sh $$s || exit 1; done
+	@echo "make test: all passed"
+
+clean:
+	rm -rf $(BUILD) nnc
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,43 @@
+#!/bin/sh
+# deps.sh [extra...]: make sure the tools and libraries nnc builds with are
+# here.  What is missing is installed with apt-get when we are root (or can
+# sudo without a password); otherwise one line names the packages and we
+# exit 1 so make stops.  Extra arguments name optional groups: "data" (the
+# Fashion-MNIST package).
+missing=""
+need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need_pc()  { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
+need_file() { [ -e "$1" ] || missing="$missing $2"; }
+
+need_cmd flex flex
+need_cmd bison bison
+need_cmd pkg-config pkg-config
+need_cmd dot graphviz
+if command -v pkg-config >/dev/null 2>&1; then
+    need_pc openblas libopenblas-dev
+    need_pc check check
+    need_pc zlib zlib1g-dev
+else
+    missing="$missing libopenblas-dev check zlib1g-dev"
+fi
+for extra in "$@"; do
+    case "$extra" in
+    data) need_file /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz dataset-fashion-mnist ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
+if [ "$(id -u)" = 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo="sudo -n"
+else
+    echo "nnc: missing packages; install them with: sudo apt-get install $missing" >&2
+    exit 1
+fi
+echo "nnc: installing missing packages:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get install -y -q $missing >/dev/null 2>&1 ||
+    { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q $missing >/dev/null; } ||
+    { echo "nnc: apt-get install $missing failed" >&2; exit 1; }
