@@ -100,6 +100,12 @@ $(BUILD)/tests/test_rt_%: $(BUILD)/tests/test_rt_%.o $(BUILD)/libnnrt.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(COMPILER_OBJ) $(BUILD)/libnnrt.a
 	$(CC) -o $@ $(filter %.o,$^) $(CHECK_LIBS) $(RT_LIBS)
 
+# trace_replay: the offset assignment on glow's recorded allocation traces
+# (tests/data/glow-memory-traces.txt); prints the lower-bound tally.
+$(BUILD)/tools/trace_replay: tools/trace_replay.c $(BUILD)/compiler/offsets.o $(BUILD)/compiler/base.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^
+
 test: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
 	@for s in tests/run_*.sh; do [ -f "$$s" ] || continue; echo "== $$s"; sh $$s || exit 1; done
