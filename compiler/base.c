@@ -9,10 +9,17 @@
 #include <sys/stat.h>
 
 /* ---- arena ---------------------------------------------------------- */
+typedef union {
+    long double ld;
+    long long ll;
+    void *p;
+    double d;
+} MaxAlign; /* C99 has no max_align_t */
+
 struct ArenaBlock {
     ArenaBlock *next;
     size_t used, cap;
-    max_align_t data[]; /* cap bytes follow */
+    MaxAlign data[]; /* cap bytes follow */
 };
 
 enum { ARENA_BLOCK = 64 * 1024 };
@@ -45,7 +52,7 @@ static ArenaBlock *arena_grow(Arena *a, size_t size)
 
 void *arena_alloc(Arena *a, size_t size)
 {
-    size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    size = (size + sizeof(MaxAlign) - 1) / sizeof(MaxAlign) * sizeof(MaxAlign);
     ArenaBlock *b = a->head;
     if (!b || b->cap - b->used < size)
         b = arena_grow(a, size);

@@ -1,0 +1,404 @@
+/* autodiff.c: the gradient graph, built symbolically from the forward graph,
+ * and the update stage after it.
+ *
+ * Reverse mode, graph to graph: seed dL/dL = 1, walk the forward nodes from
+ * the loss down (the array order is topological), and ask each node's VJP
+ * (the switch in vjp()) for the gradient of each input, as ordinary nodes.
+ * A value read by several nodes gets the sum of their contributions: the
+ * first is stored, each later one is added (the branch rule).  Only inputs
+ * that lead to a trainable param get a gradient at all, so nothing is
+ * computed for inputs, labels, constants or frozen params.
+ *
+ * The rules a student should see:
+ *   y = x + b, b broadcast (Repeat)  ->  db = sum_to(dy)        (Repeat <-> Sum)
+ *   y = sum(x)                       ->  dx = broadcast_to(dy)  (Sum <-> Repeat)
+ *   y = A·B                          ->  dA = dy·Bᵀ, dB = Aᵀ·dy (transpose flags, no transposes)
+ *   y = x[idx]                       ->  dx = scatter_add(dy)   (repeats add up)
+ *   loss = softmax_ce(y, t)          ->  dy = (softmax(y) - onehot(t)) / n
+ *
+ * The update stage is one optimizer node per trainable param (STAGE_UPDATE)
+ * with its state as persistent STATE nodes, after one GRAD_NORM node when
+ * clip_grad is on.  docs/design.md says why it lives in the graph.
+ */
+#include "graph.h"
+
+#include <string.h>
+
+typedef struct AD {
+    Graph *g;
+    char *needs;   /* needs[i]: forward node i leads to a trainable param */
+    int fwd;       /* the forward node whose VJP is being built */
+} AD;
+
+/* Appends a backward node built from the op's shape rule. */
+static int bw(AD *ad, Op op, const int *in, int n_in, const char *rule)
+{
+    Graph *g = ad->g;
+    Loc loc = g->nodes[ad->fwd].loc;
+    int id = graph_add(g, op, in, n_in, shape_scalar(), DT_F32, loc);
+    Node *n = graph_node(g, id);
+    n->stage = STAGE_BACKWARD;
+    n->grad_of = ad->fwd;
+    n->rule = rule;
+    return id;
+}
+
+/* Finishes a node after its attributes are set: infers the shape. */
+static int done(AD *ad, int id)
+{
+    char msg[256];
+    const char *err = shape_infer(ad->g, graph_node(ad->g, id), msg, sizeof msg);
+    NNC_ASSERT(err == NULL, err ? err : "");
+    return id;
+}
+
+static int bw1(AD *ad, Op op, int a, const char *rule) { return done(ad, bw(ad, op, &a, 1, rule)); }
+
+static int bw2(AD *ad, Op op, int a, int b, const char *rule)
+{
+    int in[2] = {a, b};
+    return done(ad, bw(ad, op, in, 2, rule));
+}
+
+static int konst(AD *ad, double v)
+{
+    int id = graph_add(ad->g, OP_CONST, NULL, 0, shape_scalar(), DT_F32, ad->g->nodes[ad->fwd].loc);
+    Node *n = graph_node(ad->g, id);
+    n->stage = STAGE_BACKWARD;
+    n->data = arena_alloc(ad->g->arena, sizeof(double));
+    n->data[0] = n->c[0] = v;
+    return id;
+}
+
+static Shape shape_of(AD *ad, int id) { return ad->g->nodes[id].shape; }
+
+static int with_to(AD *ad, Op op, int x, Shape to, const char *rule)
+{
+    int id = bw(ad, op, &x, 1, rule);
+    graph_node(ad->g, id)->to = to;
+    return done(ad, id);
+}
+
+/* A contribution of shape `got` to an input of shape `want` that was
+ * broadcast (repeated) in the forward pass is summed back: Repeat <-> Sum. */
+static int unbroadcast(AD *ad, int c, int input)
+{
+    Shape want = shape_of(ad, input);
+    if (shape_eq(shape_of(ad, c), want))
+        return c;
+    return with_to(ad, OP_SUM_TO, c, want, "Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats");
+}
+
+static int matmul(AD *ad, int a, int b, int ta, int tb, const char *rule)
+{
+    int in[2] = {a, b};
+    int id = bw(ad, OP_MATMUL, in, 2, rule);
+    graph_node(ad->g, id)->ta = ta;
+    graph_node(ad->g, id)->tb = tb;
+    return done(ad, id);
+}
+
+/* dy reshaped to keep the reduced axes as 1, for broadcasting back. */
+static int keepdims_of(AD *ad, int dy, const Node *red)
+{
+    if (red->keepdims)
+        return dy;
+    Shape x = ad->g->nodes[red->in[0]].shape, k = x;
+    for (int i = 0; i < x.rank; i++)
+        if (red->axes >> i & 1u)
+            k.d[i] = 1;
+    return with_to(ad, OP_RESHAPE, dy, k, "Sum VJP: restore the reduced axes as 1");
+}
+
+static void add_grad(AD *ad, int input, int c);
+
+/* The VJP of forward node i with incoming gradient dy: adds the gradient
+ * contribution of each input that needs one. */
+static void vjp(AD *ad, int i, int dy)
+{
+    Graph *g = ad->g;
+    Node n = g->nodes[i]; /* a copy: the array grows below */
+    int x = n.n_in > 0 ? n.in[0] : -1, w = n.n_in > 1 ? n.in[1] : -1;
+    int c;
+    switch (n.op) {
+    case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST: case OP_ROWS:
+    case OP_DROPMASK: case OP_SIGN: case OP_EQ: case OP_ACCURACY:
+        return; /* leaves, and ops whose gradient is zero */
+    case OP_NEG: add_grad(ad, x, bw1(ad, OP_NEG, dy, "Neg VJP: dx = -dy")); return;
+    case OP_EXP: add_grad(ad, x, bw2(ad, OP_MUL, dy, i, "Exp VJP: dx = dy·eˣ = dy·y")); return;
+    case OP_LOG: add_grad(ad, x, bw2(ad, OP_DIV, dy, x, "Log VJP: dx = dy/x")); return;
+    case OP_SQRT:
+        c = bw2(ad, OP_MUL, dy, konst(ad, 0.5), "Sqrt VJP: dx = dy/(2√x)");
+        add_grad(ad, x, bw2(ad, OP_DIV, c, i, "Sqrt VJP: dx = dy/(2√x)"));
+        return;
+    case OP_SIN: add_grad(ad, x, bw2(ad, OP_MUL, dy, bw1(ad, OP_COS, x, "Sin VJP: dx = dy·cos x"), "Sin VJP: dx = dy·cos x")); return;
+    case OP_COS:
+        c = bw2(ad, OP_MUL, dy, bw1(ad, OP_SIN, x, "Cos VJP: dx = -dy·sin x"), "Cos VJP: dx = -dy·sin x");
+        add_grad(ad, x, bw1(ad, OP_NEG, c, "Cos VJP: dx = -dy·sin x"));
+        return;
+    case OP_ABS: add_grad(ad, x, bw2(ad, OP_MUL, dy, bw1(ad, OP_SIGN, x, "Abs VJP: dx = dy·sign x"), "Abs VJP: dx = dy·sign x")); return;
+    case OP_SIGMOID: add_grad(ad, x, bw2(ad, OP_SIGMOID_GRAD, i, dy, "Sigmoid VJP: dx = dy·y·(1-y)")); return;
+    case OP_TANH: add_grad(ad, x, bw2(ad, OP_TANH_GRAD, i, dy, "Tanh VJP: dx = dy·(1-y²)")); return;
+    case OP_RELU: add_grad(ad, x, bw2(ad, OP_RELU_GRAD, i, dy, "ReLU VJP: dx = dy where y > 0, else 0")); return;
+    case OP_LEAKY_RELU:
+        c = bw2(ad, OP_LEAKY_RELU_GRAD, x, dy, "LeakyReLU VJP: dx = dy where x > 0, else slope·dy");
+        graph_node(g, c)->c[0] = n.c[0];
+        add_grad(ad, x, c);
+        return;
+    case OP_CLIP:
+        c = bw2(ad, OP_CLIP_GRAD, x, dy, "Clip VJP: dx = dy where lo <= x <= hi, else 0");
+        graph_node(g, c)->c[0] = n.c[0];
+        graph_node(g, c)->c[1] = n.c[1];
+        add_grad(ad, x, c);
+        return;
+    case OP_POW: {
+        int p = bw1(ad, OP_POW, x, "Pow VJP: dx = dy·p·x^(p-1)");
+        graph_node(g, p)->c[0] = n.c[0] - 1;
+        c = bw2(ad, OP_MUL, p, konst(ad, n.c[0]), "Pow VJP: dx = dy·p·x^(p-1)");
+        add_grad(ad, x, bw2(ad, OP_MUL, dy, c, "Pow VJP: dx = dy·p·x^(p-1)"));
+        return;
+    }
+    case OP_ADD:
+        if (ad->needs[x])
+            add_grad(ad, x, unbroadcast(ad, dy, x));
+        if (ad->needs[w])
+            add_grad(ad, w, unbroadcast(ad, dy, w));
+        return;
+    case OP_SUB:
+        if (ad->needs[x])
+            add_grad(ad, x, unbroadcast(ad, dy, x));
+        if (ad->needs[w])
+            add_grad(ad, w, unbroadcast(ad, bw1(ad, OP_NEG, dy, "Sub VJP: d(a-b)/db = -1"), w));
+        return;
+    case OP_MUL:
+        if (ad->needs[x])
+            add_grad(ad, x, unbroadcast(ad, bw2(ad, OP_MUL, dy, w, "Mul VJP: da = dy·b"), x));
+        if (ad->needs[w])
+            add_grad(ad, w, unbroadcast(ad, bw2(ad, OP_MUL, dy, x, "Mul VJP: db = dy·a"), w));
+        return;
+    case OP_DIV:
+        if (ad->needs[x])
+            add_grad(ad, x, unbroadcast(ad, bw2(ad, OP_DIV, dy, w, "Div VJP: da = dy/b"), x));
+        if (ad->needs[w]) {
+            c = bw2(ad, OP_MUL, dy, i, "Div VJP: db = -dy·(a/b)/b");
+            c = bw1(ad, OP_NEG, bw2(ad, OP_DIV, c, w, "Div VJP: db = -dy·(a/b)/b"), "Div VJP: db = -dy·(a/b)/b");
+            add_grad(ad, w, unbroadcast(ad, c, w));
+        }
+        return;
+    case OP_MATMUL:
+        /* y = op(A)·op(B):  dA = dy·op(B)ᵀ (or its transpose),  dB = op(A)ᵀ·dy */
+        if (ad->needs[x])
+            add_grad(ad, x, n.ta ? matmul(ad, w, dy, n.tb, 1, "MatMul VJP: dA = (dY·Bᵀ)ᵀ = B·dYᵀ")
+                                 : matmul(ad, dy, w, 0, !n.tb, "MatMul VJP: dA = dY·Bᵀ"));
+        if (ad->needs[w])
+            add_grad(ad, w, n.tb ? matmul(ad, dy, x, 1, n.ta, "MatMul VJP: dB = (Aᵀ·dY)ᵀ = dYᵀ·A")
+                                 : matmul(ad, x, dy, !n.ta, 0, "MatMul VJP: dB = Aᵀ·dY"));
+        return;
+    case OP_TRANSPOSE: {
+        c = bw(ad, OP_TRANSPOSE, &dy, 1, "Transpose VJP: transpose back");
+        for (int k = 0; k < n.shape.rank; k++)
+            graph_node(g, c)->perm[n.perm[k]] = k;
+        add_grad(ad, x, done(ad, c));
+        return;
+    }
+    case OP_RESHAPE: add_grad(ad, x, with_to(ad, OP_RESHAPE, dy, shape_of(ad, x), "Reshape VJP: reshape back")); return;
+    case OP_BROADCAST_TO:
+        add_grad(ad, x, with_to(ad, OP_SUM_TO, dy, shape_of(ad, x), "Repeat VJP: Sum over the repeats"));
+        return;
+    case OP_SUM_TO:
+        add_grad(ad, x, with_to(ad, OP_BROADCAST_TO, dy, shape_of(ad, x), "Sum VJP: Repeat (broadcast) back"));
+        return;
+    case OP_SLICE:
+        c = with_to(ad, OP_PAD, dy, shape_of(ad, x), "Slice VJP: the slice's gradient in place, zeros elsewhere");
+        graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = n.lo, graph_node(g, c)->hi = n.hi;
+        add_grad(ad, x, c);
+        return;
+    case OP_PAD:
+        c = bw(ad, OP_SLICE, &dy, 1, "Pad VJP: slice back");
+        graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = n.lo, graph_node(g, c)->hi = n.hi;
+        add_grad(ad, x, done(ad, c));
+        return;
+    case OP_CONCAT: {
+        int off = 0;
+        for (int k = 0; k < n.n_in; k++) {
+            int len = shape_of(ad, n.in[k]).d[n.axis];
+            if (ad->needs[n.in[k]]) {
+                c = bw(ad, OP_SLICE, &dy, 1, "Concat VJP: each input gets its slice");
+                graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = off, graph_node(g, c)->hi = off + len;
+                add_grad(ad, n.in[k], done(ad, c));
+            }
+            off += len;
+        }
+        return;
+    }
+    case OP_GATHER: {
+        int in[2] = {dy, w};
+        c = bw(ad, OP_SCATTER_ADD, in, 2, "Gather VJP: scatter-add, repeated indices add up");
+        graph_node(g, c)->to = shape_of(ad, x);
+        add_grad(ad, x, done(ad, c));
+        return;
+    }
+    case OP_SCATTER_ADD: add_grad(ad, x, bw2(ad, OP_GATHER, dy, w, "ScatterAdd VJP: gather")); return;
+    case OP_SUM:
+        c = keepdims_of(ad, dy, &n);
+        add_grad(ad, x, with_to(ad, OP_BROADCAST_TO, c, shape_of(ad, x), "Sum VJP: dx = dy repeated over the summed axes (Sum <-> Repeat)"));
+        return;
+    case OP_MAX: case OP_MIN: {
+        int yk = keepdims_of(ad, i, &n);
+        int mask = bw2(ad, OP_EQ, x, yk, "Max/Min VJP: the gradient flows to the elements equal to the result");
+        c = with_to(ad, OP_BROADCAST_TO, keepdims_of(ad, dy, &n), shape_of(ad, x), "Max/Min VJP: repeat dy over the reduced axes");
+        add_grad(ad, x, bw2(ad, OP_MUL, c, mask, "Max/Min VJP: dx = dy where x is the max (min), else 0"));
+        return;
+    }
+    case OP_SOFTMAX:
+        c = bw2(ad, OP_SOFTMAX_GRAD, i, dy, "Softmax VJP: dx = y·(dy - Σ dy·y)");
+        graph_node(g, c)->axis = n.axis;
+        add_grad(ad, x, c);
+        return;
+    case OP_LOG_SOFTMAX:
+        c = bw2(ad, OP_LOG_SOFTMAX_GRAD, i, dy, "LogSoftmax VJP: dx = dy - softmax(x)·Σ dy");
+        graph_node(g, c)->axis = n.axis;
+        add_grad(ad, x, c);
+        return;
+    case OP_SOFTMAX_CE: {
+        int in[3] = {x, w, dy};
+        add_grad(ad, x, done(ad, bw(ad, OP_SOFTMAX_CE_GRAD, in, 3, "fused Softmax-CE VJP: dy = (softmax(y) - onehot(t))/n")));
+        return;
+    }
+    case OP_NLL: {
+        int in[2] = {w, dy};
+        c = bw(ad, OP_NLL_GRAD, in, 2, "NLL VJP: dlogp = -onehot(t)/n");
+        graph_node(g, c)->to = shape_of(ad, x);
+        add_grad(ad, x, done(ad, c));
+        return;
+    }
+    case OP_SIGMOID_CE: {
+        int in[3] = {x, w, dy};
+        add_grad(ad, x, done(ad, bw(ad, OP_SIGMOID_CE_GRAD, in, 3, "fused Sigmoid-CE VJP: dy = (σ(y) - t)/n")));
+        return;
+    }
+    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD:
+    case OP_CLIP_GRAD: case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD: case OP_SOFTMAX_CE_GRAD:
+    case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: case OP_GRAD_NORM: case OP_SGD: case OP_MOMENTUM:
+    case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM:
+        NNC_ASSERT(0, "gradient ops are not differentiated again");
+    }
+}
+
+/* The branch rule: the first contribution to dx is stored, later ones are
+ * added to it. */
+static void add_grad(AD *ad, int input, int c)
+{
+    Graph *g = ad->g;
+    if (!ad->needs[input])
+        return;
+    int old = g->grad[input];
+    if (old < 0) {
+        g->grad[input] = c;
+        return;
+    }
+    int in[2] = {old, c};
+    int sum = bw(ad, OP_ADD, in, 2, "branch rule: the value feeds several ops, their gradients add up");
+    graph_node(g, sum)->grad_of = input;
+    g->grad[input] = done(ad, sum);
+}
+
+/* needs[i] = 1 when node i depends on a trainable param. */
+static char *needs_grad(Graph *g)
+{
+    char *needs = arena_alloc(g->arena, (size_t)g->n + 1);
+    for (int i = 0; i < g->n; i++) {
+        Node *n = &g->nodes[i];
+        needs[i] = n->op == OP_PARAM && !n->frozen;
+        for (int k = 0; k < n->n_in && n->op != OP_ACCURACY; k++)
+            needs[i] |= needs[n->in[k]];
+    }
+    return needs;
+}
+
+/* Names every gradient node after its forward node: dW1, dh, dh_add.  A
+ * gradient passed through unchanged (by an add) keeps the name of the
+ * outermost value, which is named first. */
+static void name_grads(Graph *g, int n_forward)
+{
+    for (int i = n_forward - 1; i >= 0; i--) {
+        int gi = g->grad[i];
+        if (gi >= 0 && !g->nodes[gi].name)
+            g->nodes[gi].name = arena_printf(g->arena, "d%s", graph_name(g, i));
+    }
+}
+
+/* ---- the update stage --------------------------------------------------- */
+
+static int state_node(Graph *g, int p, const char *slot)
+{
+    Node *pn = graph_node(g, p);
+    int id = graph_add(g, OP_STATE, NULL, 0, pn->shape, DT_F32, pn->loc);
+    Node *n = graph_node(g, id);
+    n->slot = slot;
+    n->state_of = p;
+    n->stage = STAGE_UPDATE;
+    n->name = arena_printf(g->arena, "opt.%s.%s", pn->name, slot);
+    return id;
+}
+
+static void update_param(Graph *g, int p, int norm)
+{
+    static const Op ops[] = {[OPT_SGD] = OP_SGD, [OPT_MOMENTUM] = OP_MOMENTUM, [OPT_ADAGRAD] = OP_ADAGRAD,
+                             [OPT_ADADELTA] = OP_ADADELTA, [OPT_ADAM] = OP_ADAM};
+    static const char *const slots[][2] = {[OPT_SGD] = {NULL, NULL}, [OPT_MOMENTUM] = {"v", NULL},
+                                           [OPT_ADAGRAD] = {"h", NULL}, [OPT_ADADELTA] = {"msg", "msdx"},
+                                           [OPT_ADAM] = {"m", "v"}};
+    OptKind k = g->train.opt;
+    int in[5] = {p, g->grad[p]}, n_in = 2;
+    for (int s = 0; s < 2 && slots[k][s]; s++)
+        in[n_in++] = state_node(g, p, slots[k][s]);
+    if (norm >= 0)
+        in[n_in++] = norm;
+    int id = graph_add(g, ops[k], in, n_in, graph_node(g, p)->shape, DT_F32, graph_node(g, p)->loc);
+    Node *u = graph_node(g, id);
+    u->stage = STAGE_UPDATE;
+    u->clip = norm >= 0;
+    u->name = arena_printf(g->arena, "update.%s", graph_node(g, p)->name);
+}
+
+static void update_stage(Graph *g, int n_forward)
+{
+    int *params = arena_alloc(g->arena, (size_t)n_forward * sizeof *params), np = 0;
+    for (int i = 0; i < n_forward; i++)
+        if (g->nodes[i].op == OP_PARAM && g->grad[i] >= 0)
+            params[np++] = i;
+    int norm = -1;
+    if (g->train.clip_grad > 0 && np) {
+        int *grads = arena_alloc(g->arena, (size_t)np * sizeof *grads);
+        for (int k = 0; k < np; k++)
+            grads[k] = g->grad[params[k]];
+        norm = graph_add(g, OP_GRAD_NORM, grads, np, shape_scalar(), DT_F32, g->nodes[g->loss].loc);
+        g->nodes[norm].stage = STAGE_UPDATE;
+        g->nodes[norm].name = "grad_norm";
+    }
+    for (int k = 0; k < np; k++)
+        update_param(g, params[k], norm);
+}
+
+void autodiff(Graph *g)
+{
+    NNC_ASSERT(g->loss >= 0, "autodiff needs a loss");
+    int n_forward = g->n;
+    g->n_forward = n_forward;
+    g->grad = arena_alloc(g->arena, (size_t)n_forward * sizeof *g->grad);
+    for (int i = 0; i < n_forward; i++)
+        g->grad[i] = -1;
+    AD ad = {.g = g, .needs = needs_grad(g), .fwd = g->loss};
+    int seed = konst(&ad, 1.0);
+    g->nodes[seed].name = arena_printf(g->arena, "d%s", graph_name(g, g->loss));
+    g->nodes[seed].rule = "seed: dL/dL = 1";
+    g->grad[g->loss] = seed;
+    for (int i = g->loss; i >= 0; i--)
+        if (g->grad[i] >= 0 && ad.needs[i]) {
+            ad.fwd = i;
+            vjp(&ad, i, g->grad[i]);
+        }
+    name_grads(g, n_forward);
+    update_stage(g, n_forward);
+}

@@ -1,0 +1,549 @@
+/* interp.c: evaluates a graph in double precision, one op at a time.
+ *
+ * Every op's math is written here a second time, independently of the C
+ * emitter and as plainly as possible, so that the two can check each other.
+ * Broadcasting is done through strides: an input axis of extent 1 (or one
+ * that is missing on the left) gets stride 0 in the output's index space.
+ */
+#include "interp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Dims {
+    int rank;
+    long d[NNC_MAX_RANK];
+} Dims;
+
+static Dims dims_of(const Interp *it, Shape s)
+{
+    Dims r = {.rank = s.rank};
+    for (int i = 0; i < s.rank; i++)
+        r.d[i] = s.d[i] == DIM_B ? it->rows : s.d[i];
+    return r;
+}
+
+static long dims_numel(Dims d)
+{
+    long n = 1;
+    for (int i = 0; i < d.rank; i++)
+        n *= d.d[i];
+    return n;
+}
+
+long interp_numel(const Interp *it, int node) { return dims_numel(dims_of(it, it->g->nodes[node].shape)); }
+
+/* Strides of `small` seen in the index space of `big` (NumPy alignment on
+ * the right; stride 0 where small is 1 or missing). */
+static void bcast_strides(Dims small, Dims big, long *st)
+{
+    long s = 1;
+    for (int i = big.rank - 1; i >= 0; i--) {
+        int j = small.rank - big.rank + i;
+        long ext = j >= 0 ? small.d[j] : 1;
+        st[i] = ext == 1 ? 0 : s;
+        s *= ext;
+    }
+}
+
+/* The offset in `small` of element o of `big`. */
+static long bcast_off(Dims big, const long *st, long o)
+{
+    long off = 0;
+    for (int i = big.rank - 1; i >= 0; i--) {
+        off += (o % big.d[i]) * st[i];
+        o /= big.d[i];
+    }
+    return off;
+}
+
+void interp_init(Interp *it, const Graph *g, int rows)
+{
+    memset(it, 0, sizeof *it);
+    it->g = g;
+    it->rows = rows;
+    it->lr = g->train.lr;
+    it->step = 1;
+    it->val = calloc((size_t)g->n, sizeof *it->val);
+    NNC_ASSERT(it->val != NULL, "out of memory");
+    for (int i = 0; i < g->n; i++) {
+        long n = interp_numel(it, i);
+        it->val[i] = calloc((size_t)(n ? n : 1), sizeof(double));
+        NNC_ASSERT(it->val[i] != NULL, "out of memory");
+        if (g->nodes[i].op == OP_CONST)
+            memcpy(it->val[i], g->nodes[i].data, (size_t)n * sizeof(double));
+    }
+}
+
+void interp_free(Interp *it)
+{
+    for (int i = 0; it->val && i < it->g->n; i++)
+        free(it->val[i]);
+    free(it->val);
+    it->val = NULL;
+}
+
+void interp_set(Interp *it, int node, const double *data)
+{
+    memcpy(it->val[node], data, (size_t)interp_numel(it, node) * sizeof(double));
+}
+
+double *interp_value(Interp *it, int node) { return it->val[node]; }
+
+/* splitmix64: a small seeded generator for masks and test inits. */
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15u;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+static double unit(uint64_t seed, long i) { return (double)(mix(seed ^ mix((uint64_t)i)) >> 11) / 9007199254740992.0; }
+
+void interp_init_params(Interp *it, uint64_t seed)
+{
+    for (int i = 0; i < it->g->n; i++) {
+        const Node *n = &it->g->nodes[i];
+        if (n->op != OP_PARAM)
+            continue;
+        long cnt = interp_numel(it, i);
+        for (long k = 0; k < cnt; k++) {
+            double u1 = unit(seed + (uint64_t)i * 7919u, 2 * k) + 1e-12, u2 = unit(seed + (uint64_t)i * 7919u, 2 * k + 1);
+            double normal = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+            double *v = &it->val[i][k];
+            switch (n->init) {
+            case INIT_ZEROS: *v = 0; break;
+            case INIT_ONES: *v = 1; break;
+            case INIT_CONST: *v = n->c[0]; break;
+            case INIT_UNIFORM: *v = n->c[0] + (n->c[1] - n->c[0]) * u2; break;
+            case INIT_RANDN: case INIT_GLOROT: case INIT_HE: *v = n->c[0] * normal; break;
+            }
+        }
+    }
+}
+
+/* ---- elementwise ----------------------------------------------------------- */
+static double unary(const Node *n, double x)
+{
+    switch (n->op) {
+    case OP_NEG: return -x;
+    case OP_EXP: return exp(x);
+    case OP_LOG: return log(x);
+    case OP_SQRT: return sqrt(x);
+    case OP_SIN: return sin(x);
+    case OP_COS: return cos(x);
+    case OP_ABS: return fabs(x);
+    case OP_SIGN: return (x > 0) - (x < 0);
+    case OP_SIGMOID: return 1 / (1 + exp(-x));
+    case OP_TANH: return tanh(x);
+    case OP_RELU: return x > 0 ? x : 0;
+    case OP_LEAKY_RELU: return x > 0 ? x : n->c[0] * x;
+    case OP_CLIP: return x < n->c[0] ? n->c[0] : x > n->c[1] ? n->c[1] : x;
+    case OP_POW: return pow(x, n->c[0]);
+    default: NNC_ASSERT(0, "not a unary op");
+    }
+    return 0;
+}
+
+static double binary(const Node *n, double a, double b)
+{
+    switch (n->op) {
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return a / b;
+    case OP_EQ: return a == b;
+    case OP_SIGMOID_GRAD: return b * a * (1 - a);  /* a = y, b = dy */
+    case OP_TANH_GRAD: return b * (1 - a * a);
+    case OP_RELU_GRAD: return a > 0 ? b : 0;
+    case OP_LEAKY_RELU_GRAD: return a > 0 ? b : n->c[0] * b;
+    case OP_CLIP_GRAD: return a >= n->c[0] && a <= n->c[1] ? b : 0;
+    default: NNC_ASSERT(0, "not a binary op");
+    }
+    return 0;
+}
+
+/* out = f(a, b) over the broadcast of the two inputs. */
+static void eval_ew2(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims o = dims_of(it, n->shape), a = dims_of(it, it->g->nodes[n->in[0]].shape),
+         b = dims_of(it, it->g->nodes[n->in[1]].shape);
+    long sa[NNC_MAX_RANK], sb[NNC_MAX_RANK];
+    bcast_strides(a, o, sa);
+    bcast_strides(b, o, sb);
+    const double *x = it->val[n->in[0]], *y = it->val[n->in[1]];
+    for (long i = 0, cnt = dims_numel(o); i < cnt; i++)
+        it->val[id][i] = binary(n, x[bcast_off(o, sa, i)], y[bcast_off(o, sb, i)]);
+}
+
+/* ---- linear algebra and shapes ------------------------------------------------ */
+static void eval_matmul(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims a = dims_of(it, it->g->nodes[n->in[0]].shape), b = dims_of(it, it->g->nodes[n->in[1]].shape);
+    long M = n->ta ? a.d[1] : a.d[0], K = n->ta ? a.d[0] : a.d[1], N = n->tb ? b.d[0] : b.d[1];
+    const double *A = it->val[n->in[0]], *Bm = it->val[n->in[1]];
+    for (long i = 0; i < M; i++)
+        for (long j = 0; j < N; j++) {
+            double s = 0;
+            for (long k = 0; k < K; k++)
+                s += (n->ta ? A[k * a.d[1] + i] : A[i * a.d[1] + k]) * (n->tb ? Bm[j * b.d[1] + k] : Bm[k * b.d[1] + j]);
+            it->val[id][i * N + j] = s;
+        }
+}
+
+/* Decomposes flat index o of dims d into idx[]. */
+static void unflatten(Dims d, long o, long *idx)
+{
+    for (int i = d.rank - 1; i >= 0; i--) {
+        idx[i] = o % d.d[i];
+        o /= d.d[i];
+    }
+}
+
+static long flatten_idx(Dims d, const long *idx)
+{
+    long o = 0;
+    for (int i = 0; i < d.rank; i++)
+        o = o * d.d[i] + idx[i];
+    return o;
+}
+
+static void eval_transpose(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims o = dims_of(it, n->shape), a = dims_of(it, it->g->nodes[n->in[0]].shape);
+    long oi[NNC_MAX_RANK], ai[NNC_MAX_RANK];
+    for (long i = 0, cnt = dims_numel(o); i < cnt; i++) {
+        unflatten(o, i, oi);
+        for (int k = 0; k < o.rank; k++)
+            ai[n->perm[k]] = oi[k];
+        it->val[id][i] = it->val[n->in[0]][flatten_idx(a, ai)];
+    }
+}
+
+/* Slice (out = in[lo:hi] on axis) and pad (out[lo:hi] = in, zeros around). */
+static void eval_slice_pad(Interp *it, int id, int pad)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims o = dims_of(it, n->shape), a = dims_of(it, it->g->nodes[n->in[0]].shape);
+    Dims small = pad ? a : o, big = pad ? o : a;
+    long si[NNC_MAX_RANK];
+    if (pad)
+        memset(it->val[id], 0, (size_t)dims_numel(o) * sizeof(double));
+    for (long i = 0, cnt = dims_numel(small); i < cnt; i++) {
+        unflatten(small, i, si);
+        si[n->axis] += n->lo;
+        long bo = flatten_idx(big, si);
+        if (pad)
+            it->val[id][bo] = it->val[n->in[0]][i];
+        else
+            it->val[id][i] = it->val[n->in[0]][bo];
+    }
+}
+
+static void eval_concat(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims o = dims_of(it, n->shape);
+    long off = 0, idx[NNC_MAX_RANK];
+    for (int k = 0; k < n->n_in; k++) {
+        Dims a = dims_of(it, it->g->nodes[n->in[k]].shape);
+        for (long i = 0, cnt = dims_numel(a); i < cnt; i++) {
+            unflatten(a, i, idx);
+            idx[n->axis] += off;
+            it->val[id][flatten_idx(o, idx)] = it->val[n->in[k]][i];
+        }
+        off += a.d[n->axis];
+    }
+}
+
+/* gather: out[i] = x[idx[i]] (rows);  scatter_add: out[idx[i]] += dy[i]. */
+static void eval_rows(Interp *it, int id, int scatter)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims o = dims_of(it, n->shape), src = dims_of(it, it->g->nodes[n->in[0]].shape);
+    long row = scatter ? dims_numel(o) / o.d[0] : dims_numel(src) / src.d[0];
+    long count = interp_numel(it, n->in[1]);
+    const double *idx = it->val[n->in[1]], *x = it->val[n->in[0]];
+    double *out = it->val[id];
+    if (scatter)
+        memset(out, 0, (size_t)dims_numel(o) * sizeof(double));
+    for (long i = 0; i < count; i++)
+        for (long k = 0; k < row; k++) {
+            long r = (long)idx[i];
+            if (scatter)
+                out[r * row + k] += x[i * row + k];
+            else
+                out[i * row + k] = x[r * row + k];
+        }
+}
+
+/* Reductions and sum_to: every element of the big input folds into the
+ * output element that its index maps to (stride 0 on reduced axes). */
+static void eval_fold(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims a = dims_of(it, it->g->nodes[n->in[0]].shape), k;
+    if (n->op == OP_SUM_TO) {
+        k = dims_of(it, n->to);
+    } else {
+        k = a;
+        for (int i = 0; i < a.rank; i++)
+            if (n->axes >> i & 1u)
+                k.d[i] = 1;
+    }
+    long st[NNC_MAX_RANK];
+    bcast_strides(k, a, st);
+    long out_n = dims_numel(k);
+    char *seen = calloc((size_t)out_n + 1, 1);
+    NNC_ASSERT(seen != NULL, "out of memory");
+    for (long i = 0, cnt = dims_numel(a); i < cnt; i++) {
+        long o = bcast_off(a, st, i);
+        double v = it->val[n->in[0]][i], *r = &it->val[id][o];
+        if (!seen[o])
+            *r = n->op == OP_SUM || n->op == OP_SUM_TO ? 0 : v;
+        seen[o] = 1;
+        if (n->op == OP_SUM || n->op == OP_SUM_TO)
+            *r += v;
+        else if ((n->op == OP_MAX && v > *r) || (n->op == OP_MIN && v < *r))
+            *r = v;
+    }
+    free(seen);
+}
+
+static void eval_broadcast(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims o = dims_of(it, n->shape), a = dims_of(it, it->g->nodes[n->in[0]].shape);
+    long st[NNC_MAX_RANK];
+    bcast_strides(a, o, st);
+    for (long i = 0, cnt = dims_numel(o); i < cnt; i++)
+        it->val[id][i] = it->val[n->in[0]][bcast_off(o, st, i)];
+}
+
+/* ---- softmax and losses (rows of the last axis) -------------------------------- */
+static void softmax_row(const double *x, long k, double *p)
+{
+    double m = x[0], s = 0;
+    for (long j = 1; j < k; j++)
+        m = x[j] > m ? x[j] : m;
+    for (long j = 0; j < k; j++)
+        s += (p[j] = exp(x[j] - m));
+    for (long j = 0; j < k; j++)
+        p[j] /= s;
+}
+
+static void eval_softmax(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims o = dims_of(it, n->shape);
+    long k = o.d[o.rank - 1], rows = dims_numel(o) / k;
+    const double *x = it->val[n->in[0]], *dy = n->n_in > 1 ? it->val[n->in[1]] : NULL;
+    double *out = it->val[id];
+    for (long r = 0; r < rows; r++) {
+        const double *xr = x + r * k;
+        double *p = out + r * k;
+        if (n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX) {
+            softmax_row(xr, k, p);
+            for (long j = 0; n->op == OP_LOG_SOFTMAX && j < k; j++)
+                p[j] = log(p[j]);
+            continue;
+        }
+        const double *d = dy + r * k;
+        double s = 0; /* Σ dy·y (softmax) or Σ dy (log_softmax), y = xr */
+        for (long j = 0; j < k; j++)
+            s += n->op == OP_SOFTMAX_GRAD ? d[j] * xr[j] : d[j];
+        for (long j = 0; j < k; j++)
+            p[j] = n->op == OP_SOFTMAX_GRAD ? xr[j] * (d[j] - s) : d[j] - exp(xr[j]) * s;
+    }
+}
+
+/* t as a row of k targets: one-hot of a class id, or the f32 row itself. */
+static void target_row(const Interp *it, int t, long r, long k, double *row)
+{
+    const Node *tn = &it->g->nodes[t];
+    const double *tv = it->val[t];
+    if (tn->dtype == DT_I32) {
+        for (long j = 0; j < k; j++)
+            row[j] = j == (long)tv[r];
+    } else {
+        memcpy(row, tv + r * k, (size_t)k * sizeof(double));
+    }
+}
+
+static void eval_loss(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims y = dims_of(it, it->g->nodes[n->in[0]].shape);
+    long rows = y.d[0], k = y.d[1];
+    const double *yv = it->val[n->in[0]];
+    double *p = malloc((size_t)k * sizeof *p), *t = malloc((size_t)k * sizeof *t), total = 0;
+    NNC_ASSERT(p && t, "out of memory");
+    for (long r = 0; r < rows; r++) {
+        const double *yr = yv + r * k;
+        target_row(it, n->in[1], r, k, t);
+        if (n->op == OP_SOFTMAX_CE)
+            softmax_row(yr, k, p);
+        for (long j = 0; j < k; j++) {
+            if (n->op == OP_SOFTMAX_CE)
+                total -= t[j] * log(p[j]);
+            else if (n->op == OP_NLL)
+                total -= t[j] * yr[j];
+            else /* sigmoid CE: max(y,0) - y·t + log(1 + e^-|y|) */
+                total += (yr[j] > 0 ? yr[j] : 0) - yr[j] * t[j] + log1p(exp(-fabs(yr[j])));
+        }
+    }
+    it->val[id][0] = total / (double)rows;
+    free(p);
+    free(t);
+}
+
+static void eval_loss_grad(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    int nll = n->op == OP_NLL_GRAD;
+    Dims y = nll ? dims_of(it, n->to) : dims_of(it, it->g->nodes[n->in[0]].shape);
+    long rows = y.d[0], k = y.d[1];
+    double dl = it->val[n->in[nll ? 1 : 2]][0] / (double)rows;
+    double *p = malloc((size_t)k * sizeof *p), *t = malloc((size_t)k * sizeof *t);
+    NNC_ASSERT(p && t, "out of memory");
+    for (long r = 0; r < rows; r++) {
+        const double *yr = nll ? NULL : it->val[n->in[0]] + r * k;
+        target_row(it, n->in[nll ? 0 : 1], r, k, t);
+        if (n->op == OP_SOFTMAX_CE_GRAD)
+            softmax_row(yr, k, p);
+        for (long j = 0; j < k; j++) {
+            double g = n->op == OP_SOFTMAX_CE_GRAD ? p[j] - t[j] : nll ? -t[j] : 1 / (1 + exp(-yr[j])) - t[j];
+            it->val[id][r * k + j] = dl * g;
+        }
+    }
+    free(p);
+    free(t);
+}
+
+static void eval_accuracy(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims y = dims_of(it, it->g->nodes[n->in[0]].shape);
+    long rows = y.d[0], k = y.d[1], right = 0;
+    const double *yv = it->val[n->in[0]], *tv = it->val[n->in[1]];
+    int ids = it->g->nodes[n->in[1]].dtype == DT_I32;
+    for (long r = 0; r < rows; r++) {
+        const double *yr = yv + r * k;
+        if (k == 1 && !ids) {
+            right += (yr[0] >= 0.5) == (tv[r] >= 0.5);
+            continue;
+        }
+        long best = 0, want = 0;
+        for (long j = 1; j < k; j++)
+            best = yr[j] > yr[best] ? j : best;
+        if (ids)
+            want = (long)tv[r];
+        else
+            for (long j = 1; j < k; j++)
+                want = tv[r * k + j] > tv[r * k + want] ? j : want;
+        right += best == want;
+    }
+    it->val[id][0] = (double)right / (double)rows;
+}
+
+/* ---- the update stage --------------------------------------------------------- */
+static void eval_update(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    const TrainSpec *t = &it->g->train;
+    double *p = it->val[n->in[0]], *g = it->val[n->in[1]];
+    double *s1 = n->n_in > 2 + n->clip ? it->val[n->in[2]] : NULL;
+    double *s2 = n->n_in > 3 + n->clip ? it->val[n->in[3]] : NULL;
+    double scale = 1;
+    if (n->clip) {
+        double norm = it->val[n->in[n->n_in - 1]][0];
+        scale = norm > t->clip_grad ? t->clip_grad / (norm + 1e-6) : 1;
+    }
+    double lr = it->lr, fix1 = 1 - pow(t->beta1, (double)it->step), fix2 = 1 - pow(t->beta2, (double)it->step);
+    for (long i = 0, cnt = interp_numel(it, id); i < cnt; i++) {
+        double gi = g[i] * scale + t->weight_decay * p[i];
+        switch (n->op) {
+        case OP_SGD: p[i] -= lr * gi; break;
+        case OP_MOMENTUM: s1[i] = t->momentum * s1[i] - lr * gi; p[i] += s1[i]; break;
+        case OP_ADAGRAD: s1[i] += gi * gi; p[i] -= lr * gi / (sqrt(s1[i]) + t->eps); break;
+        case OP_ADADELTA: {
+            s1[i] = t->rho * s1[i] + (1 - t->rho) * gi * gi;
+            double dx = sqrt((s2[i] + t->eps) / (s1[i] + t->eps)) * gi;
+            s2[i] = t->rho * s2[i] + (1 - t->rho) * dx * dx;
+            p[i] -= dx;
+            break;
+        }
+        case OP_ADAM:
+            s1[i] += (1 - t->beta1) * (gi - s1[i]);
+            s2[i] += (1 - t->beta2) * (gi * gi - s2[i]);
+            p[i] -= lr * sqrt(fix2) / fix1 * s1[i] / (sqrt(s2[i]) + t->eps);
+            break;
+        default: NNC_ASSERT(0, "not an update op");
+        }
+    }
+}
+
+static void eval_node(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    double *out = it->val[id];
+    long cnt = interp_numel(it, id);
+    switch (n->op) {
+    case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST:
+        return;
+    case OP_ROWS: out[0] = it->rows; return;
+    case OP_DROPMASK:
+        for (long i = 0; i < cnt; i++)
+            out[i] = unit(it->mask_seed + (uint64_t)id, i) < n->c[0] ? 1 / n->c[0] : 0;
+        return;
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
+    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
+    case OP_POW:
+        for (long i = 0; i < cnt; i++)
+            out[i] = unary(n, it->val[n->in[0]][i]);
+        return;
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
+    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
+        eval_ew2(it, id);
+        return;
+    case OP_MATMUL: eval_matmul(it, id); return;
+    case OP_TRANSPOSE: eval_transpose(it, id); return;
+    case OP_RESHAPE: memcpy(out, it->val[n->in[0]], (size_t)cnt * sizeof *out); return;
+    case OP_BROADCAST_TO: eval_broadcast(it, id); return;
+    case OP_SUM_TO: case OP_SUM: case OP_MAX: case OP_MIN: eval_fold(it, id); return;
+    case OP_SLICE: eval_slice_pad(it, id, 0); return;
+    case OP_PAD: eval_slice_pad(it, id, 1); return;
+    case OP_CONCAT: eval_concat(it, id); return;
+    case OP_GATHER: eval_rows(it, id, 0); return;
+    case OP_SCATTER_ADD: eval_rows(it, id, 1); return;
+    case OP_SOFTMAX: case OP_LOG_SOFTMAX: case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD:
+        eval_softmax(it, id);
+        return;
+    case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: eval_loss(it, id); return;
+    case OP_SOFTMAX_CE_GRAD: case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: eval_loss_grad(it, id); return;
+    case OP_ACCURACY: eval_accuracy(it, id); return;
+    case OP_GRAD_NORM: {
+        double s = 0;
+        for (int k = 0; k < n->n_in; k++)
+            for (long i = 0, c = interp_numel(it, n->in[k]); i < c; i++)
+                s += it->val[n->in[k]][i] * it->val[n->in[k]][i];
+        out[0] = sqrt(s);
+        return;
+    }
+    case OP_SGD: case OP_MOMENTUM: case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM:
+        eval_update(it, id);
+        return;
+    }
+}
+
+void interp_run(Interp *it, Stage upto)
+{
+    for (int i = 0; i < it->g->n; i++)
+        if (it->g->nodes[i].stage <= upto)
+            eval_node(it, i);
+}

@@ -1,0 +1,71 @@
+/* plan.h: the memory plan of one training step.
+ *
+ * The plan reads the graph (after autodiff and optimize) and decides, for
+ * every node, where its values live:
+ *
+ *   SC_NONE    no storage: scalar CONSTs and ROWS are literals in the code,
+ *              update nodes write into their param and state
+ *   SC_CONST   a CONST tensor (index lists): a static const array
+ *   SC_PARAM   params, persistent
+ *   SC_STATE   optimizer state, persistent
+ *   SC_BATCH   inputs and labels: the current batch, persistent
+ *   SC_GRAD    the gradient of a trainable param: one contiguous block, in
+ *              param order, so clipping, weight decay and an allreduce
+ *              cover all of them in one pass
+ *   SC_ARENA   everything else: activations, other gradients, temporaries,
+ *              at an offset in the one static arena
+ *   SC_ALIAS   a view of another node's bytes (reshape): same offset
+ *
+ * The schedule is the order the emitted code runs the nodes in.  Arena
+ * buffers live from the step of their producer to the step of their last
+ * reader (readers through an alias count); the loss lives to the end of the
+ * forward pass.  An elementwise node whose input dies at it, with the same
+ * shape, writes over the input (in-place).  Offsets come from
+ * offsets_assign() (offsets.c); --planner=naive gives each buffer its own
+ * bytes instead.
+ */
+#ifndef NNC_PLAN_H
+#define NNC_PLAN_H
+
+#include "graph.h"
+
+#include <stddef.h>
+
+#define PLAN_ALIGN 64
+
+typedef enum { SC_NONE, SC_CONST, SC_PARAM, SC_STATE, SC_BATCH, SC_GRAD, SC_ARENA, SC_ALIAS } StorageClass;
+
+typedef struct BufPlan {
+    StorageClass cls;
+    int root;        /* the node whose bytes these are: itself, or for SC_ALIAS the aliased node's root */
+    int inplace_of;  /* SC_ARENA: the input whose bytes this node took over, or -1 */
+    size_t bytes;    /* elements × 4 (f32 and i32), sized for B rows */
+    size_t offset;   /* SC_ARENA: byte offset in the arena (multiple of PLAN_ALIGN); SC_GRAD: in the grad block */
+    int first, last; /* SC_ARENA: steps of the producer and of the last reader (inclusive) */
+} BufPlan;
+
+typedef struct Plan {
+    const Graph *g;
+    int *order;       /* order[step] = node id; every node with storage or code appears once */
+    int n_steps;
+    int *step_of;     /* step_of[node] = its step, or -1 */
+    int fwd_end, bwd_end; /* steps [0, fwd_end) are forward, [fwd_end, bwd_end) backward, the rest update */
+    BufPlan *buf;     /* buf[node] */
+    size_t arena_bytes, naive_bytes, lower_bound;
+    size_t param_bytes, grad_bytes, state_bytes, batch_bytes, const_bytes;
+    int naive;        /* --planner=naive */
+    double plan_ms;   /* time taken by plan_build */
+} Plan;
+
+/* Builds the plan; allocates from a. */
+void plan_build(Plan *p, const Graph *g, Arena *a, int naive);
+/* True when the bytes of node `id` may not be read any more after `step`
+ * (its root's last reader has run): the emitter's poison mode uses it. */
+int plan_dies_at(const Plan *p, int id, int step);
+/* nnc --report: every buffer and the totals. */
+void plan_report(FILE *out, const Plan *p);
+/* nnc -dP: the totals only, in a stable form (also the header comment of
+ * emitted code). */
+void plan_dump(FILE *out, const Plan *p);
+
+#endif

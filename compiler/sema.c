@@ -1,0 +1,436 @@
+/* sema.c: declarations, names, params and the train block; the driver of
+ * the sema/lower pass (sema.h says why checking and lowering are one pass).
+ *
+ * Declarations are taken in source order: a name must be defined before it
+ * is used and is defined once.  `model` comes first; `minimize` names a
+ * scalar that depends on a param; `output` defaults to the last value
+ * assigned before the loss.  The train block is resolved last, into the
+ * Graph's TrainSpec, since `freeze` names params declared anywhere.
+ */
+#include "sema.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- the symbol table: open addressing over names ----------------------- */
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+static Sym *slot_for(Sym *syms, int cap, const char *name)
+{
+    unsigned i = name_hash(name) & (unsigned)(cap - 1);
+    while (syms[i].name && strcmp(syms[i].name, name) != 0)
+        i = (i + 1) & (unsigned)(cap - 1);
+    return &syms[i];
+}
+
+Sym *sema_lookup(Sema *s, const char *name)
+{
+    if (!s->cap_syms)
+        return NULL;
+    Sym *sym = slot_for(s->syms, s->cap_syms, name);
+    return sym->name ? sym : NULL;
+}
+
+static void grow_syms(Sema *s)
+{
+    int cap = s->cap_syms ? 2 * s->cap_syms : 64;
+    Sym *syms = arena_alloc(s->a, (size_t)cap * sizeof *syms);
+    for (int i = 0; i < s->cap_syms; i++)
+        if (s->syms[i].name)
+            *slot_for(syms, cap, s->syms[i].name) = s->syms[i];
+    s->syms = syms;
+    s->cap_syms = cap;
+}
+
+/* Defines name, or reports a redefinition (with where the first one is)
+ * and returns NULL. */
+Sym *sema_define(Sema *s, const char *name, Loc loc, const Decl *decl)
+{
+    Sym *old = sema_lookup(s, name);
+    if (old) {
+        error_at(s->d, loc, "redefinition of '%s'", name);
+        note_at(s->d, old->loc, "'%s' was first defined here", name);
+        return NULL;
+    }
+    if (strcmp(name, "B") == 0) {
+        error_at(s->d, loc, "'B' is the batch dimension and cannot be redefined");
+        return NULL;
+    }
+    if (2 * (s->n_syms + 1) > s->cap_syms)
+        grow_syms(s);
+    Sym *sym = slot_for(s->syms, s->cap_syms, name);
+    sym->name = name;
+    sym->loc = loc;
+    sym->decl = decl;
+    sym->node = -1;
+    s->n_syms++;
+    return sym;
+}
+
+static void name_node(Sema *s, int id, const char *name)
+{
+    Node *n = graph_node(s->g, id);
+    if (!n->name)
+        n->name = name;
+}
+
+/* ---- types ------------------------------------------------------------- */
+
+/* TYPE = DTYPE[d0, ...] | [d0, ...]; B is allowed as d0 when allow_b. */
+static int resolve_type(Sema *s, const TypeSpec *t, int allow_b, Shape *out)
+{
+    int rank = 0;
+    for (const Expr *e = t->dims; e; e = e->next, rank++) {
+        if (rank == NNC_MAX_RANK) {
+            error_at(s->d, e->loc, "at most %d axes", NNC_MAX_RANK);
+            return 0;
+        }
+        if (e->kind == EX_NAME && strcmp(e->str, "B") == 0) {
+            if (!allow_b || rank) {
+                error_at(s->d, e->loc, allow_b ? "B may only be the first axis" : "a param has no batch axis B");
+                return 0;
+            }
+            out->d[rank] = DIM_B;
+            continue;
+        }
+        double v;
+        if (!sema_number(s, e, &v))
+            return 0;
+        if (v != floor(v) || v < 1 || v > 1e8) {
+            error_at(s->d, e->loc, "a dimension must be a positive integer; got %g", v);
+            return 0;
+        }
+        out->d[rank] = (int)v;
+    }
+    out->rank = rank;
+    return 1;
+}
+
+static void declare_leaf(Sema *s, const Decl *dc, Op op)
+{
+    Shape sh;
+    int allow_b = op != OP_PARAM;
+    if (!resolve_type(s, dc->type, allow_b, &sh))
+        return;
+    if (allow_b && (sh.rank == 0 || sh.d[0] != DIM_B)) {
+        error_at(s->d, dc->type->loc, "an %s is per sample: its first dimension is B (e.g. f32[B, 2])",
+                 op == OP_INPUT ? "input" : "label");
+        return;
+    }
+    DType dt = dc->type->has_dtype ? dc->type->dtype : DT_F32;
+    if (dt == DT_I32 && op != OP_LABEL && op != OP_INPUT) {
+        error_at(s->d, dc->type->loc, "a param holds f32 values, not i32");
+        return;
+    }
+    if (dt == DT_F64)
+        dt = DT_F32; /* f64 models compute in f32 (docs/language.md) */
+    if (op == OP_PARAM) {
+        Val init = {.kind = V_WORD, .str = "zeros", .loc = dc->loc};
+        if (dc->value)
+            init = dc->value->kind == EX_CALL ? (Val){.kind = V_CALL, .call = dc->value, .loc = dc->value->loc}
+                                              : sema_expr(s, dc->value);
+        int fan_in = sh.rank ? sh.d[0] : 1, fan_out = sh.rank > 1 ? sh.d[sh.rank - 1] : fan_in;
+        sema_make_param(s, dc->name, sh.rank, sh.d, init, fan_in, fan_out, dc->name_loc);
+        return;
+    }
+    Sym *sym = sema_define(s, dc->name, dc->name_loc, dc);
+    if (!sym)
+        return;
+    sym->node = graph_add(s->g, op, NULL, 0, sh, dt, dc->name_loc);
+    name_node(s, sym->node, dc->name);
+}
+
+/* ---- params and their inits --------------------------------------------- */
+
+static int init_of(Sema *s, Val v, Node *p, int fan_in, int fan_out)
+{
+    static const char *const words[] = {"zeros", "ones", "glorot", "he", "const", "randn", "uniform"};
+    const char *name = v.kind == V_WORD ? v.str : v.kind == V_CALL ? v.call->str : NULL;
+    if (!name) {
+        if (v.kind != V_ERR)
+            error_at(s->d, v.loc, "a param's init is one of zeros, ones, const(v), randn(std=s), uniform(lo=a, hi=b), glorot, he");
+        return 0;
+    }
+    const Builtin *b = builtin_find(name);
+    if (!b || b->group != G_INIT) {
+        const char *hint = closest_name(name, words, 7);
+        error_at(s->d, v.loc, "unknown init '%s'%s%s%s", name, hint ? "; did you mean '" : "", hint ? hint : "",
+                 hint ? "'?" : "");
+        return 0;
+    }
+    Val args[10];
+    if (v.kind == V_CALL && !sema_call_args(s, v.call, G_INIT, args))
+        return 0;
+    if (v.kind == V_WORD && b->params[0].name && b->params[0].required) {
+        error_at(s->d, v.loc, "init '%s' needs an argument: %s(%s=...)", name, name, b->params[0].name);
+        return 0;
+    }
+    if (v.kind == V_WORD && b->params[0].name)
+        args[0].num = b->params[0].num; /* randn alone: its default std */
+    if (strcmp(name, "zeros") == 0) p->init = INIT_ZEROS;
+    else if (strcmp(name, "ones") == 0) p->init = INIT_ONES;
+    else if (strcmp(name, "const") == 0) { p->init = INIT_CONST; p->c[0] = args[0].num; }
+    else if (strcmp(name, "randn") == 0) { p->init = INIT_RANDN; p->c[0] = args[0].num; }
+    else if (strcmp(name, "uniform") == 0) { p->init = INIT_UNIFORM; p->c[0] = args[0].num; p->c[1] = args[1].num; }
+    else if (strcmp(name, "glorot") == 0) { p->init = INIT_GLOROT; p->c[0] = sqrt(2.0 / (fan_in + fan_out)); }
+    else { p->init = INIT_HE; p->c[0] = sqrt(2.0 / fan_in); }
+    if ((p->init == INIT_RANDN && p->c[0] < 0) || (p->init == INIT_UNIFORM && p->c[0] > p->c[1])) {
+        error_at(s->d, v.loc, p->init == INIT_RANDN ? "randn needs std >= 0" : "uniform needs lo <= hi");
+        return 0;
+    }
+    return 1;
+}
+
+int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init, int fan_in, int fan_out, Loc loc)
+{
+    Sym *sym = sema_define(s, name, loc, NULL);
+    if (!sym)
+        return -1;
+    int id = graph_add(s->g, OP_PARAM, NULL, 0, shape_make(rank, d), DT_F32, loc);
+    if (init.kind != V_NONE && !init_of(s, init, graph_node(s->g, id), fan_in, fan_out))
+        return -1;
+    if (init.kind == V_NONE) { /* a layer's default: randn(std=0.01) */
+        graph_node(s->g, id)->init = INIT_RANDN;
+        graph_node(s->g, id)->c[0] = 0.01;
+    }
+    name_node(s, id, name);
+    sym->node = id;
+    return id;
+}
+
+/* ---- declarations ------------------------------------------------------- */
+
+static void declare_const(Sema *s, const Decl *dc)
+{
+    double v;
+    if (!sema_number(s, dc->value, &v))
+        return;
+    Sym *sym = sema_define(s, dc->name, dc->name_loc, dc);
+    if (!sym)
+        return;
+    sym->is_const = 1;
+    sym->num = v;
+    sym->is_int = v == floor(v);
+    ConstDef *c = arena_alloc(s->a, sizeof *c);
+    c->name = dc->name;
+    c->value = v;
+    c->loc = dc->name_loc;
+    ptrvec_push(s->a, &s->g->consts, c);
+}
+
+/* Names the unnamed nodes that the value of `name = ...` made, after the
+ * value and their op (h_matmul, h_add, h_add2), so that the gradient code
+ * can speak of dh_add rather than dt7. */
+static void name_parts(Sema *s, int first, int result, const char *name)
+{
+    for (int i = first; i < s->g->n; i++) {
+        Node *n = &s->g->nodes[i];
+        if (n->name || i == result || n->op == OP_CONST || n->op == OP_ROWS)
+            continue;
+        int count = 1;
+        for (int k = first; k < i; k++)
+            count += s->g->nodes[k].op == n->op && s->g->nodes[k].name && k != result;
+        n->name = count == 1 ? arena_printf(s->a, "%s_%s", name, op_name(n->op))
+                             : arena_printf(s->a, "%s_%s%d", name, op_name(n->op), count);
+    }
+}
+
+static void declare_assign(Sema *s, const Decl *dc)
+{
+    int first = s->g->n;
+    s->assign_name = dc->value->kind == EX_CALL ? dc->name : NULL;
+    Val v = sema_expr(s, dc->value);
+    s->assign_name = NULL;
+    if (v.kind == V_ERR)
+        return;
+    if (v.kind != V_TENSOR) {
+        if (v.kind == V_WORD)
+            error_at(s->d, v.loc, "undefined name '%s'", v.str);
+        else
+            error_at(s->d, dc->value->loc, "'%s' must be a tensor expression (use 'const' for numbers)", dc->name);
+        return;
+    }
+    Sym *sym = sema_define(s, dc->name, dc->name_loc, dc);
+    if (!sym)
+        return;
+    sym->node = v.node;
+    name_node(s, v.node, dc->name);
+    name_parts(s, first, v.node, dc->name);
+}
+
+static void collect_names(Sema *s, const Program *p)
+{
+    for (const Decl *dc = p->decls; dc; dc = dc->next)
+        if (dc->name && dc->kind != D_MODEL && dc->kind != D_OUTPUT && dc->kind != D_MINIMIZE)
+            s->n_later++;
+    s->later = arena_alloc(s->a, (size_t)(s->n_later + 1) * sizeof *s->later);
+    int i = 0;
+    for (const Decl *dc = p->decls; dc; dc = dc->next)
+        if (dc->name && dc->kind != D_MODEL && dc->kind != D_OUTPUT && dc->kind != D_MINIMIZE)
+            s->later[i++] = dc->name;
+}
+
+/* A named node for `output`/`minimize`; NULL after an error. */
+static int named_node(Sema *s, const Decl *dc)
+{
+    Sym *sym = sema_lookup(s, dc->name);
+    if (!sym) {
+        int later = 0;
+        for (int i = 0; i < s->n_later; i++)
+            later |= strcmp(s->later[i], dc->name) == 0;
+        error_at(s->d, dc->name_loc, later ? "'%s' is used before its definition" : "undefined name '%s'", dc->name);
+        return -1;
+    }
+    if (sym->is_const) {
+        error_at(s->d, dc->name_loc, "'%s' is a const; %s needs a tensor", dc->name,
+                 dc->kind == D_OUTPUT ? "output" : "minimize");
+        return -1;
+    }
+    return sym->node;
+}
+
+static int once(Sema *s, const Decl **seen, const Decl *dc, const char *what)
+{
+    if (*seen) {
+        error_at(s->d, dc->loc, "a model has one '%s'", what);
+        note_at(s->d, (*seen)->loc, "the first '%s' is here", what);
+        return 0;
+    }
+    *seen = dc;
+    return 1;
+}
+
+/* ---- checks after the forward graph is built ----------------------------- */
+
+/* reach[i] = 1 when node i feeds `root`. */
+static char *reaching(Sema *s, int root)
+{
+    char *reach = arena_alloc(s->a, (size_t)s->g->n + 1);
+    if (root < 0)
+        return reach;
+    reach[root] = 1;
+    for (int i = root; i >= 0; i--)
+        if (reach[i])
+            for (int k = 0; k < s->g->nodes[i].n_in; k++)
+                reach[s->g->nodes[i].in[k]] = 1;
+    return reach;
+}
+
+static void check_minimize(Sema *s, const Decl *dc)
+{
+    int loss = named_node(s, dc);
+    if (loss < 0)
+        return;
+    Node *n = graph_node(s->g, loss);
+    char b[64];
+    if (n->shape.rank != 0) {
+        error_at(s->d, dc->name_loc, "minimize needs a scalar; '%s' has shape %s", dc->name,
+                 shape_str(n->shape, b, sizeof b));
+        return;
+    }
+    if (n->op == OP_ACCURACY) {
+        error_at(s->d, dc->name_loc, "'%s' is an accuracy metric, which has no gradient; minimize a loss", dc->name);
+        return;
+    }
+    char *reach = reaching(s, loss);
+    int any = 0;
+    for (int i = 0; i < s->g->n; i++)
+        if (reach[i] && s->g->nodes[i].op == OP_PARAM)
+            any = 1;
+    if (!any) {
+        error_at(s->d, dc->name_loc, "'%s' does not depend on any param, so there is nothing to train", dc->name);
+        return;
+    }
+    s->g->loss = loss;
+    for (int i = 0; i < s->g->n; i++)
+        if (!reach[i] && s->g->nodes[i].op == OP_PARAM)
+            warn_at(s->d, s->g->nodes[i].loc, "param '%s' does not reach the loss '%s'; it will not be trained",
+                    s->g->nodes[i].name, dc->name);
+}
+
+/* The last value assigned before the loss's own declaration. */
+static int default_output(Sema *s, const Program *p, const Decl *min)
+{
+    int out = -1;
+    for (const Decl *dc = p->decls; dc; dc = dc->next) {
+        if (dc->kind != D_ASSIGN)
+            continue;
+        if (min && strcmp(dc->name, min->name) == 0)
+            break;
+        Sym *sym = sema_lookup(s, dc->name);
+        if (sym && sym->node >= 0 && graph_node(s->g, sym->node)->op != OP_ACCURACY)
+            out = sym->node;
+    }
+    return out;
+}
+
+static void resolve_output(Sema *s, const Program *p, const Decl *out, const Decl *min)
+{
+    int id = out ? named_node(s, out) : default_output(s, p, min);
+    if (id < 0)
+        return;
+    Node *n = graph_node(s->g, id);
+    if (n->shape.rank < 1 || n->shape.d[0] != DIM_B) {
+        char b[64];
+        if (out)
+            error_at(s->d, out->name_loc, "output gives one row per sample: its first axis is B; '%s' has shape %s",
+                     out->name, shape_str(n->shape, b, sizeof b));
+        return;
+    }
+    s->g->output = id;
+}
+
+static void find_metric(Sema *s)
+{
+    for (int i = 0; i < s->g->n; i++)
+        if (s->g->nodes[i].op == OP_ACCURACY && s->g->nodes[i].name) {
+            s->g->metric = i;
+            s->g->metric_name = s->g->nodes[i].name;
+        }
+}
+
+
+int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
+{
+    Sema s = {.g = g, .d = d, .a = g->arena};
+    sema_train_defaults(&g->train);
+    const Decl *model = NULL, *out = NULL, *min = NULL, *train = NULL;
+    collect_names(&s, p);
+    for (const Decl *dc = p->decls; dc; dc = dc->next) {
+        switch (dc->kind) {
+        case D_MODEL:
+            if (once(&s, &model, dc, "model") && dc != p->decls)
+                error_at(d, dc->loc, "'model NAME;' must be the first declaration");
+            g->model = dc->name;
+            break;
+        case D_CONST: declare_const(&s, dc); break;
+        case D_INPUT: declare_leaf(&s, dc, OP_INPUT); break;
+        case D_LABEL: declare_leaf(&s, dc, OP_LABEL); break;
+        case D_PARAM: declare_leaf(&s, dc, OP_PARAM); break;
+        case D_ASSIGN: declare_assign(&s, dc); break;
+        case D_OUTPUT: once(&s, &out, dc, "output"); break;
+        case D_MINIMIZE: once(&s, &min, dc, "minimize"); break;
+        case D_TRAIN: once(&s, &train, dc, "train"); break;
+        }
+    }
+    Loc top = {p->file, 1, 1, 1};
+    if (!model)
+        error_at(d, top, "a model starts with 'model NAME;'");
+    if (min)
+        check_minimize(&s, min);
+    else
+        error_at(d, top, "the model has no 'minimize NAME;': name the scalar loss to train");
+    resolve_output(&s, p, out, min);
+    find_metric(&s);
+    if (train)
+        sema_train(&s, train);
+    g->batch = batch_override > 0 ? batch_override : g->train.batch;
+    g->n_forward = g->n;
+    return d->errors == 0;
+}

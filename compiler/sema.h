@@ -1,0 +1,104 @@
+/* sema.h: shared by the two halves of sema (sema.c: declarations, names and
+ * the train block; sema_expr.c: expressions, builtins and layers).
+ *
+ * Sema walks the AST once, in source order, checks everything a user can
+ * get wrong, and lowers what it checked straight into the forward graph:
+ * the shape rules live with the ops (shape.c), so checking a shape and
+ * building the node are one step (graph_op) and no rule is written twice.
+ * After sema, later passes assert instead of reporting.
+ */
+#ifndef NNC_SEMA_H
+#define NNC_SEMA_H
+
+#include "graph.h"
+
+/* What an expression evaluates to at compile time. */
+typedef enum {
+    V_ERR,    /* an error was already reported */
+    V_NONE,   /* an optional argument left out */
+    V_TENSOR, /* a graph node */
+    V_NUM,
+    V_BOOL,
+    V_STR,
+    V_LIST,
+    V_WORD,   /* a bare identifier that names no value: sigmoid, zeros, None */
+    V_DIMB,   /* the batch dimension B */
+    V_CALL,   /* an init, source or optimizer call, kept for its consumer */
+} ValKind;
+
+typedef struct Val Val;
+struct Val {
+    ValKind kind;
+    Loc loc;
+    int node;        /* V_TENSOR */
+    double num;      /* V_NUM, V_BOOL */
+    int is_int;
+    const char *str; /* V_STR, V_WORD */
+    Val *items;      /* V_LIST */
+    int n_items;
+    const Expr *call; /* V_CALL */
+};
+
+typedef struct Sym {
+    const char *name;
+    const Decl *decl;  /* where it was defined */
+    Loc loc;
+    int is_const;
+    double num;
+    int is_int;
+    int node;
+} Sym;
+
+typedef struct Sema {
+    Graph *g;
+    Diag *d;
+    Arena *a;
+    Sym *syms;         /* open-addressing hash table */
+    int n_syms, cap_syms;
+    const char **later; /* names declared anywhere in the file, for "used before" */
+    int n_later;
+    const char *assign_name; /* the name a layer call is being assigned to */
+} Sema;
+
+Sym *sema_lookup(Sema *s, const char *name);
+Sym *sema_define(Sema *s, const char *name, Loc loc, const Decl *decl);
+
+Val sema_expr(Sema *s, const Expr *e);
+int sema_tensor(Sema *s, const Expr *e);           /* a value that must be a tensor: node or -1 */
+int sema_number(Sema *s, const Expr *e, double *out); /* a compile-time number: 1 ok, 0 error */
+int sema_call_args(Sema *s, const Expr *call, int group, Val *out); /* checks a call against the builtin table */
+int sema_scalar_const(Sema *s, double v, Loc loc);  /* a CONST scalar node */
+/* A PARAM node named `name` with its init checked and recorded (sema.c);
+ * fan_in/fan_out feed glorot and he.  Returns the id or -1. */
+int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init, int fan_in, int fan_out, Loc loc);
+
+/* Builtin groups: where a call may stand. */
+enum { G_EXPR = 1, G_LAYER = 2, G_INIT = 4, G_SOURCE = 8, G_OPT = 16 };
+
+/* The parameters of a builtin (sema_expr.c). */
+typedef enum { A_TENSOR, A_NUM, A_INT, A_BOOL, A_STR, A_LIST, A_AXIS, A_WORD, A_INIT, A_TENSORS } ArgKind;
+typedef struct ParamSpec {
+    const char *name;
+    ArgKind kind;
+    int required;
+    double num;       /* default number/bool */
+    const char *word; /* default word or string */
+} ParamSpec;
+
+typedef struct Builtin Builtin;
+typedef Val (*LowerFn)(Sema *s, const Builtin *b, const Expr *call, Val *args);
+struct Builtin {
+    const char *name;
+    int group;
+    int op;           /* the graph op for simple builtins, or -1 */
+    LowerFn lower;
+    ParamSpec params[10];
+};
+const Builtin *builtin_find(const char *name);
+
+/* The train block into g->train (sema_train.c). */
+void sema_train_defaults(TrainSpec *t);
+void sema_train(Sema *s, const Decl *train);
+const char *builtin_group_name(int group);
+
+#endif

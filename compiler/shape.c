@@ -1,0 +1,266 @@
+/* shape.c: the shape rule of every op, in one switch.
+ *
+ * shape_infer() reads the shapes of a node's inputs and its attributes,
+ * sets node->shape (and dtype), and returns NULL; when the inputs do not
+ * fit it returns a message for the user, written into msg.  Sema reports
+ * the message at the source place (graph_op in graph.c); autodiff builds
+ * its nodes through the same rules and treats a message as a bug.
+ *
+ * Broadcasting is NumPy's: align trailing axes; two extents agree when they
+ * are equal or one of them is 1.  The batch extent B agrees with B and 1.
+ * B may only be axis 0 (graph.h), so a rule that would move it elsewhere
+ * (x.T of a batch, a reduction that keeps rows but drops... ) is refused.
+ */
+#include "graph.h"
+
+#include <string.h>
+
+#define FAIL(...) (snprintf(msg, len, __VA_ARGS__), msg)
+
+static const char *sh(Shape s, char *buf) { return shape_str(s, buf, 64); }
+
+static Shape in_shape(const Graph *g, const Node *n, int i) { return g->nodes[n->in[i]].shape; }
+static DType in_dtype(const Graph *g, const Node *n, int i) { return g->nodes[n->in[i]].dtype; }
+
+static int b_only_first(Shape s)
+{
+    for (int i = 1; i < s.rank; i++)
+        if (s.d[i] == DIM_B)
+            return 0;
+    return 1;
+}
+
+/* NumPy broadcasting of a and b into *out; 0 when they do not agree. */
+static int broadcast(Shape a, Shape b, Shape *out)
+{
+    int r = a.rank > b.rank ? a.rank : b.rank;
+    out->rank = r;
+    for (int i = 0; i < r; i++) {
+        int ia = a.rank - r + i, ib = b.rank - r + i;
+        int da = ia >= 0 ? a.d[ia] : 1, db = ib >= 0 ? b.d[ib] : 1;
+        if (da == db || db == 1)
+            out->d[i] = da;
+        else if (da == 1)
+            out->d[i] = db;
+        else
+            return 0;
+    }
+    return b_only_first(*out);
+}
+
+static const char *rule_ew(const Graph *g, Node *n, char *msg, size_t len)
+{
+    char b1[64], b2[64];
+    for (int i = 0; i < n->n_in; i++)
+        if (in_dtype(g, n, i) != DT_F32)
+            return FAIL("%s needs f32 values; %s is %s", op_name(n->op),
+                        g->nodes[n->in[i]].name ? g->nodes[n->in[i]].name : "this operand",
+                        dtype_name(in_dtype(g, n, i)));
+    if (n->n_in == 1) {
+        n->shape = in_shape(g, n, 0);
+        return NULL;
+    }
+    if (!broadcast(in_shape(g, n, 0), in_shape(g, n, 1), &n->shape))
+        return FAIL("shapes %s and %s do not broadcast for %s", sh(in_shape(g, n, 0), b1),
+                    sh(in_shape(g, n, 1), b2), op_name(n->op));
+    return NULL;
+}
+
+/* op(a) · op(b): [M, K] · [K, N] -> [M, N]; a transpose flag swaps the
+ * operand's axes. */
+static const char *rule_matmul(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape a = in_shape(g, n, 0), b = in_shape(g, n, 1);
+    char b1[64], b2[64];
+    if (a.rank != 2 || b.rank != 2)
+        return FAIL("@ needs two matrices (2-D); got %s @ %s", sh(a, b1), sh(b, b2));
+    int m = n->ta ? a.d[1] : a.d[0], ka = n->ta ? a.d[0] : a.d[1];
+    int kb = n->tb ? b.d[1] : b.d[0], nn = n->tb ? b.d[0] : b.d[1];
+    if (ka != kb) {
+        char k1[16], k2[16];
+        snprintf(k1, sizeof k1, ka == DIM_B ? "B" : "%d", ka);
+        snprintf(k2, sizeof k2, kb == DIM_B ? "B" : "%d", kb);
+        return FAIL("matmul shapes %s @ %s do not agree (%s != %s)", sh(a, b1), sh(b, b2), k1, k2);
+    }
+    int d[2] = {m, nn};
+    n->shape = shape_make(2, d);
+    if (!b_only_first(n->shape))
+        return FAIL("the batch axis B must stay first; %s @ %s would move it", sh(a, b1), sh(b, b2));
+    return NULL;
+}
+
+static const char *rule_transpose(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape a = in_shape(g, n, 0);
+    char b1[64];
+    n->shape.rank = a.rank;
+    for (int i = 0; i < a.rank; i++)
+        n->shape.d[i] = a.d[n->perm[i]];
+    if (!b_only_first(n->shape))
+        return FAIL("transposing %s would move the batch axis B from the front", sh(a, b1));
+    return NULL;
+}
+
+static const char *rule_reshape(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape a = in_shape(g, n, 0), t = n->to;
+    char b1[64], b2[64];
+    int ab = a.rank && a.d[0] == DIM_B, tb = t.rank && t.d[0] == DIM_B;
+    if (ab != tb || shape_row_numel(a) != shape_row_numel(t))
+        return FAIL("cannot reshape %s into %s (element counts differ%s)", sh(a, b1), sh(t, b2),
+                    ab != tb ? ", or B is not kept first" : "");
+    n->shape = t;
+    return NULL;
+}
+
+/* broadcast_to: `to` must be what a broadcasts to; sum_to the reverse. */
+static const char *rule_broadcast(const Graph *g, Node *n, char *msg, size_t len, int reverse)
+{
+    Shape a = in_shape(g, n, 0), t = n->to, out;
+    Shape small = reverse ? t : a, big = reverse ? a : t;
+    char b1[64], b2[64];
+    if (!broadcast(small, big, &out) || !shape_eq(out, big))
+        return FAIL("%s cannot %s %s", sh(a, b1), reverse ? "be summed to" : "be broadcast to", sh(t, b2));
+    n->shape = t;
+    return NULL;
+}
+
+static const char *rule_slice(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape a = in_shape(g, n, 0);
+    char b1[64];
+    if (n->axis < 0 || n->axis >= a.rank)
+        return FAIL("index has more axes than the value %s", sh(a, b1));
+    if (a.d[n->axis] == DIM_B)
+        return FAIL("the batch axis B cannot be indexed with constants");
+    if (n->lo < 0 || n->hi > a.d[n->axis] || n->lo >= n->hi)
+        return FAIL("index %d:%d is out of range for axis %d of %s", n->lo, n->hi, n->axis, sh(a, b1));
+    n->shape = a;
+    n->shape.d[n->axis] = n->hi - n->lo;
+    return NULL;
+}
+
+static const char *rule_concat(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape a = in_shape(g, n, 0);
+    char b1[64], b2[64];
+    if (n->axis < 0 || n->axis >= a.rank)
+        return FAIL("concat axis %d is out of range for %s", n->axis, sh(a, b1));
+    n->shape = a;
+    for (int i = 1; i < n->n_in; i++) {
+        Shape b = in_shape(g, n, i);
+        int ok = b.rank == a.rank;
+        for (int k = 0; ok && k < a.rank; k++)
+            ok = k == n->axis || a.d[k] == b.d[k];
+        if (!ok || b.d[n->axis] == DIM_B || a.d[n->axis] == DIM_B)
+            return FAIL("concat needs equal shapes off axis %d (and B off it); got %s and %s", n->axis,
+                        sh(a, b1), sh(b, b2));
+        n->shape.d[n->axis] += b.d[n->axis];
+    }
+    return NULL;
+}
+
+static const char *rule_gather(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape x = in_shape(g, n, 0), idx = in_shape(g, n, 1);
+    char b1[64];
+    if (in_dtype(g, n, 1) != DT_I32 || idx.rank != 1)
+        return FAIL("an index tensor must be a list of i32 ids (1-D); got %s %s",
+                    dtype_name(in_dtype(g, n, 1)), sh(idx, b1));
+    if (x.rank < 1 || x.d[0] == DIM_B)
+        return FAIL("indexing selects rows of a value without the batch axis; got %s", sh(x, b1));
+    n->shape = x;
+    n->shape.d[0] = idx.d[0];
+    return NULL;
+}
+
+static const char *rule_reduce(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape a = in_shape(g, n, 0);
+    char b1[64];
+    if (n->axes >> a.rank)
+        return FAIL("axis out of range for %s", sh(a, b1));
+    n->shape.rank = 0;
+    for (int i = 0; i < a.rank; i++) {
+        if (!(n->axes >> i & 1u))
+            n->shape.d[n->shape.rank++] = a.d[i];
+        else if (n->keepdims)
+            n->shape.d[n->shape.rank++] = 1;
+    }
+    if (!b_only_first(n->shape))
+        return FAIL("this reduction of %s would move the batch axis B from the front", sh(a, b1));
+    return NULL;
+}
+
+static const char *rule_softmax(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape a = in_shape(g, n, 0);
+    char b1[64];
+    if (a.rank < 1 || n->axis != a.rank - 1)
+        return FAIL("%s works along the last axis; axis %d of %s is not it", op_name(n->op), n->axis, sh(a, b1));
+    n->shape = a;
+    return NULL;
+}
+
+/* y [R, K] against t: i32 [R] class ids, or f32 [R, K] rows. */
+static const char *rule_loss(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape y = in_shape(g, n, 0), t = in_shape(g, n, 1);
+    char b1[64], b2[64];
+    if (y.rank != 2)
+        return FAIL("%s needs [rows, classes] scores; got %s", op_name(n->op), sh(y, b1));
+    int ids = in_dtype(g, n, 1) == DT_I32 && t.rank == 1 && t.d[0] == y.d[0];
+    int rows = in_dtype(g, n, 1) == DT_F32 && shape_eq(t, y);
+    int thresh = n->op == OP_ACCURACY && rows && y.d[1] == 1;
+    if (n->op == OP_SIGMOID_CE ? !rows : !(ids || rows || thresh))
+        return FAIL("%s: labels %s %s do not fit scores %s (want i32 [%s] ids or f32 %s)", op_name(n->op),
+                    dtype_name(in_dtype(g, n, 1)), sh(t, b2), sh(y, b1), y.d[0] == DIM_B ? "B" : "rows",
+                    shape_str(y, (char[64]){0}, 64));
+    n->shape = shape_scalar();
+    return NULL;
+}
+
+const char *shape_infer(const Graph *g, Node *n, char *msg, size_t len)
+{
+    int arity = op_arity(n->op);
+    NNC_ASSERT(arity < 0 ? n->n_in >= 1 : n->n_in >= arity, "wrong number of inputs");
+    n->dtype = DT_F32;
+    switch (n->op) {
+    case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST:
+    case OP_ROWS: case OP_DROPMASK:
+        return NULL; /* leaves: the creator sets shape and dtype */
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS:
+    case OP_ABS: case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU:
+    case OP_LEAKY_RELU: case OP_CLIP: case OP_POW:
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
+        return rule_ew(g, n, msg, len);
+    case OP_MATMUL: return rule_matmul(g, n, msg, len);
+    case OP_TRANSPOSE: return rule_transpose(g, n, msg, len);
+    case OP_RESHAPE: return rule_reshape(g, n, msg, len);
+    case OP_BROADCAST_TO: return rule_broadcast(g, n, msg, len, 0);
+    case OP_SUM_TO: return rule_broadcast(g, n, msg, len, 1);
+    case OP_SLICE: return rule_slice(g, n, msg, len);
+    case OP_PAD: case OP_SCATTER_ADD: case OP_NLL_GRAD:
+        n->shape = n->to;
+        return NULL;
+    case OP_CONCAT: return rule_concat(g, n, msg, len);
+    case OP_GATHER: return rule_gather(g, n, msg, len);
+    case OP_SUM: case OP_MAX: case OP_MIN: return rule_reduce(g, n, msg, len);
+    case OP_SOFTMAX: case OP_LOG_SOFTMAX: return rule_softmax(g, n, msg, len);
+    case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: case OP_ACCURACY:
+        return rule_loss(g, n, msg, len);
+    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD:
+    case OP_CLIP_GRAD: case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD:
+    case OP_SOFTMAX_CE_GRAD: case OP_SIGMOID_CE_GRAD:
+        n->shape = in_shape(g, n, 0);
+        return NULL;
+    case OP_GRAD_NORM:
+        n->shape = shape_scalar();
+        return NULL;
+    case OP_SGD: case OP_MOMENTUM: case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM:
+        n->shape = in_shape(g, n, 0);
+        return NULL;
+    }
+    NNC_ASSERT(0, "op without a shape rule");
+    return NULL;
+}
