@@ -541,6 +541,8 @@ static void eval_node(Interp *it, int id)
     }
 }
 
+void interp_run_node(Interp *it, int id) { eval_node(it, id); }
+
 void interp_run(Interp *it, Stage upto)
 {
     for (int i = 0; i < it->g->n; i++)

@@ -39,6 +39,8 @@ void interp_set(Interp *it, int node, const double *data);
 double *interp_value(Interp *it, int node);
 /* Evaluates every node whose stage is <= upto (leaves keep what was set). */
 void interp_run(Interp *it, Stage upto);
+/* Evaluates node id alone (its inputs' values must be in place). */
+void interp_run_node(Interp *it, int id);
 /* Fills every param by its init with a simple seeded generator (tests). */
 void interp_init_params(Interp *it, uint64_t seed);
 

@@ -555,6 +555,7 @@ static Val call_expr(Sema *s, const Expr *e)
         return val_err();
     s->assign_name = owner;
     const Builtin *b = builtin_find(e->str);
+    NNC_ASSERT(b != NULL, "a checked call names a builtin");
     Val v = b->lower(s, b, e, args);
     s->assign_name = NULL;
     return v;

@@ -1,0 +1,1104 @@
+/* emit_c.c: from the graph and its plan, one C99 training program.
+ *
+ * The file reads top to bottom like a hand-written trainer (llm.c style):
+ *
+ *   header      what made it, the plan's totals, a legend of dimensions
+ *   storage     params, the contiguous gradient block, optimizer state, the
+ *               batch, and one static arena with a named pointer per buffer
+ *               (its shape and .nn line in a comment)
+ *   forward     the schedule's forward steps; returns the mean loss
+ *   backward    the backward steps, each named with its rule
+ *   update      the optimizer, param by param
+ *   init, predict, and (program mode) the NnrtModel descriptor and main
+ *
+ * Every step is one loop nest or one runtime call with a comment above it:
+ * the .nn line when it changes, then the node as an equation.  Extents are
+ * numbers except the batch axis, which is `n`, the rows of this batch.
+ * Names come from the model (h.W becomes h_W); a name that would clash with
+ * C or with the emitted code's own names gets a trailing underscore.
+ */
+#include "emit.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct Emit {
+    FILE *out;
+    const Graph *g;
+    const Plan *p;
+    const EmitOptions *o;
+    const char **name; /* C name of every node */
+    int last_line;     /* the .nn line of the previous comment */
+    const char *model; /* C prefix-safe model name */
+} Emit;
+
+#define OUT(...) fprintf(e->out, __VA_ARGS__)
+
+/* ---- names ------------------------------------------------------------- */
+static const char *const reserved[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "main", "n", "i", "j", "k", "l", "r", "mode", "lr", "step", "seed", "arena",
+    "grads", "B", "x_in", "t_in", "y_out", "s", "m", "norm", "scale", "rng", "params", "state", "model",
+    "forward", "backward", "update", "init", "predict", "fix1", "fix2", "dl", "acc", "total", "best",
+    "want", "lse", "NULL", "INFINITY", "POISON", "PREDICT", "sqrtf", "expf", "logf", "tanhf",
+};
+
+static int is_reserved(const char *s)
+{
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcmp(reserved[i], s) == 0)
+            return 1;
+    return strncmp(s, "nnrt", 4) == 0 || strncmp(s, "Nnrt", 4) == 0 || strncmp(s, "NNRT", 4) == 0;
+}
+
+static int name_taken(const Emit *e, int upto, const char *s)
+{
+    for (int i = 0; i < upto; i++)
+        if (e->name[i] && strcmp(e->name[i], s) == 0)
+            return 1;
+    return is_reserved(s);
+}
+
+static void make_names(Emit *e, Arena *a)
+{
+    const Graph *g = e->g;
+    e->name = arena_alloc(a, (size_t)g->n * sizeof *e->name);
+    for (int i = 0; i < g->n; i++) {
+        const char *src = g->nodes[i].name ? g->nodes[i].name : arena_printf(a, "t%d", i);
+        char *c = arena_strdup(a, src);
+        for (char *q = c; *q; q++)
+            if (!(*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
+                *q = '_';
+        while (name_taken(e, i, c))
+            c = arena_printf(a, "%s_", c);
+        e->name[i] = c;
+    }
+}
+
+/* ---- extents and element expressions ----------------------------------- */
+typedef struct Str {
+    char s[160];
+} Str;
+typedef struct Big { /* a whole expression over a few Str operands */
+    char s[1024];
+} Big;
+
+static Str ext(int d)
+{
+    Str r;
+    snprintf(r.s, sizeof r.s, d == DIM_B ? "n" : "%d", d);
+    return r;
+}
+
+/* The element count of a shape as a C expression: "n * 10", "30". */
+static Str numel(Shape s)
+{
+    Str r;
+    long fixed = shape_row_numel(s);
+    int has_b = s.rank && s.d[0] == DIM_B;
+    if (has_b && fixed == 1)
+        snprintf(r.s, sizeof r.s, "n");
+    else if (has_b)
+        snprintf(r.s, sizeof r.s, "n * %ld", fixed);
+    else
+        snprintf(r.s, sizeof r.s, "%ld", fixed);
+    return r;
+}
+
+static Str lit(double v)
+{
+    Str r;
+    if (v == floor(v) && fabs(v) < 1e7)
+        snprintf(r.s, sizeof r.s, "%.1ff", v);
+    else
+        snprintf(r.s, sizeof r.s, "%.9gf", v);
+    return r;
+}
+
+static const Node *nd(const Emit *e, int id) { return &e->g->nodes[id]; }
+
+/* Element `idx` of node id: a literal for scalar constants, n for ROWS. */
+static Str elem(const Emit *e, int id, const char *idx)
+{
+    Str r;
+    const Node *n = nd(e, id);
+    if (n->op == OP_CONST && e->p->buf[id].cls == SC_NONE)
+        return lit(n->data[0]);
+    if (n->op == OP_ROWS)
+        snprintf(r.s, sizeof r.s, "(float)n");
+    else if (n->shape.rank == 0 || (shape_row_numel(n->shape) == 1 && n->shape.rank && n->shape.d[0] != DIM_B))
+        snprintf(r.s, sizeof r.s, "%s[0]", e->name[id]);
+    else
+        snprintf(r.s, sizeof r.s, "%s[%s]", e->name[id], idx);
+    return r;
+}
+
+/* ---- comments ---------------------------------------------------------- */
+static void source_line(Emit *e, int line, const char *indent)
+{
+    if (line == e->last_line || !e->o->src)
+        return;
+    e->last_line = line;
+    const char *p = e->o->src, *end = p + e->o->src_len;
+    for (int l = 1; l < line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *eol = p;
+    while (eol < end && *eol != '\n' && *eol != '#')
+        eol++;
+    while (eol > p && (eol[-1] == ' ' || eol[-1] == '\t'))
+        eol--;
+    int len = (int)(eol - p);
+    char text[240];
+    snprintf(text, sizeof text, "%.*s", len > 200 ? 200 : len, p);
+    for (char *q = text; *q; q++) /* keep the comment a comment */
+        if (q[0] == '*' && q[1] == '/')
+            q[1] = '|';
+    OUT("\n%s/* line %d: %s */\n", indent, line, text);
+}
+
+static void step_comment(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    char f[512];
+    source_line(e, n->loc.line, "    ");
+    graph_formula(e->g, id, f, sizeof f);
+    for (char *q = f; *q; q++)
+        if (q[0] == '*' && q[1] == '/')
+            q[1] = '|';
+    if (n->rule)
+        OUT("    /* %s\n       %s */\n", f, n->rule);
+    else
+        OUT("    /* %s */\n", f);
+}
+
+/* ---- elementwise ------------------------------------------------------- */
+static Big ew_expr(const Emit *e, const Node *n, Str a, Str b)
+{
+    Big r;
+    const char *x = a.s, *y = b.s;
+    Str c0 = lit(n->c[0]), c1 = lit(n->c[1]);
+    switch (n->op) {
+    case OP_NEG: snprintf(r.s, sizeof r.s, "-%s", x); break;
+    case OP_EXP: snprintf(r.s, sizeof r.s, "expf(%s)", x); break;
+    case OP_LOG: snprintf(r.s, sizeof r.s, "logf(%s)", x); break;
+    case OP_SQRT: snprintf(r.s, sizeof r.s, "sqrtf(%s)", x); break;
+    case OP_SIN: snprintf(r.s, sizeof r.s, "sinf(%s)", x); break;
+    case OP_COS: snprintf(r.s, sizeof r.s, "cosf(%s)", x); break;
+    case OP_ABS: snprintf(r.s, sizeof r.s, "fabsf(%s)", x); break;
+    case OP_SIGN: snprintf(r.s, sizeof r.s, "(float)((%s > 0.0f) - (%s < 0.0f))", x, x); break;
+    case OP_SIGMOID: snprintf(r.s, sizeof r.s, "1.0f / (1.0f + expf(-%s))", x); break;
+    case OP_TANH: snprintf(r.s, sizeof r.s, "tanhf(%s)", x); break;
+    case OP_RELU: snprintf(r.s, sizeof r.s, "%s > 0.0f ? %s : 0.0f", x, x); break;
+    case OP_LEAKY_RELU: snprintf(r.s, sizeof r.s, "%s > 0.0f ? %s : %s * %s", x, x, c0.s, x); break;
+    case OP_CLIP: snprintf(r.s, sizeof r.s, "fminf(fmaxf(%s, %s), %s)", x, c0.s, c1.s); break;
+    case OP_POW:
+        if (n->c[0] == 2)
+            snprintf(r.s, sizeof r.s, "%s * %s", x, x);
+        else
+            snprintf(r.s, sizeof r.s, "powf(%s, %s)", x, c0.s);
+        break;
+    case OP_ADD: snprintf(r.s, sizeof r.s, "%s + %s", x, y); break;
+    case OP_SUB: snprintf(r.s, sizeof r.s, "%s - %s", x, y); break;
+    case OP_MUL: snprintf(r.s, sizeof r.s, "%s * %s", x, y); break;
+    case OP_DIV: snprintf(r.s, sizeof r.s, "%s / %s", x, y); break;
+    case OP_EQ: snprintf(r.s, sizeof r.s, "(float)(%s == %s)", x, y); break;
+    case OP_SIGMOID_GRAD: snprintf(r.s, sizeof r.s, "%s * %s * (1.0f - %s)", y, x, x); break;
+    case OP_TANH_GRAD: snprintf(r.s, sizeof r.s, "%s * (1.0f - %s * %s)", y, x, x); break;
+    case OP_RELU_GRAD: snprintf(r.s, sizeof r.s, "%s > 0.0f ? %s : 0.0f", x, y); break;
+    case OP_LEAKY_RELU_GRAD: snprintf(r.s, sizeof r.s, "%s > 0.0f ? %s : %s * %s", x, y, c0.s, y); break;
+    case OP_CLIP_GRAD:
+        snprintf(r.s, sizeof r.s, "%s >= %s && %s <= %s ? %s : 0.0f", x, c0.s, x, c1.s, y);
+        break;
+    default: NNC_ASSERT(0, "not an elementwise op");
+    }
+    (void)e;
+    return r;
+}
+
+/* Index of an operand of shape `s` inside loops over `big` (loop variables
+ * i, j, k, l for the axes): broadcast axes drop out. */
+static const char loopvar[] = "ijkl";
+
+static Str index_in(Shape s, Shape big)
+{
+    Str r;
+    r.s[0] = '\0';
+    long stride = 1;
+    char terms[NNC_MAX_RANK][48];
+    int nt = 0;
+    for (int a = big.rank - 1; a >= 0; a--) {
+        int k = s.rank - big.rank + a;
+        int ext_k = k >= 0 ? s.d[k] : 1;
+        if (ext_k != 1 || (k >= 0 && big.d[a] == 1 && ext_k == 1 && 0)) {
+            if (stride == 1)
+                snprintf(terms[nt++], 48, "%c", loopvar[a]);
+            else
+                snprintf(terms[nt++], 48, "%c * %ld", loopvar[a], stride);
+        }
+        stride *= ext_k == DIM_B ? 1 : ext_k;
+    }
+    if (nt == 0)
+        snprintf(r.s, sizeof r.s, "0");
+    for (int t = nt - 1; t >= 0; t--) {
+        size_t used = strlen(r.s);
+        snprintf(r.s + used, sizeof r.s - used, "%s%s", t == nt - 1 ? "" : " + ", terms[t]);
+    }
+    return r;
+}
+
+static void open_loops(Emit *e, Shape s)
+{
+    for (int a = 0; a < s.rank; a++)
+        OUT("%*sfor (int %c = 0; %c < %s; %c++)\n", 4 * (a + 1), "", loopvar[a], loopvar[a], ext(s.d[a]).s, loopvar[a]);
+}
+
+static int is_scalar_operand(const Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    return n->shape.rank == 0 || n->op == OP_ROWS;
+}
+
+/* out = f(a[, b]) elementwise; one flat loop when every operand has the
+ * output's shape (or is a scalar), else nested loops with broadcast indices. */
+static void emit_ew(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    int flat = 1;
+    for (int k = 0; k < n->n_in; k++)
+        flat &= is_scalar_operand(e, n->in[k]) || shape_eq(nd(e, n->in[k])->shape, n->shape);
+    Str a, b = {{0}};
+    Big f;
+    if (flat) {
+        a = elem(e, n->in[0], "i");
+        if (n->n_in > 1)
+            b = elem(e, n->in[1], "i");
+        f = ew_expr(e, n, a, b);
+        OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", numel(n->shape).s, e->name[id], f.s);
+        return;
+    }
+    a = elem(e, n->in[0], index_in(nd(e, n->in[0])->shape, n->shape).s);
+    b = elem(e, n->in[1], index_in(nd(e, n->in[1])->shape, n->shape).s);
+    f = ew_expr(e, n, a, b);
+    open_loops(e, n->shape);
+    OUT("%*s%s[%s] = %s;\n", 4 * (n->shape.rank + 1), "", e->name[id], index_in(n->shape, n->shape).s, f.s);
+}
+
+/* ---- matmul ------------------------------------------------------------ */
+static void emit_matmul(Emit *e, int id)
+{
+    const Node *n = nd(e, id), *a = nd(e, n->in[0]), *b = nd(e, n->in[1]);
+    Str M = ext(n->shape.d[0]), N = ext(n->shape.d[1]), K = ext(n->ta ? a->shape.d[0] : a->shape.d[1]);
+    OUT("    nnrt_sgemm(%d, %d, %s, %s, %s, 1.0f, %s, %d, %s, %d, 0.0f, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s,
+        e->name[n->in[0]], a->shape.d[1], e->name[n->in[1]], b->shape.d[1], e->name[id], n->shape.d[1]);
+}
+
+/* ---- moving data ------------------------------------------------------- */
+
+/* sum, max, min, sum_to: fold the input over the axes where the result is 1. */
+static void emit_fold(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    Shape in = nd(e, n->in[0])->shape, k = in;
+    if (n->op == OP_SUM_TO) {
+        k = n->to;
+    } else {
+        for (int a = 0; a < in.rank; a++)
+            if (n->axes >> a & 1u)
+                k.d[a] = 1;
+    }
+    const char *start = n->op == OP_MAX ? "-INFINITY" : n->op == OP_MIN ? "INFINITY" : "0.0f";
+    OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", numel(n->shape).s, e->name[id], start);
+    open_loops(e, in);
+    Str o = index_in(k, in), x = elem(e, n->in[0], index_in(in, in).s);
+    int depth = 4 * (in.rank + 1);
+    if (n->op == OP_MAX || n->op == OP_MIN)
+        OUT("%*s%s[%s] = %s(%s[%s], %s);\n", depth, "", e->name[id], o.s, n->op == OP_MAX ? "fmaxf" : "fminf",
+            e->name[id], o.s, x.s);
+    else
+        OUT("%*s%s[%s] += %s;\n", depth, "", e->name[id], o.s, x.s);
+}
+
+static void emit_copy_loops(Emit *e, int id, Shape loops, const char *dst_idx, const char *src, const char *src_idx)
+{
+    open_loops(e, loops);
+    OUT("%*s%s[%s] = %s[%s];\n", 4 * (loops.rank + 1), "", e->name[id], dst_idx, src, src_idx);
+}
+
+static void emit_broadcast(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    Shape in = nd(e, n->in[0])->shape;
+    emit_copy_loops(e, id, n->shape, index_in(n->shape, n->shape).s, e->name[n->in[0]], index_in(in, n->shape).s);
+}
+
+/* slice: out = x[.., lo:hi, ..];  pad: zeros, then out[.., lo:hi, ..] = x */
+static Str shifted_index(Shape big, Shape loops, int axis, int lo)
+{
+    Str r;
+    r.s[0] = '\0';
+    long stride = 1;
+    char terms[NNC_MAX_RANK][64];
+    for (int a = big.rank - 1; a >= 0; a--) {
+        if (a == axis && lo)
+            snprintf(terms[a], 64, "(%c + %d)%s", loopvar[a], lo, "");
+        else
+            snprintf(terms[a], 64, "%c", loopvar[a]);
+        if (stride != 1) {
+            size_t u = strlen(terms[a]);
+            snprintf(terms[a] + u, 64 - u, " * %ld", stride);
+        }
+        stride *= big.d[a] == DIM_B ? 1 : big.d[a];
+    }
+    (void)loops;
+    for (int a = 0; a < big.rank; a++) {
+        size_t used = strlen(r.s);
+        snprintf(r.s + used, sizeof r.s - used, "%s%s", a ? " + " : "", terms[a]);
+    }
+    return r;
+}
+
+static void emit_slice_pad(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    Shape in = nd(e, n->in[0])->shape;
+    if (n->op == OP_SLICE) {
+        emit_copy_loops(e, id, n->shape, index_in(n->shape, n->shape).s, e->name[n->in[0]],
+                        shifted_index(in, n->shape, n->axis, n->lo).s);
+        return;
+    }
+    OUT("    memset(%s, 0, sizeof(float) * (%s));\n", e->name[id], numel(n->shape).s);
+    emit_copy_loops(e, id, in, shifted_index(n->shape, in, n->axis, n->lo).s, e->name[n->in[0]], index_in(in, in).s);
+}
+
+static void emit_concat(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    int off = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        Shape in = nd(e, n->in[k])->shape;
+        emit_copy_loops(e, id, in, shifted_index(n->shape, in, n->axis, off).s, e->name[n->in[k]], index_in(in, in).s);
+        off += in.d[n->axis];
+    }
+}
+
+static void emit_transpose(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    Shape in = nd(e, n->in[0])->shape;
+    /* loop over the output; input axis perm[a] is output axis a */
+    Big src;
+    src.s[0] = '\0';
+    long stride = 1;
+    char terms[NNC_MAX_RANK][48];
+    for (int a = in.rank - 1; a >= 0; a--) {
+        int out_axis = 0;
+        for (int q = 0; q < n->shape.rank; q++)
+            if (n->perm[q] == a)
+                out_axis = q;
+        snprintf(terms[a], 48, stride == 1 ? "%c" : "%c * %ld", loopvar[out_axis], stride);
+        stride *= in.d[a] == DIM_B ? 1 : in.d[a];
+    }
+    for (int a = 0; a < in.rank; a++) {
+        size_t used = strlen(src.s);
+        snprintf(src.s + used, sizeof src.s - used, "%s%s", a ? " + " : "", terms[a]);
+    }
+    emit_copy_loops(e, id, n->shape, index_in(n->shape, n->shape).s, e->name[n->in[0]], src.s);
+}
+
+/* gather: out row i = x row idx[i];  scatter_add: zeros, out row idx[i] += dy row i */
+static void emit_rows(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    long row = shape_row_numel(n->op == OP_GATHER ? nd(e, n->in[0])->shape : n->shape);
+    if (n->shape.rank > 1 || n->op == OP_SCATTER_ADD)
+        row = shape_numel(n->op == OP_GATHER ? nd(e, n->in[0])->shape : n->shape, 1) /
+              (n->op == OP_GATHER ? nd(e, n->in[0])->shape.d[0] : n->shape.d[0]);
+    Str count = numel(nd(e, n->in[1])->shape);
+    const char *x = e->name[n->in[0]], *ix = e->name[n->in[1]], *y = e->name[id];
+    if (n->op == OP_SCATTER_ADD) {
+        OUT("    memset(%s, 0, sizeof(float) * (%s));\n", y, numel(n->shape).s);
+        OUT("    for (int i = 0; i < %s; i++)\n        for (int j = 0; j < %ld; j++)\n", count.s, row);
+        OUT("            %s[%s[i] * %ld + j] += %s[i * %ld + j];\n", y, ix, row, x, row);
+        return;
+    }
+    OUT("    for (int i = 0; i < %s; i++)\n        for (int j = 0; j < %ld; j++)\n", count.s, row);
+    OUT("            %s[i * %ld + j] = %s[%s[i] * %ld + j];\n", y, row, x, ix, row);
+}
+
+/* ---- softmax and losses: rows of the last axis -------------------------- */
+static Str rows_of(Shape s)
+{
+    Shape r = s;
+    r.rank = s.rank - 1;
+    return numel(r);
+}
+
+static void emit_softmax(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    int k = n->shape.d[n->shape.rank - 1];
+    const char *x = e->name[n->in[0]], *y = e->name[id];
+    OUT("    for (int r = 0; r < %s; r++) {\n", rows_of(n->shape).s);
+    OUT("        const float *xr = %s + r * %d;\n        float *yr = %s + r * %d;\n", x, k, y, k);
+    if (n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX) {
+        OUT("        float m = xr[0], s = 0.0f;\n");
+        OUT("        for (int j = 1; j < %d; j++)\n            m = fmaxf(m, xr[j]);\n", k);
+        OUT("        for (int j = 0; j < %d; j++)\n            s += expf(xr[j] - m);\n", k);
+        if (n->op == OP_SOFTMAX)
+            OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = expf(xr[j] - m) / s;\n", k);
+        else
+            OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = xr[j] - m - logf(s);\n", k);
+    } else {
+        const char *dy = e->name[n->in[1]];
+        OUT("        const float *dr = %s + r * %d;\n        float s = 0.0f;\n", dy, k);
+        if (n->op == OP_SOFTMAX_GRAD) {
+            OUT("        for (int j = 0; j < %d; j++)\n            s += dr[j] * xr[j];\n", k);
+            OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = xr[j] * (dr[j] - s);\n", k);
+        } else {
+            OUT("        for (int j = 0; j < %d; j++)\n            s += dr[j];\n", k);
+            OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = dr[j] - expf(xr[j]) * s;\n", k);
+        }
+    }
+    OUT("    }\n");
+}
+
+/* The target of row r, class j: from class ids or from float rows. */
+static Str target(const Emit *e, int t, int k)
+{
+    Str r;
+    if (nd(e, t)->dtype == DT_I32)
+        snprintf(r.s, sizeof r.s, "(float)(%s[r] == j)", e->name[t]);
+    else
+        snprintf(r.s, sizeof r.s, "%s[r * %d + j]", e->name[t], k);
+    return r;
+}
+
+static void emit_loss(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    Shape ys = nd(e, n->in[0])->shape;
+    int k = ys.d[1], t = n->in[1];
+    const char *y = e->name[n->in[0]];
+    Str rows = ext(ys.d[0]), tg = target(e, t, k);
+    OUT("    {\n        double total = 0.0;\n");
+    OUT("        for (int r = 0; r < %s; r++) {\n            const float *yr = %s + r * %d;\n", rows.s, y, k);
+    if (n->op == OP_SOFTMAX_CE) {
+        OUT("            float m = yr[0], s = 0.0f;\n");
+        OUT("            for (int j = 1; j < %d; j++)\n                m = fmaxf(m, yr[j]);\n", k);
+        OUT("            for (int j = 0; j < %d; j++)\n                s += expf(yr[j] - m);\n", k);
+        OUT("            float lse = m + logf(s); /* log Σ e^y */\n");
+        if (nd(e, t)->dtype == DT_I32)
+            OUT("            total += lse - yr[%s[r]];\n", e->name[t]);
+        else
+            OUT("            for (int j = 0; j < %d; j++)\n                total += %s * (lse - yr[j]);\n", k, tg.s);
+    } else if (n->op == OP_NLL) {
+        if (nd(e, t)->dtype == DT_I32)
+            OUT("            total -= yr[%s[r]];\n", e->name[t]);
+        else
+            OUT("            for (int j = 0; j < %d; j++)\n                total -= %s * yr[j];\n", k, tg.s);
+    } else if (n->op == OP_SIGMOID_CE) {
+        OUT("            for (int j = 0; j < %d; j++) /* max(y,0) - y·t + log(1 + e^-|y|) */\n", k);
+        OUT("                total += fmaxf(yr[j], 0.0f) - yr[j] * %s + log1pf(expf(-fabsf(yr[j])));\n", tg.s);
+    } else { /* accuracy */
+        OUT("            int best = 0;\n            for (int j = 1; j < %d; j++)\n                best = yr[j] > yr[best] ? j : best;\n", k);
+        if (nd(e, t)->dtype == DT_I32)
+            OUT("            total += best == %s[r];\n", e->name[t]);
+        else if (k == 1)
+            OUT("            total += (yr[0] >= 0.5f) == (%s[r] >= 0.5f);\n", e->name[t]);
+        else
+            OUT("            int want = 0;\n            for (int j = 1; j < %d; j++)\n                want = %s[r * %d + j] > %s[r * %d + want] ? j : want;\n            total += best == want;\n",
+                k, e->name[t], k, e->name[t], k);
+    }
+    OUT("        }\n        %s[0] = (float)(total / %s);\n    }\n", e->name[id], ys.d[0] == DIM_B ? "n" : rows.s);
+}
+
+static void emit_loss_grad(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    int nll = n->op == OP_NLL_GRAD;
+    Shape ys = nll ? n->to : nd(e, n->in[0])->shape;
+    int k = ys.d[1], t = n->in[nll ? 0 : 1], dl = n->in[nll ? 1 : 2];
+    Str rows = ext(ys.d[0]), tg = target(e, t, k), dls = elem(e, dl, "0");
+    const char *g = e->name[id];
+    OUT("    {\n        const float dl = %s / %s; /* dL/n */\n", dls.s, ys.d[0] == DIM_B ? "(float)n" : lit(ys.d[0]).s);
+    OUT("        for (int r = 0; r < %s; r++) {\n", rows.s);
+    if (n->op == OP_SOFTMAX_CE_GRAD) {
+        const char *y = e->name[n->in[0]];
+        OUT("            const float *yr = %s + r * %d;\n            float *gr = %s + r * %d;\n", y, k, g, k);
+        OUT("            float m = yr[0], s = 0.0f;\n");
+        OUT("            for (int j = 1; j < %d; j++)\n                m = fmaxf(m, yr[j]);\n", k);
+        OUT("            for (int j = 0; j < %d; j++)\n                s += (gr[j] = expf(yr[j] - m));\n", k);
+        OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s - %s);\n", k, tg.s);
+    } else if (nll) {
+        OUT("            for (int j = 0; j < %d; j++)\n                %s[r * %d + j] = -dl * %s;\n", k, g, k, tg.s);
+    } else {
+        const char *y = e->name[n->in[0]];
+        OUT("            for (int j = 0; j < %d; j++)\n                %s[r * %d + j] = dl * (1.0f / (1.0f + expf(-%s[r * %d + j])) - %s);\n",
+            k, g, k, y, k, tg.s);
+    }
+    OUT("        }\n    }\n");
+}
+
+/* ---- the update stage ---------------------------------------------------- */
+static void emit_grad_norm(Emit *e, int id)
+{
+    OUT("    {   /* one pass over the contiguous gradient block */\n        double s = 0.0;\n");
+    OUT("        for (int i = 0; i < %zu; i++)\n            s += (double)grads[i] * grads[i];\n", e->p->grad_bytes / 4);
+    OUT("        %s[0] = (float)sqrt(s);\n    }\n", e->name[id]);
+}
+
+static void emit_update(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    const TrainSpec *t = &e->g->train;
+    const char *p = e->name[n->in[0]], *g = e->name[n->in[1]];
+    const char *s1 = n->n_in > 2 + n->clip ? e->name[n->in[2]] : NULL;
+    const char *s2 = n->n_in > 3 + n->clip ? e->name[n->in[3]] : NULL;
+    OUT("    for (int i = 0; i < %s; i++) {\n", numel(n->shape).s);
+    OUT("        float gi = %s[i]%s", g, n->clip ? " * scale" : "");
+    if (t->weight_decay > 0)
+        OUT(" + %s * %s[i]", lit(t->weight_decay).s, p);
+    OUT(";\n");
+    switch (n->op) {
+    case OP_SGD: OUT("        %s[i] -= lr * gi;\n", p); break;
+    case OP_MOMENTUM:
+        OUT("        %s[i] = %s * %s[i] - lr * gi;\n        %s[i] += %s[i];\n", s1, lit(t->momentum).s, s1, p, s1);
+        break;
+    case OP_ADAGRAD:
+        OUT("        %s[i] += gi * gi;\n        %s[i] -= lr * gi / (sqrtf(%s[i]) + %s);\n", s1, p, s1, lit(t->eps).s);
+        break;
+    case OP_ADADELTA:
+        OUT("        %s[i] = %s * %s[i] + %s * gi * gi;\n", s1, lit(t->rho).s, s1, lit(1 - t->rho).s);
+        OUT("        float dx = sqrtf((%s[i] + %s) / (%s[i] + %s)) * gi;\n", s2, lit(t->eps).s, s1, lit(t->eps).s);
+        OUT("        %s[i] = %s * %s[i] + %s * dx * dx;\n        %s[i] -= dx;\n", s2, lit(t->rho).s, s2,
+            lit(1 - t->rho).s, p);
+        break;
+    case OP_ADAM:
+        OUT("        %s[i] += %s * (gi - %s[i]);\n", s1, lit(1 - t->beta1).s, s1);
+        OUT("        %s[i] += %s * (gi * gi - %s[i]);\n", s2, lit(1 - t->beta2).s, s2);
+        OUT("        %s[i] -= lr_t * %s[i] / (sqrtf(%s[i]) + %s);\n", p, s1, s2, lit(t->eps).s);
+        break;
+    default: NNC_ASSERT(0, "not an update op");
+    }
+    OUT("    }\n");
+}
+
+/* ---- one step of the schedule -------------------------------------------- */
+static void emit_dropmask(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    Str keep = lit(n->c[0]), inv = lit(1 / n->c[0]);
+    OUT("    if (mode == NNRT_TRAIN)  /* a new mask: keep each unit with probability %s, scaled by 1/keep */\n", keep.s);
+    OUT("        for (int i = 0; i < %s; i++)\n            %s[i] = nnrt_rng_uniform(&rng) < %s ? %s : 0.0f;\n",
+        numel(n->shape).s, e->name[id], keep.s, inv.s);
+    OUT("    else if (mode != NNRT_TRAIN_SAME_MASK)  /* inference: no dropout */\n");
+    OUT("        for (int i = 0; i < %s; i++)\n            %s[i] = 1.0f;\n", numel(n->shape).s, e->name[id]);
+}
+
+static void emit_node(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    switch (n->op) {
+    case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST: case OP_ROWS:
+        return;
+    case OP_DROPMASK: emit_dropmask(e, id); return;
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
+    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
+    case OP_POW: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
+    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
+        emit_ew(e, id);
+        return;
+    case OP_MATMUL: emit_matmul(e, id); return;
+    case OP_TRANSPOSE: emit_transpose(e, id); return;
+    case OP_RESHAPE:
+        if (e->p->buf[id].cls != SC_ALIAS)
+            OUT("    memcpy(%s, %s, sizeof(float) * (%s));\n", e->name[id], e->name[n->in[0]], numel(n->shape).s);
+        return;
+    case OP_BROADCAST_TO: emit_broadcast(e, id); return;
+    case OP_SUM_TO: case OP_SUM: case OP_MAX: case OP_MIN: emit_fold(e, id); return;
+    case OP_SLICE: case OP_PAD: emit_slice_pad(e, id); return;
+    case OP_CONCAT: emit_concat(e, id); return;
+    case OP_GATHER: case OP_SCATTER_ADD: emit_rows(e, id); return;
+    case OP_SOFTMAX: case OP_LOG_SOFTMAX: case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD:
+        emit_softmax(e, id);
+        return;
+    case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: case OP_ACCURACY: emit_loss(e, id); return;
+    case OP_SOFTMAX_CE_GRAD: case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: emit_loss_grad(e, id); return;
+    case OP_GRAD_NORM: emit_grad_norm(e, id); return;
+    case OP_SGD: case OP_MOMENTUM: case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM: emit_update(e, id); return;
+    }
+}
+
+static int has_code(const Emit *e, int id)
+{
+    Op op = nd(e, id)->op;
+    return !(op == OP_INPUT || op == OP_LABEL || op == OP_PARAM || op == OP_STATE || op == OP_CONST ||
+             op == OP_ROWS || (op == OP_RESHAPE && e->p->buf[id].cls == SC_ALIAS));
+}
+
+/* Poison mode: NaN over every arena buffer whose last reader was this step. */
+static void emit_poison(Emit *e, int step)
+{
+    for (int id = 0; id < e->g->n; id++) {
+        const BufPlan *b = &e->p->buf[id];
+        if (b->cls == SC_ARENA && b->root == id && b->inplace_of < 0 && id != e->g->loss && plan_dies_at(e->p, id, step))
+            OUT("    POISON(%s, %s);\n", e->name[id], numel(nd(e, id)->shape).s);
+    }
+}
+
+static void emit_steps(Emit *e, int from, int to)
+{
+    e->last_line = 0;
+    for (int s = from; s < to; s++) {
+        int id = e->p->order[s];
+        if (has_code(e, id)) {
+            step_comment(e, id);
+            emit_node(e, id);
+        }
+        emit_poison(e, s);
+        if (id == e->g->output && from == 0)
+            OUT("    if (mode == PREDICT)  /* %s is the output: predict stops here */\n        return 0.0f;\n",
+                e->name[id]);
+    }
+}
+
+/* ---- the file around the steps ------------------------------------------- */
+static void header(Emit *e, int argc, char **argv)
+{
+    OUT("/* %s.c: a training program for the model '%s' (%s).\n", e->g->model, e->g->model, e->o->path);
+    OUT(" * Generated by nnc %s; do not edit, edit the model and run nnc again:\n *   ", NNC_VERSION);
+    for (int i = 0; i < argc; i++)
+        OUT("%s%s", i ? " " : "", argv[i]);
+    OUT("\n *\n");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m) {
+        plan_dump(m, e->p);
+        fclose(m);
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+            OUT(" * %s\n", line);
+        free(buf);
+    }
+    OUT(" *\n * Dimensions:\n *   B = %d   rows of a batch, the size every buffer is planned for\n", e->g->batch);
+    OUT(" *   n        rows of the batch at hand (n <= B: the last batch may be smaller)\n");
+    for (int i = 0; i < e->g->consts.len; i++) {
+        const ConstDef *c = e->g->consts.items[i];
+        OUT(" *   %-8s %g (const, line %d)\n", c->name, c->value, c->loc.line);
+    }
+    OUT(" * Shapes are written [rows, columns]; every tensor is row-major float.\n */\n");
+    OUT("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"nnrt.h\"\n\n");
+    OUT("#define B %d\nenum { PREDICT = 3 }; /* forward mode of predict: stop at the output */\n\n", e->g->batch);
+    OUT("#ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */\n");
+    OUT("#define POISON(p, count) poison(p, count)\n");
+    OUT("static void poison(float *p, int count)\n{\n    for (int i = 0; i < count; i++)\n        p[i] = NAN;\n}\n");
+    OUT("#else\n#define POISON(p, count) ((void)0)\n#endif\n");
+}
+
+static Str dims_c(Shape s)
+{
+    Str r;
+    r.s[0] = '\0';
+    for (int i = 0; i < s.rank; i++) {
+        size_t u = strlen(r.s);
+        if (s.d[i] == DIM_B)
+            snprintf(r.s + u, sizeof r.s - u, "%sB", i ? " * " : "");
+        else
+            snprintf(r.s + u, sizeof r.s - u, "%s%d", i ? " * " : "", s.d[i]);
+    }
+    if (!s.rank)
+        snprintf(r.s, sizeof r.s, "1");
+    return r;
+}
+
+static void decl_comment(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    char b[64];
+    OUT("  /* %s", shape_str(n->shape, b, sizeof b));
+    if (n->loc.line)
+        OUT(", line %d", n->loc.line);
+    OUT(" */\n");
+}
+
+static const char *init_text(const Node *n, char *buf, size_t len)
+{
+    switch (n->init) {
+    case INIT_ZEROS: return "zeros";
+    case INIT_ONES: return "ones";
+    case INIT_CONST: snprintf(buf, len, "const(%g)", n->c[0]); return buf;
+    case INIT_RANDN: snprintf(buf, len, "randn(std=%g)", n->c[0]); return buf;
+    case INIT_UNIFORM: snprintf(buf, len, "uniform(lo=%g, hi=%g)", n->c[0], n->c[1]); return buf;
+    case INIT_GLOROT: snprintf(buf, len, "glorot: normal, std %.6g", n->c[0]); return buf;
+    case INIT_HE: snprintf(buf, len, "he: normal, std %.6g", n->c[0]); return buf;
+    }
+    return "";
+}
+
+static void decl_persistent(Emit *e)
+{
+    const Graph *g = e->g;
+    char b[96];
+    OUT("\n/* ---- params: trained, persistent ---- */\n");
+    for (int i = 0; i < g->n; i++)
+        if (nd(e, i)->op == OP_PARAM) {
+            OUT("static float %s[%s];", e->name[i], dims_c(nd(e, i)->shape).s);
+            OUT("  /* %s = %s%s */\n", shape_str(nd(e, i)->shape, b, sizeof b), init_text(nd(e, i), b + 48, 48),
+                nd(e, i)->frozen ? ", frozen" : "");
+        }
+    OUT("\n/* ---- param gradients: one contiguous block (clipping and decay are one pass) ---- */\n");
+    OUT("static float grads[%zu];\n", e->p->grad_bytes / 4 ? e->p->grad_bytes / 4 : 1);
+    for (int i = 0; i < g->n; i++)
+        if (e->p->buf[i].cls == SC_GRAD) {
+            OUT("static float *const %s = grads + %zu;", e->name[i], e->p->buf[i].offset / 4);
+            decl_comment(e, i);
+        }
+    int any = 0;
+    for (int i = 0; i < g->n; i++)
+        if (nd(e, i)->op == OP_STATE) {
+            if (!any++)
+                OUT("\n/* ---- optimizer state: persistent, saved in checkpoints ---- */\n");
+            OUT("static float %s[%s];", e->name[i], dims_c(nd(e, i)->shape).s);
+            decl_comment(e, i);
+        }
+    OUT("\n/* ---- the batch: B rows, filled by the runtime ---- */\n");
+    for (int i = 0; i < g->n; i++)
+        if (e->p->buf[i].cls == SC_BATCH) {
+            OUT("static %s %s[%s];", nd(e, i)->dtype == DT_I32 ? "int32_t" : "float", e->name[i],
+                dims_c(nd(e, i)->shape).s);
+            decl_comment(e, i);
+        }
+}
+
+static void decl_consts(Emit *e)
+{
+    for (int i = 0; i < e->g->n; i++) {
+        if (e->p->buf[i].cls != SC_CONST)
+            continue;
+        const Node *n = nd(e, i);
+        long cnt = shape_numel(n->shape, e->g->batch);
+        OUT("static const %s %s[%ld] = {", n->dtype == DT_I32 ? "int32_t" : "float", e->name[i], cnt);
+        for (long k = 0; k < cnt; k++)
+            OUT(n->dtype == DT_I32 ? "%s%.0f" : "%s%.9gf", k ? ", " : "", n->data[k]);
+        OUT("};\n");
+    }
+}
+
+static const char *root_base(const Emit *e, int id)
+{
+    int root = e->p->buf[id].root;
+    return e->p->buf[root].cls == SC_ARENA ? "arena" : e->name[root];
+}
+
+static void decl_arena(Emit *e)
+{
+    OUT("\n/* ---- the arena: every activation, gradient and temporary, planned ---- */\n");
+    OUT("static float arena[%zu];  /* %zu bytes */\n", e->p->arena_bytes / 4 ? e->p->arena_bytes / 4 : 1,
+        e->p->arena_bytes);
+    for (int s = 0; s < e->p->n_steps; s++) {
+        int id = e->p->order[s];
+        const BufPlan *b = &e->p->buf[id];
+        if (b->cls == SC_ARENA) {
+            OUT("static float *const %s = arena + %zu;", e->name[id], b->offset / 4);
+        } else if (b->cls == SC_ALIAS) {
+            const char *type = nd(e, id)->dtype == DT_I32 ? "int32_t" : "float";
+            const char *base = root_base(e, id);
+            if (strcmp(base, "arena") == 0)
+                OUT("static %s *const %s = arena + %zu;", type, e->name[id], e->p->buf[e->p->buf[id].root].offset / 4);
+            else
+                OUT("static %s *const %s = %s;", type, e->name[id], base);
+        } else {
+            continue;
+        }
+        decl_comment(e, id);
+    }
+    decl_consts(e);
+}
+
+static void fn_forward(Emit *e)
+{
+    const Node *loss = nd(e, e->g->loss);
+    (void)loss;
+    OUT("\nstatic NnrtRng rng; /* dropout masks */\n");
+    OUT("\n/* forward: the mean loss of the n rows in the batch buffers.\n");
+    OUT(" * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */\n");
+    OUT("static float forward(int n, int mode)\n{\n    (void)rng;\n");
+    emit_steps(e, 0, e->p->fwd_end);
+    OUT("    (void)mode;\n    return %s[0];\n}\n", e->name[e->g->loss]);
+}
+
+static void fn_backward(Emit *e)
+{
+    OUT("\n/* backward: the gradient of the loss, from the loss back to every param,\n");
+    OUT(" * in reverse order of the forward pass. */\nstatic void backward(int n)\n{\n    (void)n;\n");
+    emit_steps(e, e->p->fwd_end, e->p->bwd_end);
+    OUT("}\n");
+}
+
+static void fn_update(Emit *e)
+{
+    const TrainSpec *t = &e->g->train;
+    static const char *const names[] = {"sgd", "momentum", "adagrad", "adadelta", "adam"};
+    OUT("\n/* update: one %s step over every trainable param (lr for this epoch). */\n", names[t->opt]);
+    OUT("static void update(float lr, long step)\n{\n    (void)lr;\n    (void)step;\n");
+    if (t->opt == OPT_ADAM)
+        OUT("    /* Adam's bias correction folded into the rate: lr·√(1-β2^t)/(1-β1^t) */\n"
+            "    const float lr_t = lr * sqrtf(1.0f - powf(%s, (float)step)) / (1.0f - powf(%s, (float)step));\n",
+            lit(t->beta2).s, lit(t->beta1).s);
+    e->last_line = 0;
+    for (int s = e->p->bwd_end; s < e->p->n_steps; s++) {
+        int id = e->p->order[s];
+        if (!has_code(e, id))
+            continue;
+        step_comment(e, id);
+        emit_node(e, id);
+        if (nd(e, id)->op == OP_GRAD_NORM)
+            OUT("    /* clip: scale every gradient so the global norm is at most %g */\n"
+                "    const float scale = %s[0] > %s ? %s / (%s[0] + 1e-6f) : 1.0f;\n",
+                t->clip_grad, e->name[id], lit(t->clip_grad).s, lit(t->clip_grad).s, e->name[id]);
+    }
+    OUT("}\n");
+}
+
+static void fn_init(Emit *e)
+{
+    char b[96];
+    OUT("\n/* init: params to their initial values, optimizer state to zero. */\n");
+    OUT("static void init(uint64_t seed)\n{\n    NnrtRng r;\n    nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);\n");
+    for (int i = 0; i < e->g->n; i++) {
+        const Node *n = nd(e, i);
+        const char *name = e->name[i];
+        Str cnt = numel(n->shape);
+        if (n->op == OP_STATE)
+            OUT("    nnrt_init_fill(%s, %s, 0.0f);\n", name, cnt.s);
+        if (n->op != OP_PARAM)
+            continue;
+        switch (n->init) {
+        case INIT_ZEROS: OUT("    nnrt_init_fill(%s, %s, 0.0f);", name, cnt.s); break;
+        case INIT_ONES: OUT("    nnrt_init_fill(%s, %s, 1.0f);", name, cnt.s); break;
+        case INIT_CONST: OUT("    nnrt_init_fill(%s, %s, %s);", name, cnt.s, lit(n->c[0]).s); break;
+        case INIT_UNIFORM:
+            OUT("    nnrt_init_uniform(%s, %s, %s, %s, &r);", name, cnt.s, lit(n->c[0]).s, lit(n->c[1]).s);
+            break;
+        case INIT_RANDN: case INIT_GLOROT: case INIT_HE:
+            OUT("    nnrt_init_normal(%s, %s, %s, &r);", name, cnt.s, lit(n->c[0]).s);
+            break;
+        }
+        OUT("  /* %s */\n", init_text(n, b, sizeof b));
+    }
+    OUT("    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);\n}\n");
+}
+
+static int leaf_of(const Graph *g, Op op)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == op)
+            return i;
+    return -1;
+}
+
+static void fn_glue(Emit *e)
+{
+    int x = leaf_of(e->g, OP_INPUT), t = leaf_of(e->g, OP_LABEL), y = e->g->output;
+    const char *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
+    OUT("\n/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */\n");
+    OUT("static float model_forward(const float *x_in, const void *t_in, int n, int mode)\n{\n");
+    OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], numel(nd(e, x)->shape).s);
+    OUT("    if (t_in != (const void *)%s)\n        memcpy(%s, t_in, sizeof(%s) * (%s));\n", e->name[t], e->name[t], tt,
+        numel(nd(e, t)->shape).s);
+    OUT("    return forward(n, mode);\n}\n");
+    OUT("\nstatic void model_predict(const float *x_in, int n, float *y_out)\n{\n");
+    OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], numel(nd(e, x)->shape).s);
+    OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], numel(nd(e, y)->shape).s);
+}
+
+static void tensor_entry(Emit *e, int id, const char *grad)
+{
+    const Node *n = nd(e, id);
+    OUT("    {\"%s\", %s, %s, %d, {", n->name, e->name[id], grad, n->shape.rank);
+    for (int k = 0; k < n->shape.rank; k++)
+        OUT("%s%d", k ? ", " : "", n->shape.d[k]);
+    OUT("%s}, %ld},\n", n->shape.rank ? "" : "0", shape_numel(n->shape, e->g->batch));
+}
+
+static int tensor_tables(Emit *e)
+{
+    int n_state = 0;
+    OUT("\nstatic NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */\n");
+    for (int i = 0; i < e->g->n; i++)
+        if (nd(e, i)->op == OP_PARAM) {
+            int gi = e->g->grad && i < e->g->n_forward ? e->g->grad[i] : -1;
+            tensor_entry(e, i, gi >= 0 && e->p->buf[gi].cls == SC_GRAD && !nd(e, i)->frozen ? e->name[gi] : "NULL");
+        }
+    OUT("};\n");
+    for (int i = 0; i < e->g->n; i++)
+        n_state += nd(e, i)->op == OP_STATE;
+    if (!n_state) {
+        OUT("static NnrtTensor state[1];  /* this optimizer keeps no state */\n");
+        return 0;
+    }
+    OUT("static NnrtTensor state[] = {\n");
+    for (int i = 0; i < e->g->n; i++)
+        if (nd(e, i)->op == OP_STATE)
+            tensor_entry(e, i, "NULL");
+    OUT("};\n");
+    return n_state;
+}
+
+static void table_arrays(Emit *e, const Source *s, const char *which)
+{
+    if (s->kind != SRC_TABLE)
+        return;
+    long xw = shape_row_numel(nd(e, leaf_of(e->g, OP_INPUT))->shape);
+    OUT("static const float %s_x[] = {", which);
+    for (long i = 0; i < s->table_rows * xw; i++)
+        OUT("%s%.9gf", i ? ", " : "", s->table_x[i]);
+    OUT("};\nstatic const float %s_t[] = {", which);
+    for (long i = 0; i < (long)s->table_rows * s->table_t_width; i++)
+        OUT("%s%.9gf", i ? ", " : "", s->table_t[i]);
+    OUT("};\n");
+}
+
+static void c_string(Emit *e, const char *s)
+{
+    OUT("\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            OUT("\\%c", *s);
+        else if ((unsigned char)*s < 32)
+            OUT("\\%03o", (unsigned char)*s);
+        else
+            OUT("%c", *s);
+    }
+    OUT("\"");
+}
+
+static void source_fields(Emit *e, const Source *s, const char *f)
+{
+    static const char *const kinds[] = {"NONE", "SPIRAL", "XOR", "GATE", "TABLE", "IDX", "CSV"};
+    OUT("    nnrt_source_init(&m.%s);\n", f);
+    if (s->kind == SRC_NONE)
+        return;
+    OUT("    m.%s.kind = NNRT_SRC_%s;\n", f, kinds[s->kind]);
+    switch (s->kind) {
+    case SRC_SPIRAL:
+        OUT("    m.%s.classes = %d;\n    m.%s.points = %d;\n    m.%s.seed = %ld;\n", f, s->classes, f, s->points, f, s->seed);
+        break;
+    case SRC_GATE: OUT("    m.%s.gate = ", f); c_string(e, s->gate); OUT(";\n"); break;
+    case SRC_TABLE:
+        OUT("    m.%s.table_x = %s_x;\n    m.%s.table_t = %s_t;\n    m.%s.table_rows = %d;\n    m.%s.table_t_dim = %d;\n",
+            f, f, f, f, f, s->table_rows, f, s->table_t_width);
+        break;
+    case SRC_IDX:
+        OUT("    m.%s.images = ", f); c_string(e, s->images); OUT(";\n");
+        OUT("    m.%s.labels = ", f); c_string(e, s->labels); OUT(";\n");
+        break;
+    case SRC_CSV:
+        OUT("    m.%s.csv_path = ", f); c_string(e, s->path); OUT(";\n");
+        OUT("    m.%s.csv_label = %d;\n    m.%s.csv_header = %d;\n", f, s->csv_label, f, s->csv_header);
+        break;
+    default: break;
+    }
+    if (s->scale != 1)
+        OUT("    m.%s.scale = %s;\n", f, lit(s->scale).s);
+    OUT("    m.%s.normalize = %d;\n    m.%s.flatten = %d;\n    m.%s.one_hot = %d;\n", f, s->normalize, f, s->flatten,
+        f, s->one_hot);
+}
+
+/* How the runtime counts a row right (nnrt.h: acc_kind). */
+static void accuracy_kind(const Emit *e, int *kind, float *threshold)
+{
+    const Node *t = nd(e, leaf_of(e->g, OP_LABEL)), *y = nd(e, e->g->output);
+    *kind = 0;
+    *threshold = 0.5f;
+    if (t->dtype == DT_I32 || shape_row_numel(t->shape) > 1) {
+        *kind = 1;
+    } else if (shape_row_numel(y->shape) == 1) {
+        if (nd(e, e->g->loss)->op == OP_SIGMOID_CE)
+            *kind = 2, *threshold = 0.0f;
+        else if (y->op == OP_SIGMOID)
+            *kind = 2;
+    }
+}
+
+static void fn_main(Emit *e)
+{
+    const Graph *g = e->g;
+    const TrainSpec *t = &g->train;
+    int x = leaf_of(g, OP_INPUT), lab = leaf_of(g, OP_LABEL), acc_kind, n_params = 0;
+    float thr;
+    accuracy_kind(e, &acc_kind, &thr);
+    for (int i = 0; i < g->n; i++)
+        n_params += nd(e, i)->op == OP_PARAM;
+    int n_state = tensor_tables(e);
+    table_arrays(e, &t->data, "data");
+    table_arrays(e, &t->test, "test");
+    OUT("static float y_buf[%s];  /* predict's output rows */\n", dims_c(nd(e, g->output)->shape).s);
+    static const char *const acc[] = {"NONE", "ARGMAX", "THRESHOLD"};
+    static const char *const decay[] = {"NONE", "LINEAR", "EXPONENTIAL"};
+    OUT("\nint main(int argc, char **argv)\n{\n    NnrtModel m;\n    memset(&m, 0, sizeof m);\n");
+    OUT("    m.name = \"%s\";\n    m.batch = B;\n    m.in_dim = %ld;\n", g->model, shape_row_numel(nd(e, x)->shape));
+    OUT("    m.label_kind = NNRT_LABEL_%s;\n    m.label_dim = %ld;\n", nd(e, lab)->dtype == DT_I32 ? "CLASS" : "FLOAT",
+        shape_row_numel(nd(e, lab)->shape));
+    OUT("    m.out_dim = %ld;\n    m.acc_kind = NNRT_ACC_%s;\n    m.acc_threshold = %s;\n",
+        shape_row_numel(nd(e, g->output)->shape), acc[acc_kind], lit(thr).s);
+    OUT("    m.params = params;\n    m.n_params = %d;\n    m.state = state;\n    m.n_state = %d;\n", n_params, n_state);
+    OUT("    m.init = init;\n    m.forward = model_forward;\n    m.backward = backward;\n");
+    OUT("    m.update = update;\n    m.predict = model_predict;\n");
+    OUT("    m.epochs = %d;\n    m.lr = %s;\n    m.final_lr = %s;\n    m.decay = NNRT_DECAY_%s;\n", t->epochs,
+        lit(t->lr).s, lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s, decay[t->decay]);
+    OUT("    m.shuffle = %d;\n    m.drop_last = %d;\n    m.seed = %ld;\n", t->shuffle, t->drop_last, t->seed);
+    OUT("    m.log_every = %d;\n    m.eval_every = %d;\n    m.early_stopping = %d;\n", t->log_every, t->eval_every,
+        t->early_stopping);
+    if (t->checkpoint) {
+        OUT("    m.checkpoint = ");
+        c_string(e, t->checkpoint);
+        OUT(";\n");
+    }
+    source_fields(e, &t->data, "data");
+    source_fields(e, &t->test, "test");
+    OUT("    m.x_buf = %s;\n    m.t_buf = %s;\n    m.y_buf = y_buf;\n", e->name[x], e->name[lab]);
+    OUT("    return nnrt_main(&m, argc, argv);\n}\n");
+}
+
+int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
+{
+    int inputs = 0, labels = 0;
+    for (int i = 0; i < g->n; i++) {
+        inputs += g->nodes[i].op == OP_INPUT;
+        labels += g->nodes[i].op == OP_LABEL;
+    }
+    const char *why = NULL;
+    if (g->output < 0)
+        why = "the model has no output: write 'output NAME;' naming per-row predictions";
+    else if (!o->library && g->train.data.kind == SRC_NONE)
+        why = "a program needs training data: add 'data = ...;' to the train block (or use --emit library)";
+    else if (inputs != 1 || labels != 1)
+        why = "an emitted trainer feeds one input and one label";
+    if (why)
+        fprintf(err, "nnc: %s: cannot emit: %s\n", o->path, why);
+    return why == NULL;
+}
+
+void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int argc, char **argv)
+{
+    Arena a;
+    arena_init(&a);
+    Emit em = {.out = out, .g = g, .p = p, .o = o}, *e = &em;
+    make_names(e, &a);
+    header(e, argc, argv);
+    decl_persistent(e);
+    decl_arena(e);
+    fn_forward(e);
+    fn_backward(e);
+    fn_update(e);
+    fn_init(e);
+    fn_glue(e);
+    fn_main(e);
+    arena_free(&a);
+}

@@ -1,0 +1,269 @@
+/* main.c: the nnc driver.  main() is the pipeline, one call per pass:
+ *
+ *   read -> parse -> sema/lower -> autodiff -> optimize -> plan -> emit
+ *
+ * and each pass can print its result (-dA AST, -dS named values and shapes,
+ * -dG graph, -dP plan totals, --report, --dot, --explain).  Exit status: 0
+ * ok, 1 errors in the model (or a file that cannot be read or written), 2
+ * bad usage.
+ */
+#include "base.h"
+#include "ast.h"
+#include "graph.h"
+#include "plan.h"
+#include "emit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef NNC_PREFIX
+#define NNC_PREFIX "/usr/local"
+#endif
+#ifndef NNC_BLAS_LIBS
+#define NNC_BLAS_LIBS "-lopenblas"
+#endif
+
+typedef struct Options {
+    const char *input, *output, *dot;
+    int dump_ast, dump_sema, dump_graph, dump_plan, report, explain, check, verbose;
+    int batch;      /* --batch N: binds B instead of train.batch */
+    int naive;      /* --planner=naive */
+    EmitOptions emit;
+} Options;
+
+static const char usage[] =
+    "usage: nnc [options] MODEL.nn\n"
+    "Compiles a .nn model into a standalone C program that trains it.\n"
+    "\n"
+    "  -o FILE            write the program: FILE.c is C source, '-' is stdout,\n"
+    "                     any other name also builds it into an executable with $CC\n"
+    "                     (default cc), the runtime and BLAS\n"
+    "  --check            check the model only (parse and sema)\n"
+    "  --emit program     a program with main (default)\n"
+    "  --emit library     only the model functions over static storage: no main,\n"
+    "                     no stdio, no malloc (implies --blas none)\n"
+    "  --blas cblas|none  GEMM through cblas_sgemm (default) or portable loops\n"
+    "  --batch N          bind B to N instead of train.batch\n"
+    "  --planner greedy|naive  arena offsets: packed (default) or one buffer each\n"
+    "  --report           print the memory plan: every buffer and the totals\n"
+    "  --explain          print the backward pass as equations, with their rules\n"
+    "  --dot FILE         write forward and backward graphs as Graphviz DOT\n"
+    "  -dA -dS -dG -dP    dump the AST, the named values with shapes, the graph,\n"
+    "                     the plan's totals\n"
+    "  -v                 print the compiler command run for -o\n"
+    "  --cflags, --libs   print the flags to build an emitted program yourself\n"
+    "  --version, --help\n";
+
+/* "nnc: <before><arg><after>" and a hint; exit status 2. */
+static int usage_error(const char *before, const char *arg, const char *after)
+{
+    fprintf(stderr, "nnc: %s%s%s\ntry 'nnc --help'\n", before, arg, after);
+    return 2;
+}
+
+/* ---- where the runtime is: beside an nnc in build/, or under PREFIX ---- */
+static void runtime_dirs(char *inc, char *lib, size_t len)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char probe[4200];
+            snprintf(probe, sizeof probe, "%s/libnnrt.a", exe);
+            if (access(probe, R_OK) == 0 && snprintf(lib, len, "%s", exe) < (int)len &&
+                snprintf(inc, len, "%s/../runtime", exe) < (int)len)
+                return;
+        }
+    }
+    snprintf(inc, len, "%s/include", NNC_PREFIX);
+    snprintf(lib, len, "%s/lib", NNC_PREFIX);
+}
+
+static void print_flags(int cflags)
+{
+    char inc[4096], lib[4096];
+    runtime_dirs(inc, lib, sizeof inc);
+    if (cflags)
+        printf("-I%s\n", inc);
+    else
+        printf("%s/libnnrt.a %s -lz -lm\n", lib, NNC_BLAS_LIBS);
+}
+
+static int parse_value(int argc, char **argv, int *i, const char **out)
+{
+    if (*i + 1 >= argc)
+        return 0;
+    *out = argv[++*i];
+    return 1;
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_options(int argc, char **argv, Options *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(usage, stdout); return 0; }
+        if (strcmp(a, "--version") == 0) { printf("nnc %s\n", NNC_VERSION); return 0; }
+        if (strcmp(a, "--cflags") == 0 || strcmp(a, "--libs") == 0) { print_flags(a[2] == 'c'); return 0; }
+        if (strcmp(a, "-dA") == 0) o->dump_ast = 1;
+        else if (strcmp(a, "-dS") == 0) o->dump_sema = 1;
+        else if (strcmp(a, "-dG") == 0) o->dump_graph = 1;
+        else if (strcmp(a, "-dP") == 0) o->dump_plan = 1;
+        else if (strcmp(a, "--report") == 0) o->report = 1;
+        else if (strcmp(a, "--explain") == 0) o->explain = 1;
+        else if (strcmp(a, "--check") == 0) o->check = 1;
+        else if (strcmp(a, "-v") == 0) o->verbose = 1;
+        else if (strcmp(a, "-o") == 0) {
+            if (!parse_value(argc, argv, &i, &o->output)) return usage_error("", a, " needs a file name");
+        } else if (strcmp(a, "--dot") == 0) {
+            if (!parse_value(argc, argv, &i, &o->dot)) return usage_error("", a, " needs a file name");
+        } else if (strcmp(a, "--batch") == 0) {
+            char *end;
+            if (!parse_value(argc, argv, &i, &v)) return usage_error("", a, " needs a number");
+            long b = strtol(v, &end, 10);
+            if (*end || b < 1 || b > 1000000) return usage_error("--batch needs a positive integer, not '", v, "'");
+            o->batch = (int)b;
+        } else if (strcmp(a, "--planner") == 0 || strncmp(a, "--planner=", 10) == 0) {
+            if (a[9] == '=') v = a + 10;
+            else if (!parse_value(argc, argv, &i, &v)) return usage_error("", a, " needs greedy or naive");
+            if (strcmp(v, "naive") && strcmp(v, "greedy")) return usage_error("--planner is greedy or naive, not '", v, "'");
+            o->naive = strcmp(v, "naive") == 0;
+        } else if (strcmp(a, "--emit") == 0) {
+            if (!parse_value(argc, argv, &i, &v)) return usage_error("", a, " needs program or library");
+            if (strcmp(v, "program") && strcmp(v, "library")) return usage_error("--emit is program or library, not '", v, "'");
+            o->emit.library = strcmp(v, "library") == 0;
+            if (o->emit.library)
+                o->emit.blas = 0;
+        } else if (strcmp(a, "--blas") == 0) {
+            if (!parse_value(argc, argv, &i, &v)) return usage_error("", a, " needs cblas or none");
+            if (strcmp(v, "cblas") && strcmp(v, "none")) return usage_error("--blas is cblas or none, not '", v, "'");
+            o->emit.blas = strcmp(v, "cblas") == 0;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option '", a, "'");
+        } else if (o->input) {
+            return usage_error("one model at a time; '", a, "' is a second one");
+        } else {
+            o->input = a;
+        }
+    }
+    if (!o->input)
+        return usage_error("", "no model given", "");
+    return -1;
+}
+
+/* -o NAME without .c: emit NAME.c beside it... into a temporary file and
+ * build NAME with $CC. */
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int build_program(const Options *o, const char *csrc)
+{
+    char inc[4096], lib[4096], cmd[16384];
+    runtime_dirs(inc, lib, sizeof inc);
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    snprintf(cmd, sizeof cmd, "%s -std=c99 -O2 -o '%s' '%s' -I'%s' '%s/libnnrt.a' %s -lz -lm", cc, o->output, csrc,
+             inc, lib, NNC_BLAS_LIBS);
+    if (o->verbose)
+        fprintf(stderr, "%s\n", cmd);
+    int rc = system(cmd);
+    if (rc != 0) {
+        fprintf(stderr, "nnc: building %s failed (the command was: %s)\n", o->output, cmd);
+        return 1;
+    }
+    return 0;
+}
+
+static int write_output(const Options *o, const EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
+{
+    int to_stdout = strcmp(o->output, "-") == 0, build = !to_stdout && !ends_with(o->output, ".c");
+    char path[4096];
+    snprintf(path, sizeof path, build ? "%s.nnc-tmp.c" : "%s", o->output);
+    FILE *f = to_stdout ? stdout : xfopen(path, "w");
+    if (!f)
+        return 1;
+    emit_c(f, g, p, eo, argc, argv);
+    if (!to_stdout && fclose(f) != 0) {
+        fprintf(stderr, "nnc: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (!build)
+        return 0;
+    int rc = build_program(o, path);
+    remove(path);
+    return rc;
+}
+
+static int compile(const Options *o, Arena *a, int argc, char **argv)
+{
+    size_t len;
+    char *src = read_file(a, o->input, &len);
+    if (!src)
+        return 1;
+    Diag d;
+    diag_init(&d, stderr, o->input, src, len);
+    Program *prog = parse_program(a, &d, o->input, src, len);
+    if (o->dump_ast)
+        ast_dump(stdout, prog);
+    Graph g;
+    graph_init(&g, a);
+    if (d.errors == 0)
+        sema_lower(&g, &d, prog, o->batch);
+    if (o->dump_sema && d.errors == 0)
+        sema_dump(stdout, &g);
+    diag_summary(&d);
+    if (d.errors)
+        return 1;
+    if (o->check)
+        return 0;
+    autodiff(&g);
+    optimize(&g);
+    if (o->dump_graph)
+        graph_dump(stdout, &g);
+    if (o->explain)
+        graph_explain(stdout, &g);
+    if (o->dot) {
+        FILE *f = xfopen(o->dot, "w");
+        if (!f)
+            return 1;
+        graph_dot(f, &g);
+        if (fclose(f) != 0)
+            return 1;
+    }
+    Plan plan;
+    plan_build(&plan, &g, a, o->naive);
+    if (o->dump_plan)
+        plan_dump(stdout, &plan);
+    if (o->report)
+        plan_report(stdout, &plan);
+    if (!o->output)
+        return 0;
+    EmitOptions eo = o->emit;
+    eo.src = src;
+    eo.src_len = len;
+    eo.path = o->input;
+    if (!emit_check(&g, &eo, stderr))
+        return 1;
+    return write_output(o, &eo, &g, &plan, argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+    Options o = {0};
+    o.emit.blas = 1;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    Arena a;
+    arena_init(&a);
+    rc = compile(&o, &a, argc, argv);
+    arena_free(&a);
+    return rc;
+}
