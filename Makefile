@@ -11,6 +11,7 @@
 # tracked with -MMD, so an edited header rebuilds what includes it.
 
 CC      ?= cc
+VERSION := $(shell sed -n 's/^\#define NNC_VERSION "\(.*\)"/\1/p' compiler/base.h)
 PREFIX  ?= /usr/local
 BUILD   := build
 
@@ -50,7 +51,7 @@ RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC     := $(wildcard tests/test_*.c)
 TEST_BIN     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test demo regen report clean install check-err fuzz
+.PHONY: all deps test demo regen report clean install
 all: $(BUILD)/nnc nnc $(BUILD)/libnnrt.a
 
 deps:
@@ -71,7 +72,7 @@ $(BUILD)/grammar/%.o: $(BUILD)/grammar/%.c
 # Every compiler object may include the generated headers.
 $(BUILD)/compiler/%.o: compiler/%.c $(BUILD)/grammar/nn.tab.h $(BUILD)/grammar/lex.yy.h | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -DNNC_PREFIX='"$(PREFIX)"' $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) -DNNC_PREFIX='"$(PREFIX)"' -DNNC_BLAS_LIBS='"$(BLAS_LIBS)"' $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/nnc: $(COMPILER_OBJ) $(BUILD)/compiler/main.o
 	$(CC) -o $@ $^ -lm
@@ -110,6 +111,32 @@ test: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
 	@for s in tests/run_*.sh; do [ -f "$$s" ] || continue; echo "== $$s"; sh $$s || exit 1; done
 	@echo "make test: all passed"
+
+# ---- the main job: compile the spiral model, build it, train it ------------
+demo: all
+	@sh scripts/deps.sh
+	$(BUILD)/nnc models/twolayer.nn -o generated/twolayer.c
+	$(CC) -std=c99 -O2 -Iruntime -o $(BUILD)/twolayer generated/twolayer.c $(RT_LIBS)
+	$(BUILD)/twolayer
+
+# ---- generated/: the emitted program of every model, kept for reading -------
+MODELS := $(wildcard models/*.nn)
+
+regen: all
+	@for m in $(MODELS); do \
+	    $(BUILD)/nnc $$m -o generated/$$(basename $$m .nn).c || exit 1; \
+	done
+	@if git diff --quiet -- generated/ 2>/dev/null; then echo "regen: generated/ is up to date"; \
+	 else git diff --stat -- generated/; echo "regen: generated/ changed; commit it if the change is intended"; fi
+
+# ---- install ---------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/nnc $(DESTDIR)$(PREFIX)/bin/nnc
+	install -m 644 $(BUILD)/libnnrt.a $(DESTDIR)$(PREFIX)/lib/libnnrt.a
+	install -m 644 runtime/nnrt.h $(DESTDIR)$(PREFIX)/include/nnrt.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    runtime/nnrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt.pc
 
 clean:
 	rm -rf $(BUILD) nnc

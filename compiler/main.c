@@ -66,19 +66,21 @@ static int usage_error(const char *before, const char *arg, const char *after)
 /* ---- where the runtime is: beside an nnc in build/, or under PREFIX ---- */
 static void runtime_dirs(char *inc, char *lib, size_t len)
 {
-    char exe[4096];
+    char exe[4096], probe[4200];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            char probe[4200];
-            snprintf(probe, sizeof probe, "%s/libnnrt.a", exe);
-            if (access(probe, R_OK) == 0 && snprintf(lib, len, "%s", exe) < (int)len &&
-                snprintf(inc, len, "%s/../runtime", exe) < (int)len)
-                return;
-        }
+    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        /* in the build tree: build/nnc beside build/libnnrt.a, runtime/nnrt.h */
+        snprintf(probe, sizeof probe, "%s/libnnrt.a", exe);
+        if (access(probe, R_OK) == 0 && snprintf(lib, len, "%s", exe) < (int)len &&
+            snprintf(inc, len, "%s/../runtime", exe) < (int)len)
+            return;
+        /* installed: PREFIX/bin/nnc, PREFIX/lib/libnnrt.a, PREFIX/include/nnrt.h */
+        snprintf(probe, sizeof probe, "%s/../lib/libnnrt.a", exe);
+        if (access(probe, R_OK) == 0 && snprintf(lib, len, "%s/../lib", exe) < (int)len &&
+            snprintf(inc, len, "%s/../include", exe) < (int)len)
+            return;
     }
     snprintf(inc, len, "%s/include", NNC_PREFIX);
     snprintf(lib, len, "%s/lib", NNC_PREFIX);
