@@ -276,6 +276,16 @@ static void collect_names(Sema *s, const Program *p)
             s->later[i++] = dc->name;
 }
 
+/* A declaration that failed still defines its name, as a value with no
+ * node, so that its later uses stay quiet instead of cascading. */
+static void mark_failed(Sema *s, const Decl *dc)
+{
+    if (dc->kind == D_CONST || dc->kind == D_INPUT || dc->kind == D_LABEL || dc->kind == D_PARAM ||
+        dc->kind == D_ASSIGN)
+        if (dc->name && !sema_lookup(s, dc->name) && strcmp(dc->name, "B") != 0)
+            sema_define(s, dc->name, dc->name_loc, dc)->node = -1;
+}
+
 /* A named node for `output`/`minimize`; NULL after an error. */
 static int named_node(Sema *s, const Decl *dc)
 {
@@ -287,6 +297,8 @@ static int named_node(Sema *s, const Decl *dc)
         error_at(s->d, dc->name_loc, later ? "'%s' is used before its definition" : "undefined name '%s'", dc->name);
         return -1;
     }
+    if (!sym->is_const && sym->node < 0)
+        return -1; /* its declaration failed and was reported */
     if (sym->is_const) {
         error_at(s->d, dc->name_loc, "'%s' is a const; %s needs a tensor", dc->name,
                  dc->kind == D_OUTPUT ? "output" : "minimize");
@@ -418,6 +430,7 @@ int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
         case D_MINIMIZE: once(&s, &min, dc, "minimize"); break;
         case D_TRAIN: once(&s, &train, dc, "train"); break;
         }
+        mark_failed(&s, dc);
     }
     Loc top = {p->file, 1, 1, 1};
     if (!model)

@@ -156,6 +156,8 @@ static Val name_val(Sema *s, const Expr *e)
     Sym *sym = sema_lookup(s, e->str);
     if (sym && sym->is_const)
         return val_num(sym->num, sym->is_int, e->loc);
+    if (sym && sym->node < 0)
+        return val_err(); /* its declaration failed and was reported */
     if (sym)
         return val_tensor(sym->node, e->loc);
     for (int i = 0; i < s->n_later; i++)

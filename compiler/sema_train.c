@@ -227,6 +227,8 @@ static void freeze_params(Sema *s, const Expr *e)
     }
     for (const Expr *it = e->items; it; it = it->next) {
         Sym *sym = it->kind == EX_NAME ? sema_lookup(s, it->str) : NULL;
+        if (sym && !sym->is_const && sym->node < 0)
+            continue; /* its declaration failed and was reported */
         if (!sym || sym->is_const || graph_node(s->g, sym->node)->op != OP_PARAM) {
             error_at(s->d, it->loc, "freeze names params; '%s' is not one", it->kind == EX_NAME ? it->str : "this");
             continue;
