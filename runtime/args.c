@@ -1,0 +1,240 @@
+/* args.c: the command line of an emitted trainer.
+ *
+ * One table lists every flag (name, value placeholder, help line); parsing
+ * and --help both read it.  Values not given stay "unset" (epochs -1, lr
+ * NaN, has_seed 0, NULL paths) so that the train block's defaults apply.
+ * "--flag value" and "--flag=value" are the same.  A bad command line gets
+ * one line naming the flag and the way to --help, and status 2.
+ */
+#include "nnrt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum {
+    NNRT_FLAG_EPOCHS, NNRT_FLAG_LR, NNRT_FLAG_SEED, NNRT_FLAG_DATA, NNRT_FLAG_TEST,
+    NNRT_FLAG_SAVE, NNRT_FLAG_LOAD, NNRT_FLAG_LOG_CSV, NNRT_FLAG_QUIET,
+    NNRT_FLAG_GRADCHECK, NNRT_FLAG_HELP
+} NnrtFlagId;
+
+typedef struct NnrtFlag {
+    NnrtFlagId id;
+    const char *name;    /* without the leading "--" */
+    const char *arg;     /* value placeholder, NULL for a switch */
+    const char *help;
+} NnrtFlag;
+
+static const NnrtFlag nnrt_flags[] = {
+    { NNRT_FLAG_EPOCHS, "epochs", "N", "epochs to train" },
+    { NNRT_FLAG_LR, "lr", "X", "learning rate, where the schedule starts" },
+    { NNRT_FLAG_SEED, "seed", "N", "seed for params, shuffling and dropout" },
+    { NNRT_FLAG_DATA, "data", "PATH[,PATH]", "training data: IMAGES,LABELS for idx, FILE for csv" },
+    { NNRT_FLAG_TEST, "test", "PATH[,PATH]", "test data, the same forms" },
+    { NNRT_FLAG_SAVE, "save", "FILE", "write a checkpoint (safetensors) at the end" },
+    { NNRT_FLAG_LOAD, "load", "FILE", "resume from a checkpoint: params, optimizer, epoch" },
+    { NNRT_FLAG_LOG_CSV, "log-csv", "FILE", "write epoch,loss,acc,test_loss,test_acc,lr per epoch" },
+    { NNRT_FLAG_QUIET, "quiet", NULL, "print only the summary" },
+    { NNRT_FLAG_GRADCHECK, "gradcheck", NULL, "check the gradients on the first batch and exit" },
+    { NNRT_FLAG_HELP, "help", NULL, "print this help" },
+};
+#define NNRT_N_FLAGS (sizeof nnrt_flags / sizeof nnrt_flags[0])
+
+/* The flag named by "--name" or "--name=value" (name_len counts up to '='). */
+static const NnrtFlag *nnrt_flag_find(const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < NNRT_N_FLAGS; i++)
+        if (strlen(nnrt_flags[i].name) == name_len && strncmp(nnrt_flags[i].name, name, name_len) == 0)
+            return &nnrt_flags[i];
+    return NULL;
+}
+
+static int nnrt_parse_int(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < 0 || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int nnrt_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end || errno)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int nnrt_parse_lr(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v <= 0.0 || v > 1e30)
+        return -1;
+    *out = (float)v;
+    return 0;
+}
+
+/* "A" or "A,B" into a malloc'd copy cut at the comma; -1 when a part is
+ * empty or there are more than two. */
+static int nnrt_parse_paths(const char *s, char **owned, const char *out[2], int *n)
+{
+    const char *comma = strchr(s, ',');
+    if (!*s || (comma && (comma == s || !comma[1] || strchr(comma + 1, ','))))
+        return -1;
+    size_t len = strlen(s);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, s, len + 1);
+    free(*owned);
+    *owned = copy;
+    out[0] = copy;
+    out[1] = NULL;
+    *n = 1;
+    if (comma) {
+        copy[comma - s] = '\0';
+        out[1] = copy + (comma - s) + 1;
+        *n = 2;
+    }
+    return 0;
+}
+
+/* Stores one flag's value; -1 with what it wants in *want. */
+static int nnrt_flag_set(NnrtArgs *a, const NnrtFlag *f, const char *v, const char **want)
+{
+    switch (f->id) {
+    case NNRT_FLAG_EPOCHS: *want = "a whole number >= 0"; return nnrt_parse_int(v, &a->epochs);
+    case NNRT_FLAG_LR: *want = "a number > 0"; return nnrt_parse_lr(v, &a->lr);
+    case NNRT_FLAG_SEED:
+        *want = "a whole number >= 0";
+        a->has_seed = 1;
+        return nnrt_parse_u64(v, &a->seed);
+    case NNRT_FLAG_DATA:
+        *want = "PATH or PATH,PATH";
+        return nnrt_parse_paths(v, &a->owned[0], a->data, &a->n_data);
+    case NNRT_FLAG_TEST:
+        *want = "PATH or PATH,PATH";
+        return nnrt_parse_paths(v, &a->owned[1], a->test, &a->n_test);
+    case NNRT_FLAG_SAVE: a->save = v; break;
+    case NNRT_FLAG_LOAD: a->load = v; break;
+    case NNRT_FLAG_LOG_CSV: a->log_csv = v; break;
+    case NNRT_FLAG_QUIET: a->quiet = 1; return 0;
+    case NNRT_FLAG_GRADCHECK: a->gradcheck = 1; return 0;
+    case NNRT_FLAG_HELP: a->help = 1; return 0;
+    }
+    *want = "a file name"; /* save, load, log-csv */
+    return *v ? 0 : -1;
+}
+
+static void nnrt_args_reset(NnrtArgs *a)
+{
+    memset(a, 0, sizeof *a);
+    a->epochs = -1;
+    a->lr = NAN;
+}
+
+/* One argv entry (and the next one when it is the value); returns the
+ * number of entries used, or -1 after printing the error. */
+static int nnrt_args_one(int argc, char **argv, int i, NnrtArgs *a, const char *prog, FILE *err)
+{
+    const char *arg = argv[i];
+    if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+        fprintf(err, "%s: unexpected argument '%s' (try '%s --help')\n", prog, arg, prog);
+        return -1;
+    }
+    const char *eq = strchr(arg + 2, '=');
+    size_t name_len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    const NnrtFlag *f = nnrt_flag_find(arg + 2, name_len);
+    if (!f) {
+        fprintf(err, "%s: unknown flag '%.*s' (try '%s --help')\n", prog, (int)name_len + 2, arg, prog);
+        return -1;
+    }
+    if (!f->arg && eq) {
+        fprintf(err, "%s: --%s takes no value (try '%s --help')\n", prog, f->name, prog);
+        return -1;
+    }
+    const char *v = eq ? eq + 1 : "";
+    int used = 1;
+    if (f->arg && !eq) {
+        if (i + 1 >= argc) {
+            fprintf(err, "%s: --%s needs a value %s (try '%s --help')\n", prog, f->name, f->arg, prog);
+            return -1;
+        }
+        v = argv[i + 1];
+        used = 2;
+    }
+    const char *want = "";
+    if (nnrt_flag_set(a, f, v, &want) < 0) {
+        fprintf(err, "%s: --%s wants %s, got '%s' (try '%s --help')\n", prog, f->name, want, v, prog);
+        return -1;
+    }
+    return used;
+}
+
+int nnrt_args_parse(int argc, char **argv, NnrtArgs *a, const char *prog, FILE *err)
+{
+    nnrt_args_reset(a);
+    for (int i = 1; i < argc;) {
+        int used = nnrt_args_one(argc, argv, i, a, prog, err);
+        if (used < 0)
+            return 2;
+        i += used;
+    }
+    return 0;
+}
+
+void nnrt_args_free(NnrtArgs *a)
+{
+    free(a->owned[0]);
+    free(a->owned[1]);
+    nnrt_args_reset(a);
+}
+
+/* The model's default for a flag, as text. */
+static void nnrt_flag_default(const NnrtFlag *f, const NnrtModel *m, char *buf, size_t len)
+{
+    static const char *const decay[] = { "", ", linear", ", exponential" };
+    buf[0] = '\0';
+    switch (f->id) {
+    case NNRT_FLAG_EPOCHS: snprintf(buf, len, "%d", m->epochs); break;
+    case NNRT_FLAG_LR:
+        if (m->decay == NNRT_DECAY_LINEAR || m->decay == NNRT_DECAY_EXPONENTIAL)
+            snprintf(buf, len, "%g%s to %g", (double)m->lr, decay[m->decay], (double)m->final_lr);
+        else
+            snprintf(buf, len, "%g", (double)m->lr);
+        break;
+    case NNRT_FLAG_SEED: snprintf(buf, len, "%llu", (unsigned long long)m->seed); break;
+    case NNRT_FLAG_DATA: nnrt_source_describe(&m->data, buf, len); break;
+    case NNRT_FLAG_TEST: nnrt_source_describe(&m->test, buf, len); break;
+    case NNRT_FLAG_SAVE: snprintf(buf, len, "%s", m->checkpoint ? m->checkpoint : "none"); break;
+    default: break;
+    }
+}
+
+void nnrt_args_usage(FILE *out, const char *prog, const NnrtModel *m)
+{
+    fprintf(out, "usage: %s [flags]   (model %s, trained as its train block says;\n"
+                 "       flags override the block)\n", prog, m->name);
+    for (size_t i = 0; i < NNRT_N_FLAGS; i++) {
+        const NnrtFlag *f = &nnrt_flags[i];
+        char left[64], def[600];
+        snprintf(left, sizeof left, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+        nnrt_flag_default(f, m, def, sizeof def);
+        fprintf(out, "  %-20s %s", left, f->help);
+        if (def[0])
+            fprintf(out, " (default %s)", def);
+        fputc('\n', out);
+    }
+}

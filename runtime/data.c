@@ -1,0 +1,518 @@
+/* data.c: data sets, from a train block's source to batches of floats.
+ *
+ * Loading is three steps, each with its own checks:
+ *   1. read the source into a NnrtRaw: inputs (bytes or floats, one row of
+ *      feat values per sample) and labels as floats of width lab_w (class
+ *      ids are small integers, exact in float);
+ *   2. fit the labels to what the model declares: int32 class ids, float
+ *      rows of width K (one-hot from ids), or 0/1 floats of width 1;
+ *   3. the input transforms: x = (raw * scale - mean) / std, with mean and
+ *      std (population, over every input value of the training set after
+ *      scale) only when normalize is on; a test set reuses the training
+ *      figures.  The formula is applied by nnrt_gather, a batch at a time,
+ *      so IDX images stay bytes in memory.
+ *
+ * Built-in sources: spiral (DeZero's get_spiral layout, rows class by
+ * class, not shuffled: training shuffles), the logic gates, and tables.
+ */
+#include "nnrt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NNRT_WHAT 512
+
+typedef struct NnrtRaw {
+    size_t rows, feat;
+    uint8_t *xb; float *xf;     /* owned until moved into NnrtData */
+    float *lab; size_t lab_w;   /* rows * lab_w */
+    char what[NNRT_WHAT];       /* the source, for messages about inputs */
+    char lab_what[NNRT_WHAT];   /* the same for labels (IDX: the labels file) */
+} NnrtRaw;
+
+static void nnrt_raw_free(NnrtRaw *r)
+{
+    free(r->xb);
+    free(r->xf);
+    free(r->lab);
+    r->xb = NULL;
+    r->xf = NULL;
+    r->lab = NULL;
+}
+
+void nnrt_source_init(NnrtSource *s)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = NNRT_SRC_NONE;
+    s->scale = 1.0f;
+    s->csv_label = -1;
+    s->csv_header = 1;
+}
+
+/* ---- describing a source ---------------------------------------------- */
+static void nnrt_cat(char *buf, size_t len, size_t *used, const char *fmt, ...) NNRT_PRINTF(4, 5);
+
+static void nnrt_cat(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    if (*used >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *used += (size_t)n;
+}
+
+static void nnrt_describe_base(const NnrtSource *s, char *buf, size_t len, size_t *u)
+{
+    switch (s->kind) {
+    case NNRT_SRC_NONE: nnrt_cat(buf, len, u, "none"); return;
+    case NNRT_SRC_SPIRAL:
+        nnrt_cat(buf, len, u, "spiral(classes=%d, points=%d, seed=%llu", s->classes, s->points,
+                 (unsigned long long)s->seed);
+        return;
+    case NNRT_SRC_XOR: nnrt_cat(buf, len, u, "xor("); return;
+    case NNRT_SRC_GATE: nnrt_cat(buf, len, u, "gate(\"%s\"", s->gate ? s->gate : "?"); return;
+    case NNRT_SRC_TABLE: nnrt_cat(buf, len, u, "table(%zu rows", s->table_rows); return;
+    case NNRT_SRC_IDX:
+        nnrt_cat(buf, len, u, "idx(images=\"%s\", labels=\"%s\"", s->images ? s->images : "",
+                 s->labels ? s->labels : "");
+        return;
+    case NNRT_SRC_CSV:
+        nnrt_cat(buf, len, u, "csv(\"%s\", label=%d, header=%s", s->csv_path ? s->csv_path : "",
+                 s->csv_label, s->csv_header ? "true" : "false");
+        return;
+    }
+}
+
+void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len)
+{
+    size_t u = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    nnrt_describe_base(s, buf, len, &u);
+    if (s->kind == NNRT_SRC_NONE)
+        return;
+    const char *sep = s->kind == NNRT_SRC_XOR ? "" : ", ";
+    if (s->scale != 1.0f && s->scale != 0.0f) {
+        nnrt_cat(buf, len, &u, "%sscale=%g", sep, (double)s->scale);
+        sep = ", ";
+    }
+    if (s->normalize) {
+        nnrt_cat(buf, len, &u, "%snormalize=true", sep);
+        sep = ", ";
+    }
+    if (s->flatten) {
+        nnrt_cat(buf, len, &u, "%sflatten=true", sep);
+        sep = ", ";
+    }
+    if (s->one_hot > 0)
+        nnrt_cat(buf, len, &u, "%sone_hot=%d", sep, s->one_hot);
+    nnrt_cat(buf, len, &u, ")");
+}
+
+/* ---- built-in sources ---------------------------------------------------- */
+
+/* Point i of class j (row j*points + i): r = i/points,
+ * t = 4j + 4r + 0.2 N(0,1),  x = (r sin t, r cos t),  label j.
+ * The normals come from an NnrtRng seeded with seed, drawn in row order. */
+int nnrt_spiral(int classes, int points, uint64_t seed, float *x, float *lab)
+{
+    if (classes < 1 || points < 1)
+        return -1;
+    NnrtRng rng;
+    nnrt_rng_seed(&rng, seed);
+    for (int j = 0; j < classes; j++) {
+        for (int i = 0; i < points; i++) {
+            size_t row = (size_t)j * (size_t)points + (size_t)i;
+            double r = (double)i / (double)points;
+            double t = 4.0 * j + 4.0 * r + 0.2 * (double)nnrt_rng_normal(&rng);
+            x[2 * row] = (float)(r * sin(t));
+            x[2 * row + 1] = (float)(r * cos(t));
+            lab[row] = (float)j;
+        }
+    }
+    return 0;
+}
+
+/* Rows (0,0) (0,1) (1,0) (1,1) and the gate's output for each. */
+int nnrt_gate_table(const char *gate, float x[8], float lab[4])
+{
+    static const char *const names[] = { "and", "or", "nand", "xor" };
+    static const float outs[4][4] = { { 0, 0, 0, 1 }, { 0, 1, 1, 1 }, { 1, 1, 1, 0 }, { 0, 1, 1, 0 } };
+    for (int g = 0; g < 4; g++) {
+        if (!gate || strcmp(gate, names[g]) != 0)
+            continue;
+        for (int i = 0; i < 4; i++) {
+            x[2 * i] = (float)(i >> 1);
+            x[2 * i + 1] = (float)(i & 1);
+            lab[i] = outs[g][i];
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* Room for rows x feat float inputs and rows x lab_w float labels. */
+static int nnrt_raw_alloc(NnrtRaw *r, size_t rows, size_t feat, size_t lab_w, char *err,
+                          size_t errlen)
+{
+    r->rows = rows;
+    r->feat = feat;
+    r->lab_w = lab_w;
+    r->xf = malloc((rows * feat > 0 ? rows * feat : 1) * sizeof(float));
+    r->lab = malloc((rows * lab_w > 0 ? rows * lab_w : 1) * sizeof(float));
+    if (!r->xf || !r->lab)
+        return nnrt_errf(err, errlen, "%s: out of memory for %zu rows", r->what, rows);
+    return 0;
+}
+
+static int nnrt_load_spiral(const NnrtSource *s, NnrtRaw *r, char *err, size_t errlen)
+{
+    if (s->classes < 1 || s->points < 1 || (long long)s->classes * s->points > 100000000LL)
+        return nnrt_errf(err, errlen, "%s: classes and points must be >= 1 (and their product "
+                         "at most 1e8)", r->what);
+    size_t rows = (size_t)s->classes * (size_t)s->points;
+    if (nnrt_raw_alloc(r, rows, 2, 1, err, errlen) < 0)
+        return -1;
+    return nnrt_spiral(s->classes, s->points, s->seed, r->xf, r->lab);
+}
+
+static int nnrt_load_gate(const NnrtSource *s, NnrtRaw *r, char *err, size_t errlen)
+{
+    const char *gate = s->kind == NNRT_SRC_XOR ? "xor" : s->gate;
+    if (nnrt_raw_alloc(r, 4, 2, 1, err, errlen) < 0)
+        return -1;
+    if (nnrt_gate_table(gate, r->xf, r->lab) < 0)
+        return nnrt_errf(err, errlen, "%s: unknown gate (want and, or, nand or xor)", r->what);
+    return 0;
+}
+
+static int nnrt_load_table(const NnrtSource *s, size_t in_dim, NnrtRaw *r, char *err,
+                           size_t errlen)
+{
+    size_t w = s->table_t_dim ? s->table_t_dim : 1;
+    if (s->table_rows == 0 || !s->table_x || !s->table_t)
+        return nnrt_errf(err, errlen, "%s: the table has no rows", r->what);
+    if (nnrt_raw_alloc(r, s->table_rows, in_dim, w, err, errlen) < 0)
+        return -1;
+    memcpy(r->xf, s->table_x, s->table_rows * in_dim * sizeof(float));
+    memcpy(r->lab, s->table_t, s->table_rows * w * sizeof(float));
+    return 0;
+}
+
+/* "image size 28x28=784" from the dims after the count. */
+static int nnrt_idx_size_error(const NnrtIdx *im, const char *path, size_t in_dim, char *err,
+                               size_t errlen)
+{
+    char dims[64] = "";
+    size_t u = 0;
+    for (int i = 1; i < im->ndims; i++)
+        nnrt_cat(dims, sizeof dims, &u, i > 1 ? "x%u" : "%u", (unsigned)im->dims[i]);
+    return nnrt_errf(err, errlen, "%s: image size %s=%zu does not match the model's input %zu",
+                     path, dims, im->item, in_dim);
+}
+
+/* IDX images (kept as bytes) and labels (to floats), counts checked. */
+static int nnrt_load_idx(const NnrtSource *s, size_t in_dim, NnrtRaw *r, char *err,
+                         size_t errlen)
+{
+    if (!s->images || !s->labels)
+        return nnrt_errf(err, errlen, "%s: idx needs an images path and a labels path", r->what);
+    snprintf(r->what, sizeof r->what, "%s", s->images);
+    snprintf(r->lab_what, sizeof r->lab_what, "%s", s->labels);
+    NnrtIdx im, lb;
+    if (nnrt_idx_read(s->images, 3, &im, err, errlen) < 0)
+        return -1;
+    if (im.item != in_dim) {
+        nnrt_idx_size_error(&im, s->images, in_dim, err, errlen);
+        nnrt_idx_free(&im);
+        return -1;
+    }
+    r->xb = im.bytes; /* ownership moves to r */
+    r->rows = im.count;
+    r->feat = im.item;
+    if (nnrt_idx_read(s->labels, 1, &lb, err, errlen) < 0)
+        return -1;
+    int rc = 0;
+    if (lb.count != im.count)
+        rc = nnrt_errf(err, errlen, "%s: %zu labels, but %s has %zu images", s->labels,
+                       lb.count, s->images, im.count);
+    else if (!(r->lab = malloc((lb.count ? lb.count : 1) * sizeof(float))))
+        rc = nnrt_errf(err, errlen, "%s: out of memory", s->labels);
+    for (size_t i = 0; rc == 0 && i < lb.count; i++)
+        r->lab[i] = (float)lb.bytes[i];
+    r->lab_w = 1;
+    nnrt_idx_free(&lb);
+    return rc;
+}
+
+static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, int class_ids, NnrtRaw *r,
+                         char *err, size_t errlen)
+{
+    NnrtCsv c;
+    if (!s->csv_path)
+        return nnrt_errf(err, errlen, "%s: csv needs a path", r->what);
+    snprintf(r->what, sizeof r->what, "%s", s->csv_path);
+    snprintf(r->lab_what, sizeof r->lab_what, "%s", s->csv_path);
+    if (nnrt_csv_read(s->csv_path, s->csv_header, s->csv_label, class_ids, &c, err, errlen) < 0)
+        return -1;
+    r->xf = c.x;
+    r->lab = c.lab;
+    r->rows = c.rows;
+    r->feat = c.cols - 1;
+    r->lab_w = 1;
+    if (r->feat != in_dim)
+        return nnrt_errf(err, errlen, "%s: rows have %zu features (and a label), the model's "
+                         "input has %zu (f32[B,%zu])", s->csv_path, r->feat, in_dim, in_dim);
+    return 0;
+}
+
+/* Step 1: any source into a NnrtRaw whose rows have in_dim inputs. */
+static int nnrt_load_raw(const NnrtSource *s, size_t in_dim, int class_ids, NnrtRaw *r,
+                         char *err, size_t errlen)
+{
+    nnrt_source_describe(s, r->what, sizeof r->what);
+    memcpy(r->lab_what, r->what, sizeof r->what);
+    int rc = -1;
+    switch (s->kind) {
+    case NNRT_SRC_NONE: return nnrt_errf(err, errlen, "no data source");
+    case NNRT_SRC_SPIRAL: rc = nnrt_load_spiral(s, r, err, errlen); break;
+    case NNRT_SRC_XOR:
+    case NNRT_SRC_GATE: rc = nnrt_load_gate(s, r, err, errlen); break;
+    case NNRT_SRC_TABLE: return nnrt_load_table(s, in_dim, r, err, errlen);
+    case NNRT_SRC_IDX: return nnrt_load_idx(s, in_dim, r, err, errlen);
+    case NNRT_SRC_CSV: return nnrt_load_csv(s, in_dim, class_ids, r, err, errlen);
+    }
+    if (rc < 0)
+        return -1;
+    /* spiral and gates have 2 inputs a row */
+    if (r->feat != in_dim)
+        return nnrt_errf(err, errlen, "%s: rows have %zu inputs, the model's input has %zu "
+                         "(f32[B,%zu])", r->what, r->feat, in_dim, in_dim);
+    return 0;
+}
+
+/* ---- step 2: labels ------------------------------------------------------ */
+
+/* v as a class id below limit (0: no limit), or -1. */
+static long nnrt_class_id(float v, size_t limit)
+{
+    if (!(v >= 0.0f) || v != floorf(v) || (double)v > 16777216.0)
+        return -1;
+    if (limit && (size_t)v >= limit)
+        return -1;
+    return (long)v;
+}
+
+static int nnrt_labels_to_ids(const NnrtRaw *r, NnrtData *out, char *err, size_t errlen)
+{
+    if (r->lab_w != 1)
+        return nnrt_errf(err, errlen, "%s: label rows have width %zu, the model's label is "
+                         "i32[B] class ids", r->lab_what, r->lab_w);
+    out->tc = malloc((r->rows ? r->rows : 1) * sizeof(int32_t));
+    if (!out->tc)
+        return nnrt_errf(err, errlen, "%s: out of memory", r->lab_what);
+    for (size_t i = 0; i < r->rows; i++) {
+        long id = nnrt_class_id(r->lab[i], 0);
+        if (id < 0)
+            return nnrt_errf(err, errlen, "%s: row %zu: label %g is not a class id",
+                             r->lab_what, i + 1, (double)r->lab[i]);
+        out->tc[i] = (int32_t)id;
+        if (id + 1 > out->classes)
+            out->classes = (int)id + 1;
+    }
+    out->t_dim = 1;
+    return 0;
+}
+
+/* ids -> rows of K: t[i][id] = 1, the rest 0. */
+static int nnrt_labels_one_hot(const NnrtRaw *r, size_t K, NnrtData *out, char *err,
+                               size_t errlen)
+{
+    out->tf = calloc(r->rows * K > 0 ? r->rows * K : 1, sizeof(float));
+    if (!out->tf)
+        return nnrt_errf(err, errlen, "%s: out of memory", r->lab_what);
+    for (size_t i = 0; i < r->rows; i++) {
+        long id = nnrt_class_id(r->lab[i], K);
+        if (id < 0)
+            return nnrt_errf(err, errlen, "%s: row %zu: label %g is not a class id below %zu",
+                             r->lab_what, i + 1, (double)r->lab[i], K);
+        out->tf[i * K + (size_t)id] = 1.0f;
+    }
+    out->t_dim = K;
+    out->classes = (int)K;
+    return 0;
+}
+
+static int nnrt_labels_copy(NnrtRaw *r, NnrtData *out)
+{
+    out->tf = r->lab;
+    r->lab = NULL;
+    out->t_dim = r->lab_w;
+    out->classes = r->lab_w > 1 ? (int)r->lab_w : 0;
+    for (size_t i = 0; r->lab_w == 1 && i < r->rows; i++) {
+        long id = nnrt_class_id(out->tf[i], 0);
+        if (id < 0) {
+            out->classes = 0;
+            break;
+        }
+        if (id + 1 > out->classes)
+            out->classes = (int)id + 1;
+    }
+    return 0;
+}
+
+/* Step 2: the labels the model declared (see nnrt_data_load in nnrt.h). */
+static int nnrt_fit_labels(const NnrtSource *s, NnrtRaw *r, int kind, size_t K, NnrtData *out,
+                           char *err, size_t errlen)
+{
+    out->label_kind = kind;
+    if (kind == NNRT_LABEL_CLASS) {
+        if (s->one_hot > 0)
+            return nnrt_errf(err, errlen, "%s: one_hot=%d makes f32[B,%d] labels, but the "
+                             "model's label is i32[B] class ids", r->lab_what, s->one_hot,
+                             s->one_hot);
+        return nnrt_labels_to_ids(r, out, err, errlen);
+    }
+    if (K == 0)
+        return nnrt_errf(err, errlen, "%s: the model's label width is 0", r->lab_what);
+    if (s->one_hot > 0 && (size_t)s->one_hot != K)
+        return nnrt_errf(err, errlen, "%s: one_hot=%d does not match the model's label "
+                         "f32[B,%zu]", r->lab_what, s->one_hot, K);
+    if (r->lab_w == K && s->one_hot <= 0)
+        return nnrt_labels_copy(r, out);
+    if (r->lab_w == 1)
+        return nnrt_labels_one_hot(r, K, out, err, errlen);
+    return nnrt_errf(err, errlen, "%s: label rows have width %zu, the model's label is "
+                     "f32[B,%zu]", r->lab_what, r->lab_w, K);
+}
+
+/* ---- step 3: inputs ------------------------------------------------------ */
+
+/* Population mean and std of every raw*scale value, in double; a constant
+ * input gets std 1 so that normalising never divides by zero. */
+static void nnrt_input_stats(const NnrtData *d, double *mean, double *std)
+{
+    size_t n = d->rows * d->in_dim;
+    double sum = 0.0, sq = 0.0;
+    if (d->xb) { /* 256 possible values: count them, exact and fast */
+        double count[256] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            count[d->xb[i]] += 1.0;
+        for (int b = 0; b < 256; b++)
+            sum += count[b] * (double)((float)b * d->x_scale);
+        *mean = sum / (double)n;
+        for (int b = 0; b < 256; b++) {
+            double v = (double)((float)b * d->x_scale) - *mean;
+            sq += count[b] * v * v;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            sum += (double)(d->xf[i] * d->x_scale);
+        *mean = sum / (double)n;
+        for (size_t i = 0; i < n; i++) {
+            double v = (double)(d->xf[i] * d->x_scale) - *mean;
+            sq += v * v;
+        }
+    }
+    *std = sqrt(sq / (double)n);
+    if (!(*std > 0.0) || !isfinite(*std))
+        *std = 1.0;
+}
+
+static void nnrt_fit_inputs(const NnrtSource *s, NnrtData *out, const NnrtData *train_stats)
+{
+    out->x_scale = s->scale == 0.0f ? 1.0f : s->scale;
+    out->x_mean = 0.0f;
+    out->x_std = 1.0f;
+    out->normalized = s->normalize != 0;
+    if (!s->normalize)
+        return;
+    if (train_stats && train_stats->normalized) {
+        out->x_mean = train_stats->x_mean;
+        out->x_std = train_stats->x_std;
+        return;
+    }
+    double mean, std;
+    nnrt_input_stats(out, &mean, &std);
+    out->x_mean = (float)mean;
+    out->x_std = (float)std;
+}
+
+int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t label_dim,
+                   NnrtData *out, const NnrtData *train_stats, char *err, size_t errlen)
+{
+    NnrtRaw r;
+    memset(&r, 0, sizeof r);
+    memset(out, 0, sizeof *out);
+    if (in_dim == 0)
+        return nnrt_errf(err, errlen, "the model's input width is 0");
+    int class_ids = label_kind == NNRT_LABEL_CLASS || s->one_hot > 0 || label_dim > 1;
+    int rc = nnrt_load_raw(s, in_dim, class_ids, &r, err, errlen);
+    if (rc == 0 && r.rows > 0xFFFFFFFFu)
+        rc = nnrt_errf(err, errlen, "%s: %zu rows is more than 2^32-1", r.what, r.rows);
+    if (rc == 0)
+        rc = nnrt_fit_labels(s, &r, label_kind, label_dim, out, err, errlen);
+    if (rc == 0) {
+        out->rows = r.rows;
+        out->in_dim = in_dim;
+        out->xb = r.xb;
+        out->xf = r.xf;
+        r.xb = NULL;
+        r.xf = NULL;
+        nnrt_fit_inputs(s, out, train_stats);
+    }
+    nnrt_raw_free(&r);
+    if (rc < 0)
+        nnrt_data_free(out);
+    return rc;
+}
+
+void nnrt_data_free(NnrtData *d)
+{
+    free(d->xb);
+    free(d->xf);
+    free(d->tc);
+    free(d->tf);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- batching -------------------------------------------------------------- */
+
+/* One input row: x[j] = (raw[j] * scale - mean) / std. */
+static void nnrt_gather_x(const NnrtData *d, size_t row, float *x)
+{
+    size_t w = d->in_dim;
+    float s = d->x_scale, m = d->x_mean, sd = d->x_std;
+    if (d->xb) {
+        const uint8_t *b = d->xb + row * w;
+        for (size_t j = 0; j < w; j++)
+            x[j] = ((float)b[j] * s - m) / sd;
+    } else if (s == 1.0f && m == 0.0f && sd == 1.0f) {
+        memcpy(x, d->xf + row * w, w * sizeof(float));
+    } else {
+        const float *f = d->xf + row * w;
+        for (size_t j = 0; j < w; j++)
+            x[j] = (f[j] * s - m) / sd;
+    }
+}
+
+void nnrt_gather(const NnrtData *d, const uint32_t *perm, size_t start, size_t n,
+                 float *x, void *t)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t row = perm ? perm[start + i] : start + i;
+        nnrt_gather_x(d, row, x + i * d->in_dim);
+        if (!t)
+            continue;
+        if (d->tc)
+            ((int32_t *)t)[i] = d->tc[row];
+        else
+            memcpy((float *)t + i * d->t_dim, d->tf + row * d->t_dim, d->t_dim * sizeof(float));
+    }
+}

@@ -1,0 +1,154 @@
+/* gradcheck.c: --gradcheck, the model's backward against finite differences.
+ *
+ * On the first min(B, rows) rows, in row order:
+ *   1. forward(TRAIN) then backward: the analytic gradient a.  The sampled
+ *      entries are copied out at once, since the model may keep its grads
+ *      in arena memory that a later forward reuses.
+ *   2. for each sampled element p of each param with a gradient:
+ *        n = (L(p + h) - L(p - h)) / (h+ + h-)
+ *      where h = 1e-3 and h+, h- are the steps the float param actually
+ *      took; L is forward(TRAIN_SAME_MASK), so dropout keeps its masks.
+ *      The param is put back bit for bit after each element.
+ *   3. err = |a - n| / max(|a|, |n|, floor),
+ *      floor = 1000 * FLT_EPSILON * max(1, |L|) / h   (about 0.12 max(1,|L|)).
+ *      So err <= 1e-2 means: a and n agree to 1%, or differ by no more
+ *      than 10 float roundings of the loss would move n (10 eps |L| / h).
+ *      A float forward is rounded to a few eps |L| (more after long sums),
+ *      which makes n noisy by several times eps |L| / h; without the floor
+ *      that noise reads as a large relative error wherever a gradient is
+ *      near zero.  The price: a param whose gradients are all far below
+ *      the floor is checked only to that absolute accuracy; a wrong
+ *      gradient of the size of the floor or above shows as an error near 1.
+ * Params of up to 200 elements are checked whole; larger ones by a
+ * stratified sample: one element drawn from each of 200 equal strides, by
+ * an NnrtRng with a fixed seed, so every run checks the same elements.
+ */
+#include "nnrt.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NNRT_GC_SAMPLES 200
+#define NNRT_GC_SEED 0x6772616463686bULL /* "gradchk" */
+
+/* "[2,10]" */
+static void nnrt_gc_shape(const NnrtTensor *t, char *buf, size_t len)
+{
+    size_t u = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < t->rank && u < len; i++) {
+        int n = snprintf(buf + u, len - u, i ? ",%d" : "[%d", t->shape[i]);
+        if (n < 0)
+            return;
+        u += (size_t)n;
+    }
+    if (u < len)
+        snprintf(buf + u, len - u, t->rank ? "]" : "[]");
+}
+
+/* The element indices to check; returns how many (<= NNRT_GC_SAMPLES). */
+static size_t nnrt_gc_sample(const NnrtTensor *t, NnrtRng *rng, size_t *idx)
+{
+    if (t->numel <= NNRT_GC_SAMPLES) {
+        for (size_t i = 0; i < t->numel; i++)
+            idx[i] = i;
+        return t->numel;
+    }
+    size_t stride = t->numel / NNRT_GC_SAMPLES;
+    uint32_t r = stride > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)stride;
+    for (size_t k = 0; k < NNRT_GC_SAMPLES; k++)
+        idx[k] = k * stride + nnrt_rng_below(rng, r);
+    return NNRT_GC_SAMPLES;
+}
+
+/* Central difference of the loss in element i of t. */
+static double nnrt_gc_numeric(const NnrtModel *m, const NnrtTensor *t, size_t i, int n)
+{
+    float v = t->data[i];
+    t->data[i] = (float)((double)v + NNRT_GRADCHECK_EPS);
+    double hp = (double)t->data[i] - (double)v;
+    double lp = (double)m->forward(m->x_buf, m->t_buf, n, NNRT_TRAIN_SAME_MASK);
+    t->data[i] = (float)((double)v - NNRT_GRADCHECK_EPS);
+    double hm = (double)v - (double)t->data[i];
+    double lm = (double)m->forward(m->x_buf, m->t_buf, n, NNRT_TRAIN_SAME_MASK);
+    t->data[i] = v;
+    return (lp - lm) / (hp + hm);
+}
+
+/* The worst error over one param's sampled elements (NaN stays NaN). */
+static double nnrt_gc_param(const NnrtModel *m, const NnrtTensor *t, const size_t *idx,
+                            const float *a, size_t count, int n, double floor_)
+{
+    double worst = 0.0;
+    for (size_t k = 0; k < count; k++) {
+        double num = nnrt_gc_numeric(m, t, idx[k], n);
+        double an = (double)a[k];
+        double scale = fmax(fmax(fabs(an), fabs(num)), floor_);
+        double e = fabs(an - num) / scale;
+        if (isnan(e) || e > worst)
+            worst = e;
+    }
+    return worst;
+}
+
+/* Samples every param and copies its analytic grads; counts[i] per param. */
+static void nnrt_gc_collect(const NnrtModel *m, size_t *idx, float *a, size_t *counts)
+{
+    NnrtRng rng;
+    nnrt_rng_seed(&rng, NNRT_GC_SEED);
+    for (int p = 0; p < m->n_params; p++) {
+        const NnrtTensor *t = &m->params[p];
+        size_t *pi = idx + (size_t)p * NNRT_GC_SAMPLES;
+        counts[p] = t->grad ? nnrt_gc_sample(t, &rng, pi) : 0;
+        for (size_t k = 0; k < counts[p]; k++)
+            a[(size_t)p * NNRT_GC_SAMPLES + k] = t->grad[pi[k]];
+    }
+}
+
+static void nnrt_gc_report(const NnrtTensor *t, size_t count, double err, FILE *out)
+{
+    char shape[96];
+    nnrt_gc_shape(t, shape, sizeof shape);
+    if (!t->grad)
+        fprintf(out, "gradcheck %s %s: no gradient (frozen), skipped\n", t->name, shape);
+    else
+        fprintf(out, "gradcheck %s %s: max rel err %.1e (%zu checked)\n", t->name, shape, err, count);
+}
+
+int nnrt_gradcheck(const NnrtModel *m, const NnrtData *d, FILE *out)
+{
+    size_t slots = (size_t)(m->n_params > 0 ? m->n_params : 1) * NNRT_GC_SAMPLES;
+    size_t *idx = malloc(slots * sizeof *idx);
+    float *a = malloc(slots * sizeof *a);
+    size_t *counts = malloc(slots / NNRT_GC_SAMPLES * sizeof *counts);
+    if (!idx || !a || !counts || d->rows == 0) {
+        fprintf(out, "gradcheck: %s\n", d->rows ? "out of memory" : "no rows to check on");
+        free(idx);
+        free(a);
+        free(counts);
+        return 1;
+    }
+    int n = (int)(d->rows < m->batch ? d->rows : m->batch);
+    nnrt_gather(d, NULL, 0, (size_t)n, m->x_buf, m->t_buf);
+    double loss = (double)m->forward(m->x_buf, m->t_buf, n, NNRT_TRAIN);
+    m->backward(n);
+    nnrt_gc_collect(m, idx, a, counts);
+    double floor_ = 1e3 * (double)FLT_EPSILON * fmax(1.0, fabs(loss)) / NNRT_GRADCHECK_EPS;
+    double worst = 0.0;
+    for (int p = 0; p < m->n_params; p++) {
+        size_t off = (size_t)p * NNRT_GC_SAMPLES;
+        double e = nnrt_gc_param(m, &m->params[p], idx + off, a + off, counts[p], n, floor_);
+        nnrt_gc_report(&m->params[p], counts[p], e, out);
+        if (isnan(e) || e > worst)
+            worst = e;
+    }
+    int ok = worst <= NNRT_GRADCHECK_LIMIT;
+    fprintf(out, "gradcheck: worst %.1e (limit %.0e): %s\n", worst, NNRT_GRADCHECK_LIMIT,
+            ok ? "ok" : "FAILED");
+    free(idx);
+    free(a);
+    free(counts);
+    return ok ? 0 : 1;
+}

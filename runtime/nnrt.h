@@ -1,0 +1,392 @@
+/* nnrt.h: the runtime every program emitted by nnc links (libnnrt.a).
+ *
+ * An emitted trainer is the model's math (forward, backward, update over a
+ * static arena) plus a main that fills in one NnrtModel and calls
+ * nnrt_main().  The runtime does everything else: flags, data loading and
+ * batching, the training loop, logs, checkpoints and the gradient check.
+ *
+ * Writing a main by hand
+ * ----------------------
+ *     static float W[2], b[1], dW[2], db[1], vW[2], vb[1];   // params, grads, state
+ *     static NnrtTensor params[] = {
+ *         { "W", W, dW, 2, {2, 1}, 2 },          // name data grad rank shape numel
+ *         { "b", b, db, 1, {1},    1 },
+ *     };
+ *     static NnrtTensor state[] = {               // optimizer state, saved in checkpoints
+ *         { "opt.W.v", vW, NULL, 2, {2, 1}, 2 },
+ *         { "opt.b.v", vb, NULL, 1, {1},    1 },
+ *     };
+ *     static float x_buf[4 * 2], t_buf[4 * 1], y_buf[4 * 1];  // B rows each
+ *
+ *     int main(int argc, char **argv)
+ *     {
+ *         NnrtModel m = {0};
+ *         m.name = "gate_and";  m.batch = 4;  m.in_dim = 2;
+ *         m.label_kind = NNRT_LABEL_FLOAT;  m.label_dim = 1;  m.out_dim = 1;
+ *         m.acc_kind = NNRT_ACC_THRESHOLD;  m.acc_threshold = 0.0f;   // logits
+ *         m.params = params;  m.n_params = 2;  m.state = state;  m.n_state = 2;
+ *         m.init = my_init;  m.forward = my_forward;  m.backward = my_backward;
+ *         m.update = my_update;  m.predict = my_predict;
+ *         m.epochs = 100;  m.lr = 1.0f;  m.final_lr = 1.0f;  m.decay = NNRT_DECAY_NONE;
+ *         m.shuffle = 1;  m.seed = 0;  m.eval_every = 1;
+ *         nnrt_source_init(&m.data);  m.data.kind = NNRT_SRC_GATE;  m.data.gate = "and";
+ *         nnrt_source_init(&m.test);                              // no test set
+ *         m.x_buf = x_buf;  m.t_buf = t_buf;  m.y_buf = y_buf;
+ *         return nnrt_main(&m, argc, argv);
+ *     }
+ *
+ * The five functions the model provides (see NnrtModel):
+ *   init(seed)               params to their initial values (use NnrtRng and
+ *                            nnrt_init_*), optimizer state to zero, and the
+ *                            dropout RNG seeded (stream NNRT_STREAM_DROPOUT).
+ *   forward(x, t, n, mode)   the mean loss of n <= B rows; x is n*in_dim floats,
+ *                            t is n int32 class ids (NNRT_LABEL_CLASS) or
+ *                            n*label_dim floats (NNRT_LABEL_FLOAT).
+ *   backward(n)              the gradient of the last forward's loss into every
+ *                            NnrtTensor.grad (overwritten, not accumulated).
+ *   update(lr, step)         one optimizer step over the params; step counts
+ *                            from 1 (Adam's bias correction).
+ *   predict(x, n, y)         n output rows of out_dim floats, no dropout.
+ *
+ * What nnrt_main does, in order:
+ *   1. parses the flags (nnrt_args_parse; --help prints them with the
+ *      model's defaults) and lays them over the train block's defaults;
+ *   2. loads the training set (and the test set, normalised with the
+ *      training figures) with nnrt_data_load;
+ *   3. init(seed), or --load FILE (params, optimizer state, epoch, step);
+ *   4. --gradcheck: nnrt_gradcheck on the first batch, exit 0 or 1;
+ *   5. trains epoch by epoch (below), writes the checkpoint (--save FILE or
+ *      the train block's checkpoint) and prints the summary.
+ * Exit status: 0 done, 1 a data/checkpoint/file error (one line naming the
+ * file), 2 bad flags, 3 the loss became NaN or infinite.
+ *
+ * One epoch e (counted from 0; printed from 1):
+ *   lr_e    = nnrt_lr_at(lr, final_lr, decay, e, epochs)
+ *   perm    = 0..rows-1, shuffled when shuffle is on by an NnrtRng seeded
+ *             nnrt_rng_seed_stream(seed + e, NNRT_STREAM_SHUFFLE), so a
+ *             resumed run sees the same permutations as an unbroken one
+ *   batches = rows/B full batches, plus the last rows%B rows as a smaller
+ *             batch unless drop_last
+ *   a step  = gather -> forward(TRAIN) -> backward -> update(lr_e, ++step)
+ * A progress line is printed every log_every steps (counted over the whole
+ * run), or at the end of each epoch when log_every is 0; its loss is the
+ * mean over the batches since the previous line, weighted by rows:
+ *     | epoch 3 | iter 10/10 | time 0.01s | loss 0.9123
+ * Every eval_every epochs the test set is evaluated at the end of the
+ * epoch (loss with forward(EVAL), accuracy with predict) and its figures
+ * end that epoch's last line (printed then even if log_every would not):
+ *     ... | test loss 0.4567 | test acc 0.8512
+ * early_stopping stops at the first evaluation whose test loss is above the
+ * best so far and puts the best params back (optimizer state is not
+ * rewound).  --log-csv FILE writes one row per epoch: the epoch's mean
+ * training loss, the training accuracy after it (a predict pass, made only
+ * for the log), the test figures when evaluated, and lr_e.  The summary
+ * evaluates the whole training set (and the test set) after training:
+ *     done: 300 epochs, 3000 steps in 0.12s | loss 0.1296 | acc 0.9733
+ * "resumed from FILE at epoch E, step S" and "saved FILE" lines come
+ * with --load and the checkpoint; --quiet keeps only the summary (errors
+ * still go to stderr).  Nothing is allocated inside the training loop.
+ *
+ * What emitted code calls besides nnrt_main: nnrt_sgemm for every matrix
+ * product (nnrt_sgemm_loops under --blas none), NnrtRng and nnrt_init_*
+ * in init, nnrt_rng_uniform for dropout masks.
+ *
+ * Accuracy (NnrtModel.acc_kind): ARGMAX compares the argmax of each output
+ * row with the class id (or the argmax of a one-hot label row); THRESHOLD
+ * counts an output element as 1 when it is >= acc_threshold and compares it
+ * with its 0/1 target (target >= 0.5); NONE reports no accuracy.
+ *
+ * Files and formats: see the sections below (IDX, CSV, safetensors).
+ * All functions that can fail return 0 or -1 and write ONE line, naming
+ * the file and the problem, into err (errlen bytes, always terminated).
+ */
+#ifndef NNRT_H
+#define NNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define NNRT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define NNRT_PRINTF(f, a)
+#endif
+
+#define NNRT_MAX_RANK 4
+
+/* ===================================================================== *
+ * RNG (rng.c): PCG32 (XSH-RR, 64-bit state), seeded through splitmix64.  *
+ * Integer and uniform outputs are the same on every platform; normals go *
+ * through libm's log/cos/sqrt in double, so only their last bit may vary *
+ * between C libraries.                                                   *
+ * ===================================================================== */
+typedef struct NnrtRng {
+    uint64_t state; /* PCG state */
+    uint64_t inc;   /* PCG increment (odd): selects the stream */
+} NnrtRng;
+
+/* Streams: independent sequences from one seed, by purpose. */
+enum { NNRT_STREAM_INIT = 0, NNRT_STREAM_DROPOUT = 1, NNRT_STREAM_SHUFFLE = 2, NNRT_STREAM_DATA = 3 };
+
+void nnrt_rng_seed(NnrtRng *r, uint64_t seed);    /* = seed_stream(r, seed, 0) */
+void nnrt_rng_seed_stream(NnrtRng *r, uint64_t seed, uint64_t stream);
+uint32_t nnrt_rng_u32(NnrtRng *r);
+uint32_t nnrt_rng_below(NnrtRng *r, uint32_t n);  /* unbiased in [0, n), n >= 1 */
+float nnrt_rng_uniform(NnrtRng *r);               /* [0,1): top 24 bits * 2^-24 */
+float nnrt_rng_normal(NnrtRng *r);                /* N(0,1), Box-Muller */
+uint64_t nnrt_splitmix64(uint64_t *x);            /* advances *x, returns the next output */
+
+/* Initialisers (glorot and he are normal with a std the compiler computes). */
+void nnrt_init_fill(float *p, size_t n, float v);
+void nnrt_init_normal(float *p, size_t n, float std, NnrtRng *r);
+void nnrt_init_uniform(float *p, size_t n, float lo, float hi, NnrtRng *r);
+/* Fisher-Yates over perm's current contents, with unbiased bounded ints. */
+void nnrt_shuffle(uint32_t *perm, size_t n, NnrtRng *r);
+
+/* ===================================================================== *
+ * Data (data.c, idx.c, csv.c)                                            *
+ * ===================================================================== */
+typedef enum {
+    NNRT_SRC_NONE,
+    NNRT_SRC_SPIRAL, /* classes, points, seed */
+    NNRT_SRC_XOR,    /* the 4 rows of xor */
+    NNRT_SRC_GATE,   /* gate: "and" "or" "nand" "xor" */
+    NNRT_SRC_TABLE,  /* table_x, table_t, table_rows, table_t_dim */
+    NNRT_SRC_IDX,    /* images, labels */
+    NNRT_SRC_CSV     /* csv_path, csv_label, csv_header */
+} NnrtSourceKind;
+
+enum { NNRT_LABEL_CLASS = 0, NNRT_LABEL_FLOAT = 1 };
+
+/* A data source as the train block wrote it.  nnrt_source_init() sets the
+ * neutral values (kind NONE, scale 1, csv_label -1, csv_header 1). */
+typedef struct NnrtSource {
+    NnrtSourceKind kind;
+    int classes, points; uint64_t seed;           /* spiral */
+    const char *gate;                             /* gate */
+    const float *table_x;                         /* table: table_rows rows of in_dim */
+    const float *table_t;                         /*        table_rows rows of table_t_dim */
+    size_t table_rows, table_t_dim;               /*        (class ids are written as floats, width 1) */
+    const char *images, *labels;                  /* idx paths */
+    const char *csv_path; int csv_label; int csv_header; /* label column, negative from the end */
+    float scale;    /* inputs are multiplied by scale (1: none; 0 is taken as 1) */
+    int normalize;  /* subtract the training mean, divide by the training std */
+    int flatten;    /* images to rows: rows are always stored flat, so this only documents intent */
+    int one_hot;    /* K > 0: class ids become one-hot rows of width K */
+} NnrtSource;
+
+/* A loaded data set.  Inputs stay in their stored type (IDX images as
+ * bytes: 60,000 MNIST images cost 47 MB, not 188 MB) and are converted per
+ * batch by nnrt_gather:  x = (raw * x_scale - x_mean) / x_std. */
+typedef struct NnrtData {
+    size_t rows, in_dim;
+    uint8_t *xb; float *xf;          /* rows*in_dim inputs: exactly one is set */
+    float x_scale, x_mean, x_std;    /* mean 0 and std 1 when normalize is off */
+    int normalized;                  /* x_mean/x_std come from normalize */
+    int32_t *tc; float *tf;          /* labels: rows class ids, or rows*t_dim floats */
+    size_t t_dim;                    /* width of tf rows (1 for class ids) */
+    int label_kind;                  /* NNRT_LABEL_CLASS (tc) or NNRT_LABEL_FLOAT (tf) */
+    int classes;                     /* max id + 1, one-hot width, or 0 when unknown */
+} NnrtData;
+
+void nnrt_source_init(NnrtSource *s);
+/* "spiral(classes=3, points=100, seed=1984)", "idx(images=..., labels=...)" */
+void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len);
+
+/* Loads s for a model whose rows have in_dim inputs and whose labels are
+ * label_kind (CLASS: one int32 id; FLOAT: label_dim floats).  Labels are
+ * converted to fit: ids -> one-hot rows when one_hot=K or when the model
+ * wants FLOAT rows of width K > 1; ids -> 0/1 floats for width 1.
+ * train_stats: NULL for a training set; for a test set, the training set,
+ * whose mean and std its normalize uses.  0, or -1 with one line in err. */
+int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t label_dim,
+                   NnrtData *out, const NnrtData *train_stats, char *err, size_t errlen);
+void nnrt_data_free(NnrtData *d);
+
+/* Copies rows perm[start..start+n) (perm NULL: rows start..start+n) into
+ * x (n*in_dim floats, converted) and t (n int32 ids or n*t_dim floats;
+ * t NULL: inputs only). */
+void nnrt_gather(const NnrtData *d, const uint32_t *perm, size_t start, size_t n,
+                 float *x, void *t);
+
+/* The built-in sources, for tests and hand-written mains.  Labels come out
+ * as floats of width 1 (class ids) in lab; x as floats. */
+int nnrt_spiral(int classes, int points, uint64_t seed, float *x, float *lab);
+int nnrt_gate_table(const char *gate, float x[8], float lab[4]); /* -1: unknown gate */
+
+/* IDX (idx.c): magic 00 00 08 ND (unsigned bytes, ND dimensions, each a
+ * big-endian uint32), then the bytes.  Raw or gzip (zlib reads both).
+ * Images are 0x00000803 (count, rows, cols), labels 0x00000801 (count). */
+typedef struct NnrtIdx {
+    uint8_t *bytes;                 /* count * item bytes */
+    size_t count, item;             /* first dimension, product of the others */
+    int ndims; uint32_t dims[4];
+} NnrtIdx;
+int nnrt_idx_read(const char *path, int ndims, NnrtIdx *out, char *err, size_t errlen);
+void nnrt_idx_free(NnrtIdx *idx);
+
+/* CSV (csv.c): numbers separated by commas, one row a line, optional
+ * header line, blank lines skipped, \r\n accepted.  Every field must be a
+ * whole number (strtod over the whole field, spaces around allowed).  The
+ * label column (negative: from the end) is split off; with class_ids it
+ * must hold integers 0..2^24.  Errors name FILE, line and column. */
+typedef struct NnrtCsv {
+    size_t rows, cols;              /* cols counts every field, label included */
+    float *x;                       /* rows * (cols-1) features */
+    float *lab;                     /* rows labels */
+} NnrtCsv;
+int nnrt_csv_read(const char *path, int header, int label_col, int class_ids,
+                  NnrtCsv *out, char *err, size_t errlen);
+void nnrt_csv_free(NnrtCsv *c);
+
+/* ===================================================================== *
+ * GEMM (gemm.c): row-major C = alpha*op(A)*op(B) + beta*C, op(A) MxK,    *
+ * op(B) KxN.  cblas_sgemm when built with NNRT_CBLAS, else the loops.    *
+ * beta == 0 overwrites C without reading it.                             *
+ * ===================================================================== */
+void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                const float *A, int lda, const float *B, int ldb, float beta,
+                float *C, int ldc);
+void nnrt_sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta,
+                      float *C, int ldc);
+
+/* ===================================================================== *
+ * The model descriptor and the driver (train.c)                          *
+ * ===================================================================== */
+typedef struct NnrtTensor {
+    const char *name;      /* "W1", "h.W"; optimizer state: "opt.W1.m" */
+    float *data;
+    float *grad;           /* NULL for optimizer state and frozen params */
+    int rank;
+    int shape[NNRT_MAX_RANK];
+    size_t numel;
+} NnrtTensor;
+
+enum { NNRT_TRAIN = 0, NNRT_EVAL = 1, NNRT_TRAIN_SAME_MASK = 2 };   /* forward modes */
+enum { NNRT_ACC_NONE = 0, NNRT_ACC_ARGMAX = 1, NNRT_ACC_THRESHOLD = 2 };
+enum { NNRT_DECAY_NONE = 0, NNRT_DECAY_LINEAR = 1, NNRT_DECAY_EXPONENTIAL = 2 };
+
+typedef struct NnrtModel {
+    const char *name;
+    size_t batch;                  /* B */
+    size_t in_dim;                 /* floats per input row */
+    int label_kind;                /* NNRT_LABEL_CLASS or NNRT_LABEL_FLOAT */
+    size_t label_dim;              /* floats per label row (FLOAT) */
+    size_t out_dim;                /* floats per predict row */
+    int acc_kind;                  /* NNRT_ACC_* */
+    float acc_threshold;           /* THRESHOLD: 0.5 for probabilities, 0 for logits */
+    NnrtTensor *params; int n_params;
+    NnrtTensor *state; int n_state;
+    void (*init)(uint64_t seed);
+    float (*forward)(const float *x, const void *t, int n, int mode);
+    void (*backward)(int n);
+    void (*update)(float lr, long step);
+    void (*predict)(const float *x, int n, float *y);
+    /* the train block: defaults that flags override */
+    int epochs; float lr, final_lr; int decay;
+    int shuffle, drop_last; uint64_t seed;
+    int log_every, eval_every, early_stopping;
+    const char *checkpoint;        /* NULL: none */
+    NnrtSource data, test;         /* test.kind NONE: no test set */
+    float *x_buf; void *t_buf; float *y_buf;  /* B rows each, static in the emitted file */
+} NnrtModel;
+
+/* Parses argv, trains, returns the exit status (0, 1, 2 or 3). */
+int nnrt_main(NnrtModel *m, int argc, char **argv);
+
+/* lr for epoch e of E:  none: lr;  linear: lr + (final-lr)*e/(E-1);
+ * exponential: lr * (final/lr)^(e/(E-1)) (needs lr, final > 0, else lr). */
+float nnrt_lr_at(float lr, float final_lr, int decay, int e, int epochs);
+
+/* Mean loss (forward EVAL, weighted by rows) and accuracy (predict; NaN
+ * for NNRT_ACC_NONE) over the whole of d, in batches of B in row order. */
+void nnrt_evaluate(const NnrtModel *m, const NnrtData *d, double *loss, double *acc);
+
+/* Gradient check (gradcheck.c) on the first min(B, rows) rows: analytic
+ * grads from forward(TRAIN) + backward against central differences
+ *     n = (L(p+h) - L(p-h)) / (h+ + h-),  h = 1e-3 (the float steps actually taken)
+ * with forward(TRAIN_SAME_MASK), for every element of params up to 200
+ * elements, else a stratified sample of 200.  Error per element:
+ *     err = |a - n| / max(|a|, |n|, 1000 * FLT_EPSILON * max(1, |L|) / h)
+ * i.e. 1% relative, or within 10 float roundings of the loss over the step
+ * (float losses make n that noisy; see gradcheck.c).  Prints a line per
+ * param and a verdict; returns 0 when the worst err <= 1e-2, else 1.
+ * Params are restored exactly. */
+#define NNRT_GRADCHECK_EPS 1e-3
+#define NNRT_GRADCHECK_LIMIT 1e-2
+int nnrt_gradcheck(const NnrtModel *m, const NnrtData *d, FILE *out);
+
+/* ===================================================================== *
+ * Flags (args.c)                                                         *
+ * ===================================================================== */
+typedef struct NnrtArgs {
+    int epochs;                    /* -1: not given */
+    float lr;                      /* NaN: not given */
+    int has_seed; uint64_t seed;
+    const char *data[2]; int n_data;   /* --data PATH[,PATH]; n_data 0: not given */
+    const char *test[2]; int n_test;   /* --test PATH[,PATH] */
+    const char *save, *load, *log_csv; /* NULL: not given */
+    int quiet, gradcheck, help;
+    char *owned[2];                /* copies behind data/test, freed by nnrt_args_free */
+} NnrtArgs;
+
+/* Accepts "--flag value" and "--flag=value".  0 on success (args->help set
+ * for --help); 2 after printing one line to err naming the flag and
+ * "try 'PROG --help'". */
+int nnrt_args_parse(int argc, char **argv, NnrtArgs *args, const char *prog, FILE *err);
+void nnrt_args_free(NnrtArgs *args);
+/* Every flag, one line each, with the model's defaults. */
+void nnrt_args_usage(FILE *out, const char *prog, const NnrtModel *m);
+/* nnrt_main after the flags (train.c): progress and summary to out,
+ * errors to err; returns the exit status. */
+int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err);
+
+/* ===================================================================== *
+ * Logs (log.c)                                                           *
+ * ===================================================================== */
+double nnrt_now(void);                 /* monotonic clock, seconds */
+/* "| epoch E | iter I/N | time T.TTs | loss L.LLLL" [+ " | test loss .. | test acc .."]
+ * test_loss NaN: no test figures; test_acc NaN: no accuracy. */
+void nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
+                       double loss, double test_loss, double test_acc);
+/* "done: E epochs, S steps in T.TTs | loss L | acc A" [+ test figures]; NaN omits. */
+void nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
+                      double acc, double test_loss, double test_acc);
+
+/* CSV log: "epoch,loss,acc,test_loss,test_acc,lr", a row per epoch, NaN
+ * written as an empty field. */
+typedef struct NnrtCsvLog {
+    FILE *f;
+    const char *path;
+} NnrtCsvLog;
+int nnrt_csvlog_open(NnrtCsvLog *log, const char *path, char *err, size_t errlen);
+int nnrt_csvlog_row(NnrtCsvLog *log, int epoch, double loss, double acc,
+                    double test_loss, double test_acc, double lr, char *err, size_t errlen);
+int nnrt_csvlog_close(NnrtCsvLog *log, char *err, size_t errlen);
+
+/* Formats one line into err (truncated to errlen) and returns -1. */
+int nnrt_errf(char *err, size_t errlen, const char *fmt, ...) NNRT_PRINTF(3, 4);
+
+/* ===================================================================== *
+ * Checkpoints (safetensors.c)                                            *
+ *   8 bytes   little-endian u64: header length H (a multiple of 8)        *
+ *   H bytes   JSON: {"__metadata__":{"model":M,"epoch":"E","step":"S"},  *
+ *             "W1":{"dtype":"F32","shape":[2,10],"data_offsets":[0,80]},*
+ *             ...} padded with spaces                                    *
+ *   data      every tensor's f32 values, little-endian, in header order  *
+ * Keys: params by name, then optimizer state by its (full) name.          *
+ * ===================================================================== */
+/* Writes PATH.tmp and renames it to PATH: a crash never leaves a torn file. */
+int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
+                   const NnrtTensor *params, int n_params,
+                   const NnrtTensor *state, int n_state, char *err, size_t errlen);
+/* Checks the model name and every tensor (present, F32, same shape, offsets
+ * in range; tensors the model does not have are ignored), then copies all
+ * of them in; on any error nothing is changed.  epoch/step may be NULL. */
+int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
+                   NnrtTensor *params, int n_params,
+                   NnrtTensor *state, int n_state, char *err, size_t errlen);
+
+#endif /* NNRT_H */

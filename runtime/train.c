@@ -1,0 +1,439 @@
+/* train.c: the driver every emitted main hands control to.
+ *
+ *   nnrt_main = flags -> nnrt_run
+ *   nnrt_run  = config (flags over the train block) -> load data ->
+ *               init or --load -> [gradcheck] -> epochs -> summary ->
+ *               checkpoint
+ *
+ * Everything the loop needs (the permutation, the copy of the best params
+ * for early stopping) is allocated before the first epoch; the loop itself
+ * only gathers rows into the model's static batch buffers and calls its
+ * forward, backward and update.  Schedules, logging cadence and early
+ * stopping are described in nnrt.h.
+ */
+#include "nnrt.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One run: the model, its settings after the flags, and what it owns. */
+typedef struct NnrtRun {
+    NnrtModel *m;
+    const NnrtArgs *a;
+    FILE *out, *err;
+    int epochs, quiet;
+    float lr;
+    uint64_t seed;
+    const char *save;
+    NnrtSource src, test_src;
+    NnrtData train, test;
+    int has_test, early;
+    uint32_t *perm;
+    float *best;           /* early stopping: the params at the best test loss */
+    double best_loss;
+    int best_epoch;
+    NnrtCsvLog log;
+    int epoch;             /* epochs completed */
+    long step;             /* updates done, over all epochs */
+    double t0;
+    char msg[1024];
+} NnrtRun;
+
+float nnrt_lr_at(float lr, float final_lr, int decay, int e, int epochs)
+{
+    if (epochs <= 1)
+        return lr;
+    double f = (double)e / (double)(epochs - 1);
+    switch (decay) {
+    case NNRT_DECAY_LINEAR: return (float)((double)lr + ((double)final_lr - (double)lr) * f);
+    case NNRT_DECAY_EXPONENTIAL:
+        if (!(lr > 0.0f) || !(final_lr > 0.0f))
+            return lr;
+        return (float)((double)lr * pow((double)final_lr / (double)lr, f));
+    default: return lr;
+    }
+}
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+static size_t nnrt_argmax(const float *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}
+
+/* Correct predictions among n rows of y (out_dim each) against labels t as
+ * gathered; *count grows by the number of predictions judged. */
+static size_t nnrt_correct(const NnrtModel *m, const NnrtData *d, const float *y,
+                           const void *t, size_t n, size_t *count)
+{
+    size_t ok = 0, w = m->out_dim;
+    const int32_t *tc = d->tc ? (const int32_t *)t : NULL;
+    const float *tf = d->tc ? NULL : (const float *)t;
+    for (size_t i = 0; i < n; i++) {
+        if (m->acc_kind == NNRT_ACC_ARGMAX) {
+            size_t want = tc ? (size_t)tc[i] : nnrt_argmax(tf + i * d->t_dim, d->t_dim);
+            ok += nnrt_argmax(y + i * w, w) == want;
+            *count += 1;
+            continue;
+        }
+        for (size_t j = 0; j < w; j++) { /* THRESHOLD: every output a 0/1 guess */
+            int guess = y[i * w + j] >= m->acc_threshold;
+            int want = tc ? tc[i] != 0 : tf[i * d->t_dim + (d->t_dim == w ? j : 0)] >= 0.5f;
+            ok += guess == want;
+            *count += 1;
+        }
+    }
+    return ok;
+}
+
+/* Loss: forward(EVAL) weighted by rows; acc: predict vs labels. */
+static void nnrt_eval_pass(const NnrtModel *m, const NnrtData *d, int want_loss, double *loss,
+                           double *acc)
+{
+    double sum = 0.0;
+    size_t ok = 0, count = 0, B = m->batch;
+    int want_acc = m->acc_kind != NNRT_ACC_NONE;
+    for (size_t start = 0; start < d->rows; start += B) {
+        size_t n = d->rows - start < B ? d->rows - start : B;
+        nnrt_gather(d, NULL, start, n, m->x_buf, m->t_buf);
+        if (want_loss)
+            sum += (double)m->forward(m->x_buf, m->t_buf, (int)n, NNRT_EVAL) * (double)n;
+        if (want_acc) {
+            m->predict(m->x_buf, (int)n, m->y_buf);
+            ok += nnrt_correct(m, d, m->y_buf, m->t_buf, n, &count);
+        }
+    }
+    *loss = want_loss && d->rows ? sum / (double)d->rows : (double)NAN;
+    *acc = want_acc && count ? (double)ok / (double)count : (double)NAN;
+}
+
+void nnrt_evaluate(const NnrtModel *m, const NnrtData *d, double *loss, double *acc)
+{
+    nnrt_eval_pass(m, d, 1, loss, acc);
+}
+
+/* ---- setting up ------------------------------------------------------------- */
+
+/* The descriptor has what the driver will call and fill. */
+static int nnrt_model_check(const NnrtModel *m, char *err, size_t errlen)
+{
+    const char *missing = !m->name ? "name" : !m->init ? "init" : !m->forward ? "forward"
+                        : !m->backward ? "backward" : !m->update ? "update"
+                        : !m->x_buf ? "x_buf" : !m->t_buf ? "t_buf" : NULL;
+    if (missing)
+        return nnrt_errf(err, errlen, "the model descriptor has no %s", missing);
+    if (m->batch == 0 || m->batch > INT_MAX || m->in_dim == 0)
+        return nnrt_errf(err, errlen, "model %s: batch (%zu) and in_dim (%zu) must be >= 1",
+                         m->name, m->batch, m->in_dim);
+    if (m->acc_kind != NNRT_ACC_NONE && (!m->predict || !m->y_buf || m->out_dim == 0))
+        return nnrt_errf(err, errlen, "model %s: accuracy needs predict, y_buf and out_dim", m->name);
+    if (m->label_kind == NNRT_LABEL_FLOAT && m->label_dim == 0)
+        return nnrt_errf(err, errlen, "model %s: float labels need label_dim >= 1", m->name);
+    return 0;
+}
+
+/* src = tmpl with the paths of --data/--test: two paths are IDX images and
+ * labels, one path a CSV file. */
+static int nnrt_apply_paths(NnrtSource *src, const NnrtSource *tmpl, const char *const paths[2],
+                            int n, const char *flag, char *err, size_t errlen)
+{
+    *src = *tmpl;
+    if (n == 0)
+        return 0;
+    if (n == 2 && tmpl->kind == NNRT_SRC_CSV)
+        return nnrt_errf(err, errlen, "%s: csv data takes one path, not two", flag);
+    if (n == 1 && tmpl->kind == NNRT_SRC_IDX)
+        return nnrt_errf(err, errlen, "%s: idx data takes two paths, IMAGES,LABELS", flag);
+    if (n == 2) {
+        src->kind = NNRT_SRC_IDX;
+        src->images = paths[0];
+        src->labels = paths[1];
+        return 0;
+    }
+    if (tmpl->kind != NNRT_SRC_CSV) {
+        src->csv_label = -1;
+        src->csv_header = 1;
+    }
+    src->kind = NNRT_SRC_CSV;
+    src->csv_path = paths[0];
+    return 0;
+}
+
+/* Flags over the train block. */
+static int nnrt_run_config(NnrtRun *r)
+{
+    const NnrtModel *m = r->m;
+    const NnrtArgs *a = r->a;
+    r->epochs = a->epochs >= 0 ? a->epochs : m->epochs;
+    r->lr = isnan(a->lr) ? m->lr : a->lr;
+    r->seed = a->has_seed ? a->seed : m->seed;
+    r->save = a->save ? a->save : m->checkpoint;
+    r->quiet = a->quiet;
+    if (nnrt_apply_paths(&r->src, &m->data, a->data, a->n_data, "--data", r->msg, sizeof r->msg) < 0)
+        return -1;
+    const NnrtSource *tmpl = m->test.kind != NNRT_SRC_NONE ? &m->test : &m->data;
+    if (a->n_test)
+        return nnrt_apply_paths(&r->test_src, tmpl, a->test, a->n_test, "--test", r->msg, sizeof r->msg);
+    r->test_src = m->test;
+    return 0;
+}
+
+/* Training and test sets, the permutation and the early-stopping copy. */
+static int nnrt_run_load(NnrtRun *r)
+{
+    NnrtModel *m = r->m;
+    if (r->src.kind == NNRT_SRC_NONE)
+        return nnrt_errf(r->msg, sizeof r->msg, "model %s has no training data (a data= "
+                         "source or --data)", m->name);
+    if (nnrt_data_load(&r->src, m->in_dim, m->label_kind, m->label_dim, &r->train, NULL,
+                       r->msg, sizeof r->msg) < 0)
+        return -1;
+    r->has_test = r->test_src.kind != NNRT_SRC_NONE;
+    if (r->has_test && nnrt_data_load(&r->test_src, m->in_dim, m->label_kind, m->label_dim,
+                                      &r->test, &r->train, r->msg, sizeof r->msg) < 0)
+        return -1;
+    r->perm = malloc(r->train.rows * sizeof *r->perm);
+    if (!r->perm)
+        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for %zu rows", r->train.rows);
+    r->early = m->early_stopping && r->has_test;
+    if (m->early_stopping && !r->has_test)
+        fprintf(r->err, "nnrt: early_stopping needs a test set; ignored\n");
+    size_t total = 0;
+    for (int i = 0; i < m->n_params; i++)
+        total += m->params[i].numel;
+    if (r->early && !(r->best = malloc((total ? total : 1) * sizeof(float))))
+        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the best params");
+    return 0;
+}
+
+/* init(seed), or the checkpoint of --load with its epoch and step. */
+static int nnrt_run_start(NnrtRun *r)
+{
+    NnrtModel *m = r->m;
+    m->init(r->seed);
+    if (!r->a->load)
+        return 0;
+    long epoch = 0, step = 0;
+    if (nnrt_ckpt_load(r->a->load, m->name, &epoch, &step, m->params, m->n_params, m->state,
+                       m->n_state, r->msg, sizeof r->msg) < 0)
+        return -1;
+    r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
+    r->step = step;
+    if (!r->quiet)
+        fprintf(r->out, "resumed from %s at epoch %d, step %ld\n", r->a->load, r->epoch, r->step);
+    return 0;
+}
+
+/* params <-> the early-stopping copy */
+static void nnrt_params_copy(const NnrtModel *m, float *buf, int to_buf)
+{
+    for (int i = 0; i < m->n_params; i++) {
+        const NnrtTensor *t = &m->params[i];
+        if (to_buf)
+            memcpy(buf, t->data, t->numel * sizeof(float));
+        else
+            memcpy(t->data, buf, t->numel * sizeof(float));
+        buf += t->numel;
+    }
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+/* Per epoch: sums for the epoch and for the current progress window. */
+typedef struct NnrtEpoch {
+    int e;                  /* 0-based */
+    float lr;
+    long iters;
+    double sum, rows;       /* the epoch's loss * rows and rows */
+    double win_sum, win_rows;
+} NnrtEpoch;
+
+static void nnrt_progress(NnrtRun *r, NnrtEpoch *ep, long iter, double test_loss, double test_acc)
+{
+    double loss = ep->win_rows > 0 ? ep->win_sum / ep->win_rows : ep->sum / ep->rows;
+    if (!r->quiet)
+        nnrt_log_progress(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0, loss,
+                          test_loss, test_acc);
+    ep->win_sum = ep->win_rows = 0.0;
+}
+
+/* This epoch's order of rows: identity, shuffled from (seed + e). */
+static void nnrt_epoch_perm(NnrtRun *r, int e)
+{
+    for (size_t i = 0; i < r->train.rows; i++)
+        r->perm[i] = (uint32_t)i;
+    if (r->m->shuffle) {
+        NnrtRng rng;
+        nnrt_rng_seed_stream(&rng, r->seed + (uint64_t)e, NNRT_STREAM_SHUFFLE);
+        nnrt_shuffle(r->perm, r->train.rows, &rng);
+    }
+}
+
+/* One step on rows perm[start..start+n); 3 when the loss is not finite. */
+static int nnrt_step(NnrtRun *r, NnrtEpoch *ep, size_t start, size_t n)
+{
+    NnrtModel *m = r->m;
+    nnrt_gather(&r->train, r->perm, start, n, m->x_buf, m->t_buf);
+    float loss = m->forward(m->x_buf, m->t_buf, (int)n, NNRT_TRAIN);
+    if (!isfinite(loss)) {
+        fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping (last checkpoint kept)\n",
+                isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
+        return 3;
+    }
+    m->backward((int)n);
+    m->update(ep->lr, ++r->step);
+    double w = (double)loss * (double)n;
+    ep->sum += w;
+    ep->rows += (double)n;
+    ep->win_sum += w;
+    ep->win_rows += (double)n;
+    return 0;
+}
+
+/* The end of an epoch: test evaluation, the last progress line, the CSV
+ * row, early stopping.  Returns 1 to stop, 0 to go on, -1 on a log error. */
+static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
+{
+    NnrtModel *m = r->m;
+    double tl = (double)NAN, ta = (double)NAN, acc = (double)NAN, unused;
+    int eval = r->has_test && m->eval_every > 0 && (ep->e + 1) % m->eval_every == 0;
+    if (eval)
+        nnrt_evaluate(m, &r->test, &tl, &ta);
+    if (m->log_every <= 0 || r->step % m->log_every == 0 || eval)
+        nnrt_progress(r, ep, ep->iters, tl, ta);
+    if (r->log.f && m->acc_kind != NNRT_ACC_NONE)
+        nnrt_eval_pass(m, &r->train, 0, &unused, &acc);
+    if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)ep->lr,
+                        r->msg, sizeof r->msg) < 0)
+        return -1;
+    if (!r->early || !eval)
+        return 0;
+    if (tl < r->best_loss || r->best_epoch == 0) {
+        r->best_loss = tl;
+        r->best_epoch = ep->e + 1;
+        nnrt_params_copy(m, r->best, 1);
+        return 0;
+    }
+    if (!(tl > r->best_loss))
+        return 0;
+    nnrt_params_copy(m, r->best, 0);
+    if (!r->quiet)
+        fprintf(r->out, "early stop at epoch %d: test loss %.4f rose above %.4f (epoch %d); "
+                "best params restored\n", ep->e + 1, tl, r->best_loss, r->best_epoch);
+    return 1;
+}
+
+/* One epoch; 0 go on, 1 early stop, 3 non-finite loss, -1 log error. */
+static int nnrt_epoch(NnrtRun *r, int e)
+{
+    NnrtModel *m = r->m;
+    size_t B = m->batch, rows = r->train.rows;
+    NnrtEpoch ep = { e, nnrt_lr_at(r->lr, m->final_lr, m->decay, e, r->epochs), 0, 0, 0, 0, 0 };
+    ep.iters = (long)(m->drop_last ? rows / B : (rows + B - 1) / B);
+    nnrt_epoch_perm(r, e);
+    for (long it = 0; it < ep.iters; it++) {
+        size_t start = (size_t)it * B;
+        size_t n = rows - start < B ? rows - start : B;
+        int rc = nnrt_step(r, &ep, start, n);
+        if (rc)
+            return rc;
+        if (m->log_every > 0 && r->step % m->log_every == 0 && it + 1 < ep.iters)
+            nnrt_progress(r, &ep, it + 1, (double)NAN, (double)NAN);
+    }
+    r->epoch = e + 1;
+    return nnrt_epoch_end(r, &ep);
+}
+
+static int nnrt_train(NnrtRun *r)
+{
+    NnrtModel *m = r->m;
+    if (m->drop_last && r->train.rows < m->batch && r->epoch < r->epochs)
+        return nnrt_errf(r->msg, sizeof r->msg, "the training set has %zu rows, fewer than one "
+                         "batch of %zu, and drop_last is on", r->train.rows, m->batch);
+    if (r->a->log_csv && nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg, sizeof r->msg) < 0)
+        return -1;
+    for (int e = r->epoch; e < r->epochs; e++) {
+        int rc = nnrt_epoch(r, e);
+        if (rc == 1)
+            break;
+        if (rc != 0)
+            return rc;
+    }
+    return nnrt_csvlog_close(&r->log, r->msg, sizeof r->msg);
+}
+
+/* The summary over the whole training (and test) set, then the checkpoint. */
+static int nnrt_finish(NnrtRun *r)
+{
+    NnrtModel *m = r->m;
+    double secs = nnrt_now() - r->t0;
+    double loss, acc, tl = (double)NAN, ta = (double)NAN;
+    nnrt_evaluate(m, &r->train, &loss, &acc);
+    if (r->has_test)
+        nnrt_evaluate(m, &r->test, &tl, &ta);
+    if (r->save) {
+        if (nnrt_ckpt_save(r->save, m->name, r->epoch, r->step, m->params, m->n_params,
+                           m->state, m->n_state, r->msg, sizeof r->msg) < 0)
+            return -1;
+        if (!r->quiet)
+            fprintf(r->out, "saved %s\n", r->save);
+    }
+    nnrt_log_summary(r->out, r->epoch, r->step, secs, loss, acc, tl, ta);
+    return 0;
+}
+
+static int nnrt_run_body(NnrtRun *r)
+{
+    if (nnrt_model_check(r->m, r->msg, sizeof r->msg) < 0 || nnrt_run_config(r) < 0 ||
+        nnrt_run_load(r) < 0 || nnrt_run_start(r) < 0)
+        return 1;
+    if (r->a->gradcheck)
+        return nnrt_gradcheck(r->m, &r->train, r->out);
+    r->t0 = nnrt_now();
+    int rc = nnrt_train(r);
+    if (rc == 3)
+        return 3;
+    if (rc != 0 || nnrt_finish(r) < 0)
+        return 1;
+    return 0;
+}
+
+int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
+{
+    NnrtRun r;
+    memset(&r, 0, sizeof r);
+    r.m = m;
+    r.a = args;
+    r.out = out;
+    r.err = err;
+    int rc = nnrt_run_body(&r);
+    if (rc == 1 && r.msg[0])
+        fprintf(err, "nnrt: %s\n", r.msg);
+    if (r.log.f)
+        nnrt_csvlog_close(&r.log, NULL, 0);
+    nnrt_data_free(&r.train);
+    nnrt_data_free(&r.test);
+    free(r.perm);
+    free(r.best);
+    fflush(out);
+    return rc;
+}
+
+int nnrt_main(NnrtModel *m, int argc, char **argv)
+{
+    const char *prog = argc > 0 && argv[0] ? argv[0] : m->name;
+    NnrtArgs a;
+    int rc = nnrt_args_parse(argc, argv, &a, prog, stderr);
+    if (rc == 0 && a.help)
+        nnrt_args_usage(stdout, prog, m);
+    else if (rc == 0)
+        rc = nnrt_run(m, &a, stdout, stderr);
+    nnrt_args_free(&a);
+    return rc;
+}

@@ -1,0 +1,715 @@
+/* test_rt_data.c: data sources, transforms and batching.
+ *
+ * Spiral and gates against their definitions; tables; IDX files written
+ * here (raw and gzip) loaded back, kept as bytes and converted by the
+ * gather with scale and normalize; every IDX and CSV error names its file
+ * (and, for CSV, the line and column).
+ */
+#include "nnrt.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define ASSERT_FEQ(a, b) ck_assert_msg((a) == (b), "%.9g != %.9g", (double)(a), (double)(b))
+#define ASSERT_HAS(s, sub) ck_assert_msg(strstr((s), (sub)) != NULL, "'%s' lacks '%s'", (s), (sub))
+
+/* ---- temp files ------------------------------------------------------------ */
+static char tmpdir[64];
+static char paths[8][128];
+static int npaths;
+
+static void setup(void)
+{
+    strcpy(tmpdir, "/tmp/nnrt_data_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    npaths = 0;
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < npaths; i++)
+        unlink(paths[i]);
+    rmdir(tmpdir);
+}
+
+static const char *tpath(const char *name)
+{
+    ck_assert_int_lt(npaths, 8);
+    snprintf(paths[npaths], sizeof paths[0], "%s/%s", tmpdir, name);
+    return paths[npaths++];
+}
+
+static void write_bytes(const char *path, int gzip, const unsigned char *b, size_t n)
+{
+    if (gzip) {
+        gzFile g = gzopen(path, "wb");
+        ck_assert_ptr_nonnull(g);
+        ck_assert_int_eq(gzwrite(g, b, (unsigned)n), (int)n);
+        ck_assert_int_eq(gzclose(g), Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+        fclose(f);
+    }
+}
+
+static void write_text(const char *path, const char *text)
+{
+    write_bytes(path, 0, (const unsigned char *)text, strlen(text));
+}
+
+/* An IDX file: 00 00 08 nd, big-endian dims, then the data (drop bytes cut
+ * from the end to make it truncated). */
+static void write_idx(const char *path, int gzip, int nd, const uint32_t *dims,
+                      const unsigned char *data, size_t drop)
+{
+    unsigned char buf[4096];
+    size_t n = 0, total = 1;
+    buf[n++] = 0, buf[n++] = 0, buf[n++] = 8, buf[n++] = (unsigned char)nd;
+    for (int i = 0; i < nd; i++) {
+        for (int k = 3; k >= 0; k--)
+            buf[n++] = (unsigned char)(dims[i] >> (8 * k));
+        total *= dims[i];
+    }
+    memcpy(buf + n, data, total);
+    write_bytes(path, gzip, buf, n + total - drop);
+}
+
+/* 5 images of 3x4 bytes (value 10*i + j) and labels 0..4 */
+static unsigned char img_bytes[60], lab_bytes[5] = { 0, 1, 2, 3, 4 };
+static const uint32_t img_dims[3] = { 5, 3, 4 }, lab_dims[1] = { 5 };
+
+static void write_mnist_like(const char *im, const char *lb, int gzip)
+{
+    for (int i = 0; i < 60; i++)
+        img_bytes[i] = (unsigned char)(10 * (i / 12) + i % 12 + 100);
+    write_idx(im, gzip, 3, img_dims, img_bytes, 0);
+    write_idx(lb, gzip, 1, lab_dims, lab_bytes, 0);
+}
+
+static NnrtSource idx_source(const char *im, const char *lb)
+{
+    NnrtSource s;
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_IDX;
+    s.images = im;
+    s.labels = lb;
+    return s;
+}
+
+/* ---- spiral and gates --------------------------------------------------------- */
+static NnrtSource spiral_source(uint64_t seed)
+{
+    NnrtSource s;
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_SPIRAL;
+    s.classes = 3;
+    s.points = 100;
+    s.seed = seed;
+    return s;
+}
+
+START_TEST(test_spiral_rows)
+{
+    NnrtSource s = spiral_source(1984);
+    NnrtData d;
+    char err[256];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(d.rows, 300);
+    ck_assert_int_eq(d.classes, 3);
+    ck_assert_ptr_nonnull(d.xf);
+    ck_assert_ptr_null(d.xb);
+    for (int j = 0; j < 3; j++)
+        for (int i = 0; i < 100; i++) {
+            size_t row = (size_t)j * 100 + (size_t)i;
+            double x = (double)d.xf[2 * row], y = (double)d.xf[2 * row + 1];
+            double r = (double)i / 100.0;
+            ck_assert_int_eq(d.tc[row], j);
+            ck_assert_double_eq_tol(sqrt(x * x + y * y), r, 1e-6);
+            if (i == 0)
+                continue;
+            /* angle = 4j + 4r + noise, noise = 0.2 N(0,1): well inside +-1.2 */
+            double noise = remainder(atan2(x, y) - 4.0 * j - 4.0 * r, 2 * 3.14159265358979323846);
+            ck_assert_double_lt(fabs(noise), 1.2);
+        }
+    /* the same points from the definition, with the normals drawn here */
+    NnrtRng rng;
+    nnrt_rng_seed(&rng, 1984);
+    for (int row = 0; row < 300; row++) {
+        int j = row / 100, i = row % 100;
+        double r = i / 100.0, t = 4.0 * j + 4.0 * r + 0.2 * (double)nnrt_rng_normal(&rng);
+        ASSERT_FEQ(d.xf[2 * row], (float)(r * sin(t)));
+        ASSERT_FEQ(d.xf[2 * row + 1], (float)(r * cos(t)));
+    }
+    nnrt_data_free(&d);
+}
+END_TEST
+
+START_TEST(test_normalize_floats)
+{
+    static const float x[6] = { 1, 2, 3, 4, 5, 6 }, t[3] = { 0, 1, 0 };
+    NnrtSource s;
+    NnrtData d;
+    char err[256];
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_TABLE;
+    s.table_x = x;
+    s.table_t = t;
+    s.table_rows = 3;
+    s.normalize = 1;
+    s.scale = 2.0f;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    double mean = 7.0, std = sqrt(35.0 / 3.0); /* of 2,4,..,12 */
+    ck_assert_double_eq_tol((double)d.x_mean, mean, 1e-6);
+    ck_assert_double_eq_tol((double)d.x_std, std, 1e-6);
+    float bx[6];
+    int32_t bt[3];
+    nnrt_gather(&d, NULL, 0, 3, bx, bt);
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq_tol((double)bx[i], (2.0 * (i + 1) - mean) / std, 1e-6);
+    ck_assert_int_eq(bt[1], 1);
+    nnrt_data_free(&d);
+    static const float same[4] = { 3, 3, 3, 3 }; /* constant input: std taken as 1 */
+    s.table_x = same;
+    s.table_rows = 2;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ASSERT_FEQ(d.x_std, 1.0f);
+    nnrt_gather(&d, NULL, 0, 1, bx, bt);
+    ASSERT_FEQ(bx[0], 0.0f);
+    nnrt_data_free(&d);
+}
+END_TEST
+
+START_TEST(test_spiral_deterministic_and_seeded)
+{
+    float x1[600], x2[600], x3[600], l1[300], l2[300], l3[300];
+    ck_assert_int_eq(nnrt_spiral(3, 100, 1984, x1, l1), 0);
+    ck_assert_int_eq(nnrt_spiral(3, 100, 1984, x2, l2), 0);
+    ck_assert_int_eq(nnrt_spiral(3, 100, 2020, x3, l3), 0);
+    ck_assert_mem_eq(x1, x2, sizeof x1);
+    ck_assert_mem_eq(l1, l2, sizeof l1);
+    ck_assert(memcmp(x1, x3, sizeof x1) != 0);
+    ck_assert_int_eq(nnrt_spiral(0, 100, 1, x1, l1), -1);
+}
+END_TEST
+
+START_TEST(test_spiral_one_hot_and_shape_errors)
+{
+    NnrtSource s = spiral_source(1);
+    NnrtData d;
+    char err[256];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, &d, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(d.t_dim, 3);
+    ck_assert_ptr_null(d.tc);
+    for (size_t r = 0; r < d.rows; r++)
+        for (size_t k = 0; k < 3; k++)
+            ASSERT_FEQ(d.tf[r * 3 + k], k == r / 100 ? 1.0f : 0.0f);
+    nnrt_data_free(&d);
+    ck_assert_int_eq(nnrt_data_load(&s, 3, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "spiral(classes=3, points=100, seed=1)");
+    ASSERT_HAS(err, "rows have 2 inputs, the model's input has 3");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "label 2 is not a class id below 2");
+    s.one_hot = 3;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "one_hot=3");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 4, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "one_hot=3 does not match the model's label f32[B,4]");
+}
+END_TEST
+
+START_TEST(test_gates)
+{
+    static const char *const names[] = { "and", "or", "nand", "xor" };
+    static const float want[4][4] = { { 0, 0, 0, 1 }, { 0, 1, 1, 1 }, { 1, 1, 1, 0 }, { 0, 1, 1, 0 } };
+    for (int g = 0; g < 4; g++) {
+        NnrtSource s;
+        NnrtData d;
+        char err[256];
+        nnrt_source_init(&s);
+        s.kind = NNRT_SRC_GATE;
+        s.gate = names[g];
+        ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 1, &d, NULL, err, sizeof err), 0);
+        ck_assert_uint_eq(d.rows, 4);
+        for (int i = 0; i < 4; i++) {
+            ASSERT_FEQ(d.xf[2 * i], (float)(i >> 1));
+            ASSERT_FEQ(d.xf[2 * i + 1], (float)(i & 1));
+            ASSERT_FEQ(d.tf[i], want[g][i]);
+        }
+        nnrt_data_free(&d);
+        ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+        for (int i = 0; i < 4; i++)
+            ck_assert_int_eq(d.tc[i], (int)want[g][i]);
+        nnrt_data_free(&d);
+    }
+}
+END_TEST
+
+START_TEST(test_xor_and_unknown_gate)
+{
+    NnrtSource s;
+    NnrtData d;
+    char err[256];
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_XOR;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(d.tc[0], 0);
+    ck_assert_int_eq(d.tc[1], 1);
+    ck_assert_int_eq(d.tc[2], 1);
+    ck_assert_int_eq(d.tc[3], 0);
+    nnrt_data_free(&d);
+    s.kind = NNRT_SRC_GATE;
+    s.gate = "nor";
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "gate(\"nor\"): unknown gate");
+}
+END_TEST
+
+START_TEST(test_table_sources)
+{
+    static const float x[6] = { 1, 2, 3, 4, 5, 6 }, ids[3] = { 2, 0, 1 };
+    static const float rows[6] = { 0.5f, 1, 0.25f, 0, 1, 1 };
+    NnrtSource s;
+    NnrtData d;
+    char err[256];
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_TABLE;
+    s.table_x = x;
+    s.table_t = ids;
+    s.table_rows = 3;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(d.tc[0], 2);
+    ck_assert_int_eq(d.classes, 3);
+    nnrt_data_free(&d);
+    s.table_t = rows;
+    s.table_t_dim = 2;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, &d, NULL, err, sizeof err), 0);
+    ck_assert_mem_eq(d.tf, rows, sizeof rows);
+    nnrt_data_free(&d);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "label rows have width 2, the model's label is f32[B,3]");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "i32[B] class ids");
+    s.table_t = x;
+    s.table_t_dim = 1;
+    static const float bad[3] = { 0.5f, 1, 2 };
+    s.table_t = bad;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "row 1: label 0.5 is not a class id");
+}
+END_TEST
+
+START_TEST(test_describe)
+{
+    NnrtSource s;
+    char buf[256];
+    nnrt_source_init(&s);
+    nnrt_source_describe(&s, buf, sizeof buf);
+    ck_assert_str_eq(buf, "none");
+    s.kind = NNRT_SRC_IDX;
+    s.images = "a.gz";
+    s.labels = "b.gz";
+    s.scale = 0.5f;
+    s.normalize = 1;
+    s.flatten = 1;
+    s.one_hot = 10;
+    nnrt_source_describe(&s, buf, sizeof buf);
+    ck_assert_str_eq(buf, "idx(images=\"a.gz\", labels=\"b.gz\", scale=0.5, normalize=true, "
+                          "flatten=true, one_hot=10)");
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_XOR;
+    nnrt_source_describe(&s, buf, sizeof buf);
+    ck_assert_str_eq(buf, "xor()");
+    nnrt_source_describe(&s, buf, 3); /* truncates safely */
+    ck_assert_str_eq(buf, "xo");
+}
+END_TEST
+
+/* ---- IDX ---------------------------------------------------------------------- */
+static void check_idx_load(int gzip)
+{
+    const char *im = tpath("im.idx"), *lb = tpath("lb.idx");
+    write_mnist_like(im, lb, gzip);
+    NnrtSource s = idx_source(im, lb);
+    NnrtData d;
+    char err[256];
+    s.scale = 1.0f / 255.0f;
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(d.rows, 5);
+    ck_assert_ptr_nonnull(d.xb); /* bytes stay bytes */
+    ck_assert_ptr_null(d.xf);
+    ck_assert_mem_eq(d.xb, img_bytes, 60);
+    ck_assert_int_eq(d.classes, 5);
+    float x[24];
+    int32_t t[2];
+    uint32_t perm[5] = { 4, 2, 0, 1, 3 };
+    nnrt_gather(&d, perm, 1, 2, x, t);
+    ck_assert_int_eq(t[0], 2);
+    ck_assert_int_eq(t[1], 0);
+    for (int j = 0; j < 12; j++) {
+        ASSERT_FEQ(x[j], (float)img_bytes[24 + j] * (1.0f / 255.0f));
+        ASSERT_FEQ(x[12 + j], (float)img_bytes[j] * (1.0f / 255.0f));
+    }
+    nnrt_data_free(&d);
+}
+
+START_TEST(test_idx_raw)
+{
+    check_idx_load(0);
+}
+END_TEST
+
+START_TEST(test_idx_gzip)
+{
+    check_idx_load(1);
+}
+END_TEST
+
+START_TEST(test_idx_normalize_and_test_stats)
+{
+    const char *im = tpath("im.idx.gz"), *lb = tpath("lb.idx.gz");
+    write_mnist_like(im, lb, 1);
+    NnrtSource s = idx_source(im, lb);
+    NnrtData d, t;
+    char err[256];
+    s.scale = 0.5f;
+    s.normalize = 1;
+    s.one_hot = 5;
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, &d, NULL, err, sizeof err), 0);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < 60; i++)
+        sum += img_bytes[i] * 0.5;
+    double mean = sum / 60;
+    for (int i = 0; i < 60; i++)
+        sq += (img_bytes[i] * 0.5 - mean) * (img_bytes[i] * 0.5 - mean);
+    double std = sqrt(sq / 60);
+    ck_assert_double_eq_tol((double)d.x_mean, mean, 1e-4);
+    ck_assert_double_eq_tol((double)d.x_std, std, 1e-4);
+    float x[60], y[25];
+    nnrt_gather(&d, NULL, 0, 5, x, y);
+    double m2 = 0, s2 = 0;
+    for (int i = 0; i < 60; i++) {
+        ck_assert_double_eq_tol((double)x[i], (img_bytes[i] * 0.5 - mean) / std, 1e-5);
+        m2 += (double)x[i];
+        s2 += (double)x[i] * (double)x[i];
+    }
+    ck_assert_double_eq_tol(m2 / 60, 0.0, 1e-5);
+    ck_assert_double_eq_tol(s2 / 60, 1.0, 1e-4);
+    for (int r = 0; r < 5; r++)
+        for (int k = 0; k < 5; k++)
+            ASSERT_FEQ(y[r * 5 + k], r == k ? 1.0f : 0.0f);
+    /* a test set takes the training figures */
+    s.scale = 0.5f;
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, &t, &d, err, sizeof err), 0);
+    ASSERT_FEQ(t.x_mean, d.x_mean);
+    ASSERT_FEQ(t.x_std, d.x_std);
+    nnrt_data_free(&t);
+    d.x_mean = 1.0f; /* pretend the training set differed */
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, &t, &d, err, sizeof err), 0);
+    ASSERT_FEQ(t.x_mean, 1.0f);
+    nnrt_data_free(&t);
+    nnrt_data_free(&d);
+}
+END_TEST
+
+/* Loads images im with labels lb for a model of in_dim; the error text. */
+static const char *idx_error(const char *im, const char *lb, size_t in_dim)
+{
+    static char err[512];
+    NnrtSource s = idx_source(im, lb);
+    NnrtData d;
+    ck_assert_int_eq(nnrt_data_load(&s, in_dim, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ck_assert_ptr_null(d.xb);
+    ck_assert_ptr_null(d.tc);
+    return err;
+}
+
+START_TEST(test_idx_missing_file)
+{
+    const char *im = tpath("im.idx"), *lb = tpath("lb.idx");
+    write_mnist_like(im, lb, 0);
+    const char *missing = tpath("nope.idx");
+    const char *e = idx_error(missing, lb, 12);
+    ASSERT_HAS(e, missing);
+    ASSERT_HAS(e, "No such file");
+    e = idx_error(im, missing, 12);
+    ASSERT_HAS(e, missing);
+}
+END_TEST
+
+START_TEST(test_idx_wrong_magic)
+{
+    const char *im = tpath("im.idx"), *lb = tpath("lb.idx"), *txt = tpath("x.txt");
+    write_mnist_like(im, lb, 0);
+    write_text(txt, "hello, this is not an idx file\n");
+    const char *e = idx_error(lb, lb, 12); /* a labels file where images go */
+    ASSERT_HAS(e, lb);
+    ASSERT_HAS(e, "wrong IDX magic 0x00000801 (want 0x00000803 for images)");
+    e = idx_error(im, im, 12);
+    ASSERT_HAS(e, "wrong IDX magic 0x00000803 (want 0x00000801 for labels)");
+    e = idx_error(txt, lb, 12);
+    ASSERT_HAS(e, txt);
+    ASSERT_HAS(e, "not an IDX file (magic 0x68656c6c");
+    unsigned char f32[8] = { 0, 0, 0x0D, 3, 0, 0, 0, 0 };
+    write_bytes(txt, 0, f32, 8);
+    e = idx_error(txt, lb, 12);
+    ASSERT_HAS(e, "IDX element type 0x0d is not supported");
+}
+END_TEST
+
+START_TEST(test_idx_truncated)
+{
+    const char *im = tpath("im.idx.gz"), *lb = tpath("lb.idx"), *hd = tpath("hd.idx");
+    write_mnist_like(im, lb, 1);
+    write_idx(im, 1, 3, img_dims, img_bytes, 7); /* gzip, 7 bytes short */
+    const char *e = idx_error(im, lb, 12);
+    ASSERT_HAS(e, im);
+    ASSERT_HAS(e, "truncated file (53 of 60 data bytes for 5x3x4)");
+    write_idx(hd, 0, 3, img_dims, img_bytes, 60 + 5); /* cut inside the dims */
+    e = idx_error(hd, lb, 12);
+    ASSERT_HAS(e, hd);
+    ASSERT_HAS(e, "truncated IDX header");
+    write_bytes(hd, 0, (const unsigned char *)"\0\0", 2);
+    e = idx_error(hd, lb, 12);
+    ASSERT_HAS(e, "not an IDX file (only 2 bytes)");
+}
+END_TEST
+
+START_TEST(test_idx_wrong_image_size)
+{
+    const char *im = tpath("im.idx"), *lb = tpath("lb.idx");
+    write_mnist_like(im, lb, 0);
+    const char *e = idx_error(im, lb, 100);
+    ASSERT_HAS(e, im);
+    ASSERT_HAS(e, "image size 3x4=12 does not match the model's input 100");
+}
+END_TEST
+
+START_TEST(test_idx_label_count_mismatch)
+{
+    const char *im = tpath("im.idx"), *lb = tpath("lb.idx");
+    write_mnist_like(im, lb, 0);
+    uint32_t four[1] = { 4 };
+    write_idx(lb, 0, 1, four, lab_bytes, 0);
+    const char *e = idx_error(im, lb, 12);
+    ASSERT_HAS(e, lb);
+    ASSERT_HAS(e, "4 labels, but");
+    ASSERT_HAS(e, "has 5 images");
+}
+END_TEST
+
+START_TEST(test_idx_read_direct)
+{
+    const char *im = tpath("im.idx");
+    write_idx(im, 0, 3, img_dims, img_bytes, 0);
+    NnrtIdx x;
+    char err[256];
+    ck_assert_int_eq(nnrt_idx_read(im, 3, &x, err, sizeof err), 0);
+    ck_assert_uint_eq(x.count, 5);
+    ck_assert_uint_eq(x.item, 12);
+    ck_assert_uint_eq(x.dims[1], 3);
+    ck_assert_uint_eq(x.dims[2], 4);
+    nnrt_idx_free(&x);
+    ck_assert_ptr_null(x.bytes);
+}
+END_TEST
+
+START_TEST(test_idx_absurd_dims)
+{
+    const char *im = tpath("im.idx");
+    unsigned char hdr[16] = { 0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                              0xFF, 0xFF, 0xFF, 0xFF };
+    write_bytes(im, 0, hdr, 16);
+    NnrtIdx x;
+    char err[256];
+    ck_assert_int_eq(nnrt_idx_read(im, 3, &x, err, sizeof err), -1);
+    ASSERT_HAS(err, "IDX dimensions too large");
+}
+END_TEST
+
+/* ---- CSV ---------------------------------------------------------------------- */
+static NnrtSource csv_source(const char *path, int label, int header)
+{
+    NnrtSource s;
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_CSV;
+    s.csv_path = path;
+    s.csv_label = label;
+    s.csv_header = header;
+    return s;
+}
+
+START_TEST(test_csv_good)
+{
+    const char *p = tpath("good.csv");
+    write_text(p, "a,b,label\r\n1.5, 2 ,0\r\n\r\n-3,4e-1,2\n  \n5,6,1");
+    NnrtSource s = csv_source(p, -1, 1);
+    NnrtData d;
+    char err[256];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(d.rows, 3);
+    ck_assert_int_eq(d.classes, 3);
+    static const float want[6] = { 1.5f, 2, -3, 0.4f, 5, 6 };
+    ck_assert_mem_eq(d.xf, want, sizeof want);
+    ck_assert_int_eq(d.tc[0], 0);
+    ck_assert_int_eq(d.tc[1], 2);
+    ck_assert_int_eq(d.tc[2], 1);
+    nnrt_data_free(&d);
+    /* label first, as floats */
+    s.csv_label = 0;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 1, &d, NULL, err, sizeof err), 0);
+    ASSERT_FEQ(d.tf[0], 1.5f);
+    ASSERT_FEQ(d.xf[0], 2.0f);
+    ASSERT_FEQ(d.xf[1], 0.0f);
+    nnrt_data_free(&d);
+    /* one_hot from the last column */
+    s.csv_label = -1;
+    s.one_hot = 3;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, &d, NULL, err, sizeof err), 0);
+    ASSERT_FEQ(d.tf[1 * 3 + 2], 1.0f);
+    nnrt_data_free(&d);
+}
+END_TEST
+
+START_TEST(test_csv_no_header)
+{
+    const char *p = tpath("nh.csv");
+    write_text(p, "1,2,3\n4,5,6\n");
+    NnrtCsv c;
+    char err[256];
+    ck_assert_int_eq(nnrt_csv_read(p, 0, 1, 0, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.rows, 2);
+    ck_assert_uint_eq(c.cols, 3);
+    ASSERT_FEQ(c.lab[1], 5.0f);
+    ASSERT_FEQ(c.x[2], 4.0f);
+    ASSERT_FEQ(c.x[3], 6.0f);
+    nnrt_csv_free(&c);
+}
+END_TEST
+
+/* The error for CSV text loaded for a 2-input class model. */
+static const char *csv_error(const char *path, const char *text, int label_kind)
+{
+    static char err[512];
+    write_text(path, text);
+    NnrtSource s = csv_source(path, -1, 1);
+    NnrtData d;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, label_kind, 1, &d, NULL, err, sizeof err), -1);
+    ck_assert_ptr_null(d.xf);
+    return err;
+}
+
+START_TEST(test_csv_errors)
+{
+    const char *p = tpath("bad.csv");
+    const char *e = csv_error(p, "a,b,c\n1,2,0\n3,x4,1\n", NNRT_LABEL_CLASS);
+    ASSERT_HAS(e, p);
+    ASSERT_HAS(e, "line 3, column 2: 'x4' is not a number");
+    e = csv_error(p, "a,b,c\n1,2,0\n\n3,1\n", NNRT_LABEL_CLASS);
+    ASSERT_HAS(e, "line 4 has 2 fields, expected 3 (as on line 2)");
+    e = csv_error(p, "a,b,c\n1,2,0.5\n", NNRT_LABEL_CLASS);
+    ASSERT_HAS(e, "line 2, column 3: label '0.5' is not a class id");
+    e = csv_error(p, "a,b,c\n1,2,0.5\n1,,1\n", NNRT_LABEL_FLOAT);
+    ASSERT_HAS(e, "line 3, column 2: '' is not a number");
+    e = csv_error(p, "a,b,c\n1,2,3 4\n", NNRT_LABEL_FLOAT);
+    ASSERT_HAS(e, "line 2, column 3: '3 4' is not a number");
+    e = csv_error(p, "a,b,c\n1,nan,1\n", NNRT_LABEL_FLOAT);
+    ASSERT_HAS(e, "'nan' is not a number");
+    e = csv_error(p, "a,b,c\n\n", NNRT_LABEL_FLOAT);
+    ASSERT_HAS(e, "no data rows");
+    e = csv_error(p, "a,b,c,d\n1,2,3,4\n", NNRT_LABEL_FLOAT);
+    ASSERT_HAS(e, "rows have 3 features (and a label), the model's input has 2");
+    e = csv_error(tpath("missing.csv"), "", NNRT_LABEL_FLOAT); /* written empty: no rows */
+    ASSERT_HAS(e, "no data rows");
+}
+END_TEST
+
+START_TEST(test_csv_missing_and_label_range)
+{
+    NnrtCsv c;
+    char err[256];
+    const char *p = tpath("none.csv");
+    ck_assert_int_eq(nnrt_csv_read(p, 1, -1, 0, &c, err, sizeof err), -1);
+    ASSERT_HAS(err, p);
+    ASSERT_HAS(err, "No such file");
+    const char *q = tpath("r.csv");
+    write_text(q, "1,2\n");
+    ck_assert_int_eq(nnrt_csv_read(q, 0, 2, 0, &c, err, sizeof err), -1);
+    ASSERT_HAS(err, "label column 2 is out of range for 2 columns");
+    ck_assert_int_eq(nnrt_csv_read(q, 0, -3, 0, &c, err, sizeof err), -1);
+    write_text(q, "1\n");
+    ck_assert_int_eq(nnrt_csv_read(q, 0, -1, 0, &c, err, sizeof err), -1);
+    ASSERT_HAS(err, "need features and a label");
+}
+END_TEST
+
+START_TEST(test_gather_labels_float_rows)
+{
+    static const float x[6] = { 1, 2, 3, 4, 5, 6 }, t[6] = { 1, 0, 0, 1, 1, 1 };
+    NnrtSource s;
+    NnrtData d;
+    char err[256];
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_TABLE;
+    s.table_x = x;
+    s.table_t = t;
+    s.table_rows = 3;
+    s.table_t_dim = 2;
+    s.scale = 2.0f;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, &d, NULL, err, sizeof err), 0);
+    float bx[4], bt[4];
+    nnrt_gather(&d, NULL, 1, 2, bx, bt);
+    ASSERT_FEQ(bx[0], 6.0f);
+    ASSERT_FEQ(bx[3], 12.0f);
+    ck_assert_mem_eq(bt, t + 2, sizeof bt);
+    nnrt_gather(&d, NULL, 0, 1, bx, NULL); /* labels optional */
+    ASSERT_FEQ(bx[0], 2.0f);
+    nnrt_data_free(&d);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("rt_data");
+    TCase *src = tcase_create("sources");
+    tcase_add_test(src, test_spiral_rows);
+    tcase_add_test(src, test_spiral_deterministic_and_seeded);
+    tcase_add_test(src, test_spiral_one_hot_and_shape_errors);
+    tcase_add_test(src, test_gates);
+    tcase_add_test(src, test_xor_and_unknown_gate);
+    tcase_add_test(src, test_table_sources);
+    tcase_add_test(src, test_describe);
+    tcase_add_test(src, test_gather_labels_float_rows);
+    tcase_add_test(src, test_normalize_floats);
+    suite_add_tcase(s, src);
+    TCase *idx = tcase_create("idx");
+    tcase_add_checked_fixture(idx, setup, teardown);
+    tcase_add_test(idx, test_idx_raw);
+    tcase_add_test(idx, test_idx_gzip);
+    tcase_add_test(idx, test_idx_normalize_and_test_stats);
+    tcase_add_test(idx, test_idx_missing_file);
+    tcase_add_test(idx, test_idx_wrong_magic);
+    tcase_add_test(idx, test_idx_truncated);
+    tcase_add_test(idx, test_idx_wrong_image_size);
+    tcase_add_test(idx, test_idx_label_count_mismatch);
+    tcase_add_test(idx, test_idx_read_direct);
+    tcase_add_test(idx, test_idx_absurd_dims);
+    suite_add_tcase(s, idx);
+    TCase *csv = tcase_create("csv");
+    tcase_add_checked_fixture(csv, setup, teardown);
+    tcase_add_test(csv, test_csv_good);
+    tcase_add_test(csv, test_csv_no_header);
+    tcase_add_test(csv, test_csv_errors);
+    tcase_add_test(csv, test_csv_missing_and_label_range);
+    suite_add_tcase(s, csv);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
