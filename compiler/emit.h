@@ -20,12 +20,15 @@ typedef struct EmitOptions {
     const char *src;  /* the model's source text, for the line comments */
     size_t src_len;
     const char *path; /* the model's file name */
+    const char *header; /* library mode: the name of the header the .c includes (M.h) */
 } EmitOptions;
 
 /* What a program needs that --check does not: a data source, an output.
  * Prints "nnc: FILE: ..." lines to err; returns 1 when emission can go on. */
 int emit_check(const Graph *g, const EmitOptions *o, FILE *err);
 void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int argc, char **argv);
+/* --emit library: the header M.h of the library emit_c wrote as M.c. */
+void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o);
 
 /* "dW2 = hᵀ·dy": one node as an equation over named values (dump.c); the
  * emitter's comments and --explain share it. */

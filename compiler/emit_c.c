@@ -43,6 +43,8 @@ static const char *const reserved[] = {
     "grads", "B", "x_in", "t_in", "y_out", "s", "m", "norm", "scale", "rng", "params", "state", "model",
     "forward", "backward", "update", "init", "predict", "fix1", "fix2", "dl", "acc", "total", "best",
     "want", "lse", "NULL", "INFINITY", "POISON", "PREDICT", "sqrtf", "expf", "logf", "tanhf",
+    "TRAIN", "EVAL", "TRAIN_SAME_MASK", "gemm", "ctl", "rng_u32", "rng_uniform", "rng_normal", "buf", "len",
+    "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr",
 };
 
 static int is_reserved(const char *s)
@@ -293,8 +295,12 @@ static void emit_matmul(Emit *e, int id)
 {
     const Node *n = nd(e, id), *a = nd(e, n->in[0]), *b = nd(e, n->in[1]);
     Str M = ext(n->shape.d[0]), N = ext(n->shape.d[1]), K = ext(n->ta ? a->shape.d[0] : a->shape.d[1]);
-    OUT("    nnrt_sgemm(%d, %d, %s, %s, %s, 1.0f, %s, %d, %s, %d, 0.0f, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s,
-        e->name[n->in[0]], a->shape.d[1], e->name[n->in[1]], b->shape.d[1], e->name[id], n->shape.d[1]);
+    if (e->o->blas)
+        OUT("    nnrt_sgemm(%d, %d, %s, %s, %s, 1.0f, %s, %d, %s, %d, 0.0f, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s,
+            e->name[n->in[0]], a->shape.d[1], e->name[n->in[1]], b->shape.d[1], e->name[id], n->shape.d[1]);
+    else
+        OUT("    gemm(%d, %d, %s, %s, %s, %s, %d, %s, %d, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s, e->name[n->in[0]],
+            a->shape.d[1], e->name[n->in[1]], b->shape.d[1], e->name[id], n->shape.d[1]);
 }
 
 /* ---- moving data ------------------------------------------------------- */
@@ -485,7 +491,7 @@ static void emit_loss(Emit *e, int id)
     int k = ys.d[1], t = n->in[1];
     const char *y = e->name[n->in[0]];
     Str rows = ext(ys.d[0]), tg = target(e, t, k);
-    OUT("    {\n        double total = 0.0;\n");
+    OUT("    {\n        %s total = 0.0%s;\n", e->o->library ? "float" : "double", e->o->library ? "f" : "");
     OUT("        for (int r = 0; r < %s; r++) {\n            const float *yr = %s + r * %d;\n", rows.s, y, k);
     if (n->op == OP_SOFTMAX_CE) {
         OUT("            float m = yr[0], s = 0.0f;\n");
@@ -514,7 +520,7 @@ static void emit_loss(Emit *e, int id)
             OUT("            int want = 0;\n            for (int j = 1; j < %d; j++)\n                want = %s[r * %d + j] > %s[r * %d + want] ? j : want;\n            total += best == want;\n",
                 k, e->name[t], k, e->name[t], k);
     }
-    OUT("        }\n        %s[0] = (float)(total / %s);\n    }\n", e->name[id], ys.d[0] == DIM_B ? "n" : rows.s);
+    OUT("        }\n        %s[0] = (float)total / (float)%s;\n    }\n", e->name[id], ys.d[0] == DIM_B ? "n" : rows.s);
 }
 
 static void emit_loss_grad(Emit *e, int id)
@@ -547,9 +553,10 @@ static void emit_loss_grad(Emit *e, int id)
 /* ---- the update stage ---------------------------------------------------- */
 static void emit_grad_norm(Emit *e, int id)
 {
-    OUT("    {   /* one pass over the contiguous gradient block */\n        double s = 0.0;\n");
-    OUT("        for (int i = 0; i < %zu; i++)\n            s += (double)grads[i] * grads[i];\n", e->p->grad_bytes / 4);
-    OUT("        %s[0] = (float)sqrt(s);\n    }\n", e->name[id]);
+    const char *acc = e->o->library ? "float" : "double";
+    OUT("    {   /* one pass over the contiguous gradient block */\n        %s s = 0.0%s;\n", acc, e->o->library ? "f" : "");
+    OUT("        for (int i = 0; i < %zu; i++)\n            s += (%s)grads[i] * grads[i];\n", e->p->grad_bytes / 4, acc);
+    OUT("        %s[0] = %s(s);\n    }\n", e->name[id], e->o->library ? "sqrtf" : "(float)sqrt");
 }
 
 static void emit_update(Emit *e, int id)
@@ -593,10 +600,11 @@ static void emit_dropmask(Emit *e, int id)
 {
     const Node *n = nd(e, id);
     Str keep = lit(n->c[0]), inv = lit(1 / n->c[0]);
-    OUT("    if (mode == NNRT_TRAIN)  /* a new mask: keep each unit with probability %s, scaled by 1/keep */\n", keep.s);
-    OUT("        for (int i = 0; i < %s; i++)\n            %s[i] = nnrt_rng_uniform(&rng) < %s ? %s : 0.0f;\n",
-        numel(n->shape).s, e->name[id], keep.s, inv.s);
-    OUT("    else if (mode != NNRT_TRAIN_SAME_MASK)  /* inference: no dropout */\n");
+    OUT("    if (mode == TRAIN)  /* a new mask: keep each unit with probability %s, scaled by 1/keep */\n", keep.s);
+    OUT("        for (int i = 0; i < %s; i++)\n            %s[i] = %s < %s ? %s : 0.0f;\n",
+        numel(n->shape).s, e->name[id], e->o->library ? "rng_uniform(&ctl.rng)" : "nnrt_rng_uniform(&rng)", keep.s,
+        inv.s);
+    OUT("    else if (mode != TRAIN_SAME_MASK)  /* inference: no dropout */\n");
     OUT("        for (int i = 0; i < %s; i++)\n            %s[i] = 1.0f;\n", numel(n->shape).s, e->name[id]);
 }
 
@@ -668,6 +676,17 @@ static void emit_steps(Emit *e, int from, int to)
 }
 
 /* ---- the file around the steps ------------------------------------------- */
+/* Whether some param starts from random normal values. */
+static int has_init(const Graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        InitKind k = g->nodes[i].init;
+        if (g->nodes[i].op == OP_PARAM && (k == INIT_RANDN || k == INIT_GLOROT || k == INIT_HE))
+            return 1;
+    }
+    return 0;
+}
+
 static void header(Emit *e, int argc, char **argv)
 {
     OUT("/* %s.c: a training program for the model '%s' (%s).\n", e->g->model, e->g->model, e->o->path);
@@ -694,12 +713,59 @@ static void header(Emit *e, int argc, char **argv)
         OUT(" *   %-8s %g (const, line %d)\n", c->name, c->value, c->loc.line);
     }
     OUT(" * Shapes are written [rows, columns]; every tensor is row-major float.\n */\n");
-    OUT("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"nnrt.h\"\n\n");
-    OUT("#define B %d\nenum { PREDICT = 3 }; /* forward mode of predict: stop at the output */\n\n", e->g->batch);
-    OUT("#ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */\n");
+    OUT("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n");
+    if (e->o->library)
+        OUT("#include \"%s\"\n\n", e->o->header);
+    else
+        OUT("#include \"nnrt.h\"\n\n");
+    OUT("#define B %d\n", e->g->batch);
+    OUT("enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes%s */\n",
+        e->o->library ? "" : " (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output)");
+    OUT("\n#ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */\n");
     OUT("#define POISON(p, count) poison(p, count)\n");
     OUT("static void poison(float *p, int count)\n{\n    for (int i = 0; i < count; i++)\n        p[i] = NAN;\n}\n");
     OUT("#else\n#define POISON(p, count) ((void)0)\n#endif\n");
+}
+
+static int has_op(const Graph *g, Op op)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == op)
+            return 1;
+    return 0;
+}
+
+/* --blas none: the portable GEMM, written into the file. */
+static void portable_gemm(Emit *e)
+{
+    if (e->o->blas || !has_op(e->g, OP_MATMUL))
+        return;
+    OUT("\n/* gemm: C[M,N] = op(A)[M,K] · op(B)[K,N], row-major; a flag transposes its operand. */\n");
+    OUT("static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *Bm, int ldb,\n");
+    OUT("                 float *C, int ldc)\n{\n");
+    OUT("    for (int i = 0; i < M; i++)\n        for (int j = 0; j < N; j++) {\n            float s = 0.0f;\n");
+    OUT("            for (int k = 0; k < K; k++)\n");
+    OUT("                s += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? Bm[j * ldb + k] : Bm[k * ldb + j]);\n");
+    OUT("            C[i * ldc + j] = s;\n        }\n}\n");
+}
+
+/* Library mode: the control state (rate, step, random generator) and a
+ * small PCG32, the same numbers on every platform. */
+static void library_rng(Emit *e)
+{
+    if (!e->o->library)
+        return;
+    OUT("\n/* ---- control: the learning rate, the step count, the random generator ---- */\n");
+    OUT("static struct {\n    float lr;\n    uint32_t step;\n    uint64_t rng;\n} ctl;\n");
+    OUT("\n/* PCG32 (XSH-RR): the same numbers on every platform. */\nstatic uint32_t rng_u32(uint64_t *s)\n{\n");
+    OUT("    uint64_t old = *s;\n    *s = old * 6364136223846793005ULL + 1442695040888963407ULL;\n");
+    OUT("    uint32_t x = (uint32_t)(((old >> 18) ^ old) >> 27), r = (uint32_t)(old >> 59);\n");
+    OUT("    return (x >> r) | (x << ((32u - r) & 31u));\n}\n");
+    OUT("\nstatic float rng_uniform(uint64_t *s) { return (float)(rng_u32(s) >> 8) * (1.0f / 16777216.0f); }\n");
+    if (has_init(e->g))
+        OUT("\nstatic float rng_normal(uint64_t *s) /* Box-Muller */\n{\n"
+            "    float u1 = rng_uniform(s), u2 = rng_uniform(s);\n"
+            "    return sqrtf(-2.0f * logf(1.0f - u1)) * cosf(6.28318531f * u2);\n}\n");
 }
 
 static Str dims_c(Shape s)
@@ -826,10 +892,11 @@ static void fn_forward(Emit *e)
 {
     const Node *loss = nd(e, e->g->loss);
     (void)loss;
-    OUT("\nstatic NnrtRng rng; /* dropout masks */\n");
+    if (!e->o->library)
+        OUT("\nstatic NnrtRng rng; /* dropout masks */\n");
     OUT("\n/* forward: the mean loss of the n rows in the batch buffers.\n");
-    OUT(" * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */\n");
-    OUT("static float forward(int n, int mode)\n{\n    (void)rng;\n");
+    OUT(" * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */\n");
+    OUT("static float forward(int n, int mode)\n{\n");
     emit_steps(e, 0, e->p->fwd_end);
     OUT("    (void)mode;\n    return %s[0];\n}\n", e->name[e->g->loss]);
 }
@@ -867,33 +934,58 @@ static void fn_update(Emit *e)
     OUT("}\n");
 }
 
+/* One param's initial values: a runtime call, or in library mode a loop. */
+static void init_param(Emit *e, int i)
+{
+    const Node *n = nd(e, i);
+    const char *name = e->name[i];
+    Str cnt = numel(n->shape), c0 = lit(n->c[0]), c1 = lit(n->c[1]);
+    char b[96];
+    int lib = e->o->library;
+    switch (n->init) {
+    case INIT_ZEROS: case INIT_ONES: case INIT_CONST: {
+        Str v = n->init == INIT_ZEROS ? lit(0) : n->init == INIT_ONES ? lit(1) : c0;
+        if (lib)
+            OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;", cnt.s, name, v.s);
+        else
+            OUT("    nnrt_init_fill(%s, %s, %s);", name, cnt.s, v.s);
+        break;
+    }
+    case INIT_UNIFORM:
+        if (lib)
+            OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s + (%s - %s) * rng_uniform(&r);", cnt.s, name, c0.s, c1.s, c0.s);
+        else
+            OUT("    nnrt_init_uniform(%s, %s, %s, %s, &r);", name, cnt.s, c0.s, c1.s);
+        break;
+    case INIT_RANDN: case INIT_GLOROT: case INIT_HE:
+        if (lib)
+            OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s * rng_normal(&r);", cnt.s, name, c0.s);
+        else
+            OUT("    nnrt_init_normal(%s, %s, %s, &r);", name, cnt.s, c0.s);
+        break;
+    }
+    OUT("  /* %s = %s */\n", n->name, init_text(n, b, sizeof b));
+}
+
 static void fn_init(Emit *e)
 {
-    char b[96];
     OUT("\n/* init: params to their initial values, optimizer state to zero. */\n");
-    OUT("static void init(uint64_t seed)\n{\n    NnrtRng r;\n    nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);\n");
-    for (int i = 0; i < e->g->n; i++) {
-        const Node *n = nd(e, i);
-        const char *name = e->name[i];
-        Str cnt = numel(n->shape);
-        if (n->op == OP_STATE)
-            OUT("    nnrt_init_fill(%s, %s, 0.0f);\n", name, cnt.s);
-        if (n->op != OP_PARAM)
-            continue;
-        switch (n->init) {
-        case INIT_ZEROS: OUT("    nnrt_init_fill(%s, %s, 0.0f);", name, cnt.s); break;
-        case INIT_ONES: OUT("    nnrt_init_fill(%s, %s, 1.0f);", name, cnt.s); break;
-        case INIT_CONST: OUT("    nnrt_init_fill(%s, %s, %s);", name, cnt.s, lit(n->c[0]).s); break;
-        case INIT_UNIFORM:
-            OUT("    nnrt_init_uniform(%s, %s, %s, %s, &r);", name, cnt.s, lit(n->c[0]).s, lit(n->c[1]).s);
-            break;
-        case INIT_RANDN: case INIT_GLOROT: case INIT_HE:
-            OUT("    nnrt_init_normal(%s, %s, %s, &r);", name, cnt.s, lit(n->c[0]).s);
-            break;
-        }
-        OUT("  /* %s */\n", init_text(n, b, sizeof b));
+    if (e->o->library) {
+        OUT("static void init(uint32_t seed)\n{\n    uint64_t r = 0x853c49e6748fea9bULL ^ seed;\n    (void)r;\n");
+    } else {
+        OUT("static void init(uint64_t seed)\n{\n    NnrtRng r;\n    nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);\n");
     }
-    OUT("    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);\n}\n");
+    for (int i = 0; i < e->g->n; i++) {
+        if (nd(e, i)->op == OP_PARAM)
+            init_param(e, i);
+        else if (nd(e, i)->op == OP_STATE)
+            OUT("    memset(%s, 0, sizeof %s);\n", e->name[i], e->name[i]);
+    }
+    if (e->o->library)
+        OUT("    ctl.rng = 0xda3e39cb94b95bdbULL ^ seed; /* dropout masks */\n    ctl.step = 0;\n    ctl.lr = %s;\n}\n",
+            lit(e->g->train.lr).s);
+    else
+        OUT("    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);\n}\n");
 }
 
 static int leaf_of(const Graph *g, Op op)
@@ -1068,6 +1160,117 @@ static void fn_main(Emit *e)
     OUT("    return nnrt_main(&m, argc, argv);\n}\n");
 }
 
+/* ---- library mode: the API of M.h over the static storage ---------------- */
+static long params_numel(const Emit *e)
+{
+    long total = 0;
+    for (int i = 0; i < e->g->n; i++)
+        if (nd(e, i)->op == OP_PARAM)
+            total += shape_numel(nd(e, i)->shape, e->g->batch);
+    return total;
+}
+
+static void lib_save_load(Emit *e)
+{
+    const char *m = e->g->model;
+    OUT("\n/* save: every param, in declaration order, as little-endian f32 bytes.\n");
+    OUT(" * Returns the bytes written, or 0 when len is less than the %s_SAVE_BYTES needed. */\n", e->model);
+    OUT("size_t %s_save(uint8_t *buf, size_t len)\n{\n    size_t k = 0;\n", m);
+    OUT("    if (len < %s_SAVE_BYTES)\n        return 0;\n", e->model);
+    for (int i = 0; i < e->g->n; i++)
+        if (nd(e, i)->op == OP_PARAM)
+            OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u;\n        memcpy(&u, &%s[i], 4);\n"
+                "        for (int b = 0; b < 4; b++)\n            buf[k++] = (uint8_t)(u >> (8 * b));\n    }\n",
+                numel(nd(e, i)->shape).s, e->name[i]);
+    OUT("    return k;\n}\n");
+    OUT("\n/* load: the params from bytes written by save; 0, or -1 when len is not %s_SAVE_BYTES. */\n", e->model);
+    OUT("int %s_load(const uint8_t *buf, size_t len)\n{\n    size_t k = 0;\n", m);
+    OUT("    if (len != %s_SAVE_BYTES)\n        return -1;\n", e->model);
+    for (int i = 0; i < e->g->n; i++)
+        if (nd(e, i)->op == OP_PARAM)
+            OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u = 0;\n"
+                "        for (int b = 0; b < 4; b++)\n            u |= (uint32_t)buf[k++] << (8 * b);\n"
+                "        memcpy(&%s[i], &u, 4);\n    }\n",
+                numel(nd(e, i)->shape).s, e->name[i]);
+    OUT("    return 0;\n}\n");
+}
+
+static const char *upper_name(const char *s, Arena *a)
+{
+    char *u = arena_strdup(a, s);
+    for (char *q = u; *q; q++)
+        if (*q >= 'a' && *q <= 'z')
+            *q = (char)(*q - 32);
+    return u;
+}
+
+static void fn_library(Emit *e)
+{
+    int x = leaf_of(e->g, OP_INPUT), t = leaf_of(e->g, OP_LABEL), y = e->g->output;
+    const char *m = e->g->model, *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
+    long xw = shape_row_numel(nd(e, x)->shape), tw = shape_row_numel(nd(e, t)->shape);
+    OUT("\n/* ---- the library's API (%s.h) ---- */\n", m);
+    OUT("void %s_init(uint32_t seed)\n{\n    init(seed);\n}\n", m);
+    OUT("\nvoid %s_set_lr(float lr)\n{\n    ctl.lr = lr;\n}\n", m);
+    OUT("\n/* One training step on n rows (1 <= n <= B): forward, backward, update.\n"
+        " * Returns the mean loss of the rows before the update (NaN when n is out of range). */\n");
+    OUT("float %s_train_step(const float *x_in, const %s *t_in, int n)\n{\n", m, tt);
+    OUT("    if (n < 1 || n > B)\n        return NAN;\n");
+    OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
+    OUT("    memcpy(%s, t_in, sizeof(%s) * (size_t)n * %ld);\n", e->name[t], tt, tw);
+    OUT("    float loss_value = forward(n, TRAIN);\n    backward(n);\n    update(ctl.lr, (long)++ctl.step);\n");
+    OUT("    return loss_value;\n}\n");
+    OUT("\n/* The mean loss of n rows without training (no dropout). */\n");
+    OUT("float %s_loss(const float *x_in, const %s *t_in, int n)\n{\n", m, tt);
+    OUT("    if (n < 1 || n > B)\n        return NAN;\n");
+    OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
+    OUT("    memcpy(%s, t_in, sizeof(%s) * (size_t)n * %ld);\n    return forward(n, EVAL);\n}\n", e->name[t], tt, tw);
+    OUT("\n/* The output rows for n inputs (1 <= n <= B): y_out gets n * %s_OUT_DIM floats. */\n", e->model);
+    OUT("void %s_predict(const float *x_in, int n, float *y_out)\n{\n", m);
+    OUT("    if (n < 1 || n > B)\n        return;\n");
+    OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
+    OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], numel(nd(e, y)->shape).s);
+    lib_save_load(e);
+}
+
+void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
+{
+    Emit em = {.out = out, .g = g, .p = p, .o = o}, *e = &em;
+    char up[128];
+    int k = 0;
+    for (const char *q = g->model; *q && k < 120; q++)
+        up[k++] = (char)(*q >= 'a' && *q <= 'z' ? *q - 32 : *q);
+    up[k] = '\0';
+    int t = leaf_of(g, OP_LABEL), x = leaf_of(g, OP_INPUT);
+    const char *tt = g->nodes[t].dtype == DT_I32 ? "int32_t" : "float", *m = g->model;
+    OUT("/* %s.h: the training library nnc emitted for the model '%s' (%s).\n", m, m, o->path);
+    OUT(" * Generated by nnc %s; do not edit.\n *\n", NNC_VERSION);
+    OUT(" * Static storage only: no malloc, no stdio, no files.  RAM is exactly the\n");
+    OUT(" * sum of the byte counts below (%s_RAM_BYTES); nothing else is allocated.\n", up);
+    OUT(" *\n *     %s_init(seed);\n *     for (...) loss = %s_train_step(x, t, n);   // n <= %s_BATCH rows\n", m, m, up);
+    OUT(" *     %s_predict(x, n, y);\n */\n", m);
+    OUT("#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", up, up);
+    OUT("#define %s_BATCH %d          /* rows per step, at most */\n", up, g->batch);
+    OUT("#define %s_IN_DIM %ld        /* floats per input row */\n", up, shape_row_numel(g->nodes[x].shape));
+    OUT("#define %s_LABEL_DIM %ld     /* %s per label row */\n", up, shape_row_numel(g->nodes[t].shape),
+        g->nodes[t].dtype == DT_I32 ? "class ids (int32_t)" : "floats");
+    OUT("#define %s_OUT_DIM %ld       /* floats per output row */\n\n", up, shape_row_numel(g->nodes[g->output].shape));
+    OUT("#define %s_PARAM_BYTES %zu\n#define %s_GRAD_BYTES %zu\n#define %s_STATE_BYTES %zu\n", up, p->param_bytes, up,
+        p->grad_bytes, up, p->state_bytes);
+    OUT("#define %s_BATCH_BYTES %zu\n#define %s_ARENA_BYTES %zu\n", up, p->batch_bytes, up, p->arena_bytes);
+    OUT("#define %s_CONTROL_BYTES 16  /* learning rate, step count, random generator */\n", up);
+    OUT("#define %s_RAM_BYTES (%s_PARAM_BYTES + %s_GRAD_BYTES + %s_STATE_BYTES + %s_BATCH_BYTES + \\\n", up, up, up, up, up);
+    OUT("                       %s_ARENA_BYTES + %s_CONTROL_BYTES)\n", up, up);
+    OUT("#define %s_SAVE_BYTES %ld   /* the params as saved by %s_save */\n\n", up, params_numel(e) * 4, m);
+    OUT("void %s_init(uint32_t seed);                     /* params to their initial values */\n", m);
+    OUT("void %s_set_lr(float lr);                        /* default: the train block's lr */\n", m);
+    OUT("float %s_train_step(const float *x, const %s *t, int n); /* one step; the loss */\n", m, tt);
+    OUT("float %s_loss(const float *x, const %s *t, int n);       /* the loss, no update */\n", m, tt);
+    OUT("void %s_predict(const float *x, int n, float *y);\n", m);
+    OUT("size_t %s_save(uint8_t *buf, size_t len);        /* %s_SAVE_BYTES bytes */\n", m, up);
+    OUT("int %s_load(const uint8_t *buf, size_t len);\n\n#endif\n", m);
+}
+
 int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
 {
     int inputs = 0, labels = 0;
@@ -1093,14 +1296,21 @@ void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int 
     arena_init(&a);
     Emit em = {.out = out, .g = g, .p = p, .o = o}, *e = &em;
     make_names(e, &a);
+    e->model = upper_name(g->model, &a);
     header(e, argc, argv);
     decl_persistent(e);
     decl_arena(e);
+    library_rng(e);
+    portable_gemm(e);
     fn_forward(e);
     fn_backward(e);
     fn_update(e);
     fn_init(e);
-    fn_glue(e);
-    fn_main(e);
+    if (e->o->library) {
+        fn_library(e);
+    } else {
+        fn_glue(e);
+        fn_main(e);
+    }
     arena_free(&a);
 }

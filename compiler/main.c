@@ -183,9 +183,38 @@ static int build_program(const Options *o, const char *csrc)
     return 0;
 }
 
-static int write_output(const Options *o, const EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
+/* Library mode: M.h beside M.c. */
+static int write_header(const char *c_path, const EmitOptions *eo, const Graph *g, const Plan *p)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%.*s.h", (int)strlen(c_path) - 2, c_path);
+    FILE *f = xfopen(path, "w");
+    if (!f)
+        return 1;
+    emit_h(f, g, p, eo);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "nnc: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
 {
     int to_stdout = strcmp(o->output, "-") == 0, build = !to_stdout && !ends_with(o->output, ".c");
+    if (eo->library && build) {
+        fprintf(stderr, "nnc: --emit library writes C source: give -o NAME.c (NAME.h is written beside it)\n");
+        return 2;
+    }
+    char hname[512];
+    const char *base = strrchr(o->output, '/') ? strrchr(o->output, '/') + 1 : o->output;
+    if (to_stdout)
+        snprintf(hname, sizeof hname, "%s.h", g->model);
+    else
+        snprintf(hname, sizeof hname, "%.*s.h", (int)strlen(base) - 2, base);
+    eo->header = hname;
+    if (eo->library && !to_stdout && write_header(o->output, eo, g, p))
+        return 1;
     char path[4096];
     snprintf(path, sizeof path, build ? "%s.nnc-tmp.c" : "%s", o->output);
     FILE *f = to_stdout ? stdout : xfopen(path, "w");
