@@ -29,6 +29,9 @@ typedef struct Emit {
     const EmitOptions *o;
     const char **name; /* C name of every node */
     int last_line;     /* the .nn line of the previous comment */
+    char *fused;       /* fused[i]: node i is computed inside its one reader's loop, never stored */
+    char *depth;       /* depth[i]: how many fused producers deep node i's expression is */
+    int *epilogue;     /* epilogue[i]: a column sum over node i done in i's loop, or -1 */
     const char *model; /* C prefix-safe model name */
 } Emit;
 
@@ -44,7 +47,7 @@ static const char *const reserved[] = {
     "forward", "backward", "update", "init", "predict", "fix1", "fix2", "dl", "acc", "total", "best",
     "want", "lse", "NULL", "INFINITY", "POISON", "PREDICT", "sqrtf", "expf", "logf", "tanhf",
     "TRAIN", "EVAL", "TRAIN_SAME_MASK", "gemm", "ctl", "rng_u32", "rng_uniform", "rng_normal", "buf", "len",
-    "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr",
+    "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr", "a", "u", "b",
 };
 
 static int is_reserved(const char *s)
@@ -83,8 +86,8 @@ static void make_names(Emit *e, Arena *a)
 typedef struct Str {
     char s[160];
 } Str;
-typedef struct Big { /* a whole expression over a few Str operands */
-    char s[1024];
+typedef struct Big { /* a whole expression: a fused chain over a few operands */
+    char s[4096];
 } Big;
 
 static Str ext(int d)
@@ -179,46 +182,48 @@ static void step_comment(Emit *e, int id)
 }
 
 /* ---- elementwise ------------------------------------------------------- */
-static Big ew_expr(const Emit *e, const Node *n, Str a, Str b)
+/* Writes into r.s; an expression that does not fit is a bug (fusion keeps
+ * chains short). */
+#define PUT(...) NNC_ASSERT(snprintf(r.s, sizeof r.s, __VA_ARGS__) < (int)sizeof r.s, "expression too long")
+
+static Big ew_expr(const Node *n, const char *x, const char *y)
 {
     Big r;
-    const char *x = a.s, *y = b.s;
     Str c0 = lit(n->c[0]), c1 = lit(n->c[1]);
     switch (n->op) {
-    case OP_NEG: snprintf(r.s, sizeof r.s, "-%s", x); break;
-    case OP_EXP: snprintf(r.s, sizeof r.s, "expf(%s)", x); break;
-    case OP_LOG: snprintf(r.s, sizeof r.s, "logf(%s)", x); break;
-    case OP_SQRT: snprintf(r.s, sizeof r.s, "sqrtf(%s)", x); break;
-    case OP_SIN: snprintf(r.s, sizeof r.s, "sinf(%s)", x); break;
-    case OP_COS: snprintf(r.s, sizeof r.s, "cosf(%s)", x); break;
-    case OP_ABS: snprintf(r.s, sizeof r.s, "fabsf(%s)", x); break;
-    case OP_SIGN: snprintf(r.s, sizeof r.s, "(float)((%s > 0.0f) - (%s < 0.0f))", x, x); break;
-    case OP_SIGMOID: snprintf(r.s, sizeof r.s, "1.0f / (1.0f + expf(-%s))", x); break;
-    case OP_TANH: snprintf(r.s, sizeof r.s, "tanhf(%s)", x); break;
-    case OP_RELU: snprintf(r.s, sizeof r.s, "%s > 0.0f ? %s : 0.0f", x, x); break;
-    case OP_LEAKY_RELU: snprintf(r.s, sizeof r.s, "%s > 0.0f ? %s : %s * %s", x, x, c0.s, x); break;
-    case OP_CLIP: snprintf(r.s, sizeof r.s, "fminf(fmaxf(%s, %s), %s)", x, c0.s, c1.s); break;
+    case OP_NEG: PUT("-%s", x); break;
+    case OP_EXP: PUT("expf(%s)", x); break;
+    case OP_LOG: PUT("logf(%s)", x); break;
+    case OP_SQRT: PUT("sqrtf(%s)", x); break;
+    case OP_SIN: PUT("sinf(%s)", x); break;
+    case OP_COS: PUT("cosf(%s)", x); break;
+    case OP_ABS: PUT("fabsf(%s)", x); break;
+    case OP_SIGN: PUT("(float)((%s > 0.0f) - (%s < 0.0f))", x, x); break;
+    case OP_SIGMOID: PUT("1.0f / (1.0f + expf(-%s))", x); break;
+    case OP_TANH: PUT("tanhf(%s)", x); break;
+    case OP_RELU: PUT("%s > 0.0f ? %s : 0.0f", x, x); break;
+    case OP_LEAKY_RELU: PUT("%s > 0.0f ? %s : %s * %s", x, x, c0.s, x); break;
+    case OP_CLIP: PUT("fminf(fmaxf(%s, %s), %s)", x, c0.s, c1.s); break;
     case OP_POW:
         if (n->c[0] == 2)
-            snprintf(r.s, sizeof r.s, "%s * %s", x, x);
+            PUT("%s * %s", x, x);
         else
-            snprintf(r.s, sizeof r.s, "powf(%s, %s)", x, c0.s);
+            PUT("powf(%s, %s)", x, c0.s);
         break;
-    case OP_ADD: snprintf(r.s, sizeof r.s, "%s + %s", x, y); break;
-    case OP_SUB: snprintf(r.s, sizeof r.s, "%s - %s", x, y); break;
-    case OP_MUL: snprintf(r.s, sizeof r.s, "%s * %s", x, y); break;
-    case OP_DIV: snprintf(r.s, sizeof r.s, "%s / %s", x, y); break;
-    case OP_EQ: snprintf(r.s, sizeof r.s, "(float)(%s == %s)", x, y); break;
-    case OP_SIGMOID_GRAD: snprintf(r.s, sizeof r.s, "%s * %s * (1.0f - %s)", y, x, x); break;
-    case OP_TANH_GRAD: snprintf(r.s, sizeof r.s, "%s * (1.0f - %s * %s)", y, x, x); break;
-    case OP_RELU_GRAD: snprintf(r.s, sizeof r.s, "%s > 0.0f ? %s : 0.0f", x, y); break;
-    case OP_LEAKY_RELU_GRAD: snprintf(r.s, sizeof r.s, "%s > 0.0f ? %s : %s * %s", x, y, c0.s, y); break;
+    case OP_ADD: PUT("%s + %s", x, y); break;
+    case OP_SUB: PUT("%s - %s", x, y); break;
+    case OP_MUL: PUT("%s * %s", x, y); break;
+    case OP_DIV: PUT("%s / %s", x, y); break;
+    case OP_EQ: PUT("(float)(%s == %s)", x, y); break;
+    case OP_SIGMOID_GRAD: PUT("%s * %s * (1.0f - %s)", y, x, x); break;
+    case OP_TANH_GRAD: PUT("%s * (1.0f - %s * %s)", y, x, x); break;
+    case OP_RELU_GRAD: PUT("%s > 0.0f ? %s : 0.0f", x, y); break;
+    case OP_LEAKY_RELU_GRAD: PUT("%s > 0.0f ? %s : %s * %s", x, y, c0.s, y); break;
     case OP_CLIP_GRAD:
-        snprintf(r.s, sizeof r.s, "%s >= %s && %s <= %s ? %s : 0.0f", x, c0.s, x, c1.s, y);
+        PUT("%s >= %s && %s <= %s ? %s : 0.0f", x, c0.s, x, c1.s, y);
         break;
     default: NNC_ASSERT(0, "not an elementwise op");
     }
-    (void)e;
     return r;
 }
 
@@ -265,42 +270,111 @@ static int is_scalar_operand(const Emit *e, int id)
     return n->shape.rank == 0 || n->op == OP_ROWS;
 }
 
-/* out = f(a[, b]) elementwise; one flat loop when every operand has the
- * output's shape (or is a scalar), else nested loops with broadcast indices. */
+/* Whether every operand read by the (possibly fused) expression of node id
+ * has the loop's shape or is a scalar: then one flat loop does. */
+static int flat_operands(const Emit *e, int id, Shape loop)
+{
+    const Node *n = nd(e, id);
+    for (int k = 0; k < n->n_in; k++) {
+        int in = n->in[k];
+        if (e->fused[in] ? !flat_operands(e, in, loop)
+                         : !(is_scalar_operand(e, in) || shape_eq(nd(e, in)->shape, loop)))
+            return 0;
+    }
+    return 1;
+}
+
+/* The expression of node id inside a loop over `loop`: operands that are
+ * fused into it are expanded in place (in parentheses), the others read
+ * from their buffers. */
+static Big ew_tree(const Emit *e, int id, Shape loop, int flat)
+{
+    const Node *n = nd(e, id);
+    Big arg[2];
+    for (int k = 0; k < n->n_in && k < 2; k++) {
+        int in = n->in[k];
+        if (e->fused[in]) {
+            Big inner = ew_tree(e, in, loop, flat);
+            snprintf(arg[k].s, sizeof arg[k].s, "(%.4000s)", inner.s);
+        } else {
+            snprintf(arg[k].s, sizeof arg[k].s, "%s",
+                     elem(e, in, flat ? "i" : index_in(nd(e, in)->shape, loop).s).s);
+        }
+    }
+    return ew_expr(n, arg[0].s, n->n_in > 1 ? arg[1].s : "");
+}
+
+/* out = f(a[, b]) elementwise, with any fused producers expanded: one flat
+ * loop when every operand has the output's shape (or is a scalar), else
+ * nested loops with broadcast indices.  A column sum fused after it (the
+ * bias gradient) is accumulated in the same loop. */
 static void emit_ew(Emit *e, int id)
 {
     const Node *n = nd(e, id);
-    int flat = 1;
-    for (int k = 0; k < n->n_in; k++)
-        flat &= is_scalar_operand(e, n->in[k]) || shape_eq(nd(e, n->in[k])->shape, n->shape);
-    Str a, b = {{0}};
-    Big f;
+    int red = e->epilogue[id];
+    int flat = red < 0 && flat_operands(e, id, n->shape);
+    Big f = ew_tree(e, id, n->shape, flat);
     if (flat) {
-        a = elem(e, n->in[0], "i");
-        if (n->n_in > 1)
-            b = elem(e, n->in[1], "i");
-        f = ew_expr(e, n, a, b);
         OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", numel(n->shape).s, e->name[id], f.s);
         return;
     }
-    a = elem(e, n->in[0], index_in(nd(e, n->in[0])->shape, n->shape).s);
-    b = elem(e, n->in[1], index_in(nd(e, n->in[1])->shape, n->shape).s);
-    f = ew_expr(e, n, a, b);
-    open_loops(e, n->shape);
-    OUT("%*s%s[%s] = %s;\n", 4 * (n->shape.rank + 1), "", e->name[id], index_in(n->shape, n->shape).s, f.s);
+    int depth = 4 * (n->shape.rank + 1);
+    Str at = index_in(n->shape, n->shape);
+    if (red < 0) {
+        open_loops(e, n->shape);
+        OUT("%*s%s[%s] = %s;\n", depth, "", e->name[id], at.s, f.s);
+        return;
+    }
+    /* rank 2: rows i, columns j; the column sum rides along */
+    OUT("    for (int j = 0; j < %d; j++)\n        %s[j] = 0.0f;\n", n->shape.d[1], e->name[red]);
+    OUT("    for (int i = 0; i < %s; i++)\n", ext(n->shape.d[0]).s);
+    OUT("        for (int j = 0; j < %d; j++) {\n", n->shape.d[1]);
+    OUT("            %s[%s] = %s;\n", e->name[id], at.s, f.s);
+    OUT("            %s[j] += %s[%s];  /* %s = Σ_rows %s, in the same loop */\n        }\n", e->name[red],
+        e->name[id], at.s, nd(e, red)->name, nd(e, id)->name);
 }
 
 /* ---- matmul ------------------------------------------------------------ */
+/* Small products (up to SMALL_GEMM multiply-adds at B rows) are loops with
+ * constant bounds, which the C compiler unrolls; a BLAS call costs more
+ * than the work there.  Larger ones go to nnrt_sgemm (cblas_sgemm). */
+enum { SMALL_GEMM = 65536 };
+
 static void emit_matmul(Emit *e, int id)
 {
     const Node *n = nd(e, id), *a = nd(e, n->in[0]), *b = nd(e, n->in[1]);
-    Str M = ext(n->shape.d[0]), N = ext(n->shape.d[1]), K = ext(n->ta ? a->shape.d[0] : a->shape.d[1]);
-    if (e->o->blas)
+    int kd = n->ta ? a->shape.d[0] : a->shape.d[1], lda = a->shape.d[1], ldb = b->shape.d[1], ldc = n->shape.d[1];
+    Str M = ext(n->shape.d[0]), N = ext(n->shape.d[1]), K = ext(kd);
+    long work = shape_numel(n->shape, e->g->batch) * (kd == DIM_B ? e->g->batch : kd);
+    const char *A = e->name[n->in[0]], *Bm = e->name[n->in[1]], *C = e->name[id];
+    if (e->o->blas && work > SMALL_GEMM) {
         OUT("    nnrt_sgemm(%d, %d, %s, %s, %s, 1.0f, %s, %d, %s, %d, 0.0f, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s,
-            e->name[n->in[0]], a->shape.d[1], e->name[n->in[1]], b->shape.d[1], e->name[id], n->shape.d[1]);
+            A, lda, Bm, ldb, C, ldc);
+        return;
+    }
+    if (!e->o->blas && work > SMALL_GEMM) {
+        OUT("    gemm(%d, %d, %s, %s, %s, %s, %d, %s, %d, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s, A, lda, Bm, ldb, C, ldc);
+        return;
+    }
+    if (n->tb) { /* C[i,j] = Σ_k A[i,k]·B[j,k]: a dot product of two rows */
+        OUT("    for (int i = 0; i < %s; i++)\n        for (int j = 0; j < %s; j++) {\n", M.s, N.s);
+        OUT("            float s = 0.0f;\n            for (int k = 0; k < %s; k++)\n", K.s);
+        char ai[48];
+        snprintf(ai, sizeof ai, n->ta ? "k * %d + i" : "i * %d + k", lda);
+        OUT("                s += %s[%s] * %s[j * %d + k];\n            %s[i * %d + j] = s;\n        }\n", A, ai, Bm,
+            ldb, C, ldc);
+        return;
+    }
+    /* C[i,:] += A[i,k]·B[k,:] (or Aᵀ: A[k,i]): the inner loop runs along rows of B and C */
+    OUT("    memset(%s, 0, sizeof(float) * (%s));\n", C, numel(n->shape).s);
+    if (n->ta)
+        OUT("    for (int k = 0; k < %s; k++)\n        for (int i = 0; i < %s; i++) {\n"
+            "            const float a = %s[k * %d + i];\n", K.s, M.s, A, lda);
     else
-        OUT("    gemm(%d, %d, %s, %s, %s, %s, %d, %s, %d, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s, e->name[n->in[0]],
-            a->shape.d[1], e->name[n->in[1]], b->shape.d[1], e->name[id], n->shape.d[1]);
+        OUT("    for (int i = 0; i < %s; i++)\n        for (int k = 0; k < %s; k++) {\n"
+            "            const float a = %s[i * %d + k];\n", M.s, K.s, A, lda);
+    OUT("            for (int j = 0; j < %s; j++)\n                %s[i * %d + j] += a * %s[k * %d + j];\n        }\n",
+        N.s, C, ldc, Bm, ldb);
 }
 
 /* ---- moving data ------------------------------------------------------- */
@@ -642,6 +716,79 @@ static void emit_node(Emit *e, int id)
     }
 }
 
+/* ---- fusion: which values never need storing ------------------------------- */
+static int ew_emitted(Op op)
+{
+    switch (op) {
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
+    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
+    case OP_POW: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
+    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A fused chain is computed at the step of its last node; an operand read
+ * with broadcasting (another shape) must not share bytes with that node's
+ * output, so it must be outside the arena or still live at that step. */
+static int leaves_live(const Emit *e, int id, Shape loop, int step)
+{
+    const Node *n = nd(e, id);
+    for (int k = 0; k < n->n_in; k++) {
+        int in = n->in[k];
+        const BufPlan *b = &e->p->buf[e->p->buf[in].root];
+        if (e->fused[in] ? !leaves_live(e, in, loop, step)
+                         : (!shape_eq(nd(e, in)->shape, loop) && b->cls == SC_ARENA && b->last < step))
+            return 0;
+    }
+    return 1;
+}
+
+static int fusable(const Emit *e, int a, int b, int step_b, const int *readers, const int *reader)
+{
+    const Node *na = nd(e, a), *nb = nd(e, b);
+    return ew_emitted(na->op) && ew_emitted(nb->op) && readers[a] == 1 && reader[a] == b &&
+           e->p->buf[a].cls == SC_ARENA && a != e->g->loss && a != e->g->output && a != e->g->metric &&
+           na->stage == nb->stage && shape_eq(na->shape, nb->shape) && leaves_live(e, a, nb->shape, step_b);
+}
+
+/* b sums a over its rows into a param gradient (the bias gradient). */
+static int column_sum(const Emit *e, int a, int b)
+{
+    const Node *na = nd(e, a), *nb = nd(e, b);
+    int rows = (nb->op == OP_SUM_TO && nb->to.d[nb->to.rank - 1] == na->shape.d[1]) ||
+               (nb->op == OP_SUM && nb->axes == 1u);
+    return rows && nb->in[0] == a && ew_emitted(na->op) && !e->fused[a] && na->shape.rank == 2 &&
+           shape_numel(nb->shape, 1) == na->shape.d[1] && e->p->buf[b].cls == SC_GRAD && na->stage == nb->stage;
+}
+
+static void plan_fusion(Emit *e, Arena *a)
+{
+    const Graph *g = e->g;
+    int *readers = arena_alloc(a, (size_t)g->n * sizeof *readers), *reader = arena_alloc(a, (size_t)g->n * sizeof *reader);
+    e->fused = arena_alloc(a, (size_t)g->n);
+    e->depth = arena_alloc(a, (size_t)g->n);
+    e->epilogue = arena_alloc(a, (size_t)g->n * sizeof *e->epilogue);
+    for (int i = 0; i < g->n; i++) {
+        e->epilogue[i] = -1;
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            readers[g->nodes[i].in[k]]++;
+            reader[g->nodes[i].in[k]] = i;
+        }
+    }
+    for (int s = 0; s + 1 < e->p->n_steps; s++) {
+        int x = e->p->order[s], y = e->p->order[s + 1];
+        if (fusable(e, x, y, s + 1, readers, reader) && e->depth[x] < 3) {
+            e->fused[x] = 1;
+            e->depth[y] = (char)(e->depth[x] + 1);
+        } else if (column_sum(e, x, y)) {
+            e->epilogue[x] = y;
+        }
+    }
+}
+
 static int has_code(const Emit *e, int id)
 {
     Op op = nd(e, id)->op;
@@ -659,6 +806,14 @@ static void emit_poison(Emit *e, int step)
     }
 }
 
+static int is_epilogue(const Emit *e, int id)
+{
+    for (int i = 0; i < e->g->n; i++)
+        if (e->epilogue[i] == id)
+            return 1;
+    return 0;
+}
+
 static void emit_steps(Emit *e, int from, int to)
 {
     e->last_line = 0;
@@ -666,7 +821,12 @@ static void emit_steps(Emit *e, int from, int to)
         int id = e->p->order[s];
         if (has_code(e, id)) {
             step_comment(e, id);
-            emit_node(e, id);
+            if (e->fused[id])
+                OUT("    /*   (computed inside the next loop, never stored) */\n");
+            else if (is_epilogue(e, id))
+                OUT("    /*   (summed inside the loop above) */\n");
+            else
+                emit_node(e, id);
         }
         emit_poison(e, s);
         if (id == e->g->output && from == 0)
@@ -727,18 +887,23 @@ static void header(Emit *e, int argc, char **argv)
     OUT("#else\n#define POISON(p, count) ((void)0)\n#endif\n");
 }
 
-static int has_op(const Graph *g, Op op)
+/* --blas none: the portable GEMM, written into the file. */
+static int large_matmul(const Graph *g)
 {
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].op == op)
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_MATMUL)
+            continue;
+        int kd = n->ta ? g->nodes[n->in[0]].shape.d[0] : g->nodes[n->in[0]].shape.d[1];
+        if (shape_numel(n->shape, g->batch) * (kd == DIM_B ? g->batch : kd) > SMALL_GEMM)
             return 1;
+    }
     return 0;
 }
 
-/* --blas none: the portable GEMM, written into the file. */
 static void portable_gemm(Emit *e)
 {
-    if (e->o->blas || !has_op(e->g, OP_MATMUL))
+    if (e->o->blas || !large_matmul(e->g))
         return;
     OUT("\n/* gemm: C[M,N] = op(A)[M,K] · op(B)[K,N], row-major; a flag transposes its operand. */\n");
     OUT("static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *Bm, int ldb,\n");
@@ -1297,6 +1462,7 @@ void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int 
     Emit em = {.out = out, .g = g, .p = p, .o = o}, *e = &em;
     make_names(e, &a);
     e->model = upper_name(g->model, &a);
+    plan_fusion(e, &a);
     header(e, argc, argv);
     decl_persistent(e);
     decl_arena(e);

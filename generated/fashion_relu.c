@@ -18,7 +18,7 @@
 #include "nnrt.h"
 
 #define B 100
-enum { PREDICT = 3 }; /* forward mode of predict: stop at the output */
+enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output) */
 
 #ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */
 #define POISON(p, count) poison(p, count)
@@ -64,21 +64,19 @@ static float *const dh_add = arena + 0;  /* [B, 100], line 9 */
 static NnrtRng rng; /* dropout masks */
 
 /* forward: the mean loss of the n rows in the batch buffers.
- * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */
+ * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-    (void)rng;
 
     /* line 9: h    = dense(x, 100, act=relu, init=he); */
     /* h_matmul = x · h.W */
     nnrt_sgemm(0, 0, n, 100, 784, 1.0f, x, 784, h_W, 100, 0.0f, h_matmul, 100);
     /* h_add = h_matmul + h.b */
+    /*   (computed inside the next loop, never stored) */
+    /* h = relu(h_add) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 100; j++)
-            h_add[i * 100 + j] = h_matmul[i * 100 + j] + h_b[j];
-    /* h = relu(h_add) */
-    for (int i = 0; i < n * 100; i++)
-        h[i] = h_add[i] > 0.0f ? h_add[i] : 0.0f;
+            h[i * 100 + j] = (h_matmul[i * 100 + j] + h_b[j]) > 0.0f ? (h_matmul[i * 100 + j] + h_b[j]) : 0.0f;
 
     /* line 10: y    = dense(h, 10, init=he); */
     /* y_matmul = h · y.W */
@@ -104,7 +102,7 @@ static float forward(int n, int mode)
             float lse = m + logf(s); /* log Σ e^y */
             total += lse - yr[t[r]];
         }
-        loss[0] = (float)(total / n);
+        loss[0] = (float)total / (float)n;
     }
 
     /* line 12: acc  = accuracy(y, t); */
@@ -118,9 +116,8 @@ static float forward(int n, int mode)
                 best = yr[j] > yr[best] ? j : best;
             total += best == t[r];
         }
-        acc_[0] = (float)(total / n);
+        acc_[0] = (float)total / (float)n;
     }
-    POISON(acc_, 1);
     (void)mode;
     return loss[0];
 }
@@ -168,16 +165,17 @@ static void backward(int n)
     /* line 9: h    = dense(x, 100, act=relu, init=he); */
     /* dh_add = dh where h > 0, else 0
        ReLU VJP: dx = dy where y > 0, else 0 */
-    for (int i = 0; i < n * 100; i++)
-        dh_add[i] = h[i] > 0.0f ? dh[i] : 0.0f;
+    for (int j = 0; j < 100; j++)
+        dh_b[j] = 0.0f;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 100; j++) {
+            dh_add[i * 100 + j] = h[i * 100 + j] > 0.0f ? dh[i * 100 + j] : 0.0f;
+            dh_b[j] += dh_add[i * 100 + j];  /* dh.b = Σ_rows dh_add, in the same loop */
+        }
     POISON(dh, n * 100);
     /* dh.b = Σ_rows dh_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 100; i++)
-        dh_b[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 100; j++)
-            dh_b[j] += dh_add[i * 100 + j];
+    /*   (summed inside the loop above) */
     /* dh.W = xᵀ · dh_add
        MatMul VJP: dB = Aᵀ·dY */
     nnrt_sgemm(1, 0, 784, 100, n, 1.0f, x, 784, dh_add, 100, 0.0f, dh_W, 100);
@@ -220,10 +218,10 @@ static void init(uint64_t seed)
 {
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
-    nnrt_init_normal(h_W, 78400, 0.0505076272f, &r);  /* he: normal, std 0.0505076 */
-    nnrt_init_fill(h_b, 100, 0.0f);  /* zeros */
-    nnrt_init_normal(y_W, 1000, 0.141421356f, &r);  /* he: normal, std 0.141421 */
-    nnrt_init_fill(y_b, 10, 0.0f);  /* zeros */
+    nnrt_init_normal(h_W, 78400, 0.0505076272f, &r);  /* h.W = he: normal, std 0.0505076 */
+    nnrt_init_fill(h_b, 100, 0.0f);  /* h.b = zeros */
+    nnrt_init_normal(y_W, 1000, 0.141421356f, &r);  /* y.W = he: normal, std 0.141421 */
+    nnrt_init_fill(y_b, 10, 0.0f);  /* y.b = zeros */
     nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 

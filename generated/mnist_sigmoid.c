@@ -18,7 +18,7 @@
 #include "nnrt.h"
 
 #define B 100
-enum { PREDICT = 3 }; /* forward mode of predict: stop at the output */
+enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output) */
 
 #ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */
 #define POISON(p, count) poison(p, count)
@@ -64,25 +64,29 @@ static float *const dh_add = arena + 0;  /* [B, 50], line 16 */
 static NnrtRng rng; /* dropout masks */
 
 /* forward: the mean loss of the n rows in the batch buffers.
- * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */
+ * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-    (void)rng;
 
     /* line 16: h    = sigmoid(x @ W1 + b1); */
     /* h_matmul = x · W1 */
     nnrt_sgemm(0, 0, n, 50, 784, 1.0f, x, 784, W1, 50, 0.0f, h_matmul, 50);
     /* h_add = h_matmul + b1 */
+    /*   (computed inside the next loop, never stored) */
+    /* h = σ(h_add) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 50; j++)
-            h_add[i * 50 + j] = h_matmul[i * 50 + j] + b1[j];
-    /* h = σ(h_add) */
-    for (int i = 0; i < n * 50; i++)
-        h[i] = 1.0f / (1.0f + expf(-h_add[i]));
+            h[i * 50 + j] = 1.0f / (1.0f + expf(-(h_matmul[i * 50 + j] + b1[j])));
 
     /* line 17: y    = h @ W2 + b2; */
     /* y_matmul = h · W2 */
-    nnrt_sgemm(0, 0, n, 10, 50, 1.0f, h, 50, W2, 10, 0.0f, y_matmul, 10);
+    memset(y_matmul, 0, sizeof(float) * (n * 10));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 50; k++) {
+            const float a = h[i * 50 + k];
+            for (int j = 0; j < 10; j++)
+                y_matmul[i * 10 + j] += a * W2[k * 10 + j];
+        }
     /* y = y_matmul + b2 */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
@@ -104,7 +108,7 @@ static float forward(int n, int mode)
             float lse = m + logf(s); /* log Σ e^y */
             total += lse - yr[t[r]];
         }
-        loss[0] = (float)(total / n);
+        loss[0] = (float)total / (float)n;
     }
 
     /* line 19: acc  = accuracy(y, t); */
@@ -118,9 +122,8 @@ static float forward(int n, int mode)
                 best = yr[j] > yr[best] ? j : best;
             total += best == t[r];
         }
-        acc_[0] = (float)(total / n);
+        acc_[0] = (float)total / (float)n;
     }
-    POISON(acc_, 1);
     (void)mode;
     return loss[0];
 }
@@ -159,25 +162,38 @@ static void backward(int n)
             db2[j] += dy[i * 10 + j];
     /* dh = dy · W2ᵀ
        MatMul VJP: dA = dY·Bᵀ */
-    nnrt_sgemm(0, 1, n, 50, 10, 1.0f, dy, 10, W2, 10, 0.0f, dh, 50);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 50; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 10; k++)
+                s += dy[i * 10 + k] * W2[j * 10 + k];
+            dh[i * 50 + j] = s;
+        }
     /* dW2 = hᵀ · dy
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 50, 10, n, 1.0f, h, 50, dy, 10, 0.0f, dW2, 10);
+    memset(dW2, 0, sizeof(float) * (500));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 50; i++) {
+            const float a = h[k * 50 + i];
+            for (int j = 0; j < 10; j++)
+                dW2[i * 10 + j] += a * dy[k * 10 + j];
+        }
     POISON(y_matmul, n * 10);
 
     /* line 16: h    = sigmoid(x @ W1 + b1); */
     /* dh_add = dh · h · (1 - h)
        Sigmoid VJP: dx = dy·y·(1-y) */
-    for (int i = 0; i < n * 50; i++)
-        dh_add[i] = dh[i] * h[i] * (1.0f - h[i]);
+    for (int j = 0; j < 50; j++)
+        db1[j] = 0.0f;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 50; j++) {
+            dh_add[i * 50 + j] = dh[i * 50 + j] * h[i * 50 + j] * (1.0f - h[i * 50 + j]);
+            db1[j] += dh_add[i * 50 + j];  /* db1 = Σ_rows dh_add, in the same loop */
+        }
     POISON(dh, n * 50);
     /* db1 = Σ_rows dh_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 50; i++)
-        db1[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 50; j++)
-            db1[j] += dh_add[i * 50 + j];
+    /*   (summed inside the loop above) */
     /* dW1 = xᵀ · dh_add
        MatMul VJP: dB = Aᵀ·dY */
     nnrt_sgemm(1, 0, 784, 50, n, 1.0f, x, 784, dh_add, 50, 0.0f, dW1, 50);
@@ -224,10 +240,10 @@ static void init(uint64_t seed)
 {
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
-    nnrt_init_normal(W1, 39200, 0.01f, &r);  /* randn(std=0.01) */
-    nnrt_init_fill(b1, 50, 0.0f);  /* zeros */
-    nnrt_init_normal(W2, 500, 0.01f, &r);  /* randn(std=0.01) */
-    nnrt_init_fill(b2, 10, 0.0f);  /* zeros */
+    nnrt_init_normal(W1, 39200, 0.01f, &r);  /* W1 = randn(std=0.01) */
+    nnrt_init_fill(b1, 50, 0.0f);  /* b1 = zeros */
+    nnrt_init_normal(W2, 500, 0.01f, &r);  /* W2 = randn(std=0.01) */
+    nnrt_init_fill(b2, 10, 0.0f);  /* b2 = zeros */
     nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 

@@ -19,7 +19,7 @@
 #include "nnrt.h"
 
 #define B 32
-enum { PREDICT = 3 }; /* forward mode of predict: stop at the output */
+enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output) */
 
 #ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */
 #define POISON(p, count) poison(p, count)
@@ -74,26 +74,24 @@ static float *const dh_add = arena + 0;  /* [B, 89], line 12 */
 static NnrtRng rng; /* dropout masks */
 
 /* forward: the mean loss of the n rows in the batch buffers.
- * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */
+ * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-    (void)rng;
 
     /* line 12: h    = dense(x, HIDDEN, act=tanh, init=glorot, keep=0.8); */
     /* h_matmul = x · h.W */
     nnrt_sgemm(0, 0, n, 89, 784, 1.0f, x, 784, h_W, 89, 0.0f, h_matmul, 89);
     /* h_add = h_matmul + h.b */
+    /*   (computed inside the next loop, never stored) */
+    /* h_tanh = tanh(h_add) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 89; j++)
-            h_add[i * 89 + j] = h_matmul[i * 89 + j] + h_b[j];
-    /* h_tanh = tanh(h_add) */
-    for (int i = 0; i < n * 89; i++)
-        h_tanh[i] = tanhf(h_add[i]);
+            h_tanh[i * 89 + j] = tanhf((h_matmul[i * 89 + j] + h_b[j]));
     /* h_dropmask = (uniform < 0.8) / 0.8, a dropout mask */
-    if (mode == NNRT_TRAIN)  /* a new mask: keep each unit with probability 0.8f, scaled by 1/keep */
+    if (mode == TRAIN)  /* a new mask: keep each unit with probability 0.8f, scaled by 1/keep */
         for (int i = 0; i < n * 89; i++)
             h_dropmask[i] = nnrt_rng_uniform(&rng) < 0.8f ? 1.25f : 0.0f;
-    else if (mode != NNRT_TRAIN_SAME_MASK)  /* inference: no dropout */
+    else if (mode != TRAIN_SAME_MASK)  /* inference: no dropout */
         for (int i = 0; i < n * 89; i++)
             h_dropmask[i] = 1.0f;
     /* h = h_tanh · h_dropmask */
@@ -102,7 +100,13 @@ static float forward(int n, int mode)
 
     /* line 13: y    = dense(h, 10, init=glorot); */
     /* y_matmul = h · y.W */
-    nnrt_sgemm(0, 0, n, 10, 89, 1.0f, h, 89, y_W, 10, 0.0f, y_matmul, 10);
+    memset(y_matmul, 0, sizeof(float) * (n * 10));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 89; k++) {
+            const float a = h[i * 89 + k];
+            for (int j = 0; j < 10; j++)
+                y_matmul[i * 10 + j] += a * y_W[k * 10 + j];
+        }
     /* y = y_matmul + y.b */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
@@ -124,7 +128,7 @@ static float forward(int n, int mode)
             float lse = m + logf(s); /* log Σ e^y */
             total += lse - yr[t[r]];
         }
-        loss[0] = (float)(total / n);
+        loss[0] = (float)total / (float)n;
     }
 
     /* line 15: acc  = accuracy(y, t); */
@@ -138,9 +142,8 @@ static float forward(int n, int mode)
                 best = yr[j] > yr[best] ? j : best;
             total += best == t[r];
         }
-        acc_[0] = (float)(total / n);
+        acc_[0] = (float)total / (float)n;
     }
-    POISON(acc_, 1);
     (void)mode;
     return loss[0];
 }
@@ -172,7 +175,13 @@ static void backward(int n)
     /* line 13: y    = dense(h, 10, init=glorot); */
     /* dy.W = hᵀ · dy
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 89, 10, n, 1.0f, h, 89, dy, 10, 0.0f, dy_W, 10);
+    memset(dy_W, 0, sizeof(float) * (890));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 89; i++) {
+            const float a = h[k * 89 + i];
+            for (int j = 0; j < 10; j++)
+                dy_W[i * 10 + j] += a * dy[k * 10 + j];
+        }
     POISON(h, n * 89);
     /* dy.b = Σ_rows dy
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
@@ -183,27 +192,33 @@ static void backward(int n)
             dy_b[j] += dy[i * 10 + j];
     /* dh = dy · y.Wᵀ
        MatMul VJP: dA = dY·Bᵀ */
-    nnrt_sgemm(0, 1, n, 89, 10, 1.0f, dy, 10, y_W, 10, 0.0f, dh, 89);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 89; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 10; k++)
+                s += dy[i * 10 + k] * y_W[j * 10 + k];
+            dh[i * 89 + j] = s;
+        }
     POISON(y_matmul, n * 10);
 
     /* line 12: h    = dense(x, HIDDEN, act=tanh, init=glorot, keep=0.8); */
     /* dh_tanh = dh · h_dropmask
        Mul VJP: da = dy·b */
-    for (int i = 0; i < n * 89; i++)
-        dh_tanh[i] = dh[i] * h_dropmask[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(h_dropmask, n * 89);
     /* dh_add = dh_tanh · (1 - h_tanh²)
        Tanh VJP: dx = dy·(1-y²) */
-    for (int i = 0; i < n * 89; i++)
-        dh_add[i] = dh_tanh[i] * (1.0f - h_tanh[i] * h_tanh[i]);
+    for (int j = 0; j < 89; j++)
+        dh_b[j] = 0.0f;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 89; j++) {
+            dh_add[i * 89 + j] = (dh[i * 89 + j] * h_dropmask[i * 89 + j]) * (1.0f - h_tanh[i * 89 + j] * h_tanh[i * 89 + j]);
+            dh_b[j] += dh_add[i * 89 + j];  /* dh.b = Σ_rows dh_add, in the same loop */
+        }
     POISON(dh, n * 89);
     /* dh.b = Σ_rows dh_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 89; i++)
-        dh_b[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 89; j++)
-            dh_b[j] += dh_add[i * 89 + j];
+    /*   (summed inside the loop above) */
     /* dh.W = xᵀ · dh_add
        MatMul VJP: dB = Aᵀ·dY */
     nnrt_sgemm(1, 0, 784, 89, n, 1.0f, x, 784, dh_add, 89, 0.0f, dh_W, 89);
@@ -250,14 +265,14 @@ static void init(uint64_t seed)
 {
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
-    nnrt_init_normal(h_W, 69776, 0.0478638772f, &r);  /* glorot: normal, std 0.0478639 */
-    nnrt_init_fill(h_b, 89, 0.0f);  /* zeros */
-    nnrt_init_normal(y_W, 890, 0.142133811f, &r);  /* glorot: normal, std 0.142134 */
-    nnrt_init_fill(y_b, 10, 0.0f);  /* zeros */
-    nnrt_init_fill(opt_h_W_v, 69776, 0.0f);
-    nnrt_init_fill(opt_h_b_v, 89, 0.0f);
-    nnrt_init_fill(opt_y_W_v, 890, 0.0f);
-    nnrt_init_fill(opt_y_b_v, 10, 0.0f);
+    nnrt_init_normal(h_W, 69776, 0.0478638772f, &r);  /* h.W = glorot: normal, std 0.0478639 */
+    nnrt_init_fill(h_b, 89, 0.0f);  /* h.b = zeros */
+    nnrt_init_normal(y_W, 890, 0.142133811f, &r);  /* y.W = glorot: normal, std 0.142134 */
+    nnrt_init_fill(y_b, 10, 0.0f);  /* y.b = zeros */
+    memset(opt_h_W_v, 0, sizeof opt_h_W_v);
+    memset(opt_h_b_v, 0, sizeof opt_h_b_v);
+    memset(opt_y_W_v, 0, sizeof opt_y_W_v);
+    memset(opt_y_b_v, 0, sizeof opt_y_b_v);
     nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 

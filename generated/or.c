@@ -18,7 +18,7 @@
 #include "nnrt.h"
 
 #define B 4
-enum { PREDICT = 3 }; /* forward mode of predict: stop at the output */
+enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output) */
 
 #ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */
 #define POISON(p, count) poison(p, count)
@@ -33,7 +33,7 @@ static void poison(float *p, int count)
 
 /* ---- params: trained, persistent ---- */
 static float W[2 * 1];  /* [2, 1] = randn(std=0.01) */
-static float b[1];  /* [1] = zeros */
+static float b_[1];  /* [1] = zeros */
 
 /* ---- param gradients: one contiguous block (clipping and decay are one pass) ---- */
 static float grads[32];
@@ -76,21 +76,25 @@ static float *const dp_add = arena + 0;  /* [B, 1], line 13 */
 static NnrtRng rng; /* dropout masks */
 
 /* forward: the mean loss of the n rows in the batch buffers.
- * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */
+ * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-    (void)rng;
 
     /* line 13: p    = sigmoid(x @ W + b); */
     /* p_matmul = x · W */
-    nnrt_sgemm(0, 0, n, 1, 2, 1.0f, x, 2, W, 1, 0.0f, p_matmul, 1);
-    /* p_add = p_matmul + b */
+    memset(p_matmul, 0, sizeof(float) * (n));
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < 1; j++)
-            p_add[i] = p_matmul[i] + b[0];
+        for (int k = 0; k < 2; k++) {
+            const float a = x[i * 2 + k];
+            for (int j = 0; j < 1; j++)
+                p_matmul[i * 1 + j] += a * W[k * 1 + j];
+        }
+    /* p_add = p_matmul + b */
+    /*   (computed inside the next loop, never stored) */
     /* p = σ(p_add) */
     for (int i = 0; i < n; i++)
-        p[i] = 1.0f / (1.0f + expf(-p_add[i]));
+        for (int j = 0; j < 1; j++)
+            p[i] = 1.0f / (1.0f + expf(-(p_matmul[i] + b_[0])));
     if (mode == PREDICT)  /* p is the output: predict stops here */
         return 0.0f;
 
@@ -99,11 +103,10 @@ static float forward(int n, int mode)
     for (int i = 0; i < n; i++)
         loss_clip[i] = fminf(fmaxf(p[i], 1e-07f), 0.9999999f);
     /* loss_log = log(loss_clip) */
-    for (int i = 0; i < n; i++)
-        loss_log[i] = logf(loss_clip[i]);
+    /*   (computed inside the next loop, never stored) */
     /* loss_mul = t · loss_log */
     for (int i = 0; i < n; i++)
-        loss_mul[i] = t[i] * loss_log[i];
+        loss_mul[i] = t[i] * (logf(loss_clip[i]));
     /* loss_sub = 1 - loss_clip */
     for (int i = 0; i < n; i++)
         loss_sub[i] = 1.0f - loss_clip[i];
@@ -114,15 +117,13 @@ static float forward(int n, int mode)
     for (int i = 0; i < n; i++)
         loss_sub2[i] = 1.0f - t[i];
     /* loss_mul2 = loss_sub2 · loss_log2 */
-    for (int i = 0; i < n; i++)
-        loss_mul2[i] = loss_sub2[i] * loss_log2[i];
+    /*   (computed inside the next loop, never stored) */
     /* loss_add = loss_mul + loss_mul2 */
-    for (int i = 0; i < n; i++)
-        loss_add[i] = loss_mul[i] + loss_mul2[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(loss_log2, n);
     /* loss_neg = -loss_add */
     for (int i = 0; i < n; i++)
-        loss_neg[i] = -loss_add[i];
+        loss_neg[i] = -(loss_mul[i] + (loss_sub2[i] * loss_log2[i]));
     /* loss_sum = sum(loss_neg, axis=all) */
     for (int i = 0; i < 1; i++)
         loss_sum[i] = 0.0f;
@@ -133,7 +134,6 @@ static float forward(int n, int mode)
     /* loss = loss_sum / n */
     for (int i = 0; i < 1; i++)
         loss[i] = loss_sum[0] / (float)n;
-    POISON(loss_sum, 1);
     (void)mode;
     return loss[0];
 }
@@ -161,52 +161,54 @@ static void backward(int n)
         dloss_add[i] = -dloss_neg[i];
     /* dloss_log2 = dloss_add · loss_sub2
        Mul VJP: db = dy·a */
-    for (int i = 0; i < n; i++)
-        dloss_log2[i] = dloss_add[i] * loss_sub2[i];
+    /*   (computed inside the next loop, never stored) */
     /* dloss_sub = dloss_log2 / loss_sub
        Log VJP: dx = dy/x */
-    for (int i = 0; i < n; i++)
-        dloss_sub[i] = dloss_log2[i] / loss_sub[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(loss_sub, n);
     /* t26 = -dloss_sub
        Sub VJP: d(a-b)/db = -1 */
     for (int i = 0; i < n; i++)
-        t26[i] = -dloss_sub[i];
+        t26[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
     /* dloss_log = dloss_add · t
        Mul VJP: db = dy·a */
-    for (int i = 0; i < n; i++)
-        dloss_log[i] = dloss_add[i] * t[i];
+    /*   (computed inside the next loop, never stored) */
     /* t28 = dloss_log / loss_clip
        Log VJP: dx = dy/x */
-    for (int i = 0; i < n; i++)
-        t28[i] = dloss_log[i] / loss_clip[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(loss_clip, n);
     /* dloss_clip = t26 + t28
        branch rule: the value feeds several ops, their gradients add up */
-    for (int i = 0; i < n; i++)
-        dloss_clip[i] = t26[i] + t28[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(dloss_neg, n);
     /* dp = dloss_clip where 1e-07 <= p <= 1, else 0
        Clip VJP: dx = dy where lo <= x <= hi, else 0 */
     for (int i = 0; i < n; i++)
-        dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? dloss_clip[i] : 0.0f;
+        dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (t26[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
 
     /* line 13: p    = sigmoid(x @ W + b); */
     /* dp_add = dp · p · (1 - p)
        Sigmoid VJP: dx = dy·y·(1-y) */
+    for (int j = 0; j < 1; j++)
+        db[j] = 0.0f;
     for (int i = 0; i < n; i++)
-        dp_add[i] = dp[i] * p[i] * (1.0f - p[i]);
+        for (int j = 0; j < 1; j++) {
+            dp_add[i] = dp[i] * p[i] * (1.0f - p[i]);
+            db[j] += dp_add[i];  /* db = Σ_rows dp_add, in the same loop */
+        }
     POISON(loss_sub2, n);
     /* db = Σ_rows dp_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 1; i++)
-        db[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 1; j++)
-            db[0] += dp_add[i];
+    /*   (summed inside the loop above) */
     /* dW = xᵀ · dp_add
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 2, 1, n, 1.0f, x, 2, dp_add, 1, 0.0f, dW, 1);
+    memset(dW, 0, sizeof(float) * (2));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 2; i++) {
+            const float a = x[k * 2 + i];
+            for (int j = 0; j < 1; j++)
+                dW[i * 1 + j] += a * dp_add[k * 1 + j];
+        }
     POISON(p_matmul, n);
 }
 
@@ -227,7 +229,7 @@ static void update(float lr, long step)
     /* b -= lr · db */
     for (int i = 0; i < 1; i++) {
         float gi = db[i];
-        b[i] -= lr * gi;
+        b_[i] -= lr * gi;
     }
 }
 
@@ -236,8 +238,8 @@ static void init(uint64_t seed)
 {
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
-    nnrt_init_normal(W, 2, 0.01f, &r);  /* randn(std=0.01) */
-    nnrt_init_fill(b, 1, 0.0f);  /* zeros */
+    nnrt_init_normal(W, 2, 0.01f, &r);  /* W = randn(std=0.01) */
+    nnrt_init_fill(b_, 1, 0.0f);  /* b = zeros */
     nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 
@@ -261,7 +263,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
 
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"W", W, dW, 2, {2, 1}, 2},
-    {"b", b, db, 1, {1}, 1},
+    {"b", b_, db, 1, {1}, 1},
 };
 static NnrtTensor state[1];  /* this optimizer keeps no state */
 static float y_buf[B * 1];  /* predict's output rows */

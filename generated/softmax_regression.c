@@ -18,7 +18,7 @@
 #include "nnrt.h"
 
 #define B 100
-enum { PREDICT = 3 }; /* forward mode of predict: stop at the output */
+enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output) */
 
 #ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */
 #define POISON(p, count) poison(p, count)
@@ -33,7 +33,7 @@ static void poison(float *p, int count)
 
 /* ---- params: trained, persistent ---- */
 static float W[784 * 10];  /* [784, 10] = zeros */
-static float b[10];  /* [10] = zeros */
+static float b_[10];  /* [10] = zeros */
 
 /* ---- param gradients: one contiguous block (clipping and decay are one pass) ---- */
 static float grads[7856];
@@ -55,10 +55,9 @@ static float *const dy = arena + 0;  /* [B, 10], line 15 */
 static NnrtRng rng; /* dropout masks */
 
 /* forward: the mean loss of the n rows in the batch buffers.
- * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */
+ * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-    (void)rng;
 
     /* line 14: y    = x @ W + b; */
     /* y_matmul = x · W */
@@ -66,7 +65,7 @@ static float forward(int n, int mode)
     /* y = y_matmul + b */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
-            y[i * 10 + j] = y_matmul[i * 10 + j] + b[j];
+            y[i * 10 + j] = y_matmul[i * 10 + j] + b_[j];
     if (mode == PREDICT)  /* y is the output: predict stops here */
         return 0.0f;
 
@@ -84,7 +83,7 @@ static float forward(int n, int mode)
             float lse = m + logf(s); /* log Σ e^y */
             total += lse - yr[t[r]];
         }
-        loss[0] = (float)(total / n);
+        loss[0] = (float)total / (float)n;
     }
 
     /* line 16: acc  = accuracy(y, t); */
@@ -98,9 +97,8 @@ static float forward(int n, int mode)
                 best = yr[j] > yr[best] ? j : best;
             total += best == t[r];
         }
-        acc_[0] = (float)(total / n);
+        acc_[0] = (float)total / (float)n;
     }
-    POISON(acc_, 1);
     (void)mode;
     return loss[0];
 }
@@ -160,7 +158,7 @@ static void update(float lr, long step)
     /* b -= lr · db */
     for (int i = 0; i < 10; i++) {
         float gi = db[i];
-        b[i] -= lr * gi;
+        b_[i] -= lr * gi;
     }
 }
 
@@ -169,8 +167,8 @@ static void init(uint64_t seed)
 {
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
-    nnrt_init_fill(W, 7840, 0.0f);  /* zeros */
-    nnrt_init_fill(b, 10, 0.0f);  /* zeros */
+    nnrt_init_fill(W, 7840, 0.0f);  /* W = zeros */
+    nnrt_init_fill(b_, 10, 0.0f);  /* b = zeros */
     nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 
@@ -194,7 +192,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
 
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"W", W, dW, 2, {784, 10}, 7840},
-    {"b", b, db, 1, {10}, 10},
+    {"b", b_, db, 1, {10}, 10},
 };
 static NnrtTensor state[1];  /* this optimizer keeps no state */
 static float y_buf[B * 10];  /* predict's output rows */

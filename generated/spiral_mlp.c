@@ -18,7 +18,7 @@
 #include "nnrt.h"
 
 #define B 30
-enum { PREDICT = 3 }; /* forward mode of predict: stop at the output */
+enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output) */
 
 #ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */
 #define POISON(p, count) poison(p, count)
@@ -70,23 +70,33 @@ static float *const dy_add = arena + 0;  /* [B, 10], line 10 */
 static NnrtRng rng; /* dropout masks */
 
 /* forward: the mean loss of the n rows in the batch buffers.
- * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */
+ * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-    (void)rng;
 
     /* line 10: y    = mlp(x, [10, 3], act=sigmoid); */
     /* y_matmul = x · y.l0.W */
-    nnrt_sgemm(0, 0, n, 10, 2, 1.0f, x, 2, y_l0_W, 10, 0.0f, y_matmul, 10);
+    memset(y_matmul, 0, sizeof(float) * (n * 10));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            const float a = x[i * 2 + k];
+            for (int j = 0; j < 10; j++)
+                y_matmul[i * 10 + j] += a * y_l0_W[k * 10 + j];
+        }
     /* y_add = y_matmul + y.l0.b */
+    /*   (computed inside the next loop, never stored) */
+    /* y_sigmoid = σ(y_add) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
-            y_add[i * 10 + j] = y_matmul[i * 10 + j] + y_l0_b[j];
-    /* y_sigmoid = σ(y_add) */
-    for (int i = 0; i < n * 10; i++)
-        y_sigmoid[i] = 1.0f / (1.0f + expf(-y_add[i]));
+            y_sigmoid[i * 10 + j] = 1.0f / (1.0f + expf(-(y_matmul[i * 10 + j] + y_l0_b[j])));
     /* y_matmul2 = y_sigmoid · y.l1.W */
-    nnrt_sgemm(0, 0, n, 3, 10, 1.0f, y_sigmoid, 10, y_l1_W, 3, 0.0f, y_matmul2, 3);
+    memset(y_matmul2, 0, sizeof(float) * (n * 3));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 10; k++) {
+            const float a = y_sigmoid[i * 10 + k];
+            for (int j = 0; j < 3; j++)
+                y_matmul2[i * 3 + j] += a * y_l1_W[k * 3 + j];
+        }
     /* y = y_matmul2 + y.l1.b */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
@@ -108,7 +118,7 @@ static float forward(int n, int mode)
             float lse = m + logf(s); /* log Σ e^y */
             total += lse - yr[t[r]];
         }
-        loss[0] = (float)(total / n);
+        loss[0] = (float)total / (float)n;
     }
 
     /* line 12: acc  = accuracy(y, t); */
@@ -122,9 +132,8 @@ static float forward(int n, int mode)
                 best = yr[j] > yr[best] ? j : best;
             total += best == t[r];
         }
-        acc_[0] = (float)(total / n);
+        acc_[0] = (float)total / (float)n;
     }
-    POISON(acc_, 1);
     (void)mode;
     return loss[0];
 }
@@ -163,26 +172,45 @@ static void backward(int n)
             dy_l1_b[j] += dy[i * 3 + j];
     /* dy_sigmoid = dy · y.l1.Wᵀ
        MatMul VJP: dA = dY·Bᵀ */
-    nnrt_sgemm(0, 1, n, 10, 3, 1.0f, dy, 3, y_l1_W, 3, 0.0f, dy_sigmoid, 10);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 10; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 3; k++)
+                s += dy[i * 3 + k] * y_l1_W[j * 3 + k];
+            dy_sigmoid[i * 10 + j] = s;
+        }
     /* dy.l1.W = y_sigmoidᵀ · dy
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 10, 3, n, 1.0f, y_sigmoid, 10, dy, 3, 0.0f, dy_l1_W, 3);
+    memset(dy_l1_W, 0, sizeof(float) * (30));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 10; i++) {
+            const float a = y_sigmoid[k * 10 + i];
+            for (int j = 0; j < 3; j++)
+                dy_l1_W[i * 3 + j] += a * dy[k * 3 + j];
+        }
     POISON(y_matmul2, n * 3);
     /* dy_add = dy_sigmoid · y_sigmoid · (1 - y_sigmoid)
        Sigmoid VJP: dx = dy·y·(1-y) */
-    for (int i = 0; i < n * 10; i++)
-        dy_add[i] = dy_sigmoid[i] * y_sigmoid[i] * (1.0f - y_sigmoid[i]);
+    for (int j = 0; j < 10; j++)
+        dy_l0_b[j] = 0.0f;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 10; j++) {
+            dy_add[i * 10 + j] = dy_sigmoid[i * 10 + j] * y_sigmoid[i * 10 + j] * (1.0f - y_sigmoid[i * 10 + j]);
+            dy_l0_b[j] += dy_add[i * 10 + j];  /* dy.l0.b = Σ_rows dy_add, in the same loop */
+        }
     POISON(dy_sigmoid, n * 10);
     /* dy.l0.b = Σ_rows dy_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 10; i++)
-        dy_l0_b[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 10; j++)
-            dy_l0_b[j] += dy_add[i * 10 + j];
+    /*   (summed inside the loop above) */
     /* dy.l0.W = xᵀ · dy_add
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 2, 10, n, 1.0f, x, 2, dy_add, 10, 0.0f, dy_l0_W, 10);
+    memset(dy_l0_W, 0, sizeof(float) * (20));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 2; i++) {
+            const float a = x[k * 2 + i];
+            for (int j = 0; j < 10; j++)
+                dy_l0_W[i * 10 + j] += a * dy_add[k * 10 + j];
+        }
     POISON(y_matmul, n * 10);
 }
 
@@ -224,14 +252,14 @@ static void init(uint64_t seed)
 {
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
-    nnrt_init_normal(y_l0_W, 20, 0.01f, &r);  /* randn(std=0.01) */
-    nnrt_init_fill(y_l0_b, 10, 0.0f);  /* zeros */
-    nnrt_init_normal(y_l1_W, 30, 0.01f, &r);  /* randn(std=0.01) */
-    nnrt_init_fill(y_l1_b, 3, 0.0f);  /* zeros */
-    nnrt_init_fill(opt_y_l0_W_v, 20, 0.0f);
-    nnrt_init_fill(opt_y_l0_b_v, 10, 0.0f);
-    nnrt_init_fill(opt_y_l1_W_v, 30, 0.0f);
-    nnrt_init_fill(opt_y_l1_b_v, 3, 0.0f);
+    nnrt_init_normal(y_l0_W, 20, 0.01f, &r);  /* y.l0.W = randn(std=0.01) */
+    nnrt_init_fill(y_l0_b, 10, 0.0f);  /* y.l0.b = zeros */
+    nnrt_init_normal(y_l1_W, 30, 0.01f, &r);  /* y.l1.W = randn(std=0.01) */
+    nnrt_init_fill(y_l1_b, 3, 0.0f);  /* y.l1.b = zeros */
+    memset(opt_y_l0_W_v, 0, sizeof opt_y_l0_W_v);
+    memset(opt_y_l0_b_v, 0, sizeof opt_y_l0_b_v);
+    memset(opt_y_l1_W_v, 0, sizeof opt_y_l1_W_v);
+    memset(opt_y_l1_b_v, 0, sizeof opt_y_l1_b_v);
     nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 

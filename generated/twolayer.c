@@ -19,7 +19,7 @@
 #include "nnrt.h"
 
 #define B 30
-enum { PREDICT = 3 }; /* forward mode of predict: stop at the output */
+enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output) */
 
 #ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */
 #define POISON(p, count) poison(p, count)
@@ -64,25 +64,35 @@ static float *const dh_add = arena + 0;  /* [B, 10], line 15 */
 static NnrtRng rng; /* dropout masks */
 
 /* forward: the mean loss of the n rows in the batch buffers.
- * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */
+ * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-    (void)rng;
 
     /* line 15: h    = sigmoid(x @ W1 + b1); */
     /* h_matmul = x · W1 */
-    nnrt_sgemm(0, 0, n, 10, 2, 1.0f, x, 2, W1, 10, 0.0f, h_matmul, 10);
+    memset(h_matmul, 0, sizeof(float) * (n * 10));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            const float a = x[i * 2 + k];
+            for (int j = 0; j < 10; j++)
+                h_matmul[i * 10 + j] += a * W1[k * 10 + j];
+        }
     /* h_add = h_matmul + b1 */
+    /*   (computed inside the next loop, never stored) */
+    /* h = σ(h_add) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
-            h_add[i * 10 + j] = h_matmul[i * 10 + j] + b1[j];
-    /* h = σ(h_add) */
-    for (int i = 0; i < n * 10; i++)
-        h[i] = 1.0f / (1.0f + expf(-h_add[i]));
+            h[i * 10 + j] = 1.0f / (1.0f + expf(-(h_matmul[i * 10 + j] + b1[j])));
 
     /* line 16: y    = h @ W2 + b2; */
     /* y_matmul = h · W2 */
-    nnrt_sgemm(0, 0, n, 3, 10, 1.0f, h, 10, W2, 3, 0.0f, y_matmul, 3);
+    memset(y_matmul, 0, sizeof(float) * (n * 3));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 10; k++) {
+            const float a = h[i * 10 + k];
+            for (int j = 0; j < 3; j++)
+                y_matmul[i * 3 + j] += a * W2[k * 3 + j];
+        }
     /* y = y_matmul + b2 */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
@@ -104,7 +114,7 @@ static float forward(int n, int mode)
             float lse = m + logf(s); /* log Σ e^y */
             total += lse - yr[t[r]];
         }
-        loss[0] = (float)(total / n);
+        loss[0] = (float)total / (float)n;
     }
     (void)mode;
     return loss[0];
@@ -144,28 +154,47 @@ static void backward(int n)
             db2[j] += dy[i * 3 + j];
     /* dh = dy · W2ᵀ
        MatMul VJP: dA = dY·Bᵀ */
-    nnrt_sgemm(0, 1, n, 10, 3, 1.0f, dy, 3, W2, 3, 0.0f, dh, 10);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 10; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 3; k++)
+                s += dy[i * 3 + k] * W2[j * 3 + k];
+            dh[i * 10 + j] = s;
+        }
     /* dW2 = hᵀ · dy
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 10, 3, n, 1.0f, h, 10, dy, 3, 0.0f, dW2, 3);
+    memset(dW2, 0, sizeof(float) * (30));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 10; i++) {
+            const float a = h[k * 10 + i];
+            for (int j = 0; j < 3; j++)
+                dW2[i * 3 + j] += a * dy[k * 3 + j];
+        }
     POISON(y_matmul, n * 3);
 
     /* line 15: h    = sigmoid(x @ W1 + b1); */
     /* dh_add = dh · h · (1 - h)
        Sigmoid VJP: dx = dy·y·(1-y) */
-    for (int i = 0; i < n * 10; i++)
-        dh_add[i] = dh[i] * h[i] * (1.0f - h[i]);
+    for (int j = 0; j < 10; j++)
+        db1[j] = 0.0f;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 10; j++) {
+            dh_add[i * 10 + j] = dh[i * 10 + j] * h[i * 10 + j] * (1.0f - h[i * 10 + j]);
+            db1[j] += dh_add[i * 10 + j];  /* db1 = Σ_rows dh_add, in the same loop */
+        }
     POISON(dh, n * 10);
     /* db1 = Σ_rows dh_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 10; i++)
-        db1[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 10; j++)
-            db1[j] += dh_add[i * 10 + j];
+    /*   (summed inside the loop above) */
     /* dW1 = xᵀ · dh_add
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 2, 10, n, 1.0f, x, 2, dh_add, 10, 0.0f, dW1, 10);
+    memset(dW1, 0, sizeof(float) * (20));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 2; i++) {
+            const float a = x[k * 2 + i];
+            for (int j = 0; j < 10; j++)
+                dW1[i * 10 + j] += a * dh_add[k * 10 + j];
+        }
     POISON(h_matmul, n * 10);
 }
 
@@ -209,10 +238,10 @@ static void init(uint64_t seed)
 {
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
-    nnrt_init_normal(W1, 20, 0.01f, &r);  /* randn(std=0.01) */
-    nnrt_init_fill(b1, 10, 0.0f);  /* zeros */
-    nnrt_init_normal(W2, 30, 0.01f, &r);  /* randn(std=0.01) */
-    nnrt_init_fill(b2, 3, 0.0f);  /* zeros */
+    nnrt_init_normal(W1, 20, 0.01f, &r);  /* W1 = randn(std=0.01) */
+    nnrt_init_fill(b1, 10, 0.0f);  /* b1 = zeros */
+    nnrt_init_normal(W2, 30, 0.01f, &r);  /* W2 = randn(std=0.01) */
+    nnrt_init_fill(b2, 3, 0.0f);  /* b2 = zeros */
     nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 

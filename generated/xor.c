@@ -18,7 +18,7 @@
 #include "nnrt.h"
 
 #define B 4
-enum { PREDICT = 3 }; /* forward mode of predict: stop at the output */
+enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output) */
 
 #ifdef NNC_POISON /* NaN over each buffer after its last reader: proves the plan */
 #define POISON(p, count) poison(p, count)
@@ -113,54 +113,73 @@ static float *const dh1_add = arena + 0;  /* [B, 8], line 11 */
 static NnrtRng rng; /* dropout masks */
 
 /* forward: the mean loss of the n rows in the batch buffers.
- * mode: NNRT_TRAIN (new dropout masks), NNRT_TRAIN_SAME_MASK, NNRT_EVAL, PREDICT. */
+ * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-    (void)rng;
 
     /* line 11: h1 = dense(x,  8, act=sigmoid, init=glorot); */
     /* h1_matmul = x · h1.W */
-    nnrt_sgemm(0, 0, n, 8, 2, 1.0f, x, 2, h1_W, 8, 0.0f, h1_matmul, 8);
+    memset(h1_matmul, 0, sizeof(float) * (n * 8));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            const float a = x[i * 2 + k];
+            for (int j = 0; j < 8; j++)
+                h1_matmul[i * 8 + j] += a * h1_W[k * 8 + j];
+        }
     /* h1_add = h1_matmul + h1.b */
+    /*   (computed inside the next loop, never stored) */
+    /* h1 = σ(h1_add) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++)
-            h1_add[i * 8 + j] = h1_matmul[i * 8 + j] + h1_b[j];
-    /* h1 = σ(h1_add) */
-    for (int i = 0; i < n * 8; i++)
-        h1[i] = 1.0f / (1.0f + expf(-h1_add[i]));
+            h1[i * 8 + j] = 1.0f / (1.0f + expf(-(h1_matmul[i * 8 + j] + h1_b[j])));
 
     /* line 12: h2 = dense(h1, 8, act=sigmoid, init=glorot); */
     /* h2_matmul = h1 · h2.W */
-    nnrt_sgemm(0, 0, n, 8, 8, 1.0f, h1, 8, h2_W, 8, 0.0f, h2_matmul, 8);
+    memset(h2_matmul, 0, sizeof(float) * (n * 8));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 8; k++) {
+            const float a = h1[i * 8 + k];
+            for (int j = 0; j < 8; j++)
+                h2_matmul[i * 8 + j] += a * h2_W[k * 8 + j];
+        }
     /* h2_add = h2_matmul + h2.b */
+    /*   (computed inside the next loop, never stored) */
+    /* h2 = σ(h2_add) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++)
-            h2_add[i * 8 + j] = h2_matmul[i * 8 + j] + h2_b[j];
-    /* h2 = σ(h2_add) */
-    for (int i = 0; i < n * 8; i++)
-        h2[i] = 1.0f / (1.0f + expf(-h2_add[i]));
+            h2[i * 8 + j] = 1.0f / (1.0f + expf(-(h2_matmul[i * 8 + j] + h2_b[j])));
 
     /* line 13: h3 = dense(h2, 8, act=sigmoid, init=glorot); */
     /* h3_matmul = h2 · h3.W */
-    nnrt_sgemm(0, 0, n, 8, 8, 1.0f, h2, 8, h3_W, 8, 0.0f, h3_matmul, 8);
+    memset(h3_matmul, 0, sizeof(float) * (n * 8));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 8; k++) {
+            const float a = h2[i * 8 + k];
+            for (int j = 0; j < 8; j++)
+                h3_matmul[i * 8 + j] += a * h3_W[k * 8 + j];
+        }
     /* h3_add = h3_matmul + h3.b */
+    /*   (computed inside the next loop, never stored) */
+    /* h3 = σ(h3_add) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++)
-            h3_add[i * 8 + j] = h3_matmul[i * 8 + j] + h3_b[j];
-    /* h3 = σ(h3_add) */
-    for (int i = 0; i < n * 8; i++)
-        h3[i] = 1.0f / (1.0f + expf(-h3_add[i]));
+            h3[i * 8 + j] = 1.0f / (1.0f + expf(-(h3_matmul[i * 8 + j] + h3_b[j])));
 
     /* line 14: p  = dense(h3, 1, act=sigmoid, init=glorot); */
     /* p_matmul = h3 · p.W */
-    nnrt_sgemm(0, 0, n, 1, 8, 1.0f, h3, 8, p_W, 1, 0.0f, p_matmul, 1);
-    /* p_add = p_matmul + p.b */
+    memset(p_matmul, 0, sizeof(float) * (n));
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < 1; j++)
-            p_add[i] = p_matmul[i] + p_b[0];
+        for (int k = 0; k < 8; k++) {
+            const float a = h3[i * 8 + k];
+            for (int j = 0; j < 1; j++)
+                p_matmul[i * 1 + j] += a * p_W[k * 1 + j];
+        }
+    /* p_add = p_matmul + p.b */
+    /*   (computed inside the next loop, never stored) */
     /* p = σ(p_add) */
     for (int i = 0; i < n; i++)
-        p[i] = 1.0f / (1.0f + expf(-p_add[i]));
+        for (int j = 0; j < 1; j++)
+            p[i] = 1.0f / (1.0f + expf(-(p_matmul[i] + p_b[0])));
     if (mode == PREDICT)  /* p is the output: predict stops here */
         return 0.0f;
 
@@ -169,11 +188,10 @@ static float forward(int n, int mode)
     for (int i = 0; i < n; i++)
         loss_clip[i] = fminf(fmaxf(p[i], 1e-07f), 0.9999999f);
     /* loss_log = log(loss_clip) */
-    for (int i = 0; i < n; i++)
-        loss_log[i] = logf(loss_clip[i]);
+    /*   (computed inside the next loop, never stored) */
     /* loss_mul = t · loss_log */
     for (int i = 0; i < n; i++)
-        loss_mul[i] = t[i] * loss_log[i];
+        loss_mul[i] = t[i] * (logf(loss_clip[i]));
     /* loss_sub = 1 - loss_clip */
     for (int i = 0; i < n; i++)
         loss_sub[i] = 1.0f - loss_clip[i];
@@ -184,15 +202,13 @@ static float forward(int n, int mode)
     for (int i = 0; i < n; i++)
         loss_sub2[i] = 1.0f - t[i];
     /* loss_mul2 = loss_sub2 · loss_log2 */
-    for (int i = 0; i < n; i++)
-        loss_mul2[i] = loss_sub2[i] * loss_log2[i];
+    /*   (computed inside the next loop, never stored) */
     /* loss_add = loss_mul + loss_mul2 */
-    for (int i = 0; i < n; i++)
-        loss_add[i] = loss_mul[i] + loss_mul2[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(loss_log2, n);
     /* loss_neg = -loss_add */
     for (int i = 0; i < n; i++)
-        loss_neg[i] = -loss_add[i];
+        loss_neg[i] = -(loss_mul[i] + (loss_sub2[i] * loss_log2[i]));
     /* loss_sum = sum(loss_neg, axis=all) */
     for (int i = 0; i < 1; i++)
         loss_sum[i] = 0.0f;
@@ -203,7 +219,6 @@ static float forward(int n, int mode)
     /* loss = loss_sum / n */
     for (int i = 0; i < 1; i++)
         loss[i] = loss_sum[0] / (float)n;
-    POISON(loss_sum, 1);
     (void)mode;
     return loss[0];
 }
@@ -231,115 +246,156 @@ static void backward(int n)
         dloss_add[i] = -dloss_neg[i];
     /* dloss_log2 = dloss_add · loss_sub2
        Mul VJP: db = dy·a */
-    for (int i = 0; i < n; i++)
-        dloss_log2[i] = dloss_add[i] * loss_sub2[i];
+    /*   (computed inside the next loop, never stored) */
     /* dloss_sub = dloss_log2 / loss_sub
        Log VJP: dx = dy/x */
-    for (int i = 0; i < n; i++)
-        dloss_sub[i] = dloss_log2[i] / loss_sub[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(loss_sub, n);
     /* t41 = -dloss_sub
        Sub VJP: d(a-b)/db = -1 */
     for (int i = 0; i < n; i++)
-        t41[i] = -dloss_sub[i];
+        t41[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
     /* dloss_log = dloss_add · t
        Mul VJP: db = dy·a */
-    for (int i = 0; i < n; i++)
-        dloss_log[i] = dloss_add[i] * t[i];
+    /*   (computed inside the next loop, never stored) */
     /* t43 = dloss_log / loss_clip
        Log VJP: dx = dy/x */
-    for (int i = 0; i < n; i++)
-        t43[i] = dloss_log[i] / loss_clip[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(loss_clip, n);
     /* dloss_clip = t41 + t43
        branch rule: the value feeds several ops, their gradients add up */
-    for (int i = 0; i < n; i++)
-        dloss_clip[i] = t41[i] + t43[i];
+    /*   (computed inside the next loop, never stored) */
     POISON(dloss_neg, n);
     /* dp = dloss_clip where 1e-07 <= p <= 1, else 0
        Clip VJP: dx = dy where lo <= x <= hi, else 0 */
     for (int i = 0; i < n; i++)
-        dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? dloss_clip[i] : 0.0f;
+        dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (t41[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
 
     /* line 14: p  = dense(h3, 1, act=sigmoid, init=glorot); */
     /* dp_add = dp · p · (1 - p)
        Sigmoid VJP: dx = dy·y·(1-y) */
+    for (int j = 0; j < 1; j++)
+        dp_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
-        dp_add[i] = dp[i] * p[i] * (1.0f - p[i]);
+        for (int j = 0; j < 1; j++) {
+            dp_add[i] = dp[i] * p[i] * (1.0f - p[i]);
+            dp_b[j] += dp_add[i];  /* dp.b = Σ_rows dp_add, in the same loop */
+        }
     POISON(loss_sub2, n);
     /* dp.b = Σ_rows dp_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 1; i++)
-        dp_b[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 1; j++)
-            dp_b[0] += dp_add[i];
+    /*   (summed inside the loop above) */
     /* dh3 = dp_add · p.Wᵀ
        MatMul VJP: dA = dY·Bᵀ */
-    nnrt_sgemm(0, 1, n, 8, 1, 1.0f, dp_add, 1, p_W, 1, 0.0f, dh3, 8);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 8; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 1; k++)
+                s += dp_add[i * 1 + k] * p_W[j * 1 + k];
+            dh3[i * 8 + j] = s;
+        }
     /* dp.W = h3ᵀ · dp_add
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 8, 1, n, 1.0f, h3, 8, dp_add, 1, 0.0f, dp_W, 1);
+    memset(dp_W, 0, sizeof(float) * (8));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 8; i++) {
+            const float a = h3[k * 8 + i];
+            for (int j = 0; j < 1; j++)
+                dp_W[i * 1 + j] += a * dp_add[k * 1 + j];
+        }
     POISON(p_matmul, n);
 
     /* line 13: h3 = dense(h2, 8, act=sigmoid, init=glorot); */
     /* dh3_add = dh3 · h3 · (1 - h3)
        Sigmoid VJP: dx = dy·y·(1-y) */
-    for (int i = 0; i < n * 8; i++)
-        dh3_add[i] = dh3[i] * h3[i] * (1.0f - h3[i]);
+    for (int j = 0; j < 8; j++)
+        dh3_b[j] = 0.0f;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 8; j++) {
+            dh3_add[i * 8 + j] = dh3[i * 8 + j] * h3[i * 8 + j] * (1.0f - h3[i * 8 + j]);
+            dh3_b[j] += dh3_add[i * 8 + j];  /* dh3.b = Σ_rows dh3_add, in the same loop */
+        }
     POISON(dh3, n * 8);
     /* dh3.b = Σ_rows dh3_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 8; i++)
-        dh3_b[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            dh3_b[j] += dh3_add[i * 8 + j];
+    /*   (summed inside the loop above) */
     /* dh2 = dh3_add · h3.Wᵀ
        MatMul VJP: dA = dY·Bᵀ */
-    nnrt_sgemm(0, 1, n, 8, 8, 1.0f, dh3_add, 8, h3_W, 8, 0.0f, dh2, 8);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 8; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 8; k++)
+                s += dh3_add[i * 8 + k] * h3_W[j * 8 + k];
+            dh2[i * 8 + j] = s;
+        }
     /* dh3.W = h2ᵀ · dh3_add
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 8, 8, n, 1.0f, h2, 8, dh3_add, 8, 0.0f, dh3_W, 8);
+    memset(dh3_W, 0, sizeof(float) * (64));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 8; i++) {
+            const float a = h2[k * 8 + i];
+            for (int j = 0; j < 8; j++)
+                dh3_W[i * 8 + j] += a * dh3_add[k * 8 + j];
+        }
     POISON(h3_matmul, n * 8);
 
     /* line 12: h2 = dense(h1, 8, act=sigmoid, init=glorot); */
     /* dh2_add = dh2 · h2 · (1 - h2)
        Sigmoid VJP: dx = dy·y·(1-y) */
-    for (int i = 0; i < n * 8; i++)
-        dh2_add[i] = dh2[i] * h2[i] * (1.0f - h2[i]);
+    for (int j = 0; j < 8; j++)
+        dh2_b[j] = 0.0f;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 8; j++) {
+            dh2_add[i * 8 + j] = dh2[i * 8 + j] * h2[i * 8 + j] * (1.0f - h2[i * 8 + j]);
+            dh2_b[j] += dh2_add[i * 8 + j];  /* dh2.b = Σ_rows dh2_add, in the same loop */
+        }
     POISON(dh2, n * 8);
     /* dh2.b = Σ_rows dh2_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 8; i++)
-        dh2_b[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            dh2_b[j] += dh2_add[i * 8 + j];
+    /*   (summed inside the loop above) */
     /* dh1 = dh2_add · h2.Wᵀ
        MatMul VJP: dA = dY·Bᵀ */
-    nnrt_sgemm(0, 1, n, 8, 8, 1.0f, dh2_add, 8, h2_W, 8, 0.0f, dh1, 8);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 8; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < 8; k++)
+                s += dh2_add[i * 8 + k] * h2_W[j * 8 + k];
+            dh1[i * 8 + j] = s;
+        }
     /* dh2.W = h1ᵀ · dh2_add
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 8, 8, n, 1.0f, h1, 8, dh2_add, 8, 0.0f, dh2_W, 8);
+    memset(dh2_W, 0, sizeof(float) * (64));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 8; i++) {
+            const float a = h1[k * 8 + i];
+            for (int j = 0; j < 8; j++)
+                dh2_W[i * 8 + j] += a * dh2_add[k * 8 + j];
+        }
     POISON(h2_matmul, n * 8);
 
     /* line 11: h1 = dense(x,  8, act=sigmoid, init=glorot); */
     /* dh1_add = dh1 · h1 · (1 - h1)
        Sigmoid VJP: dx = dy·y·(1-y) */
-    for (int i = 0; i < n * 8; i++)
-        dh1_add[i] = dh1[i] * h1[i] * (1.0f - h1[i]);
+    for (int j = 0; j < 8; j++)
+        dh1_b[j] = 0.0f;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 8; j++) {
+            dh1_add[i * 8 + j] = dh1[i * 8 + j] * h1[i * 8 + j] * (1.0f - h1[i * 8 + j]);
+            dh1_b[j] += dh1_add[i * 8 + j];  /* dh1.b = Σ_rows dh1_add, in the same loop */
+        }
     POISON(dh1, n * 8);
     /* dh1.b = Σ_rows dh1_add
        Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
-    for (int i = 0; i < 8; i++)
-        dh1_b[i] = 0.0f;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            dh1_b[j] += dh1_add[i * 8 + j];
+    /*   (summed inside the loop above) */
     /* dh1.W = xᵀ · dh1_add
        MatMul VJP: dB = Aᵀ·dY */
-    nnrt_sgemm(1, 0, 2, 8, n, 1.0f, x, 2, dh1_add, 8, 0.0f, dh1_W, 8);
+    memset(dh1_W, 0, sizeof(float) * (16));
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 2; i++) {
+            const float a = x[k * 2 + i];
+            for (int j = 0; j < 8; j++)
+                dh1_W[i * 8 + j] += a * dh1_add[k * 8 + j];
+        }
     POISON(h1_matmul, n * 8);
 }
 
@@ -411,22 +467,22 @@ static void init(uint64_t seed)
 {
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
-    nnrt_init_normal(h1_W, 16, 0.447213595f, &r);  /* glorot: normal, std 0.447214 */
-    nnrt_init_fill(h1_b, 8, 0.0f);  /* zeros */
-    nnrt_init_normal(h2_W, 64, 0.353553391f, &r);  /* glorot: normal, std 0.353553 */
-    nnrt_init_fill(h2_b, 8, 0.0f);  /* zeros */
-    nnrt_init_normal(h3_W, 64, 0.353553391f, &r);  /* glorot: normal, std 0.353553 */
-    nnrt_init_fill(h3_b, 8, 0.0f);  /* zeros */
-    nnrt_init_normal(p_W, 8, 0.471404521f, &r);  /* glorot: normal, std 0.471405 */
-    nnrt_init_fill(p_b, 1, 0.0f);  /* zeros */
-    nnrt_init_fill(opt_h1_W_v, 16, 0.0f);
-    nnrt_init_fill(opt_h1_b_v, 8, 0.0f);
-    nnrt_init_fill(opt_h2_W_v, 64, 0.0f);
-    nnrt_init_fill(opt_h2_b_v, 8, 0.0f);
-    nnrt_init_fill(opt_h3_W_v, 64, 0.0f);
-    nnrt_init_fill(opt_h3_b_v, 8, 0.0f);
-    nnrt_init_fill(opt_p_W_v, 8, 0.0f);
-    nnrt_init_fill(opt_p_b_v, 1, 0.0f);
+    nnrt_init_normal(h1_W, 16, 0.447213595f, &r);  /* h1.W = glorot: normal, std 0.447214 */
+    nnrt_init_fill(h1_b, 8, 0.0f);  /* h1.b = zeros */
+    nnrt_init_normal(h2_W, 64, 0.353553391f, &r);  /* h2.W = glorot: normal, std 0.353553 */
+    nnrt_init_fill(h2_b, 8, 0.0f);  /* h2.b = zeros */
+    nnrt_init_normal(h3_W, 64, 0.353553391f, &r);  /* h3.W = glorot: normal, std 0.353553 */
+    nnrt_init_fill(h3_b, 8, 0.0f);  /* h3.b = zeros */
+    nnrt_init_normal(p_W, 8, 0.471404521f, &r);  /* p.W = glorot: normal, std 0.471405 */
+    nnrt_init_fill(p_b, 1, 0.0f);  /* p.b = zeros */
+    memset(opt_h1_W_v, 0, sizeof opt_h1_W_v);
+    memset(opt_h1_b_v, 0, sizeof opt_h1_b_v);
+    memset(opt_h2_W_v, 0, sizeof opt_h2_W_v);
+    memset(opt_h2_b_v, 0, sizeof opt_h2_b_v);
+    memset(opt_h3_W_v, 0, sizeof opt_h3_W_v);
+    memset(opt_h3_b_v, 0, sizeof opt_h3_b_v);
+    memset(opt_p_W_v, 0, sizeof opt_p_W_v);
+    memset(opt_p_b_v, 0, sizeof opt_p_b_v);
     nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 
