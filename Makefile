@@ -129,6 +129,11 @@ regen: all
 	@if git diff --quiet -- generated/ 2>/dev/null; then echo "regen: generated/ is up to date"; \
 	 else git diff --stat -- generated/; echo "regen: generated/ changed; commit it if the change is intended"; fi
 
+# ---- make report: every model's memory plan against issue 4's targets, ----
+# then the offset assignment on glow's traces (scripts/report.sh).
+report: $(BUILD)/nnc $(BUILD)/tools/trace_replay
+	@sh scripts/report.sh $(BUILD)/nnc $(BUILD)/tools/trace_replay
+
 # ---- install ---------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -22,7 +22,8 @@
  * forward pass.  An elementwise node whose input dies at it, with the same
  * shape, writes over the input (in-place).  Offsets come from
  * offsets_assign() (offsets.c); --planner=naive gives each buffer its own
- * bytes instead.
+ * bytes instead (index order, no in-place).  plan.c says how the schedule
+ * is chosen; docs/memory-plan.md has the whole story.
  */
 #ifndef NNC_PLAN_H
 #define NNC_PLAN_H
@@ -41,7 +42,14 @@ typedef struct BufPlan {
     int inplace_of;  /* SC_ARENA: the input whose bytes this node took over, or -1 */
     size_t bytes;    /* elements × 4 (f32 and i32), sized for B rows */
     size_t offset;   /* SC_ARENA: byte offset in the arena (multiple of PLAN_ALIGN); SC_GRAD: in the grad block */
-    int first, last; /* SC_ARENA: steps of the producer and of the last reader (inclusive) */
+    int first, last; /* SC_ARENA: steps of the producer and of the last reader (inclusive) of
+                      * the buffer: the members of an in-place chain (x, then a node in place
+                      * of x, ...) share one buffer and all carry its interval, from x's
+                      * producer to the last reader of the chain's last value.  SC_ALIAS: the
+                      * root's.  Other classes: the node's step and its value's last reader
+                      * (for the report only). */
+    int kept;        /* SC_ARENA: the buffer holds the loss, the output or the metric, which the
+                      * caller of forward reads after the last forward step (fwd_end - 1) */
 } BufPlan;
 
 typedef struct Plan {
@@ -55,12 +63,16 @@ typedef struct Plan {
     size_t param_bytes, grad_bytes, state_bytes, batch_bytes, const_bytes;
     int naive;        /* --planner=naive */
     double plan_ms;   /* time taken by plan_build */
+    const char *schedule; /* the candidate order kept: "index order", "memory-greedy", "memory-greedy reversed" */
 } Plan;
 
 /* Builds the plan; allocates from a. */
 void plan_build(Plan *p, const Graph *g, Arena *a, int naive);
 /* True when the bytes of node `id` may not be read any more after `step`
- * (its root's last reader has run): the emitter's poison mode uses it. */
+ * (its root's last reader has run): the emitter's poison mode uses it.
+ * The bytes of an in-place chain die with the chain's last reader; a kept
+ * buffer (the loss, output, metric) never dies at fwd_end - 1, since
+ * forward's caller reads it after that step. */
 int plan_dies_at(const Plan *p, int id, int step);
 /* nnc --report: every buffer and the totals. */
 void plan_report(FILE *out, const Plan *p);

@@ -1,0 +1,735 @@
+/* plan.c: the memory plan of one training step (plan.h says what it decides;
+ * docs/memory-plan.md says why).
+ *
+ * Five passes, in this order:
+ *
+ *  1. classify   each node's storage class and bytes (numel with B bound to
+ *                g->batch, × 4).  Scalar CONSTs, ROWS and the update ops have
+ *                no storage; a RESHAPE is an alias of its input's root (a
+ *                view: same bytes), unless it is itself a param gradient.
+ *                The param gradients form one block: params in index order,
+ *                each gradient at the next 64-byte boundary; a gradient that
+ *                two params share is placed once.
+ *  2. schedule   a topological order, stage by stage: every FORWARD node,
+ *                then BACKWARD, then UPDATE.  Three candidate orders are
+ *                planned and the one with the smallest arena kept (on a tie
+ *                the earlier in this list):
+ *                  index order    the order the nodes were built in;
+ *                  memory-greedy  a list schedule that at each step runs the
+ *                                 ready node with the largest (arena bytes it
+ *                                 frees − arena bytes it allocates).  Param
+ *                                 gradients allocate nothing (they are in
+ *                                 the gradient block) and free what they
+ *                                 read last, so they run as soon as their
+ *                                 inputs exist; consumers of dying buffers
+ *                                 run early;
+ *                  memory-greedy reversed  the same rule read backwards: the
+ *                                 order is built from its last step, so a
+ *                                 producer lands right before its first
+ *                                 reader and a buffer's life is as short as
+ *                                 the readers allow.
+ *                Neither greedy order wins everywhere (each is the better
+ *                on about a third of random graphs, docs/memory-plan.md), so
+ *                all three are planned; it costs microseconds.  Ties go to
+ *                the lower node id (the higher, built backwards), so the
+ *                plan is deterministic.
+ *  3. liveness   an arena value lives from its producer's step to the last
+ *                step that reads it or an alias of it (a node nobody reads:
+ *                its own step).  The loss, the output and the metric live to
+ *                the end of the forward pass, where forward returns the loss
+ *                and predict copies the output out.
+ *  4. in place   an elementwise node (plan_inplace_op) writes over its first
+ *                input that is an arena value of the same shape, f32, that
+ *                dies at this node and is not read by the node through an
+ *                alias too; the loss, output and metric only after the
+ *                forward pass (a forward node must not overwrite them).  The node and the input then
+ *                share one buffer: an in-place chain x -> a -> b is one
+ *                buffer from x's producer to b's last reader, and every
+ *                member reports that merged interval as first/last.
+ *  5. offsets    one Lifetime per buffer (per chain), placed by
+ *                offsets_assign() (offsets.c), or offsets_naive() for
+ *                --planner=naive, which also turns in-place off and keeps
+ *                the index order: every value its own bytes.
+ */
+#include "plan.h"
+
+#include "offsets.h"
+
+#include <string.h>
+#include <time.h>
+
+/* A compressed list per node: items[start[i] .. start[i+1]). */
+typedef struct Csr {
+    int *start, *item;
+} Csr;
+
+/* What every candidate schedule shares. */
+typedef struct PlanCtx {
+    const Graph *g;
+    Arena *a;
+    int n;
+    BufPlan *base; /* cls, root, bytes, and the grad-block offsets */
+    Csr roots;     /* the distinct roots whose bytes node i reads (through aliases) */
+    Csr readers;   /* the distinct nodes that read node i directly */
+    char *keep;    /* roots that live to the end of the forward pass */
+} PlanCtx;
+
+static double plan_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *plan_alloc(Arena *a, int n, size_t size)
+{
+    return arena_alloc(a, (size_t)(n > 0 ? n : 1) * size);
+}
+
+/* ---- 1. storage classes ------------------------------------------------ */
+static int plan_is_update(Op op)
+{
+    return op == OP_SGD || op == OP_MOMENTUM || op == OP_ADAGRAD || op == OP_ADADELTA || op == OP_ADAM;
+}
+
+/* The class of a node by its op alone (param gradients and aliases aside). */
+static StorageClass plan_op_class(const Node *n)
+{
+    if (n->op == OP_CONST)
+        return shape_numel(n->shape, 1) == 1 ? SC_NONE : SC_CONST;
+    if (n->op == OP_ROWS || plan_is_update(n->op))
+        return SC_NONE;
+    if (n->op == OP_PARAM)
+        return SC_PARAM;
+    if (n->op == OP_STATE)
+        return SC_STATE;
+    if (n->op == OP_INPUT || n->op == OP_LABEL)
+        return SC_BATCH;
+    return SC_ARENA;
+}
+
+/* The gradient block: for each param (in index order) that an update node
+ * writes, its gradient (the update's second input) at the next 64-byte
+ * boundary.  Returns the block's size. */
+static size_t plan_grad_block(const Graph *g, Arena *a, BufPlan *b)
+{
+    int *grad_of_param = plan_alloc(a, g->n, sizeof(int));
+    for (int i = 0; i < g->n; i++)
+        grad_of_param[i] = -1;
+    for (int i = 0; i < g->n; i++)
+        if (plan_is_update(g->nodes[i].op))
+            grad_of_param[g->nodes[i].in[0]] = g->nodes[i].in[1];
+    size_t top = 0;
+    for (int p = 0; p < g->n; p++) {
+        int d = grad_of_param[p];
+        if (d < 0 || b[d].cls == SC_GRAD)
+            continue; /* no update, or a gradient two params share */
+        b[d].cls = SC_GRAD;
+        b[d].offset = top;
+        top += offsets_align(b[d].bytes, PLAN_ALIGN);
+    }
+    return top;
+}
+
+/* Fills cls, root, bytes of every node; returns the gradient block's size. */
+static size_t plan_classify(const Graph *g, Arena *a, BufPlan *b)
+{
+    for (int i = 0; i < g->n; i++) {
+        b[i].root = i;
+        b[i].inplace_of = -1;
+        b[i].first = b[i].last = -1;
+        b[i].bytes = (size_t)shape_numel(g->nodes[i].shape, g->batch) * 4;
+    }
+    size_t grad_bytes = plan_grad_block(g, a, b);
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        if (b[i].cls == SC_GRAD)
+            continue;
+        b[i].cls = plan_op_class(n);
+        if (n->op == OP_RESHAPE) { /* a view: the bytes of the input's root */
+            b[i].cls = SC_ALIAS;
+            b[i].root = b[n->in[0]].root;
+        }
+    }
+    return grad_bytes;
+}
+
+static void plan_totals(Plan *p, const BufPlan *b)
+{
+    for (int i = 0; i < p->g->n; i++) {
+        switch (b[i].cls) {
+        case SC_PARAM: p->param_bytes += b[i].bytes; break;
+        case SC_STATE: p->state_bytes += b[i].bytes; break;
+        case SC_BATCH: p->batch_bytes += b[i].bytes; break;
+        case SC_CONST: p->const_bytes += b[i].bytes; break;
+        case SC_NONE: case SC_GRAD: case SC_ARENA: case SC_ALIAS: break;
+        }
+    }
+}
+
+/* ---- the graph's edges, as the schedule and liveness need them --------- */
+static int *plan_marks(const PlanCtx *c)
+{
+    int *mark = plan_alloc(c->a, c->n, sizeof(int));
+    for (int i = 0; i < c->n; i++)
+        mark[i] = -1;
+    return mark;
+}
+
+static int plan_edge_count(const Graph *g)
+{
+    int edges = 0;
+    for (int i = 0; i < g->n; i++)
+        edges += g->nodes[i].n_in;
+    return edges;
+}
+
+/* roots of node i: the distinct roots whose bytes it reads (a view's
+ * reader reads the view's root). */
+static void plan_edges_roots(PlanCtx *c)
+{
+    const Graph *g = c->g;
+    int *mark = plan_marks(c), k = 0;
+    c->roots.start = plan_alloc(c->a, c->n + 1, sizeof(int));
+    c->roots.item = plan_alloc(c->a, plan_edge_count(g), sizeof(int));
+    for (int i = 0; i < c->n; i++) {
+        c->roots.start[i] = k;
+        for (int j = 0; j < g->nodes[i].n_in; j++) {
+            int r = c->base[g->nodes[i].in[j]].root;
+            if (mark[r] != i)
+                mark[r] = i, c->roots.item[k++] = r;
+        }
+    }
+    c->roots.start[c->n] = k;
+}
+
+/* readers of node x: the distinct nodes that have x as an input. */
+static void plan_edges_readers(PlanCtx *c)
+{
+    const Graph *g = c->g;
+    int *mark = plan_marks(c), *next = plan_alloc(c->a, c->n + 1, sizeof(int));
+    c->readers.start = plan_alloc(c->a, c->n + 1, sizeof(int));
+    c->readers.item = plan_alloc(c->a, plan_edge_count(g), sizeof(int));
+    for (int i = 0; i < c->n; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (mark[g->nodes[i].in[j]] != i)
+                mark[g->nodes[i].in[j]] = i, c->readers.start[g->nodes[i].in[j] + 1]++;
+    for (int i = 0; i < c->n; i++) {
+        c->readers.start[i + 1] += c->readers.start[i];
+        next[i] = c->readers.start[i];
+        mark[i] = -1;
+    }
+    for (int i = 0; i < c->n; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (mark[g->nodes[i].in[j]] != i)
+                mark[g->nodes[i].in[j]] = i, c->readers.item[next[g->nodes[i].in[j]]++] = i;
+}
+
+/* The loss, the output and the metric are read after the last forward
+ * step: their roots live to it, and no forward node takes them in place. */
+static void plan_keep(PlanCtx *c)
+{
+    const Graph *g = c->g;
+    int kept[3] = {g->loss, g->output, g->metric};
+    c->keep = plan_alloc(c->a, c->n, 1);
+    for (int k = 0; k < 3; k++)
+        if (kept[k] >= 0)
+            c->keep[c->base[kept[k]].root] = 1;
+}
+
+static void plan_ctx_init(PlanCtx *c, const Graph *g, Arena *a, size_t *grad_bytes)
+{
+    c->g = g;
+    c->a = a;
+    c->n = g->n;
+    c->base = plan_alloc(a, g->n, sizeof(BufPlan));
+    *grad_bytes = plan_classify(g, a, c->base);
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            NNC_ASSERT(g->nodes[g->nodes[i].in[j]].stage <= g->nodes[i].stage,
+                       "a node reads a node of a later stage");
+    plan_edges_roots(c);
+    plan_edges_readers(c);
+    plan_keep(c);
+}
+
+/* ---- 2. schedules ------------------------------------------------------- */
+/* Index order, stage by stage. */
+static void plan_sched_index(const PlanCtx *c, int *order)
+{
+    int k = 0;
+    for (int s = STAGE_FORWARD; s <= STAGE_UPDATE; s++)
+        for (int i = 0; i < c->n; i++)
+            if ((int)c->g->nodes[i].stage == s)
+                order[k++] = i;
+}
+
+static int plan_same_stage(const PlanCtx *c, int i, int s) { return (int)c->g->nodes[i].stage == s; }
+
+/* The list schedulers score a ready node with the arena bytes it frees
+ * minus the bytes it allocates, given their state (below). */
+typedef long long (*PlanScore)(const PlanCtx *c, const int *state, int n);
+
+/* The ready node with the best score; ties to the lower id (low_first) or
+ * the higher. */
+static int plan_pick(const PlanCtx *c, PlanScore score, const int *state, const int *ready, int nready,
+                     int low_first)
+{
+    int best = 0;
+    long long best_score = score(c, state, ready[0]);
+    for (int k = 1; k < nready; k++) {
+        long long sc = score(c, state, ready[k]);
+        int earlier = low_first ? ready[k] < ready[best] : ready[k] > ready[best];
+        if (sc > best_score || (sc == best_score && earlier))
+            best = k, best_score = sc;
+    }
+    return best;
+}
+
+/* Memory-greedy, forward in time.  state[r] = the readers of root r not
+ * yet run: running n frees the roots it is the last reader of (the loss,
+ * output and metric are kept to the end of forward) and allocates n. */
+static long long plan_fwd_score(const PlanCtx *c, const int *remaining, int n)
+{
+    long long s = c->base[n].cls == SC_ARENA ? -(long long)c->base[n].bytes : 0;
+    for (int k = c->roots.start[n]; k < c->roots.start[n + 1]; k++) {
+        int r = c->roots.item[k];
+        if (c->base[r].cls == SC_ARENA && remaining[r] == 1 && !c->keep[r])
+            s += (long long)c->base[r].bytes;
+    }
+    return s;
+}
+
+/* pending[i] = the inputs of i in stage s not yet run; returns the ready. */
+static int plan_fwd_ready(const PlanCtx *c, int s, int *pending, int *ready)
+{
+    int nready = 0;
+    for (int i = 0; i < c->n; i++)
+        if (plan_same_stage(c, i, s))
+            pending[i] = 0;
+    for (int x = 0; x < c->n; x++)
+        for (int k = c->readers.start[x]; k < c->readers.start[x + 1]; k++)
+            if (plan_same_stage(c, x, s) && plan_same_stage(c, c->readers.item[k], s))
+                pending[c->readers.item[k]]++;
+    for (int i = 0; i < c->n; i++)
+        if (plan_same_stage(c, i, s) && pending[i] == 0)
+            ready[nready++] = i;
+    return nready;
+}
+
+static void plan_sched_greedy(const PlanCtx *c, int *order)
+{
+    int *pending = plan_alloc(c->a, c->n, sizeof(int)), *remaining = plan_alloc(c->a, c->n, sizeof(int));
+    int *ready = plan_alloc(c->a, c->n, sizeof(int)), k = 0;
+    for (int i = 0; i < c->roots.start[c->n]; i++)
+        remaining[c->roots.item[i]]++;
+    for (int s = STAGE_FORWARD; s <= STAGE_UPDATE; s++) {
+        int nready = plan_fwd_ready(c, s, pending, ready);
+        while (nready > 0) {
+            int b = plan_pick(c, plan_fwd_score, remaining, ready, nready, 1), n = ready[b];
+            ready[b] = ready[--nready];
+            order[k++] = n;
+            for (int j = c->roots.start[n]; j < c->roots.start[n + 1]; j++)
+                remaining[c->roots.item[j]]--;
+            for (int j = c->readers.start[n]; j < c->readers.start[n + 1]; j++) {
+                int m = c->readers.item[j];
+                if (plan_same_stage(c, m, s) && --pending[m] == 0)
+                    ready[nready++] = m;
+            }
+        }
+    }
+    NNC_ASSERT(k == c->n, "the greedy schedule lost a node");
+}
+
+/* Memory-greedy, backward in time: the schedule is built from its last
+ * step.  state[r] = 1 once a reader of root r is placed (r is live from
+ * there back to its producer).  Placing n ends n's buffer (frees it, read
+ * backwards) and starts the buffers of the roots it reads that nobody later
+ * reads.  A producer is thus placed right before its first reader. */
+static long long plan_rev_score(const PlanCtx *c, const int *opened, int n)
+{
+    long long s = c->base[n].cls == SC_ARENA && opened[n] ? (long long)c->base[n].bytes : 0;
+    for (int k = c->roots.start[n]; k < c->roots.start[n + 1]; k++) {
+        int r = c->roots.item[k];
+        if (c->base[r].cls == SC_ARENA && !opened[r])
+            s -= (long long)c->base[r].bytes;
+    }
+    return s;
+}
+
+/* pending[i] = the readers of i in stage s not yet placed; returns the
+ * ready. */
+static int plan_rev_ready(const PlanCtx *c, int s, int *pending, int *ready)
+{
+    int nready = 0;
+    for (int i = 0; i < c->n; i++) {
+        if (!plan_same_stage(c, i, s))
+            continue;
+        pending[i] = 0;
+        for (int k = c->readers.start[i]; k < c->readers.start[i + 1]; k++)
+            pending[i] += plan_same_stage(c, c->readers.item[k], s);
+        if (pending[i] == 0)
+            ready[nready++] = i;
+    }
+    return nready;
+}
+
+static void plan_sched_reverse(const PlanCtx *c, int *order)
+{
+    int *pending = plan_alloc(c->a, c->n, sizeof(int)), *opened = plan_alloc(c->a, c->n, sizeof(int));
+    int *seen = plan_alloc(c->a, c->n, sizeof(int)), *ready = plan_alloc(c->a, c->n, sizeof(int)), k = c->n;
+    for (int i = 0; i < c->n; i++)
+        seen[i] = -1;
+    for (int s = STAGE_UPDATE; s >= STAGE_FORWARD; s--) {
+        for (int r = 0; s == STAGE_FORWARD && r < c->n; r++)
+            opened[r] |= c->keep[r]; /* read at the end of the forward pass */
+        int nready = plan_rev_ready(c, s, pending, ready);
+        while (nready > 0) {
+            int b = plan_pick(c, plan_rev_score, opened, ready, nready, 0), n = ready[b];
+            ready[b] = ready[--nready];
+            order[--k] = n;
+            for (int j = c->roots.start[n]; j < c->roots.start[n + 1]; j++)
+                opened[c->roots.item[j]] = 1;
+            for (int j = 0; j < c->g->nodes[n].n_in; j++) {
+                int x = c->g->nodes[n].in[j];
+                if (seen[x] != n && plan_same_stage(c, x, s) && --pending[x] == 0)
+                    ready[nready++] = x;
+                seen[x] = n;
+            }
+        }
+    }
+    NNC_ASSERT(k == 0, "the reverse schedule lost a node");
+}
+
+/* order, step_of, fwd_end, bwd_end of p from a schedule. */
+static void plan_set_order(Plan *p, const PlanCtx *c, const int *order)
+{
+    p->n_steps = c->n;
+    p->order = plan_alloc(c->a, c->n, sizeof(int));
+    p->step_of = plan_alloc(c->a, c->n, sizeof(int));
+    memcpy(p->order, order, (size_t)c->n * sizeof *order);
+    p->fwd_end = p->bwd_end = 0;
+    for (int s = 0; s < c->n; s++) {
+        Stage st = c->g->nodes[order[s]].stage;
+        p->step_of[order[s]] = s;
+        p->fwd_end += st == STAGE_FORWARD;
+        p->bwd_end += st != STAGE_UPDATE;
+    }
+}
+
+/* ---- 3. liveness -------------------------------------------------------- */
+/* vlast[r]: the last step that reads root r's value (its own step if none). */
+static int *plan_liveness(const Plan *p, const PlanCtx *c)
+{
+    int *vlast = plan_alloc(c->a, c->n, sizeof(int));
+    for (int i = 0; i < c->n; i++)
+        vlast[i] = p->step_of[i];
+    for (int i = 0; i < c->n; i++)
+        for (int k = c->roots.start[i]; k < c->roots.start[i + 1]; k++) {
+            int r = c->roots.item[k];
+            if (p->step_of[i] > vlast[r])
+                vlast[r] = p->step_of[i];
+        }
+    for (int r = 0; r < c->n; r++)
+        if (c->keep[r] && vlast[r] < p->fwd_end - 1)
+            vlast[r] = p->fwd_end - 1;
+    return vlast;
+}
+
+/* ---- 4. in place -------------------------------------------------------- */
+/* Elementwise ops: output element i depends only on input elements i (and
+ * on broadcast operands, which never share its bytes). EQ is left out. */
+static int plan_inplace_op(Op op)
+{
+    if (op == OP_EQ)
+        return 0;
+    return op_class(op) == OPC_EW || op == OP_SIGMOID_GRAD || op == OP_TANH_GRAD ||
+           op == OP_RELU_GRAD || op == OP_LEAKY_RELU_GRAD || op == OP_CLIP_GRAD ||
+           op == OP_SOFTMAX_CE_GRAD || op == OP_SIGMOID_CE_GRAD;
+}
+
+/* True when node n reads x's bytes through another input (an alias of x). */
+static int plan_reads_alias_of(const Plan *p, const Node *n, int x)
+{
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j] != x && p->buf[n->in[j]].root == x)
+            return 1;
+    return 0;
+}
+
+/* The input whose bytes node n may take over, or -1. */
+static int plan_inplace_input(const Plan *p, const PlanCtx *c, const int *vlast, int n)
+{
+    const Node *nd = &c->g->nodes[n];
+    if (p->buf[n].cls != SC_ARENA || !plan_inplace_op(nd->op))
+        return -1;
+    for (int j = 0; j < nd->n_in; j++) {
+        int x = nd->in[j];
+        const Node *xn = &c->g->nodes[x];
+        int kept = c->keep[x] && p->step_of[n] < p->fwd_end; /* read again at the end of forward */
+        if (p->buf[x].cls == SC_ARENA && !kept && xn->dtype == DT_F32 &&
+            shape_eq(xn->shape, nd->shape) && vlast[x] == p->step_of[n] && !plan_reads_alias_of(p, nd, x))
+            return x;
+    }
+    return -1;
+}
+
+/* Marks in-place nodes in schedule order; head[i] = the first node of i's
+ * chain, glast[head] = the chain's last step. */
+static void plan_inplace(Plan *p, const PlanCtx *c, const int *vlast, int *head, int *glast)
+{
+    for (int s = 0; s < p->n_steps; s++) {
+        int n = p->order[s];
+        int x = p->naive ? -1 : plan_inplace_input(p, c, vlast, n);
+        p->buf[n].inplace_of = x;
+        head[n] = x >= 0 ? head[x] : n;
+        glast[n] = vlast[n];
+        if (glast[n] > glast[head[n]])
+            glast[head[n]] = glast[n];
+    }
+}
+
+/* ---- 5. offsets --------------------------------------------------------- */
+/* One Lifetime per chain head, placed; every arena node and every alias of
+ * one gets its chain's offset and interval. */
+static void plan_offsets(Plan *p, const PlanCtx *c, const int *head, const int *glast)
+{
+    Lifetime *life = plan_alloc(c->a, c->n, sizeof(Lifetime));
+    int *slot = plan_alloc(c->a, c->n, sizeof(int)), m = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        int i = p->order[s];
+        if (p->buf[i].cls != SC_ARENA)
+            continue;
+        p->naive_bytes += offsets_align(p->buf[i].bytes, PLAN_ALIGN);
+        if (head[i] == i) {
+            slot[i] = m;
+            life[m++] = (Lifetime){p->buf[i].bytes, s, glast[i], 0};
+        }
+    }
+    p->lower_bound = offsets_lower_bound(life, m, PLAN_ALIGN);
+    p->arena_bytes = p->naive ? offsets_naive(life, m, PLAN_ALIGN) : offsets_assign(life, m, PLAN_ALIGN);
+    for (int i = 0; i < c->n; i++)
+        if (p->buf[i].cls == SC_ARENA) {
+            const Lifetime *l = &life[slot[head[i]]];
+            p->buf[i].offset = l->offset;
+            p->buf[i].first = l->first;
+            p->buf[i].last = l->last;
+        }
+}
+
+/* A chain that holds the loss, output or metric is kept: every member says
+ * so. */
+static void plan_mark_kept(Plan *p, const PlanCtx *c, const int *head)
+{
+    for (int i = 0; i < c->n; i++)
+        if (p->buf[i].cls == SC_ARENA && c->keep[i])
+            p->buf[head[i]].kept = 1;
+    for (int i = 0; i < c->n; i++)
+        if (p->buf[i].cls == SC_ARENA)
+            p->buf[i].kept = p->buf[head[i]].kept;
+}
+
+/* Aliases take their root's offset and interval; the other buffers keep
+ * the interval of their own value (producer to last reader), for the
+ * report. */
+static void plan_finish(Plan *p, const PlanCtx *c, const int *vlast)
+{
+    for (int i = 0; i < c->n; i++) {
+        BufPlan *b = &p->buf[i];
+        if (b->cls == SC_ALIAS) {
+            const BufPlan *r = &p->buf[b->root];
+            b->offset = r->offset;
+            b->first = r->cls == SC_ARENA ? r->first : p->step_of[b->root];
+            b->last = r->cls == SC_ARENA ? r->last : vlast[b->root];
+        } else if (b->cls != SC_ARENA) {
+            b->first = p->step_of[i];
+            b->last = vlast[i];
+        }
+    }
+}
+
+/* Plans one candidate schedule into p (which holds naive and the totals). */
+static void plan_with_order(Plan *p, const PlanCtx *c, const int *order, const char *name)
+{
+    p->schedule = name;
+    plan_set_order(p, c, order);
+    p->buf = plan_alloc(c->a, c->n, sizeof(BufPlan));
+    memcpy(p->buf, c->base, (size_t)c->n * sizeof(BufPlan));
+    int *vlast = plan_liveness(p, c);
+    int *head = plan_alloc(c->a, c->n, sizeof(int)), *glast = plan_alloc(c->a, c->n, sizeof(int));
+    plan_inplace(p, c, vlast, head, glast);
+    p->naive_bytes = 0;
+    plan_offsets(p, c, head, glast);
+    plan_mark_kept(p, c, head);
+    plan_finish(p, c, vlast);
+}
+
+/* The candidate schedules, tried in this order (--planner=naive: the first). */
+static const struct {
+    const char *name;
+    void (*build)(const PlanCtx *c, int *order);
+} plan_schedules[] = {
+    {"index order", plan_sched_index},
+    {"memory-greedy", plan_sched_greedy},
+    {"memory-greedy reversed", plan_sched_reverse},
+};
+
+void plan_build(Plan *p, const Graph *g, Arena *a, int naive)
+{
+    double t0 = plan_now_ms();
+    PlanCtx c;
+    memset(p, 0, sizeof *p);
+    p->g = g;
+    p->naive = naive;
+    plan_ctx_init(&c, g, a, &p->grad_bytes);
+    plan_totals(p, c.base);
+    int *order = plan_alloc(a, g->n, sizeof(int));
+    int tries = naive ? 1 : (int)(sizeof plan_schedules / sizeof plan_schedules[0]);
+    Plan best = *p;
+    for (int k = 0; k < tries; k++) {
+        Plan cand = *p;
+        plan_schedules[k].build(&c, order);
+        plan_with_order(&cand, &c, order, plan_schedules[k].name);
+        if (k == 0 || cand.arena_bytes < best.arena_bytes)
+            best = cand;
+    }
+    *p = best;
+    p->plan_ms = plan_now_ms() - t0;
+}
+
+int plan_dies_at(const Plan *p, int id, int step)
+{
+    const BufPlan *r = &p->buf[p->buf[id].root];
+    return r->cls == SC_ARENA && step == r->last && !(r->kept && step == p->fwd_end - 1);
+}
+
+/* ---- dumps -------------------------------------------------------------- */
+static const char *plan_class_name(StorageClass c)
+{
+    switch (c) {
+    case SC_NONE: return "none";
+    case SC_CONST: return "const";
+    case SC_PARAM: return "param";
+    case SC_STATE: return "state";
+    case SC_BATCH: return "batch";
+    case SC_GRAD: return "grad";
+    case SC_ARENA: return "arena";
+    case SC_ALIAS: return "alias";
+    }
+    return "?";
+}
+
+static double plan_ratio(size_t a, size_t b)
+{
+    return b ? (double)a / (double)b : 1.0;
+}
+
+static int plan_count_matmuls(const Graph *g)
+{
+    int k = 0;
+    for (int i = 0; i < g->n; i++)
+        k += g->nodes[i].op == OP_MATMUL && g->nodes[i].stage == STAGE_FORWARD;
+    return k;
+}
+
+static int plan_count_inplace(const Plan *p)
+{
+    int k = 0;
+    for (int i = 0; i < p->g->n; i++)
+        k += p->buf[i].inplace_of >= 0;
+    return k;
+}
+
+void plan_dump(FILE *out, const Plan *p)
+{
+    fprintf(out, "plan: params %zu B, param grads %zu B, optimizer state %zu B, batch %zu B, consts %zu B\n",
+            p->param_bytes, p->grad_bytes, p->state_bytes, p->batch_bytes, p->const_bytes);
+    fprintf(out, "plan: arena %zu B (naive %zu B, lower bound %zu B, arena/lower bound %.3f, arena/naive %.3f)\n",
+            p->arena_bytes, p->naive_bytes, p->lower_bound, plan_ratio(p->arena_bytes, p->lower_bound),
+            plan_ratio(p->arena_bytes, p->naive_bytes));
+    fprintf(out, "plan: steps %d (forward %d, backward %d, update %d), schedule %s, in place %d, matmuls %d\n",
+            p->n_steps, p->fwd_end, p->bwd_end - p->fwd_end, p->n_steps - p->bwd_end, p->schedule,
+            plan_count_inplace(p), plan_count_matmuls(p->g));
+}
+
+static const char *plan_node_name(const Graph *g, int i, char *buf, size_t len)
+{
+    if (g->nodes[i].name)
+        return g->nodes[i].name;
+    snprintf(buf, len, "t%d", i);
+    return buf;
+}
+
+/* "in place of x", "alias of x", or "" */
+static const char *plan_note(const Plan *p, int i, char *buf, size_t len)
+{
+    char nb[32];
+    const BufPlan *b = &p->buf[i];
+    buf[0] = 0;
+    if (b->inplace_of >= 0)
+        snprintf(buf, len, "in place of %s", plan_node_name(p->g, b->inplace_of, nb, sizeof nb));
+    else if (b->cls == SC_ALIAS)
+        snprintf(buf, len, "alias of %s (%s)", plan_node_name(p->g, b->root, nb, sizeof nb),
+                 plan_class_name(p->buf[b->root].cls));
+    return buf;
+}
+
+/* Column widths of the report: the longest name, op and shape. */
+typedef struct ReportCols {
+    int name, op, shape;
+} ReportCols;
+
+static ReportCols plan_report_cols(const Plan *p)
+{
+    ReportCols w = {4, 2, 5};
+    char nb[32], sb[64];
+    for (int i = 0; i < p->g->n; i++) {
+        int ln = (int)strlen(plan_node_name(p->g, i, nb, sizeof nb)), lo = (int)strlen(op_name(p->g->nodes[i].op));
+        int ls = (int)strlen(shape_str(p->g->nodes[i].shape, sb, sizeof sb));
+        w.name = ln > w.name ? ln : w.name;
+        w.op = lo > w.op ? lo : w.op;
+        w.shape = ls > w.shape ? ls : w.shape;
+    }
+    return w;
+}
+
+/* One buffer: step, name, op, shape, class, bytes, live steps, offset
+ * (g+N in the gradient block), and what it shares. */
+static void plan_report_row(FILE *out, const Plan *p, ReportCols w, int s)
+{
+    int i = p->order[s];
+    const BufPlan *b = &p->buf[i];
+    char nb[32], sb[64], note[96], off[24] = "-", live[32] = "-";
+    if (b->cls == SC_ARENA || b->cls == SC_GRAD || b->cls == SC_ALIAS) {
+        snprintf(off, sizeof off, "%s%zu", b->cls == SC_GRAD ? "g+" : "", b->offset);
+        snprintf(live, sizeof live, "%d..%d", b->first, b->last);
+    }
+    fprintf(out, "%5d  %-*s  %-*s  %-*s  %-6s %9zu  %-9s %9s", s, w.name, plan_node_name(p->g, i, nb, sizeof nb),
+            w.op, op_name(p->g->nodes[i].op), w.shape, shape_str(p->g->nodes[i].shape, sb, sizeof sb),
+            plan_class_name(b->cls), b->bytes, live, off);
+    fprintf(out, "%s%s\n", *plan_note(p, i, note, sizeof note) ? "  " : "", note);
+}
+
+void plan_report(FILE *out, const Plan *p)
+{
+    fprintf(out, "memory plan of %s: B = %d, %d steps (forward %d, backward %d, update %d), schedule: %s%s\n",
+            p->g->model ? p->g->model : "model", p->g->batch, p->n_steps, p->fwd_end, p->bwd_end - p->fwd_end,
+            p->n_steps - p->bwd_end, p->schedule, p->naive ? ", planner: naive" : "");
+    ReportCols w = plan_report_cols(p);
+    fprintf(out, "%5s  %-*s  %-*s  %-*s  %-6s %9s  %-9s %9s  %s\n", "step", w.name, "name", w.op, "op", w.shape,
+            "shape", "class", "bytes", "live", "offset", "shares");
+    for (int s = 0; s < p->n_steps; s++)
+        if (p->buf[p->order[s]].cls != SC_NONE)
+            plan_report_row(out, p, w, s);
+    fprintf(out, "\nparams           %10zu B\n", p->param_bytes);
+    fprintf(out, "param gradients  %10zu B  (one block; offsets g+N)\n", p->grad_bytes);
+    fprintf(out, "optimizer state  %10zu B\n", p->state_bytes);
+    fprintf(out, "batch            %10zu B\n", p->batch_bytes);
+    fprintf(out, "consts           %10zu B\n", p->const_bytes);
+    fprintf(out, "arena            %10zu B  (naive %zu B, lower bound %zu B)\n", p->arena_bytes, p->naive_bytes,
+            p->lower_bound);
+    fprintf(out, "arena / lower bound %.3f, arena / naive %.3f, in place %d\n",
+            plan_ratio(p->arena_bytes, p->lower_bound), plan_ratio(p->arena_bytes, p->naive_bytes),
+            plan_count_inplace(p));
+    fprintf(out, "plan time        %10.3f ms\n", p->plan_ms);
+}
