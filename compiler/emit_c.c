@@ -1322,6 +1322,8 @@ static void fn_main(Emit *e)
     source_fields(e, &t->data, "data");
     source_fields(e, &t->test, "test");
     OUT("    m.x_buf = %s;\n    m.t_buf = %s;\n    m.y_buf = y_buf;\n", e->name[x], e->name[lab]);
+    if (e->o->blas && large_matmul(g))
+        OUT("    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */\n");
     OUT("    return nnrt_main(&m, argc, argv);\n}\n");
 }
 

@@ -66,9 +66,9 @@ static float *const dloss_neg = arena + 64;  /* [B, 1], line 14 */
 static float *const dloss_add = arena + 64;  /* [B, 1], line 14 */
 static float *const dloss_log2 = arena + 80;  /* [B, 1], line 14 */
 static float *const dloss_sub = arena + 80;  /* [B, 1], line 14 */
-static float *const t26 = arena + 80;  /* [B, 1], line 14 */
+static float *const dloss_clip_1 = arena + 80;  /* [B, 1], line 14 */
 static float *const dloss_log = arena + 64;  /* [B, 1], line 14 */
-static float *const t28 = arena + 64;  /* [B, 1], line 14 */
+static float *const dloss_clip_2 = arena + 64;  /* [B, 1], line 14 */
 static float *const dloss_clip = arena + 80;  /* [B, 1], line 14 */
 static float *const dp = arena + 80;  /* [B, 1], line 14 */
 static float *const dp_add = arena + 0;  /* [B, 1], line 13 */
@@ -146,49 +146,49 @@ static void backward(int n)
 
     /* line 14: loss = bce(p, t); */
     /* dloss_sum = 1 / n
-       Div VJP: da = dy/b */
+       Div: da = dy/b */
     for (int i = 0; i < 1; i++)
         dloss_sum[i] = 1.0f / (float)n;
     /* dloss_neg = t21 repeated to [B, 1]
-       Sum VJP: dx = dy repeated over the summed axes (Sum <-> Repeat) */
+       Sum: dy repeated over the summed axes (Sum ↔ Repeat) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 1; j++)
             dloss_neg[i] = t21[0];
     POISON(dloss_sum, 1);
     /* dloss_add = -dloss_neg
-       Neg VJP: dx = -dy */
+       Neg: dx = -dy */
     for (int i = 0; i < n; i++)
         dloss_add[i] = -dloss_neg[i];
     /* dloss_log2 = dloss_add · loss_sub2
-       Mul VJP: db = dy·a */
+       Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
     /* dloss_sub = dloss_log2 / loss_sub
-       Log VJP: dx = dy/x */
+       Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
     POISON(loss_sub, n);
-    /* t26 = -dloss_sub
-       Sub VJP: d(a-b)/db = -1 */
+    /* dloss_clip_1 = -dloss_sub
+       Sub: d(a - b)/db = -1 */
     for (int i = 0; i < n; i++)
-        t26[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
+        dloss_clip_1[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
     /* dloss_log = dloss_add · t
-       Mul VJP: db = dy·a */
+       Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
-    /* t28 = dloss_log / loss_clip
-       Log VJP: dx = dy/x */
+    /* dloss_clip_2 = dloss_log / loss_clip
+       Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
     POISON(loss_clip, n);
-    /* dloss_clip = t26 + t28
-       branch rule: the value feeds several ops, their gradients add up */
+    /* dloss_clip = dloss_clip_1 + dloss_clip_2
+       loss_clip is used twice: branch gradients add */
     /*   (computed inside the next loop, never stored) */
     POISON(dloss_neg, n);
     /* dp = dloss_clip where 1e-07 <= p <= 1, else 0
-       Clip VJP: dx = dy where lo <= x <= hi, else 0 */
+       Clip: the gradient passes where x was not clipped */
     for (int i = 0; i < n; i++)
-        dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (t26[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
+        dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (dloss_clip_1[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
 
     /* line 13: p    = sigmoid(x @ W + b); */
     /* dp_add = dp · p · (1 - p)
-       Sigmoid VJP: dx = dy·y·(1-y) */
+       Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 1; j++)
         db[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -198,10 +198,10 @@ static void backward(int n)
         }
     POISON(loss_sub2, n);
     /* db = Σ_rows dp_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dW = xᵀ · dp_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dW, 0, sizeof(float) * (2));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 2; i++) {

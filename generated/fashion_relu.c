@@ -130,7 +130,7 @@ static void backward(int n)
 
     /* line 11: loss = softmax_cross_entropy(y, t); */
     /* dy = 1 · (softmax(y) - onehot(t)) / n
-       fused Softmax-CE VJP: dy = (softmax(y) - onehot(t))/n */
+       Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
         for (int r = 0; r < n; r++) {
@@ -148,23 +148,23 @@ static void backward(int n)
 
     /* line 10: y    = dense(h, 10, init=he); */
     /* dy.b = Σ_rows dy
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       y.b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
         dy_b[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             dy_b[j] += dy[i * 10 + j];
     /* dh = dy · y.Wᵀ
-       MatMul VJP: dA = dY·Bᵀ */
+       MatMul: transpose the other operand */
     nnrt_sgemm(0, 1, n, 100, 10, 1.0f, dy, 10, y_W, 10, 0.0f, dh, 100);
     /* dy.W = hᵀ · dy
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 100, 10, n, 1.0f, h, 100, dy, 10, 0.0f, dy_W, 10);
     POISON(y_matmul, n * 10);
 
     /* line 9: h    = dense(x, 100, act=relu, init=he); */
     /* dh_add = dh where h > 0, else 0
-       ReLU VJP: dx = dy where y > 0, else 0 */
+       ReLU: the gradient passes where the output is positive */
     for (int j = 0; j < 100; j++)
         dh_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -174,10 +174,10 @@ static void backward(int n)
         }
     POISON(dh, n * 100);
     /* dh.b = Σ_rows dh_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       h.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dh.W = xᵀ · dh_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 784, 100, n, 1.0f, x, 784, dh_add, 100, 0.0f, dh_W, 100);
     POISON(h_matmul, n * 100);
 }
@@ -302,5 +302,6 @@ int main(int argc, char **argv)
     m.x_buf = x;
     m.t_buf = t;
     m.y_buf = y_buf;
+    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */
     return nnrt_main(&m, argc, argv);
 }

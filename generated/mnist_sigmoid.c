@@ -136,7 +136,7 @@ static void backward(int n)
 
     /* line 18: loss = softmax_cross_entropy(y, t); */
     /* dy = 1 · (softmax(y) - onehot(t)) / n
-       fused Softmax-CE VJP: dy = (softmax(y) - onehot(t))/n */
+       Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
         for (int r = 0; r < n; r++) {
@@ -154,14 +154,14 @@ static void backward(int n)
 
     /* line 17: y    = h @ W2 + b2; */
     /* db2 = Σ_rows dy
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       b2 was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
         db2[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             db2[j] += dy[i * 10 + j];
     /* dh = dy · W2ᵀ
-       MatMul VJP: dA = dY·Bᵀ */
+       MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 50; j++) {
             float s = 0.0f;
@@ -170,7 +170,7 @@ static void backward(int n)
             dh[i * 50 + j] = s;
         }
     /* dW2 = hᵀ · dy
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dW2, 0, sizeof(float) * (500));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 50; i++) {
@@ -182,7 +182,7 @@ static void backward(int n)
 
     /* line 16: h    = sigmoid(x @ W1 + b1); */
     /* dh_add = dh · h · (1 - h)
-       Sigmoid VJP: dx = dy·y·(1-y) */
+       Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 50; j++)
         db1[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -192,10 +192,10 @@ static void backward(int n)
         }
     POISON(dh, n * 50);
     /* db1 = Σ_rows dh_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       b1 was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dW1 = xᵀ · dh_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 784, 50, n, 1.0f, x, 784, dh_add, 50, 0.0f, dW1, 50);
     POISON(h_matmul, n * 50);
 }
@@ -324,5 +324,6 @@ int main(int argc, char **argv)
     m.x_buf = x;
     m.t_buf = t;
     m.y_buf = y_buf;
+    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */
     return nnrt_main(&m, argc, argv);
 }

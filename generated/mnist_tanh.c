@@ -143,7 +143,7 @@ static void backward(int n)
 
     /* line 15: loss = softmax_cross_entropy(y, t); */
     /* dy = 1 · (softmax(y) - onehot(t)) / n
-       fused Softmax-CE VJP: dy = (softmax(y) - onehot(t))/n */
+       Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
         for (int r = 0; r < n; r++) {
@@ -161,14 +161,14 @@ static void backward(int n)
 
     /* line 14: y    = dense(h, 10, init=glorot); */
     /* dy.b = Σ_rows dy
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       y.b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
         dy_b[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             dy_b[j] += dy[i * 10 + j];
     /* dh = dy · y.Wᵀ
-       MatMul VJP: dA = dY·Bᵀ */
+       MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 89; j++) {
             float s = 0.0f;
@@ -177,7 +177,7 @@ static void backward(int n)
             dh[i * 89 + j] = s;
         }
     /* dy.W = hᵀ · dy
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dy_W, 0, sizeof(float) * (890));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 89; i++) {
@@ -189,7 +189,7 @@ static void backward(int n)
 
     /* line 13: h    = dense(x, HIDDEN, act=tanh, init=glorot); */
     /* dh_add = dh · (1 - h²)
-       Tanh VJP: dx = dy·(1-y²) */
+       Tanh: dx = dy·(1-y²), y = tanh x */
     for (int j = 0; j < 89; j++)
         dh_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -199,10 +199,10 @@ static void backward(int n)
         }
     POISON(dh, n * 89);
     /* dh.b = Σ_rows dh_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       h.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dh.W = xᵀ · dh_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 784, 89, n, 1.0f, x, 784, dh_add, 89, 0.0f, dh_W, 89);
     POISON(h_matmul, n * 89);
 }
@@ -340,5 +340,6 @@ int main(int argc, char **argv)
     m.x_buf = x;
     m.t_buf = t;
     m.y_buf = y_buf;
+    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */
     return nnrt_main(&m, argc, argv);
 }

@@ -111,7 +111,7 @@ static void backward(int n)
 
     /* line 15: loss = softmax_cross_entropy(y, t); */
     /* dy = 1 · (softmax(y) - onehot(t)) / n
-       fused Softmax-CE VJP: dy = (softmax(y) - onehot(t))/n */
+       Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
         for (int r = 0; r < n; r++) {
@@ -129,14 +129,14 @@ static void backward(int n)
 
     /* line 14: y    = x @ W + b; */
     /* db = Σ_rows dy
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
         db[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             db[j] += dy[i * 10 + j];
     /* dW = xᵀ · dy
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 784, 10, n, 1.0f, x, 784, dy, 10, 0.0f, dW, 10);
     POISON(y_matmul, n * 10);
 }
@@ -247,5 +247,6 @@ int main(int argc, char **argv)
     m.x_buf = x;
     m.t_buf = t;
     m.y_buf = y_buf;
+    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */
     return nnrt_main(&m, argc, argv);
 }

@@ -146,7 +146,7 @@ static void backward(int n)
 
     /* line 11: loss = softmax_cross_entropy(y, t); */
     /* dy = 1 · (softmax(y) - onehot(t)) / n
-       fused Softmax-CE VJP: dy = (softmax(y) - onehot(t))/n */
+       Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
         for (int r = 0; r < n; r++) {
@@ -164,14 +164,14 @@ static void backward(int n)
 
     /* line 10: y    = mlp(x, [10, 3], act=sigmoid); */
     /* dy.l1.b = Σ_rows dy
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       y.l1.b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 3; i++)
         dy_l1_b[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
             dy_l1_b[j] += dy[i * 3 + j];
     /* dy_sigmoid = dy · y.l1.Wᵀ
-       MatMul VJP: dA = dY·Bᵀ */
+       MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++) {
             float s = 0.0f;
@@ -180,7 +180,7 @@ static void backward(int n)
             dy_sigmoid[i * 10 + j] = s;
         }
     /* dy.l1.W = y_sigmoidᵀ · dy
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dy_l1_W, 0, sizeof(float) * (30));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 10; i++) {
@@ -190,7 +190,7 @@ static void backward(int n)
         }
     POISON(y_matmul2, n * 3);
     /* dy_add = dy_sigmoid · y_sigmoid · (1 - y_sigmoid)
-       Sigmoid VJP: dx = dy·y·(1-y) */
+       Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 10; j++)
         dy_l0_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -200,10 +200,10 @@ static void backward(int n)
         }
     POISON(dy_sigmoid, n * 10);
     /* dy.l0.b = Σ_rows dy_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       y.l0.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dy.l0.W = xᵀ · dy_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dy_l0_W, 0, sizeof(float) * (20));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 2; i++) {

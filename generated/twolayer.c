@@ -128,7 +128,7 @@ static void backward(int n)
 
     /* line 17: loss = softmax_cross_entropy(y, t); */
     /* dy = 1 · (softmax(y) - onehot(t)) / n
-       fused Softmax-CE VJP: dy = (softmax(y) - onehot(t))/n */
+       Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
         for (int r = 0; r < n; r++) {
@@ -146,14 +146,14 @@ static void backward(int n)
 
     /* line 16: y    = h @ W2 + b2; */
     /* db2 = Σ_rows dy
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       b2 was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 3; i++)
         db2[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
             db2[j] += dy[i * 3 + j];
     /* dh = dy · W2ᵀ
-       MatMul VJP: dA = dY·Bᵀ */
+       MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++) {
             float s = 0.0f;
@@ -162,7 +162,7 @@ static void backward(int n)
             dh[i * 10 + j] = s;
         }
     /* dW2 = hᵀ · dy
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dW2, 0, sizeof(float) * (30));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 10; i++) {
@@ -174,7 +174,7 @@ static void backward(int n)
 
     /* line 15: h    = sigmoid(x @ W1 + b1); */
     /* dh_add = dh · h · (1 - h)
-       Sigmoid VJP: dx = dy·y·(1-y) */
+       Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 10; j++)
         db1[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -184,10 +184,10 @@ static void backward(int n)
         }
     POISON(dh, n * 10);
     /* db1 = Σ_rows dh_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       b1 was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dW1 = xᵀ · dh_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dW1, 0, sizeof(float) * (20));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 2; i++) {

@@ -97,9 +97,9 @@ static float *const dloss_neg = arena + 160;  /* [B, 1], line 15 */
 static float *const dloss_add = arena + 160;  /* [B, 1], line 15 */
 static float *const dloss_log2 = arena + 176;  /* [B, 1], line 15 */
 static float *const dloss_sub = arena + 176;  /* [B, 1], line 15 */
-static float *const t41 = arena + 176;  /* [B, 1], line 15 */
+static float *const dloss_clip_1 = arena + 176;  /* [B, 1], line 15 */
 static float *const dloss_log = arena + 160;  /* [B, 1], line 15 */
-static float *const t43 = arena + 160;  /* [B, 1], line 15 */
+static float *const dloss_clip_2 = arena + 160;  /* [B, 1], line 15 */
 static float *const dloss_clip = arena + 176;  /* [B, 1], line 15 */
 static float *const dp = arena + 176;  /* [B, 1], line 15 */
 static float *const dp_add = arena + 128;  /* [B, 1], line 14 */
@@ -231,49 +231,49 @@ static void backward(int n)
 
     /* line 15: loss = bce(p, t); */
     /* dloss_sum = 1 / n
-       Div VJP: da = dy/b */
+       Div: da = dy/b */
     for (int i = 0; i < 1; i++)
         dloss_sum[i] = 1.0f / (float)n;
     /* dloss_neg = t36 repeated to [B, 1]
-       Sum VJP: dx = dy repeated over the summed axes (Sum <-> Repeat) */
+       Sum: dy repeated over the summed axes (Sum ↔ Repeat) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 1; j++)
             dloss_neg[i] = t36[0];
     POISON(dloss_sum, 1);
     /* dloss_add = -dloss_neg
-       Neg VJP: dx = -dy */
+       Neg: dx = -dy */
     for (int i = 0; i < n; i++)
         dloss_add[i] = -dloss_neg[i];
     /* dloss_log2 = dloss_add · loss_sub2
-       Mul VJP: db = dy·a */
+       Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
     /* dloss_sub = dloss_log2 / loss_sub
-       Log VJP: dx = dy/x */
+       Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
     POISON(loss_sub, n);
-    /* t41 = -dloss_sub
-       Sub VJP: d(a-b)/db = -1 */
+    /* dloss_clip_1 = -dloss_sub
+       Sub: d(a - b)/db = -1 */
     for (int i = 0; i < n; i++)
-        t41[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
+        dloss_clip_1[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
     /* dloss_log = dloss_add · t
-       Mul VJP: db = dy·a */
+       Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
-    /* t43 = dloss_log / loss_clip
-       Log VJP: dx = dy/x */
+    /* dloss_clip_2 = dloss_log / loss_clip
+       Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
     POISON(loss_clip, n);
-    /* dloss_clip = t41 + t43
-       branch rule: the value feeds several ops, their gradients add up */
+    /* dloss_clip = dloss_clip_1 + dloss_clip_2
+       loss_clip is used twice: branch gradients add */
     /*   (computed inside the next loop, never stored) */
     POISON(dloss_neg, n);
     /* dp = dloss_clip where 1e-07 <= p <= 1, else 0
-       Clip VJP: dx = dy where lo <= x <= hi, else 0 */
+       Clip: the gradient passes where x was not clipped */
     for (int i = 0; i < n; i++)
-        dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (t41[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
+        dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (dloss_clip_1[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
 
     /* line 14: p  = dense(h3, 1, act=sigmoid, init=glorot); */
     /* dp_add = dp · p · (1 - p)
-       Sigmoid VJP: dx = dy·y·(1-y) */
+       Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 1; j++)
         dp_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -283,10 +283,10 @@ static void backward(int n)
         }
     POISON(loss_sub2, n);
     /* dp.b = Σ_rows dp_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       p.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dh3 = dp_add · p.Wᵀ
-       MatMul VJP: dA = dY·Bᵀ */
+       MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++) {
             float s = 0.0f;
@@ -295,7 +295,7 @@ static void backward(int n)
             dh3[i * 8 + j] = s;
         }
     /* dp.W = h3ᵀ · dp_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dp_W, 0, sizeof(float) * (8));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 8; i++) {
@@ -307,7 +307,7 @@ static void backward(int n)
 
     /* line 13: h3 = dense(h2, 8, act=sigmoid, init=glorot); */
     /* dh3_add = dh3 · h3 · (1 - h3)
-       Sigmoid VJP: dx = dy·y·(1-y) */
+       Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 8; j++)
         dh3_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -317,10 +317,10 @@ static void backward(int n)
         }
     POISON(dh3, n * 8);
     /* dh3.b = Σ_rows dh3_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       h3.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dh2 = dh3_add · h3.Wᵀ
-       MatMul VJP: dA = dY·Bᵀ */
+       MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++) {
             float s = 0.0f;
@@ -329,7 +329,7 @@ static void backward(int n)
             dh2[i * 8 + j] = s;
         }
     /* dh3.W = h2ᵀ · dh3_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dh3_W, 0, sizeof(float) * (64));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 8; i++) {
@@ -341,7 +341,7 @@ static void backward(int n)
 
     /* line 12: h2 = dense(h1, 8, act=sigmoid, init=glorot); */
     /* dh2_add = dh2 · h2 · (1 - h2)
-       Sigmoid VJP: dx = dy·y·(1-y) */
+       Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 8; j++)
         dh2_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -351,10 +351,10 @@ static void backward(int n)
         }
     POISON(dh2, n * 8);
     /* dh2.b = Σ_rows dh2_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       h2.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dh1 = dh2_add · h2.Wᵀ
-       MatMul VJP: dA = dY·Bᵀ */
+       MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++) {
             float s = 0.0f;
@@ -363,7 +363,7 @@ static void backward(int n)
             dh1[i * 8 + j] = s;
         }
     /* dh2.W = h1ᵀ · dh2_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dh2_W, 0, sizeof(float) * (64));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 8; i++) {
@@ -375,7 +375,7 @@ static void backward(int n)
 
     /* line 11: h1 = dense(x,  8, act=sigmoid, init=glorot); */
     /* dh1_add = dh1 · h1 · (1 - h1)
-       Sigmoid VJP: dx = dy·y·(1-y) */
+       Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 8; j++)
         dh1_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -385,10 +385,10 @@ static void backward(int n)
         }
     POISON(dh1, n * 8);
     /* dh1.b = Σ_rows dh1_add
-       Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats */
+       h1.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
     /* dh1.W = xᵀ · dh1_add
-       MatMul VJP: dB = Aᵀ·dY */
+       MatMul: transpose the other operand */
     memset(dh1_W, 0, sizeof(float) * (16));
     for (int k = 0; k < n; k++)
         for (int i = 0; i < 2; i++) {

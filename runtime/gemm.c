@@ -99,3 +99,36 @@ void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     nnrt_sgemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
 }
+
+/* ---- picking OpenBLAS's kernels (nnrt.h: nnrt_blas_tune) ---------------- */
+#if defined(NNRT_CBLAS) && defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int nnrt_has_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+}
+
+void nnrt_blas_tune(char **argv)
+{
+    const char *set = getenv("OPENBLAS_CORETYPE");
+    if (getenv("NNRT_BLAS_KEEP") || (set && strcmp(set, "Haswell") != 0 && strcmp(set, "Zen") != 0) ||
+        !nnrt_has_avx512())
+        return;
+    const char *core = openblas_get_corename();
+    if (!core || !(strcmp(core, "Haswell") == 0 || strcmp(core, "Zen") == 0))
+        return;
+    if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) == 0)
+        execv("/proc/self/exe", argv); /* only returns on failure: go on with the kernels we have */
+}
+#else
+void nnrt_blas_tune(char **argv)
+{
+    (void)argv;
+}
+#endif

@@ -248,6 +248,16 @@ void nnrt_csv_free(NnrtCsv *c);
 void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb, float beta,
                 float *C, int ldc);
+/* OpenBLAS picks its kernels when it loads, from the CPU it recognises or
+ * from OPENBLAS_CORETYPE.  OpenBLAS 0.3.21 does not recognise AMD's AVX-512
+ * processors (Zen 4) and falls back to its Haswell (AVX2) kernels, half as
+ * fast there.  nnrt_blas_tune(argv), called first thing in main, re-runs
+ * the program once with OPENBLAS_CORETYPE=SkylakeX when the CPU has
+ * AVX-512 (F, CD, BW, DQ, VL) and OpenBLAS chose an AVX2 core (Haswell or
+ * Zen, also when OPENBLAS_CORETYPE asked for one of those: some machines
+ * set OPENBLAS_CORETYPE=Haswell for every program).  Any other
+ * OPENBLAS_CORETYPE, or NNRT_BLAS_KEEP=1, leaves the choice alone. */
+void nnrt_blas_tune(char **argv);
 void nnrt_sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
                       const float *A, int lda, const float *B, int ldb, float beta,
                       float *C, int ldc);
@@ -291,6 +301,7 @@ typedef struct NnrtModel {
     const char *checkpoint;        /* NULL: none */
     NnrtSource data, test;         /* test.kind NONE: no test set */
     float *x_buf; void *t_buf; float *y_buf;  /* B rows each, static in the emitted file */
+    void (*blas_tune)(char **argv);  /* nnrt_blas_tune when the model calls nnrt_sgemm, else NULL */
 } NnrtModel;
 
 /* Parses argv, trains, returns the exit status (0, 1, 2 or 3). */

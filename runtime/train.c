@@ -428,6 +428,8 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
 int nnrt_main(NnrtModel *m, int argc, char **argv)
 {
     const char *prog = argc > 0 && argv[0] ? argv[0] : m->name;
+    if (m->blas_tune)
+        m->blas_tune(argv);
     NnrtArgs a;
     int rc = nnrt_args_parse(argc, argv, &a, prog, stderr);
     if (rc == 0 && a.help)
