@@ -129,7 +129,7 @@ static void backward(int n)
     (void)n;
 
     /* line 11: loss = softmax_cross_entropy(y, t); */
-    /* dy = 1 · (softmax(y) - onehot(t)) / n
+    /* dy = (softmax(y) - onehot(t)) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -189,24 +189,28 @@ static void update(float lr, long step)
     (void)step;
 
     /* line 9: h    = dense(x, 100, act=relu, init=he); */
-    /* h.W -= lr · dh.W */
+    /* h.W -= lr · dh.W
+       SGD: a step against the gradient */
     for (int i = 0; i < 78400; i++) {
         float gi = dh_W[i];
         h_W[i] -= lr * gi;
     }
-    /* h.b -= lr · dh.b */
+    /* h.b -= lr · dh.b
+       SGD: a step against the gradient */
     for (int i = 0; i < 100; i++) {
         float gi = dh_b[i];
         h_b[i] -= lr * gi;
     }
 
     /* line 10: y    = dense(h, 10, init=he); */
-    /* y.W -= lr · dy.W */
+    /* y.W -= lr · dy.W
+       SGD: a step against the gradient */
     for (int i = 0; i < 1000; i++) {
         float gi = dy_W[i];
         y_W[i] -= lr * gi;
     }
-    /* y.b -= lr · dy.b */
+    /* y.b -= lr · dy.b
+       SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = dy_b[i];
         y_b[i] -= lr * gi;

@@ -135,7 +135,7 @@ static void backward(int n)
     (void)n;
 
     /* line 18: loss = softmax_cross_entropy(y, t); */
-    /* dy = 1 · (softmax(y) - onehot(t)) / n
+    /* dy = (softmax(y) - onehot(t)) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -207,28 +207,32 @@ static void update(float lr, long step)
     (void)step;
 
     /* line 11: param W1: [784, 50] = randn(std=0.01); */
-    /* W1 -= lr · dW1 */
+    /* W1 -= lr · dW1
+       SGD: a step against the gradient */
     for (int i = 0; i < 39200; i++) {
         float gi = dW1[i];
         W1[i] -= lr * gi;
     }
 
     /* line 12: param b1: [50]      = zeros; */
-    /* b1 -= lr · db1 */
+    /* b1 -= lr · db1
+       SGD: a step against the gradient */
     for (int i = 0; i < 50; i++) {
         float gi = db1[i];
         b1[i] -= lr * gi;
     }
 
     /* line 13: param W2: [50, 10]  = randn(std=0.01); */
-    /* W2 -= lr · dW2 */
+    /* W2 -= lr · dW2
+       SGD: a step against the gradient */
     for (int i = 0; i < 500; i++) {
         float gi = dW2[i];
         W2[i] -= lr * gi;
     }
 
     /* line 14: param b2: [10]      = zeros; */
-    /* b2 -= lr · db2 */
+    /* b2 -= lr · db2
+       SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = db2[i];
         b2[i] -= lr * gi;

@@ -155,7 +155,7 @@ static void backward(int n)
     (void)n;
 
     /* line 14: loss = softmax_cross_entropy(y, t); */
-    /* dy = 1 · (softmax(y) - onehot(t)) / n
+    /* dy = (softmax(y) - onehot(t)) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -232,13 +232,15 @@ static void update(float lr, long step)
     (void)step;
 
     /* line 12: h    = dense(x, HIDDEN, act=tanh, init=glorot, keep=0.8); */
-    /* opt.h.W.v = μ·opt.h.W.v - lr·dh.W;  h.W += opt.h.W.v */
+    /* opt.h.W.v = μ·opt.h.W.v - lr·dh.W;  h.W += opt.h.W.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 69776; i++) {
         float gi = dh_W[i];
         opt_h_W_v[i] = 0.9f * opt_h_W_v[i] - lr * gi;
         h_W[i] += opt_h_W_v[i];
     }
-    /* opt.h.b.v = μ·opt.h.b.v - lr·dh.b;  h.b += opt.h.b.v */
+    /* opt.h.b.v = μ·opt.h.b.v - lr·dh.b;  h.b += opt.h.b.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 89; i++) {
         float gi = dh_b[i];
         opt_h_b_v[i] = 0.9f * opt_h_b_v[i] - lr * gi;
@@ -246,13 +248,15 @@ static void update(float lr, long step)
     }
 
     /* line 13: y    = dense(h, 10, init=glorot); */
-    /* opt.y.W.v = μ·opt.y.W.v - lr·dy.W;  y.W += opt.y.W.v */
+    /* opt.y.W.v = μ·opt.y.W.v - lr·dy.W;  y.W += opt.y.W.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 890; i++) {
         float gi = dy_W[i];
         opt_y_W_v[i] = 0.9f * opt_y_W_v[i] - lr * gi;
         y_W[i] += opt_y_W_v[i];
     }
-    /* opt.y.b.v = μ·opt.y.b.v - lr·dy.b;  y.b += opt.y.b.v */
+    /* opt.y.b.v = μ·opt.y.b.v - lr·dy.b;  y.b += opt.y.b.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 10; i++) {
         float gi = dy_b[i];
         opt_y_b_v[i] = 0.9f * opt_y_b_v[i] - lr * gi;

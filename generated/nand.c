@@ -219,14 +219,16 @@ static void update(float lr, long step)
     (void)step;
 
     /* line 10: param W: [2, 1] = randn(std=0.01); */
-    /* W -= lr · dW */
+    /* W -= lr · dW
+       SGD: a step against the gradient */
     for (int i = 0; i < 2; i++) {
         float gi = dW[i];
         W[i] -= lr * gi;
     }
 
     /* line 11: param b: [1]    = zeros; */
-    /* b -= lr · db */
+    /* b -= lr · db
+       SGD: a step against the gradient */
     for (int i = 0; i < 1; i++) {
         float gi = db[i];
         b_[i] -= lr * gi;

@@ -110,7 +110,7 @@ static void backward(int n)
     (void)n;
 
     /* line 15: loss = softmax_cross_entropy(y, t); */
-    /* dy = 1 · (softmax(y) - onehot(t)) / n
+    /* dy = (softmax(y) - onehot(t)) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -148,14 +148,16 @@ static void update(float lr, long step)
     (void)step;
 
     /* line 11: param W: [784, 10] = zeros; */
-    /* W -= lr · dW */
+    /* W -= lr · dW
+       SGD: a step against the gradient */
     for (int i = 0; i < 7840; i++) {
         float gi = dW[i];
         W[i] -= lr * gi;
     }
 
     /* line 12: param b: [10]      = zeros; */
-    /* b -= lr · db */
+    /* b -= lr · db
+       SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = db[i];
         b_[i] -= lr * gi;

@@ -145,7 +145,7 @@ static void backward(int n)
     (void)n;
 
     /* line 11: loss = softmax_cross_entropy(y, t); */
-    /* dy = 1 · (softmax(y) - onehot(t)) / n
+    /* dy = (softmax(y) - onehot(t)) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -221,25 +221,29 @@ static void update(float lr, long step)
     (void)step;
 
     /* line 10: y    = mlp(x, [10, 3], act=sigmoid); */
-    /* opt.y.l0.W.v = μ·opt.y.l0.W.v - lr·dy.l0.W;  y.l0.W += opt.y.l0.W.v */
+    /* opt.y.l0.W.v = μ·opt.y.l0.W.v - lr·dy.l0.W;  y.l0.W += opt.y.l0.W.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 20; i++) {
         float gi = dy_l0_W[i];
         opt_y_l0_W_v[i] = 0.9f * opt_y_l0_W_v[i] - lr * gi;
         y_l0_W[i] += opt_y_l0_W_v[i];
     }
-    /* opt.y.l0.b.v = μ·opt.y.l0.b.v - lr·dy.l0.b;  y.l0.b += opt.y.l0.b.v */
+    /* opt.y.l0.b.v = μ·opt.y.l0.b.v - lr·dy.l0.b;  y.l0.b += opt.y.l0.b.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 10; i++) {
         float gi = dy_l0_b[i];
         opt_y_l0_b_v[i] = 0.9f * opt_y_l0_b_v[i] - lr * gi;
         y_l0_b[i] += opt_y_l0_b_v[i];
     }
-    /* opt.y.l1.W.v = μ·opt.y.l1.W.v - lr·dy.l1.W;  y.l1.W += opt.y.l1.W.v */
+    /* opt.y.l1.W.v = μ·opt.y.l1.W.v - lr·dy.l1.W;  y.l1.W += opt.y.l1.W.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 30; i++) {
         float gi = dy_l1_W[i];
         opt_y_l1_W_v[i] = 0.9f * opt_y_l1_W_v[i] - lr * gi;
         y_l1_W[i] += opt_y_l1_W_v[i];
     }
-    /* opt.y.l1.b.v = μ·opt.y.l1.b.v - lr·dy.l1.b;  y.l1.b += opt.y.l1.b.v */
+    /* opt.y.l1.b.v = μ·opt.y.l1.b.v - lr·dy.l1.b;  y.l1.b += opt.y.l1.b.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 3; i++) {
         float gi = dy_l1_b[i];
         opt_y_l1_b_v[i] = 0.9f * opt_y_l1_b_v[i] - lr * gi;

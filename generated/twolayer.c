@@ -127,7 +127,7 @@ static void backward(int n)
     (void)n;
 
     /* line 17: loss = softmax_cross_entropy(y, t); */
-    /* dy = 1 · (softmax(y) - onehot(t)) / n
+    /* dy = (softmax(y) - onehot(t)) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -205,28 +205,32 @@ static void update(float lr, long step)
     (void)step;
 
     /* line 10: param W1: [2, H] = randn(std=0.01); */
-    /* W1 -= lr · dW1 */
+    /* W1 -= lr · dW1
+       SGD: a step against the gradient */
     for (int i = 0; i < 20; i++) {
         float gi = dW1[i];
         W1[i] -= lr * gi;
     }
 
     /* line 11: param b1: [H]    = zeros; */
-    /* b1 -= lr · db1 */
+    /* b1 -= lr · db1
+       SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = db1[i];
         b1[i] -= lr * gi;
     }
 
     /* line 12: param W2: [H, 3] = randn(std=0.01); */
-    /* W2 -= lr · dW2 */
+    /* W2 -= lr · dW2
+       SGD: a step against the gradient */
     for (int i = 0; i < 30; i++) {
         float gi = dW2[i];
         W2[i] -= lr * gi;
     }
 
     /* line 13: param b2: [3]    = zeros; */
-    /* b2 -= lr · db2 */
+    /* b2 -= lr · db2
+       SGD: a step against the gradient */
     for (int i = 0; i < 3; i++) {
         float gi = db2[i];
         b2[i] -= lr * gi;

@@ -406,13 +406,15 @@ static void update(float lr, long step)
     (void)step;
 
     /* line 11: h1 = dense(x,  8, act=sigmoid, init=glorot); */
-    /* opt.h1.W.v = μ·opt.h1.W.v - lr·dh1.W;  h1.W += opt.h1.W.v */
+    /* opt.h1.W.v = μ·opt.h1.W.v - lr·dh1.W;  h1.W += opt.h1.W.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 16; i++) {
         float gi = dh1_W[i];
         opt_h1_W_v[i] = 0.9f * opt_h1_W_v[i] - lr * gi;
         h1_W[i] += opt_h1_W_v[i];
     }
-    /* opt.h1.b.v = μ·opt.h1.b.v - lr·dh1.b;  h1.b += opt.h1.b.v */
+    /* opt.h1.b.v = μ·opt.h1.b.v - lr·dh1.b;  h1.b += opt.h1.b.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 8; i++) {
         float gi = dh1_b[i];
         opt_h1_b_v[i] = 0.9f * opt_h1_b_v[i] - lr * gi;
@@ -420,13 +422,15 @@ static void update(float lr, long step)
     }
 
     /* line 12: h2 = dense(h1, 8, act=sigmoid, init=glorot); */
-    /* opt.h2.W.v = μ·opt.h2.W.v - lr·dh2.W;  h2.W += opt.h2.W.v */
+    /* opt.h2.W.v = μ·opt.h2.W.v - lr·dh2.W;  h2.W += opt.h2.W.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 64; i++) {
         float gi = dh2_W[i];
         opt_h2_W_v[i] = 0.9f * opt_h2_W_v[i] - lr * gi;
         h2_W[i] += opt_h2_W_v[i];
     }
-    /* opt.h2.b.v = μ·opt.h2.b.v - lr·dh2.b;  h2.b += opt.h2.b.v */
+    /* opt.h2.b.v = μ·opt.h2.b.v - lr·dh2.b;  h2.b += opt.h2.b.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 8; i++) {
         float gi = dh2_b[i];
         opt_h2_b_v[i] = 0.9f * opt_h2_b_v[i] - lr * gi;
@@ -434,13 +438,15 @@ static void update(float lr, long step)
     }
 
     /* line 13: h3 = dense(h2, 8, act=sigmoid, init=glorot); */
-    /* opt.h3.W.v = μ·opt.h3.W.v - lr·dh3.W;  h3.W += opt.h3.W.v */
+    /* opt.h3.W.v = μ·opt.h3.W.v - lr·dh3.W;  h3.W += opt.h3.W.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 64; i++) {
         float gi = dh3_W[i];
         opt_h3_W_v[i] = 0.9f * opt_h3_W_v[i] - lr * gi;
         h3_W[i] += opt_h3_W_v[i];
     }
-    /* opt.h3.b.v = μ·opt.h3.b.v - lr·dh3.b;  h3.b += opt.h3.b.v */
+    /* opt.h3.b.v = μ·opt.h3.b.v - lr·dh3.b;  h3.b += opt.h3.b.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 8; i++) {
         float gi = dh3_b[i];
         opt_h3_b_v[i] = 0.9f * opt_h3_b_v[i] - lr * gi;
@@ -448,13 +454,15 @@ static void update(float lr, long step)
     }
 
     /* line 14: p  = dense(h3, 1, act=sigmoid, init=glorot); */
-    /* opt.p.W.v = μ·opt.p.W.v - lr·dp.W;  p.W += opt.p.W.v */
+    /* opt.p.W.v = μ·opt.p.W.v - lr·dp.W;  p.W += opt.p.W.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 8; i++) {
         float gi = dp_W[i];
         opt_p_W_v[i] = 0.9f * opt_p_W_v[i] - lr * gi;
         p_W[i] += opt_p_W_v[i];
     }
-    /* opt.p.b.v = μ·opt.p.b.v - lr·dp.b;  p.b += opt.p.b.v */
+    /* opt.p.b.v = μ·opt.p.b.v - lr·dp.b;  p.b += opt.p.b.v
+       Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 1; i++) {
         float gi = dp_b[i];
         opt_p_b_v[i] = 0.9f * opt_p_b_v[i] - lr * gi;
