@@ -9,9 +9,10 @@
  * that lead to a trainable param get a gradient at all, so nothing is
  * computed for inputs, labels, constants or frozen params.
  *
- * The rules a student should see:
- *   y = x + b, b broadcast (Repeat)  ->  db = sum_to(dy)        (Repeat <-> Sum)
- *   y = sum(x)                       ->  dx = broadcast_to(dy)  (Sum <-> Repeat)
+ * The rules a student should see (each node keeps its rule for --explain and
+ * the comments of the emitted code):
+ *   y = x + b, b broadcast (Repeat)  ->  db = sum_to(dy)        (Repeat ↔ Sum)
+ *   y = sum(x)                       ->  dx = broadcast_to(dy)  (Sum ↔ Repeat)
  *   y = A·B                          ->  dA = dy·Bᵀ, dB = Aᵀ·dy (transpose flags, no transposes)
  *   y = x[idx]                       ->  dx = scatter_add(dy)   (repeats add up)
  *   loss = softmax_ce(y, t)          ->  dy = (softmax(y) - onehot(t)) / n
@@ -27,8 +28,13 @@
 typedef struct AD {
     Graph *g;
     char *needs;   /* needs[i]: forward node i leads to a trainable param */
+    int *parts;    /* parts[i]: the gradient contributions forward node i received */
     int fwd;       /* the forward node whose VJP is being built */
 } AD;
+
+/* The rule of a branch-rule add; autodiff() rewrites it, once the number of
+ * uses is known, into "x is used twice: branch gradients add". */
+static const char BRANCH_RULE[] = "branch rule: gradients add";
 
 /* Appends a backward node built from the op's shape rule. */
 static int bw(AD *ad, Op op, const int *in, int n_in, const char *rule)
@@ -79,14 +85,39 @@ static int with_to(AD *ad, Op op, int x, Shape to, const char *rule)
     return done(ad, id);
 }
 
+/* "x was repeated over the B rows: Repeat ↔ Sum": the axes of `got` along
+ * which a value of shape `want` was repeated (NumPy alignment on the right). */
+static const char *repeat_rule(AD *ad, int input, Shape want, Shape got)
+{
+    char axes[128] = "";
+    size_t u = 0;
+    int n = 0, k = 0;
+    for (int i = 0; i < got.rank; i++) {
+        int j = i - (got.rank - want.rank);
+        n += j < 0 || (want.d[j] == 1 && got.d[i] != 1);
+    }
+    for (int i = 0; i < got.rank && u < sizeof axes; i++) {
+        int j = i - (got.rank - want.rank);
+        if (!(j < 0 || (want.d[j] == 1 && got.d[i] != 1)))
+            continue;
+        const char *sep = k == 0 ? "" : k == n - 1 ? " and " : ", ";
+        if (got.d[i] == DIM_B)
+            u += (size_t)snprintf(axes + u, sizeof axes - u, "%sthe B rows", sep);
+        else
+            u += (size_t)snprintf(axes + u, sizeof axes - u, "%saxis %d", sep, i);
+        k++;
+    }
+    return arena_printf(ad->g->arena, "%s was repeated over %s: Repeat ↔ Sum", graph_name(ad->g, input), axes);
+}
+
 /* A contribution of shape `got` to an input of shape `want` that was
- * broadcast (repeated) in the forward pass is summed back: Repeat <-> Sum. */
+ * broadcast (repeated) in the forward pass is summed back: Repeat ↔ Sum. */
 static int unbroadcast(AD *ad, int c, int input)
 {
-    Shape want = shape_of(ad, input);
-    if (shape_eq(shape_of(ad, c), want))
+    Shape want = shape_of(ad, input), got = shape_of(ad, c);
+    if (shape_eq(got, want))
         return c;
-    return with_to(ad, OP_SUM_TO, c, want, "Repeat VJP: the input was repeated (broadcast), so its gradient is the Sum over the repeats");
+    return with_to(ad, OP_SUM_TO, c, want, repeat_rule(ad, input, want, got));
 }
 
 static int matmul(AD *ad, int a, int b, int ta, int tb, const char *rule)
@@ -107,7 +138,7 @@ static int keepdims_of(AD *ad, int dy, const Node *red)
     for (int i = 0; i < x.rank; i++)
         if (red->axes >> i & 1u)
             k.d[i] = 1;
-    return with_to(ad, OP_RESHAPE, dy, k, "Sum VJP: restore the reduced axes as 1");
+    return with_to(ad, OP_RESHAPE, dy, k, "the reduced axes come back with extent 1, to repeat along them");
 }
 
 static void add_grad(AD *ad, int input, int c);
@@ -124,38 +155,38 @@ static void vjp(AD *ad, int i, int dy)
     case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST: case OP_ROWS:
     case OP_DROPMASK: case OP_SIGN: case OP_EQ: case OP_ACCURACY:
         return; /* leaves, and ops whose gradient is zero */
-    case OP_NEG: add_grad(ad, x, bw1(ad, OP_NEG, dy, "Neg VJP: dx = -dy")); return;
-    case OP_EXP: add_grad(ad, x, bw2(ad, OP_MUL, dy, i, "Exp VJP: dx = dy·eˣ = dy·y")); return;
-    case OP_LOG: add_grad(ad, x, bw2(ad, OP_DIV, dy, x, "Log VJP: dx = dy/x")); return;
+    case OP_NEG: add_grad(ad, x, bw1(ad, OP_NEG, dy, "Neg: dx = -dy")); return;
+    case OP_EXP: add_grad(ad, x, bw2(ad, OP_MUL, dy, i, "Exp: dx = dy·eˣ = dy·y")); return;
+    case OP_LOG: add_grad(ad, x, bw2(ad, OP_DIV, dy, x, "Log: dx = dy/x")); return;
     case OP_SQRT:
-        c = bw2(ad, OP_MUL, dy, konst(ad, 0.5), "Sqrt VJP: dx = dy/(2√x)");
-        add_grad(ad, x, bw2(ad, OP_DIV, c, i, "Sqrt VJP: dx = dy/(2√x)"));
+        c = bw2(ad, OP_MUL, dy, konst(ad, 0.5), "Sqrt: dx = dy/(2√x) = dy·0.5/y");
+        add_grad(ad, x, bw2(ad, OP_DIV, c, i, "Sqrt: dx = dy/(2√x) = dy·0.5/y"));
         return;
-    case OP_SIN: add_grad(ad, x, bw2(ad, OP_MUL, dy, bw1(ad, OP_COS, x, "Sin VJP: dx = dy·cos x"), "Sin VJP: dx = dy·cos x")); return;
+    case OP_SIN: add_grad(ad, x, bw2(ad, OP_MUL, dy, bw1(ad, OP_COS, x, "Sin: dx = dy·cos x"), "Sin: dx = dy·cos x")); return;
     case OP_COS:
-        c = bw2(ad, OP_MUL, dy, bw1(ad, OP_SIN, x, "Cos VJP: dx = -dy·sin x"), "Cos VJP: dx = -dy·sin x");
-        add_grad(ad, x, bw1(ad, OP_NEG, c, "Cos VJP: dx = -dy·sin x"));
+        c = bw2(ad, OP_MUL, dy, bw1(ad, OP_SIN, x, "Cos: dx = -dy·sin x"), "Cos: dx = -dy·sin x");
+        add_grad(ad, x, bw1(ad, OP_NEG, c, "Cos: dx = -dy·sin x"));
         return;
-    case OP_ABS: add_grad(ad, x, bw2(ad, OP_MUL, dy, bw1(ad, OP_SIGN, x, "Abs VJP: dx = dy·sign x"), "Abs VJP: dx = dy·sign x")); return;
-    case OP_SIGMOID: add_grad(ad, x, bw2(ad, OP_SIGMOID_GRAD, i, dy, "Sigmoid VJP: dx = dy·y·(1-y)")); return;
-    case OP_TANH: add_grad(ad, x, bw2(ad, OP_TANH_GRAD, i, dy, "Tanh VJP: dx = dy·(1-y²)")); return;
-    case OP_RELU: add_grad(ad, x, bw2(ad, OP_RELU_GRAD, i, dy, "ReLU VJP: dx = dy where y > 0, else 0")); return;
+    case OP_ABS: add_grad(ad, x, bw2(ad, OP_MUL, dy, bw1(ad, OP_SIGN, x, "Abs: dx = dy·sign x"), "Abs: dx = dy·sign x")); return;
+    case OP_SIGMOID: add_grad(ad, x, bw2(ad, OP_SIGMOID_GRAD, i, dy, "Sigmoid: dx = dy·y·(1-y), y = σ(x)")); return;
+    case OP_TANH: add_grad(ad, x, bw2(ad, OP_TANH_GRAD, i, dy, "Tanh: dx = dy·(1-y²), y = tanh x")); return;
+    case OP_RELU: add_grad(ad, x, bw2(ad, OP_RELU_GRAD, i, dy, "ReLU: the gradient passes where the output is positive")); return;
     case OP_LEAKY_RELU:
-        c = bw2(ad, OP_LEAKY_RELU_GRAD, x, dy, "LeakyReLU VJP: dx = dy where x > 0, else slope·dy");
+        c = bw2(ad, OP_LEAKY_RELU_GRAD, x, dy, "LeakyReLU: dx = dy where x > 0, else slope·dy");
         graph_node(g, c)->c[0] = n.c[0];
         add_grad(ad, x, c);
         return;
     case OP_CLIP:
-        c = bw2(ad, OP_CLIP_GRAD, x, dy, "Clip VJP: dx = dy where lo <= x <= hi, else 0");
+        c = bw2(ad, OP_CLIP_GRAD, x, dy, "Clip: the gradient passes where x was not clipped");
         graph_node(g, c)->c[0] = n.c[0];
         graph_node(g, c)->c[1] = n.c[1];
         add_grad(ad, x, c);
         return;
     case OP_POW: {
-        int p = bw1(ad, OP_POW, x, "Pow VJP: dx = dy·p·x^(p-1)");
+        int p = bw1(ad, OP_POW, x, "Pow: dx = dy·p·x^(p-1)");
         graph_node(g, p)->c[0] = n.c[0] - 1;
-        c = bw2(ad, OP_MUL, p, konst(ad, n.c[0]), "Pow VJP: dx = dy·p·x^(p-1)");
-        add_grad(ad, x, bw2(ad, OP_MUL, dy, c, "Pow VJP: dx = dy·p·x^(p-1)"));
+        c = bw2(ad, OP_MUL, p, konst(ad, n.c[0]), "Pow: dx = dy·p·x^(p-1)");
+        add_grad(ad, x, bw2(ad, OP_MUL, dy, c, "Pow: dx = dy·p·x^(p-1)"));
         return;
     }
     case OP_ADD:
@@ -168,53 +199,53 @@ static void vjp(AD *ad, int i, int dy)
         if (ad->needs[x])
             add_grad(ad, x, unbroadcast(ad, dy, x));
         if (ad->needs[w])
-            add_grad(ad, w, unbroadcast(ad, bw1(ad, OP_NEG, dy, "Sub VJP: d(a-b)/db = -1"), w));
+            add_grad(ad, w, unbroadcast(ad, bw1(ad, OP_NEG, dy, "Sub: d(a - b)/db = -1"), w));
         return;
     case OP_MUL:
         if (ad->needs[x])
-            add_grad(ad, x, unbroadcast(ad, bw2(ad, OP_MUL, dy, w, "Mul VJP: da = dy·b"), x));
+            add_grad(ad, x, unbroadcast(ad, bw2(ad, OP_MUL, dy, w, "Mul: da = dy·b, the other factor"), x));
         if (ad->needs[w])
-            add_grad(ad, w, unbroadcast(ad, bw2(ad, OP_MUL, dy, x, "Mul VJP: db = dy·a"), w));
+            add_grad(ad, w, unbroadcast(ad, bw2(ad, OP_MUL, dy, x, "Mul: db = dy·a, the other factor"), w));
         return;
     case OP_DIV:
         if (ad->needs[x])
-            add_grad(ad, x, unbroadcast(ad, bw2(ad, OP_DIV, dy, w, "Div VJP: da = dy/b"), x));
+            add_grad(ad, x, unbroadcast(ad, bw2(ad, OP_DIV, dy, w, "Div: da = dy/b"), x));
         if (ad->needs[w]) {
-            c = bw2(ad, OP_MUL, dy, i, "Div VJP: db = -dy·(a/b)/b");
-            c = bw1(ad, OP_NEG, bw2(ad, OP_DIV, c, w, "Div VJP: db = -dy·(a/b)/b"), "Div VJP: db = -dy·(a/b)/b");
+            c = bw2(ad, OP_MUL, dy, i, "Div: db = -dy·a/b² = -dy·y/b");
+            c = bw1(ad, OP_NEG, bw2(ad, OP_DIV, c, w, "Div: db = -dy·a/b² = -dy·y/b"), "Div: db = -dy·a/b² = -dy·y/b");
             add_grad(ad, w, unbroadcast(ad, c, w));
         }
         return;
     case OP_MATMUL:
         /* y = op(A)·op(B):  dA = dy·op(B)ᵀ (or its transpose),  dB = op(A)ᵀ·dy */
         if (ad->needs[x])
-            add_grad(ad, x, n.ta ? matmul(ad, w, dy, n.tb, 1, "MatMul VJP: dA = (dY·Bᵀ)ᵀ = B·dYᵀ")
-                                 : matmul(ad, dy, w, 0, !n.tb, "MatMul VJP: dA = dY·Bᵀ"));
+            add_grad(ad, x, n.ta ? matmul(ad, w, dy, n.tb, 1, "MatMul of Aᵀ: transpose the other operand, and the result")
+                                 : matmul(ad, dy, w, 0, !n.tb, "MatMul: transpose the other operand"));
         if (ad->needs[w])
-            add_grad(ad, w, n.tb ? matmul(ad, dy, x, 1, n.ta, "MatMul VJP: dB = (Aᵀ·dY)ᵀ = dYᵀ·A")
-                                 : matmul(ad, x, dy, !n.ta, 0, "MatMul VJP: dB = Aᵀ·dY"));
+            add_grad(ad, w, n.tb ? matmul(ad, dy, x, 1, n.ta, "MatMul of Bᵀ: transpose the other operand, and the result")
+                                 : matmul(ad, x, dy, !n.ta, 0, "MatMul: transpose the other operand"));
         return;
     case OP_TRANSPOSE: {
-        c = bw(ad, OP_TRANSPOSE, &dy, 1, "Transpose VJP: transpose back");
+        c = bw(ad, OP_TRANSPOSE, &dy, 1, "Transpose: move the axes back");
         for (int k = 0; k < n.shape.rank; k++)
             graph_node(g, c)->perm[n.perm[k]] = k;
         add_grad(ad, x, done(ad, c));
         return;
     }
-    case OP_RESHAPE: add_grad(ad, x, with_to(ad, OP_RESHAPE, dy, shape_of(ad, x), "Reshape VJP: reshape back")); return;
+    case OP_RESHAPE: add_grad(ad, x, with_to(ad, OP_RESHAPE, dy, shape_of(ad, x), "Reshape: the gradient takes the input's shape back")); return;
     case OP_BROADCAST_TO:
-        add_grad(ad, x, with_to(ad, OP_SUM_TO, dy, shape_of(ad, x), "Repeat VJP: Sum over the repeats"));
+        add_grad(ad, x, with_to(ad, OP_SUM_TO, dy, shape_of(ad, x), repeat_rule(ad, x, shape_of(ad, x), n.shape)));
         return;
     case OP_SUM_TO:
-        add_grad(ad, x, with_to(ad, OP_BROADCAST_TO, dy, shape_of(ad, x), "Sum VJP: Repeat (broadcast) back"));
+        add_grad(ad, x, with_to(ad, OP_BROADCAST_TO, dy, shape_of(ad, x), "sum_to: repeat the gradient back (Sum ↔ Repeat)"));
         return;
     case OP_SLICE:
-        c = with_to(ad, OP_PAD, dy, shape_of(ad, x), "Slice VJP: the slice's gradient in place, zeros elsewhere");
+        c = with_to(ad, OP_PAD, dy, shape_of(ad, x), "Slice: the gradient goes back to its place, zeros elsewhere");
         graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = n.lo, graph_node(g, c)->hi = n.hi;
         add_grad(ad, x, c);
         return;
     case OP_PAD:
-        c = bw(ad, OP_SLICE, &dy, 1, "Pad VJP: slice back");
+        c = bw(ad, OP_SLICE, &dy, 1, "Pad: slice the gradient back out");
         graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = n.lo, graph_node(g, c)->hi = n.hi;
         add_grad(ad, x, done(ad, c));
         return;
@@ -223,7 +254,7 @@ static void vjp(AD *ad, int i, int dy)
         for (int k = 0; k < n.n_in; k++) {
             int len = shape_of(ad, n.in[k]).d[n.axis];
             if (ad->needs[n.in[k]]) {
-                c = bw(ad, OP_SLICE, &dy, 1, "Concat VJP: each input gets its slice");
+                c = bw(ad, OP_SLICE, &dy, 1, "Concat: each input gets its slice of the gradient");
                 graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = off, graph_node(g, c)->hi = off + len;
                 add_grad(ad, n.in[k], done(ad, c));
             }
@@ -233,48 +264,48 @@ static void vjp(AD *ad, int i, int dy)
     }
     case OP_GATHER: {
         int in[2] = {dy, w};
-        c = bw(ad, OP_SCATTER_ADD, in, 2, "Gather VJP: scatter-add, repeated indices add up");
+        c = bw(ad, OP_SCATTER_ADD, in, 2, "Gather: scatter-add back, gradients of repeated indices add up");
         graph_node(g, c)->to = shape_of(ad, x);
         add_grad(ad, x, done(ad, c));
         return;
     }
-    case OP_SCATTER_ADD: add_grad(ad, x, bw2(ad, OP_GATHER, dy, w, "ScatterAdd VJP: gather")); return;
+    case OP_SCATTER_ADD: add_grad(ad, x, bw2(ad, OP_GATHER, dy, w, "ScatterAdd: gather the gradient back")); return;
     case OP_SUM:
         c = keepdims_of(ad, dy, &n);
-        add_grad(ad, x, with_to(ad, OP_BROADCAST_TO, c, shape_of(ad, x), "Sum VJP: dx = dy repeated over the summed axes (Sum <-> Repeat)"));
+        add_grad(ad, x, with_to(ad, OP_BROADCAST_TO, c, shape_of(ad, x), "Sum: dy repeated over the summed axes (Sum ↔ Repeat)"));
         return;
     case OP_MAX: case OP_MIN: {
         int yk = keepdims_of(ad, i, &n);
-        int mask = bw2(ad, OP_EQ, x, yk, "Max/Min VJP: the gradient flows to the elements equal to the result");
-        c = with_to(ad, OP_BROADCAST_TO, keepdims_of(ad, dy, &n), shape_of(ad, x), "Max/Min VJP: repeat dy over the reduced axes");
-        add_grad(ad, x, bw2(ad, OP_MUL, c, mask, "Max/Min VJP: dx = dy where x is the max (min), else 0"));
+        int mask = bw2(ad, OP_EQ, x, yk, "Max/Min: a mask of the elements equal to the result");
+        c = with_to(ad, OP_BROADCAST_TO, keepdims_of(ad, dy, &n), shape_of(ad, x), "Max/Min: dy repeated over the reduced axes");
+        add_grad(ad, x, bw2(ad, OP_MUL, c, mask, "Max/Min: the gradient goes to the max (min) elements only"));
         return;
     }
     case OP_SOFTMAX:
-        c = bw2(ad, OP_SOFTMAX_GRAD, i, dy, "Softmax VJP: dx = y·(dy - Σ dy·y)");
+        c = bw2(ad, OP_SOFTMAX_GRAD, i, dy, "Softmax: dx = y·(dy - Σ dy·y) along the axis");
         graph_node(g, c)->axis = n.axis;
         add_grad(ad, x, c);
         return;
     case OP_LOG_SOFTMAX:
-        c = bw2(ad, OP_LOG_SOFTMAX_GRAD, i, dy, "LogSoftmax VJP: dx = dy - softmax(x)·Σ dy");
+        c = bw2(ad, OP_LOG_SOFTMAX_GRAD, i, dy, "LogSoftmax: dx = dy - softmax(x)·Σ dy along the axis");
         graph_node(g, c)->axis = n.axis;
         add_grad(ad, x, c);
         return;
     case OP_SOFTMAX_CE: {
         int in[3] = {x, w, dy};
-        add_grad(ad, x, done(ad, bw(ad, OP_SOFTMAX_CE_GRAD, in, 3, "fused Softmax-CE VJP: dy = (softmax(y) - onehot(t))/n")));
+        add_grad(ad, x, done(ad, bw(ad, OP_SOFTMAX_CE_GRAD, in, 3, "Softmax-with-loss: softmax and cross-entropy differentiated together")));
         return;
     }
     case OP_NLL: {
         int in[2] = {w, dy};
-        c = bw(ad, OP_NLL_GRAD, in, 2, "NLL VJP: dlogp = -onehot(t)/n");
+        c = bw(ad, OP_NLL_GRAD, in, 2, "NLL: -1/n at each row's target, 0 elsewhere");
         graph_node(g, c)->to = shape_of(ad, x);
         add_grad(ad, x, done(ad, c));
         return;
     }
     case OP_SIGMOID_CE: {
         int in[3] = {x, w, dy};
-        add_grad(ad, x, done(ad, bw(ad, OP_SIGMOID_CE_GRAD, in, 3, "fused Sigmoid-CE VJP: dy = (σ(y) - t)/n")));
+        add_grad(ad, x, done(ad, bw(ad, OP_SIGMOID_CE_GRAD, in, 3, "Sigmoid-with-loss: sigmoid and cross-entropy differentiated together")));
         return;
     }
     case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD:
@@ -285,6 +316,19 @@ static void vjp(AD *ad, int i, int dy)
     }
 }
 
+/* Names contribution k of x's gradient dx_k, unless it has a name or is
+ * the gradient of a value of its own (an add passes dy through). */
+static void name_part(AD *ad, int input, int c, int k)
+{
+    Graph *g = ad->g;
+    if (g->nodes[c].name)
+        return;
+    for (int j = 0; j < g->n_forward; j++)
+        if (j != input && g->grad[j] == c)
+            return;
+    g->nodes[c].name = arena_printf(g->arena, "d%s_%d", graph_name(g, input), k);
+}
+
 /* The branch rule: the first contribution to dx is stored, later ones are
  * added to it. */
 static void add_grad(AD *ad, int input, int c)
@@ -292,15 +336,32 @@ static void add_grad(AD *ad, int input, int c)
     Graph *g = ad->g;
     if (!ad->needs[input])
         return;
-    int old = g->grad[input];
+    int old = g->grad[input], k = ++ad->parts[input];
     if (old < 0) {
         g->grad[input] = c;
         return;
     }
+    if (k == 2)
+        name_part(ad, input, old, 1);
+    name_part(ad, input, c, k);
     int in[2] = {old, c};
-    int sum = bw(ad, OP_ADD, in, 2, "branch rule: the value feeds several ops, their gradients add up");
+    int sum = bw(ad, OP_ADD, in, 2, BRANCH_RULE);
     graph_node(g, sum)->grad_of = input;
     g->grad[input] = done(ad, sum);
+}
+
+/* "x is used twice: branch gradients add", now that the uses are counted. */
+static void branch_rules(AD *ad, int from)
+{
+    Graph *g = ad->g;
+    for (int i = from; i < g->n; i++) {
+        Node *n = &g->nodes[i];
+        if (n->rule != BRANCH_RULE)
+            continue;
+        int k = ad->parts[n->grad_of];
+        n->rule = k == 2 ? arena_printf(g->arena, "%s is used twice: branch gradients add", graph_name(g, n->grad_of))
+                         : arena_printf(g->arena, "%s is used %d times: branch gradients add", graph_name(g, n->grad_of), k);
+    }
 }
 
 /* needs[i] = 1 when node i depends on a trainable param. */
@@ -349,6 +410,13 @@ static void update_param(Graph *g, int p, int norm)
     static const char *const slots[][2] = {[OPT_SGD] = {NULL, NULL}, [OPT_MOMENTUM] = {"v", NULL},
                                            [OPT_ADAGRAD] = {"h", NULL}, [OPT_ADADELTA] = {"msg", "msdx"},
                                            [OPT_ADAM] = {"m", "v"}};
+    static const char *const rules[] = {
+        [OPT_SGD] = "SGD: a step against the gradient",
+        [OPT_MOMENTUM] = "Momentum: the velocity v keeps μ of the last step",
+        [OPT_ADAGRAD] = "AdaGrad: h sums g², so often-moved weights take smaller steps",
+        [OPT_ADADELTA] = "AdaDelta: the step is sized by running averages of past steps and of g², no lr",
+        [OPT_ADAM] = "Adam: running averages m of g and v of g², bias-corrected: lr_t = lr·√(1-β2^t)/(1-β1^t)",
+    };
     OptKind k = g->train.opt;
     int in[5] = {p, g->grad[p]}, n_in = 2;
     for (int s = 0; s < 2 && slots[k][s]; s++)
@@ -359,6 +427,7 @@ static void update_param(Graph *g, int p, int norm)
     Node *u = graph_node(g, id);
     u->stage = STAGE_UPDATE;
     u->clip = norm >= 0;
+    u->rule = rules[k];
     u->name = arena_printf(g->arena, "update.%s", graph_node(g, p)->name);
 }
 
@@ -376,6 +445,9 @@ static void update_stage(Graph *g, int n_forward)
         norm = graph_add(g, OP_GRAD_NORM, grads, np, shape_scalar(), DT_F32, g->nodes[g->loss].loc);
         g->nodes[norm].stage = STAGE_UPDATE;
         g->nodes[norm].name = "grad_norm";
+        g->nodes[norm].rule = arena_printf(g->arena, "clip_grad = %g: when grad_norm > %g, every gradient is scaled by "
+                                                     "s = %g/(grad_norm + 1e-6)",
+                                           g->train.clip_grad, g->train.clip_grad, g->train.clip_grad);
     }
     for (int k = 0; k < np; k++)
         update_param(g, params[k], norm);
@@ -390,15 +462,18 @@ void autodiff(Graph *g)
     for (int i = 0; i < n_forward; i++)
         g->grad[i] = -1;
     AD ad = {.g = g, .needs = needs_grad(g), .fwd = g->loss};
+    ad.parts = arena_alloc(g->arena, (size_t)n_forward * sizeof *ad.parts);
     int seed = konst(&ad, 1.0);
     g->nodes[seed].name = arena_printf(g->arena, "d%s", graph_name(g, g->loss));
-    g->nodes[seed].rule = "seed: dL/dL = 1";
+    g->nodes[seed].rule = arena_printf(g->arena, "seed: the gradient of %s with respect to itself",
+                                       graph_name(g, g->loss));
     g->grad[g->loss] = seed;
     for (int i = g->loss; i >= 0; i--)
         if (g->grad[i] >= 0 && ad.needs[i]) {
             ad.fwd = i;
             vjp(&ad, i, g->grad[i]);
         }
+    branch_rules(&ad, n_forward);
     name_grads(g, n_forward);
     update_stage(g, n_forward);
 }

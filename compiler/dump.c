@@ -10,7 +10,18 @@
 
 static const char *sh(Shape s, char *buf) { return shape_str(s, buf, 64); }
 
-/* An operand as it reads in an equation: its name, a number, or n. */
+/* A node as it stands on the left of an equation: its name, or t<id>. */
+static const char *lhs_name(const Graph *g, int id, char *buf, size_t len)
+{
+    const Node *n = &g->nodes[id];
+    if (n->name)
+        snprintf(buf, len, "%s", n->name);
+    else
+        snprintf(buf, len, "t%d", id);
+    return buf;
+}
+
+/* An operand as it reads in an equation: a number, n, its name, or t<id>. */
 static const char *operand(const Graph *g, int id, char *buf, size_t len)
 {
     const Node *n = &g->nodes[id];
@@ -19,9 +30,84 @@ static const char *operand(const Graph *g, int id, char *buf, size_t len)
     else if (n->op == OP_ROWS)
         snprintf(buf, len, "n");
     else
-        snprintf(buf, len, "%s", n->name ? n->name : "t?");
-    if (!n->name && n->op != OP_CONST && n->op != OP_ROWS)
-        snprintf(buf, len, "t%d", id);
+        lhs_name(g, id, buf, len);
+    return buf;
+}
+
+static int is_one(const Graph *g, int id)
+{
+    const Node *n = &g->nodes[id];
+    return n->op == OP_CONST && n->shape.rank == 0 && n->data[0] == 1;
+}
+
+/* "dloss · " before a loss gradient, or nothing when dloss is 1. */
+static const char *times(const Graph *g, int id, char *buf, size_t len)
+{
+    char a[96];
+    if (is_one(g, id))
+        snprintf(buf, len, "%s", "");
+    else
+        snprintf(buf, len, "%s · ", operand(g, id, a, sizeof a));
+    return buf;
+}
+
+/* A label as a row of targets: onehot(t) for class ids, t for f32 rows. */
+static const char *target(const Graph *g, int id, char *buf, size_t len)
+{
+    char a[96];
+    operand(g, id, a, sizeof a);
+    if (g->nodes[id].dtype == DT_I32)
+        snprintf(buf, len, "onehot(%s)", a);
+    else
+        snprintf(buf, len, "%s", a);
+    return buf;
+}
+
+/* The rows a loss averages over: n for a batch, else the first extent. */
+static const char *rows_of(Shape y, char *buf, size_t len)
+{
+    if (y.rank && y.d[0] != DIM_B)
+        snprintf(buf, len, "%d", y.d[0]);
+    else
+        snprintf(buf, len, "n");
+    return buf;
+}
+
+/* A constant: "dloss = 1", "t8 = [1, 1] filled with 1", "idx = [0, 2, 0]". */
+static void const_formula(const Node *n, const char *lhs, char *buf, size_t len)
+{
+    char s1[64];
+    long cnt = shape_numel(n->shape, 1);
+    int same = n->data != NULL;
+    for (long i = 1; same && i < cnt; i++)
+        same = n->data[i] == n->data[0];
+    if (n->data && n->shape.rank == 0) {
+        snprintf(buf, len, "%s = %g", lhs, n->data[0]);
+    } else if (same && n->shape.rank > 0) {
+        snprintf(buf, len, "%s = %s filled with %g", lhs, sh(n->shape, s1), n->data[0]);
+    } else if (n->data && n->shape.rank == 1 && cnt <= 8) {
+        size_t u = (size_t)snprintf(buf, len, "%s = [", lhs);
+        for (long i = 0; i < cnt && u < len; i++)
+            u += (size_t)snprintf(buf + u, len - u, "%s%g", i ? ", " : "", n->data[i]);
+        if (u < len)
+            snprintf(buf + u, len - u, "]");
+    } else {
+        snprintf(buf, len, "%s = constant %s", lhs, sh(n->shape, s1));
+    }
+}
+
+/* The gradient an update step uses: dW, s·dW when clipping scales it by
+ * s, (dW + wd·W) with weight decay. */
+static const char *update_grad(const Graph *g, const Node *n, char *buf, size_t len)
+{
+    char gname[96], pname[96];
+    operand(g, n->in[1], gname, sizeof gname);
+    operand(g, n->in[0], pname, sizeof pname);
+    const char *s = n->clip ? "s·" : "";
+    if (g->train.weight_decay > 0)
+        snprintf(buf, len, "(%s%s + %g·%s)", s, gname, g->train.weight_decay, pname);
+    else
+        snprintf(buf, len, "%s%s", s, gname);
     return buf;
 }
 
@@ -42,19 +128,21 @@ static const char *axes_text(unsigned axes, int rank, char *buf, size_t len)
 const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
 {
     const Node *n = &g->nodes[id];
-    char a[96] = "", b[96] = "", c[96] = "", s1[64], s2[64];
+    char a[96] = "", b[96] = "", c[96] = "", s1[64], s2[64], k[128], tg[128], gr[224];
     if (n->n_in > 0) operand(g, n->in[0], a, sizeof a);
     if (n->n_in > 1) operand(g, n->in[1], b, sizeof b);
     if (n->n_in > 2) operand(g, n->in[2], c, sizeof c);
     char lhs[96];
-    operand(g, id, lhs, sizeof lhs);
+    lhs_name(g, id, lhs, sizeof lhs);
+    if (op_class(n->op) == OPC_UPD && n->op != OP_GRAD_NORM)
+        update_grad(g, n, gr, sizeof gr);
     Shape in0 = n->n_in ? g->nodes[n->in[0]].shape : n->shape;
     switch (n->op) {
     case OP_INPUT: snprintf(buf, len, "%s: input %s", lhs, sh(n->shape, s1)); break;
     case OP_LABEL: snprintf(buf, len, "%s: label %s %s", lhs, dtype_name(n->dtype), sh(n->shape, s1)); break;
     case OP_PARAM: snprintf(buf, len, "%s: param %s", lhs, sh(n->shape, s1)); break;
     case OP_STATE: snprintf(buf, len, "%s: optimizer state of %s", lhs, g->nodes[n->state_of].name); break;
-    case OP_CONST: snprintf(buf, len, "%s = constant %s", lhs, sh(n->shape, s1)); break;
+    case OP_CONST: const_formula(n, lhs, buf, len); break;
     case OP_ROWS: snprintf(buf, len, "n: rows of the batch"); break;
     case OP_DROPMASK: snprintf(buf, len, "%s = (uniform < %g) / %g, a dropout mask", lhs, n->c[0], n->c[0]); break;
     case OP_NEG: snprintf(buf, len, "%s = -%s", lhs, a); break;
@@ -101,15 +189,34 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
     case OP_CLIP_GRAD: snprintf(buf, len, "%s = %s where %g <= %s <= %g, else 0", lhs, b, n->c[0], a, n->c[1]); break;
     case OP_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s · (%s - Σ %s·%s)", lhs, a, b, b, a); break;
     case OP_LOG_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s - exp(%s) · Σ %s", lhs, b, a, b); break;
-    case OP_SOFTMAX_CE_GRAD: snprintf(buf, len, "%s = %s · (softmax(%s) - onehot(%s)) / n", lhs, c, a, b); break;
-    case OP_NLL_GRAD: snprintf(buf, len, "%s = -%s · onehot(%s) / n", lhs, b, a); break;
-    case OP_SIGMOID_CE_GRAD: snprintf(buf, len, "%s = %s · (σ(%s) - %s) / n", lhs, c, a, b); break;
-    case OP_GRAD_NORM: snprintf(buf, len, "%s = √(Σ g²) over every param gradient", lhs); break;
-    case OP_SGD: snprintf(buf, len, "%s -= lr · %s", a, b); break;
-    case OP_MOMENTUM: snprintf(buf, len, "%s = μ·%s - lr·%s;  %s += %s", c, c, b, a, c); break;
-    case OP_ADAGRAD: snprintf(buf, len, "%s += %s²;  %s -= lr · %s / (√%s + ε)", c, b, a, b, c); break;
-    case OP_ADADELTA: snprintf(buf, len, "%s -= Δ, Δ = √((E[Δ²]+ε)/(E[g²]+ε)) · %s  (AdaDelta)", a, b); break;
-    case OP_ADAM: snprintf(buf, len, "%s -= lr_t · m / (√v + ε), m and v moving averages of %s and %s²  (Adam)", a, b, b); break;
+    case OP_SOFTMAX_CE_GRAD:
+        snprintf(buf, len, "%s = %s(softmax(%s) - %s) / %s", lhs, times(g, n->in[2], k, sizeof k), a,
+                 target(g, n->in[1], tg, sizeof tg), rows_of(n->shape, s1, sizeof s1));
+        break;
+    case OP_NLL_GRAD:
+        snprintf(buf, len, "%s = -%s%s / %s", lhs, times(g, n->in[1], k, sizeof k), target(g, n->in[0], tg, sizeof tg),
+                 rows_of(n->shape, s1, sizeof s1));
+        break;
+    case OP_SIGMOID_CE_GRAD:
+        snprintf(buf, len, "%s = %s(σ(%s) - %s) / %s", lhs, times(g, n->in[2], k, sizeof k), a, b,
+                 rows_of(n->shape, s1, sizeof s1));
+        break;
+    case OP_GRAD_NORM: {
+        size_t u = (size_t)snprintf(buf, len, "%s = √(Σ g²), g in ", lhs);
+        for (int i = 0; i < n->n_in && u < len; i++) {
+            if (i == 6) {
+                snprintf(buf + u, len - u, ", ...");
+                break;
+            }
+            u += (size_t)snprintf(buf + u, len - u, "%s%s", i ? ", " : "", operand(g, n->in[i], a, sizeof a));
+        }
+        break;
+    }
+    case OP_SGD: snprintf(buf, len, "%s -= lr · %s", a, gr); break;
+    case OP_MOMENTUM: snprintf(buf, len, "%s = μ·%s - lr·%s;  %s += %s", c, c, gr, a, c); break;
+    case OP_ADAGRAD: snprintf(buf, len, "%s += %s²;  %s -= lr · %s / (√%s + ε)", c, gr, a, gr, c); break;
+    case OP_ADADELTA: snprintf(buf, len, "%s -= Δ = √((E[Δ²] + ε) / (E[g²] + ε)) · g,  g = %s", a, gr); break;
+    case OP_ADAM: snprintf(buf, len, "%s -= lr_t · m / (√v + ε),  m, v averages of g, g²,  g = %s", a, gr); break;
     }
     return buf;
 }
@@ -164,28 +271,88 @@ void graph_dump(FILE *out, const Graph *g)
 }
 
 /* ---- --explain ----------------------------------------------------------- */
+
+/* Columns a string takes on a terminal: UTF-8 continuation bytes take none
+ * (every character nnc prints, ᵀ Σ σ · √ ², is one column wide). */
+static int display_width(const char *s)
+{
+    int w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+/* The backward and update nodes --explain shows: not the scalar constants
+ * a rule made on the way, not optimizer state. */
+static int explained(const Node *n) { return !(n->op == OP_CONST && !n->rule) && n->op != OP_STATE; }
+
+/* "line 15:  h_matmul = x · W1;  h_add = h_matmul + b1;  h = σ(h_add)" */
+static void explain_line(FILE *out, const Graph *g, int line)
+{
+    char f[512];
+    fprintf(out, "\nline %d:", line);
+    const char *sep = "  ";
+    for (int i = 0; i < g->n_forward; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->loc.line != line || (op_class(n->op) == OPC_LEAF && n->op != OP_DROPMASK))
+            continue;
+        fprintf(out, "%s%s", sep, graph_formula(g, i, f, sizeof f));
+        sep = ";  ";
+    }
+    fprintf(out, "\n");
+}
+
+/* "sgd(lr=1), clip_grad=5, weight_decay=0.0001" */
+static void explain_optimizer(FILE *out, const TrainSpec *t)
+{
+    switch (t->opt) {
+    case OPT_SGD: fprintf(out, "sgd(lr=%g)", t->lr); break;
+    case OPT_MOMENTUM: fprintf(out, "momentum(lr=%g, momentum=%g)", t->lr, t->momentum); break;
+    case OPT_ADAGRAD: fprintf(out, "adagrad(lr=%g, eps=%g)", t->lr, t->eps); break;
+    case OPT_ADADELTA: fprintf(out, "adadelta(rho=%g, eps=%g)", t->rho, t->eps); break;
+    case OPT_ADAM: fprintf(out, "adam(lr=%g, beta1=%g, beta2=%g, eps=%g)", t->lr, t->beta1, t->beta2, t->eps); break;
+    }
+    if (t->decay != DECAY_NONE)
+        fprintf(out, ", lr decays %s to %g", t->decay == DECAY_LINEAR ? "linearly" : "exponentially", t->final_lr);
+    if (t->clip_grad > 0)
+        fprintf(out, ", clip_grad=%g", t->clip_grad);
+    if (t->weight_decay > 0)
+        fprintf(out, ", weight_decay=%g", t->weight_decay);
+}
+
 void graph_explain(FILE *out, const Graph *g)
 {
     char f[512];
+    int width = 0;
+    for (int i = g->n_forward; i < g->n; i++)
+        if (explained(&g->nodes[i])) {
+            int w = display_width(graph_formula(g, i, f, sizeof f));
+            width = w > width ? w : width;
+        }
+    width = width > 44 ? 44 : width;
+    const char *loss = g->loss >= 0 && g->nodes[g->loss].name ? g->nodes[g->loss].name : "the loss";
     fprintf(out, "The backward pass of %s, in the order it runs: each gradient and the rule that made it.\n",
             g->model ? g->model : "the model");
-    fprintf(out, "d<name> is the gradient of the loss %s with respect to <name>; n is the rows of the batch.\n\n",
-            g->loss >= 0 ? g->nodes[g->loss].name : "");
-    int line = 0;
+    fprintf(out, "d<name> is the gradient of %s with respect to <name>; n is the number of rows in the batch.\n", loss);
+    int line = 0, update = 0;
     for (int i = g->n_forward; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        if (n->op == OP_CONST && n->stage == STAGE_BACKWARD && !n->rule)
+        if (!explained(n))
             continue;
-        if (n->op == OP_STATE)
-            continue;
-        if (n->loc.line != line) {
-            fprintf(out, "%sline %d:\n", line ? "\n" : "", n->loc.line);
-            line = n->loc.line;
+        if (n->stage == STAGE_UPDATE && !update) {
+            fprintf(out, "\nthe update, after the backward pass: ");
+            explain_optimizer(out, &g->train);
+            fprintf(out, "\n");
+            update = 1;
+        } else if (n->stage == STAGE_BACKWARD && n->loc.line != line) {
+            explain_line(out, g, line = n->loc.line);
         }
         graph_formula(g, i, f, sizeof f);
-        fprintf(out, "  %-40s", f);
-        if (n->rule)
-            fprintf(out, "  (%s)", n->rule);
+        fprintf(out, "  %s", f);
+        if (n->rule) {
+            int w = display_width(f);
+            fprintf(out, "%*s  (%s)", w < width ? width - w : 0, "", n->rule);
+        }
         fprintf(out, "\n");
     }
 }
