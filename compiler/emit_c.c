@@ -828,7 +828,13 @@ static void emit_steps(Emit *e, int from, int to)
             else
                 emit_node(e, id);
         }
-        emit_poison(e, s);
+        /* a fused node is computed at its reader's step: what dies at it
+         * dies there too */
+        if (!e->fused[id]) {
+            for (int q = s; q > from && e->fused[e->p->order[q - 1]]; q--)
+                emit_poison(e, q - 1);
+            emit_poison(e, s);
+        }
         if (id == e->g->output && from == 0)
             OUT("    if (mode == PREDICT)  /* %s is the output: predict stops here */\n        return 0.0f;\n",
                 e->name[id]);

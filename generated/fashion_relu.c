@@ -39,27 +39,27 @@ static float y_b[10];  /* [10] = zeros */
 
 /* ---- param gradients: one contiguous block (clipping and decay are one pass) ---- */
 static float grads[79536];
-static float *const dy_b = grads + 79520;  /* [10], line 10 */
-static float *const dy_W = grads + 78512;  /* [100, 10], line 10 */
-static float *const dh_b = grads + 78400;  /* [100], line 9 */
-static float *const dh_W = grads + 0;  /* [784, 100], line 9 */
+static float *const dy_b = grads + 79520;  /* [10], line 11 */
+static float *const dy_W = grads + 78512;  /* [100, 10], line 11 */
+static float *const dh_b = grads + 78400;  /* [100], line 10 */
+static float *const dh_W = grads + 0;  /* [784, 100], line 10 */
 
 /* ---- the batch: B rows, filled by the runtime ---- */
-static float x[B * 784];  /* [B, 784], line 6 */
-static int32_t t[B];  /* [B], line 7 */
+static float x[B * 784];  /* [B, 784], line 7 */
+static int32_t t[B];  /* [B], line 8 */
 
 /* ---- the arena: every activation, gradient and temporary, planned ---- */
 static float arena[21008];  /* 84032 bytes */
-static float *const h_matmul = arena + 0;  /* [B, 100], line 9 */
-static float *const h_add = arena + 0;  /* [B, 100], line 9 */
-static float *const h = arena + 0;  /* [B, 100], line 9 */
-static float *const y_matmul = arena + 20000;  /* [B, 10], line 10 */
-static float *const y = arena + 20000;  /* [B, 10], line 10 */
-static float *const loss = arena + 10000;  /* [], line 11 */
-static float *const acc_ = arena + 10016;  /* [], line 12 */
-static float *const dy = arena + 20000;  /* [B, 10], line 11 */
-static float *const dh = arena + 10000;  /* [B, 100], line 10 */
-static float *const dh_add = arena + 0;  /* [B, 100], line 9 */
+static float *const h_matmul = arena + 0;  /* [B, 100], line 10 */
+static float *const h_add = arena + 0;  /* [B, 100], line 10 */
+static float *const h = arena + 0;  /* [B, 100], line 10 */
+static float *const y_matmul = arena + 20000;  /* [B, 10], line 11 */
+static float *const y = arena + 20000;  /* [B, 10], line 11 */
+static float *const loss = arena + 10000;  /* [], line 12 */
+static float *const acc_ = arena + 10016;  /* [], line 13 */
+static float *const dy = arena + 20000;  /* [B, 10], line 12 */
+static float *const dh = arena + 10000;  /* [B, 100], line 11 */
+static float *const dh_add = arena + 0;  /* [B, 100], line 10 */
 
 static NnrtRng rng; /* dropout masks */
 
@@ -68,7 +68,7 @@ static NnrtRng rng; /* dropout masks */
 static float forward(int n, int mode)
 {
 
-    /* line 9: h    = dense(x, 100, act=relu, init=he); */
+    /* line 10: h    = dense(x, 100, act=relu, init=he); */
     /* h_matmul = x · h.W */
     nnrt_sgemm(0, 0, n, 100, 784, 1.0f, x, 784, h_W, 100, 0.0f, h_matmul, 100);
     /* h_add = h_matmul + h.b */
@@ -78,7 +78,7 @@ static float forward(int n, int mode)
         for (int j = 0; j < 100; j++)
             h[i * 100 + j] = (h_matmul[i * 100 + j] + h_b[j]) > 0.0f ? (h_matmul[i * 100 + j] + h_b[j]) : 0.0f;
 
-    /* line 10: y    = dense(h, 10, init=he); */
+    /* line 11: y    = dense(h, 10, init=he); */
     /* y_matmul = h · y.W */
     nnrt_sgemm(0, 0, n, 10, 100, 1.0f, h, 100, y_W, 10, 0.0f, y_matmul, 10);
     /* y = y_matmul + y.b */
@@ -88,7 +88,7 @@ static float forward(int n, int mode)
     if (mode == PREDICT)  /* y is the output: predict stops here */
         return 0.0f;
 
-    /* line 11: loss = softmax_cross_entropy(y, t); */
+    /* line 12: loss = softmax_cross_entropy(y, t); */
     /* loss = softmax_cross_entropy(y, t) */
     {
         double total = 0.0;
@@ -105,7 +105,7 @@ static float forward(int n, int mode)
         loss[0] = (float)total / (float)n;
     }
 
-    /* line 12: acc  = accuracy(y, t); */
+    /* line 13: acc  = accuracy(y, t); */
     /* acc = accuracy(y, t) */
     {
         double total = 0.0;
@@ -128,7 +128,7 @@ static void backward(int n)
 {
     (void)n;
 
-    /* line 11: loss = softmax_cross_entropy(y, t); */
+    /* line 12: loss = softmax_cross_entropy(y, t); */
     /* dy = (softmax(y) - onehot(t)) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
@@ -146,7 +146,7 @@ static void backward(int n)
         }
     }
 
-    /* line 10: y    = dense(h, 10, init=he); */
+    /* line 11: y    = dense(h, 10, init=he); */
     /* dy.b = Σ_rows dy
        y.b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
@@ -162,7 +162,7 @@ static void backward(int n)
     nnrt_sgemm(1, 0, 100, 10, n, 1.0f, h, 100, dy, 10, 0.0f, dy_W, 10);
     POISON(y_matmul, n * 10);
 
-    /* line 9: h    = dense(x, 100, act=relu, init=he); */
+    /* line 10: h    = dense(x, 100, act=relu, init=he); */
     /* dh_add = dh where h > 0, else 0
        ReLU: the gradient passes where the output is positive */
     for (int j = 0; j < 100; j++)
@@ -188,7 +188,7 @@ static void update(float lr, long step)
     (void)lr;
     (void)step;
 
-    /* line 9: h    = dense(x, 100, act=relu, init=he); */
+    /* line 10: h    = dense(x, 100, act=relu, init=he); */
     /* h.W -= lr · dh.W
        SGD: a step against the gradient */
     for (int i = 0; i < 78400; i++) {
@@ -202,7 +202,7 @@ static void update(float lr, long step)
         h_b[i] -= lr * gi;
     }
 
-    /* line 10: y    = dense(h, 10, init=he); */
+    /* line 11: y    = dense(h, 10, init=he); */
     /* y.W -= lr · dy.W
        SGD: a step against the gradient */
     for (int i = 0; i < 1000; i++) {
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
     m.data.images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
     m.data.labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
     m.data.scale = 0.00392156863f;
-    m.data.normalize = 0;
+    m.data.normalize = 1;
     m.data.flatten = 1;
     m.data.one_hot = 0;
     nnrt_source_init(&m.test);
@@ -300,7 +300,7 @@ int main(int argc, char **argv)
     m.test.images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
     m.test.labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
     m.test.scale = 0.00392156863f;
-    m.test.normalize = 0;
+    m.test.normalize = 1;
     m.test.flatten = 1;
     m.test.one_hot = 0;
     m.x_buf = x;

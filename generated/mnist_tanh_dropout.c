@@ -205,7 +205,6 @@ static void backward(int n)
     /* dh_tanh = dh · h_dropmask
        Mul: da = dy·b, the other factor */
     /*   (computed inside the next loop, never stored) */
-    POISON(h_dropmask, n * 89);
     /* dh_add = dh_tanh · (1 - h_tanh²)
        Tanh: dx = dy·(1-y²), y = tanh x */
     for (int j = 0; j < 89; j++)
@@ -215,6 +214,7 @@ static void backward(int n)
             dh_add[i * 89 + j] = (dh[i * 89 + j] * h_dropmask[i * 89 + j]) * (1.0f - h_tanh[i * 89 + j] * h_tanh[i * 89 + j]);
             dh_b[j] += dh_add[i * 89 + j];  /* dh.b = Σ_rows dh_add, in the same loop */
         }
+    POISON(h_dropmask, n * 89);
     POISON(dh, n * 89);
     /* dh.b = Σ_rows dh_add
        h.b was repeated over the B rows: Repeat ↔ Sum */

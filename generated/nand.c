@@ -120,10 +120,10 @@ static float forward(int n, int mode)
     /*   (computed inside the next loop, never stored) */
     /* loss_add = loss_mul + loss_mul2 */
     /*   (computed inside the next loop, never stored) */
-    POISON(loss_log2, n);
     /* loss_neg = -loss_add */
     for (int i = 0; i < n; i++)
         loss_neg[i] = -(loss_mul[i] + (loss_sub2[i] * loss_log2[i]));
+    POISON(loss_log2, n);
     /* loss_sum = sum(loss_neg, axis=all) */
     for (int i = 0; i < 1; i++)
         loss_sum[i] = 0.0f;
@@ -165,26 +165,26 @@ static void backward(int n)
     /* dloss_sub = dloss_log2 / loss_sub
        Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
-    POISON(loss_sub, n);
     /* dloss_clip_1 = -dloss_sub
        Sub: d(a - b)/db = -1 */
     for (int i = 0; i < n; i++)
         dloss_clip_1[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
+    POISON(loss_sub, n);
     /* dloss_log = dloss_add · t
        Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
     /* dloss_clip_2 = dloss_log / loss_clip
        Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
-    POISON(loss_clip, n);
     /* dloss_clip = dloss_clip_1 + dloss_clip_2
        loss_clip is used twice: branch gradients add */
     /*   (computed inside the next loop, never stored) */
-    POISON(dloss_neg, n);
     /* dp = dloss_clip where 1e-07 <= p <= 1, else 0
        Clip: the gradient passes where x was not clipped */
     for (int i = 0; i < n; i++)
         dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (dloss_clip_1[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
+    POISON(dloss_neg, n);
+    POISON(loss_clip, n);
 
     /* line 13: p    = sigmoid(x @ W + b); */
     /* dp_add = dp · p · (1 - p)
