@@ -18,6 +18,7 @@
  * C or with the emitted code's own names gets a trailing underscore.
  */
 #include "emit.h"
+#include "emit_common.h"
 
 #include <math.h>
 #include <string.h>
@@ -29,99 +30,13 @@ typedef struct Emit {
     const EmitOptions *o;
     const char **name; /* C name of every node */
     int last_line;     /* the .nn line of the previous comment */
-    char *fused;       /* fused[i]: node i is computed inside its one reader's loop, never stored */
-    char *depth;       /* depth[i]: how many fused producers deep node i's expression is */
-    int *epilogue;     /* epilogue[i]: a column sum over node i done in i's loop, or -1 */
+    Fusion fu;         /* which values are computed inside their reader's loop */
     const char *model; /* C prefix-safe model name */
 } Emit;
 
 #define OUT(...) fprintf(e->out, __VA_ARGS__)
 
-/* ---- names ------------------------------------------------------------- */
-static const char *const reserved[] = {
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
-    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
-    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-    "volatile", "while", "main", "n", "i", "j", "k", "l", "r", "mode", "lr", "step", "seed", "arena",
-    "grads", "B", "x_in", "t_in", "y_out", "s", "m", "norm", "scale", "rng", "params", "state", "model",
-    "forward", "backward", "update", "init", "predict", "fix1", "fix2", "dl", "acc", "total", "best",
-    "want", "lse", "NULL", "INFINITY", "POISON", "PREDICT", "sqrtf", "expf", "logf", "tanhf",
-    "TRAIN", "EVAL", "TRAIN_SAME_MASK", "gemm", "ctl", "rng_u32", "rng_uniform", "rng_normal", "buf", "len",
-    "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr", "a", "u", "b",
-};
-
-static int is_reserved(const char *s)
-{
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (strcmp(reserved[i], s) == 0)
-            return 1;
-    return strncmp(s, "nnrt", 4) == 0 || strncmp(s, "Nnrt", 4) == 0 || strncmp(s, "NNRT", 4) == 0;
-}
-
-static int name_taken(const Emit *e, int upto, const char *s)
-{
-    for (int i = 0; i < upto; i++)
-        if (e->name[i] && strcmp(e->name[i], s) == 0)
-            return 1;
-    return is_reserved(s);
-}
-
-static void make_names(Emit *e, Arena *a)
-{
-    const Graph *g = e->g;
-    e->name = arena_alloc(a, (size_t)g->n * sizeof *e->name);
-    for (int i = 0; i < g->n; i++) {
-        const char *src = g->nodes[i].name ? g->nodes[i].name : arena_printf(a, "t%d", i);
-        char *c = arena_strdup(a, src);
-        for (char *q = c; *q; q++)
-            if (!(*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
-                *q = '_';
-        while (name_taken(e, i, c))
-            c = arena_printf(a, "%s_", c);
-        e->name[i] = c;
-    }
-}
-
 /* ---- extents and element expressions ----------------------------------- */
-typedef struct Str {
-    char s[160];
-} Str;
-typedef struct Big { /* a whole expression: a fused chain over a few operands */
-    char s[4096];
-} Big;
-
-static Str ext(int d)
-{
-    Str r;
-    snprintf(r.s, sizeof r.s, d == DIM_B ? "n" : "%d", d);
-    return r;
-}
-
-/* The element count of a shape as a C expression: "n * 10", "30". */
-static Str numel(Shape s)
-{
-    Str r;
-    long fixed = shape_row_numel(s);
-    int has_b = s.rank && s.d[0] == DIM_B;
-    if (has_b && fixed == 1)
-        snprintf(r.s, sizeof r.s, "n");
-    else if (has_b)
-        snprintf(r.s, sizeof r.s, "n * %ld", fixed);
-    else
-        snprintf(r.s, sizeof r.s, "%ld", fixed);
-    return r;
-}
-
-static Str lit(double v)
-{
-    Str r;
-    if (v == floor(v) && fabs(v) < 1e7)
-        snprintf(r.s, sizeof r.s, "%.1ff", v);
-    else
-        snprintf(r.s, sizeof r.s, "%.9gf", v);
-    return r;
-}
-
 static const Node *nd(const Emit *e, int id) { return &e->g->nodes[id]; }
 
 /* Element `idx` of node id: a literal for scalar constants, n for ROWS. */
@@ -130,7 +45,7 @@ static Str elem(const Emit *e, int id, const char *idx)
     Str r;
     const Node *n = nd(e, id);
     if (n->op == OP_CONST && e->p->buf[id].cls == SC_NONE)
-        return lit(n->data[0]);
+        return emit_lit(n->data[0]);
     if (n->op == OP_ROWS)
         snprintf(r.s, sizeof r.s, "(float)n");
     else if (n->shape.rank == 0 || (shape_row_numel(n->shape) == 1 && n->shape.rank && n->shape.d[0] != DIM_B))
@@ -182,86 +97,10 @@ static void step_comment(Emit *e, int id)
 }
 
 /* ---- elementwise ------------------------------------------------------- */
-/* Writes into r.s; an expression that does not fit is a bug (fusion keeps
- * chains short). */
-#define PUT(...) NNC_ASSERT(snprintf(r.s, sizeof r.s, __VA_ARGS__) < (int)sizeof r.s, "expression too long")
-
-static Big ew_expr(const Node *n, const char *x, const char *y)
-{
-    Big r;
-    Str c0 = lit(n->c[0]), c1 = lit(n->c[1]);
-    switch (n->op) {
-    case OP_NEG: PUT("-%s", x); break;
-    case OP_EXP: PUT("expf(%s)", x); break;
-    case OP_LOG: PUT("logf(%s)", x); break;
-    case OP_SQRT: PUT("sqrtf(%s)", x); break;
-    case OP_SIN: PUT("sinf(%s)", x); break;
-    case OP_COS: PUT("cosf(%s)", x); break;
-    case OP_ABS: PUT("fabsf(%s)", x); break;
-    case OP_SIGN: PUT("(float)((%s > 0.0f) - (%s < 0.0f))", x, x); break;
-    case OP_SIGMOID: PUT("1.0f / (1.0f + expf(-%s))", x); break;
-    case OP_TANH: PUT("tanhf(%s)", x); break;
-    case OP_RELU: PUT("%s > 0.0f ? %s : 0.0f", x, x); break;
-    case OP_LEAKY_RELU: PUT("%s > 0.0f ? %s : %s * %s", x, x, c0.s, x); break;
-    case OP_CLIP: PUT("fminf(fmaxf(%s, %s), %s)", x, c0.s, c1.s); break;
-    case OP_POW:
-        if (n->c[0] == 2)
-            PUT("%s * %s", x, x);
-        else
-            PUT("powf(%s, %s)", x, c0.s);
-        break;
-    case OP_ADD: PUT("%s + %s", x, y); break;
-    case OP_SUB: PUT("%s - %s", x, y); break;
-    case OP_MUL: PUT("%s * %s", x, y); break;
-    case OP_DIV: PUT("%s / %s", x, y); break;
-    case OP_EQ: PUT("(float)(%s == %s)", x, y); break;
-    case OP_SIGMOID_GRAD: PUT("%s * %s * (1.0f - %s)", y, x, x); break;
-    case OP_TANH_GRAD: PUT("%s * (1.0f - %s * %s)", y, x, x); break;
-    case OP_RELU_GRAD: PUT("%s > 0.0f ? %s : 0.0f", x, y); break;
-    case OP_LEAKY_RELU_GRAD: PUT("%s > 0.0f ? %s : %s * %s", x, y, c0.s, y); break;
-    case OP_CLIP_GRAD:
-        PUT("%s >= %s && %s <= %s ? %s : 0.0f", x, c0.s, x, c1.s, y);
-        break;
-    default: NNC_ASSERT(0, "not an elementwise op");
-    }
-    return r;
-}
-
-/* Index of an operand of shape `s` inside loops over `big` (loop variables
- * i, j, k, l for the axes): broadcast axes drop out. */
-static const char loopvar[] = "ijkl";
-
-static Str index_in(Shape s, Shape big)
-{
-    Str r;
-    r.s[0] = '\0';
-    long stride = 1;
-    char terms[NNC_MAX_RANK][48];
-    int nt = 0;
-    for (int a = big.rank - 1; a >= 0; a--) {
-        int k = s.rank - big.rank + a;
-        int ext_k = k >= 0 ? s.d[k] : 1;
-        if (ext_k != 1 || (k >= 0 && big.d[a] == 1 && ext_k == 1 && 0)) {
-            if (stride == 1)
-                snprintf(terms[nt++], 48, "%c", loopvar[a]);
-            else
-                snprintf(terms[nt++], 48, "%c * %ld", loopvar[a], stride);
-        }
-        stride *= ext_k == DIM_B ? 1 : ext_k;
-    }
-    if (nt == 0)
-        snprintf(r.s, sizeof r.s, "0");
-    for (int t = nt - 1; t >= 0; t--) {
-        size_t used = strlen(r.s);
-        snprintf(r.s + used, sizeof r.s - used, "%s%s", t == nt - 1 ? "" : " + ", terms[t]);
-    }
-    return r;
-}
-
 static void open_loops(Emit *e, Shape s)
 {
     for (int a = 0; a < s.rank; a++)
-        OUT("%*sfor (int %c = 0; %c < %s; %c++)\n", 4 * (a + 1), "", loopvar[a], loopvar[a], ext(s.d[a]).s, loopvar[a]);
+        OUT("%*sfor (int %c = 0; %c < %s; %c++)\n", 4 * (a + 1), "", emit_loopvar[a], emit_loopvar[a], emit_ext(s.d[a]).s, emit_loopvar[a]);
 }
 
 static int is_scalar_operand(const Emit *e, int id)
@@ -277,7 +116,7 @@ static int flat_operands(const Emit *e, int id, Shape loop)
     const Node *n = nd(e, id);
     for (int k = 0; k < n->n_in; k++) {
         int in = n->in[k];
-        if (e->fused[in] ? !flat_operands(e, in, loop)
+        if (e->fu.fused[in] ? !flat_operands(e, in, loop)
                          : !(is_scalar_operand(e, in) || shape_eq(nd(e, in)->shape, loop)))
             return 0;
     }
@@ -293,15 +132,15 @@ static Big ew_tree(const Emit *e, int id, Shape loop, int flat)
     Big arg[2];
     for (int k = 0; k < n->n_in && k < 2; k++) {
         int in = n->in[k];
-        if (e->fused[in]) {
+        if (e->fu.fused[in]) {
             Big inner = ew_tree(e, in, loop, flat);
             snprintf(arg[k].s, sizeof arg[k].s, "(%.4000s)", inner.s);
         } else {
             snprintf(arg[k].s, sizeof arg[k].s, "%s",
-                     elem(e, in, flat ? "i" : index_in(nd(e, in)->shape, loop).s).s);
+                     elem(e, in, flat ? "i" : emit_index_in(nd(e, in)->shape, loop).s).s);
         }
     }
-    return ew_expr(n, arg[0].s, n->n_in > 1 ? arg[1].s : "");
+    return emit_ew_expr(n, arg[0].s, n->n_in > 1 ? arg[1].s : "");
 }
 
 /* out = f(a[, b]) elementwise, with any fused producers expanded: one flat
@@ -311,15 +150,15 @@ static Big ew_tree(const Emit *e, int id, Shape loop, int flat)
 static void emit_ew(Emit *e, int id)
 {
     const Node *n = nd(e, id);
-    int red = e->epilogue[id];
+    int red = e->fu.epilogue[id];
     int flat = red < 0 && flat_operands(e, id, n->shape);
     Big f = ew_tree(e, id, n->shape, flat);
     if (flat) {
-        OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", numel(n->shape).s, e->name[id], f.s);
+        OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", emit_numel(n->shape).s, e->name[id], f.s);
         return;
     }
     int depth = 4 * (n->shape.rank + 1);
-    Str at = index_in(n->shape, n->shape);
+    Str at = emit_index_in(n->shape, n->shape);
     if (red < 0) {
         open_loops(e, n->shape);
         OUT("%*s%s[%s] = %s;\n", depth, "", e->name[id], at.s, f.s);
@@ -327,7 +166,7 @@ static void emit_ew(Emit *e, int id)
     }
     /* rank 2: rows i, columns j; the column sum rides along */
     OUT("    for (int j = 0; j < %d; j++)\n        %s[j] = 0.0f;\n", n->shape.d[1], e->name[red]);
-    OUT("    for (int i = 0; i < %s; i++)\n", ext(n->shape.d[0]).s);
+    OUT("    for (int i = 0; i < %s; i++)\n", emit_ext(n->shape.d[0]).s);
     OUT("        for (int j = 0; j < %d; j++) {\n", n->shape.d[1]);
     OUT("            %s[%s] = %s;\n", e->name[id], at.s, f.s);
     OUT("            %s[j] += %s[%s];  /* %s = Σ_rows %s, in the same loop */\n        }\n", e->name[red],
@@ -344,7 +183,7 @@ static void emit_matmul(Emit *e, int id)
 {
     const Node *n = nd(e, id), *a = nd(e, n->in[0]), *b = nd(e, n->in[1]);
     int kd = n->ta ? a->shape.d[0] : a->shape.d[1], lda = a->shape.d[1], ldb = b->shape.d[1], ldc = n->shape.d[1];
-    Str M = ext(n->shape.d[0]), N = ext(n->shape.d[1]), K = ext(kd);
+    Str M = emit_ext(n->shape.d[0]), N = emit_ext(n->shape.d[1]), K = emit_ext(kd);
     long work = shape_numel(n->shape, e->g->batch) * (kd == DIM_B ? e->g->batch : kd);
     const char *A = e->name[n->in[0]], *Bm = e->name[n->in[1]], *C = e->name[id];
     if (e->o->blas && work > SMALL_GEMM) {
@@ -366,7 +205,7 @@ static void emit_matmul(Emit *e, int id)
         return;
     }
     /* C[i,:] += A[i,k]·B[k,:] (or Aᵀ: A[k,i]): the inner loop runs along rows of B and C */
-    OUT("    memset(%s, 0, sizeof(float) * (%s));\n", C, numel(n->shape).s);
+    OUT("    memset(%s, 0, sizeof(float) * (%s));\n", C, emit_numel(n->shape).s);
     if (n->ta)
         OUT("    for (int k = 0; k < %s; k++)\n        for (int i = 0; i < %s; i++) {\n"
             "            const float a = %s[k * %d + i];\n", K.s, M.s, A, lda);
@@ -392,9 +231,9 @@ static void emit_fold(Emit *e, int id)
                 k.d[a] = 1;
     }
     const char *start = n->op == OP_MAX ? "-INFINITY" : n->op == OP_MIN ? "INFINITY" : "0.0f";
-    OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", numel(n->shape).s, e->name[id], start);
+    OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", emit_numel(n->shape).s, e->name[id], start);
     open_loops(e, in);
-    Str o = index_in(k, in), x = elem(e, n->in[0], index_in(in, in).s);
+    Str o = emit_index_in(k, in), x = elem(e, n->in[0], emit_index_in(in, in).s);
     int depth = 4 * (in.rank + 1);
     if (n->op == OP_MAX || n->op == OP_MIN)
         OUT("%*s%s[%s] = %s(%s[%s], %s);\n", depth, "", e->name[id], o.s, n->op == OP_MAX ? "fmaxf" : "fminf",
@@ -413,7 +252,7 @@ static void emit_broadcast(Emit *e, int id)
 {
     const Node *n = nd(e, id);
     Shape in = nd(e, n->in[0])->shape;
-    emit_copy_loops(e, id, n->shape, index_in(n->shape, n->shape).s, e->name[n->in[0]], index_in(in, n->shape).s);
+    emit_copy_loops(e, id, n->shape, emit_index_in(n->shape, n->shape).s, e->name[n->in[0]], emit_index_in(in, n->shape).s);
 }
 
 /* slice: out = x[.., lo:hi, ..];  pad: zeros, then out[.., lo:hi, ..] = x */
@@ -425,9 +264,9 @@ static Str shifted_index(Shape big, Shape loops, int axis, int lo)
     char terms[NNC_MAX_RANK][64];
     for (int a = big.rank - 1; a >= 0; a--) {
         if (a == axis && lo)
-            snprintf(terms[a], 64, "(%c + %d)%s", loopvar[a], lo, "");
+            snprintf(terms[a], 64, "(%c + %d)%s", emit_loopvar[a], lo, "");
         else
-            snprintf(terms[a], 64, "%c", loopvar[a]);
+            snprintf(terms[a], 64, "%c", emit_loopvar[a]);
         if (stride != 1) {
             size_t u = strlen(terms[a]);
             snprintf(terms[a] + u, 64 - u, " * %ld", stride);
@@ -447,12 +286,12 @@ static void emit_slice_pad(Emit *e, int id)
     const Node *n = nd(e, id);
     Shape in = nd(e, n->in[0])->shape;
     if (n->op == OP_SLICE) {
-        emit_copy_loops(e, id, n->shape, index_in(n->shape, n->shape).s, e->name[n->in[0]],
+        emit_copy_loops(e, id, n->shape, emit_index_in(n->shape, n->shape).s, e->name[n->in[0]],
                         shifted_index(in, n->shape, n->axis, n->lo).s);
         return;
     }
-    OUT("    memset(%s, 0, sizeof(float) * (%s));\n", e->name[id], numel(n->shape).s);
-    emit_copy_loops(e, id, in, shifted_index(n->shape, in, n->axis, n->lo).s, e->name[n->in[0]], index_in(in, in).s);
+    OUT("    memset(%s, 0, sizeof(float) * (%s));\n", e->name[id], emit_numel(n->shape).s);
+    emit_copy_loops(e, id, in, shifted_index(n->shape, in, n->axis, n->lo).s, e->name[n->in[0]], emit_index_in(in, in).s);
 }
 
 static void emit_concat(Emit *e, int id)
@@ -461,7 +300,7 @@ static void emit_concat(Emit *e, int id)
     int off = 0;
     for (int k = 0; k < n->n_in; k++) {
         Shape in = nd(e, n->in[k])->shape;
-        emit_copy_loops(e, id, in, shifted_index(n->shape, in, n->axis, off).s, e->name[n->in[k]], index_in(in, in).s);
+        emit_copy_loops(e, id, in, shifted_index(n->shape, in, n->axis, off).s, e->name[n->in[k]], emit_index_in(in, in).s);
         off += in.d[n->axis];
     }
 }
@@ -480,14 +319,14 @@ static void emit_transpose(Emit *e, int id)
         for (int q = 0; q < n->shape.rank; q++)
             if (n->perm[q] == a)
                 out_axis = q;
-        snprintf(terms[a], 48, stride == 1 ? "%c" : "%c * %ld", loopvar[out_axis], stride);
+        snprintf(terms[a], 48, stride == 1 ? "%c" : "%c * %ld", emit_loopvar[out_axis], stride);
         stride *= in.d[a] == DIM_B ? 1 : in.d[a];
     }
     for (int a = 0; a < in.rank; a++) {
         size_t used = strlen(src.s);
         snprintf(src.s + used, sizeof src.s - used, "%s%s", a ? " + " : "", terms[a]);
     }
-    emit_copy_loops(e, id, n->shape, index_in(n->shape, n->shape).s, e->name[n->in[0]], src.s);
+    emit_copy_loops(e, id, n->shape, emit_index_in(n->shape, n->shape).s, e->name[n->in[0]], src.s);
 }
 
 /* gather: out row i = x row idx[i];  scatter_add: zeros, out row idx[i] += dy row i */
@@ -498,10 +337,10 @@ static void emit_rows(Emit *e, int id)
     if (n->shape.rank > 1 || n->op == OP_SCATTER_ADD)
         row = shape_numel(n->op == OP_GATHER ? nd(e, n->in[0])->shape : n->shape, 1) /
               (n->op == OP_GATHER ? nd(e, n->in[0])->shape.d[0] : n->shape.d[0]);
-    Str count = numel(nd(e, n->in[1])->shape);
+    Str count = emit_numel(nd(e, n->in[1])->shape);
     const char *x = e->name[n->in[0]], *ix = e->name[n->in[1]], *y = e->name[id];
     if (n->op == OP_SCATTER_ADD) {
-        OUT("    memset(%s, 0, sizeof(float) * (%s));\n", y, numel(n->shape).s);
+        OUT("    memset(%s, 0, sizeof(float) * (%s));\n", y, emit_numel(n->shape).s);
         OUT("    for (int i = 0; i < %s; i++)\n        for (int j = 0; j < %ld; j++)\n", count.s, row);
         OUT("            %s[%s[i] * %ld + j] += %s[i * %ld + j];\n", y, ix, row, x, row);
         return;
@@ -515,7 +354,7 @@ static Str rows_of(Shape s)
 {
     Shape r = s;
     r.rank = s.rank - 1;
-    return numel(r);
+    return emit_numel(r);
 }
 
 static void emit_softmax(Emit *e, int id)
@@ -564,7 +403,7 @@ static void emit_loss(Emit *e, int id)
     Shape ys = nd(e, n->in[0])->shape;
     int k = ys.d[1], t = n->in[1];
     const char *y = e->name[n->in[0]];
-    Str rows = ext(ys.d[0]), tg = target(e, t, k);
+    Str rows = emit_ext(ys.d[0]), tg = target(e, t, k);
     OUT("    {\n        %s total = 0.0%s;\n", e->o->library ? "float" : "double", e->o->library ? "f" : "");
     OUT("        for (int r = 0; r < %s; r++) {\n            const float *yr = %s + r * %d;\n", rows.s, y, k);
     if (n->op == OP_SOFTMAX_CE) {
@@ -603,9 +442,9 @@ static void emit_loss_grad(Emit *e, int id)
     int nll = n->op == OP_NLL_GRAD;
     Shape ys = nll ? n->to : nd(e, n->in[0])->shape;
     int k = ys.d[1], t = n->in[nll ? 0 : 1], dl = n->in[nll ? 1 : 2];
-    Str rows = ext(ys.d[0]), tg = target(e, t, k), dls = elem(e, dl, "0");
+    Str rows = emit_ext(ys.d[0]), tg = target(e, t, k), dls = elem(e, dl, "0");
     const char *g = e->name[id];
-    OUT("    {\n        const float dl = %s / %s; /* dL/n */\n", dls.s, ys.d[0] == DIM_B ? "(float)n" : lit(ys.d[0]).s);
+    OUT("    {\n        const float dl = %s / %s; /* dL/n */\n", dls.s, ys.d[0] == DIM_B ? "(float)n" : emit_lit(ys.d[0]).s);
     OUT("        for (int r = 0; r < %s; r++) {\n", rows.s);
     if (n->op == OP_SOFTMAX_CE_GRAD) {
         const char *y = e->name[n->in[0]];
@@ -640,29 +479,29 @@ static void emit_update(Emit *e, int id)
     const char *p = e->name[n->in[0]], *g = e->name[n->in[1]];
     const char *s1 = n->n_in > 2 + n->clip ? e->name[n->in[2]] : NULL;
     const char *s2 = n->n_in > 3 + n->clip ? e->name[n->in[3]] : NULL;
-    OUT("    for (int i = 0; i < %s; i++) {\n", numel(n->shape).s);
+    OUT("    for (int i = 0; i < %s; i++) {\n", emit_numel(n->shape).s);
     OUT("        float gi = %s[i]%s", g, n->clip ? " * scale" : "");
     if (t->weight_decay > 0)
-        OUT(" + %s * %s[i]", lit(t->weight_decay).s, p);
+        OUT(" + %s * %s[i]", emit_lit(t->weight_decay).s, p);
     OUT(";\n");
     switch (n->op) {
     case OP_SGD: OUT("        %s[i] -= lr * gi;\n", p); break;
     case OP_MOMENTUM:
-        OUT("        %s[i] = %s * %s[i] - lr * gi;\n        %s[i] += %s[i];\n", s1, lit(t->momentum).s, s1, p, s1);
+        OUT("        %s[i] = %s * %s[i] - lr * gi;\n        %s[i] += %s[i];\n", s1, emit_lit(t->momentum).s, s1, p, s1);
         break;
     case OP_ADAGRAD:
-        OUT("        %s[i] += gi * gi;\n        %s[i] -= lr * gi / (sqrtf(%s[i]) + %s);\n", s1, p, s1, lit(t->eps).s);
+        OUT("        %s[i] += gi * gi;\n        %s[i] -= lr * gi / (sqrtf(%s[i]) + %s);\n", s1, p, s1, emit_lit(t->eps).s);
         break;
     case OP_ADADELTA:
-        OUT("        %s[i] = %s * %s[i] + %s * gi * gi;\n", s1, lit(t->rho).s, s1, lit(1 - t->rho).s);
-        OUT("        float dx = sqrtf((%s[i] + %s) / (%s[i] + %s)) * gi;\n", s2, lit(t->eps).s, s1, lit(t->eps).s);
-        OUT("        %s[i] = %s * %s[i] + %s * dx * dx;\n        %s[i] -= dx;\n", s2, lit(t->rho).s, s2,
-            lit(1 - t->rho).s, p);
+        OUT("        %s[i] = %s * %s[i] + %s * gi * gi;\n", s1, emit_lit(t->rho).s, s1, emit_lit(1 - t->rho).s);
+        OUT("        float dx = sqrtf((%s[i] + %s) / (%s[i] + %s)) * gi;\n", s2, emit_lit(t->eps).s, s1, emit_lit(t->eps).s);
+        OUT("        %s[i] = %s * %s[i] + %s * dx * dx;\n        %s[i] -= dx;\n", s2, emit_lit(t->rho).s, s2,
+            emit_lit(1 - t->rho).s, p);
         break;
     case OP_ADAM:
-        OUT("        %s[i] += %s * (gi - %s[i]);\n", s1, lit(1 - t->beta1).s, s1);
-        OUT("        %s[i] += %s * (gi * gi - %s[i]);\n", s2, lit(1 - t->beta2).s, s2);
-        OUT("        %s[i] -= lr_t * %s[i] / (sqrtf(%s[i]) + %s);\n", p, s1, s2, lit(t->eps).s);
+        OUT("        %s[i] += %s * (gi - %s[i]);\n", s1, emit_lit(1 - t->beta1).s, s1);
+        OUT("        %s[i] += %s * (gi * gi - %s[i]);\n", s2, emit_lit(1 - t->beta2).s, s2);
+        OUT("        %s[i] -= lr_t * %s[i] / (sqrtf(%s[i]) + %s);\n", p, s1, s2, emit_lit(t->eps).s);
         break;
     default: NNC_ASSERT(0, "not an update op");
     }
@@ -673,13 +512,13 @@ static void emit_update(Emit *e, int id)
 static void emit_dropmask(Emit *e, int id)
 {
     const Node *n = nd(e, id);
-    Str keep = lit(n->c[0]), inv = lit(1 / n->c[0]);
+    Str keep = emit_lit(n->c[0]), inv = emit_lit(1 / n->c[0]);
     OUT("    if (mode == TRAIN)  /* a new mask: keep each unit with probability %s, scaled by 1/keep */\n", keep.s);
     OUT("        for (int i = 0; i < %s; i++)\n            %s[i] = %s < %s ? %s : 0.0f;\n",
-        numel(n->shape).s, e->name[id], e->o->library ? "rng_uniform(&ctl.rng)" : "nnrt_rng_uniform(&rng)", keep.s,
+        emit_numel(n->shape).s, e->name[id], e->o->library ? "rng_uniform(&ctl.rng)" : "nnrt_rng_uniform(&rng)", keep.s,
         inv.s);
     OUT("    else if (mode != TRAIN_SAME_MASK)  /* inference: no dropout */\n");
-    OUT("        for (int i = 0; i < %s; i++)\n            %s[i] = 1.0f;\n", numel(n->shape).s, e->name[id]);
+    OUT("        for (int i = 0; i < %s; i++)\n            %s[i] = 1.0f;\n", emit_numel(n->shape).s, e->name[id]);
 }
 
 static void emit_node(Emit *e, int id)
@@ -699,7 +538,7 @@ static void emit_node(Emit *e, int id)
     case OP_TRANSPOSE: emit_transpose(e, id); return;
     case OP_RESHAPE:
         if (e->p->buf[id].cls != SC_ALIAS)
-            OUT("    memcpy(%s, %s, sizeof(float) * (%s));\n", e->name[id], e->name[n->in[0]], numel(n->shape).s);
+            OUT("    memcpy(%s, %s, sizeof(float) * (%s));\n", e->name[id], e->name[n->in[0]], emit_numel(n->shape).s);
         return;
     case OP_BROADCAST_TO: emit_broadcast(e, id); return;
     case OP_SUM_TO: case OP_SUM: case OP_MAX: case OP_MIN: emit_fold(e, id); return;
@@ -716,79 +555,6 @@ static void emit_node(Emit *e, int id)
     }
 }
 
-/* ---- fusion: which values never need storing ------------------------------- */
-static int ew_emitted(Op op)
-{
-    switch (op) {
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
-    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
-    case OP_POW: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
-    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* A fused chain is computed at the step of its last node; an operand read
- * with broadcasting (another shape) must not share bytes with that node's
- * output, so it must be outside the arena or still live at that step. */
-static int leaves_live(const Emit *e, int id, Shape loop, int step)
-{
-    const Node *n = nd(e, id);
-    for (int k = 0; k < n->n_in; k++) {
-        int in = n->in[k];
-        const BufPlan *b = &e->p->buf[e->p->buf[in].root];
-        if (e->fused[in] ? !leaves_live(e, in, loop, step)
-                         : (!shape_eq(nd(e, in)->shape, loop) && b->cls == SC_ARENA && b->last < step))
-            return 0;
-    }
-    return 1;
-}
-
-static int fusable(const Emit *e, int a, int b, int step_b, const int *readers, const int *reader)
-{
-    const Node *na = nd(e, a), *nb = nd(e, b);
-    return ew_emitted(na->op) && ew_emitted(nb->op) && readers[a] == 1 && reader[a] == b &&
-           e->p->buf[a].cls == SC_ARENA && a != e->g->loss && a != e->g->output && a != e->g->metric &&
-           na->stage == nb->stage && shape_eq(na->shape, nb->shape) && leaves_live(e, a, nb->shape, step_b);
-}
-
-/* b sums a over its rows into a param gradient (the bias gradient). */
-static int column_sum(const Emit *e, int a, int b)
-{
-    const Node *na = nd(e, a), *nb = nd(e, b);
-    int rows = (nb->op == OP_SUM_TO && nb->to.d[nb->to.rank - 1] == na->shape.d[1]) ||
-               (nb->op == OP_SUM && nb->axes == 1u);
-    return rows && nb->in[0] == a && ew_emitted(na->op) && !e->fused[a] && na->shape.rank == 2 &&
-           shape_numel(nb->shape, 1) == na->shape.d[1] && e->p->buf[b].cls == SC_GRAD && na->stage == nb->stage;
-}
-
-static void plan_fusion(Emit *e, Arena *a)
-{
-    const Graph *g = e->g;
-    int *readers = arena_alloc(a, (size_t)g->n * sizeof *readers), *reader = arena_alloc(a, (size_t)g->n * sizeof *reader);
-    e->fused = arena_alloc(a, (size_t)g->n);
-    e->depth = arena_alloc(a, (size_t)g->n);
-    e->epilogue = arena_alloc(a, (size_t)g->n * sizeof *e->epilogue);
-    for (int i = 0; i < g->n; i++) {
-        e->epilogue[i] = -1;
-        for (int k = 0; k < g->nodes[i].n_in; k++) {
-            readers[g->nodes[i].in[k]]++;
-            reader[g->nodes[i].in[k]] = i;
-        }
-    }
-    for (int s = 0; s + 1 < e->p->n_steps; s++) {
-        int x = e->p->order[s], y = e->p->order[s + 1];
-        if (fusable(e, x, y, s + 1, readers, reader) && e->depth[x] < 3) {
-            e->fused[x] = 1;
-            e->depth[y] = (char)(e->depth[x] + 1);
-        } else if (column_sum(e, x, y)) {
-            e->epilogue[x] = y;
-        }
-    }
-}
-
 static int has_code(const Emit *e, int id)
 {
     Op op = nd(e, id)->op;
@@ -802,14 +568,14 @@ static void emit_poison(Emit *e, int step)
     for (int id = 0; id < e->g->n; id++) {
         const BufPlan *b = &e->p->buf[id];
         if (b->cls == SC_ARENA && b->root == id && b->inplace_of < 0 && id != e->g->loss && plan_dies_at(e->p, id, step))
-            OUT("    POISON(%s, %s);\n", e->name[id], numel(nd(e, id)->shape).s);
+            OUT("    POISON(%s, %s);\n", e->name[id], emit_numel(nd(e, id)->shape).s);
     }
 }
 
 static int is_epilogue(const Emit *e, int id)
 {
     for (int i = 0; i < e->g->n; i++)
-        if (e->epilogue[i] == id)
+        if (e->fu.epilogue[i] == id)
             return 1;
     return 0;
 }
@@ -821,7 +587,7 @@ static void emit_steps(Emit *e, int from, int to)
         int id = e->p->order[s];
         if (has_code(e, id)) {
             step_comment(e, id);
-            if (e->fused[id])
+            if (e->fu.fused[id])
                 OUT("    /*   (computed inside the next loop, never stored) */\n");
             else if (is_epilogue(e, id))
                 OUT("    /*   (summed inside the loop above) */\n");
@@ -830,8 +596,8 @@ static void emit_steps(Emit *e, int from, int to)
         }
         /* a fused node is computed at its reader's step: what dies at it
          * dies there too */
-        if (!e->fused[id]) {
-            for (int q = s; q > from && e->fused[e->p->order[q - 1]]; q--)
+        if (!e->fu.fused[id]) {
+            for (int q = s; q > from && e->fu.fused[e->p->order[q - 1]]; q--)
                 emit_poison(e, q - 1);
             emit_poison(e, s);
         }
@@ -1089,7 +855,7 @@ static void fn_update(Emit *e)
     if (t->opt == OPT_ADAM)
         OUT("    /* Adam's bias correction folded into the rate: lr·√(1-β2^t)/(1-β1^t) */\n"
             "    const float lr_t = lr * sqrtf(1.0f - powf(%s, (float)step)) / (1.0f - powf(%s, (float)step));\n",
-            lit(t->beta2).s, lit(t->beta1).s);
+            emit_lit(t->beta2).s, emit_lit(t->beta1).s);
     e->last_line = 0;
     for (int s = e->p->bwd_end; s < e->p->n_steps; s++) {
         int id = e->p->order[s];
@@ -1100,7 +866,7 @@ static void fn_update(Emit *e)
         if (nd(e, id)->op == OP_GRAD_NORM)
             OUT("    /* clip: scale every gradient so the global norm is at most %g */\n"
                 "    const float scale = %s[0] > %s ? %s / (%s[0] + 1e-6f) : 1.0f;\n",
-                t->clip_grad, e->name[id], lit(t->clip_grad).s, lit(t->clip_grad).s, e->name[id]);
+                t->clip_grad, e->name[id], emit_lit(t->clip_grad).s, emit_lit(t->clip_grad).s, e->name[id]);
     }
     OUT("}\n");
 }
@@ -1110,12 +876,12 @@ static void init_param(Emit *e, int i)
 {
     const Node *n = nd(e, i);
     const char *name = e->name[i];
-    Str cnt = numel(n->shape), c0 = lit(n->c[0]), c1 = lit(n->c[1]);
+    Str cnt = emit_numel(n->shape), c0 = emit_lit(n->c[0]), c1 = emit_lit(n->c[1]);
     char b[96];
     int lib = e->o->library;
     switch (n->init) {
     case INIT_ZEROS: case INIT_ONES: case INIT_CONST: {
-        Str v = n->init == INIT_ZEROS ? lit(0) : n->init == INIT_ONES ? lit(1) : c0;
+        Str v = n->init == INIT_ZEROS ? emit_lit(0) : n->init == INIT_ONES ? emit_lit(1) : c0;
         if (lib)
             OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;", cnt.s, name, v.s);
         else
@@ -1154,7 +920,7 @@ static void fn_init(Emit *e)
     }
     if (e->o->library)
         OUT("    ctl.rng = 0xda3e39cb94b95bdbULL ^ seed; /* dropout masks */\n    ctl.step = 0;\n    ctl.lr = %s;\n}\n",
-            lit(e->g->train.lr).s);
+            emit_lit(e->g->train.lr).s);
     else
         OUT("    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);\n}\n");
 }
@@ -1173,13 +939,13 @@ static void fn_glue(Emit *e)
     const char *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
     OUT("\n/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */\n");
     OUT("static float model_forward(const float *x_in, const void *t_in, int n, int mode)\n{\n");
-    OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], numel(nd(e, x)->shape).s);
+    OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], emit_numel(nd(e, x)->shape).s);
     OUT("    if (t_in != (const void *)%s)\n        memcpy(%s, t_in, sizeof(%s) * (%s));\n", e->name[t], e->name[t], tt,
-        numel(nd(e, t)->shape).s);
+        emit_numel(nd(e, t)->shape).s);
     OUT("    return forward(n, mode);\n}\n");
     OUT("\nstatic void model_predict(const float *x_in, int n, float *y_out)\n{\n");
-    OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], numel(nd(e, x)->shape).s);
-    OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], numel(nd(e, y)->shape).s);
+    OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], emit_numel(nd(e, x)->shape).s);
+    OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], emit_numel(nd(e, y)->shape).s);
 }
 
 static void tensor_entry(Emit *e, int id, const char *grad)
@@ -1270,7 +1036,7 @@ static void source_fields(Emit *e, const Source *s, const char *f)
     default: break;
     }
     if (s->scale != 1)
-        OUT("    m.%s.scale = %s;\n", f, lit(s->scale).s);
+        OUT("    m.%s.scale = %s;\n", f, emit_lit(s->scale).s);
     OUT("    m.%s.normalize = %d;\n    m.%s.flatten = %d;\n    m.%s.one_hot = %d;\n", f, s->normalize, f, s->flatten,
         f, s->one_hot);
 }
@@ -1311,12 +1077,12 @@ static void fn_main(Emit *e)
     OUT("    m.label_kind = NNRT_LABEL_%s;\n    m.label_dim = %ld;\n", nd(e, lab)->dtype == DT_I32 ? "CLASS" : "FLOAT",
         shape_row_numel(nd(e, lab)->shape));
     OUT("    m.out_dim = %ld;\n    m.acc_kind = NNRT_ACC_%s;\n    m.acc_threshold = %s;\n",
-        shape_row_numel(nd(e, g->output)->shape), acc[acc_kind], lit(thr).s);
+        shape_row_numel(nd(e, g->output)->shape), acc[acc_kind], emit_lit(thr).s);
     OUT("    m.params = params;\n    m.n_params = %d;\n    m.state = state;\n    m.n_state = %d;\n", n_params, n_state);
     OUT("    m.init = init;\n    m.forward = model_forward;\n    m.backward = backward;\n");
     OUT("    m.update = update;\n    m.predict = model_predict;\n");
     OUT("    m.epochs = %d;\n    m.lr = %s;\n    m.final_lr = %s;\n    m.decay = NNRT_DECAY_%s;\n", t->epochs,
-        lit(t->lr).s, lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s, decay[t->decay]);
+        emit_lit(t->lr).s, emit_lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s, decay[t->decay]);
     OUT("    m.shuffle = %d;\n    m.drop_last = %d;\n    m.seed = %ld;\n", t->shuffle, t->drop_last, t->seed);
     OUT("    m.log_every = %d;\n    m.eval_every = %d;\n    m.early_stopping = %d;\n", t->log_every, t->eval_every,
         t->early_stopping);
@@ -1354,7 +1120,7 @@ static void lib_save_load(Emit *e)
         if (nd(e, i)->op == OP_PARAM)
             OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u;\n        memcpy(&u, &%s[i], 4);\n"
                 "        for (int b = 0; b < 4; b++)\n            buf[k++] = (uint8_t)(u >> (8 * b));\n    }\n",
-                numel(nd(e, i)->shape).s, e->name[i]);
+                emit_numel(nd(e, i)->shape).s, e->name[i]);
     OUT("    return k;\n}\n");
     OUT("\n/* load: the params from bytes written by save; 0, or -1 when len is not %s_SAVE_BYTES. */\n", e->model);
     OUT("int %s_load(const uint8_t *buf, size_t len)\n{\n    size_t k = 0;\n", m);
@@ -1364,7 +1130,7 @@ static void lib_save_load(Emit *e)
             OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u = 0;\n"
                 "        for (int b = 0; b < 4; b++)\n            u |= (uint32_t)buf[k++] << (8 * b);\n"
                 "        memcpy(&%s[i], &u, 4);\n    }\n",
-                numel(nd(e, i)->shape).s, e->name[i]);
+                emit_numel(nd(e, i)->shape).s, e->name[i]);
     OUT("    return 0;\n}\n");
 }
 
@@ -1402,7 +1168,7 @@ static void fn_library(Emit *e)
     OUT("void %s_predict(const float *x_in, int n, float *y_out)\n{\n", m);
     OUT("    if (n < 1 || n > B)\n        return;\n");
     OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
-    OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], numel(nd(e, y)->shape).s);
+    OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], emit_numel(nd(e, y)->shape).s);
     lib_save_load(e);
 }
 
@@ -1468,9 +1234,9 @@ void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int 
     Arena a;
     arena_init(&a);
     Emit em = {.out = out, .g = g, .p = p, .o = o}, *e = &em;
-    make_names(e, &a);
+    e->name = emit_names(g, &a);
     e->model = upper_name(g->model, &a);
-    plan_fusion(e, &a);
+    emit_fusion(&e->fu, g, p, &a);
     header(e, argc, argv);
     decl_persistent(e);
     decl_arena(e);

@@ -1,0 +1,235 @@
+/* emit_common.c: what the C and CUDA emitters share: C names for nodes,
+ * extents and literals as C text, the elementwise formulas, broadcast
+ * indices, and the fusion decisions (which values never need storing).
+ */
+#include "emit_common.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- names ------------------------------------------------------------- */
+static const char *const reserved[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "main", "n", "i", "j", "k", "l", "r", "mode", "lr", "step", "seed", "arena",
+    "grads", "B", "x_in", "t_in", "y_out", "s", "m", "norm", "scale", "rng", "params", "state", "model",
+    "forward", "backward", "update", "init", "predict", "fix1", "fix2", "dl", "acc", "total", "best",
+    "want", "lse", "NULL", "INFINITY", "POISON", "PREDICT", "sqrtf", "expf", "logf", "tanhf",
+    "TRAIN", "EVAL", "TRAIN_SAME_MASK", "gemm", "ctl", "rng_u32", "rng_uniform", "rng_normal", "buf", "len",
+    "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr", "a", "u", "b",
+};
+
+static int is_reserved(const char *s)
+{
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcmp(reserved[i], s) == 0)
+            return 1;
+    return strncmp(s, "nnrt", 4) == 0 || strncmp(s, "Nnrt", 4) == 0 || strncmp(s, "NNRT", 4) == 0;
+}
+
+static int name_taken(const char **name, int upto, const char *s)
+{
+    for (int i = 0; i < upto; i++)
+        if (name[i] && strcmp(name[i], s) == 0)
+            return 1;
+    return is_reserved(s);
+}
+
+const char **emit_names(const Graph *g, Arena *a)
+{
+    const char **name = arena_alloc(a, (size_t)g->n * sizeof *name);
+    for (int i = 0; i < g->n; i++) {
+        const char *src = g->nodes[i].name ? g->nodes[i].name : arena_printf(a, "t%d", i);
+        char *c = arena_strdup(a, src);
+        for (char *q = c; *q; q++)
+            if (!(*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
+                *q = '_';
+        while (name_taken(name, i, c))
+            c = arena_printf(a, "%s_", c);
+        name[i] = c;
+    }
+    return name;
+}
+
+Str emit_ext(int d)
+{
+    Str r;
+    snprintf(r.s, sizeof r.s, d == DIM_B ? "n" : "%d", d);
+    return r;
+}
+
+/* The element count of a shape as a C expression: "n * 10", "30". */
+Str emit_numel(Shape s)
+{
+    Str r;
+    long fixed = shape_row_numel(s);
+    int has_b = s.rank && s.d[0] == DIM_B;
+    if (has_b && fixed == 1)
+        snprintf(r.s, sizeof r.s, "n");
+    else if (has_b)
+        snprintf(r.s, sizeof r.s, "n * %ld", fixed);
+    else
+        snprintf(r.s, sizeof r.s, "%ld", fixed);
+    return r;
+}
+
+Str emit_lit(double v)
+{
+    Str r;
+    if (v == floor(v) && fabs(v) < 1e7)
+        snprintf(r.s, sizeof r.s, "%.1ff", v);
+    else
+        snprintf(r.s, sizeof r.s, "%.9gf", v);
+    return r;
+}
+
+/* Writes into r.s; an expression that does not fit is a bug (fusion keeps
+ * chains short). */
+#define PUT(...) NNC_ASSERT(snprintf(r.s, sizeof r.s, __VA_ARGS__) < (int)sizeof r.s, "expression too long")
+
+Big emit_ew_expr(const Node *n, const char *x, const char *y)
+{
+    Big r;
+    Str c0 = emit_lit(n->c[0]), c1 = emit_lit(n->c[1]);
+    switch (n->op) {
+    case OP_NEG: PUT("-%s", x); break;
+    case OP_EXP: PUT("expf(%s)", x); break;
+    case OP_LOG: PUT("logf(%s)", x); break;
+    case OP_SQRT: PUT("sqrtf(%s)", x); break;
+    case OP_SIN: PUT("sinf(%s)", x); break;
+    case OP_COS: PUT("cosf(%s)", x); break;
+    case OP_ABS: PUT("fabsf(%s)", x); break;
+    case OP_SIGN: PUT("(float)((%s > 0.0f) - (%s < 0.0f))", x, x); break;
+    case OP_SIGMOID: PUT("1.0f / (1.0f + expf(-%s))", x); break;
+    case OP_TANH: PUT("tanhf(%s)", x); break;
+    case OP_RELU: PUT("%s > 0.0f ? %s : 0.0f", x, x); break;
+    case OP_LEAKY_RELU: PUT("%s > 0.0f ? %s : %s * %s", x, x, c0.s, x); break;
+    case OP_CLIP: PUT("fminf(fmaxf(%s, %s), %s)", x, c0.s, c1.s); break;
+    case OP_POW:
+        if (n->c[0] == 2)
+            PUT("%s * %s", x, x);
+        else
+            PUT("powf(%s, %s)", x, c0.s);
+        break;
+    case OP_ADD: PUT("%s + %s", x, y); break;
+    case OP_SUB: PUT("%s - %s", x, y); break;
+    case OP_MUL: PUT("%s * %s", x, y); break;
+    case OP_DIV: PUT("%s / %s", x, y); break;
+    case OP_EQ: PUT("(float)(%s == %s)", x, y); break;
+    case OP_SIGMOID_GRAD: PUT("%s * %s * (1.0f - %s)", y, x, x); break;
+    case OP_TANH_GRAD: PUT("%s * (1.0f - %s * %s)", y, x, x); break;
+    case OP_RELU_GRAD: PUT("%s > 0.0f ? %s : 0.0f", x, y); break;
+    case OP_LEAKY_RELU_GRAD: PUT("%s > 0.0f ? %s : %s * %s", x, y, c0.s, y); break;
+    case OP_CLIP_GRAD:
+        PUT("%s >= %s && %s <= %s ? %s : 0.0f", x, c0.s, x, c1.s, y);
+        break;
+    default: NNC_ASSERT(0, "not an elementwise op");
+    }
+    return r;
+}
+
+const char emit_loopvar[] = "ijkl";
+
+Str emit_index_in(Shape s, Shape big)
+{
+    Str r;
+    r.s[0] = '\0';
+    long stride = 1;
+    char terms[NNC_MAX_RANK][48];
+    int nt = 0;
+    for (int a = big.rank - 1; a >= 0; a--) {
+        int k = s.rank - big.rank + a;
+        int ext_k = k >= 0 ? s.d[k] : 1;
+        if (ext_k != 1 || (k >= 0 && big.d[a] == 1 && ext_k == 1 && 0)) {
+            if (stride == 1)
+                snprintf(terms[nt++], 48, "%c", emit_loopvar[a]);
+            else
+                snprintf(terms[nt++], 48, "%c * %ld", emit_loopvar[a], stride);
+        }
+        stride *= ext_k == DIM_B ? 1 : ext_k;
+    }
+    if (nt == 0)
+        snprintf(r.s, sizeof r.s, "0");
+    for (int t = nt - 1; t >= 0; t--) {
+        size_t used = strlen(r.s);
+        snprintf(r.s + used, sizeof r.s - used, "%s%s", t == nt - 1 ? "" : " + ", terms[t]);
+    }
+    return r;
+}
+
+
+/* ---- fusion ---------------------------------------------------------------- */
+static const Node *gnode(const Graph *g, int id) { return &g->nodes[id]; }
+
+int emit_is_ew(Op op)
+{
+    switch (op) {
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
+    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
+    case OP_POW: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
+    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A fused chain is computed at the step of its last node; an operand read
+ * with broadcasting (another shape) must not share bytes with that node's
+ * output, so it must be outside the arena or still live at that step. */
+static int leaves_live(const Fusion *f, const Graph *g, const Plan *p, int id, Shape loop, int step)
+{
+    const Node *n = gnode(g, id);
+    for (int k = 0; k < n->n_in; k++) {
+        int in = n->in[k];
+        const BufPlan *b = &p->buf[p->buf[in].root];
+        if (f->fused[in] ? !leaves_live(f, g, p, in, loop, step)
+                         : (!shape_eq(gnode(g, in)->shape, loop) && b->cls == SC_ARENA && b->last < step))
+            return 0;
+    }
+    return 1;
+}
+
+static int fusable(const Fusion *f, const Graph *g, const Plan *p, int a, int b, int step_b, const int *readers, const int *reader)
+{
+    const Node *na = gnode(g, a), *nb = gnode(g, b);
+    return emit_is_ew(na->op) && emit_is_ew(nb->op) && readers[a] == 1 && reader[a] == b &&
+           p->buf[a].cls == SC_ARENA && a != g->loss && a != g->output && a != g->metric &&
+           na->stage == nb->stage && shape_eq(na->shape, nb->shape) && leaves_live(f, g, p, a, nb->shape, step_b);
+}
+
+/* b sums a over its rows into a param gradient (the bias gradient). */
+static int column_sum(const Fusion *f, const Graph *g, const Plan *p, int a, int b)
+{
+    const Node *na = gnode(g, a), *nb = gnode(g, b);
+    int rows = (nb->op == OP_SUM_TO && nb->to.d[nb->to.rank - 1] == na->shape.d[1]) ||
+               (nb->op == OP_SUM && nb->axes == 1u);
+    return rows && nb->in[0] == a && emit_is_ew(na->op) && !f->fused[a] && na->shape.rank == 2 &&
+           shape_numel(nb->shape, 1) == na->shape.d[1] && p->buf[b].cls == SC_GRAD && na->stage == nb->stage;
+}
+
+void emit_fusion(Fusion *f, const Graph *g, const Plan *p, Arena *a)
+{
+    int *readers = arena_alloc(a, (size_t)g->n * sizeof *readers), *reader = arena_alloc(a, (size_t)g->n * sizeof *reader);
+    f->fused = arena_alloc(a, (size_t)g->n);
+    f->depth = arena_alloc(a, (size_t)g->n);
+    f->epilogue = arena_alloc(a, (size_t)g->n * sizeof *f->epilogue);
+    for (int i = 0; i < g->n; i++) {
+        f->epilogue[i] = -1;
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            readers[g->nodes[i].in[k]]++;
+            reader[g->nodes[i].in[k]] = i;
+        }
+    }
+    for (int s = 0; s + 1 < p->n_steps; s++) {
+        int x = p->order[s], y = p->order[s + 1];
+        if (fusable(f, g, p, x, y, s + 1, readers, reader) && f->depth[x] < 3) {
+            f->fused[x] = 1;
+            f->depth[y] = (char)(f->depth[x] + 1);
+        } else if (column_sum(f, g, p, x, y)) {
+            f->epilogue[x] = y;
+        }
+    }
+}
+

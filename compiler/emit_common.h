@@ -1,0 +1,40 @@
+/* emit_common.h: shared by the C and CUDA emitters (emit_common.c).
+ *
+ * Text pieces: a node's C name, an extent ("n" for the batch axis), an
+ * element count, a float literal, an elementwise formula over operand
+ * expressions, the index of a broadcast operand inside loops over a bigger
+ * shape (loop variables i, j, k, l).  And the fusion decisions: an
+ * elementwise value read by exactly the next step, with the same shape, is
+ * computed inside that step's loop and never stored; a column sum into a
+ * param gradient right after an elementwise step rides along in its loop.
+ */
+#ifndef NNC_EMIT_COMMON_H
+#define NNC_EMIT_COMMON_H
+
+#include "graph.h"
+#include "plan.h"
+
+typedef struct Str {
+    char s[160];
+} Str;
+typedef struct Big { /* a whole expression: a fused chain over a few operands */
+    char s[4096];
+} Big;
+
+const char **emit_names(const Graph *g, Arena *a); /* h.W -> h_W; clashes get a '_' */
+Str emit_ext(int d);                               /* "n" or "10" */
+Str emit_numel(Shape s);                           /* "n * 10" or "30" */
+Str emit_lit(double v);                            /* "1.0f", "0.00999999978f" */
+Big emit_ew_expr(const Node *n, const char *x, const char *y);
+extern const char emit_loopvar[];                  /* "ijkl" */
+Str emit_index_in(Shape s, Shape big);
+int emit_is_ew(Op op);                             /* ops emitted as one elementwise loop */
+
+typedef struct Fusion {
+    char *fused;   /* fused[i]: node i is computed inside its one reader's loop, never stored */
+    char *depth;   /* depth[i]: how many fused producers deep node i's expression is */
+    int *epilogue; /* epilogue[i]: a column sum over node i done in i's loop, or -1 */
+} Fusion;
+void emit_fusion(Fusion *f, const Graph *g, const Plan *p, Arena *a);
+
+#endif
