@@ -105,6 +105,14 @@ static int node_named(const Graph *g, const char *name)
     return -1;
 }
 
+static int node_exists(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].name && strcmp(g->nodes[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 static int trained(const Node *n) { return n->op == OP_PARAM && !n->frozen; }
 
 /* ---- building graphs by hand (ops the language does not write) -------------- */
@@ -165,7 +173,7 @@ static Shape shp(int rank, int a, int b, int c)
 }
 
 /* ---- drawing values ----------------------------------------------------------- */
-enum { LAB_ONEHOT, LAB_UNIT, LAB_BINARY };
+enum { LAB_ONEHOT, LAB_UNIT, LAB_BINARY, LAB_SOFT };
 
 typedef struct Fill {
     double lo, hi;       /* trained params: uniform in [lo, hi] (both 0: [-1, 1]) */
@@ -174,7 +182,8 @@ typedef struct Fill {
     int n_kink;
     int distinct;        /* trained values on a shuffled even grid: no ties (max, min) */
     int classes;         /* i32 inputs and labels: ids in [0, classes) (0: 3) */
-    int labels;          /* f32 labels: LAB_ONEHOT rows, LAB_UNIT in (0.05, 0.95), LAB_BINARY 0/1 */
+    int labels;          /* f32 labels: LAB_ONEHOT rows, LAB_UNIT in (0.05, 0.95), LAB_BINARY 0/1,
+                            LAB_SOFT rows of positive values that sum to 1 */
 } Fill;
 
 static double draw_trained(Rng *r, const Fill *f, double lo, double hi)
@@ -219,6 +228,14 @@ static void fill_node(Interp *it, int id, const Fill *f, Rng *r)
             for (long k = 0; k < width; k++)
                 x[j + k] = k == hot;
         }
+    } else if (n->op == OP_LABEL && f->labels == LAB_SOFT) {
+        for (long j = 0; j < cnt; j += width) {
+            double total = 0;
+            for (long k = 0; k < width; k++)
+                total += x[j + k] = rng_range(r, 0.1, 1);
+            for (long k = 0; k < width; k++)
+                x[j + k] /= total;
+        }
     } else if (n->op == OP_LABEL) {
         for (long j = 0; j < cnt; j++)
             x[j] = f->labels == LAB_BINARY ? (double)(rng_unit(r) < 0.5) : rng_range(r, 0.05, 0.95);
@@ -262,6 +279,35 @@ static void check_dce(const Graph *g, const char *what)
                       what, i, of >= 0 ? g->nodes[of].name : "?");
     }
     free(need);
+}
+
+/* Gradient nodes inherit the place of the forward node they differentiate
+ * (a branch-rule add: of the consumer whose VJP added it), and a param's
+ * gradient is named after it: dW, or d<value> when an add (or an identity
+ * that optimize removed) passed the gradient of an outer value through. */
+static void check_places_and_names(const Graph *g, const char *what)
+{
+    for (int i = g->n_forward; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        int branch = n->rule && strstr(n->rule, "branch gradients add");
+        if (n->stage == STAGE_BACKWARD && n->grad_of >= 0 && !branch)
+            ck_assert_msg(n->loc.line == g->nodes[n->grad_of].loc.line, "%s: node %d (%s) is at line %d, its value at %d",
+                          what, i, op_name(n->op), n->loc.line, g->nodes[n->grad_of].loc.line);
+        if (n->stage == STAGE_BACKWARD && n->op != OP_CONST)
+            ck_assert_msg(n->rule != NULL, "%s: backward node %d (%s) has no rule", what, i, op_name(n->op));
+    }
+    for (int i = 0; i < g->n_forward; i++) {
+        if (!trained(&g->nodes[i]) || g->grad[i] < 0)
+            continue;
+        int passed = 0;
+        for (int j = 0; j < g->n_forward; j++)
+            passed |= j != i && g->grad[j] == g->grad[i];
+        const char *name = g->nodes[g->grad[i]].name;
+        ck_assert_msg(name && name[0] == 'd', "%s: the gradient of %s is named %s", what, g->nodes[i].name,
+                      name ? name : "(none)");
+        ck_assert_msg(passed || strcmp(name + 1, g->nodes[i].name) == 0 || !node_exists(g, name + 1),
+                      "%s: the gradient of %s is named %s", what, g->nodes[i].name, name);
+    }
 }
 
 static double loss_at(Interp *it)
@@ -318,6 +364,7 @@ static void check_net(const char *op, const char *what, Net *m, const Fill *f, u
     char where[256];
     snprintf(where, sizeof where, "%s, %s", op, what);
     check_dce(g, where);
+    check_places_and_names(g, where);
     Interp it;
     interp_init(&it, g, ROWS);
     it.mask_seed = 12345;
@@ -874,6 +921,7 @@ START_TEST(test_grad_softmax_cross_entropy)
     static const Variant v[] = {
         {"i32 class ids", SCORES IDS, "softmax_cross_entropy(X @ P + Q, T)", NULL, ANY},
         {"f32 one-hot rows", SCORES ONEHOT, "softmax_cross_entropy(X @ P + Q, T)", NULL, {.labels = LAB_ONEHOT}},
+        {"f32 soft rows that sum to 1", SCORES ONEHOT, "softmax_cross_entropy(X @ P + Q, T)", NULL, {.labels = LAB_SOFT}},
         {"ids, loss scaled by 3 (dL != 1)", SCORES IDS, "3 * softmax_cross_entropy(X @ P + Q, T)", NULL, ANY},
         {"one-hot, loss plus another term", SCORES ONEHOT, "softmax_cross_entropy(X @ P + Q, T) * 0.5 + sum(P * P)", NULL,
          {.labels = LAB_ONEHOT}},
@@ -1202,6 +1250,45 @@ START_TEST(test_grad_twolayer_by_hand)
 }
 END_TEST
 
+/* The backward graph is built from the rules DESIGN.md names: MatMul's VJP
+ * is two matmuls with transpose flags (no transpose node), the softmax
+ * cross-entropy gradient is fused, a bias broadcast over rows is summed
+ * back with sum_to, sum becomes broadcast_to, and x[idx] a scatter-add. */
+static int backward_ops(const Graph *g, Op op)
+{
+    int n = 0;
+    for (int i = g->n_forward; i < g->n; i++)
+        n += g->nodes[i].op == op && g->nodes[i].stage == STAGE_BACKWARD;
+    return n;
+}
+
+START_TEST(test_grad_rule_shapes)
+{
+    Net m;
+    net_source(&m, TWO_SRC);
+    Graph *g = &m.g;
+    ck_assert_msg(backward_ops(g, OP_TRANSPOSE) == 0, "twolayer: the backward graph has transpose nodes");
+    ck_assert_msg(backward_ops(g, OP_MATMUL) == 3, "twolayer: %d backward matmuls, want 3 (dW1, dW2, dh)",
+                  backward_ops(g, OP_MATMUL));
+    const Node *dh = &g->nodes[g->grad[node_named(g, "h")]], *dW2 = &g->nodes[g->grad[node_named(g, "W2")]];
+    ck_assert_msg(dh->op == OP_MATMUL && !dh->ta && dh->tb, "twolayer: dh is not dy · W2ᵀ by flags");
+    ck_assert_msg(dW2->op == OP_MATMUL && dW2->ta && !dW2->tb, "twolayer: dW2 is not hᵀ · dy by flags");
+    ck_assert_msg(backward_ops(g, OP_SOFTMAX_CE_GRAD) == 1 && backward_ops(g, OP_SOFTMAX_GRAD) == 0,
+                  "twolayer: the softmax cross-entropy gradient is not the fused one");
+    ck_assert_msg(g->nodes[g->grad[node_named(g, "b1")]].op == OP_SUM_TO, "twolayer: db1 is not a sum_to");
+    ck_assert_msg(g->nodes[g->grad[node_named(g, "b2")]].op == OP_SUM_TO, "twolayer: db2 is not a sum_to");
+    net_free(&m);
+
+    net_source(&m, "model r;\nparam P: [3, 4];\nparam R: [4, 4];\nparam S: [2, 4];\nparam T: [3];\n"
+                   "loss = sum(P[[0, 2, 0, 0]] * R) + sum(P[0:2] * S) + sum(sum(P, axis=1) * T);\n"
+                   "minimize loss;\ntrain { freeze = [R, S, T]; }\n");
+    ck_assert_msg(backward_ops(&m.g, OP_SCATTER_ADD) == 1, "x[idx]: no scatter_add in the backward graph");
+    ck_assert_msg(backward_ops(&m.g, OP_PAD) == 1, "x[i:j]: no pad in the backward graph");
+    ck_assert_msg(backward_ops(&m.g, OP_BROADCAST_TO) >= 1, "sum: no broadcast_to in the backward graph");
+    net_free(&m);
+}
+END_TEST
+
 /* ---- weight sharing --------------------------------------------------------------------- */
 
 /* The number of branch-rule adds that sum gradients of forward node `of`. */
@@ -1393,6 +1480,7 @@ static Suite *grad_suite(void)
 
     TCase *hand = tcase_create("by hand");
     tcase_add_test(hand, test_grad_twolayer_by_hand);
+    tcase_add_test(hand, test_grad_rule_shapes);
     suite_add_tcase(s, hand);
 
     TCase *dce = tcase_create("dce");
