@@ -334,6 +334,7 @@ void graph_explain(FILE *out, const Graph *g)
     fprintf(out, "The backward pass of %s, in the order it runs: each gradient and the rule that made it.\n",
             g->model ? g->model : "the model");
     fprintf(out, "d<name> is the gradient of %s with respect to <name>; n is the number of rows in the batch.\n", loss);
+    fprintf(out, "An add passes its gradient to both operands unchanged, so it takes no line of its own.\n");
     int line = 0, update = 0;
     for (int i = g->n_forward; i < g->n; i++) {
         const Node *n = &g->nodes[i];
