@@ -152,7 +152,7 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
         break;
     case OP_SIGMOID: snprintf(buf, len, "%s = σ(%s)", lhs, a); break;
     case OP_LEAKY_RELU: snprintf(buf, len, "%s = leaky_relu(%s, %g)", lhs, a, n->c[0]); break;
-    case OP_CLIP: snprintf(buf, len, "%s = clip(%s, %g, %g)", lhs, a, n->c[0], n->c[1]); break;
+    case OP_CLIP: snprintf(buf, len, "%s = clip(%s, %.9g, %.9g)", lhs, a, n->c[0], n->c[1]); break;
     case OP_POW: snprintf(buf, len, "%s = %s^%g", lhs, a, n->c[0]); break;
     case OP_ADD: snprintf(buf, len, "%s = %s + %s", lhs, a, b); break;
     case OP_SUB: snprintf(buf, len, "%s = %s - %s", lhs, a, b); break;
@@ -186,7 +186,7 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
     case OP_TANH_GRAD: snprintf(buf, len, "%s = %s · (1 - %s²)", lhs, b, a); break;
     case OP_RELU_GRAD: snprintf(buf, len, "%s = %s where %s > 0, else 0", lhs, b, a); break;
     case OP_LEAKY_RELU_GRAD: snprintf(buf, len, "%s = %s where %s > 0, else %g · %s", lhs, b, a, n->c[0], b); break;
-    case OP_CLIP_GRAD: snprintf(buf, len, "%s = %s where %g <= %s <= %g, else 0", lhs, b, n->c[0], a, n->c[1]); break;
+    case OP_CLIP_GRAD: snprintf(buf, len, "%s = %s where %.9g <= %s <= %.9g, else 0", lhs, b, n->c[0], a, n->c[1]); break;
     case OP_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s · (%s - Σ %s·%s)", lhs, a, b, b, a); break;
     case OP_LOG_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s - exp(%s) · Σ %s", lhs, b, a, b); break;
     case OP_SOFTMAX_CE_GRAD:

@@ -99,7 +99,7 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 14: loss = bce(p, t); */
-    /* loss_clip = clip(p, 1e-07, 1) */
+    /* loss_clip = clip(p, 1e-07, 0.9999999) */
     for (int i = 0; i < n; i++)
         loss_clip[i] = fminf(fmaxf(p[i], 1e-07f), 0.9999999f);
     /* loss_log = log(loss_clip) */
@@ -179,7 +179,7 @@ static void backward(int n)
     /* dloss_clip = dloss_clip_1 + dloss_clip_2
        loss_clip is used twice: branch gradients add */
     /*   (computed inside the next loop, never stored) */
-    /* dp = dloss_clip where 1e-07 <= p <= 1, else 0
+    /* dp = dloss_clip where 1e-07 <= p <= 0.9999999, else 0
        Clip: the gradient passes where x was not clipped */
     for (int i = 0; i < n; i++)
         dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (dloss_clip_1[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
