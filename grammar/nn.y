@@ -10,11 +10,13 @@
  *     or up to the start of the next declaration or train entry (`decl:
  *     error`), so a missing ';' costs one declaration, not two;
  *   - yyreport_syntax_error turns bison's view (the lookahead and the
- *     expected tokens, exact thanks to LAC) into a message with context:
- *     "')' expected (to close '(' at 5:12)", "';' expected after
- *     declaration", "'input' is a keyword, not a name", or "unexpected X,
- *     expecting Y" with the expected tokens grouped ("expression",
- *     "operator", "type").
+ *     expected tokens, exact thanks to LAC) and the scanner's (the open
+ *     brackets, the token before) into a message with context:
+ *     "')' expected (to close '(' at 5:12)", "')' has no matching '('",
+ *     "';' expected after declaration", "'input' is a keyword and cannot
+ *     be used as a name", or else "unexpected identifier 'b', expecting
+ *     operator or ';'", the expected tokens grouped by what they start
+ *     (declaration, expression, operator, type).
  * Expressions deeper than PARSE_MAX_DEPTH nodes (a + a + ... 100000 times)
  * and parser stacks deeper than YYMAXDEPTH give "expression nested too
  * deeply", so that no later recursive pass can run out of C stack; the
@@ -125,11 +127,12 @@ static ExList list_add(ExList l, Ex x);
 static ArgList args_add(ParseCtx *ctx, ArgList l, const char *name, YYLTYPE name_at, Ex x);
 static TypeSpec *type_new(ParseCtx *ctx, int has_dtype, DType t, ExList dims, YYLTYPE at);
 static const Ex NO_EX = { NULL, 0 };
-
-/* An expression too deep (reported already) abandons its declaration. */
-#define TRY(x) do { if (!(x).e) YYERROR; } while (0)
 static const ExList NO_LIST = { NULL, NULL, 0 };
 static const ArgList NO_ARGS = { NULL, NULL, 0, 0 };
+
+/* A constructor gives NO_EX for a tree too deep (reported already): the
+ * declaration is abandoned and the parser skips to the next one. */
+#define TRY(x) do { if (!(x).e) YYERROR; } while (0)
 }
 
 %define api.pure full
@@ -593,8 +596,9 @@ static int is_dtype(yysymbol_kind_t t)
 }
 
 /* "expecting expression, ',' or ')'": runs of tokens are named by what
- * they start (a declaration, an expression, an operator, a type).  Where an expression
- * may stand, so may keyword argument names (label=...): they go unnamed. */
+ * they start (a declaration, an expression, an operator, a type).  Where
+ * an expression may stand, so may keyword argument names (label=...):
+ * they go unnamed. */
 static void describe_expected(Msg *m, const Expected *x)
 {
     const char *names[YYNTOKENS];
