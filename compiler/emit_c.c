@@ -452,7 +452,12 @@ static void emit_loss_grad(Emit *e, int id)
         OUT("            float m = yr[0], s = 0.0f;\n");
         OUT("            for (int j = 1; j < %d; j++)\n                m = fmaxf(m, yr[j]);\n", k);
         OUT("            for (int j = 0; j < %d; j++)\n                s += (gr[j] = expf(yr[j] - m));\n", k);
-        OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s - %s);\n", k, tg.s);
+        if (nd(e, t)->dtype == DT_I32) {
+            OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s - %s);\n", k, tg.s);
+        } else { /* target rows need not sum to 1: d/dy Σ t·(lse - y) = softmax(y)·Σt - t */
+            OUT("            float tsum = 0.0f;\n            for (int j = 0; j < %d; j++)\n                tsum += %s;\n", k, tg.s);
+            OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s * tsum - %s);\n", k, tg.s);
+        }
     } else if (nll) {
         OUT("            for (int j = 0; j < %d; j++)\n                %s[r * %d + j] = -dl * %s;\n", k, g, k, tg.s);
     } else {

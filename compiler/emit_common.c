@@ -17,7 +17,7 @@ static const char *const reserved[] = {
     "forward", "backward", "update", "init", "predict", "fix1", "fix2", "dl", "acc", "total", "best",
     "want", "lse", "NULL", "INFINITY", "POISON", "PREDICT", "sqrtf", "expf", "logf", "tanhf",
     "TRAIN", "EVAL", "TRAIN_SAME_MASK", "gemm", "ctl", "rng_u32", "rng_uniform", "rng_normal", "buf", "len",
-    "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr", "a", "u", "b",
+    "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr", "a", "u", "b", "tsum",
 };
 
 static int is_reserved(const char *s)
@@ -77,10 +77,15 @@ Str emit_numel(Shape s)
 Str emit_lit(double v)
 {
     Str r;
-    if (v == floor(v) && fabs(v) < 1e7)
+    if (isinf(v)) {
+        snprintf(r.s, sizeof r.s, v > 0 ? "INFINITY" : "-INFINITY");
+    } else if (v == floor(v) && fabs(v) < 1e7) {
         snprintf(r.s, sizeof r.s, "%.1ff", v);
-    else
-        snprintf(r.s, sizeof r.s, "%.9gf", v);
+    } else {
+        snprintf(r.s, sizeof r.s, "%.9g", v); /* 1e+08 or 0.00999999978: add the f, and a point if none */
+        size_t n = strlen(r.s);
+        snprintf(r.s + n, sizeof r.s - n, strpbrk(r.s, ".e") ? "f" : ".0f");
+    }
     return r;
 }
 

@@ -414,10 +414,13 @@ static void eval_loss_grad(Interp *it, int id)
     for (long r = 0; r < rows; r++) {
         const double *yr = nll ? NULL : it->val[n->in[0]] + r * k;
         target_row(it, n->in[nll ? 0 : 1], r, k, t);
+        double tsum = 0; /* d/dy of Σ t·(lse - y) is softmax(y)·Σt - t; Σt = 1 for one-hot rows */
+        for (long j = 0; j < k; j++)
+            tsum += t[j];
         if (n->op == OP_SOFTMAX_CE_GRAD)
             softmax_row(yr, k, p);
         for (long j = 0; j < k; j++) {
-            double g = n->op == OP_SOFTMAX_CE_GRAD ? p[j] - t[j] : nll ? -t[j] : 1 / (1 + exp(-yr[j])) - t[j];
+            double g = n->op == OP_SOFTMAX_CE_GRAD ? p[j] * tsum - t[j] : nll ? -t[j] : 1 / (1 + exp(-yr[j])) - t[j];
             it->val[id][r * k + j] = dl * g;
         }
     }

@@ -254,6 +254,7 @@ static int compile(const Options *o, Arena *a, int argc, char **argv)
         return 1;
     if (o->check)
         return 0;
+    optimize(&g); /* CSE before autodiff: a value written twice is differentiated once */
     autodiff(&g);
     optimize(&g);
     if (o->dump_graph)

@@ -360,6 +360,7 @@ static void check_minimize(Sema *s, const Decl *dc)
         return;
     }
     s->g->loss = loss;
+    s->reach = reach;
     for (int i = 0; i < s->g->n; i++)
         if (!reach[i] && s->g->nodes[i].op == OP_PARAM)
             warn_at(s->d, s->g->nodes[i].loc, "param '%s' does not reach the loss '%s'; it will not be trained",
@@ -408,6 +409,17 @@ static void find_metric(Sema *s)
 }
 
 
+/* After the train block: something must be left to train. */
+static void check_trainable(Sema *s, const Decl *min)
+{
+    if (!s->reach || s->g->loss < 0)
+        return;
+    for (int i = 0; i < s->g->n; i++)
+        if (s->reach[i] && s->g->nodes[i].op == OP_PARAM && !s->g->nodes[i].frozen)
+            return;
+    error_at(s->d, min->name_loc, "every param that '%s' depends on is frozen, so there is nothing to train", min->name);
+}
+
 int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
 {
     Sema s = {.g = g, .d = d, .a = g->arena};
@@ -443,6 +455,8 @@ int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
     find_metric(&s);
     if (train)
         sema_train(&s, train);
+    if (min)
+        check_trainable(&s, min);
     g->batch = batch_override > 0 ? batch_override : g->train.batch;
     g->n_forward = g->n;
     return d->errors == 0;

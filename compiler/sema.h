@@ -58,6 +58,7 @@ typedef struct Sema {
     const char **later; /* names declared anywhere in the file, for "used before" */
     int n_later;
     const char *assign_name; /* the name a layer call is being assigned to */
+    char *reach;       /* reach[i]: node i feeds the loss (after check_minimize) */
 } Sema;
 
 Sym *sema_lookup(Sema *s, const char *name);

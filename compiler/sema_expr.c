@@ -572,7 +572,8 @@ static Val lower_unary(Sema *s, const Builtin *b, const Expr *e, Val *a)
     int id = op1(s, (Op)b->op, arg_node(s, a[0]), e->loc);
     if (id >= 0 && (b->op == OP_LEAKY_RELU || b->op == OP_CLIP)) {
         graph_node(s->g, id)->c[0] = a[1].num;
-        graph_node(s->g, id)->c[1] = a[2].num;
+        if (b->op == OP_CLIP)
+            graph_node(s->g, id)->c[1] = a[2].num;
         if (b->op == OP_CLIP && a[1].num > a[2].num) {
             error_at(s->d, e->loc, "clip needs lo <= hi (got %g > %g)", a[1].num, a[2].num);
             return val_err();
