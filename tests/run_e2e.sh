@@ -1,0 +1,394 @@
+#!/bin/sh
+# tests/run_e2e.sh: the emitted trainers, end to end (issue 5's targets).
+#
+# Each models/NAME.nn is built into a program (build/nnc M.nn -o
+# build/e2e/run.PID/NAME) and run; the summary line
+#     done: E epochs, S steps in T s | loss L | acc A [| test loss TL | test acc TA]
+# is checked against the targets:
+#   - twolayer: loss <= 0.14 and acc >= 0.96 (the peers: 0.1296, 0.973);
+#     spiral_mlp: loss <= 0.10 and acc >= 0.96 (DeZero: about 0.04);
+#   - xor, and, or, nand: every row right (acc 1.0000);
+#   - fashion_relu: test acc >= 0.855, peak memory < 80 MB (/usr/bin/time);
+#     softmax_regression, mnist_sigmoid, mnist_tanh, mnist_tanh_dropout:
+#     test acc >= 0.80 (each with its own epochs: 5, 17, and up to 30
+#     for the tanh models, which stop early after a few);
+#   - --gradcheck exits 0 for every model;
+#   - poison: each emitted file built with and without -DNNC_POISON and run
+#     with the same flags (MNIST models: --epochs 1) prints the same lines,
+#     times aside: every progress loss bit for bit;
+#   - checkpoints: xor's checkpoint passes tests/e2e/st_read.py (an
+#     independent safetensors reader), whose own evaluation of the saved
+#     network gives the program's loss and accuracy, and --load of it with
+#     --epochs 0 gives them again; spiral_mlp saved after 10 epochs and
+#     resumed to 20 prints the same progress lines as an unbroken run of 20;
+#     a checkpoint of another model, or one with a wrong shape, is refused;
+#   - bad inputs: a missing data file, a wrong IDX magic, a truncated IDX
+#     (raw and gzip), images that do not fit the model's input, a CSV field
+#     that is not a number: one line on stderr naming the file, exit 1; a
+#     NaN loss: exit 3 with the epoch and step; and in every case a
+#     pre-existing --save target keeps its bytes.
+# One line per check ("ok   ..." or "FAIL ..."), the measured figures, a
+# tally; exit 1 if any check failed.  Run from the repository root after
+# `make` (make test does both).  Takes about a minute on two cores.
+#
+# Everything is built and written under build/e2e/run.PID (programs,
+# checkpoints, logs in log/), so two runs in one tree do not trample each
+# other; the directory is removed when every check passed and kept, with
+# its logs, when one failed.
+NNC=build/nnc
+E=build/e2e/run.$$
+FM=/usr/share/datasets/fashion-mnist
+MNIST="fashion_relu softmax_regression mnist_sigmoid mnist_tanh mnist_tanh_dropout"
+wrap=""
+pass=0
+fail=0
+# One BLAS thread: the same sums in every run (and faster on a busy machine).
+OPENBLAS_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS
+
+ok()  { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+# le A B, ge A B, near A B TOL: numeric comparisons (awk; false on empty input)
+le() { [ -n "$1" ] && [ -n "$2" ] && awk "BEGIN { exit !($1 <= $2) }"; }
+ge() { [ -n "$1" ] && [ -n "$2" ] && awk "BEGIN { exit !($1 >= $2) }"; }
+near() { [ -n "$1" ] && [ -n "$2" ] && awk "BEGIN { d = $1 - $2; if (d < 0) d = -d; exit !(d <= $3) }"; }
+# field FILE NAME: the value after "| NAME " on the summary line of FILE
+field() { sed -n "s/^done:.*| $2 \([-0-9.naifNIF]*\).*/\1/p" "$1" | tail -1; }
+# notime: progress and summary lines with the times taken out
+notime() { sed -e 's/| time [0-9.]*s //' -e 's/ in [0-9.]*s | / | /' "$1"; }
+now() { date +%s.%N 2>/dev/null | sed 's/N$/0/'; }
+secs() { awk "BEGIN { printf \"%.2f\", $2 - $1 }"; }
+
+# run LABEL PROG ARGS...: stdout to $out = $E/log/LABEL.out, stderr to
+# $err = $E/log/LABEL.err (LABEL with odd characters made _), exit status
+# in $rc, wall time in $wall.
+run() {
+    out="$E/log/$(printf '%s' "$1" | tr -c 'A-Za-z0-9_.-' '_')"
+    err="$out.err"
+    out="$out.out"
+    shift
+    t0=$(now)
+    "$@" >"$out" 2>"$err"
+    rc=$?
+    wall=$(secs "$t0" "$(now)")
+}
+
+if [ ! -x "$NNC" ]; then
+    echo "FAIL $NNC is missing: run make first"
+    exit 1
+fi
+rm -rf "$E"
+mkdir -p "$E/log" || exit 1
+trap 'rm -rf "$E"; exit 130' INT TERM
+if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then
+    sh scripts/deps.sh data >/dev/null 2>&1
+fi
+have_fm=1
+[ -f "$FM/train-images-idx3-ubyte.gz" ] || have_fm=0
+
+# ---- building every trainer ---------------------------------------------------
+built=""
+for src in models/*.nn tests/e2e/img100.nn tests/e2e/csv3.nn tests/e2e/nan_lr.nn tests/e2e/xor_wide.nn; do
+    name=$(basename "$src" .nn)
+    if "$NNC" "$src" -o "$E/$name" 2>"$E/log/build-$name.err"; then
+        built="$built $name "
+    else
+        bad "build $name: $NNC $src -o $E/$name failed:"
+        head -5 "$E/log/build-$name.err" | sed 's/^/     /'
+    fi
+done
+is_built() { case "$built" in *" $1 "*) return 0 ;; esac; return 1; }
+
+# ---- targets -------------------------------------------------------------------
+# train NAME [ARGS...]: runs $E/NAME (under $wrap, if set); on exit 0 sets
+# $loss $acc $tloss $tacc from its summary line, $train_secs (its own
+# timing), $epochs and $wall.
+train() {
+    name=$1
+    shift
+    loss="" acc="" tloss="" tacc=""
+    if ! is_built "$name"; then
+        bad "$name: not built"
+        return 1
+    fi
+    run "$name" $wrap "$E/$name" "$@"
+    if [ "$rc" -ne 0 ]; then
+        bad "$name: exit $rc: $(head -1 "$err")"
+        return 1
+    fi
+    loss=$(field "$out" loss)
+    acc=$(field "$out" acc)
+    tloss=$(field "$out" "test loss")
+    tacc=$(field "$out" "test acc")
+    train_secs=$(sed -n 's/^done:.* in \([0-9.]*\)s.*/\1/p' "$out")
+    epochs=$(sed -n 's/^done: \([0-9]*\) epochs.*/\1/p' "$out")
+    return 0
+}
+
+if train twolayer; then
+    if le "$loss" 0.14 && ge "$acc" 0.96; then
+        ok "twolayer: loss $loss <= 0.14, acc $acc >= 0.96 (training ${train_secs}s, run ${wall}s wall)"
+    else
+        bad "twolayer: loss $loss (want <= 0.14), acc $acc (want >= 0.96)"
+    fi
+fi
+if train spiral_mlp; then
+    if le "$loss" 0.10 && ge "$acc" 0.96; then
+        ok "spiral_mlp: loss $loss <= 0.10, acc $acc >= 0.96 (training ${train_secs}s, run ${wall}s wall)"
+    else
+        bad "spiral_mlp: loss $loss (want <= 0.10), acc $acc (want >= 0.96)"
+    fi
+fi
+for name in xor and or nand; do
+    if train $name; then
+        if [ "$acc" = "1.0000" ]; then
+            ok "$name: acc $acc, every row right (loss $loss)"
+        else
+            bad "$name: acc $acc, want 1.0000 (loss $loss)"
+        fi
+    fi
+done
+
+if [ "$have_fm" -eq 0 ]; then
+    bad "Fashion-MNIST is not at $FM (sh scripts/deps.sh data installs dataset-fashion-mnist)"
+else
+    # fashion_relu under /usr/bin/time -v, for the peak memory
+    rss=""
+    [ -x /usr/bin/time ] && wrap="/usr/bin/time -v"
+    train fashion_relu
+    wrap=""
+    if [ -x /usr/bin/time ]; then
+        rss=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$err")
+        peak_mb=$(awk "BEGIN { printf \"%.1f\", ${rss:-0} / 1024 }")
+    fi
+    if [ -n "$tacc" ]; then
+        per_epoch=$(awk "BEGIN { printf \"%.2f\", $train_secs / $epochs }")
+        if ge "$tacc" 0.855; then
+            ok "fashion_relu: test acc $tacc >= 0.855 (test loss $tloss, loss $loss, acc $acc; $epochs epochs in ${train_secs}s, ${per_epoch}s an epoch)"
+        else
+            bad "fashion_relu: test acc $tacc, want >= 0.855 (test loss $tloss, loss $loss, acc $acc; $epochs epochs in ${train_secs}s, ${per_epoch}s an epoch)"
+        fi
+        if [ ! -x /usr/bin/time ]; then
+            echo "skip fashion_relu peak memory: /usr/bin/time not found"
+        elif [ -n "$rss" ] && [ "$rss" -lt 81920 ]; then
+            ok "fashion_relu: peak memory ${peak_mb} MB < 80 MB (/usr/bin/time -v: $rss kB)"
+        else
+            bad "fashion_relu: peak memory ${peak_mb:-?} MB, want < 80 MB (/usr/bin/time -v: ${rss:-?} kB)"
+        fi
+    fi
+    for name in softmax_regression mnist_sigmoid mnist_tanh mnist_tanh_dropout; do
+        if train $name; then
+            if ge "$tacc" 0.80; then
+                ok "$name: test acc $tacc >= 0.80 (test loss $tloss, loss $loss, acc $acc; $epochs epochs in ${train_secs}s)"
+            else
+                bad "$name: test acc $tacc, want >= 0.80 (test loss $tloss, loss $loss, acc $acc; $epochs epochs)"
+            fi
+        fi
+    done
+fi
+
+# ---- --gradcheck ------------------------------------------------------------------
+for src in models/*.nn; do
+    name=$(basename "$src" .nn)
+    case " $MNIST " in *" $name "*) [ "$have_fm" -eq 1 ] || continue ;; esac
+    is_built "$name" || continue
+    run "gradcheck-$name" "$E/$name" --gradcheck
+    verdict=$(grep '^gradcheck: worst' "$E/log/gradcheck-$name.out" | tail -1)
+    if [ "$rc" -eq 0 ]; then
+        ok "gradcheck $name: ${verdict#gradcheck: }"
+    else
+        bad "gradcheck $name: exit $rc: ${verdict:-$(head -1 "$E/log/gradcheck-$name.err")}"
+        grep '^gradcheck .*rel err' "$E/log/gradcheck-$name.out" | sed 's/^/     /'
+    fi
+done
+
+# ---- poison: the plan and the emitter agree ------------------------------------
+CFLAGS_RT=$("$NNC" --cflags)
+LIBS_RT=$("$NNC" --libs)
+CC=${CC:-cc}
+for src in models/*.nn; do
+    name=$(basename "$src" .nn)
+    flags=""
+    case " $MNIST " in *" $name "*) [ "$have_fm" -eq 1 ] || continue; flags="--epochs 1" ;; esac
+    if ! "$NNC" "$src" -o "$E/$name.c" 2>"$E/log/emit-$name.err" ||
+       ! $CC -std=c99 -O2 $CFLAGS_RT -o "$E/$name.plain" "$E/$name.c" $LIBS_RT 2>"$E/log/cc-$name.err" ||
+       ! $CC -std=c99 -O2 -DNNC_POISON $CFLAGS_RT -o "$E/$name.poison" "$E/$name.c" $LIBS_RT 2>>"$E/log/cc-$name.err"; then
+        bad "poison $name: building failed: $(cat "$E/log/emit-$name.err" "$E/log/cc-$name.err" 2>/dev/null | head -1)"
+        continue
+    fi
+    run "plain-$name" "$E/$name.plain" $flags
+    rc_plain=$rc
+    run "poison-$name" "$E/$name.poison" $flags
+    notime "$E/log/plain-$name.out" >"$E/log/plain-$name.cmp"
+    notime "$E/log/poison-$name.out" >"$E/log/poison-$name.cmp"
+    lines=$(grep -c 'loss' "$E/log/plain-$name.cmp")
+    if [ "$rc_plain" -ne 0 ]; then
+        bad "poison $name: the plain build exits $rc_plain: $(head -1 "$E/log/plain-$name.err")"
+    elif [ "$rc" -ne 0 ]; then
+        bad "poison $name: the poison build exits $rc (plain: 0): $(head -1 "$E/log/poison-$name.err")"
+    elif cmp -s "$E/log/plain-$name.cmp" "$E/log/poison-$name.cmp"; then
+        ok "poison $name: $lines loss lines identical${flags:+ ($flags)}, last: $(grep '| loss' "$E/log/plain-$name.cmp" | tail -1 | sed 's/.*| loss \([^ ]*\).*/\1/')"
+    else
+        bad "poison $name: the loss lines differ${flags:+ ($flags)}:"
+        diff "$E/log/plain-$name.cmp" "$E/log/poison-$name.cmp" | head -6 | sed 's/^/     /'
+    fi
+done
+
+# ---- checkpoints -----------------------------------------------------------------
+PY=$(command -v python3)
+if is_built xor; then
+    rm -f "$E/xor.safetensors" "$E/xor300.safetensors"
+    run ckpt-xor "$E/xor" --save "$E/xor.safetensors"
+    xloss=$(field "$E/log/ckpt-xor.out" loss)
+    xacc=$(field "$E/log/ckpt-xor.out" acc)
+    run ckpt-xor300 "$E/xor" --epochs 300 --save "$E/xor300.safetensors"
+    x3loss=$(field "$E/log/ckpt-xor300.out" loss)
+    x3acc=$(field "$E/log/ckpt-xor300.out" acc)
+    if [ -z "$PY" ]; then
+        echo "skip st_read.py: python3 not found, skipped"
+    else
+        for ck in "xor:$xloss:$xacc:5000" "xor300:$x3loss:$x3acc:300"; do
+            IFS=: read -r base want_loss want_acc want_epoch <<EOF
+$ck
+EOF
+            f="$E/$base.safetensors"
+            if ! "$PY" tests/e2e/st_read.py --mlp-bce h1,h2,h3,p --gate xor "$f" >"$E/log/st-$base.out" 2>"$E/log/st-$base.err"; then
+                bad "st_read $f: $(cat "$E/log/st-$base.err")"
+                continue
+            fi
+            tensors=$(grep -c '^tensor ' "$E/log/st-$base.out")
+            values=$(grep '^tensor ' "$E/log/st-$base.out" | awk '{ n += NF - 4 } END { print n }')
+            meta="$(sed -n 's/^meta model //p' "$E/log/st-$base.out")/$(sed -n 's/^meta epoch //p' "$E/log/st-$base.out")"
+            eloss=$(sed -n 's/^eval loss \([^ ]*\) acc .*/\1/p' "$E/log/st-$base.out")
+            eacc=$(sed -n 's/^eval loss .* acc //p' "$E/log/st-$base.out")
+            if [ "$meta" != "xor/$want_epoch" ]; then
+                bad "st_read $f: metadata model/epoch is $meta, want xor/$want_epoch"
+            elif near "$eloss" "$want_loss" 0.00015 && [ "$eacc" = "$want_acc" ]; then
+                ok "st_read $f: $tensors tensors, $values values, header and offsets valid; its network gives loss $eloss acc $eacc, the program said $want_loss $want_acc"
+            else
+                bad "st_read $f: its network gives loss $eloss acc $eacc, the program said $want_loss $want_acc"
+            fi
+            # the program's own view of the file: --load, no more epochs
+            run "reload-$base" "$E/xor" --load "$f" --epochs 0
+            rloss=$(field "$E/log/reload-$base.out" loss)
+            racc=$(field "$E/log/reload-$base.out" acc)
+            if [ "$rc" -eq 0 ] && [ "$rloss" = "$want_loss" ] && [ "$racc" = "$want_acc" ]; then
+                ok "load $f --epochs 0: loss $rloss acc $racc, as when it was saved"
+            else
+                bad "load $f --epochs 0: exit $rc, loss $rloss acc $racc, want $want_loss $want_acc: $(head -1 "$E/log/reload-$base.err")"
+            fi
+        done
+        # the reader itself refuses a torn file
+        f="$E/xor.safetensors"
+        if [ -f "$f" ]; then
+            head -c $(($(wc -c <"$f") - 4)) "$f" >"$E/torn.safetensors"
+            if "$PY" tests/e2e/st_read.py "$E/torn.safetensors" >/dev/null 2>"$E/log/st-torn.err"; then
+                bad "st_read accepts a checkpoint cut short by 4 bytes"
+            else
+                ok "st_read refuses a checkpoint cut short by 4 bytes: $(cat "$E/log/st-torn.err")"
+            fi
+        fi
+    fi
+fi
+
+if is_built spiral_mlp; then
+    rm -f "$E/spiral10.safetensors"
+    run resume-whole "$E/spiral_mlp" --epochs 20
+    notime "$E/log/resume-whole.out" | grep '^| epoch' | sed -n '11,20p' >"$E/log/resume-whole.cmp"
+    run resume-first "$E/spiral_mlp" --epochs 10 --save "$E/spiral10.safetensors"
+    before=$(field "$E/log/resume-first.out" loss)
+    run resume-rest "$E/spiral_mlp" --epochs 20 --load "$E/spiral10.safetensors"
+    notime "$E/log/resume-rest.out" | grep '^| epoch' >"$E/log/resume-rest.cmp"
+    after=$(sed -n '1s/.*| loss \([^ ]*\).*/\1/p' "$E/log/resume-rest.cmp")
+    if [ "$rc" -ne 0 ] || ! grep -q '^resumed from ' "$E/log/resume-rest.out"; then
+        bad "resume spiral_mlp: exit $rc: $(head -1 "$E/log/resume-rest.err")"
+    elif ! cmp -s "$E/log/resume-whole.cmp" "$E/log/resume-rest.cmp"; then
+        bad "resume spiral_mlp: epochs 11-20 after --load differ from an unbroken run of 20:"
+        diff "$E/log/resume-whole.cmp" "$E/log/resume-rest.cmp" | head -6 | sed 's/^/     /'
+    elif ! near "$after" "$before" "$(awk "BEGIN { print 0.1 * $before }")"; then
+        bad "resume spiral_mlp: the first loss after resuming, $after, is far from the loss at the save, $before"
+    else
+        ok "resume spiral_mlp: saved at epoch 10 (loss $before), resumed: first loss $after, epochs 11-20 identical to an unbroken run"
+    fi
+fi
+
+# refused: LABEL PROG ARGS...: exit 1, one line on stderr naming $want_file
+# and matching $want_text, and $E/keep.bin unchanged (ARGS --save it).
+printf 'a checkpoint that must survive\n' >"$E/keep.ref"
+refused() {
+    label=$1
+    shift
+    cp "$E/keep.ref" "$E/keep.bin"
+    run "$label" "$@"
+    nerr=$(wc -l <"$err")
+    msg=$(head -1 "$err")
+    if [ "$rc" -ne "$want_rc" ]; then
+        bad "$label: exit $rc, want $want_rc: $msg"
+    elif [ "$nerr" -ne 1 ]; then
+        bad "$label: $nerr lines on stderr, want one:"
+        head -5 "$err" | sed 's/^/     /'
+    elif ! grep -F -q -- "$want_file" "$err"; then
+        bad "$label: the message does not name $want_file: $msg"
+    elif ! grep -E -q -- "$want_text" "$err"; then
+        bad "$label: the message does not say /$want_text/: $msg"
+    elif ! cmp -s "$E/keep.ref" "$E/keep.bin"; then
+        bad "$label: the --save target was overwritten: $msg"
+    else
+        ok "$label: exit $rc, target kept: $msg"
+    fi
+}
+
+want_rc=1
+if is_built and && [ -f "$E/xor.safetensors" ]; then
+    want_file="$E/xor.safetensors" want_text="xor"
+    refused "load another model's checkpoint" "$E/and" --load "$E/xor.safetensors" --save "$E/keep.bin"
+fi
+if is_built xor_wide && [ -f "$E/xor.safetensors" ]; then
+    want_file="$E/xor.safetensors" want_text="shape"
+    refused "load a checkpoint with a wrong shape" "$E/xor_wide" --load "$E/xor.safetensors" --save "$E/keep.bin"
+fi
+
+# ---- bad inputs ---------------------------------------------------------------------
+if is_built fashion_relu; then
+    want_file=/nonexistent want_text="."
+    refused "missing data file" "$E/fashion_relu" --data /nonexistent,/nonexistent --save "$E/keep.bin"
+    yes junk | head -c 4096 >"$E/junk.idx"
+    want_file="$E/junk.idx" want_text="magic|IDX"
+    refused "wrong IDX magic" "$E/fashion_relu" --data "$E/junk.idx,$E/junk.idx" --save "$E/keep.bin"
+    if [ "$have_fm" -eq 1 ]; then
+        gzip -dc "$FM/t10k-images-idx3-ubyte.gz" | head -c 100000 >"$E/cut.idx"
+        want_file="$E/cut.idx" want_text="truncat"
+        refused "truncated raw IDX" "$E/fashion_relu" --data "$E/cut.idx,$FM/t10k-labels-idx1-ubyte.gz" --save "$E/keep.bin"
+        head -c 50000 "$FM/t10k-images-idx3-ubyte.gz" >"$E/cut.idx.gz"
+        want_file="$E/cut.idx.gz" want_text="truncat"
+        refused "truncated gzip IDX" "$E/fashion_relu" --data "$E/cut.idx.gz,$FM/t10k-labels-idx1-ubyte.gz" --save "$E/keep.bin"
+    fi
+fi
+if is_built img100 && [ "$have_fm" -eq 1 ]; then
+    want_file="$FM/t10k-images-idx3-ubyte.gz" want_text="784.*100|100.*784"
+    refused "images of 784 for an input of 100" "$E/img100" --data "$FM/t10k-images-idx3-ubyte.gz,$FM/t10k-labels-idx1-ubyte.gz" --save "$E/keep.bin"
+fi
+if is_built csv3; then
+    if train csv3 --save "$E/csv3.safetensors"; then
+        if [ "$acc" = "1.0000" ]; then
+            ok "csv3: trains on tests/e2e/good.csv, acc $acc (loss $loss)"
+        else
+            bad "csv3: acc $acc on tests/e2e/good.csv, want 1.0000 (loss $loss)"
+        fi
+    fi
+    want_file=tests/e2e/bad.csv want_text="abc"
+    refused "CSV with a non-number" "$E/csv3" --data tests/e2e/bad.csv --save "$E/keep.bin"
+fi
+if is_built nan_lr; then
+    want_rc=3 want_file="epoch 1" want_text="step [0-9]+"
+    refused "NaN/Inf loss (lr 1e30)" "$E/nan_lr" --save "$E/keep.bin"
+    want_rc=1
+fi
+
+echo "run_e2e: $pass passed, $fail failed"
+if [ "$fail" -eq 0 ]; then
+    rm -rf "$E"
+    exit 0
+fi
+echo "run_e2e: programs and logs kept in $E"
+exit 1

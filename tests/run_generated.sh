@@ -1,0 +1,78 @@
+#!/bin/sh
+# tests/run_generated.sh: generated/ is what the compiler writes today, and
+# every emitted file builds cleanly under the strictest flags.
+#
+#   1. every models/NAME.nn is compiled again into build/regen/NAME.c and
+#      compared with generated/NAME.c (diff -u); a difference means the
+#      committed file is stale: "generated/NAME.c is out of date: run make
+#      regen".  The header names only the output's file name, so the two
+#      compare byte for byte.
+#   2. every generated/NAME.c compiles with gcc and with clang under
+#      -std=c99 -Wall -Wextra -Werror -pedantic (clang is skipped, with a
+#      visible line, where it is not installed).
+#
+# Run from the repository root after `make` (make test does both).
+# Exit 0 when all hold, 1 otherwise.
+NNC=build/nnc
+OUT=build/regen
+STRICT="-std=c99 -Wall -Wextra -Werror -pedantic -Iruntime -c"
+pass=0
+fail=0
+
+ok()   { pass=$((pass + 1)); echo "ok   $*"; }
+bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
+
+if [ ! -x "$NNC" ]; then
+    echo "FAIL $NNC is missing: run make first"
+    exit 1
+fi
+mkdir -p "$OUT"
+
+# ---- 1. generated/ against the compiler ------------------------------------
+for m in models/*.nn; do
+    name=$(basename "$m" .nn)
+    if ! "$NNC" "$m" -o "$OUT/$name.c" 2>"$OUT/$name.err"; then
+        bad "regen $name: nnc failed:"
+        sed 's/^/     /' "$OUT/$name.err"
+        continue
+    fi
+    if [ ! -f "generated/$name.c" ]; then
+        bad "generated/$name.c is missing: run make regen"
+    elif diff -u "generated/$name.c" "$OUT/$name.c" >"$OUT/$name.diff"; then
+        ok "regen $name: generated/$name.c matches the compiler"
+    else
+        bad "generated/$name.c is out of date: run make regen"
+        head -40 "$OUT/$name.diff" | sed 's/^/     /'
+    fi
+done
+# A generated file whose model is gone is stale too.
+for c in generated/*.c; do
+    [ -f "$c" ] || continue
+    name=$(basename "$c" .c)
+    [ -f "models/$name.nn" ] || bad "generated/$name.c has no models/$name.nn: remove it (make regen)"
+done
+
+# ---- 2. strict builds under gcc and clang ----------------------------------
+compilers=""
+for cc in gcc clang; do
+    if command -v "$cc" >/dev/null 2>&1; then
+        compilers="$compilers $cc"
+    else
+        echo "skip $cc: $cc not found, skipped"
+    fi
+done
+for c in generated/*.c; do
+    [ -f "$c" ] || continue
+    name=$(basename "$c" .c)
+    for cc in $compilers; do
+        if $cc $STRICT -o "$OUT/$name.$cc.o" "$c" 2>"$OUT/$name.$cc.err"; then
+            ok "$cc $name: builds with $STRICT"
+        else
+            bad "$cc $name: does not build with $STRICT:"
+            head -20 "$OUT/$name.$cc.err" | sed 's/^/     /'
+        fi
+    done
+done
+
+echo "run_generated: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
