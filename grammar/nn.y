@@ -126,6 +126,7 @@ static Ex ex_dot(ParseCtx *ctx, Ex x, const char *name, YYLTYPE name_at, YYLTYPE
 static ExList list_add(ExList l, Ex x);
 static ArgList args_add(ParseCtx *ctx, ArgList l, const char *name, YYLTYPE name_at, Ex x);
 static TypeSpec *type_new(ParseCtx *ctx, int has_dtype, DType t, ExList dims, YYLTYPE at);
+static int starts_decl(const ParseCtx *ctx, int token);
 static const Ex NO_EX = { NULL, 0 };
 static const ExList NO_LIST = { NULL, NULL, 0 };
 static const ArgList NO_ARGS = { NULL, NULL, 0, 0 };
@@ -186,7 +187,10 @@ program
  *     | "param" NAME ":" type ["=" expr] ";" | NAME "=" expr ";"
  *     | "output" NAME ";" | "minimize" NAME ";" | "train" "{" entry* "}"
  * After an error, tokens are skipped up to a ';' or '}' (taken), or up to
- * the start of the next declaration (kept), e.g. after a missing ';'. */
+ * the start of the next declaration (kept), e.g. after a missing ';'.
+ * Errors are reported again at once after ';', '}' or a keyword that
+ * starts a declaration (starts_decl), not only three tokens later as
+ * bison would. */
 decl
   : MODEL NAME ';'            { decl_add(ctx, D_MODEL, @1, $2, @2); }
   | CONST NAME '=' expr ';'   { decl_add(ctx, D_CONST, @1, $2, @2)->value = $4.e; }
@@ -204,7 +208,7 @@ decl
                               { decl_add(ctx, D_TRAIN, @1, "train", @1)->keys = $3.head; }
   | error ';'                 { yyerrok; }
   | error '}'                 { yyerrok; }
-  | error
+  | error                     { if (starts_decl(ctx, yychar)) yyerrok; }
   ;
 
 /* train_entries: (NAME "=" expr ";")*, recovering as decl does */
@@ -531,6 +535,13 @@ static int is_decl_keyword(int token)
 {
     return token == MODEL || token == CONST || token == INPUT || token == LABEL ||
            token == PARAM || token == OUTPUT || token == MINIMIZE || token == TRAIN;
+}
+
+/* Whether the lookahead surely starts a declaration: a keyword such as
+ * `output`, not itself misplaced after one (const input = 1). */
+static int starts_decl(const ParseCtx *ctx, int token)
+{
+    return is_decl_keyword(token) && !is_decl_keyword(ctx->lex.prev_kind);
 }
 
 const char *parse_token_name(int token)

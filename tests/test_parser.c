@@ -543,6 +543,21 @@ START_TEST(five_errors_all_reported)
 }
 END_TEST
 
+START_TEST(short_declarations_each_missing_semicolon)
+{
+    /* bison would keep quiet for three tokens after an error */
+    Parsed r = parse("model m\noutput y\nminimize loss\nconst input = 1;\nx = a b c;\nz = 1;");
+    ck_assert_int_eq(r.errors, 5);
+    ck_assert(strstr(r.diags, "t.nn:1:8: error: ';' expected after declaration") != NULL);
+    ck_assert(strstr(r.diags, "t.nn:2:9: error: ';' expected after declaration") != NULL);
+    ck_assert(strstr(r.diags, "t.nn:3:14: error: ';' expected after declaration") != NULL);
+    ck_assert(strstr(r.diags, "t.nn:4:7: error: 'input' is a keyword") != NULL);
+    ck_assert(strstr(r.diags, "t.nn:5:7: error: unexpected identifier 'b'") != NULL);
+    ck_assert(strstr(r.dump, "assign z @6:1") != NULL);
+    parsed_free(&r);
+}
+END_TEST
+
 START_TEST(at_most_twenty_errors_printed)
 {
     char src[30 * 16 + 1] = "";
@@ -759,6 +774,7 @@ static Suite *parser_suite(void)
     tcase_add_test(errors, error_places);
     tcase_add_test(errors, lexical_errors_in_context);
     tcase_add_test(errors, five_errors_all_reported);
+    tcase_add_test(errors, short_declarations_each_missing_semicolon);
     tcase_add_test(errors, at_most_twenty_errors_printed);
     suite_add_tcase(s, errors);
 
