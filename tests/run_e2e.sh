@@ -34,9 +34,12 @@
 # Everything is built and written under build/e2e/run.PID (programs,
 # checkpoints, logs in log/), so two runs in one tree do not trample each
 # other; the directory is removed when every check passed and kept, with
-# its logs, when one failed.
-NNC=build/nnc
+# its logs, when one failed.  The compiler and the runtime are used from a
+# copy made there at the start (bin/nnc, bin/libnnrt.a, runtime/nnrt.h: the
+# layout nnc finds its runtime in), so a rebuild during the run changes
+# nothing.
 E=build/e2e/run.$$
+NNC=$E/bin/nnc
 FM=/usr/share/datasets/fashion-mnist
 MNIST="fashion_relu softmax_regression mnist_sigmoid mnist_tanh mnist_tanh_dropout"
 wrap=""
@@ -73,13 +76,17 @@ run() {
     wall=$(secs "$t0" "$(now)")
 }
 
-if [ ! -x "$NNC" ]; then
-    echo "FAIL $NNC is missing: run make first"
+if [ ! -x build/nnc ] || [ ! -f build/libnnrt.a ]; then
+    echo "FAIL build/nnc or build/libnnrt.a is missing: run make first"
     exit 1
 fi
 rm -rf "$E"
-mkdir -p "$E/log" || exit 1
+mkdir -p "$E/log" "$E/bin" "$E/runtime" || exit 1
 trap 'rm -rf "$E"; exit 130' INT TERM
+if ! cp build/nnc build/libnnrt.a "$E/bin/" || ! cp runtime/nnrt.h "$E/runtime/"; then
+    echo "FAIL cannot copy build/nnc, build/libnnrt.a and runtime/nnrt.h into $E"
+    exit 1
+fi
 if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then
     sh scripts/deps.sh data >/dev/null 2>&1
 fi

@@ -53,7 +53,10 @@
  *
  * Run from the repository root after `make` (make test does both): it
  * needs build/nnc, build/libnnrt.a and $CC (default cc).  Its files go to
- * build/e2e/interp.PID, removed when every test passed.
+ * build/e2e/interp.PID, removed when every test passed; nnc and the
+ * runtime are used from a copy made there first (bin/nnc, bin/libnnrt.a,
+ * runtime/nnrt.h: the layout nnc finds its runtime in), so a rebuild
+ * while the test runs changes nothing.
  */
 #include "base.h"
 #include "ast.h"
@@ -193,12 +196,12 @@ static void emitted_run(const char *model, const char *name, Emitted *em)
     char cmd[4096], log[512], head[1024];
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     memset(em, 0, sizeof *em);
-    snprintf(cmd, sizeof cmd, "build/nnc %s -o %s/%s.c", model, work, name);
+    snprintf(cmd, sizeof cmd, "%s/bin/nnc %s -o %s/%s.c", work, model, work, name);
     run_step(cmd, name);
     snprintf(cmd, sizeof cmd,
              "%s -std=c99 -O2 -Wall -Wextra -Werror -pedantic -I. -DNNC_GENERATED='\"%s/%s.c\"' "
-             "$(build/nnc --cflags) tests/e2e/step_driver.c $(build/nnc --libs) -o %s/%s-steps",
-             cc, work, name, work, name);
+             "$(%s/bin/nnc --cflags) tests/e2e/step_driver.c $(%s/bin/nnc --libs) -o %s/%s-steps",
+             cc, work, name, work, work, work, name);
     run_step(cmd, name);
     snprintf(cmd, sizeof cmd, "%s/%s-steps %d 2>%s/%s.log", work, name, STEPS, work, name);
     snprintf(log, sizeof log, "%s/%s.log", work, name);
@@ -508,13 +511,15 @@ static Suite *e2e_interp_suite(void)
 
 int main(void)
 {
-    char cmd[1024];
+    char cmd[2048];
     if (access("build/nnc", X_OK) != 0 || access("tests/e2e/step_driver.c", R_OK) != 0) {
         fprintf(stderr, "test_e2e_interp: run from the repository root after make (build/nnc, tests/e2e/)\n");
         return 1;
     }
     snprintf(work, sizeof work, "build/e2e/interp.%ld", (long)getpid());
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", work, work);
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s && mkdir -p %s/bin %s/runtime && cp build/nnc build/libnnrt.a %s/bin/ && "
+             "cp runtime/nnrt.h %s/runtime/", work, work, work, work, work);
     if (system(cmd) != 0)
         return 1;
     setvbuf(stdout, NULL, _IOLBF, 0);
