@@ -65,7 +65,9 @@ build() {
         obj=${src%.c}.o
         case $src in compiler/*) obj=$OUT/compiler/$(basename "$src" .c).o ;; esac
         objs="$objs $obj"
-        if stale "$obj" "$src" $OUT/grammar/nn.tab.h; then compile "$src" "$obj" & fi
+        gen=""  # the generated headers, for the files that include them
+        grep -q -e nn.tab.h -e lex.yy.h "$src" && gen="$OUT/grammar/nn.tab.h $OUT/grammar/lex.yy.h"
+        if stale "$obj" "$src" $gen; then compile "$src" "$obj" & fi
     done
     wait
     for o in $objs; do [ -f "$o" ] || return 1; done
@@ -73,7 +75,7 @@ build() {
     $CC -std=c99 -O2 -o $OUT/mutate tests/fuzz/mutate.c || return 1
     rm -f $OUT/nnc
     [ -f compiler/main.c ] || return 0
-    if stale $OUT/compiler/main.o compiler/main.c $OUT/grammar/nn.tab.h; then
+    if stale $OUT/compiler/main.o compiler/main.c; then
         compile compiler/main.c $OUT/compiler/main.o 2>/dev/null
     fi
     if [ ! -f $OUT/compiler/main.o ] ||
