@@ -572,7 +572,12 @@ static void emit_poison(Emit *e, int step)
 {
     for (int id = 0; id < e->g->n; id++) {
         const BufPlan *b = &e->p->buf[id];
-        if (b->cls == SC_ARENA && b->root == id && b->inplace_of < 0 && id != e->g->loss && plan_dies_at(e->p, id, step))
+        if (!(b->cls == SC_ARENA && b->root == id && b->inplace_of < 0 && id != e->g->loss &&
+              plan_dies_at(e->p, id, step)))
+            continue;
+        if (e->fu.fused[id]) /* never stored, so it has no pointer */
+            OUT("    POISON(arena + %zu, %s);\n", b->offset / 4, emit_numel(nd(e, id)->shape).s);
+        else
             OUT("    POISON(%s, %s);\n", e->name[id], emit_numel(nd(e, id)->shape).s);
     }
 }
@@ -691,21 +696,291 @@ static void portable_gemm(Emit *e)
     OUT("            C[i * ldc + j] = s;\n        }\n}\n");
 }
 
-/* Library mode: the control state (rate, step, random generator) and a
- * small PCG32, the same numbers on every platform. */
+/* ---- library mode: portable float math ----------------------------------
+ * libm's transcendental functions differ in the last bit between C libraries
+ * (newlib against glibc), so library mode writes its own, made of IEEE float
+ * arithmetic only, and the model's code reaches them through libm's names
+ * (#define expf(x) nnrt_expf(x)): every target trains the same bits
+ * (docs/embedded.md).  No model name can clash with the nnrt_ prefix.
+ * fabsf, fmaxf, fminf, sqrtf, floorf and fmodf stay libm's: IEEE defines
+ * their results exactly. */
+enum { LM_EXP = 1, LM_LOG = 2, LM_LOG1P = 4, LM_TANH = 8, LM_SINCOS = 16, LM_POW = 32 };
+
+static const char lm_intro[] =
+    "\n/* ---- portable float math: the same bits on every target ----\n"
+    " * libm's expf, logf, cosf... are not the same everywhere (newlib's differ\n"
+    " * from glibc's in the last bit for 1 to 10% of inputs), so these take their\n"
+    " * place: only +, -, *, / and conversions on floats, which IEEE 754 rounds\n"
+    " * alike on every target, and a trainer built for x86, ARM Linux or a\n"
+    " * Cortex-M4 computes the same loss at every step.  Build with\n"
+    " * -ffp-contract=off (GCC's default under -std=c99): a fused a*b+c rounds\n"
+    " * differently.  Errors: expf, logf below 1 ulp; log1pf, tanhf, sinf, cosf\n"
+    " * below 2.5 ulp (sinf and cosf reduce exactly for |x| <= 6433, beyond\n"
+    " * through fmodf); powf about |y·ln x| ulp. */\n";
+
+static const char lm_bits[] =
+    "\nstatic float nnrt_bits_float(uint32_t u)\n"
+    "{\n"
+    "    float f;\n"
+    "    memcpy(&f, &u, 4);\n"
+    "    return f;\n"
+    "}\n";
+
+static const char lm_expf[] =
+    "\n/* e^x = 2^k · e^r,  k = round(x/ln2),  r = x - k·ln2 in [-ln2/2, ln2/2] (ln2 in two parts),\n"
+    " * e^r = Σ r^i/i!, i <= 7 */\n"
+    "static float nnrt_expf(float x)\n"
+    "{\n"
+    "    if (x != x)\n"
+    "        return x;\n"
+    "    if (x > 88.7228317f)\n"
+    "        return INFINITY;\n"
+    "    if (x < -103.972084f)\n"
+    "        return 0.0f;\n"
+    "    float kf = x * 1.44269502f;\n"
+    "    int k = (int)(kf < 0.0f ? kf - 0.5f : kf + 0.5f);\n"
+    "    float r = (x - (float)k * 0.693145752f) - (float)k * 1.42860677e-6f;\n"
+    "    float p = 1.0f / 5040.0f;\n"
+    "    p = p * r + 1.0f / 720.0f;\n"
+    "    p = p * r + 1.0f / 120.0f;\n"
+    "    p = p * r + 1.0f / 24.0f;\n"
+    "    p = p * r + 1.0f / 6.0f;\n"
+    "    p = p * r + 0.5f;\n"
+    "    p = 1.0f + (r + r * r * p);\n"
+    "    if (k > 127)\n"
+    "        return p * nnrt_bits_float((uint32_t)(k - 1 + 127) << 23) * 2.0f;\n"
+    "    if (k < -126)\n"
+    "        return p * nnrt_bits_float((uint32_t)(k + 64 + 127) << 23) * 5.42101086e-20f; /* 2^-64 */\n"
+    "    return p * nnrt_bits_float((uint32_t)(k + 127) << 23);\n"
+    "}\n";
+
+static const char lm_logf[] =
+    "\n/* k·ln2 + ln(1 + f) for f in [√2/2 - 1, √2 - 1]:  s = f/(2 + f),\n"
+    " * ln(1 + f) = 2s + s·R = f - (hf - s·(hf + R)),  R = Σ 2s^2i/(2i + 1) for i = 1..4,\n"
+    " * hf = f²/2: f is exact and added last; ln2 in two parts */\n"
+    "static float nnrt_log_core(float f, float k)\n"
+    "{\n"
+    "    float s = f / (2.0f + f), z = s * s;\n"
+    "    float R = z * (2.0f / 3.0f + z * (2.0f / 5.0f + z * (2.0f / 7.0f + z * (2.0f / 9.0f))));\n"
+    "    float hf = 0.5f * f * f;\n"
+    "    return k * 0.693138123f - ((hf - (s * (hf + R) + k * 9.05800152e-6f)) - f);\n"
+    "}\n"
+    "\n"
+    "/* ln x = k·ln2 + ln m,  x = 2^k·m,  m in [√2/2, √2] */\n"
+    "static float nnrt_logf(float x)\n"
+    "{\n"
+    "    uint32_t u;\n"
+    "    int k = 0;\n"
+    "    if (x != x || x == INFINITY)\n"
+    "        return x;\n"
+    "    if (x <= 0.0f)\n"
+    "        return x == 0.0f ? -INFINITY : NAN;\n"
+    "    if (x < 1.17549435e-38f) { /* subnormal: scale by 2^25 */\n"
+    "        x *= 33554432.0f;\n"
+    "        k = -25;\n"
+    "    }\n"
+    "    memcpy(&u, &x, 4);\n"
+    "    k += (int)(u >> 23) - 127;\n"
+    "    u = (u & 0x007fffffu) | 0x3f800000u; /* m in [1, 2) */\n"
+    "    if (u > 0x3fb504f3u) {               /* m > √2: m/2 */\n"
+    "        u -= 0x00800000u;\n"
+    "        k++;\n"
+    "    }\n"
+    "    return nnrt_log_core(nnrt_bits_float(u) - 1.0f, (float)k);\n"
+    "}\n";
+
+static const char lm_log1pf[] =
+    "\n/* ln(1 + x): the core directly near 0; elsewhere ln u · x/(u - 1) with u = 1 + x\n"
+    " * rounded, the quotient correcting u's rounding */\n"
+    "static float nnrt_log1pf(float x)\n"
+    "{\n"
+    "    if (x > -0.292893f && x < 0.414213f)\n"
+    "        return nnrt_log_core(x, 0.0f);\n"
+    "    float u = 1.0f + x;\n"
+    "    if (u == INFINITY || x <= -1.0f || x != x)\n"
+    "        return nnrt_logf(u);\n"
+    "    return nnrt_logf(u) * (x / (u - 1.0f));\n"
+    "}\n";
+
+static const char lm_tanhf[] =
+    "\n/* tanh a = a - a³/3 + 2a⁵/15 - 17a⁷/315 + 62a⁹/2835 for a < 0.125;\n"
+    " * E/(E + 2) with E = e^2a - 1 = Σ (2a)^i/i!, i <= 11, for a < 0.55;\n"
+    " * 1 - 2/(e^2a + 1) above; the sign of x after */\n"
+    "static float nnrt_tanhf(float x)\n"
+    "{\n"
+    "    float a = x < 0.0f ? -x : x, t;\n"
+    "    if (a != a)\n"
+    "        return x;\n"
+    "    if (a > 9.1f) {\n"
+    "        t = 1.0f;\n"
+    "    } else if (a < 0.125f) {\n"
+    "        float z = a * a;\n"
+    "        t = a + a * z * (-1.0f / 3.0f + z * (2.0f / 15.0f + z * (-17.0f / 315.0f + z * (62.0f / 2835.0f))));\n"
+    "    } else if (a < 0.55f) {\n"
+    "        float y = 2.0f * a, p = 1.0f / 39916800.0f;\n"
+    "        p = p * y + 1.0f / 3628800.0f;\n"
+    "        p = p * y + 1.0f / 362880.0f;\n"
+    "        p = p * y + 1.0f / 40320.0f;\n"
+    "        p = p * y + 1.0f / 5040.0f;\n"
+    "        p = p * y + 1.0f / 720.0f;\n"
+    "        p = p * y + 1.0f / 120.0f;\n"
+    "        p = p * y + 1.0f / 24.0f;\n"
+    "        p = p * y + 1.0f / 6.0f;\n"
+    "        p = p * y + 0.5f;\n"
+    "        float E = y + y * y * p;\n"
+    "        t = E / (E + 2.0f);\n"
+    "    } else {\n"
+    "        t = 1.0f - 2.0f / (nnrt_expf(2.0f * a) + 1.0f);\n"
+    "    }\n"
+    "    return x < 0.0f ? -t : t;\n"
+    "}\n";
+
+static const char lm_sincosf[] =
+    "\n/* sin x or cos x (want_cos): k = round(x/(π/2)), r = x - k·π/2 in [-π/4, π/4]\n"
+    " * (π/2 in three parts, k·part exact for |k| < 4096), then the series of sin r\n"
+    " * or cos r, picked and signed by k mod 4 (cos x = sin(x + π/2)) */\n"
+    "static float nnrt_sincosf(float x, int want_cos)\n"
+    "{\n"
+    "    if (x != x || x == INFINITY || x == -INFINITY)\n"
+    "        return x - x;\n"
+    "    if (x > 6433.0f || x < -6433.0f) /* beyond exact reduction: x mod 2π first (fmodf is exact) */\n"
+    "        x = fmodf(x, 6.28318548f);\n"
+    "    float kf = floorf(x * 0.636619747f + 0.5f);\n"
+    "    float r = ((x - kf * 1.5703125f) - kf * 4.83870506e-4f) + kf * 4.37113883e-8f;\n"
+    "    int q = (int)(kf - 4.0f * floorf(kf * 0.25f)) + want_cos;\n"
+    "    float z = r * r, p;\n"
+    "    if (q & 1) { /* cos r = Σ (-1)^i r^2i/(2i)!, i <= 5 */\n"
+    "        p = -1.0f / 3628800.0f;\n"
+    "        p = p * z + 1.0f / 40320.0f;\n"
+    "        p = p * z - 1.0f / 720.0f;\n"
+    "        p = p * z + 1.0f / 24.0f;\n"
+    "        p = p * z - 0.5f;\n"
+    "        p = 1.0f + z * p;\n"
+    "    } else {     /* sin r = Σ (-1)^i r^(2i+1)/(2i+1)!, i <= 4 */\n"
+    "        p = 1.0f / 362880.0f;\n"
+    "        p = p * z - 1.0f / 5040.0f;\n"
+    "        p = p * z + 1.0f / 120.0f;\n"
+    "        p = p * z - 1.0f / 6.0f;\n"
+    "        p = r + r * z * p;\n"
+    "    }\n"
+    "    return q & 2 ? -p : p;\n"
+    "}\n";
+
+static const char lm_powf[] =
+    "\n/* x^y = e^(y·ln|x|), negative x only for a whole y (odd y: negative result) */\n"
+    "static float nnrt_powf(float x, float y)\n"
+    "{\n"
+    "    if (y == 0.0f || x == 1.0f)\n"
+    "        return 1.0f;\n"
+    "    if (x != x || y != y)\n"
+    "        return x + y;\n"
+    "    float a = x < 0.0f ? -x : x;\n"
+    "    if (x < 0.0f && floorf(y) != y)\n"
+    "        return NAN;\n"
+    "    float p = a == 0.0f ? (y > 0.0f ? 0.0f : INFINITY) : nnrt_expf(y * nnrt_logf(a));\n"
+    "    return x < 0.0f && floorf(y * 0.5f) != y * 0.5f ? -p : p;\n"
+    "}\n";
+
+/* The functions the emitted code calls: the ops whose C text names expf,
+ * logf, ... (emit_common.c's formulas, emit_softmax, emit_loss,
+ * emit_loss_grad, Adam's rate) and rng_normal.  tests/run_embedded.sh fails
+ * when a library object still calls libm's, so a new op cannot slip by. */
+static unsigned library_math_needs(const Emit *e)
+{
+    unsigned need = has_init(e->g) ? LM_LOG | LM_SINCOS : 0;
+    for (int i = 0; i < e->g->n; i++) {
+        const Node *n = nd(e, i);
+        switch (n->op) {
+        case OP_EXP: case OP_SIGMOID: case OP_SOFTMAX: case OP_LOG_SOFTMAX_GRAD: case OP_SOFTMAX_CE_GRAD:
+        case OP_SIGMOID_CE_GRAD:
+            need |= LM_EXP;
+            break;
+        case OP_LOG: need |= LM_LOG; break;
+        case OP_LOG_SOFTMAX: case OP_SOFTMAX_CE: need |= LM_EXP | LM_LOG; break;
+        case OP_SIGMOID_CE: need |= LM_EXP | LM_LOG1P; break;
+        case OP_TANH: need |= LM_TANH; break;
+        case OP_SIN: case OP_COS: need |= LM_SINCOS; break;
+        case OP_POW: need |= n->c[0] == 2 ? 0 : LM_POW; break;
+        case OP_ADAM: need |= LM_POW; break;
+        default: break;
+        }
+    }
+    if (need & (LM_TANH | LM_POW)) /* what the functions themselves call */
+        need |= LM_EXP;
+    if (need & (LM_LOG1P | LM_POW))
+        need |= LM_LOG;
+    return need;
+}
+
+static void library_math(Emit *e)
+{
+    unsigned need = library_math_needs(e);
+    if (!need)
+        return;
+    OUT("%s", lm_intro);
+    if (need & (LM_EXP | LM_LOG))
+        OUT("%s", lm_bits);
+    if (need & LM_EXP)
+        OUT("%s", lm_expf);
+    if (need & LM_LOG)
+        OUT("%s", lm_logf);
+    if (need & LM_LOG1P)
+        OUT("%s", lm_log1pf);
+    if (need & LM_TANH)
+        OUT("%s", lm_tanhf);
+    if (need & LM_SINCOS)
+        OUT("%s", lm_sincosf);
+    if (need & LM_POW)
+        OUT("%s", lm_powf);
+    OUT("\n/* the model's code calls them by libm's names */\n");
+    if (need & LM_EXP)
+        OUT("#undef expf\n#define expf(x) nnrt_expf(x)\n");
+    if (need & LM_LOG)
+        OUT("#undef logf\n#define logf(x) nnrt_logf(x)\n");
+    if (need & LM_LOG1P)
+        OUT("#undef log1pf\n#define log1pf(x) nnrt_log1pf(x)\n");
+    if (need & LM_TANH)
+        OUT("#undef tanhf\n#define tanhf(x) nnrt_tanhf(x)\n");
+    if (need & LM_SINCOS)
+        OUT("#undef sinf\n#define sinf(x) nnrt_sincosf(x, 0)\n#undef cosf\n#define cosf(x) nnrt_sincosf(x, 1)\n");
+    if (need & LM_POW)
+        OUT("#undef powf\n#define powf(x, y) nnrt_powf(x, y)\n");
+}
+
+/* Whether the library draws random numbers: a random init or dropout. */
+static int library_draws(const Graph *g)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == OP_DROPMASK || (g->nodes[i].op == OP_PARAM && g->nodes[i].init == INIT_UNIFORM))
+            return 1;
+    return has_init(g);
+}
+
+/* Library mode: portable math, the control state (rate, step, random
+ * generator) and a small PCG32, the same numbers on every platform.  The
+ * generator's 64-bit state is kept as two 32-bit words so that ctl needs
+ * only 4-byte alignment: on a 32-bit target a uint64_t member would align
+ * ctl to 8 and could leave 4 bytes of padding before it, and the RAM would
+ * no longer be the sum of the header's byte counts. */
 static void library_rng(Emit *e)
 {
     if (!e->o->library)
         return;
+    library_math(e);
     OUT("\n/* ---- control: the learning rate, the step count, the random generator ---- */\n");
-    OUT("static struct {\n    float lr;\n    uint32_t step;\n    uint64_t rng;\n} ctl;\n");
-    OUT("\n/* PCG32 (XSH-RR): the same numbers on every platform. */\nstatic uint32_t rng_u32(uint64_t *s)\n{\n");
-    OUT("    uint64_t old = *s;\n    *s = old * 6364136223846793005ULL + 1442695040888963407ULL;\n");
+    OUT("struct pcg32 { uint32_t lo, hi; }; /* 64-bit state in two words: ctl stays 4-byte aligned */\n");
+    OUT("static struct {\n    float lr;\n    uint32_t step;\n    struct pcg32 rng;\n} ctl;\n");
+    if (!library_draws(e->g))
+        return;
+    OUT("\n/* PCG32 (XSH-RR): the same numbers on every platform. */\nstatic uint32_t rng_u32(struct pcg32 *s)\n{\n");
+    OUT("    uint64_t old = (uint64_t)s->hi << 32 | s->lo;\n");
+    OUT("    uint64_t next = old * 6364136223846793005ULL + 1442695040888963407ULL;\n");
+    OUT("    s->lo = (uint32_t)next;\n    s->hi = (uint32_t)(next >> 32);\n");
     OUT("    uint32_t x = (uint32_t)(((old >> 18) ^ old) >> 27), r = (uint32_t)(old >> 59);\n");
     OUT("    return (x >> r) | (x << ((32u - r) & 31u));\n}\n");
-    OUT("\nstatic float rng_uniform(uint64_t *s) { return (float)(rng_u32(s) >> 8) * (1.0f / 16777216.0f); }\n");
+    OUT("\nstatic float rng_uniform(struct pcg32 *s) { return (float)(rng_u32(s) >> 8) * (1.0f / 16777216.0f); }\n");
     if (has_init(e->g))
-        OUT("\nstatic float rng_normal(uint64_t *s) /* Box-Muller */\n{\n"
+        OUT("\nstatic float rng_normal(struct pcg32 *s) /* Box-Muller */\n{\n"
             "    float u1 = rng_uniform(s), u2 = rng_uniform(s);\n"
             "    return sqrtf(-2.0f * logf(1.0f - u1)) * cosf(6.28318531f * u2);\n}\n");
 }
@@ -794,7 +1069,7 @@ static void decl_consts(Emit *e)
         long cnt = shape_numel(n->shape, e->g->batch);
         OUT("static const %s %s[%ld] = {", n->dtype == DT_I32 ? "int32_t" : "float", e->name[i], cnt);
         for (long k = 0; k < cnt; k++)
-            OUT(n->dtype == DT_I32 ? "%s%.0f" : "%s%.9gf", k ? ", " : "", n->data[k]);
+            OUT("%s%s", k ? ", " : "", n->dtype == DT_I32 ? emit_ext((int)n->data[k]).s : emit_lit(n->data[k]).s);
         OUT("};\n");
     }
 }
@@ -813,7 +1088,9 @@ static void decl_arena(Emit *e)
     for (int s = 0; s < e->p->n_steps; s++) {
         int id = e->p->order[s];
         const BufPlan *b = &e->p->buf[id];
-        if (b->cls == SC_ARENA) {
+        if (e->fu.fused[id]) {
+            continue; /* computed inside its reader's loop: no pointer needed */
+        } else if (b->cls == SC_ARENA) {
             OUT("static float *const %s = arena + %zu;", e->name[id], b->offset / 4);
         } else if (b->cls == SC_ALIAS) {
             const char *type = nd(e, id)->dtype == DT_I32 ? "int32_t" : "float";
@@ -913,7 +1190,7 @@ static void fn_init(Emit *e)
 {
     OUT("\n/* init: params to their initial values, optimizer state to zero. */\n");
     if (e->o->library) {
-        OUT("static void init(uint32_t seed)\n{\n    uint64_t r = 0x853c49e6748fea9bULL ^ seed;\n    (void)r;\n");
+        OUT("static void init(uint32_t seed)\n{\n    struct pcg32 r = {0x748fea9bu ^ seed, 0x853c49e6u};\n    (void)r;\n");
     } else {
         OUT("static void init(uint64_t seed)\n{\n    NnrtRng r;\n    nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);\n");
     }
@@ -924,7 +1201,8 @@ static void fn_init(Emit *e)
             OUT("    memset(%s, 0, sizeof %s);\n", e->name[i], e->name[i]);
     }
     if (e->o->library)
-        OUT("    ctl.rng = 0xda3e39cb94b95bdbULL ^ seed; /* dropout masks */\n    ctl.step = 0;\n    ctl.lr = %s;\n}\n",
+        OUT("    ctl.rng.lo = 0x94b95bdbu ^ seed; /* dropout masks */\n    ctl.rng.hi = 0xda3e39cbu;\n"
+            "    ctl.step = 0;\n    ctl.lr = %s;\n}\n",
             emit_lit(e->g->train.lr).s);
     else
         OUT("    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);\n}\n");
@@ -993,10 +1271,10 @@ static void table_arrays(Emit *e, const Source *s, const char *which)
     long xw = shape_row_numel(nd(e, leaf_of(e->g, OP_INPUT))->shape);
     OUT("static const float %s_x[] = {", which);
     for (long i = 0; i < s->table_rows * xw; i++)
-        OUT("%s%.9gf", i ? ", " : "", s->table_x[i]);
+        OUT("%s%s", i ? ", " : "", emit_lit(s->table_x[i]).s);
     OUT("};\nstatic const float %s_t[] = {", which);
     for (long i = 0; i < (long)s->table_rows * s->table_t_width; i++)
-        OUT("%s%.9gf", i ? ", " : "", s->table_t[i]);
+        OUT("%s%s", i ? ", " : "", emit_lit(s->table_t[i]).s);
     OUT("};\n");
 }
 

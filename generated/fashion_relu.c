@@ -51,7 +51,6 @@ static int32_t t[B];  /* [B], line 8 */
 /* ---- the arena: every activation, gradient and temporary, planned ---- */
 static float arena[21008];  /* 84032 bytes */
 static float *const h_matmul = arena + 0;  /* [B, 100], line 10 */
-static float *const h_add = arena + 0;  /* [B, 100], line 10 */
 static float *const h = arena + 0;  /* [B, 100], line 10 */
 static float *const y_matmul = arena + 20000;  /* [B, 10], line 11 */
 static float *const y = arena + 20000;  /* [B, 10], line 11 */

@@ -51,7 +51,6 @@ static int32_t t[B];  /* [B], line 9 */
 /* ---- the arena: every activation, gradient and temporary, planned ---- */
 static float arena[11024];  /* 44096 bytes */
 static float *const h_matmul = arena + 0;  /* [B, 50], line 16 */
-static float *const h_add = arena + 0;  /* [B, 50], line 16 */
 static float *const h = arena + 0;  /* [B, 50], line 16 */
 static float *const y_matmul = arena + 10016;  /* [B, 10], line 17 */
 static float *const y = arena + 10016;  /* [B, 10], line 17 */

@@ -58,7 +58,6 @@ static int32_t t[B];  /* [B], line 11 */
 /* ---- the arena: every activation, gradient and temporary, planned ---- */
 static float arena[6016];  /* 24064 bytes */
 static float *const h_matmul = arena + 0;  /* [B, 89], line 13 */
-static float *const h_add = arena + 0;  /* [B, 89], line 13 */
 static float *const h = arena + 0;  /* [B, 89], line 13 */
 static float *const y_matmul = arena + 5696;  /* [B, 10], line 14 */
 static float *const y = arena + 5696;  /* [B, 10], line 14 */

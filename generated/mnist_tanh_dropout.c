@@ -58,7 +58,6 @@ static int32_t t[B];  /* [B], line 10 */
 /* ---- the arena: every activation, gradient and temporary, planned ---- */
 static float arena[8896];  /* 35584 bytes */
 static float *const h_matmul = arena + 0;  /* [B, 89], line 12 */
-static float *const h_add = arena + 0;  /* [B, 89], line 12 */
 static float *const h_tanh = arena + 0;  /* [B, 89], line 12 */
 static float *const h_dropmask = arena + 2848;  /* [B, 89], line 12 */
 static float *const h = arena + 5696;  /* [B, 89], line 12 */
@@ -68,7 +67,6 @@ static float *const loss = arena + 8864;  /* [], line 14 */
 static float *const acc_ = arena + 8880;  /* [], line 15 */
 static float *const dy = arena + 8544;  /* [B, 10], line 14 */
 static float *const dh = arena + 5696;  /* [B, 89], line 13 */
-static float *const dh_tanh = arena + 5696;  /* [B, 89], line 12 */
 static float *const dh_add = arena + 0;  /* [B, 89], line 12 */
 
 static NnrtRng rng; /* dropout masks */

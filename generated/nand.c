@@ -47,16 +47,12 @@ static float t[B * 1];  /* [B, 1], line 8 */
 /* ---- the arena: every activation, gradient and temporary, planned ---- */
 static float arena[96];  /* 384 bytes */
 static float *const p_matmul = arena + 0;  /* [B, 1], line 13 */
-static float *const p_add = arena + 0;  /* [B, 1], line 13 */
 static float *const p = arena + 0;  /* [B, 1], line 13 */
 static float *const loss_clip = arena + 16;  /* [B, 1], line 14 */
-static float *const loss_log = arena + 32;  /* [B, 1], line 14 */
 static float *const loss_mul = arena + 32;  /* [B, 1], line 14 */
 static float *const loss_sub = arena + 48;  /* [B, 1], line 14 */
 static float *const loss_log2 = arena + 64;  /* [B, 1], line 14 */
 static float *const loss_sub2 = arena + 80;  /* [B, 1], line 14 */
-static float *const loss_mul2 = arena + 64;  /* [B, 1], line 14 */
-static float *const loss_add = arena + 32;  /* [B, 1], line 14 */
 static float *const loss_neg = arena + 32;  /* [B, 1], line 14 */
 static float *const loss_sum = arena + 64;  /* [], line 14 */
 static float *const loss = arena + 64;  /* [], line 14 */
@@ -64,12 +60,7 @@ static float *const dloss_sum = arena + 32;  /* [], line 14 */
 static float *const t21 = arena + 32;  /* [1, 1], line 14 */
 static float *const dloss_neg = arena + 64;  /* [B, 1], line 14 */
 static float *const dloss_add = arena + 64;  /* [B, 1], line 14 */
-static float *const dloss_log2 = arena + 80;  /* [B, 1], line 14 */
-static float *const dloss_sub = arena + 80;  /* [B, 1], line 14 */
 static float *const dloss_clip_1 = arena + 80;  /* [B, 1], line 14 */
-static float *const dloss_log = arena + 64;  /* [B, 1], line 14 */
-static float *const dloss_clip_2 = arena + 64;  /* [B, 1], line 14 */
-static float *const dloss_clip = arena + 80;  /* [B, 1], line 14 */
 static float *const dp = arena + 80;  /* [B, 1], line 14 */
 static float *const dp_add = arena + 0;  /* [B, 1], line 13 */
 
@@ -130,7 +121,7 @@ static float forward(int n, int mode)
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 1; j++)
             loss_sum[0] += loss_neg[i];
-    POISON(loss_log, n);
+    POISON(arena + 32, n);
     /* loss = loss_sum / n */
     for (int i = 0; i < 1; i++)
         loss[i] = loss_sum[0] / (float)n;

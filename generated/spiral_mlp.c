@@ -57,7 +57,6 @@ static int32_t t[B];  /* [B], line 8 */
 /* ---- the arena: every activation, gradient and temporary, planned ---- */
 static float arena[704];  /* 2816 bytes */
 static float *const y_matmul = arena + 0;  /* [B, 10], line 10 */
-static float *const y_add = arena + 0;  /* [B, 10], line 10 */
 static float *const y_sigmoid = arena + 0;  /* [B, 10], line 10 */
 static float *const y_matmul2 = arena + 608;  /* [B, 3], line 10 */
 static float *const y = arena + 608;  /* [B, 3], line 10 */

@@ -52,7 +52,6 @@ static int32_t t[B];  /* [B], line 8 */
 /* ---- the arena: every activation, gradient and temporary, planned ---- */
 static float arena[704];  /* 2816 bytes */
 static float *const h_matmul = arena + 0;  /* [B, 10], line 15 */
-static float *const h_add = arena + 0;  /* [B, 10], line 15 */
 static float *const h = arena + 0;  /* [B, 10], line 15 */
 static float *const y_matmul = arena + 608;  /* [B, 3], line 16 */
 static float *const y = arena + 608;  /* [B, 3], line 16 */

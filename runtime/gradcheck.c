@@ -19,6 +19,9 @@
  *      near zero.  The price: a param whose gradients are all far below
  *      the floor is checked only to that absolute accuracy; a wrong
  *      gradient of the size of the floor or above shows as an error near 1.
+ * An element whose one-sided slopes disagree by more than a tenth sits at a
+ * kink of the loss (relu at 0, max at a tie) and is left out: the report
+ * says so.
  * Params of up to 200 elements are checked whole; larger ones by a
  * stratified sample: one element drawn from each of 200 equal strides, by
  * an NnrtRng with a fixed seed, so every run checks the same elements.
@@ -63,8 +66,12 @@ static size_t nnrt_gc_sample(const NnrtTensor *t, NnrtRng *rng, size_t *idx)
     return NNRT_GC_SAMPLES;
 }
 
-/* Central difference of the loss in element i of t. */
-static double nnrt_gc_numeric(const NnrtModel *m, const NnrtTensor *t, size_t i, int n)
+/* Central difference of the loss in element i of t.  *kink is set when the
+ * two one-sided slopes disagree by more than a tenth: the step straddles a
+ * point where the loss is not differentiable (relu at 0, max at a tie), so
+ * no difference quotient there says anything about the gradient. */
+static double nnrt_gc_numeric(const NnrtModel *m, const NnrtTensor *t, size_t i, int n, double l0,
+                              double floor_, int *kink)
 {
     float v = t->data[i];
     t->data[i] = (float)((double)v + NNRT_GRADCHECK_EPS);
@@ -74,16 +81,25 @@ static double nnrt_gc_numeric(const NnrtModel *m, const NnrtTensor *t, size_t i,
     double hm = (double)v - (double)t->data[i];
     double lm = (double)m->forward(m->x_buf, m->t_buf, n, NNRT_TRAIN_SAME_MASK);
     t->data[i] = v;
+    double up = (lp - l0) / hp, down = (l0 - lm) / hm;
+    *kink = fabs(up - down) > 0.1 * fmax(fmax(fabs(up), fabs(down)), floor_);
     return (lp - lm) / (hp + hm);
 }
 
-/* The worst error over one param's sampled elements (NaN stays NaN). */
+/* The worst error over one param's sampled elements (NaN stays NaN);
+ * elements at a kink are counted in *kinks and left out. */
 static double nnrt_gc_param(const NnrtModel *m, const NnrtTensor *t, const size_t *idx,
-                            const float *a, size_t count, int n, double floor_)
+                            const float *a, size_t count, int n, double l0, double floor_, size_t *kinks)
 {
     double worst = 0.0;
+    *kinks = 0;
     for (size_t k = 0; k < count; k++) {
-        double num = nnrt_gc_numeric(m, t, idx[k], n);
+        int kink;
+        double num = nnrt_gc_numeric(m, t, idx[k], n, l0, floor_, &kink);
+        if (kink) {
+            ++*kinks;
+            continue;
+        }
         double an = (double)a[k];
         double scale = fmax(fmax(fabs(an), fabs(num)), floor_);
         double e = fabs(an - num) / scale;
@@ -107,14 +123,15 @@ static void nnrt_gc_collect(const NnrtModel *m, size_t *idx, float *a, size_t *c
     }
 }
 
-static void nnrt_gc_report(const NnrtTensor *t, size_t count, double err, FILE *out)
+static void nnrt_gc_report(const NnrtTensor *t, size_t count, size_t kinks, double err, FILE *out)
 {
     char shape[96];
     nnrt_gc_shape(t, shape, sizeof shape);
     if (!t->grad)
         fprintf(out, "gradcheck %s %s: no gradient (frozen), skipped\n", t->name, shape);
     else
-        fprintf(out, "gradcheck %s %s: max rel err %.1e (%zu checked)\n", t->name, shape, err, count);
+        fprintf(out, "gradcheck %s %s: max rel err %.1e (%zu checked%s)\n", t->name, shape, err, count - kinks,
+                kinks ? ", some at kinks skipped" : "");
 }
 
 int nnrt_gradcheck(const NnrtModel *m, const NnrtData *d, FILE *out)
@@ -139,8 +156,9 @@ int nnrt_gradcheck(const NnrtModel *m, const NnrtData *d, FILE *out)
     double worst = 0.0;
     for (int p = 0; p < m->n_params; p++) {
         size_t off = (size_t)p * NNRT_GC_SAMPLES;
-        double e = nnrt_gc_param(m, &m->params[p], idx + off, a + off, counts[p], n, floor_);
-        nnrt_gc_report(&m->params[p], counts[p], e, out);
+        size_t kinks;
+        double e = nnrt_gc_param(m, &m->params[p], idx + off, a + off, counts[p], n, loss, floor_, &kinks);
+        nnrt_gc_report(&m->params[p], counts[p], kinks, e, out);
         if (isnan(e) || e > worst)
             worst = e;
     }

@@ -59,7 +59,8 @@ void nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
 void nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
                       double acc, double test_loss, double test_acc)
 {
-    fprintf(out, "done: %d epochs, %ld steps in %.2fs | loss %.4f", epochs, steps, secs, loss);
+    fprintf(out, "done: %d epoch%s, %ld step%s in %.2fs | loss %.4f", epochs, epochs == 1 ? "" : "s", steps,
+            steps == 1 ? "" : "s", secs, loss);
     if (!isnan(acc))
         fprintf(out, " | acc %.4f", acc);
     nnrt_log_test(out, test_loss, test_acc);
