@@ -6,6 +6,7 @@
 #   make demo       compile models/twolayer.nn, build and train it
 #   make regen      rewrite generated/ from models/ and show any drift
 #   make report     memory-plan ratios for every model and the trace tally
+#   make bench      nnc against PyTorch, NumPy and the machine (bench/RESULTS.md)
 #
 # Objects and the flex/bison outputs go to build/.  Header dependencies are
 # tracked with -MMD, so an edited header rebuilds what includes it.
@@ -116,7 +117,7 @@ test: all $(TEST_BIN)
 demo: all
 	@sh scripts/deps.sh
 	$(BUILD)/nnc models/twolayer.nn -o generated/twolayer.c
-	$(CC) -std=c99 -O2 -Iruntime -o $(BUILD)/twolayer generated/twolayer.c $(RT_LIBS)
+	$(CC) -std=c99 -O3 -Iruntime -o $(BUILD)/twolayer generated/twolayer.c $(RT_LIBS)
 	$(BUILD)/twolayer
 
 # ---- generated/: the emitted program of every model, kept for reading -------
@@ -133,6 +134,39 @@ regen: all
 # then the offset assignment on glow's traces (scripts/report.sh).
 report: $(BUILD)/nnc $(BUILD)/tools/trace_replay
 	@sh scripts/report.sh $(BUILD)/nnc $(BUILD)/tools/trace_replay
+
+# ---- make bench: nnc against PyTorch, NumPy, OpenBLAS and the FMA peak ----
+# (bench/bench.py writes bench/RESULTS.md; never part of make test).
+BENCH_TOOLS := $(BUILD)/bench/runone $(BUILD)/bench/spiral_export $(BUILD)/bench/sgemm $(BUILD)/bench/fma_peak
+
+$(BUILD)/bench/runone: bench/runone.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
+
+$(BUILD)/bench/spiral_export: bench/spiral_export.c $(BUILD)/libnnrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(RT_LIBS)
+
+$(BUILD)/bench/sgemm: bench/sgemm.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BLAS_CFLAGS) $(CFLAGS) -o $@ $< $(BLAS_LIBS)
+
+# The FMA probe: each kernel built for its instruction set, the CPU picks.
+$(BUILD)/bench/fma_avx512.o: bench/fma_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -mavx512f -c -o $@ $<
+
+$(BUILD)/bench/fma_avx2.o: bench/fma_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -mavx2 -mfma -c -o $@ $<
+
+$(BUILD)/bench/fma_peak: bench/fma_peak.c $(BUILD)/bench/fma_avx512.o $(BUILD)/bench/fma_avx2.o
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^
+
+.PHONY: bench
+bench: all $(BENCH_TOOLS)
+	@sh scripts/deps.sh bench
+	/usr/bin/python3 bench/bench.py
 
 # ---- install ---------------------------------------------------------------
 install: all

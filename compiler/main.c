@@ -30,6 +30,7 @@ typedef struct Options {
     int dump_ast, dump_sema, dump_graph, dump_plan, report, explain, check, verbose;
     int batch;      /* --batch N: binds B instead of train.batch */
     int naive;      /* --planner=naive */
+    int flags;      /* --cflags (1) or --libs (2), printed after every option is read */
     EmitOptions emit;
 } Options;
 
@@ -40,6 +41,11 @@ static const char usage[] =
     "  -o FILE            write the program: FILE.c is C source, '-' is stdout,\n"
     "                     any other name also builds it into an executable with $CC\n"
     "                     (default cc), the runtime and BLAS\n"
+    "  --target c|cuda    C for the CPU (default), or CUDA for an NVIDIA GPU: -o FILE.cu\n"
+    "                     writes CUDA source (a .cu name implies --target cuda), any\n"
+    "                     other name builds it with nvcc ($NVCC, nvcc on PATH or\n"
+    "                     /usr/local/cuda/bin/nvcc; -arch from $NNC_CUDA_ARCH, default\n"
+    "                     sm_90), libnnrt_cuda.a, libnnrt.a and cuBLAS\n"
     "  --check            check the model only (parse and sema)\n"
     "  --emit program     a program with main (default)\n"
     "  --emit library     only the model functions over static storage: no main,\n"
@@ -54,6 +60,7 @@ static const char usage[] =
     "                     the plan's totals\n"
     "  -v                 print the compiler command run for -o\n"
     "  --cflags, --libs   print the flags to build an emitted program yourself\n"
+    "                     (with --target cuda: for nvcc and a .cu)\n"
     "  --version, --help\n";
 
 /* "nnc: <before><arg><after>" and a hint; exit status 2. */
@@ -86,14 +93,59 @@ static void runtime_dirs(char *inc, char *lib, size_t len)
     snprintf(lib, len, "%s/lib", NNC_PREFIX);
 }
 
-static void print_flags(int cflags)
+/* ---- --target cuda: nvcc, its -arch, and the CUDA runtime beside libnnrt ---- */
+static const char *cuda_arch(void)
 {
-    char inc[4096], lib[4096];
+    const char *a = getenv("NNC_CUDA_ARCH");
+    return a && *a ? a : "sm_90";
+}
+
+/* $NVCC, else nvcc on PATH, else /usr/local/cuda/bin/nvcc; NULL if none. */
+static const char *find_nvcc(char *buf, size_t len)
+{
+    const char *env = getenv("NVCC"), *path = getenv("PATH");
+    if (env && *env)
+        return env;
+    for (const char *p = path; p && *p;) {
+        const char *colon = strchr(p, ':');
+        int n = colon ? (int)(colon - p) : (int)strlen(p);
+        if (n > 0 && snprintf(buf, len, "%.*s/nvcc", n, p) < (int)len && access(buf, X_OK) == 0)
+            return buf;
+        p = colon ? colon + 1 : NULL;
+    }
+    if (access("/usr/local/cuda/bin/nvcc", X_OK) == 0)
+        return "/usr/local/cuda/bin/nvcc";
+    return NULL;
+}
+
+/* The flags of a CUDA build: headers of both runtimes; libnnrt_cuda.a,
+ * libnnrt.a, cuBLAS, with an rpath to CUDA's libraries beside nvcc. */
+static void cuda_flags(char *out, size_t len, int cflags, const char *nvcc)
+{
+    char inc[4096], lib[4096], cudalib[4200] = "";
     runtime_dirs(inc, lib, sizeof inc);
-    if (cflags)
+    if (cflags) {
+        snprintf(out, len, "-I'%s' -I'%s/cuda'", inc, inc);
+        return;
+    }
+    const char *slash = nvcc ? strrchr(nvcc, '/') : NULL;
+    if (slash)
+        snprintf(cudalib, sizeof cudalib, " -Xlinker -rpath -Xlinker '%.*s/../lib64'", (int)(slash - nvcc), nvcc);
+    snprintf(out, len, "'%s/libnnrt_cuda.a' '%s/libnnrt.a' %s -lcublas -lz -lm%s", lib, lib, NNC_BLAS_LIBS, cudalib);
+}
+
+static void print_flags(int cflags, int cuda)
+{
+    char inc[4096], lib[4096], nv[4096], flags[16384];
+    runtime_dirs(inc, lib, sizeof inc);
+    if (cuda) {
+        cuda_flags(flags, sizeof flags, cflags, find_nvcc(nv, sizeof nv));
+        printf("%s\n", flags);
+    } else if (cflags) {
         printf("-I%s\n", inc);
-    else
+    } else {
         printf("%s/libnnrt.a %s -lz -lm\n", lib, NNC_BLAS_LIBS);
+    }
 }
 
 static int parse_value(int argc, char **argv, int *i, const char **out)
@@ -111,7 +163,7 @@ static int parse_options(int argc, char **argv, Options *o)
         const char *a = argv[i], *v = NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(usage, stdout); return 0; }
         if (strcmp(a, "--version") == 0) { printf("nnc %s\n", NNC_VERSION); return 0; }
-        if (strcmp(a, "--cflags") == 0 || strcmp(a, "--libs") == 0) { print_flags(a[2] == 'c'); return 0; }
+        if (strcmp(a, "--cflags") == 0 || strcmp(a, "--libs") == 0) { o->flags = a[2] == 'c' ? 1 : 2; continue; }
         if (strcmp(a, "-dA") == 0) o->dump_ast = 1;
         else if (strcmp(a, "-dS") == 0) o->dump_sema = 1;
         else if (strcmp(a, "-dG") == 0) o->dump_graph = 1;
@@ -141,6 +193,11 @@ static int parse_options(int argc, char **argv, Options *o)
             o->emit.library = strcmp(v, "library") == 0;
             if (o->emit.library)
                 o->emit.blas = 0;
+        } else if (strcmp(a, "--target") == 0 || strncmp(a, "--target=", 9) == 0) {
+            if (a[8] == '=') v = a + 9;
+            else if (!parse_value(argc, argv, &i, &v)) return usage_error("", a, " needs c or cuda");
+            if (strcmp(v, "c") && strcmp(v, "cuda")) return usage_error("--target is c or cuda, not '", v, "'");
+            o->emit.cuda = strcmp(v, "cuda") == 0;
         } else if (strcmp(a, "--blas") == 0) {
             if (!parse_value(argc, argv, &i, &v)) return usage_error("", a, " needs cblas or none");
             if (strcmp(v, "cblas") && strcmp(v, "none")) return usage_error("--blas is cblas or none, not '", v, "'");
@@ -152,6 +209,10 @@ static int parse_options(int argc, char **argv, Options *o)
         } else {
             o->input = a;
         }
+    }
+    if (o->flags) {
+        print_flags(o->flags == 1, o->emit.cuda);
+        return 0;
     }
     if (!o->input)
         return usage_error("", "no model given", "");
@@ -166,12 +227,35 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* --target cuda -o NAME: the .cu built with nvcc into NAME. */
+static int build_cuda(const Options *o, const char *cusrc)
+{
+    char nv[4096], cflags[9000], libs[16384], cmd[32768];
+    const char *nvcc = find_nvcc(nv, sizeof nv);
+    if (!nvcc) {
+        fprintf(stderr, "nnc: nvcc not found (set NVCC, or put CUDA's bin on PATH); -o NAME.cu writes the source "
+                        "without building it\n");
+        return 1;
+    }
+    cuda_flags(cflags, sizeof cflags, 1, nvcc);
+    cuda_flags(libs, sizeof libs, 0, nvcc);
+    snprintf(cmd, sizeof cmd, "'%s' -O2 -std=c++17 -arch=%s -o '%s' '%s' %s %s", nvcc, cuda_arch(), o->output, cusrc,
+             cflags, libs);
+    if (o->verbose)
+        fprintf(stderr, "%s\n", cmd);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "nnc: building %s failed (the command was: %s)\n", o->output, cmd);
+        return 1;
+    }
+    return 0;
+}
+
 static int build_program(const Options *o, const char *csrc)
 {
     char inc[4096], lib[4096], cmd[16384];
     runtime_dirs(inc, lib, sizeof inc);
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    snprintf(cmd, sizeof cmd, "%s -std=c99 -O2 -o '%s' '%s' -I'%s' '%s/libnnrt.a' %s -lz -lm", cc, o->output, csrc,
+    snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -o '%s' '%s' -I'%s' '%s/libnnrt.a' %s -lz -lm", cc, o->output, csrc,
              inc, lib, NNC_BLAS_LIBS);
     if (o->verbose)
         fprintf(stderr, "%s\n", cmd);
@@ -199,9 +283,44 @@ static int write_header(const char *c_path, const EmitOptions *eo, const Graph *
     return 0;
 }
 
+/* --target cuda: NAME.cu or '-' is the source; any other name builds it
+ * from NAME.nnc-tmp.cu with nvcc. */
+static int write_cuda(const Options *o, const EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
+{
+    int to_stdout = strcmp(o->output, "-") == 0, build = !to_stdout && !ends_with(o->output, ".cu");
+    if (eo->library) {
+        fprintf(stderr, "nnc: --emit library is C only; --target cuda writes a program\n");
+        return 2;
+    }
+    if (ends_with(o->output, ".c")) {
+        fprintf(stderr, "nnc: --target cuda writes CUDA source: give -o NAME.cu (or a program name to build)\n");
+        return 2;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, build ? "%s.nnc-tmp.cu" : "%s", o->output);
+    FILE *f = to_stdout ? stdout : xfopen(path, "w");
+    if (!f)
+        return 1;
+    emit_cuda(f, g, p, eo, argc, argv);
+    if (!to_stdout && fclose(f) != 0) {
+        fprintf(stderr, "nnc: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (!build)
+        return 0;
+    int rc = build_cuda(o, path);
+    remove(path);
+    return rc;
+}
+
 static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
 {
-    int to_stdout = strcmp(o->output, "-") == 0, build = !to_stdout && !ends_with(o->output, ".c");
+    int to_stdout = strcmp(o->output, "-") == 0;
+    if (ends_with(o->output, ".cu"))
+        eo->cuda = 1;
+    if (eo->cuda)
+        return write_cuda(o, eo, g, p, argc, argv);
+    int build = !to_stdout && !ends_with(o->output, ".c");
     if (eo->library && build) {
         fprintf(stderr, "nnc: --emit library writes C source: give -o NAME.c (NAME.h is written beside it)\n");
         return 2;

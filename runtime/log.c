@@ -2,7 +2,7 @@
  *
  *   nnrt_now            seconds on the monotonic clock (for "time 0.01s")
  *   nnrt_log_progress   "| epoch 3 | iter 10/10 | time 0.01s | loss 0.9123"
- *   nnrt_log_summary    "done: 300 epochs, 3000 steps in 0.12s | loss ... | acc ..."
+ *   nnrt_log_summary    "done: 300 epochs, 3000 steps in 0.12s (41.13 us a step) | loss ... | acc ..."
  *   NnrtCsvLog          epoch,loss,acc,test_loss,test_acc,lr; NaN = empty field
  *   nnrt_errf           the one-line error every loader returns
  *
@@ -59,8 +59,11 @@ void nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
 void nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
                       double acc, double test_loss, double test_acc)
 {
-    fprintf(out, "done: %d epoch%s, %ld step%s in %.2fs | loss %.4f", epochs, epochs == 1 ? "" : "s", steps,
-            steps == 1 ? "" : "s", secs, loss);
+    fprintf(out, "done: %d epoch%s, %ld step%s in %.2fs", epochs, epochs == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
+            secs);
+    if (steps > 0)
+        fprintf(out, " (%.2f us a step)", secs * 1e6 / (double)steps);
+    fprintf(out, " | loss %.4f", loss);
     if (!isnan(acc))
         fprintf(out, " | acc %.4f", acc);
     nnrt_log_test(out, test_loss, test_acc);
