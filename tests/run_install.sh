@@ -1,0 +1,32 @@
+#!/bin/sh
+# run_install.sh: `make install` into a scratch prefix, then the installed
+# nnc must find its installed runtime on its own: build and run a trainer
+# with it, and build one by hand with `nnc --cflags` / `--libs` and with
+# pkg-config's nnrt.pc.
+set -u
+prefix=$(pwd)/build/install-test
+rm -rf "$prefix"
+fail() { echo "FAIL install: $*"; exit 1; }
+
+make -s install PREFIX="$prefix" >/dev/null || fail "make install PREFIX=$prefix"
+for f in bin/nnc lib/libnnrt.a include/nnrt.h lib/pkgconfig/nnrt.pc; do
+    [ -f "$prefix/$f" ] || fail "$f was not installed"
+done
+
+nnc="$prefix/bin/nnc"
+"$nnc" models/and.nn -o "$prefix/and" || fail "the installed nnc could not build a trainer"
+out=$("$prefix/and" --quiet) || fail "the installed trainer failed"
+case "$out" in *"acc 1.0000"*) ;; *) fail "the installed and-gate trainer printed: $out" ;; esac
+
+"$nnc" models/and.nn -o "$prefix/and.c" || fail "emitting C with the installed nnc"
+cc -std=c99 -O2 -o "$prefix/and_flags" "$prefix/and.c" $("$nnc" --cflags) $("$nnc" --libs) ||
+    fail "building with nnc --cflags / --libs"
+"$prefix/and_flags" --quiet >/dev/null || fail "the trainer built with --cflags/--libs failed"
+
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --exists nnrt || fail "pkg-config does not find nnrt.pc"
+cc -std=c99 -O2 -o "$prefix/and_pc" "$prefix/and.c" \
+    $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs nnrt) || fail "building with pkg-config nnrt"
+"$prefix/and_pc" --quiet >/dev/null || fail "the trainer built with pkg-config failed"
+
+echo "install: ok (nnc, libnnrt.a, nnrt.h, nnrt.pc under $prefix; trainers built three ways)"
+rm -rf "$prefix"
