@@ -168,6 +168,20 @@ bench: all $(BENCH_TOOLS)
 	@sh scripts/deps.sh bench
 	/usr/bin/python3 bench/bench.py
 
+# ---- the training library on 32-bit ARM (issue 7, docs/embedded.md) -------
+# test-embedded installs the ARM tools first (scripts/deps.sh embedded, as
+# root); make test runs tests/run_embedded.sh as well, which installs them
+# the same way or, where it cannot, skips with one line.  embedded-report
+# prints each small model's footprint on a Cortex-M4.
+.PHONY: test-embedded embedded-report
+test-embedded: all
+	@sh scripts/deps.sh embedded
+	@sh tests/run_embedded.sh
+
+embedded-report: all
+	@sh scripts/deps.sh embedded
+	@sh tests/run_embedded.sh --report
+
 # ---- install ---------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

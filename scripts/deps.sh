@@ -3,7 +3,8 @@
 # here.  What is missing is installed with apt-get when we are root (or can
 # sudo without a password); otherwise one line names the packages and we
 # exit 1 so make stops.  Extra arguments name optional groups: "data" (the
-# Fashion-MNIST package).
+# Fashion-MNIST package), "embedded" (the ARM cross compilers, newlib and
+# QEMU that tests/run_embedded.sh uses).
 missing=""
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
 need_pc()  { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
@@ -23,6 +24,13 @@ fi
 for extra in "$@"; do
     case "$extra" in
     data) need_file /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz dataset-fashion-mnist ;;
+    embedded)
+        need_cmd arm-none-eabi-gcc gcc-arm-none-eabi
+        need_file /usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/librdimon.a libnewlib-arm-none-eabi
+        need_cmd qemu-system-arm qemu-system-arm
+        need_cmd qemu-arm qemu-user
+        need_cmd arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf
+        ;;
     esac
 done
 [ -z "$missing" ] && exit 0
