@@ -4,11 +4,13 @@
 # sudo without a password); otherwise one line names the packages and we
 # exit 1 so make stops.  Extra arguments name optional groups: "data" (the
 # Fashion-MNIST package), "embedded" (the ARM cross compilers, newlib and
-# QEMU that tests/run_embedded.sh uses).
+# QEMU that tests/run_embedded.sh uses), "bench" (PyTorch, NumPy, hyperfine
+# and Fashion-MNIST for make bench).
 missing=""
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
 need_pc()  { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
 need_file() { [ -e "$1" ] || missing="$missing $2"; }
+need_py()  { /usr/bin/python3 -c "import $1" >/dev/null 2>&1 || missing="$missing $2"; }
 
 need_cmd flex flex
 need_cmd bison bison
@@ -30,6 +32,12 @@ for extra in "$@"; do
         need_cmd qemu-system-arm qemu-system-arm
         need_cmd qemu-arm qemu-user
         need_cmd arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf
+        ;;
+    bench)
+        need_py torch python3-torch
+        need_py numpy python3-numpy
+        need_cmd hyperfine hyperfine
+        need_file /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz dataset-fashion-mnist
         ;;
     esac
 done

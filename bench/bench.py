@@ -1,0 +1,547 @@
+"""bench.py: nnc against PyTorch, NumPy and the machine; `make bench` runs it.
+
+    /usr/bin/python3 bench/bench.py [--runs N] [--only spiral,fashion,large] [--out FILE]
+
+Run from the repository root once build/nnc, build/libnnrt.a and the
+tools under build/bench/ are built (the Makefile's bench target builds
+them and installs the peers' packages first).  In order:
+
+  1. nnc's compile time for every model (hyperfine, median of 30 runs);
+  2. per workload: the trainer built by nnc, its initial params exported
+     (`--epochs 0 --save`), the spiral rows exported (spiral_export); a
+     warm-up round that also checks the peers' initial loss against nnc's
+     and records the loss curves (--log-csv); then N rounds in which the
+     systems take turns (nnc, torch, numpy, nnc, ...) so drift hits all
+     alike; the tables show medians;
+  3. GFLOP/s of the step's GEMMs: nnc and the peers against OpenBLAS sgemm
+     on the same shapes (sgemm) and the FMA peak of one core (fma_peak);
+  4. bench/RESULTS.md, and the same tables on stdout.
+
+Times are measured, never asserted: ratios are against nnc in the same
+run.  Wall time and peak RSS come from runone (bench/runone.c: fork,
+exec, wait, ru_maxrss -- the figure `/usr/bin/time -f %M` prints, with a
+finer clock); training time from each program's own summary line
+("done: ... steps in T s").  A run longer than LIMIT seconds is killed and
+its system skipped in the later rounds.
+"""
+import argparse
+import csv
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peerlib  # noqa: E402
+
+ROOT = peerlib.ROOT
+BUILD = os.path.join(ROOT, "build", "bench")
+WORK = os.path.join(BUILD, "work")
+NNC = os.path.join(ROOT, "build", "nnc")
+PY = "/usr/bin/python3"
+LIMIT = 60          # seconds a run may take
+SPIRAL_LONG = 100   # the spiral's per-step time comes from a run this many times longer
+BASE = ("nnc", "PyTorch", "NumPy")
+
+# threads: the thread counts measured; avx512_peers: also run the peers
+# with OpenBLAS forced to its AVX-512 kernels (one thread).
+WORKLOADS = {
+    "spiral": {"model": "twolayer", "threads": [1], "avx512_peers": False},
+    "fashion": {"model": "fashion_relu", "threads": [1, 2], "avx512_peers": True},
+    "large": {"model": "mlp_large", "threads": [1], "avx512_peers": False},
+}
+
+# "done: 300 epochs, 3000 steps in 0.02s (6.81 us a step) | loss 0.1232 | acc 0.9633 [| test ...]"
+DONE = re.compile(r"done: (\d+) epochs?, (\d+) steps? in ([0-9.]+)s(?: \(([0-9.]+) us a step\))?[^|]*"
+                  r"\| loss (\S+)(?: \| acc (\S+))?(?: \| test loss (\S+))?(?: \| test acc (\S+))?")
+INIT = re.compile(r"init: loss (\S+) \| acc (\S+)")
+
+
+class Failed(Exception):
+    pass
+
+
+class TimedOut(Exception):
+    pass
+
+
+# ---- running one program ----------------------------------------------------
+def thread_env(n, **extra):
+    return dict(os.environ, OPENBLAS_NUM_THREADS=str(n), OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n), **extra)
+
+
+def spawn(argv, env, log, limit=LIMIT):
+    """Runs argv under runone, stdout and stderr into log: (wall s, peak RSS
+    KB, output).  runone times it and reads its RSS from a small process:
+    spawned from here, the child would carry this interpreter's RSS.  It
+    runs in a session of its own, killed as a group after `limit` s."""
+    figures = log + ".fig"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    runone = [os.path.join(BUILD, "runone"), figures, *argv]
+    pid = os.posix_spawn(runone[0], runone, env, setsid=True,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)])
+    os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    finished = select.select([pidfd], [], [], limit)[0]
+    os.close(pidfd)
+    if not finished:
+        os.killpg(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if not finished:
+        raise TimedOut(f"{' '.join(argv)}: killed after {limit} s")
+    with open(log) as f:
+        out = f.read()
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        raise Failed(f"{' '.join(argv)} exited {rc}:\n{out[-2000:]}")
+    with open(figures) as f:
+        wall, rss = f.read().split()
+    return float(wall), int(rss), out
+
+
+def summary(out, argv):
+    """The summary line's figures; the training time from its time per
+    step where it prints one (more digits than its seconds)."""
+    m = DONE.search(out)
+    if not m:
+        raise Failed(f"{' '.join(argv)}: no summary line in its output:\n{out[-2000:]}")
+    f = [float(v) if v is not None else None for v in m.groups()]
+    r = {"epochs": int(f[0]), "steps": int(f[1]), "train": f[2], "loss": f[4], "acc": f[5],
+         "test_loss": f[6], "test_acc": f[7], "precise": f[3] is not None}
+    if f[3] is not None:
+        r["train"] = f[3] * 1e-6 * r["steps"]
+    return r
+
+
+def run(cmd, log):
+    """One run of a system: its summary plus wall and RSS."""
+    wall, rss, out = spawn(cmd["argv"], cmd["env"], log)
+    r = summary(out, cmd["argv"])
+    r.update(wall=wall, rss=rss / 1024.0)
+    m = INIT.search(out)
+    if m:
+        r["init_loss"] = float(m.group(1))
+    return r
+
+
+def check_output(argv, env=None):
+    return subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
+
+
+# ---- the machine ------------------------------------------------------------
+def machine():
+    info = {"cpu": "unknown", "cores": os.cpu_count()}
+    with open("/proc/cpuinfo") as f:
+        text = f.read()
+    m = re.search(r"model name\s*: (.*)", text)
+    if m:
+        info["cpu"] = m.group(1).strip()
+    fam = re.search(r"cpu family\s*: (\d+)", text)
+    mod = re.search(r"^model\s*: (\d+)", text, re.M)
+    if fam and mod:
+        info["cpu"] += f" (family {fam.group(1)}, model {mod.group(1)})"
+    flags = re.search(r"flags\s*: (.*)", text)
+    info["avx512"] = bool(flags) and "avx512f" in flags.group(1).split()
+    info["cc"] = check_output([os.environ.get("CC", "cc"), "--version"]).splitlines()[0]
+    info["python"] = check_output([PY, "-c", "import sys, torch, numpy; print(sys.version.split()[0], "
+                                   "torch.__version__, numpy.__version__)"]).split()
+    info["nnc"] = check_output(["git", "-C", ROOT, "describe", "--always", "--dirty"]).strip()
+    info["kernel"] = os.uname().release
+    info["blas_env"] = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_"))
+    return info
+
+
+# ---- nnc's compile time -----------------------------------------------------
+def compile_times():
+    """{model path: (median ms, min ms)} of `nnc MODEL -o X.c`."""
+    models = sorted(os.path.join(d, f) for d in ("models", "bench/models")
+                    for f in os.listdir(os.path.join(ROOT, d)) if f.endswith(".nn"))
+    out_dir = os.path.join(BUILD, "cc")
+    os.makedirs(out_dir, exist_ok=True)
+    cmds = [f"{NNC} {m} -o {out_dir}/{os.path.basename(m)[:-3]}.c" for m in models]
+    times = {}
+    if shutil.which("hyperfine"):
+        js = os.path.join(WORK, "compile.json")
+        check_output(["hyperfine", "-N", "--warmup", "3", "--runs", "30", "--export-json", js, *cmds])
+        with open(js) as f:
+            for m, res in zip(models, json.load(f)["results"]):
+                times[m] = (res["median"] * 1e3, res["min"] * 1e3)
+        return times
+    for m, c in zip(models, cmds):
+        walls = [spawn(c.split(), dict(os.environ), os.path.join(WORK, "cc.log"))[0] * 1e3 for _ in range(30)]
+        times[m] = (statistics.median(walls), min(walls))
+    return times
+
+
+# ---- one workload -----------------------------------------------------------
+def gemm_flops(dims, rows):
+    """The step's GEMM flops for `rows` rows: forward, dW, and dX but for
+    the first layer (see sgemm.c)."""
+    return sum(2 * rows * a * b * (2 if l == 0 else 3) for l, (a, b) in enumerate(zip(dims, dims[1:])))
+
+
+def prepare(key):
+    """Builds the trainer and exports its initial params (and spiral rows)."""
+    w = dict(WORKLOADS[key], key=key)
+    model = w["model"]
+    w.update(peerlib.read_model(model))
+    w["nn"] = peerlib.MODELS[model][0]
+    w["trainer"] = os.path.join(BUILD, model)
+    w["build_cmd"] = [NNC, w["nn"], "-o", w["trainer"]]
+    subprocess.run(w["build_cmd"], cwd=ROOT, check=True)
+    w["init"] = os.path.join(WORK, model + ".init.safetensors")
+    w["init_cmd"] = [w["trainer"], "--epochs", "0", "--quiet", "--save", w["init"]]
+    _, _, out = spawn(w["init_cmd"], thread_env(1), os.path.join(WORK, model + ".init.log"))
+    w["nnc_init"] = summary(out, w["init_cmd"])
+    w["spiral"] = None
+    if w["data"]["kind"] == "spiral":
+        d = w["data"]
+        w["spiral"] = os.path.join(WORK, model + ".spiral.bin")
+        check_output([os.path.join(BUILD, "spiral_export"), str(d["classes"]), str(d["points"]),
+                      str(d["seed"]), w["spiral"]])
+    init = peerlib.read_safetensors(w["init"])  # the layer widths [in, out, ...]
+    w["dims"] = [init[w["layers"][0][0]].shape[0]] + [init[W].shape[1] for W, _, _ in w["layers"]]
+    return w
+
+
+def systems(w, threads):
+    """The commands of one round at a thread count, nnc first."""
+    peer_args = [w["model"], "--init", w["init"], "--threads", str(threads)]
+    if w["spiral"]:
+        peer_args += ["--spiral", w["spiral"]]
+    torch = [PY, os.path.join(ROOT, "bench", "peer_torch.py"), *peer_args]
+    numpy = [PY, os.path.join(ROOT, "bench", "peer_numpy.py"), *peer_args]
+    env = thread_env(threads)
+    cmds = [{"name": "nnc", "argv": [w["trainer"], "--quiet"], "env": env},
+            {"name": "PyTorch", "argv": torch, "env": env},
+            {"name": "NumPy", "argv": numpy, "env": env}]
+    if w["avx512_peers"] and threads == 1:
+        env = thread_env(threads, OPENBLAS_CORETYPE="SkylakeX")
+        cmds += [{"name": "PyTorch, OpenBLAS SkylakeX", "argv": torch, "env": env, "blas": "SkylakeX"},
+                 {"name": "NumPy, OpenBLAS SkylakeX", "argv": numpy, "env": env, "blas": "SkylakeX"}]
+    if w["key"] == "spiral":
+        epochs = str(w["epochs"] * SPIRAL_LONG)
+        cmds.append({"name": f"nnc, {epochs} epochs", "argv": [w["trainer"], "--quiet", "--epochs", epochs],
+                     "env": thread_env(threads), "long": True})
+    for c in cmds:
+        c["threads"] = threads
+    return cmds
+
+
+def warm_up(w, cmds, dead):
+    """Round 0, not measured: checks the peers' initial loss and records
+    the loss curves of nnc and the two peers."""
+    curves = {}
+    for c in cmds:
+        log = os.path.join(WORK, "warmup.log")
+        if c["name"] not in BASE:
+            try_run(c, log, dead)
+            continue
+        path = os.path.join(WORK, f"{w['model']}.{c['name']}.{c['threads']}.csv")
+        extra = ["--log-csv", path] + ([] if c["name"] == "nnc" else ["--check-init"])
+        r = try_run(dict(c, argv=c["argv"] + extra), log, dead, c["name"])
+        if r is None:
+            continue
+        with open(path) as f:
+            curves[c["name"]] = [float(row["loss"]) for row in csv.DictReader(f)]
+        curves[c["name"] + " init"] = r.get("init_loss", w["nnc_init"]["loss"])
+    return curves
+
+
+def try_run(cmd, log, dead, name=None):
+    """run(), or None after a time-out, which marks the system dead."""
+    try:
+        return run(cmd, log)
+    except TimedOut as e:
+        print(f"  {e}", flush=True)
+        dead.add((name or cmd["name"], cmd["threads"]))
+        return None
+
+
+def measure(w, runs):
+    """Every thread count's rounds: ({(name, threads): [run, ...]}, the
+    systems in order, the systems timed out, the loss curves)."""
+    res, order, dead, curves = {}, [], set(), None
+    for threads in w["threads"]:
+        cmds = systems(w, threads)
+        order += cmds
+        c = warm_up(w, cmds, dead)
+        curves = curves or c
+        for i in range(runs):
+            for cmd in cmds:
+                key = (cmd["name"], threads)
+                if key in dead:
+                    continue
+                r = try_run(cmd, os.path.join(WORK, "run.log"), dead)
+                if r is None:
+                    continue
+                res.setdefault(key, []).append(r)
+                print(f"  {w['key']} round {i + 1}/{runs}: {cmd['name']} x{threads}: "
+                      f"wall {r['wall']:.3f}s train {r['train']:.3f}s", flush=True)
+    return res, order, dead, curves
+
+
+def medians(runs):
+    m = {k: statistics.median(r[k] for r in runs) for k in ("wall", "train", "rss")}
+    t = [r["train"] for r in runs]
+    m["spread"] = (max(t) - min(t)) / m["train"] * 100 if m["train"] > 0 else 0.0
+    last = runs[-1]
+    m.update({k: last[k] for k in ("epochs", "steps", "loss", "acc", "test_loss", "test_acc")})
+    m["n"] = len(runs)
+    return m
+
+
+def workload_rows(w, res, order, dead):
+    """One row per system and thread count, ratios against nnc at the same
+    thread count; the spiral's nnc row takes its training time from the
+    long run when its summary gives only hundredths of a second."""
+    rows, base = [], {}
+    longs = [c for c in order if c.get("long") and (c["name"], c["threads"]) in res]
+    per_step_long = None
+    if longs:
+        lm = medians(res[(longs[0]["name"], longs[0]["threads"])])
+        per_step_long = lm["train"] / lm["steps"]
+    for c in order:
+        key = (c["name"], c["threads"])
+        if key in dead:
+            rows.append({"name": c["name"], "threads": c["threads"], "dead": True})
+            continue
+        if key not in res:
+            continue
+        m = medians(res[key])
+        m.update(name=c["name"], threads=c["threads"], mark="", dead=False)
+        if c["name"] == "nnc" and per_step_long is not None and not res[key][-1]["precise"]:
+            m["train"], m["mark"] = per_step_long * m["steps"], "†"
+        m["per_step"], m["per_epoch"] = m["train"] / m["steps"], m["train"] / m["epochs"]
+        b = base.setdefault(c["threads"], m)
+        for k in ("wall", "train", "rss"):
+            m["x_" + k] = m[k] / b[k] if b[k] > 0 and not c.get("long") else float("nan")
+        rows.append(m)
+    return rows
+
+
+# ---- GFLOP/s ----------------------------------------------------------------
+def sgemm(w, coretype):
+    """OpenBLAS on the step's GEMMs, one thread; coretype None: the
+    environment as it is, "": OPENBLAS_CORETYPE unset (OpenBLAS's own
+    choice), else forced."""
+    env = thread_env(1)
+    if coretype is not None:
+        env.pop("OPENBLAS_CORETYPE", None)
+        if coretype:
+            env["OPENBLAS_CORETYPE"] = coretype
+    out = check_output([os.path.join(BUILD, "sgemm"), str(w["batch"]), *map(str, w["dims"])], env=env)
+    core = re.search(r"^core (\S+)", out, re.M)
+    return {"step": float(re.search(r"^step .* ([0-9.]+) GFLOP/s", out, re.M).group(1)),
+            "core": core.group(1) if core else "?",
+            "gemms": re.findall(r"^gemm (\S+) (\S+) (\S+) ([0-9.]+) GFLOP/s", out, re.M)}
+
+
+def sgemm_all(w, info):
+    """sgemm under the environment as is, OpenBLAS's own choice and, on
+    AVX-512 machines, SkylakeX; a core already measured is not repeated."""
+    res = []
+    for coretype in [None, ""] + (["SkylakeX"] if info["avx512"] else []):
+        r = sgemm(w, coretype)
+        r["how"] = {None: "environment", "": "OpenBLAS's choice"}.get(coretype, "forced")
+        if r["core"] not in [x["core"] for x in res]:
+            res.append(r)
+    return res
+
+
+def fma_peak():
+    out = check_output([os.path.join(BUILD, "fma_peak")])
+    return float(re.search(r": ([0-9.]+) GFLOP/s", out).group(1)), out.split(":")[0]
+
+
+# ---- tables -----------------------------------------------------------------
+def fmt(v, spec):
+    return "–" if v is None or v != v else format(v, spec)
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def workload_md(w, rows, curves):
+    o = w["opt"]
+    opt = f"{o['kind']}(lr={o['lr']:g})"
+    dims = "-".join(map(str, w["dims"]))
+    out = [f"## {w['key']}: {w['nn']} ({dims}, {opt}, batch {w['batch']}, {w['epochs']} epochs)", ""]
+    hdr = ["system", "threads", "wall s", "train s", "s/epoch", "µs/step", "peak RSS MB", "loss", "acc",
+           "test loss", "test acc", "wall ×nnc", "train ×nnc", "RSS ×nnc", "train spread"]
+    body = []
+    for r in rows:
+        if r["dead"]:
+            body.append([r["name"], str(r["threads"]), f"> {LIMIT} (killed)"] + ["–"] * (len(hdr) - 3))
+            continue
+        body.append([r["name"], str(r["threads"]), fmt(r["wall"], ".3f"), fmt(r["train"], ".4f") + r["mark"],
+                     fmt(r["per_epoch"], ".4f"), fmt(r["per_step"] * 1e6, ".2f"), fmt(r["rss"], ".1f"),
+                     fmt(r["loss"], ".4f"), fmt(r["acc"], ".4f"), fmt(r["test_loss"], ".4f"),
+                     fmt(r["test_acc"], ".4f"), fmt(r["x_wall"], ".2f"), fmt(r["x_train"], ".2f"),
+                     fmt(r["x_rss"], ".2f"), fmt(r["spread"], ".0f") + "%"])
+    out += [table(hdr, body), ""]
+    if any(r.get("mark") for r in rows):
+        out += [f"† this nnc prints its training time in hundredths of a second only, too coarse here: "
+                f"its training time and µs/step come from the {w['epochs'] * SPIRAL_LONG}-epoch run "
+                f"(median training time / steps), scaled to its own steps.", ""]
+    names = [n for n in BASE if n in curves]
+    inits = [curves[n + " init"] for n in names]
+    if inits:
+        same = max(inits) - min(inits) <= 1e-3
+        out += ["Loss of the initial params on the training set (the peers load nnc's `--epochs 0 --save` "
+                "checkpoint): " + ", ".join(f"{n} {v:.4f}" for n, v in zip(names, inits)) +
+                (" — the same." if same else " — **MISMATCH: the peers do not see nnc's data or params.**"), ""]
+    if "nnc" in curves:
+        E = len(curves["nnc"])
+        epochs = [e for e in sorted({1, 2, 3, 5, 10, 30, 100, 300, E}) if e <= E] if E > 10 else range(1, E + 1)
+        out += ["Mean training loss of each epoch (warm-up run, `--log-csv`; the peers shuffle with their "
+                "own RNG):", ""]
+        out += [table(["epoch"] + names, [[str(e)] + [fmt(curves[n][e - 1] if e <= len(curves[n]) else None, ".4f")
+                                                      for n in names] for e in epochs]), ""]
+    return "\n".join(out)
+
+
+def gflops_md(ws, all_rows, blas, peak):
+    probes = blas[ws[0]["key"]]
+    hdr = ["workload", "GEMM MFLOP/step", "nnc GFLOP/s", "PyTorch", "NumPy"]
+    hdr += [f"sgemm, {p['core']} ({p['how']})" for p in probes]
+    hdr += ["FMA peak", "nnc / peak"] + [f"nnc / sgemm {p['core']}" for p in probes]
+    body = []
+    for w in ws:
+        rate = {r["name"]: gemm_flops(w["dims"], w["batch"]) * r["steps"] / r["train"] * 1e-9
+                for r in all_rows[w["key"]] if r["threads"] == 1 and not r["dead"] and r["name"] in BASE}
+        probes = blas[w["key"]]
+        line = [w["key"], fmt(gemm_flops(w["dims"], w["batch"]) * 1e-6, ".3g")]
+        line += [fmt(rate.get(n), ".1f") for n in BASE]
+        line += [fmt(p["step"], ".1f") for p in probes]
+        line += [fmt(peak, ".1f"), fmt(rate.get("nnc", 0) / peak * 100, ".0f") + "%"]
+        line += [fmt(rate.get("nnc", 0) / p["step"] * 100, ".0f") + "%" for p in probes]
+        body.append(line)
+    return table(hdr, body)
+
+
+def gemm_detail_md(probes):
+    hdr = ["GEMM", "M×N×K", "flags"] + [f"GFLOP/s {p['core']}" for p in probes]
+    body = [[name, mnk, flags] + [p["gemms"][i][3] for p in probes]
+            for i, (name, mnk, flags, _) in enumerate(probes[0]["gemms"])]
+    return table(hdr, body)
+
+
+def compile_md(times):
+    return table(["model", "median ms", "min ms"],
+                 [[m, fmt(t[0], ".2f"), fmt(t[1], ".2f")] for m, t in times.items()])
+
+
+# ---- the report -------------------------------------------------------------
+def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs):
+    probes = blas[next(iter(blas))] if blas else []
+    o = ["# nnc benchmark results", "",
+         f"Written by `make bench` (bench/bench.py) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+         f"in {secs / 60:.1f} minutes.  Medians of {args.runs} runs after one warm-up, the systems "
+         "taking turns run by run.  One thread unless the threads column says otherwise "
+         "(OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS and torch.set_num_threads).  "
+         "Ratios are peer/nnc in this run: above 1, nnc is faster or smaller.", "",
+         "## Machine", "",
+         f"- CPU: {info['cpu']}, {info['cores']} cores, AVX-512 {'yes' if info['avx512'] else 'no'}; "
+         f"kernel {info['kernel']}",
+         f"- load average (1 min) at the start {load0:.2f}, at the end {os.getloadavg()[0]:.2f} "
+         "(other work on the machine slows every system alike, the spread column shows how much it varied)",
+         f"- nnc {info['nnc']}; {info['cc']}",
+         f"- Python {info['python'][0]}, PyTorch {info['python'][1]}, NumPy {info['python'][2]}",
+         f"- OpenBLAS environment: {info['blas_env'] or 'none'}; the core OpenBLAS runs: "
+         + ", ".join(f"{p['core']} ({p['how']})" for p in probes),
+         f"- FMA peak of one core: {peak[0]:.1f} GFLOP/s ({peak[1]}, build/bench/fma_peak)", ""]
+    o += ["Columns: wall = the whole process (start, data loading, training, final evaluation); train = the "
+          "training loop as the program times it (nnc's summary, the peers' perf_counter around the epochs, "
+          "test evaluations inside training included); peak RSS = ru_maxrss (build/bench/runone, as "
+          "`/usr/bin/time -f %M`); loss and acc = the summary's evaluation of the whole training set after "
+          "training (test: the t10k set); train spread = (max - min) / median of the training times.", ""]
+    o += ["The peers (bench/peer_torch.py, bench/peer_numpy.py) read the model's train block, load nnc's initial "
+          "params and see the same rows, so the initial losses agree to the last digit; they shuffle with their "
+          "own RNG, so later losses agree only loosely.  torch.optim.Adam puts eps after the bias correction, "
+          "nnc and the NumPy peer before it.  nnc picks OpenBLAS's kernels itself (nnrt_blas_tune); the peers "
+          "run the core the environment gives them, and on Fashion-MNIST also with OPENBLAS_CORETYPE=SkylakeX.", ""]
+    for w in ws:
+        if w["key"] in errors:
+            o += [f"## {w['key']}", "", "**failed:**", "", "```", errors[w["key"]], "```", ""]
+        else:
+            o += [workload_md(w, rows[w["key"]], curves[w["key"]])]
+    good = [w for w in ws if w["key"] not in errors and w["key"] in blas]
+    if good:
+        o += ["## GEMM throughput (one thread)", "",
+              "GEMM flops of a step: per dense layer with batch B, 2·B·in·out for the forward product, the "
+              "same for dW = Xᵀ·dY and for dX = dY·Wᵀ (no dX for the first layer).  A system's GFLOP/s = "
+              "those flops over all its training steps / its training time, so everything else in the step "
+              "(gather, elementwise, update, in-training evaluation) counts against it.  sgemm = "
+              "build/bench/sgemm running exactly the step's GEMMs with OpenBLAS, best of 10 rounds, under "
+              "each core OpenBLAS can run here.", "",
+              gflops_md(good, rows, blas, peak[0]), ""]
+        big = good[-1]
+        o += [f"sgemm per GEMM, {big['key']} (batch {big['batch']}):", "", gemm_detail_md(blas[big["key"]]), ""]
+    o += ["## nnc compile time", "", "`build/nnc MODEL -o build/bench/cc/MODEL.c`, hyperfine, 30 runs after 3 "
+          "warm-ups:", "", compile_md(times), ""]
+    o += ["## Commands", "", "```", "make bench        # = sh scripts/deps.sh bench; /usr/bin/python3 bench/bench.py"]
+    for w in ws:
+        if w["key"] in errors:
+            continue
+        o += [" ".join(w["build_cmd"]).replace(ROOT + "/", ""), " ".join(w["init_cmd"]).replace(ROOT + "/", "")]
+        for threads in w["threads"]:
+            for c in systems(w, threads):
+                env = f"OPENBLAS_NUM_THREADS={threads} OMP_NUM_THREADS={threads} "
+                if c.get("blas"):
+                    env += f"OPENBLAS_CORETYPE={c['blas']} "
+                o.append(env + " ".join(c["argv"]).replace(ROOT + "/", ""))
+    o += ["build/bench/sgemm B D0 D1 ...   # OPENBLAS_NUM_THREADS=1; as is, OPENBLAS_CORETYPE unset, =SkylakeX",
+          "build/bench/fma_peak", "```", ""]
+    return "\n".join(o)
+
+
+def main():
+    p = argparse.ArgumentParser(description="nnc against PyTorch, NumPy and the machine")
+    p.add_argument("--runs", type=int, default=5, help="measured runs per system (after one warm-up)")
+    p.add_argument("--only", default="spiral,fashion,large", help="workloads, comma-separated")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    args = p.parse_args()
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
+    os.makedirs(WORK, exist_ok=True)
+    info = machine()
+    print(f"bench: {info['cpu']}, {info['cores']} cores; {args.runs} runs per system", flush=True)
+    peak = fma_peak()
+    print("bench: nnc compile times", flush=True)
+    times = compile_times()
+    ws, rows, curves, errors, blas = [], {}, {}, {}, {}
+    for key in args.only.split(","):
+        print(f"bench: workload {key}", flush=True)
+        w = {"key": key}
+        try:
+            w = prepare(key)
+            res, order, dead, curves[key] = measure(w, args.runs)
+            rows[key] = workload_rows(w, res, order, dead)
+            blas[key] = sgemm_all(w, info)
+        except (Failed, TimedOut, subprocess.CalledProcessError) as e:
+            errors[key] = str(e) + (str(e.stderr or "") if isinstance(e, subprocess.CalledProcessError) else "")
+            print(f"bench: {key} failed: {errors[key]}", file=sys.stderr)
+        ws.append(w)
+    again = fma_peak()
+    peak = max(peak, again)
+    md = report(args, info, load0, ws, rows, curves, errors, blas, peak, times, time.perf_counter() - t0)
+    with open(args.out, "w") as f:
+        f.write(md)
+    with open(os.path.join(BUILD, "rows.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    print(md)
+    print(f"bench: wrote {os.path.relpath(args.out, ROOT)}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
