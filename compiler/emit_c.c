@@ -709,7 +709,7 @@ enum { LM_EXP = 1, LM_LOG = 2, LM_LOG1P = 4, LM_TANH = 8, LM_SINCOS = 16, LM_POW
 static const char lm_intro[] =
     "\n/* ---- portable float math: the same bits on every target ----\n"
     " * libm's expf, logf, cosf... are not the same everywhere (newlib's differ\n"
-    " * from glibc's in the last bit for 1 to 10% of inputs), so these take their\n"
+    " * from glibc's in the last bit on up to 11% of inputs), so these take their\n"
     " * place: only +, -, *, / and conversions on floats, which IEEE 754 rounds\n"
     " * alike on every target, and a trainer built for x86, ARM Linux or a\n"
     " * Cortex-M4 computes the same loss at every step.  Build with\n"
