@@ -93,7 +93,8 @@ static int resolve_type(Sema *s, const TypeSpec *t, int allow_b, Shape *out)
         }
         if (e->kind == EX_NAME && strcmp(e->str, "B") == 0) {
             if (!allow_b || rank) {
-                error_at(s->d, e->loc, allow_b ? "B may only be the first axis" : "a param has no batch axis B");
+                error_at(s->d, e->loc, allow_b ? "B may only be the first axis: it counts the samples of a batch"
+                                               : "a param has no batch axis B: it is shared by every sample");
                 return 0;
             }
             out->d[rank] = DIM_B;
@@ -125,7 +126,7 @@ static void declare_leaf(Sema *s, const Decl *dc, Op op)
     }
     DType dt = dc->type->has_dtype ? dc->type->dtype : DT_F32;
     if (dt == DT_I32 && op != OP_LABEL && op != OP_INPUT) {
-        error_at(s->d, dc->type->loc, "a param holds f32 values, not i32");
+        error_at(s->d, dc->type->loc, "a param holds f32 values, not i32 (i32 is for class ids and indices)");
         return;
     }
     if (dt == DT_F64)
@@ -153,13 +154,20 @@ static int init_of(Sema *s, Val v, Node *p, int fan_in, int fan_out)
     static const char *const words[] = {"zeros", "ones", "glorot", "he", "const", "randn", "uniform"};
     const char *name = v.kind == V_WORD ? v.str : v.kind == V_CALL ? v.call->str : NULL;
     if (!name) {
-        if (v.kind != V_ERR)
+        if (v.kind == V_NUM)
+            error_at(s->d, v.loc, "a param's init is a name or a call; write const(%g) to fill it with %g", v.num, v.num);
+        else if (v.kind != V_ERR)
             error_at(s->d, v.loc, "a param's init is one of zeros, ones, const(v), randn(std=s), uniform(lo=a, hi=b), glorot, he");
         return 0;
     }
     const Builtin *b = builtin_find(name);
-    if (!b || b->group != G_INIT) {
-        const char *hint = closest_name(name, words, 7);
+    if (b && b->group != G_INIT) {
+        error_at(s->d, v.loc, "'%s' is %s, not an init: use zeros, ones, const(v), randn(std=s), uniform(lo=a, hi=b), glorot or he",
+                 name, builtin_group_name(b->group));
+        return 0;
+    }
+    if (!b) {
+        const char *hint = sema_hint(name, words, 7);
         error_at(s->d, v.loc, "unknown init '%s'%s%s%s", name, hint ? "; did you mean '" : "", hint ? hint : "",
                  hint ? "'?" : "");
         return 0;
@@ -181,7 +189,10 @@ static int init_of(Sema *s, Val v, Node *p, int fan_in, int fan_out)
     else if (strcmp(name, "glorot") == 0) { p->init = INIT_GLOROT; p->c[0] = sqrt(2.0 / (fan_in + fan_out)); }
     else { p->init = INIT_HE; p->c[0] = sqrt(2.0 / fan_in); }
     if ((p->init == INIT_RANDN && p->c[0] < 0) || (p->init == INIT_UNIFORM && p->c[0] > p->c[1])) {
-        error_at(s->d, v.loc, p->init == INIT_RANDN ? "randn needs std >= 0" : "uniform needs lo <= hi");
+        if (p->init == INIT_RANDN)
+            error_at(s->d, v.loc, "randn needs std >= 0; got %g", p->c[0]);
+        else
+            error_at(s->d, v.loc, "uniform needs lo <= hi; got lo=%g, hi=%g", p->c[0], p->c[1]);
         return 0;
     }
     return 1;
@@ -193,13 +204,13 @@ int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init,
     if (!sym)
         return -1;
     int id = graph_add(s->g, OP_PARAM, NULL, 0, shape_make(rank, d), DT_F32, loc);
+    name_node(s, id, name);
     if (init.kind != V_NONE && !init_of(s, init, graph_node(s->g, id), fan_in, fan_out))
         return -1;
     if (init.kind == V_NONE) { /* a layer's default: randn(std=0.01) */
         graph_node(s->g, id)->init = INIT_RANDN;
         graph_node(s->g, id)->c[0] = 0.01;
     }
-    name_node(s, id, name);
     sym->node = id;
     return id;
 }
@@ -208,9 +219,16 @@ int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init,
 
 static void declare_const(Sema *s, const Decl *dc)
 {
-    double v;
-    if (!sema_number(s, dc->value, &v))
+    Val x = sema_expr(s, dc->value);
+    if (x.kind == V_WORD)
+        sema_undefined(s, x.str, x.loc);
+    else if (x.kind != V_NUM && x.kind != V_BOOL && x.kind != V_ERR)
+        error_at(s->d, dc->value->loc, "const '%s' must be a number known at compile time, not %s", dc->name,
+                 x.kind == V_STR ? "a string" : x.kind == V_TENSOR ? "a tensor" : x.kind == V_LIST ? "a list"
+                 : x.kind == V_DIMB ? "the batch dimension B (known at run time)" : "this");
+    if (x.kind != V_NUM && x.kind != V_BOOL)
         return;
+    double v = x.num;
     Sym *sym = sema_define(s, dc->name, dc->name_loc, dc);
     if (!sym)
         return;
@@ -243,6 +261,10 @@ static void name_parts(Sema *s, int first, int result, const char *name)
 
 static void declare_assign(Sema *s, const Decl *dc)
 {
+    if (sema_lookup(s, dc->name)) { /* reported before the value, whose layer params would clash too */
+        sema_define(s, dc->name, dc->name_loc, dc);
+        return;
+    }
     int first = s->g->n;
     s->assign_name = dc->value->kind == EX_CALL ? dc->name : NULL;
     Val v = sema_expr(s, dc->value);
@@ -251,7 +273,7 @@ static void declare_assign(Sema *s, const Decl *dc)
         return;
     if (v.kind != V_TENSOR) {
         if (v.kind == V_WORD)
-            error_at(s->d, v.loc, "undefined name '%s'", v.str);
+            sema_undefined(s, v.str, v.loc);
         else
             error_at(s->d, dc->value->loc, "'%s' must be a tensor expression (use 'const' for numbers)", dc->name);
         return;
@@ -270,10 +292,13 @@ static void collect_names(Sema *s, const Program *p)
         if (dc->name && dc->kind != D_MODEL && dc->kind != D_OUTPUT && dc->kind != D_MINIMIZE)
             s->n_later++;
     s->later = arena_alloc(s->a, (size_t)(s->n_later + 1) * sizeof *s->later);
+    s->later_loc = arena_alloc(s->a, (size_t)(s->n_later + 1) * sizeof *s->later_loc);
     int i = 0;
     for (const Decl *dc = p->decls; dc; dc = dc->next)
-        if (dc->name && dc->kind != D_MODEL && dc->kind != D_OUTPUT && dc->kind != D_MINIMIZE)
+        if (dc->name && dc->kind != D_MODEL && dc->kind != D_OUTPUT && dc->kind != D_MINIMIZE) {
+            s->later_loc[i] = dc->name_loc;
             s->later[i++] = dc->name;
+        }
 }
 
 /* A declaration that failed still defines its name, as a value with no
@@ -291,10 +316,7 @@ static int named_node(Sema *s, const Decl *dc)
 {
     Sym *sym = sema_lookup(s, dc->name);
     if (!sym) {
-        int later = 0;
-        for (int i = 0; i < s->n_later; i++)
-            later |= strcmp(s->later[i], dc->name) == 0;
-        error_at(s->d, dc->name_loc, later ? "'%s' is used before its definition" : "undefined name '%s'", dc->name);
+        sema_undefined(s, dc->name, dc->name_loc);
         return -1;
     }
     if (!sym->is_const && sym->node < 0)
@@ -342,8 +364,8 @@ static void check_minimize(Sema *s, const Decl *dc)
     Node *n = graph_node(s->g, loss);
     char b[64];
     if (n->shape.rank != 0) {
-        error_at(s->d, dc->name_loc, "minimize needs a scalar; '%s' has shape %s", dc->name,
-                 shape_str(n->shape, b, sizeof b));
+        error_at(s->d, dc->name_loc, "minimize needs a scalar; '%s' has shape %s (a loss, or mean(...), gives one)",
+                 dc->name, shape_str(n->shape, b, sizeof b));
         return;
     }
     if (n->op == OP_ACCURACY) {
@@ -361,6 +383,8 @@ static void check_minimize(Sema *s, const Decl *dc)
     }
     s->g->loss = loss;
     s->reach = reach;
+    if (s->d->errors) /* a param read only by a declaration that failed would be warned about wrongly */
+        return;
     for (int i = 0; i < s->g->n; i++)
         if (!reach[i] && s->g->nodes[i].op == OP_PARAM)
             warn_at(s->d, s->g->nodes[i].loc, "param '%s' does not reach the loss '%s'; it will not be trained",
@@ -444,13 +468,13 @@ int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
         }
         mark_failed(&s, dc);
     }
-    Loc top = {p->file, 1, 1, 1};
+    Loc top = p->decls ? p->decls->loc : (Loc){p->file, 1, 1, 1};
     if (!model)
         error_at(d, top, "a model starts with 'model NAME;'");
     if (min)
         check_minimize(&s, min);
     else
-        error_at(d, top, "the model has no 'minimize NAME;': name the scalar loss to train");
+        error_at(d, model ? model->loc : top, "the model has no 'minimize NAME;': name the scalar loss to train");
     resolve_output(&s, p, out, min);
     find_metric(&s);
     if (train)

@@ -56,6 +56,7 @@ typedef struct Sema {
     Sym *syms;         /* open-addressing hash table */
     int n_syms, cap_syms;
     const char **later; /* names declared anywhere in the file, for "used before" */
+    Loc *later_loc;     /* where each of them is declared */
     int n_later;
     const char *assign_name; /* the name a layer call is being assigned to */
     char *reach;       /* reach[i]: node i feeds the loss (after check_minimize) */
@@ -96,6 +97,11 @@ struct Builtin {
     ParamSpec params[10];
 };
 const Builtin *builtin_find(const char *name);
+/* A "did you mean" among cands, or NULL when none is close (sema_expr.c). */
+const char *sema_hint(const char *name, const char *const *cands, int n);
+/* Reports a bare name that names no value: undefined (with a hint among
+ * the names defined so far), or a builtin written without its call. */
+void sema_undefined(Sema *s, const char *name, Loc loc);
 
 /* The train block into g->train (sema_train.c). */
 void sema_train_defaults(TrainSpec *t);

@@ -11,7 +11,9 @@
  */
 #include "sema.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NUMERR(v) ((v).kind == V_ERR)
@@ -66,7 +68,7 @@ static int as_node(Sema *s, Val v)
     if (v.kind == V_NUM || v.kind == V_BOOL)
         return sema_scalar_const(s, v.num, v.loc);
     if (v.kind == V_WORD)
-        error_at(s->d, v.loc, "undefined name '%s'", v.str);
+        sema_undefined(s, v.str, v.loc);
     else if (v.kind != V_ERR)
         error_at(s->d, v.loc, "expected a tensor, found %s", val_kind_name(v.kind));
     return -1;
@@ -82,7 +84,7 @@ int sema_number(Sema *s, const Expr *e, double *out)
         return 1;
     }
     if (v.kind == V_WORD)
-        error_at(s->d, v.loc, "undefined name '%s'", v.str);
+        sema_undefined(s, v.str, v.loc);
     else if (v.kind != V_ERR)
         error_at(s->d, e->loc, "expected a number known at compile time, found %s", val_kind_name(v.kind));
     return 0;
@@ -138,13 +140,25 @@ static Val binary(Sema *s, const Expr *e)
     if (op == OP_MATMUL && (a.kind != V_TENSOR || b.kind != V_TENSOR)) {
         Val bad = a.kind != V_TENSOR ? a : b;
         if (bad.kind == V_WORD)
-            error_at(s->d, bad.loc, "undefined name '%s'", bad.str);
+            sema_undefined(s, bad.str, bad.loc);
         else
             error_at(s->d, e->loc, "'@' needs two tensors; one side is %s", val_kind_name(bad.kind));
         return val_err();
     }
     int x = as_node(s, a), y = as_node(s, b);
     return tensor_or_err(op2(s, op, x, y, e->loc), e->loc);
+}
+
+/* A name declared further down: reported with where, 1; else 0. */
+static int later_use(Sema *s, const char *name, Loc loc)
+{
+    for (int i = 0; i < s->n_later; i++)
+        if (strcmp(s->later[i], name) == 0) {
+            error_at(s->d, loc, "'%s' is used before its definition (declarations are read in order)", name);
+            note_at(s->d, s->later_loc[i], "'%s' is defined here", name);
+            return 1;
+        }
+    return 0;
 }
 
 static Val name_val(Sema *s, const Expr *e)
@@ -160,11 +174,8 @@ static Val name_val(Sema *s, const Expr *e)
         return val_err(); /* its declaration failed and was reported */
     if (sym)
         return val_tensor(sym->node, e->loc);
-    for (int i = 0; i < s->n_later; i++)
-        if (strcmp(s->later[i], e->str) == 0) {
-            error_at(s->d, e->loc, "'%s' is used before its definition", e->str);
-            return val_err();
-        }
+    if (later_use(s, e->str, e->loc))
+        return val_err();
     Val v = {.kind = V_WORD, .str = e->str, .loc = e->loc};
     return v;
 }
@@ -243,13 +254,17 @@ static Val index_expr(Sema *s, const Expr *e)
     int x = sema_tensor(s, e->lhs);
     if (x < 0)
         return val_err();
-    int axis = 0, dropped[NNC_MAX_RANK], n_drop = 0;
+    int axis = 0, dropped[NNC_MAX_RANK], n_drop = 0, n_idx = 0;
+    Shape whole = graph_node(s->g, x)->shape;
+    for (const Expr *it = e->items; it; it = it->next)
+        n_idx++;
     for (const Expr *it = e->items; it; it = it->next, axis++) {
         Shape sh = graph_node(s->g, x)->shape;
         int extent = axis < sh.rank ? sh.d[axis] : 0;
         if (axis >= sh.rank) {
             char b[64];
-            error_at(s->d, it->loc, "too many indices for a value of shape %s", shape_str(sh, b, sizeof b));
+            error_at(s->d, it->loc, "too many indices: %d for a value of shape %s, which has %d ax%s", n_idx,
+                     shape_str(whole, b, sizeof b), whole.rank, whole.rank == 1 ? "is" : "es");
             return val_err();
         }
         if (it->kind == EX_SLICE) {
@@ -272,6 +287,12 @@ static Val index_expr(Sema *s, const Expr *e)
             if (v.kind != V_NUM || !index_bound(s, it, extent, 0, &i))
                 return v.kind == V_NUM || v.kind == V_ERR ? val_err()
                        : (error_at(s->d, it->loc, "an index must be an integer, a slice or a list"), val_err());
+            if (extent != DIM_B && (i < 0 || i >= extent)) {
+                char b[64];
+                error_at(s->d, it->loc, "index %g is out of range for axis %d of %s (%d to %d)", v.num, axis,
+                         shape_str(whole, b, sizeof b), -extent, extent - 1);
+                return val_err();
+            }
             x = slice_axis(s, x, axis, i, i + 1, it->loc);
             dropped[n_drop++] = axis;
         }
@@ -376,6 +397,18 @@ static int param_count(const Builtin *b)
     return n;
 }
 
+/* "it takes x, axis, keepdims" for a message. */
+static const char *param_list(Sema *s, const Builtin *b)
+{
+    int np = param_count(b);
+    if (np == 0)
+        return "it takes none";
+    const char *list = "it takes ";
+    for (int i = 0; i < np; i++)
+        list = arena_printf(s->a, "%s%s%s", list, i ? ", " : "", b->params[i].name);
+    return list;
+}
+
 static const char *arg_kind_name(ArgKind k)
 {
     switch (k) {
@@ -424,8 +457,10 @@ static Val arg_value(Sema *s, const ParamSpec *p, const Expr *e)
     case A_TENSORS: ok = v.kind == V_LIST; break;
     }
     if (!ok) {
-        if (v.kind == V_WORD && p->kind != A_AXIS)
-            error_at(s->d, v.loc, "undefined name '%s'", v.str);
+        if (v.kind == V_WORD)
+            sema_undefined(s, v.str, v.loc);
+        else if (v.kind == V_NUM)
+            error_at(s->d, e->loc, "argument '%s' must be %s, not %g", p->name, arg_kind_name(p->kind), v.num);
         else
             error_at(s->d, e->loc, "argument '%s' must be %s, not %s", p->name, arg_kind_name(p->kind),
                      val_kind_name(v.kind));
@@ -459,7 +494,10 @@ static int match_args(Sema *s, const Builtin *b, const Expr *call, Val *out)
         int k = -1;
         if (!a->name) {
             if (pos >= np) {
-                error_at(s->d, a->value->loc, "too many arguments to %s (it takes %d)", b->name, np);
+                if (np == 0)
+                    error_at(s->d, a->value->loc, "%s takes no arguments", b->name);
+                else
+                    error_at(s->d, a->value->loc, "too many arguments to %s (it takes %d)", b->name, np);
                 return 0;
             }
             k = pos++;
@@ -471,11 +509,12 @@ static int match_args(Sema *s, const Builtin *b, const Expr *call, Val *out)
                 const char *names[10];
                 for (int i = 0; i < np; i++)
                     names[i] = b->params[i].name;
-                const char *hint = closest_name(a->name, names, np);
+                const char *hint = sema_hint(a->name, names, np);
                 if (hint)
                     error_at(s->d, a->name_loc, "%s has no argument '%s'; did you mean '%s'?", b->name, a->name, hint);
                 else
-                    error_at(s->d, a->name_loc, "%s has no argument '%s'", b->name, a->name);
+                    error_at(s->d, a->name_loc, "%s has no argument '%s' (%s)", b->name, a->name,
+                             param_list(s, b));
                 ok = 0;
                 continue;
             }
@@ -526,13 +565,64 @@ static const char *group_place(int group)
     }
 }
 
+/* closest_name allows two edits, which turn any short name into another
+ * ('foo' into 'log'): a name under 4 letters is only offered a hint that
+ * starts with its letter. */
+const char *sema_hint(const char *name, const char *const *cands, int n)
+{
+    const char *hint = closest_name(name, cands, n);
+    if (hint && strlen(name) < 4 && tolower((unsigned char)hint[0]) != tolower((unsigned char)name[0]))
+        return NULL;
+    return hint;
+}
+
+static int sym_order(const void *pa, const void *pb)
+{
+    const Sym *a = *(const Sym *const *)pa, *b = *(const Sym *const *)pb;
+    if (a->loc.line != b->loc.line)
+        return a->loc.line - b->loc.line;
+    if (a->loc.col != b->loc.col)
+        return a->loc.col - b->loc.col;
+    return strcmp(a->name, b->name);
+}
+
+void sema_undefined(Sema *s, const char *name, Loc loc)
+{
+    if (later_use(s, name, loc))
+        return;
+    const Builtin *b = builtin_find(name);
+    if (b && (b->group & (G_EXPR | G_LAYER))) {
+        error_at(s->d, loc, "'%s' is %s, not a value: call it, as in %s(...)", name, builtin_group_name(b->group), name);
+        return;
+    }
+    if (b) {
+        error_at(s->d, loc, "'%s' is %s; %s", name, builtin_group_name(b->group), group_place(b->group));
+        return;
+    }
+    /* the hint: the closest name defined so far, the earliest on a tie */
+    const Sym **syms = arena_alloc(s->a, (size_t)(s->n_syms + 1) * sizeof *syms);
+    const char **names = arena_alloc(s->a, (size_t)(s->n_syms + 1) * sizeof *names);
+    int n = 0;
+    for (int i = 0; i < s->cap_syms; i++)
+        if (s->syms[i].name)
+            syms[n++] = &s->syms[i];
+    qsort(syms, (size_t)n, sizeof *syms, sym_order);
+    for (int i = 0; i < n; i++)
+        names[i] = syms[i]->name;
+    const char *hint = sema_hint(name, names, n);
+    if (hint)
+        error_at(s->d, loc, "undefined name '%s'; did you mean '%s'?", name, hint);
+    else
+        error_at(s->d, loc, "undefined name '%s'", name);
+}
+
 int sema_call_args(Sema *s, const Expr *call, int group, Val *out)
 {
     const Builtin *b = builtin_find(call->str);
     if (!b) {
         const char *names[128];
         int n = builtin_names(group, names, 128);
-        const char *hint = closest_name(call->str, names, n);
+        const char *hint = sema_hint(call->str, names, n);
         if (hint)
             error_at(s->d, call->loc, "unknown function '%s'; did you mean '%s'?", call->str, hint);
         else
@@ -849,7 +939,7 @@ static int same_shape(Sema *s, int y, int t, const char *fn, Loc loc)
     if (shape_eq(ny->shape, nt->shape) && nt->dtype == DT_F32)
         return 1;
     char b1[64], b2[64];
-    error_at(s->d, loc, "%s needs predictions and targets of one shape and f32; got %s and %s %s", fn,
+    error_at(s->d, loc, "%s needs predictions and targets of one shape, in f32; got %s and %s%s", fn,
              shape_str(ny->shape, b1, sizeof b1), dtype_name(nt->dtype), shape_str(nt->shape, b2, sizeof b2));
     return 0;
 }
@@ -903,9 +993,11 @@ static int activation(Sema *s, int x, Val act, Loc loc)
         return id;
     }
     static const char *const acts[] = {"none", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"};
-    const char *hint = closest_name(w, acts, 7);
-    error_at(s->d, act.loc, "unknown activation '%s'%s%s%s (one of none linear sigmoid tanh relu leaky_relu softmax)",
-             w, hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+    const char *hint = sema_hint(w, acts, 7);
+    if (hint)
+        error_at(s->d, act.loc, "unknown activation '%s'; did you mean '%s'?", w, hint);
+    else
+        error_at(s->d, act.loc, "unknown activation '%s' (one of none linear sigmoid tanh relu leaky_relu softmax)", w);
     return -1;
 }
 
@@ -918,10 +1010,6 @@ static int dense_layer(Sema *s, const char *prefix, int x, int units, Val act, V
     if (sh.rank != 2) {
         char b[64];
         error_at(s->d, loc, "a dense layer needs [rows, features]; got %s (flatten it first)", shape_str(sh, b, sizeof b));
-        return -1;
-    }
-    if (units < 1) {
-        error_at(s->d, loc, "a layer needs at least 1 unit; got %d", units);
         return -1;
     }
     int wd[2] = {sh.d[1], units};
@@ -939,6 +1027,10 @@ static Val lower_dense(Sema *s, const Builtin *b, const Expr *e, Val *a)
 {
     (void)b;
     int units = (int)a[1].num;
+    if (units < 1) {
+        error_at(s->d, a[1].loc, "a layer needs at least 1 unit; got %d", units);
+        return val_err();
+    }
     if (a[5].num <= 0 || a[5].num > 1) {
         error_at(s->d, a[5].loc, "dense keep must be in (0, 1]; got %g", a[5].num);
         return val_err();
@@ -959,8 +1051,15 @@ static Val lower_mlp(Sema *s, const Builtin *b, const Expr *e, Val *a)
     Val none = {.kind = V_WORD, .str = "none", .loc = e->loc};
     for (int i = 0; i < sizes.n_items && x >= 0; i++) {
         Val it = sizes.items[i];
-        if (it.kind != V_NUM || !it.is_int) {
-            error_at(s->d, it.loc, "a layer size must be an integer");
+        if (it.kind == V_WORD) {
+            sema_undefined(s, it.str, it.loc);
+            return val_err();
+        }
+        if (it.kind != V_NUM || !it.is_int || it.num < 1) {
+            if (it.kind == V_NUM)
+                error_at(s->d, it.loc, "a layer size must be a positive integer; got %g", it.num);
+            else
+                error_at(s->d, it.loc, "a layer size must be a positive integer, not %s", val_kind_name(it.kind));
             return val_err();
         }
         const char *prefix = arena_printf(s->a, "%s.l%d", s->assign_name, i);

@@ -85,8 +85,15 @@ static int find_leaf(const Graph *g, Op op, int *count)
     return id;
 }
 
+/* "[4, 2]" for a table of 4 rows of 2 values, "[4]" for 4 plain numbers. */
+static const char *table_shape(int rows, int width, char *buf)
+{
+    int d[2] = {rows, width};
+    return shape_str(shape_make(width ? 2 : 1, d), buf, 64);
+}
+
 /* A table's rows against `input x: f32[B, D]` and the label's type. */
-static void check_table(Sema *s, Source *src, Val x, Val t, Loc loc)
+static void check_table(Sema *s, Source *src, Val x, Val t)
 {
     int nx, nl, xi = find_leaf(s->g, OP_INPUT, &nx), ti = find_leaf(s->g, OP_LABEL, &nl);
     int xw, tw;
@@ -95,21 +102,25 @@ static void check_table(Sema *s, Source *src, Val x, Val t, Loc loc)
     if (cx < 0 || ct < 0 || xi < 0 || ti < 0)
         return;
     if (t.n_items != rows) {
-        error_at(s->d, t.loc, "table has %d input rows but %d label rows", rows, t.n_items);
+        error_at(s->d, t.loc, "table x has %d rows but t has %d", rows, t.n_items);
         return;
     }
     Node *in = graph_node(s->g, xi), *lb = graph_node(s->g, ti);
-    char b[64];
+    char b[64], tb[64];
     long want_x = shape_row_numel(in->shape);
     if ((xw ? xw : 1) != want_x) {
-        error_at(s->d, x.loc, "table rows have %d values but input '%s' %s wants %ld", xw ? xw : 1, in->name,
-                 shape_str(in->shape, b, sizeof b), want_x);
+        error_at(s->d, x.loc, "table x has shape %s but input '%s' is %s%s: each row must hold %ld value%s",
+                 table_shape(rows, xw, tb), in->name, dtype_name(in->dtype), shape_str(in->shape, b, sizeof b),
+                 want_x, want_x == 1 ? "" : "s");
         return;
     }
     long want_t = lb->dtype == DT_I32 ? 1 : shape_row_numel(lb->shape);
     if ((tw ? tw : 1) != want_t && !(tw == 0 && src->one_hot == want_t)) {
-        error_at(s->d, t.loc, "table labels have %d values per row but label '%s' %s %s wants %ld", tw ? tw : 1,
-                 lb->name, dtype_name(lb->dtype), shape_str(lb->shape, b, sizeof b), want_t);
+        const char *what = lb->dtype == DT_I32 ? "one class id per row"
+                         : tw == 0 ? arena_printf(s->a, "rows of %ld values (or class ids with one_hot=%ld)", want_t, want_t)
+                                   : arena_printf(s->a, "rows of %ld value%s", want_t, want_t == 1 ? "" : "s");
+        error_at(s->d, t.loc, "table t has shape %s but label '%s' is %s%s: it takes %s", table_shape(t.n_items, tw, tb),
+                 lb->name, dtype_name(lb->dtype), shape_str(lb->shape, b, sizeof b), what);
         return;
     }
     src->table_rows = rows;
@@ -118,9 +129,16 @@ static void check_table(Sema *s, Source *src, Val x, Val t, Loc loc)
     src->table_t = arena_alloc(s->a, (size_t)ct * sizeof(double));
     flatten_numbers(s, x, src->table_x, cx, &xw);
     flatten_numbers(s, t, src->table_t, ct, &tw);
+    for (int i = 0; tw == 0 && src->one_hot > 0 && i < ct; i++)
+        if (src->table_t[i] != floor(src->table_t[i]) || src->table_t[i] < 0 || src->table_t[i] >= src->one_hot) {
+            error_at(s->d, t.items[i].loc, "with one_hot=%d the labels are class ids 0 to %d; the table has %g",
+                     src->one_hot, src->one_hot - 1, src->table_t[i]);
+            return;
+        }
     for (int i = 0; lb->dtype == DT_I32 && i < ct; i++)
         if (src->table_t[i] != floor(src->table_t[i]) || src->table_t[i] < 0) {
-            error_at(s->d, loc, "label '%s' is i32 class ids; the table has %g", lb->name, src->table_t[i]);
+            error_at(s->d, tw ? t.loc : t.items[i].loc, "label '%s' holds i32 class ids (integers >= 0); the table has %g",
+                     lb->name, src->table_t[i]);
             return;
         }
 }
@@ -136,6 +154,12 @@ static void set_transforms(Source *src, const Val *a)
 static void resolve_source(Sema *s, const Expr *e, Source *src)
 {
     Val a[10];
+    const Builtin *b = e->kind == EX_NAME ? builtin_find(e->str) : NULL;
+    if (b && b->group == G_SOURCE) {
+        error_at(s->d, e->loc, "a data source is a call: write %s(%s)", e->str,
+                 b->params[0].required ? "..." : "");
+        return;
+    }
     if (e->kind != EX_CALL) {
         error_at(s->d, e->loc, "a data source is a call such as spiral(), idx(images=\"...\", labels=\"...\")");
         return;
@@ -169,7 +193,7 @@ static void resolve_source(Sema *s, const Expr *e, Source *src)
     } else if (strcmp(n, "table") == 0) {
         src->kind = SRC_TABLE;
         set_transforms(src, a + 2);
-        check_table(s, src, a[0], a[1], e->loc);
+        check_table(s, src, a[0], a[1]);
     } else if (strcmp(n, "idx") == 0) {
         src->kind = SRC_IDX;
         src->images = a[0].str;
@@ -190,6 +214,16 @@ static void resolve_source(Sema *s, const Expr *e, Source *src)
 static void resolve_opt(Sema *s, const Expr *e, TrainSpec *t)
 {
     Val a[10];
+    const Builtin *b = e->kind == EX_NAME ? builtin_find(e->str) : NULL;
+    if (b && b->group == G_OPT) {
+        error_at(s->d, e->loc, "an optimizer is a call: write %s()", e->str);
+        return;
+    }
+    if (b) {
+        error_at(s->d, e->loc, "'%s' is %s, not an optimizer (sgd, momentum, adagrad, adadelta, adam)", e->str,
+                 builtin_group_name(b->group));
+        return;
+    }
     if (e->kind != EX_CALL) {
         error_at(s->d, e->loc, "an optimizer is a call such as sgd(lr=0.1) or adam()");
         return;
@@ -209,12 +243,12 @@ static void resolve_opt(Sema *s, const Expr *e, TrainSpec *t)
     else if (strcmp(decay, "linear") == 0) t->decay = DECAY_LINEAR;
     else if (strcmp(decay, "exponential") == 0) t->decay = DECAY_EXPONENTIAL;
     else error_at(s->d, a[k].loc, "decay is \"none\", \"linear\" or \"exponential\"; got \"%s\"", decay);
-    if (t->decay != DECAY_NONE && t->final_lr < 0)
-        error_at(s->d, e->loc, "decay=\"%s\" needs final_lr=...", decay);
-    if (t->decay == DECAY_EXPONENTIAL && t->final_lr <= 0)
-        error_at(s->d, e->loc, "exponential decay needs final_lr > 0");
     if (t->lr <= 0 && t->opt != OPT_ADADELTA)
-        error_at(s->d, e->loc, "the learning rate must be > 0; got %g", t->lr);
+        error_at(s->d, a[0].loc, "the learning rate must be > 0; got %g", t->lr);
+    if (t->decay != DECAY_NONE && t->final_lr < 0)
+        error_at(s->d, a[k].loc, "decay=\"%s\" needs final_lr=... (the rate at the last epoch)", decay);
+    else if (t->decay == DECAY_EXPONENTIAL && t->final_lr <= 0)
+        error_at(s->d, a[k + 1].loc, "exponential decay needs final_lr > 0; got %g", t->final_lr);
 }
 
 /* ---- keys ------------------------------------------------------------------- */
@@ -229,8 +263,15 @@ static void freeze_params(Sema *s, const Expr *e)
         Sym *sym = it->kind == EX_NAME ? sema_lookup(s, it->str) : NULL;
         if (sym && !sym->is_const && sym->node < 0)
             continue; /* its declaration failed and was reported */
+        if (it->kind == EX_NAME && !sym) {
+            sema_undefined(s, it->str, it->loc);
+            continue;
+        }
         if (!sym || sym->is_const || graph_node(s->g, sym->node)->op != OP_PARAM) {
-            error_at(s->d, it->loc, "freeze names params; '%s' is not one", it->kind == EX_NAME ? it->str : "this");
+            Op op = sym && !sym->is_const ? graph_node(s->g, sym->node)->op : OP_CONST;
+            error_at(s->d, it->loc, "freeze names params; %s%s%s is %s", sym ? "'" : "", sym ? it->str : "this",
+                     sym ? "'" : "", !sym ? "no name" : sym->is_const ? "a const" : op == OP_INPUT ? "an input"
+                     : op == OP_LABEL ? "a label" : "a computed value");
             continue;
         }
         graph_node(s->g, sym->node)->frozen = 1;
@@ -239,9 +280,16 @@ static void freeze_params(Sema *s, const Expr *e)
 
 static int int_value(Sema *s, const Arg *k, int lo, int *out)
 {
-    double v;
-    if (!sema_number(s, k->value, &v))
+    Val x = sema_expr(s, k->value);
+    if (x.kind != V_NUM) {
+        if (x.kind == V_WORD)
+            sema_undefined(s, x.str, x.loc);
+        else if (x.kind != V_ERR)
+            error_at(s->d, k->value->loc, "%s must be an integer >= %d, not %s", k->name, lo,
+                     x.kind == V_STR ? "a string" : x.kind == V_BOOL ? "true/false" : x.kind == V_TENSOR ? "a tensor" : "this");
         return 0;
+    }
+    double v = x.num;
     if (v != floor(v) || v < lo || v > 2e9) {
         error_at(s->d, k->value->loc, "%s must be an integer >= %d; got %g", k->name, lo, v);
         return 0;
@@ -272,7 +320,7 @@ static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
         v = sema_expr(s, k->value);
         if (v.kind != V_BOOL) {
             if (v.kind != V_ERR)
-                error_at(s->d, k->value->loc, "%s is true or false", n);
+                error_at(s->d, k->value->loc, "%s must be true or false", n);
             return;
         }
         if (strcmp(n, "shuffle") == 0) t->shuffle = (int)v.num;
@@ -281,8 +329,15 @@ static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
         return;
     case K_NUM: {
         double x;
-        if (!sema_number(s, k->value, &x))
+        v = sema_expr(s, k->value);
+        if (v.kind != V_NUM) {
+            if (v.kind == V_WORD)
+                sema_undefined(s, v.str, v.loc);
+            else if (v.kind != V_ERR)
+                error_at(s->d, k->value->loc, "%s must be a number >= 0", n);
             return;
+        }
+        x = v.num;
         if (x < 0)
             error_at(s->d, k->value->loc, "%s must be >= 0; got %g", n, x);
         if (strcmp(n, "clip_grad") == 0) t->clip_grad = x;
@@ -293,7 +348,7 @@ static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
         v = sema_expr(s, k->value);
         if (v.kind != V_STR) {
             if (v.kind != V_ERR)
-                error_at(s->d, k->value->loc, "%s is a file name in double quotes", n);
+                error_at(s->d, k->value->loc, "%s must be a file name in double quotes", n);
             return;
         }
         t->checkpoint = v.str;
@@ -302,7 +357,7 @@ static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
 }
 
 /* A train block feeds one input and one label. */
-static void check_feeds(Sema *s, TrainSpec *t)
+static void check_feeds(Sema *s, TrainSpec *t, const Arg *early)
 {
     int nx, nl;
     find_leaf(s->g, OP_INPUT, &nx);
@@ -311,7 +366,21 @@ static void check_feeds(Sema *s, TrainSpec *t)
         error_at(s->d, t->data.loc, "a data source feeds one input and one label; the model has %d input%s and %d label%s",
                  nx, nx == 1 ? "" : "s", nl, nl == 1 ? "" : "s");
     if (t->early_stopping && t->test.kind == SRC_NONE)
-        warn_at(s->d, t->data.loc, "early_stopping needs a test set (test = ...); it will be ignored");
+        warn_at(s->d, early->name_loc, "early_stopping needs a test set (test = ...); it will be ignored");
+}
+
+/* The first optimizer or source that takes an argument called `name`
+ * (lr = 0.1 in the train block belongs in sgd(lr=0.1)), or NULL. */
+static const char *argument_owner(const char *name)
+{
+    static const char *const calls[] = {"sgd", "momentum", "adam", "adadelta", "spiral", "idx", "csv", "table"};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        const Builtin *b = builtin_find(calls[i]);
+        for (int k = 0; k < 10 && b->params[k].name; k++)
+            if (strcmp(b->params[k].name, name) == 0)
+                return calls[i];
+    }
+    return NULL;
 }
 
 void sema_train(Sema *s, const Decl *train)
@@ -327,11 +396,21 @@ void sema_train(Sema *s, const Decl *train)
             const char *names[N_KEYS];
             for (int j = 0; j < N_KEYS; j++)
                 names[j] = train_keys[j].key;
-            const char *hint = closest_name(k->name, names, N_KEYS);
+            const char *hint = sema_hint(k->name, names, N_KEYS);
+            const char *list = names[0];
+            for (int j = 1; j < N_KEYS; j++)
+                list = arena_printf(s->a, "%s, %s", list, names[j]);
+            const char *owner = argument_owner(k->name);
             if (hint)
                 error_at(s->d, k->name_loc, "unknown key '%s'; did you mean '%s'?", k->name, hint);
+            else if (owner && builtin_find(owner)->group == G_OPT)
+                error_at(s->d, k->name_loc, "unknown key '%s': it is an argument of the optimizer, as in optimizer = %s(%s=...)",
+                         k->name, owner, k->name);
+            else if (owner)
+                error_at(s->d, k->name_loc, "unknown key '%s': it is an argument of the data source, as in data = %s(%s=...)",
+                         k->name, owner, k->name);
             else
-                error_at(s->d, k->name_loc, "unknown key '%s' in the train block", k->name);
+                error_at(s->d, k->name_loc, "unknown key '%s' in the train block (the keys: %s)", k->name, list);
             continue;
         }
         if (seen[i]) {
@@ -342,5 +421,8 @@ void sema_train(Sema *s, const Decl *train)
         seen[i] = k;
         set_key(s, k, train_keys[i].kind, t);
     }
-    check_feeds(s, t);
+    int early = 0;
+    while (strcmp(train_keys[early].key, "early_stopping") != 0)
+        early++;
+    check_feeds(s, t, seen[early]);
 }

@@ -48,6 +48,24 @@ static int broadcast(Shape a, Shape b, Shape *out)
     return b_only_first(*out);
 }
 
+/* The first axis from the right where a and b disagree (1: the last one),
+ * or 0 when they agree (and broadcasting failed because B would move). */
+static int clash_axis(Shape a, Shape b)
+{
+    for (int k = 1; k <= a.rank && k <= b.rank; k++) {
+        int da = a.d[a.rank - k], db = b.d[b.rank - k];
+        if (da != db && da != 1 && db != 1)
+            return k;
+    }
+    return 0;
+}
+
+static const char *extent_str(int d, char *buf)
+{
+    snprintf(buf, 16, d == DIM_B ? "B" : "%d", d);
+    return buf;
+}
+
 static const char *rule_ew(const Graph *g, Node *n, char *msg, size_t len)
 {
     char b1[64], b2[64];
@@ -60,9 +78,17 @@ static const char *rule_ew(const Graph *g, Node *n, char *msg, size_t len)
         n->shape = in_shape(g, n, 0);
         return NULL;
     }
-    if (!broadcast(in_shape(g, n, 0), in_shape(g, n, 1), &n->shape))
-        return FAIL("shapes %s and %s do not broadcast for %s", sh(in_shape(g, n, 0), b1),
-                    sh(in_shape(g, n, 1), b2), op_name(n->op));
+    Shape a = in_shape(g, n, 0), b = in_shape(g, n, 1);
+    if (!broadcast(a, b, &n->shape)) {
+        int k = clash_axis(a, b);
+        if (!k)
+            return FAIL("shapes %s and %s do not broadcast for %s: the batch axis B would not stay first", sh(a, b1),
+                        sh(b, b2), op_name(n->op));
+        char e1[16], e2[16];
+        return FAIL("shapes %s and %s do not broadcast for %s (%s vs %s at axis -%d; extents must be equal or 1)",
+                    sh(a, b1), sh(b, b2), op_name(n->op), extent_str(a.d[a.rank - k], e1),
+                    extent_str(b.d[b.rank - k], e2), k);
+    }
     return NULL;
 }
 
@@ -80,7 +106,8 @@ static const char *rule_matmul(const Graph *g, Node *n, char *msg, size_t len)
         char k1[16], k2[16];
         snprintf(k1, sizeof k1, ka == DIM_B ? "B" : "%d", ka);
         snprintf(k2, sizeof k2, kb == DIM_B ? "B" : "%d", kb);
-        return FAIL("matmul shapes %s @ %s do not agree (%s != %s)", sh(a, b1), sh(b, b2), k1, k2);
+        return FAIL("matmul shapes %s @ %s do not agree (%s != %s)%s", sh(a, b1), sh(b, b2), k1, k2,
+                    kb == DIM_B ? "; the batch goes on the left, as in x @ W" : "");
     }
     int d[2] = {m, nn};
     n->shape = shape_make(2, d);
@@ -106,9 +133,11 @@ static const char *rule_reshape(const Graph *g, Node *n, char *msg, size_t len)
     Shape a = in_shape(g, n, 0), t = n->to;
     char b1[64], b2[64];
     int ab = a.rank && a.d[0] == DIM_B, tb = t.rank && t.d[0] == DIM_B;
-    if (ab != tb || shape_row_numel(a) != shape_row_numel(t))
-        return FAIL("cannot reshape %s into %s (element counts differ%s)", sh(a, b1), sh(t, b2),
-                    ab != tb ? ", or B is not kept first" : "");
+    if (ab != tb)
+        return FAIL("cannot reshape %s into %s: B must be the first axis of both or of neither", sh(a, b1), sh(t, b2));
+    if (shape_row_numel(a) != shape_row_numel(t))
+        return FAIL("cannot reshape %s into %s: %ld elements%s, not %ld", sh(a, b1), sh(t, b2), shape_row_numel(a),
+                    ab ? " per row" : "", shape_row_numel(t));
     n->shape = t;
     return NULL;
 }
@@ -132,9 +161,10 @@ static const char *rule_slice(const Graph *g, Node *n, char *msg, size_t len)
     if (n->axis < 0 || n->axis >= a.rank)
         return FAIL("index has more axes than the value %s", sh(a, b1));
     if (a.d[n->axis] == DIM_B)
-        return FAIL("the batch axis B cannot be indexed with constants");
+        return FAIL("the batch axis B cannot be indexed: which rows a batch holds is known only at run time");
     if (n->lo < 0 || n->hi > a.d[n->axis] || n->lo >= n->hi)
-        return FAIL("index %d:%d is out of range for axis %d of %s", n->lo, n->hi, n->axis, sh(a, b1));
+        return FAIL("slice %d:%d of axis %d of %s is empty or out of range (it needs 0 <= start < end <= %d)", n->lo,
+                    n->hi, n->axis, sh(a, b1), a.d[n->axis]);
     n->shape = a;
     n->shape.d[n->axis] = n->hi - n->lo;
     return NULL;
@@ -152,9 +182,11 @@ static const char *rule_concat(const Graph *g, Node *n, char *msg, size_t len)
         int ok = b.rank == a.rank;
         for (int k = 0; ok && k < a.rank; k++)
             ok = k == n->axis || a.d[k] == b.d[k];
-        if (!ok || b.d[n->axis] == DIM_B || a.d[n->axis] == DIM_B)
-            return FAIL("concat needs equal shapes off axis %d (and B off it); got %s and %s", n->axis,
-                        sh(a, b1), sh(b, b2));
+        if (ok && (b.d[n->axis] == DIM_B || a.d[n->axis] == DIM_B))
+            return FAIL("concat cannot join along the batch axis B (axis %d of %s)", n->axis, sh(a, b1));
+        if (!ok)
+            return FAIL("concat needs equal shapes except along axis %d; got %s and %s", n->axis, sh(a, b1),
+                        sh(b, b2));
         n->shape.d[n->axis] += b.d[n->axis];
     }
     return NULL;
@@ -197,7 +229,8 @@ static const char *rule_softmax(const Graph *g, Node *n, char *msg, size_t len)
     Shape a = in_shape(g, n, 0);
     char b1[64];
     if (a.rank < 1 || n->axis != a.rank - 1)
-        return FAIL("%s works along the last axis; axis %d of %s is not it", op_name(n->op), n->axis, sh(a, b1));
+        return FAIL("%s works along the last axis only (axis=-1, or %d for %s); got axis=%d", op_name(n->op),
+                    a.rank - 1, sh(a, b1), n->axis);
     n->shape = a;
     return NULL;
 }
@@ -212,9 +245,12 @@ static const char *rule_loss(const Graph *g, Node *n, char *msg, size_t len)
     int ids = in_dtype(g, n, 1) == DT_I32 && t.rank == 1 && t.d[0] == y.d[0];
     int rows = in_dtype(g, n, 1) == DT_F32 && shape_eq(t, y);
     int thresh = n->op == OP_ACCURACY && rows && y.d[1] == 1;
-    if (n->op == OP_SIGMOID_CE ? !rows : !(ids || rows || thresh))
-        return FAIL("%s: labels %s %s do not fit scores %s (want i32 [%s] ids or f32 %s)", op_name(n->op),
-                    dtype_name(in_dtype(g, n, 1)), sh(t, b2), sh(y, b1), y.d[0] == DIM_B ? "B" : "rows",
+    if (n->op == OP_SIGMOID_CE && !rows)
+        return FAIL("%s: labels %s%s do not fit scores %s (it takes f32%s targets)", op_name(n->op),
+                    dtype_name(in_dtype(g, n, 1)), sh(t, b2), sh(y, b1), shape_str(y, (char[64]){0}, 64));
+    if (n->op != OP_SIGMOID_CE && !(ids || rows || thresh))
+        return FAIL("%s: labels %s%s do not fit scores %s (it takes i32[%s] class ids or f32%s rows)", op_name(n->op),
+                    dtype_name(in_dtype(g, n, 1)), sh(t, b2), sh(y, b1), extent_str(y.d[0], (char[16]){0}),
                     shape_str(y, (char[64]){0}, 64));
     n->shape = shape_scalar();
     return NULL;
