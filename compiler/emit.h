@@ -21,12 +21,17 @@ typedef struct EmitOptions {
     size_t src_len;
     const char *path; /* the model's file name */
     const char *header; /* library mode: the name of the header the .c includes (M.h) */
+    int cuda;         /* --target cuda: emit_cuda writes a .cu */
 } EmitOptions;
 
 /* What a program needs that --check does not: a data source, an output.
  * Prints "nnc: FILE: ..." lines to err; returns 1 when emission can go on. */
 int emit_check(const Graph *g, const EmitOptions *o, FILE *err);
 void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int argc, char **argv);
+/* --target cuda (emit_cuda.c): one .cu file, the same trainer on an NVIDIA
+ * GPU over one device allocation; it links libnnrt_cuda.a (runtime/cuda)
+ * and libnnrt.a. */
+void emit_cuda(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int argc, char **argv);
 /* --emit library: the header M.h of the library emit_c wrote as M.c. */
 void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o);
 

@@ -238,3 +238,133 @@ void emit_fusion(Fusion *f, const Graph *g, const Plan *p, Arena *a)
     }
 }
 
+
+/* ---- the NnrtModel descriptor ---------------------------------------------- */
+int emit_leaf(const Graph *g, Op op)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == op)
+            return i;
+    return -1;
+}
+
+/* How the runtime counts a row right (nnrt.h: acc_kind): argmax for class
+ * ids or one-hot rows, a threshold for one output (0 for logits under
+ * sigmoid_cross_entropy, 0.5 for probabilities), none otherwise. */
+void emit_acc_kind(const Graph *g, int *kind, float *threshold)
+{
+    const Node *t = gnode(g, emit_leaf(g, OP_LABEL)), *y = gnode(g, g->output);
+    *kind = 0;
+    *threshold = 0.5f;
+    if (t->dtype == DT_I32 || shape_row_numel(t->shape) > 1) {
+        *kind = 1;
+    } else if (shape_row_numel(y->shape) == 1) {
+        if (gnode(g, g->loss)->op == OP_SIGMOID_CE)
+            *kind = 2, *threshold = 0.0f;
+        else if (y->op == OP_SIGMOID)
+            *kind = 2;
+    }
+}
+
+void emit_c_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(out, "\\%c", *s);
+        else if ((unsigned char)*s < 32)
+            fprintf(out, "\\%03o", (unsigned char)*s);
+        else
+            fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static void table_array(FILE *out, const Graph *g, const Source *s, const char *which)
+{
+    if (s->kind != SRC_TABLE)
+        return;
+    long xw = shape_row_numel(gnode(g, emit_leaf(g, OP_INPUT))->shape);
+    fprintf(out, "static const float %s_x[] = {", which);
+    for (long i = 0; i < s->table_rows * xw; i++)
+        fprintf(out, "%s%s", i ? ", " : "", emit_lit(s->table_x[i]).s);
+    fprintf(out, "};\nstatic const float %s_t[] = {", which);
+    for (long i = 0; i < (long)s->table_rows * s->table_t_width; i++)
+        fprintf(out, "%s%s", i ? ", " : "", emit_lit(s->table_t[i]).s);
+    fprintf(out, "};\n");
+}
+
+void emit_table_arrays(FILE *out, const Graph *g)
+{
+    table_array(out, g, &g->train.data, "data");
+    table_array(out, g, &g->train.test, "test");
+}
+
+static void source_fields(FILE *out, const Source *s, const char *f)
+{
+    static const char *const kinds[] = {"NONE", "SPIRAL", "XOR", "GATE", "TABLE", "IDX", "CSV"};
+    fprintf(out, "    nnrt_source_init(&m.%s);\n", f);
+    if (s->kind == SRC_NONE)
+        return;
+    fprintf(out, "    m.%s.kind = NNRT_SRC_%s;\n", f, kinds[s->kind]);
+    switch (s->kind) {
+    case SRC_SPIRAL:
+        fprintf(out, "    m.%s.classes = %d;\n    m.%s.points = %d;\n    m.%s.seed = %ld;\n", f, s->classes, f,
+                s->points, f, s->seed);
+        break;
+    case SRC_GATE:
+        fprintf(out, "    m.%s.gate = ", f);
+        emit_c_string(out, s->gate);
+        fprintf(out, ";\n");
+        break;
+    case SRC_TABLE:
+        fprintf(out, "    m.%s.table_x = %s_x;\n    m.%s.table_t = %s_t;\n    m.%s.table_rows = %d;\n"
+                     "    m.%s.table_t_dim = %d;\n", f, f, f, f, f, s->table_rows, f, s->table_t_width);
+        break;
+    case SRC_IDX:
+        fprintf(out, "    m.%s.images = ", f);
+        emit_c_string(out, s->images);
+        fprintf(out, ";\n    m.%s.labels = ", f);
+        emit_c_string(out, s->labels);
+        fprintf(out, ";\n");
+        break;
+    case SRC_CSV:
+        fprintf(out, "    m.%s.csv_path = ", f);
+        emit_c_string(out, s->path);
+        fprintf(out, ";\n    m.%s.csv_label = %d;\n    m.%s.csv_header = %d;\n", f, s->csv_label, f, s->csv_header);
+        break;
+    default: break;
+    }
+    if (s->scale != 1)
+        fprintf(out, "    m.%s.scale = %s;\n", f, emit_lit(s->scale).s);
+    fprintf(out, "    m.%s.normalize = %d;\n    m.%s.flatten = %d;\n    m.%s.one_hot = %d;\n", f, s->normalize, f,
+            s->flatten, f, s->one_hot);
+}
+
+void emit_model_fields(FILE *out, const Graph *g)
+{
+    static const char *const acc[] = {"NONE", "ARGMAX", "THRESHOLD"};
+    static const char *const decay[] = {"NONE", "LINEAR", "EXPONENTIAL"};
+    const TrainSpec *t = &g->train;
+    int x = emit_leaf(g, OP_INPUT), lab = emit_leaf(g, OP_LABEL), acc_kind;
+    float thr;
+    emit_acc_kind(g, &acc_kind, &thr);
+    fprintf(out, "    m.name = \"%s\";\n    m.batch = B;\n    m.in_dim = %ld;\n", g->model,
+            shape_row_numel(gnode(g, x)->shape));
+    fprintf(out, "    m.label_kind = NNRT_LABEL_%s;\n    m.label_dim = %ld;\n",
+            gnode(g, lab)->dtype == DT_I32 ? "CLASS" : "FLOAT", shape_row_numel(gnode(g, lab)->shape));
+    fprintf(out, "    m.out_dim = %ld;\n    m.acc_kind = NNRT_ACC_%s;\n    m.acc_threshold = %s;\n",
+            shape_row_numel(gnode(g, g->output)->shape), acc[acc_kind], emit_lit(thr).s);
+    fprintf(out, "    m.epochs = %d;\n    m.lr = %s;\n    m.final_lr = %s;\n    m.decay = NNRT_DECAY_%s;\n", t->epochs,
+            emit_lit(t->lr).s, emit_lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s, decay[t->decay]);
+    fprintf(out, "    m.shuffle = %d;\n    m.drop_last = %d;\n    m.seed = %ld;\n", t->shuffle, t->drop_last, t->seed);
+    fprintf(out, "    m.log_every = %d;\n    m.eval_every = %d;\n    m.early_stopping = %d;\n", t->log_every,
+            t->eval_every, t->early_stopping);
+    if (t->checkpoint) {
+        fprintf(out, "    m.checkpoint = ");
+        emit_c_string(out, t->checkpoint);
+        fprintf(out, ";\n");
+    }
+    source_fields(out, &t->data, "data");
+    source_fields(out, &t->test, "test");
+}

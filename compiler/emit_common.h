@@ -37,4 +37,14 @@ typedef struct Fusion {
 } Fusion;
 void emit_fusion(Fusion *f, const Graph *g, const Plan *p, Arena *a);
 
+/* ---- a program's NnrtModel descriptor (nnrt.h), the part every target
+ * fills the same way: the model's dimensions, its train block and its data
+ * sources.  emit_cuda.c writes its main with these; emit_c.c's fn_main
+ * writes the same lines with its own copy. */
+int emit_leaf(const Graph *g, Op op);                       /* the first node of op, or -1 */
+void emit_acc_kind(const Graph *g, int *kind, float *threshold); /* NNRT_ACC_* and its threshold */
+void emit_c_string(FILE *out, const char *s);               /* a C string literal */
+void emit_table_arrays(FILE *out, const Graph *g);          /* data_x, data_t, test_x, test_t */
+void emit_model_fields(FILE *out, const Graph *g);          /* "    m.name = ...;" .. "m.test..." */
+
 #endif
