@@ -143,6 +143,32 @@ static void check_table(Sema *s, Source *src, Val x, Val t)
         }
 }
 
+/* What a built-in source (spiral, xor, gate: rows of 2 inputs, class ids)
+ * and one_hot=K promise, against the declared input and label.  Files
+ * (idx, csv) can only be checked when they are read; tables have their own
+ * check above. */
+static void check_fit(Sema *s, const Source *src)
+{
+    int nx, nl, xi = find_leaf(s->g, OP_INPUT, &nx), ti = find_leaf(s->g, OP_LABEL, &nl);
+    if (nx != 1 || nl != 1)
+        return; /* check_feeds reports it */
+    Node *in = graph_node(s->g, xi), *lb = graph_node(s->g, ti);
+    char b[64];
+    long width = lb->dtype == DT_I32 ? 0 : shape_row_numel(lb->shape);
+    int builtin = src->kind == SRC_SPIRAL || src->kind == SRC_XOR || src->kind == SRC_GATE;
+    int classes = src->kind == SRC_SPIRAL ? src->classes : 2;
+    const char *what = src->kind == SRC_SPIRAL ? "spiral()" : src->kind == SRC_XOR ? "xor()" : "gate()";
+    if (builtin && shape_row_numel(in->shape) != 2)
+        error_at(s->d, src->loc, "%s gives rows of 2 values but input '%s' is %s%s", what, in->name,
+                 dtype_name(in->dtype), shape_str(in->shape, b, sizeof b));
+    else if (src->one_hot > 0 && width != src->one_hot)
+        error_at(s->d, src->loc, "one_hot=%d makes label rows of %d values but label '%s' is %s%s", src->one_hot,
+                 src->one_hot, lb->name, dtype_name(lb->dtype), shape_str(lb->shape, b, sizeof b));
+    else if (builtin && src->one_hot == 0 && width > 1 && width != classes)
+        error_at(s->d, src->loc, "%s has %d classes but label '%s' is %s%s: it takes i32[B] class ids or f32[B, %d] rows",
+                 what, classes, lb->name, dtype_name(lb->dtype), shape_str(lb->shape, b, sizeof b), classes);
+}
+
 static void set_transforms(Source *src, const Val *a)
 {
     src->scale = a[0].num;
@@ -208,6 +234,8 @@ static void resolve_source(Sema *s, const Expr *e, Source *src)
     }
     if (src->one_hot < 0 || src->scale != src->scale)
         error_at(s->d, e->loc, "one_hot must be >= 0");
+    else if (src->kind != SRC_TABLE)
+        check_fit(s, src);
 }
 
 /* ---- the optimizer --------------------------------------------------------- */
@@ -243,6 +271,8 @@ static void resolve_opt(Sema *s, const Expr *e, TrainSpec *t)
     else if (strcmp(decay, "linear") == 0) t->decay = DECAY_LINEAR;
     else if (strcmp(decay, "exponential") == 0) t->decay = DECAY_EXPONENTIAL;
     else error_at(s->d, a[k].loc, "decay is \"none\", \"linear\" or \"exponential\"; got \"%s\"", decay);
+    if (t->opt == OPT_ADADELTA && t->decay != DECAY_NONE)
+        warn_at(s->d, a[k].loc, "adadelta has no learning rate, so decay=\"%s\" changes nothing", decay);
     if (t->lr <= 0 && t->opt != OPT_ADADELTA)
         error_at(s->d, a[0].loc, "the learning rate must be > 0; got %g", t->lr);
     if (t->decay != DECAY_NONE && t->final_lr < 0)
