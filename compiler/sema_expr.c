@@ -229,7 +229,7 @@ static Val gather_list(Sema *s, int x, Val idx, Loc loc)
         c->data = arena_alloc(s->a, (size_t)(n ? n : 1) * sizeof(double));
         for (int i = 0; i < n; i++) {
             Val it = idx.items[i];
-            if (it.kind != V_NUM || !it.is_int) {
+            if (it.kind != V_NUM || it.num != floor(it.num)) {
                 error_at(s->d, it.loc, "an index list holds integers");
                 return val_err();
             }
@@ -761,7 +761,7 @@ static int shape_of_list(Sema *s, Val v, Shape *out)
         Val it = v.items[i];
         if (it.kind == V_DIMB && i == 0) {
             out->d[i] = DIM_B;
-        } else if (it.kind == V_NUM && it.is_int && it.num >= 1 && it.num <= 1e8) {
+        } else if (it.kind == V_NUM && it.num == floor(it.num) && it.num >= 1 && it.num <= 1e8) {
             out->d[i] = (int)it.num;
         } else {
             error_at(s->d, it.loc, it.kind == V_DIMB ? "B may only be the first axis"
@@ -1055,7 +1055,7 @@ static Val lower_mlp(Sema *s, const Builtin *b, const Expr *e, Val *a)
             sema_undefined(s, it.str, it.loc);
             return val_err();
         }
-        if (it.kind != V_NUM || !it.is_int || it.num < 1) {
+        if (it.kind != V_NUM || it.num != floor(it.num) || it.num < 1 || it.num > 1e8) {
             if (it.kind == V_NUM)
                 error_at(s->d, it.loc, "a layer size must be a positive integer; got %g", it.num);
             else
