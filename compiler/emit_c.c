@@ -1507,6 +1507,8 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "a program needs training data: add 'data = ...;' to the train block (or use --emit library)";
     else if (inputs != 1 || labels != 1)
         why = "an emitted trainer feeds one input and one label";
+    else if (g->nodes[leaf_of(g, OP_INPUT)].dtype != DT_F32)
+        why = "an emitted trainer feeds f32 inputs; an i32 input (ids for x[idx]) is not supported yet";
     if (why)
         fprintf(err, "nnc: %s: cannot emit: %s\n", o->path, why);
     return why == NULL;

@@ -504,20 +504,31 @@ static int fold_by_block(const Cu *e, int id)
 }
 
 /* Coordinates i, j, k, l of the input from output index o and reduced index q. */
+/* The coordinates i, j, k, l that body reads, from the output index o
+ * (kept axes) and the folded index q (reduced axes), last axis first. */
 static void fold_coords(Cu *e, int id, const char *indent, const char *body)
 {
     Shape in = nd(e, nd(e, id)->in[0])->shape;
     unsigned red = fold_axes(e, id);
-    OUT("%sint oo = o, qq = q;\n", indent);
-    for (int a = in.rank - 1; a >= 0; a--) {
-        const char *src = red >> a & 1u ? "qq" : "oo";
-        Str ext = emit_ext(in.d[a]);
-        if (uses_var(body, emit_loopvar[a]))
-            OUT("%sint %c = %s %% %s;\n", indent, emit_loopvar[a], src, ext.s);
-        if (a > 0)
-            OUT("%s%s /= %s;\n", indent, src, ext.s);
+    for (int pass = 0; pass < 2; pass++) { /* kept axes from o, then reduced axes from q */
+        const char *src = pass ? "qq" : "oo";
+        int first = -1; /* the leftmost axis of this kind that body reads */
+        for (int a = in.rank - 1; a >= 0; a--)
+            if ((int)(red >> a & 1u) == pass && uses_var(body, emit_loopvar[a]))
+                first = a;
+        if (first < 0)
+            continue;
+        OUT("%sint %s = %s;\n", indent, src, pass ? "q" : "o");
+        for (int a = in.rank - 1; a >= first; a--) {
+            if ((int)(red >> a & 1u) != pass)
+                continue;
+            Str ext = emit_ext(in.d[a]);
+            if (uses_var(body, emit_loopvar[a]))
+                OUT("%sint %c = %s %% %s;\n", indent, emit_loopvar[a], src, ext.s);
+            if (a > first)
+                OUT("%s%s /= %s;\n", indent, src, ext.s);
+        }
     }
-    OUT("%s(void)oo;\n%s(void)qq;\n", indent, indent);
 }
 
 static void kernel_fold(Cu *e, int id)
@@ -932,7 +943,9 @@ static void kernel_update(Cu *e, int id)
     OUT("__global__ void %s(", e->name[id]);
     param_decl(e, &a);
     OUT(", const NnrtCudaCtl *ctl)\n{\n    int i = blockIdx.x * blockDim.x + threadIdx.x;\n");
-    OUT("    if (i >= %s)\n        return;\n    const float lr = ctl->lr;\n", emit_numel(n->shape).s);
+    OUT("    if (i >= %s)\n        return;\n", emit_numel(n->shape).s);
+    if (n->op != OP_ADADELTA) /* adadelta has no learning rate */
+        OUT("    const float lr = ctl->lr;\n");
     if (n->clip) {
         const char *norm = e->name[n->in[n->n_in - 1]];
         OUT("    /* clip: scale every gradient so the global norm is at most %g */\n", t->clip_grad);

@@ -418,6 +418,9 @@ static void resolve_output(Sema *s, const Program *p, const Decl *out, const Dec
         if (out)
             error_at(s->d, out->name_loc, "output gives one row per sample: its first axis is B; '%s' has shape %s",
                      out->name, shape_str(n->shape, b, sizeof b));
+        else if (min && s->g->loss >= 0 && s->d->errors == 0)
+            warn_at(s->d, min->loc, "the value before the loss, '%s' %s, has no batch axis, so the model has no "
+                    "output; write 'output NAME;' naming per-sample predictions", n->name, shape_str(n->shape, b, sizeof b));
         return;
     }
     s->g->output = id;

@@ -1083,7 +1083,7 @@ static Val lower_refused(Sema *s, const Builtin *b, const Expr *e, Val *a)
 #define T(n) {n, A_TENSOR, 1, 0, NULL}
 #define TRANSFORMS {"scale", A_NUM, 0, 1, NULL}, {"normalize", A_BOOL, 0, 0, NULL}, \
                    {"flatten", A_BOOL, 0, 0, NULL}, {"one_hot", A_INT, 0, 0, NULL}
-#define SCHEDULE {"decay", A_STR, 0, 0, "none"}, {"final_lr", A_NUM, 0, -1, NULL}
+#define SCHEDULE {"decay", A_STR, 0, 0, "none"}, {"final_lr", A_NUM, 0, NAN, NULL} /* NaN: not given */
 
 static const Builtin builtins[] = {
     /* elementwise */

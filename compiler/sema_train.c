@@ -30,7 +30,7 @@ void sema_train_defaults(TrainSpec *t)
     memset(t, 0, sizeof *t);
     t->opt = OPT_SGD;
     t->lr = 0.01;
-    t->final_lr = -1;
+    t->final_lr = NAN; /* not given */
     t->epochs = 10;
     t->batch = 32;
     t->shuffle = 1;
@@ -275,8 +275,10 @@ static void resolve_opt(Sema *s, const Expr *e, TrainSpec *t)
         warn_at(s->d, a[k].loc, "adadelta has no learning rate, so decay=\"%s\" changes nothing", decay);
     if (t->lr <= 0 && t->opt != OPT_ADADELTA)
         error_at(s->d, a[0].loc, "the learning rate must be > 0; got %g", t->lr);
-    if (t->decay != DECAY_NONE && t->final_lr < 0)
+    if (t->decay != DECAY_NONE && isnan(t->final_lr))
         error_at(s->d, a[k].loc, "decay=\"%s\" needs final_lr=... (the rate at the last epoch)", decay);
+    else if (t->decay != DECAY_NONE && t->final_lr < 0)
+        error_at(s->d, a[k + 1].loc, "final_lr must be >= 0; got %g", t->final_lr);
     else if (t->decay == DECAY_EXPONENTIAL && t->final_lr <= 0)
         error_at(s->d, a[k + 1].loc, "exponential decay needs final_lr > 0; got %g", t->final_lr);
 }

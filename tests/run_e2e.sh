@@ -58,7 +58,7 @@ near() { [ -n "$1" ] && [ -n "$2" ] && awk "BEGIN { d = $1 - $2; if (d < 0) d = 
 # field FILE NAME: the value after "| NAME " on the summary line of FILE
 field() { sed -n "s/^done:.*| $2 \([-0-9.naifNIF]*\).*/\1/p" "$1" | tail -1; }
 # notime: progress and summary lines with the times taken out
-notime() { sed -e 's/| time [0-9.]*s //' -e 's/ in [0-9.]*s | / | /' "$1"; }
+notime() { sed -e 's/| time [0-9.]*s //' -e 's/ in [0-9.]*s\( ([0-9.]* us a step)\)\{0,1\} | / | /' "$1"; }
 now() { date +%s.%N 2>/dev/null | sed 's/N$/0/'; }
 secs() { awk "BEGIN { printf \"%.2f\", $2 - $1 }"; }
 
