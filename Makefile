@@ -182,6 +182,51 @@ embedded-report: all
 	@sh scripts/deps.sh embedded
 	@sh tests/run_embedded.sh --report
 
+# ---- the CUDA target (issue 8, docs/cuda.md) ---------------------------------
+# Built where nvcc exists (nvcc on PATH, else /usr/local/cuda/bin/nvcc; NVCC=
+# overrides): build/libnnrt_cuda.a, the driver every `nnc --target cuda`
+# program links.  make test compiles every model's .cu with nvcc and runs
+# them on a CPU emulation of CUDA (tests/run_cuda_build.sh); test-cuda runs
+# them on a GPU (tests/cuda/run_gpu.sh), bench-cuda times them against
+# PyTorch (tests/cuda/bench.sh); both say so and exit 0 without a GPU.
+ifeq ($(origin NVCC),undefined)
+NVCC := $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+endif
+NNC_CUDA_ARCH ?= sm_90
+NVCC_FLAGS := -O2 -std=c++17 -arch=$(NNC_CUDA_ARCH) -Werror all-warnings -Xcompiler -Wall,-Wextra
+
+.PHONY: cuda test-cuda bench-cuda install-cuda
+ifneq ($(NVCC),)
+all: cuda
+cuda: $(BUILD)/libnnrt_cuda.a
+
+$(BUILD)/runtime/cuda/nnrt_cuda.o: runtime/cuda/nnrt_cuda.cu runtime/cuda/nnrt_cuda.h runtime/nnrt.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -Iruntime -Iruntime/cuda -c -o $@ $<
+
+$(BUILD)/libnnrt_cuda.a: $(BUILD)/runtime/cuda/nnrt_cuda.o
+	rm -f $@
+	ar rcs $@ $^
+else
+all: cuda
+cuda:
+	@echo "nvcc not found: the CUDA runtime (build/libnnrt_cuda.a) is skipped; nnc --target cuda -o M.cu still writes CUDA source"
+endif
+
+test-cuda: all
+	@sh tests/cuda/run_gpu.sh
+
+bench-cuda: all
+	@sh tests/cuda/bench.sh
+
+install: install-cuda
+install-cuda:
+	@if [ -f $(BUILD)/libnnrt_cuda.a ]; then \
+	    install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include && \
+	    install -m 644 $(BUILD)/libnnrt_cuda.a $(DESTDIR)$(PREFIX)/lib/libnnrt_cuda.a && \
+	    install -m 644 runtime/cuda/nnrt_cuda.h $(DESTDIR)$(PREFIX)/include/nnrt_cuda.h; \
+	 else echo "install: no build/libnnrt_cuda.a (no nvcc): the CUDA runtime is not installed"; fi
+
 # ---- install ---------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

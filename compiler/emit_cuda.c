@@ -503,7 +503,6 @@ static int fold_by_block(const Cu *e, int id)
     return at_b > 64 && shape_numel(nd(e, id)->shape, e->g->batch) < 4096;
 }
 
-/* Coordinates i, j, k, l of the input from output index o and reduced index q. */
 /* The coordinates i, j, k, l that body reads, from the output index o
  * (kept axes) and the folded index q (reduced axes), last axis first. */
 static void fold_coords(Cu *e, int id, const char *indent, const char *body)

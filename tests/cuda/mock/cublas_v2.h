@@ -1,12 +1,18 @@
 /* tests/cuda/mock/cublas_v2.h: the part of cuBLAS nnc's CUDA programs
- * use, on the CPU (see cuda_runtime.h beside it).  cublasSgemm is the
- * column-major definition C = alpha·op(A)·op(B) + beta·C, each element
- * summed in float in k order; beta 0 does not read C.  Handle settings
- * are accepted and checked for range only. */
+ * use, on the CPU (see cuda_runtime.h beside it).  cublasSgemm checks its
+ * arguments as cuBLAS does, then computes C = alpha·op(A)·op(B) + beta·C in
+ * column-major order: with MOCK_CBLAS through cblas_sgemm (fast; the same
+ * sums as the C program's row-major call), else by the definition, each
+ * element summed in float in k order (beta 0 does not read C).  Handle
+ * settings are accepted. */
 #ifndef NNC_MOCK_CUBLAS_V2_H
 #define NNC_MOCK_CUBLAS_V2_H
 
 #include "cuda_runtime.h"
+
+#ifdef MOCK_CBLAS
+#include <cblas.h>
+#endif
 
 typedef enum {
     CUBLAS_STATUS_SUCCESS = 0,
@@ -60,6 +66,13 @@ inline cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublas
         ldb < (tb == CUBLAS_OP_N ? k : n) || ldb < 1 || ldc < m || ldc < 1)
         return CUBLAS_STATUS_INVALID_VALUE;
     float al = *alpha, be = *beta; /* host pointer mode: read at the call */
+#ifdef MOCK_CBLAS /* OpenBLAS, column-major: what the C program's row-major call computes */
+    mock_do([=] {
+        cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
+                    tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, m, n, k, al, A, lda, B, ldb, be, C, ldc);
+    });
+    return CUBLAS_STATUS_SUCCESS;
+#endif
     mock_do([=] {
         for (int j = 0; j < n; j++)
             for (int i = 0; i < m; i++) {

@@ -1,0 +1,275 @@
+#!/bin/sh
+# tests/run_cuda_build.sh: the CUDA target, checked without a GPU (issue 8).
+#
+#   1. nvcc: every model (models/, tests/cuda/models/, tests/e2e/) emitted by
+#      `nnc --target cuda` compiles with nvcc -Werror all-warnings (and the
+#      host compiler's -Wall -Wextra as errors) and links with
+#      build/libnnrt_cuda.a, libnnrt.a and cuBLAS.  Where nvcc is absent this
+#      part prints one "skip" line.
+#   2. the CPU emulation (tests/cuda/mock): the same .cu files and
+#      runtime/cuda/nnrt_cuda.cu compiled by g++ against an emulation of the
+#      CUDA programming model (fibers for threads, CUDA graphs as recorded
+#      closures, cuBLAS as column-major GEMMs).  NOT a GPU run: it checks
+#      the emitted index arithmetic, the cuBLAS argument order, the memory
+#      map, graph capture and replay and the driver, not speed or races.
+#      For every model that trains from the repository:
+#        a. its first 20 step losses ($NNRT_STEP_LOG) match the C program's
+#           (tests/cuda/c_steps.c) within 1e-4 relative, or within 4 times
+#           the spread the C program itself shows between its two GEMMs
+#           (OpenBLAS and --blas none), for models whose training amplifies
+#           rounding (softmax_regression: lr 0.5 on unstandardized inputs);
+#        b. the graph-replayed loop and the runtime's own loop over the same
+#           kernels (NNRT_CUDA_HOST_LOOP=1) save the same checkpoint, byte
+#           for byte;
+#        c. --gradcheck passes through the device forward (the small models;
+#           the MNIST-sized ones take minutes emulated: make test-cuda);
+#      and: twolayer trains to the C targets (loss <= 0.14, acc >= 0.96);
+#      a resumed run prints what an unbroken one prints; a NaN loss stops
+#      with exit 3 and the C program's message.  The Fashion-MNIST models
+#      train on the first 1000/300 rows (tests/cuda/idx_head.py), or are
+#      skipped with a line where the data set is not installed.
+#
+# Run from the repository root after `make` (make test does both).  One line
+# per check, a tally; exit 1 if any check failed.  Work goes to
+# build/cuda/run.PID, removed when every check passed.
+NNC=build/nnc
+W=build/cuda/run.$$
+FM=/usr/share/datasets/fashion-mnist
+JOBS=$(nproc 2>/dev/null || echo 2)
+OPENBLAS_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS
+pass=0
+fail=0
+
+ok()  { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+if [ ! -x "$NNC" ] || [ ! -f build/libnnrt.a ]; then
+    echo "FAIL $NNC or build/libnnrt.a is missing: run make first"
+    exit 1
+fi
+mkdir -p "$W/log"
+
+# ---- 1. nvcc -----------------------------------------------------------------
+NVCC=${NVCC:-$(command -v nvcc 2>/dev/null)}
+[ -z "$NVCC" ] && [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc
+NVFLAGS="-O2 -std=c++17 -arch=${NNC_CUDA_ARCH:-sm_90} -Werror all-warnings -Xcompiler -Wall,-Wextra -Iruntime -Iruntime/cuda"
+ALL_MODELS="models/*.nn tests/cuda/models/*.nn tests/e2e/*.nn"
+
+# nvcc_one MODEL: emit, compile, link; "ok"/"FAIL" into $W/log/NAME.nvcc
+nvcc_one() {
+    name=$(basename "$1" .nn)
+    log=$W/log/$name.nvcc
+    if ! $NNC "$1" --target cuda -o "$W/$name.cu" 2>"$log.err"; then
+        echo "FAIL nvcc $name: nnc --target cuda failed: $(head -1 "$log.err")" >"$log"
+    elif ! $NVCC $NVFLAGS -c -o "$W/$name.o" "$W/$name.cu" >"$log.err" 2>&1; then
+        echo "FAIL nvcc $name: does not compile with nvcc -Werror all-warnings:" >"$log"
+        head -20 "$log.err" | sed 's/^/     /' >>"$log"
+    elif ! $NVCC -arch=${NNC_CUDA_ARCH:-sm_90} -o "$W/$name.gpu" "$W/$name.o" build/libnnrt_cuda.a build/libnnrt.a \
+            -lcublas -lz -lm >"$log.err" 2>&1; then
+        echo "FAIL nvcc $name: does not link:" >"$log"
+        head -10 "$log.err" | sed 's/^/     /' >>"$log"
+    else
+        echo "ok   nvcc $name: compiles with nvcc $($NVCC --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') -Werror all-warnings and links" >"$log"
+    fi
+}
+
+# tally LOG...: count and print the lines of the logs in order
+tally() {
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        while IFS= read -r line; do
+            case "$line" in
+            "ok   "*) pass=$((pass + 1)) ;;
+            "FAIL "*) fail=$((fail + 1)) ;;
+            esac
+            echo "$line"
+        done <"$f"
+    done
+}
+
+if [ -z "$NVCC" ]; then
+    echo "skip nvcc: not found (PATH, /usr/local/cuda/bin): the .cu files are not compiled here"
+elif [ ! -f build/libnnrt_cuda.a ]; then
+    bad "nvcc: build/libnnrt_cuda.a is missing although nvcc exists: run make"
+else
+    n=0
+    for m in $ALL_MODELS; do
+        nvcc_one "$m" &
+        n=$((n + 1))
+        [ $((n % JOBS)) -eq 0 ] && wait
+    done
+    wait
+    for m in $ALL_MODELS; do tally "$W/log/$(basename "$m" .nn).nvcc"; done
+fi
+
+# ---- 2. the CPU emulation ---------------------------------------------------------
+CXX=${CXX_MOCK:-g++}
+if ! command -v "$CXX" >/dev/null 2>&1; then
+    echo "skip emulation: $CXX not found"
+    echo "run_cuda_build: $pass passed, $fail failed"
+    [ "$fail" -eq 0 ] && rm -rf "$W"
+    [ "$fail" -eq 0 ]
+    exit
+fi
+BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null)
+MOCK="$CXX -std=c++17 -O1 -Itests/cuda/mock -Iruntime -Iruntime/cuda"
+[ -n "$BLAS_LIBS" ] && MOCK="$MOCK -DMOCK_CBLAS $BLAS_CFLAGS"
+
+sh tests/cuda/mock/cu2cpp.sh runtime/cuda/nnrt_cuda.cu "$W/nnrt_cuda.cpp"
+if ! $MOCK -c -o "$W/nnrt_cuda.o" "$W/nnrt_cuda.cpp" 2>"$W/log/nnrt_cuda.err"; then
+    bad "emulation: runtime/cuda/nnrt_cuda.cu does not build against the emulation:"
+    head -20 "$W/log/nnrt_cuda.err" | sed 's/^/     /'
+    exit 1
+fi
+
+D=""
+if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
+    mkdir -p "$W/data"
+    python3 tests/cuda/idx_head.py "$FM/train-images-idx3-ubyte.gz" "$W/data/train-img" 1000 &&
+    python3 tests/cuda/idx_head.py "$FM/train-labels-idx1-ubyte.gz" "$W/data/train-lab" 1000 &&
+    python3 tests/cuda/idx_head.py "$FM/t10k-images-idx3-ubyte.gz" "$W/data/test-img" 300 &&
+    python3 tests/cuda/idx_head.py "$FM/t10k-labels-idx1-ubyte.gz" "$W/data/test-lab" 300 &&
+    D="--data $W/data/train-img,$W/data/train-lab --test $W/data/test-img,$W/data/test-lab"
+fi
+
+# The models the emulation trains: those whose data the repository has.
+EMU_MODELS="models/*.nn tests/cuda/models/*.nn tests/e2e/spiral_adam.nn tests/e2e/gate_adagrad.nn
+            tests/e2e/table_adadelta.nn tests/e2e/xor_wide.nn tests/e2e/csv3.nn"
+
+# worst_rel A B: the worst relative difference of the first 20 losses of two step logs
+worst_rel() {
+    paste "$1" "$2" | head -20 | awk '
+        NF != 4 { bad = 1 }
+        { d = $2 - $4; if (d < 0) d = -d; a = $2 < 0 ? -$2 : $2; r = a > 0 ? d / a : d; if (r > w) w = r }
+        END { if (bad || NR < 20) print "short"; else printf "%.3g\n", w }'
+}
+
+# emu_one MODEL: the checks a-c, lines into $W/log/NAME.emu
+emu_one() {
+    m=$1
+    name=$(basename "$m" .nn)
+    log=$W/log/$name.emu
+    p=$W/$name
+    flags="--epochs 20"
+    gc=1
+    if grep -q 'idx(' "$m"; then
+        if [ -z "$D" ]; then
+            echo "skip emulation $name: $FM is not installed (sh scripts/deps.sh data)" >"$log"
+            return
+        fi
+        flags="$D --epochs 2"
+        gc=0
+    fi
+    : >"$log"
+    if ! $NNC "$m" --target cuda -o "$p.cu" 2>"$p.err" || ! sh tests/cuda/mock/cu2cpp.sh "$p.cu" "$p.cpp" ||
+       ! $MOCK -c -o "$p.mock.o" "$p.cpp" 2>>"$p.err" ||
+       ! $CXX -o "$p.mock" "$p.mock.o" "$W/nnrt_cuda.o" build/libnnrt.a $BLAS_LIBS -lz -lm 2>>"$p.err"; then
+        echo "FAIL emulation $name: does not build against the emulation:" >>"$log"
+        head -20 "$p.err" | sed 's/^/     /' >>"$log"
+        return
+    fi
+    if ! $NNC "$m" -o "$p.c" 2>>"$p.err" || ! $NNC "$m" --blas none -o "$p.none.c" 2>>"$p.err" ||
+       ! cc -std=c99 -O2 -Iruntime -o "$p.steps" "$p.c" tests/cuda/c_steps.c build/libnnrt.a $BLAS_LIBS -lz -lm 2>>"$p.err" ||
+       ! cc -std=c99 -O2 -Iruntime -o "$p.steps_none" "$p.none.c" tests/cuda/c_steps.c build/libnnrt.a -lz -lm 2>>"$p.err"; then
+        echo "FAIL emulation $name: the C reference does not build:" >>"$log"
+        head -20 "$p.err" | sed 's/^/     /' >>"$log"
+        return
+    fi
+    # a. step losses against the C program's
+    "$p.steps" $flags >"$p.c_steps" 2>>"$p.err"
+    "$p.steps_none" $flags >"$p.none_steps" 2>>"$p.err"
+    NNRT_STEP_LOG="$p.g_steps" "$p.mock" $flags --save "$p.graph.st" >"$p.out" 2>&1
+    rc=$?
+    w=$(worst_rel "$p.c_steps" "$p.g_steps")
+    spread=$(worst_rel "$p.c_steps" "$p.none_steps")
+    if [ $rc -ne 0 ] || [ "$w" = short ] || [ "$spread" = short ]; then
+        echo "FAIL emulation $name: the run failed (exit $rc) or logged fewer than 20 steps:" >>"$log"
+        tail -5 "$p.out" | sed 's/^/     /' >>"$log"
+    elif awk "BEGIN { exit !($w <= 1e-4 || $w <= 4 * $spread) }"; then
+        echo "ok   emulation $name: first 20 losses within $w of the C program's (C with its two GEMMs: $spread)" >>"$log"
+    else
+        echo "FAIL emulation $name: first 20 losses differ from the C program's by $w (C with its two GEMMs: $spread)" >>"$log"
+    fi
+    # b. the graph loop against the runtime's loop over the same kernels
+    NNRT_CUDA_HOST_LOOP=1 "$p.mock" $flags --save "$p.host.st" >"$p.host.out" 2>&1
+    if cmp -s "$p.graph.st" "$p.host.st"; then
+        echo "ok   emulation $name: graph-replayed training saves the checkpoint the runtime's own loop saves, byte for byte" >>"$log"
+    else
+        echo "FAIL emulation $name: graph-replayed and host-driven training save different checkpoints" >>"$log"
+    fi
+    # c. the gradient check through the device forward; where it fails, the
+    #    C program's own verdict on the same model tells whose failure it is
+    [ $gc -eq 1 ] || return
+    if "$p.mock" --gradcheck $flags >"$p.gc" 2>&1; then
+        echo "ok   emulation $name: --gradcheck $(tail -1 "$p.gc" | sed 's/^gradcheck: //')" >>"$log"
+        return
+    fi
+    cc -std=c99 -O2 -Iruntime -o "$p.cprog" "$p.c" build/libnnrt.a $BLAS_LIBS -lz -lm 2>>"$p.err"
+    "$p.cprog" --gradcheck $flags >"$p.cgc" 2>&1
+    if [ $? -ne 0 ] && [ "$(tail -1 "$p.gc")" = "$(tail -1 "$p.cgc")" ]; then
+        echo "ok   emulation $name: --gradcheck fails as the C program's does, with the same figures ($(tail -1 "$p.gc" | sed 's/^gradcheck: //')): not a matter of the CUDA target" >>"$log"
+    else
+        echo "FAIL emulation $name: --gradcheck failed (the C program's: $(tail -1 "$p.cgc")):" >>"$log"
+        tail -5 "$p.gc" | sed 's/^/     /' >>"$log"
+    fi
+}
+
+n=0
+for m in $EMU_MODELS; do
+    emu_one "$m" &
+    n=$((n + 1))
+    [ $((n % JOBS)) -eq 0 ] && wait
+done
+wait
+for m in $EMU_MODELS; do tally "$W/log/$(basename "$m" .nn).emu"; done
+
+# twolayer to its targets, as the C program reaches them
+field() { sed -n "s/^done:.*| $2 \([-0-9.naifNIF]*\).*/\1/p" "$1" | tail -1; }
+if [ -x "$W/twolayer.mock" ]; then
+    "$W/twolayer.mock" >"$W/twolayer.full" 2>&1
+    l=$(field "$W/twolayer.full" loss)
+    a=$(field "$W/twolayer.full" acc)
+    if [ -n "$l" ] && [ -n "$a" ] && awk "BEGIN { exit !($l <= 0.14 && $a >= 0.96) }"; then
+        ok "emulation twolayer: trained as its train block says: loss $l <= 0.14, acc $a >= 0.96"
+    else
+        bad "emulation twolayer: loss '$l' acc '$a' miss loss <= 0.14, acc >= 0.96"
+    fi
+fi
+
+# resume: 3 epochs saved, resumed to 6, against 6 in one go
+notime() { sed -e 's/| time [0-9.]*s //' -e 's/ in [0-9.]*s.*us a step) | / | /' "$1"; }
+p=$W/ops_shapes
+if [ -x "$p.mock" ]; then
+    "$p.mock" --epochs 3 --save "$p.half.st" >/dev/null 2>&1
+    "$p.mock" --epochs 6 --load "$p.half.st" >"$p.resumed" 2>&1
+    "$p.mock" --epochs 6 >"$p.whole" 2>&1
+    notime "$p.resumed" | grep -v '^resumed from' >"$p.resumed.nt"
+    notime "$p.whole" | sed -n '4,$p' >"$p.whole.nt"
+    if [ -s "$p.whole.nt" ] && cmp -s "$p.resumed.nt" "$p.whole.nt"; then
+        ok "emulation ops_shapes: resumed after 3 epochs, prints what an unbroken run of 6 prints"
+    else
+        bad "emulation ops_shapes: the resumed run differs from the unbroken one"
+    fi
+fi
+
+# a NaN loss: exit 3 with the C program's message
+if $NNC tests/e2e/nan_lr.nn --target cuda -o "$W/nan_lr.cu" 2>/dev/null && sh tests/cuda/mock/cu2cpp.sh "$W/nan_lr.cu" "$W/nan_lr.cpp" &&
+   $MOCK -c -o "$W/nan_lr.o" "$W/nan_lr.cpp" && $CXX -o "$W/nan_lr.mock" "$W/nan_lr.o" "$W/nnrt_cuda.o" build/libnnrt.a $BLAS_LIBS -lz -lm; then
+    "$W/nan_lr.mock" >"$W/nan.out" 2>&1
+    rc=$?
+    if [ $rc -eq 3 ] && grep -q "nnrt: loss is nan at epoch 1 step" "$W/nan.out"; then
+        ok "emulation nan_lr: a NaN loss stops training with exit 3: $(grep 'loss is' "$W/nan.out")"
+    else
+        bad "emulation nan_lr: exit $rc, expected 3 and the epoch and step of the NaN"
+    fi
+fi
+
+echo "run_cuda_build: $pass passed, $fail failed"
+if [ "$fail" -eq 0 ]; then
+    rm -rf "$W"
+else
+    echo "     (work and logs kept in $W)"
+fi
+[ "$fail" -eq 0 ]
