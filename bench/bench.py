@@ -482,7 +482,7 @@ def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs)
               "same for dW = Xᵀ·dY and for dX = dY·Wᵀ (no dX for the first layer).  A system's GFLOP/s = "
               "those flops over all its training steps / its training time, so everything else in the step "
               "(gather, elementwise, update, in-training evaluation) counts against it.  sgemm = "
-              "build/bench/sgemm running exactly the step's GEMMs with OpenBLAS, best of 10 rounds, under "
+              "build/bench/sgemm running exactly the step's GEMMs with OpenBLAS, best of 40 rounds of 5 ms, under "
               "each core OpenBLAS can run here.", "",
               gflops_md(good, rows, blas, peak[0]), ""]
         big = good[-1]

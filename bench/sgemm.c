@@ -9,8 +9,8 @@
  *   weights  dW[in,out] = X^T . dY                   (T,N)  M=in  N=out K=B
  *   inputs   dX[B,in]   = dY . W^T                   (N,T)  M=B   N=in  K=out
  * The first layer has no dX (nothing upstream needs it).  Each GEMM alone,
- * then the step's GEMMs back to back, are timed as the best of 10 rounds
- * of about 20 ms (best_time); printed after the core OpenBLAS chose:
+ * then the step's GEMMs back to back, are timed as the best of 40 rounds
+ * of about 5 ms (best_time); printed after the core OpenBLAS chose:
  *   core Haswell
  *   gemm fwd1 128x512x784 NN  95.1 GFLOP/s
  *   step 410.8 MFLOP 4321.0 us 95.1 GFLOP/s
@@ -72,16 +72,17 @@ static double flops(const Gemm *x)
 }
 
 /* Seconds per pass over g[lo..hi): passes are timed in rounds of about
- * 20 ms (the count taken from one pass), the best of 10 rounds counts. */
+ * 5 ms (the count taken from one pass), the best of 40 rounds counts --
+ * short rounds, so that on a busy machine some run undisturbed. */
 static double best_time(const Gemm *g, int lo, int hi)
 {
     double t0 = now();
     for (int i = lo; i < hi; i++)
         gemm_run(&g[i]);
     double once = now() - t0;
-    long reps = once > 0.02 ? 1 : (long)(0.02 / (once > 1e-7 ? once : 1e-7));
+    long reps = once > 0.005 ? 1 : (long)(0.005 / (once > 1e-7 ? once : 1e-7));
     double best = 1e30;
-    for (int round = 0; round < 10; round++) {
+    for (int round = 0; round < 40; round++) {
         t0 = now();
         for (long r = 0; r < reps; r++)
             for (int i = lo; i < hi; i++)
