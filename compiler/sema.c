@@ -418,9 +418,8 @@ static void resolve_output(Sema *s, const Program *p, const Decl *out, const Dec
         if (out)
             error_at(s->d, out->name_loc, "output gives one row per sample: its first axis is B; '%s' has shape %s",
                      out->name, shape_str(n->shape, b, sizeof b));
-        else if (min && s->g->loss >= 0 && s->d->errors == 0)
-            warn_at(s->d, min->loc, "the value before the loss, '%s' %s, has no batch axis, so the model has no "
-                    "output; write 'output NAME;' naming per-sample predictions", n->name, shape_str(n->shape, b, sizeof b));
+        else
+            s->no_output = id; /* reported after the train block, if it needs an output */
         return;
     }
     s->g->output = id;
@@ -449,7 +448,7 @@ static void check_trainable(Sema *s, const Decl *min)
 
 int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
 {
-    Sema s = {.g = g, .d = d, .a = g->arena};
+    Sema s = {.g = g, .d = d, .a = g->arena, .no_output = -1};
     sema_train_defaults(&g->train);
     const Decl *model = NULL, *out = NULL, *min = NULL, *train = NULL;
     collect_names(&s, p);
@@ -484,6 +483,12 @@ int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
         sema_train(&s, train);
     if (min)
         check_trainable(&s, min);
+    if (min && s.no_output >= 0 && g->loss >= 0 && g->train.data.kind != SRC_NONE && d->errors == 0) {
+        char b[64];
+        Node *n = graph_node(g, s.no_output);
+        warn_at(d, min->loc, "the value before the loss, '%s' %s, has no batch axis, so the program has no "
+                "output; write 'output NAME;' naming per-sample predictions", n->name, shape_str(n->shape, b, sizeof b));
+    }
     g->batch = batch_override > 0 ? batch_override : g->train.batch;
     g->n_forward = g->n;
     return d->errors == 0;

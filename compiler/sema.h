@@ -60,6 +60,7 @@ typedef struct Sema {
     int n_later;
     const char *assign_name; /* the name a layer call is being assigned to */
     char *reach;       /* reach[i]: node i feeds the loss (after check_minimize) */
+    int no_output;     /* the default output candidate without a batch axis, or -1 */
 } Sema;
 
 Sym *sema_lookup(Sema *s, const char *name);
