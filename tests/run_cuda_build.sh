@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/run_cuda_build.sh: the CUDA target, checked without a GPU (issue 8).
 #
-#   1. nvcc: every model (models/, tests/cuda/models/, tests/e2e/) emitted by
+#   1. nvcc: every model (models/, tests/cuda/, tests/e2e/) emitted by
 #      `nnc --target cuda` compiles with nvcc -Werror all-warnings (and the
 #      host compiler's -Wall -Wextra as errors) and links with
 #      build/libnnrt_cuda.a, libnnrt.a and cuBLAS.  Where nvcc is absent this
@@ -54,7 +54,7 @@ mkdir -p "$W/log"
 NVCC=${NVCC:-$(command -v nvcc 2>/dev/null)}
 [ -z "$NVCC" ] && [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc
 NVFLAGS="-O2 -std=c++17 -arch=${NNC_CUDA_ARCH:-sm_90} -Werror all-warnings -Xcompiler -Wall,-Wextra -Iruntime -Iruntime/cuda"
-ALL_MODELS="models/*.nn tests/cuda/models/*.nn tests/e2e/*.nn"
+ALL_MODELS="models/*.nn tests/cuda/models/*.nn tests/cuda/bench/*.nn tests/e2e/*.nn"
 
 # nvcc_one MODEL: emit, compile, link; "ok"/"FAIL" into $W/log/NAME.nvcc
 nvcc_one() {
