@@ -255,7 +255,7 @@ static int build_program(const Options *o, const char *csrc)
     char inc[4096], lib[4096], cmd[16384];
     runtime_dirs(inc, lib, sizeof inc);
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -o '%s' '%s' -I'%s' '%s/libnnrt.a' %s -lz -lm", cc, o->output, csrc,
+    snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -fno-math-errno -o '%s' '%s' -I'%s' '%s/libnnrt.a' %s -lz -lm", cc, o->output, csrc,
              inc, lib, NNC_BLAS_LIBS);
     if (o->verbose)
         fprintf(stderr, "%s\n", cmd);
