@@ -101,7 +101,7 @@ static const char *const cuda_reserved[] = {
     "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize", "dim3", "kernel", "consts", "std",
     "sinf", "cosf", "fabsf", "fminf", "fmaxf", "powf", "log1pf", "sqrt", "isfinite",
     "mem", "ctl", "cublas", "one", "zero", "idx", "lane", "warp", "part", "sum", "total", "o", "q", "oo", "qq",
-    "v", "c", "w", "bv", "bi", "bind", "control", "handle", "cm", "scratch", "keep", "GRID", "WARPS", "COLS", "ONE_BLOCK", "BLOCKS", "NAN",
+    "v", "c", "w", "bv", "bi", "bind", "control", "handle", "cm", "scratch", "keep", "GRID", "WARPS", "COLS", "LOSS_BLOCK", "BLOCKS", "NAN",
     "MEM_PARAMS", "MEM_STATE", "MEM_GRADS", "MEM_BATCH", "MEM_ARENA", "MEM_SCRATCH", "MEM_BYTES",
     "host_params", "host_state", "host_grads", "host_bind", "t_buf", "tensor_params", "tensor_state",
 };
@@ -794,9 +794,9 @@ static Str target(const Cu *e, int t, int k)
     return r;
 }
 
-/* The mean over rows of a row value (loss or accuracy) in one block:
- * warp w takes rows w, w + 8, ..., its total in double; the warps' totals
- * are added in warp order. */
+/* The mean over rows of a row value (loss or accuracy) in one block of
+ * NNRT_CUDA_LOSS_THREADS: warp w takes rows w, w + 32, ..., its total in
+ * double; the warps' totals are added in warp order. */
 static void kernel_loss(Cu *e, int id)
 {
     const Node *n = nd(e, id);
@@ -809,9 +809,9 @@ static void kernel_loss(Cu *e, int id)
     data_params(e, id, &a);
     OUT("__global__ void %s(", e->name[id]);
     param_decl(e, &a);
-    OUT(", int n)\n{\n    __shared__ double part[NNRT_CUDA_THREADS / 32];\n");
+    OUT(", int n)\n{\n    __shared__ double part[NNRT_CUDA_LOSS_THREADS / 32];\n");
     OUT("    int warp = threadIdx.x / 32, lane = threadIdx.x %% 32;\n    double total = 0.0;\n");
-    OUT("    for (int r = warp; r < %s; r += NNRT_CUDA_THREADS / 32) {\n        const float *yr = %s + (long)r * %d;\n",
+    OUT("    for (int r = warp; r < %s; r += NNRT_CUDA_LOSS_THREADS / 32) {\n        const float *yr = %s + (long)r * %d;\n",
         rows.s, y, k);
     if (n->op == OP_SOFTMAX_CE) {
         OUT("        float m = -INFINITY, s = 0.0f, v = 0.0f;\n");
@@ -848,7 +848,7 @@ static void kernel_loss(Cu *e, int id)
     }
     OUT("        total += v;\n    }\n    if (lane == 0)\n        part[warp] = total;\n    __syncthreads();\n");
     OUT("    if (threadIdx.x == 0) {\n        double sum = 0.0;\n");
-    OUT("        for (int w = 0; w < NNRT_CUDA_THREADS / 32; w++)\n            sum += part[w];\n");
+    OUT("        for (int w = 0; w < NNRT_CUDA_LOSS_THREADS / 32; w++)\n            sum += part[w];\n");
     OUT("        %s[0] = (float)sum / (float)%s;\n    }\n}\n", e->name[id], ys.d[0] == DIM_B ? "n" : rows.s);
 }
 
@@ -1070,7 +1070,7 @@ static void emit_launch(Cu *e, int id)
     case K_LOSS: {
         Params a;
         data_params(e, id, &a);
-        launch(e, id, "ONE_BLOCK", &a);
+        launch(e, id, "LOSS_BLOCK", &a);
         break;
     }
     case K_LOSS_GRAD: launch_loss_grad(e, id); break;
@@ -1124,11 +1124,11 @@ static void header(Cu *e, int argc, char **argv)
     OUT("#define B %d\n", e->g->batch);
     OUT("enum { TRAIN = NNRT_TRAIN, EVAL = NNRT_EVAL, TRAIN_SAME_MASK = NNRT_TRAIN_SAME_MASK, PREDICT = NNRT_CUDA_PREDICT };\n");
     OUT("\n/* Launch configurations: a thread per element, a warp per row, a block per\n");
-    OUT(" * output, one block, column blocks (NNRT_COL_X columns by NNRT_COL_Y row groups). */\n");
+    OUT(" * output, the one block of a loss, column blocks (NNRT_COL_X columns by\n * NNRT_COL_Y row groups). */\n");
     OUT("#define GRID(count) nnrt_cuda_blocks((count), NNRT_CUDA_THREADS), NNRT_CUDA_THREADS, 0, s\n");
     OUT("#define WARPS(rows) nnrt_cuda_blocks((rows), NNRT_CUDA_THREADS / 32), NNRT_CUDA_THREADS, 0, s\n");
     OUT("#define BLOCKS(count) (unsigned)(count), NNRT_CUDA_THREADS, 0, s\n");
-    OUT("#define ONE_BLOCK 1, NNRT_CUDA_THREADS, 0, s\n");
+    OUT("#define LOSS_BLOCK 1, NNRT_CUDA_LOSS_THREADS, 0, s\n");
     OUT("#define COLS(cols) nnrt_cuda_blocks((cols), NNRT_COL_X), dim3(NNRT_COL_X, NNRT_COL_Y), 0, s\n");
 }
 

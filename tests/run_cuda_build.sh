@@ -24,6 +24,8 @@
 #        c. --gradcheck passes through the device forward (the small models;
 #           the MNIST-sized ones take minutes emulated: make test-cuda);
 #      and: twolayer trains to the C targets (loss <= 0.14, acc >= 0.96);
+#      the dropout stream's jump-ahead equals the sequential generator
+#      (tests/cuda/test_pcg.cpp);
 #      a resumed run prints what an unbroken one prints; a NaN loss stops
 #      with exit 3 and the C program's message.  The Fashion-MNIST models
 #      train on the first 1000/300 rows (tests/cuda/idx_head.py), or are
@@ -122,6 +124,15 @@ if ! $MOCK -c -o "$W/nnrt_cuda.o" "$W/nnrt_cuda.cpp" 2>"$W/log/nnrt_cuda.err"; t
     bad "emulation: runtime/cuda/nnrt_cuda.cu does not build against the emulation:"
     head -20 "$W/log/nnrt_cuda.err" | sed 's/^/     /'
     exit 1
+fi
+
+# the dropout stream's jump-ahead against the runtime's sequential generator
+if $CXX -std=c++17 -O2 -Itests/cuda/mock -Iruntime -Iruntime/cuda -o "$W/test_pcg" tests/cuda/test_pcg.cpp build/libnnrt.a -lm \
+        2>"$W/log/test_pcg.err" && "$W/test_pcg" >"$W/log/test_pcg.out" 2>&1; then
+    ok "emulation: $(cat "$W/log/test_pcg.out" | sed 's/^test_pcg: //') (nnrt_pcg_advance)"
+else
+    bad "emulation: tests/cuda/test_pcg.cpp failed:"
+    cat "$W/log/test_pcg.err" "$W/log/test_pcg.out" 2>/dev/null | head -10 | sed 's/^/     /'
 fi
 
 D=""

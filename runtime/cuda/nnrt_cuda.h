@@ -56,6 +56,8 @@ void nnrt_cublas_check(cublasStatus_t st, const char *call, const char *file, in
 /* Threads per block of the generated elementwise kernels, and the blocks
  * that cover count elements (at least one). */
 #define NNRT_CUDA_THREADS 256
+/* The one block that reduces a loss over the rows: a warp per row stride. */
+#define NNRT_CUDA_LOSS_THREADS 1024
 static inline unsigned nnrt_cuda_blocks(long count, int per_block)
 {
     long b = (count + per_block - 1) / per_block;
