@@ -1290,6 +1290,29 @@ static void emit_kernels(Cu *e)
     OUT("} /* namespace kernel */\n");
 }
 
+/* An accuracy nothing reads: the runtime counts right predictions itself
+ * (from the output rows), so a training step need not compute it. */
+static int unread_metric(const Cu *e, int id)
+{
+    if (nd(e, id)->op != OP_ACCURACY)
+        return 0;
+    for (int i = 0; i < e->g->n; i++)
+        for (int k = 0; k < nd(e, i)->n_in; k++)
+            if (nd(e, i)->in[k] == id)
+                return 0;
+    return 1;
+}
+
+static void emit_metric_launch(Cu *e, int id)
+{
+    OUT("    if (mode == EVAL) {  /* read by no one while training: skipped there */\n");
+    Params a;
+    data_params(e, id, &a);
+    OUT("        kernel::%s<<<LOSS_BLOCK>>>(", e->name[id]);
+    param_call(e, &a);
+    OUT(", n);\n        NNRT_CUDA_LAUNCHED(\"%s\");\n    }\n", e->name[id]);
+}
+
 static void emit_steps(Cu *e, int from, int to)
 {
     e->last_line = 0;
@@ -1303,6 +1326,8 @@ static void emit_steps(Cu *e, int from, int to)
             OUT("    /*   (computed inside the next kernel, never stored) */\n");
         else if (is_epilogue(e, id))
             OUT("    /*   (summed inside the kernel above) */\n");
+        else if (unread_metric(e, id))
+            emit_metric_launch(e, id);
         else
             emit_launch(e, id);
         if (id == e->g->output && from == 0)
