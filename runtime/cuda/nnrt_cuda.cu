@@ -10,8 +10,8 @@
  * checkpoints, computed from the same numbers (nnrt.h describes them).
  * What differs is where the work happens:
  *   - the data sets are uploaded once; a batch is gathered on the device
- *     (image bytes through nnrt_gather's own 256-entry table, so the
- *     inputs are the C program's bit for bit);
+ *     (image bytes through a 256-entry table of nnrt_gather's formula,
+ *     so the inputs are the C program's bit for bit);
  *   - the epoch's permutation is made on the host by the runtime's RNG
  *     (nnrt_rng_seed_stream(seed + e, NNRT_STREAM_SHUFFLE), nnrt_shuffle)
  *     and uploaded once per epoch;
@@ -417,9 +417,15 @@ static void nnrt_cuda_upload_set(const NnrtData *d, NnrtCudaSet *s)
     s->std = d->x_std;
     s->plain = d->x_scale == 1.0f && d->x_mean == 0.0f && d->x_std == 1.0f;
     if (d->xb) {
-        float lut[256]; /* nnrt_gather's table, computed by the same host code */
-        for (int b = 0; b < 256; b++)
-            lut[b] = ((float)b * d->x_scale - d->x_mean) / d->x_std;
+        /* nnrt_gather's ((float)b * scale - mean) / std for each of the 256
+         * byte values, rounded step by step as the C runtime (ISO C, no
+         * contraction) rounds it: the volatile keeps the product from
+         * fusing into an FMA where the host has one */
+        float lut[256];
+        for (int b = 0; b < 256; b++) {
+            volatile float prod = (float)b * d->x_scale;
+            lut[b] = (prod - d->x_mean) / d->x_std;
+        }
         s->xb = (const uint8_t *)nnrt_cuda_upload(d->xb, d->rows * d->in_dim);
         s->lut = (const float *)nnrt_cuda_upload(lut, sizeof lut);
     } else {
