@@ -31,6 +31,7 @@ typedef struct Emit {
     const char **name; /* C name of every node */
     int last_line;     /* the .nn line of the previous comment */
     Fusion fu;         /* which values are computed inside their reader's loop */
+    ExprEnv env;       /* for the shared expression builders */
     const char *model; /* C prefix-safe model name */
 } Emit;
 
@@ -38,22 +39,6 @@ typedef struct Emit {
 
 /* ---- extents and element expressions ----------------------------------- */
 static const Node *nd(const Emit *e, int id) { return &e->g->nodes[id]; }
-
-/* Element `idx` of node id: a literal for scalar constants, n for ROWS. */
-static Str elem(const Emit *e, int id, const char *idx)
-{
-    Str r;
-    const Node *n = nd(e, id);
-    if (n->op == OP_CONST && e->p->buf[id].cls == SC_NONE)
-        return emit_lit(n->data[0]);
-    if (n->op == OP_ROWS)
-        snprintf(r.s, sizeof r.s, "(float)n");
-    else if (n->shape.rank == 0 || (shape_row_numel(n->shape) == 1 && n->shape.rank && n->shape.d[0] != DIM_B))
-        snprintf(r.s, sizeof r.s, "%s[0]", e->name[id]);
-    else
-        snprintf(r.s, sizeof r.s, "%s[%s]", e->name[id], idx);
-    return r;
-}
 
 /* ---- comments ---------------------------------------------------------- */
 static void source_line(Emit *e, int line, const char *indent)
@@ -103,46 +88,6 @@ static void open_loops(Emit *e, Shape s)
         OUT("%*sfor (int %c = 0; %c < %s; %c++)\n", 4 * (a + 1), "", emit_loopvar[a], emit_loopvar[a], emit_ext(s.d[a]).s, emit_loopvar[a]);
 }
 
-static int is_scalar_operand(const Emit *e, int id)
-{
-    const Node *n = nd(e, id);
-    return n->shape.rank == 0 || n->op == OP_ROWS;
-}
-
-/* Whether every operand read by the (possibly fused) expression of node id
- * has the loop's shape or is a scalar: then one flat loop does. */
-static int flat_operands(const Emit *e, int id, Shape loop)
-{
-    const Node *n = nd(e, id);
-    for (int k = 0; k < n->n_in; k++) {
-        int in = n->in[k];
-        if (e->fu.fused[in] ? !flat_operands(e, in, loop)
-                         : !(is_scalar_operand(e, in) || shape_eq(nd(e, in)->shape, loop)))
-            return 0;
-    }
-    return 1;
-}
-
-/* The expression of node id inside a loop over `loop`: operands that are
- * fused into it are expanded in place (in parentheses), the others read
- * from their buffers. */
-static Big ew_tree(const Emit *e, int id, Shape loop, int flat)
-{
-    const Node *n = nd(e, id);
-    Big arg[2];
-    for (int k = 0; k < n->n_in && k < 2; k++) {
-        int in = n->in[k];
-        if (e->fu.fused[in]) {
-            Big inner = ew_tree(e, in, loop, flat);
-            snprintf(arg[k].s, sizeof arg[k].s, "(%.4000s)", inner.s);
-        } else {
-            snprintf(arg[k].s, sizeof arg[k].s, "%s",
-                     elem(e, in, flat ? "i" : emit_index_in(nd(e, in)->shape, loop).s).s);
-        }
-    }
-    return emit_ew_expr(n, arg[0].s, n->n_in > 1 ? arg[1].s : "");
-}
-
 /* out = f(a[, b]) elementwise, with any fused producers expanded: one flat
  * loop when every operand has the output's shape (or is a scalar), else
  * nested loops with broadcast indices.  A column sum fused after it (the
@@ -151,8 +96,8 @@ static void emit_ew(Emit *e, int id)
 {
     const Node *n = nd(e, id);
     int red = e->fu.epilogue[id];
-    int flat = red < 0 && flat_operands(e, id, n->shape);
-    Big f = ew_tree(e, id, n->shape, flat);
+    int flat = red < 0 && emit_flat_operands(&e->env, id, n->shape);
+    Big f = emit_ew_tree(&e->env, id, n->shape, flat);
     if (flat) {
         OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", emit_numel(n->shape).s, e->name[id], f.s);
         return;
@@ -233,7 +178,7 @@ static void emit_fold(Emit *e, int id)
     const char *start = n->op == OP_MAX ? "-INFINITY" : n->op == OP_MIN ? "INFINITY" : "0.0f";
     OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", emit_numel(n->shape).s, e->name[id], start);
     open_loops(e, in);
-    Str o = emit_index_in(k, in), x = elem(e, n->in[0], emit_index_in(in, in).s);
+    Str o = emit_index_in(k, in), x = emit_elem(&e->env, n->in[0], emit_index_in(in, in).s);
     int depth = 4 * (in.rank + 1);
     if (n->op == OP_MAX || n->op == OP_MIN)
         OUT("%*s%s[%s] = %s(%s[%s], %s);\n", depth, "", e->name[id], o.s, n->op == OP_MAX ? "fmaxf" : "fminf",
@@ -349,20 +294,12 @@ static void emit_rows(Emit *e, int id)
     OUT("            %s[i * %ld + j] = %s[%s[i] * %ld + j];\n", y, row, x, ix, row);
 }
 
-/* ---- softmax and losses: rows of the last axis -------------------------- */
-static Str rows_of(Shape s)
-{
-    Shape r = s;
-    r.rank = s.rank - 1;
-    return emit_numel(r);
-}
-
 static void emit_softmax(Emit *e, int id)
 {
     const Node *n = nd(e, id);
     int k = n->shape.d[n->shape.rank - 1];
     const char *x = e->name[n->in[0]], *y = e->name[id];
-    OUT("    for (int r = 0; r < %s; r++) {\n", rows_of(n->shape).s);
+    OUT("    for (int r = 0; r < %s; r++) {\n", emit_rows_of(n->shape).s);
     OUT("        const float *xr = %s + r * %d;\n        float *yr = %s + r * %d;\n", x, k, y, k);
     if (n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX) {
         OUT("        float m = xr[0], s = 0.0f;\n");
@@ -386,24 +323,13 @@ static void emit_softmax(Emit *e, int id)
     OUT("    }\n");
 }
 
-/* The target of row r, class j: from class ids or from float rows. */
-static Str target(const Emit *e, int t, int k)
-{
-    Str r;
-    if (nd(e, t)->dtype == DT_I32)
-        snprintf(r.s, sizeof r.s, "(float)(%s[r] == j)", e->name[t]);
-    else
-        snprintf(r.s, sizeof r.s, "%s[r * %d + j]", e->name[t], k);
-    return r;
-}
-
 static void emit_loss(Emit *e, int id)
 {
     const Node *n = nd(e, id);
     Shape ys = nd(e, n->in[0])->shape;
     int k = ys.d[1], t = n->in[1];
     const char *y = e->name[n->in[0]];
-    Str rows = emit_ext(ys.d[0]), tg = target(e, t, k);
+    Str rows = emit_ext(ys.d[0]), tg = emit_target(&e->env, t, k);
     OUT("    {\n        %s total = 0.0%s;\n", e->o->library ? "float" : "double", e->o->library ? "f" : "");
     OUT("        for (int r = 0; r < %s; r++) {\n            const float *yr = %s + r * %d;\n", rows.s, y, k);
     if (n->op == OP_SOFTMAX_CE) {
@@ -442,7 +368,7 @@ static void emit_loss_grad(Emit *e, int id)
     int nll = n->op == OP_NLL_GRAD;
     Shape ys = nll ? n->to : nd(e, n->in[0])->shape;
     int k = ys.d[1], t = n->in[nll ? 0 : 1], dl = n->in[nll ? 1 : 2];
-    Str rows = emit_ext(ys.d[0]), tg = target(e, t, k), dls = elem(e, dl, "0");
+    Str rows = emit_ext(ys.d[0]), tg = emit_target(&e->env, t, k), dls = emit_elem(&e->env, dl, "0");
     const char *g = e->name[id];
     OUT("    {\n        const float dl = %s / %s; /* dL/n */\n", dls.s, ys.d[0] == DIM_B ? "(float)n" : emit_lit(ys.d[0]).s);
     OUT("        for (int r = 0; r < %s; r++) {\n", rows.s);
@@ -582,14 +508,6 @@ static void emit_poison(Emit *e, int step)
     }
 }
 
-static int is_epilogue(const Emit *e, int id)
-{
-    for (int i = 0; i < e->g->n; i++)
-        if (e->fu.epilogue[i] == id)
-            return 1;
-    return 0;
-}
-
 static void emit_steps(Emit *e, int from, int to)
 {
     e->last_line = 0;
@@ -599,7 +517,7 @@ static void emit_steps(Emit *e, int from, int to)
             step_comment(e, id);
             if (e->fu.fused[id])
                 OUT("    /*   (computed inside the next loop, never stored) */\n");
-            else if (is_epilogue(e, id))
+            else if (emit_is_epilogue(&e->env, id))
                 OUT("    /*   (summed inside the loop above) */\n");
             else
                 emit_node(e, id);
@@ -1012,20 +930,6 @@ static void decl_comment(Emit *e, int id)
     OUT(" */\n");
 }
 
-static const char *init_text(const Node *n, char *buf, size_t len)
-{
-    switch (n->init) {
-    case INIT_ZEROS: return "zeros";
-    case INIT_ONES: return "ones";
-    case INIT_CONST: snprintf(buf, len, "const(%g)", n->c[0]); return buf;
-    case INIT_RANDN: snprintf(buf, len, "randn(std=%g)", n->c[0]); return buf;
-    case INIT_UNIFORM: snprintf(buf, len, "uniform(lo=%g, hi=%g)", n->c[0], n->c[1]); return buf;
-    case INIT_GLOROT: snprintf(buf, len, "glorot: normal, std %.6g", n->c[0]); return buf;
-    case INIT_HE: snprintf(buf, len, "he: normal, std %.6g", n->c[0]); return buf;
-    }
-    return "";
-}
-
 static void decl_persistent(Emit *e)
 {
     const Graph *g = e->g;
@@ -1034,7 +938,7 @@ static void decl_persistent(Emit *e)
     for (int i = 0; i < g->n; i++)
         if (nd(e, i)->op == OP_PARAM) {
             OUT("static float %s[%s];", e->name[i], dims_c(nd(e, i)->shape).s);
-            OUT("  /* %s = %s%s */\n", shape_str(nd(e, i)->shape, b, sizeof b), init_text(nd(e, i), b + 48, 48),
+            OUT("  /* %s = %s%s */\n", shape_str(nd(e, i)->shape, b, sizeof b), emit_init_text(nd(e, i), b + 48, 48),
                 nd(e, i)->frozen ? ", frozen" : "");
         }
     OUT("\n/* ---- param gradients: one contiguous block (clipping and decay are one pass) ---- */\n");
@@ -1184,7 +1088,7 @@ static void init_param(Emit *e, int i)
             OUT("    nnrt_init_normal(%s, %s, %s, &r);", name, cnt.s, c0.s);
         break;
     }
-    OUT("  /* %s = %s */\n", n->name, init_text(n, b, sizeof b));
+    OUT("  /* %s = %s */\n", n->name, emit_init_text(n, b, sizeof b));
 }
 
 static void fn_init(Emit *e)
@@ -1209,17 +1113,9 @@ static void fn_init(Emit *e)
         OUT("    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);\n}\n");
 }
 
-static int leaf_of(const Graph *g, Op op)
-{
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].op == op)
-            return i;
-    return -1;
-}
-
 static void fn_glue(Emit *e)
 {
-    int x = leaf_of(e->g, OP_INPUT), t = leaf_of(e->g, OP_LABEL), y = e->g->output;
+    int x = emit_leaf(e->g, OP_INPUT), t = emit_leaf(e->g, OP_LABEL), y = e->g->output;
     const char *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
     OUT("\n/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */\n");
     OUT("static float model_forward(const float *x_in, const void *t_in, int n, int mode)\n{\n");
@@ -1265,118 +1161,20 @@ static int tensor_tables(Emit *e)
     return n_state;
 }
 
-static void table_arrays(Emit *e, const Source *s, const char *which)
-{
-    if (s->kind != SRC_TABLE)
-        return;
-    long xw = shape_row_numel(nd(e, leaf_of(e->g, OP_INPUT))->shape);
-    OUT("static const float %s_x[] = {", which);
-    for (long i = 0; i < s->table_rows * xw; i++)
-        OUT("%s%s", i ? ", " : "", emit_lit(s->table_x[i]).s);
-    OUT("};\nstatic const float %s_t[] = {", which);
-    for (long i = 0; i < (long)s->table_rows * s->table_t_width; i++)
-        OUT("%s%s", i ? ", " : "", emit_lit(s->table_t[i]).s);
-    OUT("};\n");
-}
-
-static void c_string(Emit *e, const char *s)
-{
-    OUT("\"");
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            OUT("\\%c", *s);
-        else if ((unsigned char)*s < 32)
-            OUT("\\%03o", (unsigned char)*s);
-        else
-            OUT("%c", *s);
-    }
-    OUT("\"");
-}
-
-static void source_fields(Emit *e, const Source *s, const char *f)
-{
-    static const char *const kinds[] = {"NONE", "SPIRAL", "XOR", "GATE", "TABLE", "IDX", "CSV"};
-    OUT("    nnrt_source_init(&m.%s);\n", f);
-    if (s->kind == SRC_NONE)
-        return;
-    OUT("    m.%s.kind = NNRT_SRC_%s;\n", f, kinds[s->kind]);
-    switch (s->kind) {
-    case SRC_SPIRAL:
-        OUT("    m.%s.classes = %d;\n    m.%s.points = %d;\n    m.%s.seed = %ld;\n", f, s->classes, f, s->points, f, s->seed);
-        break;
-    case SRC_GATE: OUT("    m.%s.gate = ", f); c_string(e, s->gate); OUT(";\n"); break;
-    case SRC_TABLE:
-        OUT("    m.%s.table_x = %s_x;\n    m.%s.table_t = %s_t;\n    m.%s.table_rows = %d;\n    m.%s.table_t_dim = %d;\n",
-            f, f, f, f, f, s->table_rows, f, s->table_t_width);
-        break;
-    case SRC_IDX:
-        OUT("    m.%s.images = ", f); c_string(e, s->images); OUT(";\n");
-        OUT("    m.%s.labels = ", f); c_string(e, s->labels); OUT(";\n");
-        break;
-    case SRC_CSV:
-        OUT("    m.%s.csv_path = ", f); c_string(e, s->path); OUT(";\n");
-        OUT("    m.%s.csv_label = %d;\n    m.%s.csv_header = %d;\n", f, s->csv_label, f, s->csv_header);
-        break;
-    default: break;
-    }
-    if (s->scale != 1)
-        OUT("    m.%s.scale = %s;\n", f, emit_lit(s->scale).s);
-    OUT("    m.%s.normalize = %d;\n    m.%s.flatten = %d;\n    m.%s.one_hot = %d;\n", f, s->normalize, f, s->flatten,
-        f, s->one_hot);
-}
-
-/* How the runtime counts a row right (nnrt.h: acc_kind). */
-static void accuracy_kind(const Emit *e, int *kind, float *threshold)
-{
-    const Node *t = nd(e, leaf_of(e->g, OP_LABEL)), *y = nd(e, e->g->output);
-    *kind = 0;
-    *threshold = 0.5f;
-    if (t->dtype == DT_I32 || shape_row_numel(t->shape) > 1) {
-        *kind = 1;
-    } else if (shape_row_numel(y->shape) == 1) {
-        if (nd(e, e->g->loss)->op == OP_SIGMOID_CE)
-            *kind = 2, *threshold = 0.0f;
-        else if (y->op == OP_SIGMOID)
-            *kind = 2;
-    }
-}
-
 static void fn_main(Emit *e)
 {
     const Graph *g = e->g;
-    const TrainSpec *t = &g->train;
-    int x = leaf_of(g, OP_INPUT), lab = leaf_of(g, OP_LABEL), acc_kind, n_params = 0;
-    float thr;
-    accuracy_kind(e, &acc_kind, &thr);
+    int x = emit_leaf(g, OP_INPUT), lab = emit_leaf(g, OP_LABEL), n_params = 0;
     for (int i = 0; i < g->n; i++)
         n_params += nd(e, i)->op == OP_PARAM;
     int n_state = tensor_tables(e);
-    table_arrays(e, &t->data, "data");
-    table_arrays(e, &t->test, "test");
+    emit_table_arrays(e->out, g);
     OUT("static float y_buf[%s];  /* predict's output rows */\n", dims_c(nd(e, g->output)->shape).s);
-    static const char *const acc[] = {"NONE", "ARGMAX", "THRESHOLD"};
-    static const char *const decay[] = {"NONE", "LINEAR", "EXPONENTIAL"};
     OUT("\nint main(int argc, char **argv)\n{\n    NnrtModel m;\n    memset(&m, 0, sizeof m);\n");
-    OUT("    m.name = \"%s\";\n    m.batch = B;\n    m.in_dim = %ld;\n", g->model, shape_row_numel(nd(e, x)->shape));
-    OUT("    m.label_kind = NNRT_LABEL_%s;\n    m.label_dim = %ld;\n", nd(e, lab)->dtype == DT_I32 ? "CLASS" : "FLOAT",
-        shape_row_numel(nd(e, lab)->shape));
-    OUT("    m.out_dim = %ld;\n    m.acc_kind = NNRT_ACC_%s;\n    m.acc_threshold = %s;\n",
-        shape_row_numel(nd(e, g->output)->shape), acc[acc_kind], emit_lit(thr).s);
+    emit_model_fields(e->out, g);
     OUT("    m.params = params;\n    m.n_params = %d;\n    m.state = state;\n    m.n_state = %d;\n", n_params, n_state);
     OUT("    m.init = init;\n    m.forward = model_forward;\n    m.backward = backward;\n");
     OUT("    m.update = update;\n    m.predict = model_predict;\n");
-    OUT("    m.epochs = %d;\n    m.lr = %s;\n    m.final_lr = %s;\n    m.decay = NNRT_DECAY_%s;\n", t->epochs,
-        emit_lit(t->lr).s, emit_lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s, decay[t->decay]);
-    OUT("    m.shuffle = %d;\n    m.drop_last = %d;\n    m.seed = %ld;\n", t->shuffle, t->drop_last, t->seed);
-    OUT("    m.log_every = %d;\n    m.eval_every = %d;\n    m.early_stopping = %d;\n", t->log_every, t->eval_every,
-        t->early_stopping);
-    if (t->checkpoint) {
-        OUT("    m.checkpoint = ");
-        c_string(e, t->checkpoint);
-        OUT(";\n");
-    }
-    source_fields(e, &t->data, "data");
-    source_fields(e, &t->test, "test");
     OUT("    m.x_buf = %s;\n    m.t_buf = %s;\n    m.y_buf = y_buf;\n", e->name[x], e->name[lab]);
     if (e->o->blas && large_matmul(g))
         OUT("    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */\n");
@@ -1429,7 +1227,7 @@ static const char *upper_name(const char *s, Arena *a)
 
 static void fn_library(Emit *e)
 {
-    int x = leaf_of(e->g, OP_INPUT), t = leaf_of(e->g, OP_LABEL), y = e->g->output;
+    int x = emit_leaf(e->g, OP_INPUT), t = emit_leaf(e->g, OP_LABEL), y = e->g->output;
     const char *m = e->g->model, *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
     long xw = shape_row_numel(nd(e, x)->shape), tw = shape_row_numel(nd(e, t)->shape);
     OUT("\n/* ---- the library's API (%s.h) ---- */\n", m);
@@ -1464,7 +1262,7 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     for (const char *q = g->model; *q && k < 120; q++)
         up[k++] = (char)(*q >= 'a' && *q <= 'z' ? *q - 32 : *q);
     up[k] = '\0';
-    int t = leaf_of(g, OP_LABEL), x = leaf_of(g, OP_INPUT);
+    int t = emit_leaf(g, OP_LABEL), x = emit_leaf(g, OP_INPUT);
     const char *tt = g->nodes[t].dtype == DT_I32 ? "int32_t" : "float", *m = g->model;
     OUT("/* %s.h: the training library nnc emitted for the model '%s' (%s).\n", m, m, o->path);
     OUT(" * Generated by nnc %s; do not edit.\n *\n", NNC_VERSION);
@@ -1508,7 +1306,7 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "a program needs training data: add 'data = ...;' to the train block (or use --emit library)";
     else if (inputs != 1 || labels != 1)
         why = "an emitted trainer feeds one input and one label";
-    else if (g->nodes[leaf_of(g, OP_INPUT)].dtype != DT_F32)
+    else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype != DT_F32)
         why = "an emitted trainer feeds f32 inputs; an i32 input (ids for x[idx]) is not supported yet";
     if (why)
         fprintf(err, "nnc: %s: cannot emit: %s\n", o->path, why);
@@ -1523,6 +1321,7 @@ void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int 
     e->name = emit_names(g, &a);
     e->model = upper_name(g->model, &a);
     emit_fusion(&e->fu, g, p, &a);
+    e->env = (ExprEnv){g, p, e->name, &e->fu};
     header(e, argc, argv);
     decl_persistent(e);
     decl_arena(e);

@@ -240,6 +240,105 @@ void emit_fusion(Fusion *f, const Graph *g, const Plan *p, Arena *a)
 
 
 /* ---- the NnrtModel descriptor ---------------------------------------------- */
+/* ---- expressions over node buffers (both emitters) ------------------------- */
+/* Element `idx` of node id: a literal for scalar constants, n for ROWS. */
+Str emit_elem(const ExprEnv *e, int id, const char *idx)
+{
+    Str r;
+    const Node *n = gnode(e->g, id);
+    if (n->op == OP_CONST && e->p->buf[id].cls == SC_NONE)
+        return emit_lit(n->data[0]);
+    if (n->op == OP_ROWS)
+        snprintf(r.s, sizeof r.s, "(float)n");
+    else if (n->shape.rank == 0 || (shape_row_numel(n->shape) == 1 && n->shape.rank && n->shape.d[0] != DIM_B))
+        snprintf(r.s, sizeof r.s, "%s[0]", e->name[id]);
+    else
+        snprintf(r.s, sizeof r.s, "%s[%s]", e->name[id], idx);
+    return r;
+}
+
+static int is_scalar_operand(const ExprEnv *e, int id)
+{
+    const Node *n = gnode(e->g, id);
+    return n->shape.rank == 0 || n->op == OP_ROWS;
+}
+
+/* Whether every operand read by the (possibly fused) expression of node id
+ * has the loop's shape or is a scalar: then one flat loop does. */
+int emit_flat_operands(const ExprEnv *e, int id, Shape loop)
+{
+    const Node *n = gnode(e->g, id);
+    for (int k = 0; k < n->n_in; k++) {
+        int in = n->in[k];
+        if (e->fu->fused[in] ? !emit_flat_operands(e, in, loop)
+                         : !(is_scalar_operand(e, in) || shape_eq(gnode(e->g, in)->shape, loop)))
+            return 0;
+    }
+    return 1;
+}
+
+/* The expression of node id inside a loop over `loop`: operands that are
+ * fused into it are expanded in place (in parentheses), the others read
+ * from their buffers. */
+Big emit_ew_tree(const ExprEnv *e, int id, Shape loop, int flat)
+{
+    const Node *n = gnode(e->g, id);
+    Big arg[2];
+    for (int k = 0; k < n->n_in && k < 2; k++) {
+        int in = n->in[k];
+        if (e->fu->fused[in]) {
+            Big inner = emit_ew_tree(e, in, loop, flat);
+            snprintf(arg[k].s, sizeof arg[k].s, "(%.4000s)", inner.s);
+        } else {
+            snprintf(arg[k].s, sizeof arg[k].s, "%s",
+                     emit_elem(e, in, flat ? "i" : emit_index_in(gnode(e->g, in)->shape, loop).s).s);
+        }
+    }
+    return emit_ew_expr(n, arg[0].s, n->n_in > 1 ? arg[1].s : "");
+}
+
+/* ---- softmax and losses: rows of the last axis -------------------------- */
+Str emit_rows_of(Shape s)
+{
+    Shape r = s;
+    r.rank = s.rank - 1;
+    return emit_numel(r);
+}
+
+/* The target of row r, class j: from class ids or from float rows. */
+Str emit_target(const ExprEnv *e, int t, int k)
+{
+    Str r;
+    if (gnode(e->g, t)->dtype == DT_I32)
+        snprintf(r.s, sizeof r.s, "(float)(%s[r] == j)", e->name[t]);
+    else
+        snprintf(r.s, sizeof r.s, "%s[r * %d + j]", e->name[t], k);
+    return r;
+}
+
+const char *emit_init_text(const Node *n, char *buf, size_t len)
+{
+    switch (n->init) {
+    case INIT_ZEROS: return "zeros";
+    case INIT_ONES: return "ones";
+    case INIT_CONST: snprintf(buf, len, "const(%g)", n->c[0]); return buf;
+    case INIT_RANDN: snprintf(buf, len, "randn(std=%g)", n->c[0]); return buf;
+    case INIT_UNIFORM: snprintf(buf, len, "uniform(lo=%g, hi=%g)", n->c[0], n->c[1]); return buf;
+    case INIT_GLOROT: snprintf(buf, len, "glorot: normal, std %.6g", n->c[0]); return buf;
+    case INIT_HE: snprintf(buf, len, "he: normal, std %.6g", n->c[0]); return buf;
+    }
+    return "";
+}
+
+int emit_is_epilogue(const ExprEnv *e, int id)
+{
+    for (int i = 0; i < e->g->n; i++)
+        if (e->fu->epilogue[i] == id)
+            return 1;
+    return 0;
+}
+
+
 int emit_leaf(const Graph *g, Op op)
 {
     for (int i = 0; i < g->n; i++)

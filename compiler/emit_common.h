@@ -37,6 +37,22 @@ typedef struct Fusion {
 } Fusion;
 void emit_fusion(Fusion *f, const Graph *g, const Plan *p, Arena *a);
 
+/* What an expression over node values reads: the graph, the plan (which
+ * constants are literals), the names, and the fusion decisions. */
+typedef struct ExprEnv {
+    const Graph *g;
+    const Plan *p;
+    const char **name;
+    const Fusion *fu;
+} ExprEnv;
+Str emit_elem(const ExprEnv *e, int id, const char *idx); /* x[i], a literal, (float)n */
+int emit_flat_operands(const ExprEnv *e, int id, Shape loop); /* one flat loop will do */
+Big emit_ew_tree(const ExprEnv *e, int id, Shape loop, int flat); /* node id with fused producers expanded */
+Str emit_rows_of(Shape s);                                 /* rows of the last axis */
+Str emit_target(const ExprEnv *e, int t, int k);           /* target of row r, class j */
+const char *emit_init_text(const Node *n, char *buf, size_t len); /* "randn(std=0.01)" */
+int emit_is_epilogue(const ExprEnv *e, int id);            /* id is summed in its producer's loop */
+
 /* ---- a program's NnrtModel descriptor (nnrt.h), the part every target
  * fills the same way: the model's dimensions, its train block and its data
  * sources.  emit_cuda.c writes its main with these; emit_c.c's fn_main

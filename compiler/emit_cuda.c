@@ -57,6 +57,7 @@ typedef struct Cu {
     const char **name; /* C name of every node */
     int last_line;
     Fusion fu;
+    ExprEnv env;       /* for the shared expression builders */
     size_t *pos;       /* params, state, batch: byte offset of the node in its region */
     size_t params_bytes, state_bytes, batch_bytes;
     size_t mem_params, mem_state, mem_grads, mem_batch, mem_arena, mem_scratch, mem_bytes;
@@ -133,56 +134,6 @@ static int has_ptr(const Cu *e, int id)
 {
     StorageClass c = e->p->buf[id].cls;
     return c != SC_NONE;
-}
-
-static Str elem(const Cu *e, int id, const char *idx)
-{
-    Str r;
-    const Node *n = nd(e, id);
-    if (n->op == OP_CONST && e->p->buf[id].cls == SC_NONE)
-        return emit_lit(n->data[0]);
-    if (n->op == OP_ROWS)
-        snprintf(r.s, sizeof r.s, "(float)n");
-    else if (n->shape.rank == 0 || (shape_row_numel(n->shape) == 1 && n->shape.rank && n->shape.d[0] != DIM_B))
-        snprintf(r.s, sizeof r.s, "%s[0]", e->name[id]);
-    else
-        snprintf(r.s, sizeof r.s, "%s[%s]", e->name[id], idx);
-    return r;
-}
-
-static int is_scalar_operand(const Cu *e, int id)
-{
-    const Node *n = nd(e, id);
-    return n->shape.rank == 0 || n->op == OP_ROWS;
-}
-
-static int flat_operands(const Cu *e, int id, Shape loop)
-{
-    const Node *n = nd(e, id);
-    for (int k = 0; k < n->n_in; k++) {
-        int in = n->in[k];
-        if (e->fu.fused[in] ? !flat_operands(e, in, loop)
-                            : !(is_scalar_operand(e, in) || shape_eq(nd(e, in)->shape, loop)))
-            return 0;
-    }
-    return 1;
-}
-
-static Big ew_tree(const Cu *e, int id, Shape loop, int flat)
-{
-    const Node *n = nd(e, id);
-    Big arg[2];
-    for (int k = 0; k < n->n_in && k < 2; k++) {
-        int in = n->in[k];
-        if (e->fu.fused[in]) {
-            Big inner = ew_tree(e, in, loop, flat);
-            snprintf(arg[k].s, sizeof arg[k].s, "(%.4000s)", inner.s);
-        } else {
-            snprintf(arg[k].s, sizeof arg[k].s, "%s",
-                     elem(e, in, flat ? "i" : emit_index_in(nd(e, in)->shape, loop).s).s);
-        }
-    }
-    return emit_ew_expr(n, arg[0].s, n->n_in > 1 ? arg[1].s : "");
 }
 
 /* ---- kernel parameters: the buffers a kernel touches, output first ---------- */
@@ -389,8 +340,8 @@ static void kernel_ew(Cu *e, int id)
 {
     const Node *n = nd(e, id);
     int red = e->fu.epilogue[id];
-    int flat = red < 0 && flat_operands(e, id, n->shape);
-    Big f = ew_tree(e, id, n->shape, flat);
+    int flat = red < 0 && emit_flat_operands(&e->env, id, n->shape);
+    Big f = emit_ew_tree(&e->env, id, n->shape, flat);
     Params a;
     ew_params(e, id, &a);
     Str at = emit_index_in(n->shape, n->shape);
@@ -541,7 +492,7 @@ static void kernel_fold(Cu *e, int id)
         param_add(&a, x, 0);
     const char *start = n->op == OP_MAX ? "-INFINITY" : n->op == OP_MIN ? "INFINITY" : "0.0f";
     const char *comb = n->op == OP_MAX ? "fmaxf" : n->op == OP_MIN ? "fminf" : NULL;
-    Str xi = elem(e, x, emit_index_in(in, in).s);
+    Str xi = emit_elem(&e->env, x, emit_index_in(in, in).s);
     if (fold_columns(e, id)) {
         int cols = in.d[1];
         OUT("__global__ void %s(", e->name[id]);
@@ -719,14 +670,6 @@ static void launch_data(Cu *e, int id)
     launch_grid(e, id, emit_numel(n->shape), &a);
 }
 
-/* ---- softmax, losses and their gradients: rows of the last axis ------------------- */
-static Str rows_of(Shape s)
-{
-    Shape r = s;
-    r.rank = s.rank - 1;
-    return emit_numel(r);
-}
-
 /* "int r = ...; if (r >= rows) return;": a warp per row. */
 static void warp_row(Cu *e, const char *rows)
 {
@@ -753,7 +696,7 @@ static void kernel_softmax(Cu *e, int id)
     OUT("__global__ void %s(", e->name[id]);
     param_decl(e, &a);
     OUT(", int n)\n{\n");
-    warp_row(e, rows_of(n->shape).s);
+    warp_row(e, emit_rows_of(n->shape).s);
     OUT("    const float *xr = %s + (long)r * %d;\n    float *yr = %s + (long)r * %d;\n", e->name[n->in[0]], k,
         e->name[id], k);
     if (n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX) {
@@ -783,17 +726,6 @@ static void launch_rows(Cu *e, int id, const char *rows)
     launch(e, id, cfg, &a);
 }
 
-/* The target of row r, class j: from class ids or from float rows. */
-static Str target(const Cu *e, int t, int k)
-{
-    Str r;
-    if (nd(e, t)->dtype == DT_I32)
-        snprintf(r.s, sizeof r.s, "(float)(%s[r] == j)", e->name[t]);
-    else
-        snprintf(r.s, sizeof r.s, "%s[r * %d + j]", e->name[t], k);
-    return r;
-}
-
 /* The mean over rows of a row value (loss or accuracy) in one block of
  * NNRT_CUDA_LOSS_THREADS: warp w takes rows w, w + 32, ..., its total in
  * double; the warps' totals are added in warp order. */
@@ -804,7 +736,7 @@ static void kernel_loss(Cu *e, int id)
     int k = ys.d[1], t = n->in[1];
     const char *y = e->name[n->in[0]], *tn = e->name[t];
     int ids = nd(e, t)->dtype == DT_I32;
-    Str rows = emit_ext(ys.d[0]), tg = target(e, t, k);
+    Str rows = emit_ext(ys.d[0]), tg = emit_target(&e->env, t, k);
     Params a;
     data_params(e, id, &a);
     OUT("__global__ void %s(", e->name[id]);
@@ -858,7 +790,7 @@ static void kernel_loss_grad(Cu *e, int id)
     int nll = n->op == OP_NLL_GRAD;
     Shape ys = nll ? n->to : nd(e, n->in[0])->shape;
     int k = ys.d[1], t = n->in[nll ? 0 : 1], dl = n->in[nll ? 1 : 2];
-    Str rows = emit_ext(ys.d[0]), tg = target(e, t, k), dls = elem(e, dl, "0");
+    Str rows = emit_ext(ys.d[0]), tg = emit_target(&e->env, t, k), dls = emit_elem(&e->env, dl, "0");
     const char *g = e->name[id];
     Params a;
     data_params(e, id, &a);
@@ -1023,20 +955,12 @@ static Kind kind_of(const Cu *e, int id)
     return K_NONE;
 }
 
-static int is_epilogue(const Cu *e, int id)
-{
-    for (int i = 0; i < e->g->n; i++)
-        if (e->fu.epilogue[i] == id)
-            return 1;
-    return 0;
-}
-
 /* A step that has a kernel of its own (not fused into another, not summed in another's). */
 static int own_kernel(const Cu *e, int id)
 {
     Kind k = kind_of(e, id);
     return k != K_NONE && k != K_MATMUL && k != K_RESHAPE && k != K_GRAD_NORM && !e->fu.fused[id] &&
-           !is_epilogue(e, id);
+           !emit_is_epilogue(&e->env, id);
 }
 
 static void emit_kernel(Cu *e, int id)
@@ -1066,7 +990,7 @@ static void emit_launch(Cu *e, int id)
         break;
     case K_FOLD: launch_fold(e, id); break;
     case K_DATA: launch_data(e, id); break;
-    case K_SOFTMAX: launch_rows(e, id, rows_of(n->shape).s); break;
+    case K_SOFTMAX: launch_rows(e, id, emit_rows_of(n->shape).s); break;
     case K_LOSS: {
         Params a;
         data_params(e, id, &a);
@@ -1324,7 +1248,7 @@ static void emit_steps(Cu *e, int from, int to)
         formula(e, id, "    ", 0);
         if (e->fu.fused[id])
             OUT("    /*   (computed inside the next kernel, never stored) */\n");
-        else if (is_epilogue(e, id))
+        else if (emit_is_epilogue(&e->env, id))
             OUT("    /*   (summed inside the kernel above) */\n");
         else if (unread_metric(e, id))
             emit_metric_launch(e, id);
@@ -1351,20 +1275,6 @@ static void fn_passes(Cu *e)
     OUT("static void update(cudaStream_t s)\n{\n    (void)s;\n");
     emit_steps(e, e->p->bwd_end, e->p->n_steps);
     OUT("}\n");
-}
-
-static const char *init_text(const Node *n, char *buf, size_t len)
-{
-    switch (n->init) {
-    case INIT_ZEROS: return "zeros";
-    case INIT_ONES: return "ones";
-    case INIT_CONST: snprintf(buf, len, "const(%g)", n->c[0]); return buf;
-    case INIT_RANDN: snprintf(buf, len, "randn(std=%g)", n->c[0]); return buf;
-    case INIT_UNIFORM: snprintf(buf, len, "uniform(lo=%g, hi=%g)", n->c[0], n->c[1]); return buf;
-    case INIT_GLOROT: snprintf(buf, len, "glorot: normal, std %.6g", n->c[0]); return buf;
-    case INIT_HE: snprintf(buf, len, "he: normal, std %.6g", n->c[0]); return buf;
-    }
-    return "";
 }
 
 /* init: the C program's init, into the host mirrors (the same RNG calls in the same order). */
@@ -1395,7 +1305,7 @@ static void fn_init(Cu *e)
             OUT("    nnrt_init_normal(host_params + %zu, %s, %s, &r);", at, cnt.s, c0.s);
             break;
         }
-        OUT("  /* %s = %s */\n", n->name, init_text(n, b, sizeof b));
+        OUT("  /* %s = %s */\n", n->name, emit_init_text(n, b, sizeof b));
     }
     OUT("}\n");
 }
@@ -1491,6 +1401,7 @@ void emit_cuda(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, i
     e->name = cuda_names(g, &a);
     e->used = arena_alloc(&a, (size_t)g->n);
     emit_fusion(&e->fu, g, p, &a);
+    e->env = (ExprEnv){g, p, e->name, &e->fu};
     layout(e, &a);
     /* the kernels and passes first, into memory: they decide which pointers exist */
     char *body = NULL;
