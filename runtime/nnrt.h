@@ -304,6 +304,20 @@ typedef struct NnrtModel {
     void (*blas_tune)(char **argv);  /* nnrt_blas_tune when the model calls nnrt_sgemm, else NULL */
 } NnrtModel;
 
+/* What a run uses: the flags laid over the train block (--data/--test
+ * paths replace the sources' files: two paths are IDX images and labels,
+ * one a CSV file).  0, or -1 with one line in err. */
+typedef struct NnrtArgs NnrtArgs;
+typedef struct NnrtConfig {
+    int epochs;
+    float lr;
+    uint64_t seed;
+    const char *save;       /* checkpoint written at the end, or NULL */
+    int quiet;
+    NnrtSource src, test_src;
+} NnrtConfig;
+int nnrt_config(const NnrtModel *m, const NnrtArgs *a, NnrtConfig *c, char *err, size_t errlen);
+
 /* Parses argv, trains, returns the exit status (0, 1, 2 or 3). */
 int nnrt_main(NnrtModel *m, int argc, char **argv);
 
@@ -332,7 +346,7 @@ int nnrt_gradcheck(const NnrtModel *m, const NnrtData *d, FILE *out);
 /* ===================================================================== *
  * Flags (args.c)                                                         *
  * ===================================================================== */
-typedef struct NnrtArgs {
+struct NnrtArgs {
     int epochs;                    /* -1: not given */
     float lr;                      /* NaN: not given */
     int has_seed; uint64_t seed;
@@ -341,7 +355,7 @@ typedef struct NnrtArgs {
     const char *save, *load, *log_csv; /* NULL: not given */
     int quiet, gradcheck, help;
     char *owned[2];                /* copies behind data/test, freed by nnrt_args_free */
-} NnrtArgs;
+};
 
 /* Accepts "--flag value" and "--flag=value".  0 on success (args->help set
  * for --help); 2 after printing one line to err naming the flag and

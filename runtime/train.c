@@ -165,22 +165,35 @@ static int nnrt_apply_paths(NnrtSource *src, const NnrtSource *tmpl, const char 
     return 0;
 }
 
-/* Flags over the train block. */
-static int nnrt_run_config(NnrtRun *r)
+int nnrt_config(const NnrtModel *m, const NnrtArgs *a, NnrtConfig *c, char *err, size_t errlen)
 {
-    const NnrtModel *m = r->m;
-    const NnrtArgs *a = r->a;
-    r->epochs = a->epochs >= 0 ? a->epochs : m->epochs;
-    r->lr = isnan(a->lr) ? m->lr : a->lr;
-    r->seed = a->has_seed ? a->seed : m->seed;
-    r->save = a->save ? a->save : m->checkpoint;
-    r->quiet = a->quiet;
-    if (nnrt_apply_paths(&r->src, &m->data, a->data, a->n_data, "--data", r->msg, sizeof r->msg) < 0)
+    c->epochs = a->epochs >= 0 ? a->epochs : m->epochs;
+    c->lr = isnan(a->lr) ? m->lr : a->lr;
+    c->seed = a->has_seed ? a->seed : m->seed;
+    c->save = a->save ? a->save : m->checkpoint;
+    c->quiet = a->quiet;
+    if (nnrt_apply_paths(&c->src, &m->data, a->data, a->n_data, "--data", err, errlen) < 0)
         return -1;
     const NnrtSource *tmpl = m->test.kind != NNRT_SRC_NONE ? &m->test : &m->data;
     if (a->n_test)
-        return nnrt_apply_paths(&r->test_src, tmpl, a->test, a->n_test, "--test", r->msg, sizeof r->msg);
-    r->test_src = m->test;
+        return nnrt_apply_paths(&c->test_src, tmpl, a->test, a->n_test, "--test", err, errlen);
+    c->test_src = m->test;
+    return 0;
+}
+
+/* Flags over the train block. */
+static int nnrt_run_config(NnrtRun *r)
+{
+    NnrtConfig c;
+    if (nnrt_config(r->m, r->a, &c, r->msg, sizeof r->msg) < 0)
+        return -1;
+    r->epochs = c.epochs;
+    r->lr = c.lr;
+    r->seed = c.seed;
+    r->save = c.save;
+    r->quiet = c.quiet;
+    r->src = c.src;
+    r->test_src = c.test_src;
     return 0;
 }
 

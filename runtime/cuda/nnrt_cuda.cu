@@ -577,47 +577,19 @@ static void nnrt_cuda_eval(NnrtCudaRun *r, const NnrtCudaSet *set, int want_loss
         *acc = (double)ok / (double)count;
 }
 
-/* src = tmpl with the paths of --data/--test (train.c's nnrt_apply_paths). */
-static int nnrt_cuda_paths(NnrtSource *src, const NnrtSource *tmpl, const char *const paths[2], int n,
-                           const char *flag, char *err, size_t errlen)
-{
-    *src = *tmpl;
-    if (n == 0)
-        return 0;
-    if (n == 2 && tmpl->kind == NNRT_SRC_CSV)
-        return nnrt_errf(err, errlen, "%s: csv data takes one path, not two", flag);
-    if (n == 1 && tmpl->kind == NNRT_SRC_IDX)
-        return nnrt_errf(err, errlen, "%s: idx data takes two paths, IMAGES,LABELS", flag);
-    if (n == 2) {
-        src->kind = NNRT_SRC_IDX;
-        src->images = paths[0];
-        src->labels = paths[1];
-        return 0;
-    }
-    if (tmpl->kind != NNRT_SRC_CSV) {
-        src->csv_label = -1;
-        src->csv_header = 1;
-    }
-    src->kind = NNRT_SRC_CSV;
-    src->csv_path = paths[0];
-    return 0;
-}
-
+/* Flags over the train block (nnrt_config, shared with the C driver). */
 static int nnrt_cuda_config(NnrtCudaRun *r)
 {
-    const NnrtModel *m = r->m;
-    const NnrtArgs *a = r->a;
-    r->epochs = a->epochs >= 0 ? a->epochs : m->epochs;
-    r->lr = isnan(a->lr) ? m->lr : a->lr;
-    r->seed = a->has_seed ? a->seed : m->seed;
-    r->save = a->save ? a->save : m->checkpoint;
-    r->quiet = a->quiet;
-    if (nnrt_cuda_paths(&r->src, &m->data, a->data, a->n_data, "--data", r->msg, sizeof r->msg) < 0)
+    NnrtConfig c;
+    if (nnrt_config(r->m, r->a, &c, r->msg, sizeof r->msg) < 0)
         return -1;
-    const NnrtSource *tmpl = m->test.kind != NNRT_SRC_NONE ? &m->test : &m->data;
-    if (a->n_test)
-        return nnrt_cuda_paths(&r->test_src, tmpl, a->test, a->n_test, "--test", r->msg, sizeof r->msg);
-    r->test_src = m->test;
+    r->epochs = c.epochs;
+    r->lr = c.lr;
+    r->seed = c.seed;
+    r->save = c.save;
+    r->quiet = c.quiet;
+    r->src = c.src;
+    r->test_src = c.test_src;
     return 0;
 }
 
