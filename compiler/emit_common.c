@@ -467,3 +467,42 @@ void emit_model_fields(FILE *out, const Graph *g)
     source_fields(out, &t->data, "data");
     source_fields(out, &t->test, "test");
 }
+
+/* The optimizer's update of element i of one param: the gradient (scaled
+ * when clipping, plus weight decay), then the rule (autodiff.c, docs/design.md).
+ * lr (and for Adam lr_t, the bias-corrected rate) are in scope where this
+ * is written. */
+void emit_update_body(FILE *out, const ExprEnv *e, int id, const char *ind)
+{
+    const Node *n = gnode(e->g, id);
+    const TrainSpec *t = &e->g->train;
+    const char *p = e->name[n->in[0]], *g = e->name[n->in[1]];
+    const char *s1 = n->n_in > 2 + n->clip ? e->name[n->in[2]] : NULL;
+    const char *s2 = n->n_in > 3 + n->clip ? e->name[n->in[3]] : NULL;
+    Str eps = emit_lit(t->eps), rho = emit_lit(t->rho), rho1 = emit_lit(1 - t->rho);
+    fprintf(out, "%sfloat gi = %s[i]%s", ind, g, n->clip ? " * scale" : "");
+    if (t->weight_decay > 0)
+        fprintf(out, " + %s * %s[i]", emit_lit(t->weight_decay).s, p);
+    fprintf(out, ";\n");
+    switch (n->op) {
+    case OP_SGD: fprintf(out, "%s%s[i] -= lr * gi;\n", ind, p); break;
+    case OP_MOMENTUM:
+        fprintf(out, "%s%s[i] = %s * %s[i] - lr * gi;\n%s%s[i] += %s[i];\n", ind, s1, emit_lit(t->momentum).s, s1,
+                ind, p, s1);
+        break;
+    case OP_ADAGRAD:
+        fprintf(out, "%s%s[i] += gi * gi;\n%s%s[i] -= lr * gi / (sqrtf(%s[i]) + %s);\n", ind, s1, ind, p, s1, eps.s);
+        break;
+    case OP_ADADELTA:
+        fprintf(out, "%s%s[i] = %s * %s[i] + %s * gi * gi;\n", ind, s1, rho.s, s1, rho1.s);
+        fprintf(out, "%sfloat dx = sqrtf((%s[i] + %s) / (%s[i] + %s)) * gi;\n", ind, s2, eps.s, s1, eps.s);
+        fprintf(out, "%s%s[i] = %s * %s[i] + %s * dx * dx;\n%s%s[i] -= dx;\n", ind, s2, rho.s, s2, rho1.s, ind, p);
+        break;
+    case OP_ADAM:
+        fprintf(out, "%s%s[i] += %s * (gi - %s[i]);\n", ind, s1, emit_lit(1 - t->beta1).s, s1);
+        fprintf(out, "%s%s[i] += %s * (gi * gi - %s[i]);\n", ind, s2, emit_lit(1 - t->beta2).s, s2);
+        fprintf(out, "%s%s[i] -= lr_t * %s[i] / (sqrtf(%s[i]) + %s);\n", ind, p, s1, s2, eps.s);
+        break;
+    default: NNC_ASSERT(0, "not an update op");
+    }
+}

@@ -52,6 +52,7 @@ Str emit_rows_of(Shape s);                                 /* rows of the last a
 Str emit_target(const ExprEnv *e, int t, int k);           /* target of row r, class j */
 const char *emit_init_text(const Node *n, char *buf, size_t len); /* "randn(std=0.01)" */
 int emit_is_epilogue(const ExprEnv *e, int id);            /* id is summed in its producer's loop */
+void emit_update_body(FILE *out, const ExprEnv *e, int id, const char *indent); /* element i of an update */
 
 /* ---- a program's NnrtModel descriptor (nnrt.h), the part every target
  * fills the same way: the model's dimensions, its train block and its data

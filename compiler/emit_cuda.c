@@ -866,9 +866,6 @@ static void kernel_update(Cu *e, int id)
 {
     const Node *n = nd(e, id);
     const TrainSpec *t = &e->g->train;
-    const char *p = e->name[n->in[0]], *g = e->name[n->in[1]];
-    const char *s1 = n->n_in > 2 + n->clip ? e->name[n->in[2]] : NULL;
-    const char *s2 = n->n_in > 3 + n->clip ? e->name[n->in[3]] : NULL;
     Params a;
     update_params(e, id, &a);
     OUT("__global__ void %s(", e->name[id]);
@@ -883,35 +880,13 @@ static void kernel_update(Cu *e, int id)
         OUT("    const float scale = %s[0] > %s ? %s / (%s[0] + 1e-6f) : 1.0f;\n", norm, emit_lit(t->clip_grad).s,
             emit_lit(t->clip_grad).s, norm);
     }
-    OUT("    float gi = %s[i]%s", g, n->clip ? " * scale" : "");
-    if (t->weight_decay > 0)
-        OUT(" + %s * %s[i]", emit_lit(t->weight_decay).s, p);
-    OUT(";\n");
-    switch (n->op) {
-    case OP_SGD: OUT("    %s[i] -= lr * gi;\n", p); break;
-    case OP_MOMENTUM:
-        OUT("    %s[i] = %s * %s[i] - lr * gi;\n    %s[i] += %s[i];\n", s1, emit_lit(t->momentum).s, s1, p, s1);
-        break;
-    case OP_ADAGRAD:
-        OUT("    %s[i] += gi * gi;\n    %s[i] -= lr * gi / (sqrtf(%s[i]) + %s);\n", s1, p, s1, emit_lit(t->eps).s);
-        break;
-    case OP_ADADELTA:
-        OUT("    %s[i] = %s * %s[i] + %s * gi * gi;\n", s1, emit_lit(t->rho).s, s1, emit_lit(1 - t->rho).s);
-        OUT("    float dx = sqrtf((%s[i] + %s) / (%s[i] + %s)) * gi;\n", s2, emit_lit(t->eps).s, s1, emit_lit(t->eps).s);
-        OUT("    %s[i] = %s * %s[i] + %s * dx * dx;\n    %s[i] -= dx;\n", s2, emit_lit(t->rho).s, s2,
-            emit_lit(1 - t->rho).s, p);
-        break;
-    case OP_ADAM:
+    if (n->op == OP_ADAM) {
         OUT("    /* Adam's bias correction folded into the rate: lr·√(1-β2^t)/(1-β1^t) */\n");
         OUT("    const float step = (float)ctl->step;\n");
         OUT("    const float lr_t = lr * sqrtf(1.0f - powf(%s, step)) / (1.0f - powf(%s, step));\n",
             emit_lit(t->beta2).s, emit_lit(t->beta1).s);
-        OUT("    %s[i] += %s * (gi - %s[i]);\n", s1, emit_lit(1 - t->beta1).s, s1);
-        OUT("    %s[i] += %s * (gi * gi - %s[i]);\n", s2, emit_lit(1 - t->beta2).s, s2);
-        OUT("    %s[i] -= lr_t * %s[i] / (sqrtf(%s[i]) + %s);\n", p, s1, s2, emit_lit(t->eps).s);
-        break;
-    default: NNC_ASSERT(0, "not an update op");
     }
+    emit_update_body(e->out, &e->env, id, "    ");
     OUT("}\n");
 }
 
