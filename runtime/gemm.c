@@ -11,6 +11,8 @@
  */
 #include "nnrt.h"
 
+#include <stdlib.h>
+
 #ifdef NNRT_CBLAS
 #include <cblas.h>
 #endif
@@ -102,7 +104,6 @@ void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
 
 /* ---- picking OpenBLAS's kernels (nnrt.h: nnrt_blas_tune) ---------------- */
 #if defined(NNRT_CBLAS) && defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -116,6 +117,8 @@ static int nnrt_has_avx512(void)
 
 void nnrt_blas_tune(char **argv)
 {
+    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+        openblas_set_num_threads(1);
     const char *set = getenv("OPENBLAS_CORETYPE");
     if (getenv("NNRT_BLAS_KEEP") || (set && strcmp(set, "Haswell") != 0 && strcmp(set, "Zen") != 0) ||
         !nnrt_has_avx512())
@@ -125,6 +128,13 @@ void nnrt_blas_tune(char **argv)
         return;
     if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) == 0)
         execv("/proc/self/exe", argv); /* only returns on failure: go on with the kernels we have */
+}
+#elif defined(NNRT_CBLAS)
+void nnrt_blas_tune(char **argv)
+{
+    (void)argv;
+    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+        openblas_set_num_threads(1);
 }
 #else
 void nnrt_blas_tune(char **argv)

@@ -256,7 +256,12 @@ void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
  * AVX-512 (F, CD, BW, DQ, VL) and OpenBLAS chose an AVX2 core (Haswell or
  * Zen, also when OPENBLAS_CORETYPE asked for one of those: some machines
  * set OPENBLAS_CORETYPE=Haswell for every program).  Any other
- * OPENBLAS_CORETYPE, or NNRT_BLAS_KEEP=1, leaves the choice alone. */
+ * OPENBLAS_CORETYPE, or NNRT_BLAS_KEEP=1, leaves the choice alone.
+ * It also runs OpenBLAS on one thread unless OPENBLAS_NUM_THREADS or
+ * OMP_NUM_THREADS says otherwise: at a training step's sizes a second
+ * thread measured slower (784-100-10, batch 100: 0.98 s against 1.35 s
+ * for 5 epochs on a 2-core machine; 784-512-512-10: the same), and one
+ * thread gives the same losses on every machine. */
 void nnrt_blas_tune(char **argv);
 void nnrt_sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
                       const float *A, int lda, const float *B, int ldb, float beta,
