@@ -303,7 +303,7 @@ static void emit_softmax(Emit *e, int id)
     OUT("        const float *xr = %s + r * %d;\n        float *yr = %s + r * %d;\n", x, k, y, k);
     if (n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX) {
         OUT("        float m = xr[0], s = 0.0f;\n");
-        OUT("        for (int j = 1; j < %d; j++)\n            m = fmaxf(m, xr[j]);\n", k);
+        OUT("        for (int j = 1; j < %d; j++)\n            m = xr[j] > m ? xr[j] : m;\n", k);
         OUT("        for (int j = 0; j < %d; j++)\n            s += expf(xr[j] - m);\n", k);
         if (n->op == OP_SOFTMAX)
             OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = expf(xr[j] - m) / s;\n", k);
@@ -334,7 +334,7 @@ static void emit_loss(Emit *e, int id)
     OUT("        for (int r = 0; r < %s; r++) {\n            const float *yr = %s + r * %d;\n", rows.s, y, k);
     if (n->op == OP_SOFTMAX_CE) {
         OUT("            float m = yr[0], s = 0.0f;\n");
-        OUT("            for (int j = 1; j < %d; j++)\n                m = fmaxf(m, yr[j]);\n", k);
+        OUT("            for (int j = 1; j < %d; j++)\n                m = yr[j] > m ? yr[j] : m;\n", k);
         OUT("            for (int j = 0; j < %d; j++)\n                s += expf(yr[j] - m);\n", k);
         OUT("            float lse = m + logf(s); /* log Σ e^y */\n");
         if (nd(e, t)->dtype == DT_I32)
@@ -376,7 +376,7 @@ static void emit_loss_grad(Emit *e, int id)
         const char *y = e->name[n->in[0]];
         OUT("            const float *yr = %s + r * %d;\n            float *gr = %s + r * %d;\n", y, k, g, k);
         OUT("            float m = yr[0], s = 0.0f;\n");
-        OUT("            for (int j = 1; j < %d; j++)\n                m = fmaxf(m, yr[j]);\n", k);
+        OUT("            for (int j = 1; j < %d; j++)\n                m = yr[j] > m ? yr[j] : m;\n", k);
         OUT("            for (int j = 0; j < %d; j++)\n                s += (gr[j] = expf(yr[j] - m));\n", k);
         if (nd(e, t)->dtype == DT_I32) {
             OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s - %s);\n", k, tg.s);

@@ -107,7 +107,7 @@ static float forward(int n, int mode)
             const float *yr = y + r * 3;
             float m = yr[0], s = 0.0f;
             for (int j = 1; j < 3; j++)
-                m = fmaxf(m, yr[j]);
+                m = yr[j] > m ? yr[j] : m;
             for (int j = 0; j < 3; j++)
                 s += expf(yr[j] - m);
             float lse = m + logf(s); /* log Σ e^y */
@@ -135,7 +135,7 @@ static void backward(int n)
             float *gr = dy + r * 3;
             float m = yr[0], s = 0.0f;
             for (int j = 1; j < 3; j++)
-                m = fmaxf(m, yr[j]);
+                m = yr[j] > m ? yr[j] : m;
             for (int j = 0; j < 3; j++)
                 s += (gr[j] = expf(yr[j] - m));
             for (int j = 0; j < 3; j++)
