@@ -201,7 +201,7 @@ static void emit_broadcast(Emit *e, int id)
 }
 
 /* slice: out = x[.., lo:hi, ..];  pad: zeros, then out[.., lo:hi, ..] = x */
-static Str shifted_index(Shape big, Shape loops, int axis, int lo)
+static Str shifted_index(Shape big, int axis, int lo)
 {
     Str r;
     r.s[0] = '\0';
@@ -218,7 +218,6 @@ static Str shifted_index(Shape big, Shape loops, int axis, int lo)
         }
         stride *= big.d[a] == DIM_B ? 1 : big.d[a];
     }
-    (void)loops;
     for (int a = 0; a < big.rank; a++) {
         size_t used = strlen(r.s);
         snprintf(r.s + used, sizeof r.s - used, "%s%s", a ? " + " : "", terms[a]);
@@ -232,11 +231,11 @@ static void emit_slice_pad(Emit *e, int id)
     Shape in = nd(e, n->in[0])->shape;
     if (n->op == OP_SLICE) {
         emit_copy_loops(e, id, n->shape, emit_index_in(n->shape, n->shape).s, e->name[n->in[0]],
-                        shifted_index(in, n->shape, n->axis, n->lo).s);
+                        shifted_index(in, n->axis, n->lo).s);
         return;
     }
     OUT("    memset(%s, 0, sizeof(float) * (%s));\n", e->name[id], emit_numel(n->shape).s);
-    emit_copy_loops(e, id, in, shifted_index(n->shape, in, n->axis, n->lo).s, e->name[n->in[0]], emit_index_in(in, in).s);
+    emit_copy_loops(e, id, in, shifted_index(n->shape, n->axis, n->lo).s, e->name[n->in[0]], emit_index_in(in, in).s);
 }
 
 static void emit_concat(Emit *e, int id)
@@ -245,7 +244,7 @@ static void emit_concat(Emit *e, int id)
     int off = 0;
     for (int k = 0; k < n->n_in; k++) {
         Shape in = nd(e, n->in[k])->shape;
-        emit_copy_loops(e, id, in, shifted_index(n->shape, in, n->axis, off).s, e->name[n->in[k]], emit_index_in(in, in).s);
+        emit_copy_loops(e, id, in, shifted_index(n->shape, n->axis, off).s, e->name[n->in[k]], emit_index_in(in, in).s);
         off += in.d[n->axis];
     }
 }
@@ -985,8 +984,6 @@ static void decl_arena(Emit *e)
 
 static void fn_forward(Emit *e)
 {
-    const Node *loss = nd(e, e->g->loss);
-    (void)loss;
     if (!e->o->library)
         OUT("\nstatic NnrtRng rng; /* dropout masks */\n");
     OUT("\n/* forward: the mean loss of the n rows in the batch buffers.\n");
@@ -1228,11 +1225,9 @@ static void fn_library(Emit *e)
 void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
 {
     Emit em = {.out = out, .g = g, .p = p, .o = o}, *e = &em;
-    char up[128];
-    int k = 0;
-    for (const char *q = g->model; *q && k < 120; q++)
-        up[k++] = (char)(*q >= 'a' && *q <= 'z' ? *q - 32 : *q);
-    up[k] = '\0';
+    Arena a;
+    arena_init(&a);
+    const char *up = upper_name(g->model, &a);
     int t = emit_leaf(g, OP_LABEL), x = emit_leaf(g, OP_INPUT);
     const char *tt = g->nodes[t].dtype == DT_I32 ? "int32_t" : "float", *m = g->model;
     OUT("/* %s.h: the training library nnc emitted for the model '%s' (%s).\n", m, m, o->path);
@@ -1261,6 +1256,7 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     OUT("void %s_predict(const float *x, int n, float *y);\n", m);
     OUT("size_t %s_save(uint8_t *buf, size_t len);        /* %s_SAVE_BYTES bytes */\n", m, up);
     OUT("int %s_load(const uint8_t *buf, size_t len);\n\n#endif\n", m);
+    arena_free(&a);
 }
 
 int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
