@@ -1,5 +1,6 @@
 /* base.c: arena allocator, diagnostics with a quoted source line and a
- * caret, checked file reading, and the edit distance behind "did you mean".
+ * caret, checked file reading and writing (OutFile: a temporary renamed
+ * into place), and the edit distance behind "did you mean".
  */
 #define _POSIX_C_SOURCE 200809L
 #include "base.h"
@@ -7,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- arena ---------------------------------------------------------- */
 typedef union {
@@ -221,6 +223,102 @@ char *read_file(Arena *a, const char *path, size_t *len)
     free(buf);
     *len = n;
     return text;
+}
+
+/* ---- writing: a temporary renamed into place ------------------------ */
+/* err 0: a buffered write failed earlier and its errno is gone. */
+static int out_fail(const char *path, int err)
+{
+    fprintf(stderr, "nnc: cannot write %s: %s\n", path, err ? strerror(err) : "a write failed (is the disk full?)");
+    return -1;
+}
+
+static const char *out_name(const OutFile *o)
+{
+    return o->f == stdout ? "standard output" : o->path;
+}
+
+int out_open(OutFile *o, const char *path)
+{
+    o->path = path;
+    o->tmp[0] = '\0';
+    if (strcmp(path, "-") == 0) {
+        o->f = stdout;
+        return 0;
+    }
+    o->f = NULL;
+    if (snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", path) >= (int)sizeof o->tmp) {
+        o->tmp[0] = '\0';
+        return out_fail(path, ENAMETOOLONG);
+    }
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        int err = errno;
+        o->tmp[0] = '\0';
+        return out_fail(path, err);
+    }
+    /* mkstemp makes the file 0600; the output gets what fopen would give */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0 || !(o->f = fdopen(fd, "w"))) {
+        int err = errno;
+        close(fd);
+        out_discard(o);
+        return out_fail(path, err);
+    }
+    return 0;
+}
+
+/* Flushes and closes (stdout: flushes); -1 if any write failed. */
+int out_close(OutFile *o)
+{
+    if (!o->f)
+        return 0;
+    const char *name = out_name(o);
+    int err = fflush(o->f) != 0 ? errno : ferror(o->f) ? -1 : 0;
+    if (o->f != stdout && fclose(o->f) != 0 && !err)
+        err = errno;
+    o->f = NULL;
+    if (err) {
+        out_fail(name, err < 0 ? 0 : err);
+        out_discard(o);
+        return -1;
+    }
+    return 0;
+}
+
+int out_rename(OutFile *o)
+{
+    if (!o->tmp[0])
+        return 0;
+    if (rename(o->tmp, o->path) != 0) {
+        int err = errno;
+        out_discard(o);
+        return out_fail(o->path, err);
+    }
+    o->tmp[0] = '\0';
+    return 0;
+}
+
+int out_commit(OutFile *o)
+{
+    return out_close(o) < 0 ? -1 : out_rename(o);
+}
+
+void out_discard(OutFile *o)
+{
+    if (o->f && o->f != stdout)
+        fclose(o->f);
+    o->f = NULL;
+    if (o->tmp[0])
+        remove(o->tmp);
+    o->tmp[0] = '\0';
+}
+
+int out_check_stdout(void)
+{
+    int err = fflush(stdout) != 0 ? errno : ferror(stdout) ? -1 : 0;
+    return err ? out_fail("standard output", err < 0 ? 0 : err) : 0;
 }
 
 /* ---- did you mean --------------------------------------------------- */

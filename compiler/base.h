@@ -78,6 +78,26 @@ void diag_summary(Diag *d);
 char *read_file(Arena *a, const char *path, size_t *len);
 FILE *xfopen(const char *path, const char *mode); /* NULL + message on failure */
 
+/* An output written whole or not at all.  out_open makes a temporary file
+ * beside PATH (PATH.XXXXXX, mkstemp); out_close checks every write (the
+ * error flag is sticky) and the close; out_rename puts the temporary in
+ * PATH's place.  On failure out_discard removes the temporary, so PATH is
+ * either the complete new file or what it was before.  PATH "-" is stdout,
+ * checked the same way and never closed.  Each failing call prints
+ * "nnc: cannot write PATH: REASON" and returns -1. */
+typedef struct OutFile {
+    FILE *f;
+    const char *path;  /* the name the user gave */
+    char tmp[4096];    /* the temporary, "" for stdout or once renamed */
+} OutFile;
+int out_open(OutFile *o, const char *path);
+int out_close(OutFile *o);
+int out_rename(OutFile *o);
+int out_commit(OutFile *o);   /* out_close, then out_rename; discards on failure */
+void out_discard(OutFile *o); /* closes and removes the temporary, if any */
+/* Standard output after everything was printed: flushed and checked. */
+int out_check_stdout(void);
+
 /* Edit distance for "did you mean" hints; returns the best candidate of
  * cands[0..n) within distance 2 of s, or NULL. */
 const char *closest_name(const char *s, const char *const *cands, int n);

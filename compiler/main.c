@@ -5,7 +5,8 @@
  * and each pass can print its result (-dA AST, -dS named values and shapes,
  * -dG graph, -dP plan totals, --report, --dot, --explain).  Exit status: 0
  * ok, 1 errors in the model (or a file that cannot be read or written), 2
- * bad usage.
+ * bad usage.  Every file is written whole or not at all (OutFile in base.h):
+ * a full disk leaves the previous file and no temporary behind.
  */
 #include "base.h"
 #include "ast.h"
@@ -267,17 +268,28 @@ static int build_program(const Options *o, const char *csrc)
     return 0;
 }
 
-/* Library mode: M.h beside M.c. */
-static int write_header(const char *c_path, const EmitOptions *eo, const Graph *g, const Plan *p)
+/* Writes the source (emit_c or emit_cuda) and, in library mode, the header
+ * beside it (hpath, else NULL); both are complete or neither replaces
+ * what was there. */
+static int write_files(const char *path, const char *hpath, int cuda, const EmitOptions *eo, const Graph *g,
+                       const Plan *p, int argc, char **argv)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%.*s.h", (int)strlen(c_path) - 2, c_path);
-    FILE *f = xfopen(path, "w");
-    if (!f)
+    OutFile src, hdr = {0};
+    if (out_open(&src, path) < 0)
         return 1;
-    emit_h(f, g, p, eo);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "nnc: cannot write %s: %s\n", path, strerror(errno));
+    if (hpath && out_open(&hdr, hpath) < 0) {
+        out_discard(&src);
+        return 1;
+    }
+    if (hpath)
+        emit_h(hdr.f, g, p, eo);
+    if (cuda)
+        emit_cuda(src.f, g, p, eo, argc, argv);
+    else
+        emit_c(src.f, g, p, eo, argc, argv);
+    if (out_close(&src) < 0 || out_close(&hdr) < 0 || out_rename(&hdr) < 0 || out_rename(&src) < 0) {
+        out_discard(&src);
+        out_discard(&hdr);
         return 1;
     }
     return 0;
@@ -298,14 +310,8 @@ static int write_cuda(const Options *o, const EmitOptions *eo, const Graph *g, c
     }
     char path[4096];
     snprintf(path, sizeof path, build ? "%s.nnc-tmp.cu" : "%s", o->output);
-    FILE *f = to_stdout ? stdout : xfopen(path, "w");
-    if (!f)
+    if (write_files(path, NULL, 1, eo, g, p, argc, argv))
         return 1;
-    emit_cuda(f, g, p, eo, argc, argv);
-    if (!to_stdout && fclose(f) != 0) {
-        fprintf(stderr, "nnc: cannot write %s: %s\n", path, strerror(errno));
-        return 1;
-    }
     if (!build)
         return 0;
     int rc = build_cuda(o, path);
@@ -325,25 +331,19 @@ static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const
         fprintf(stderr, "nnc: --emit library writes C source: give -o NAME.c (NAME.h is written beside it)\n");
         return 2;
     }
-    char hname[512];
+    char hname[512], hpath[4096];
     const char *base = strrchr(o->output, '/') ? strrchr(o->output, '/') + 1 : o->output;
     if (to_stdout)
         snprintf(hname, sizeof hname, "%s.h", g->model);
     else
         snprintf(hname, sizeof hname, "%.*s.h", (int)strlen(base) - 2, base);
     eo->header = hname;
-    if (eo->library && !to_stdout && write_header(o->output, eo, g, p))
-        return 1;
+    /* library mode: M.h beside M.c (not with -o -) */
+    snprintf(hpath, sizeof hpath, "%.*s.h", (int)strlen(o->output) - 2, o->output);
     char path[4096];
     snprintf(path, sizeof path, build ? "%s.nnc-tmp.c" : "%s", o->output);
-    FILE *f = to_stdout ? stdout : xfopen(path, "w");
-    if (!f)
+    if (write_files(path, eo->library && !to_stdout ? hpath : NULL, 0, eo, g, p, argc, argv))
         return 1;
-    emit_c(f, g, p, eo, argc, argv);
-    if (!to_stdout && fclose(f) != 0) {
-        fprintf(stderr, "nnc: cannot write %s: %s\n", path, strerror(errno));
-        return 1;
-    }
     if (!build)
         return 0;
     int rc = build_program(o, path);
@@ -381,11 +381,11 @@ static int compile(const Options *o, Arena *a, int argc, char **argv)
     if (o->explain)
         graph_explain(stdout, &g);
     if (o->dot) {
-        FILE *f = xfopen(o->dot, "w");
-        if (!f)
+        OutFile dot;
+        if (out_open(&dot, o->dot) < 0)
             return 1;
-        graph_dot(f, &g);
-        if (fclose(f) != 0)
+        graph_dot(dot.f, &g);
+        if (out_commit(&dot) < 0)
             return 1;
     }
     Plan plan;
@@ -410,11 +410,14 @@ int main(int argc, char **argv)
     Options o = {0};
     o.emit.blas = 1;
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
-    Arena a;
-    arena_init(&a);
-    rc = compile(&o, &a, argc, argv);
-    arena_free(&a);
+    if (rc < 0) {
+        Arena a;
+        arena_init(&a);
+        rc = compile(&o, &a, argc, argv);
+        arena_free(&a);
+    }
+    /* dumps, --help, -o -: a full disk or a closed pipe is an error too */
+    if (out_check_stdout() < 0 && rc == 0)
+        rc = 1;
     return rc;
 }

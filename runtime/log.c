@@ -45,19 +45,34 @@ static void nnrt_log_test(FILE *out, double test_loss, double test_acc)
         fprintf(out, " | test acc %.4f", test_acc);
 }
 
-void nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
-                       double loss, double test_loss, double test_acc)
+int nnrt_write_check(FILE *f, const char *what, char *err, size_t errlen)
+{
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f))
+        return 0;
+    return nnrt_write_error(what, errno, err, errlen);
+}
+
+int nnrt_write_error(const char *what, int errnum, char *err, size_t errlen)
+{
+    return nnrt_errf(err, errlen, "cannot write %s: %s", what,
+                     errnum ? strerror(errnum) : "a write failed (is the disk full?)");
+}
+
+int nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
+                      double loss, double test_loss, double test_acc)
 {
     fprintf(out, "| epoch %d | iter %ld/%ld | time %.2fs | loss %.4f",
             epoch, iter, iters, secs, loss);
     if (!isnan(test_loss))
         nnrt_log_test(out, test_loss, test_acc);
     fputc('\n', out);
-    fflush(out);
+    errno = 0;
+    return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }
 
-void nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
-                      double acc, double test_loss, double test_acc)
+int nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
+                     double acc, double test_loss, double test_acc)
 {
     fprintf(out, "done: %d epoch%s, %ld step%s in %.2fs", epochs, epochs == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
             secs);
@@ -68,7 +83,8 @@ void nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double los
         fprintf(out, " | acc %.4f", acc);
     nnrt_log_test(out, test_loss, test_acc);
     fputc('\n', out);
-    fflush(out);
+    errno = 0;
+    return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }
 
 int nnrt_csvlog_open(NnrtCsvLog *log, const char *path, char *err, size_t errlen)
@@ -77,7 +93,7 @@ int nnrt_csvlog_open(NnrtCsvLog *log, const char *path, char *err, size_t errlen
     log->f = fopen(path, "w");
     if (!log->f)
         return nnrt_errf(err, errlen, "cannot write log %s: %s", path, strerror(errno));
-    if (fputs("epoch,loss,acc,test_loss,test_acc,lr\n", log->f) < 0) {
+    if (fputs("epoch,loss,acc,test_loss,test_acc,lr\n", log->f) < 0 || fflush(log->f) != 0) {
         fclose(log->f);
         log->f = NULL;
         return nnrt_errf(err, errlen, "cannot write log %s: %s", path, strerror(errno));
@@ -106,8 +122,10 @@ int nnrt_csvlog_row(NnrtCsvLog *log, int epoch, double loss, double acc,
     nnrt_csv_field(log->f, test_acc);
     nnrt_csv_field(log->f, lr);
     fputc('\n', log->f);
-    if (ferror(log->f))
-        return nnrt_errf(err, errlen, "cannot write log %s: %s", log->path, strerror(errno));
+    errno = 0;
+    if (fflush(log->f) != 0 || ferror(log->f))
+        return nnrt_errf(err, errlen, "cannot write log %s: %s", log->path,
+                         errno ? strerror(errno) : "a write failed (is the disk full?)");
     return 0;
 }
 

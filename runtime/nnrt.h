@@ -378,15 +378,24 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err);
  * ===================================================================== */
 double nnrt_now(void);                 /* monotonic clock, seconds */
 /* "| epoch E | iter I/N | time T.TTs | loss L.LLLL" [+ " | test loss .. | test acc .."]
- * test_loss NaN: no test figures; test_acc NaN: no accuracy. */
-void nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
-                       double loss, double test_loss, double test_acc);
+ * test_loss NaN: no test figures; test_acc NaN: no accuracy.  Both lines
+ * are flushed; 0, or -1 when out reports a write error (a full disk),
+ * with errno as the failing write left it. */
+int nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
+                      double loss, double test_loss, double test_acc);
 /* "done: E epochs, S steps in T.TTs | loss L | acc A" [+ test figures]; NaN omits. */
-void nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
-                      double acc, double test_loss, double test_acc);
+int nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
+                     double acc, double test_loss, double test_acc);
+/* 0, or -1 with "cannot write WHAT: REASON" in err when f's writes failed
+ * (flushes f first). */
+int nnrt_write_check(FILE *f, const char *what, char *err, size_t errlen);
+/* "cannot write WHAT: strerror(errnum)" (errnum 0: the cause is unknown)
+ * in err; returns -1.  For a write that just failed, with its errno. */
+int nnrt_write_error(const char *what, int errnum, char *err, size_t errlen);
 
 /* CSV log: "epoch,loss,acc,test_loss,test_acc,lr", a row per epoch, NaN
- * written as an empty field. */
+ * written as an empty field.  Each row is flushed as it is written, so the
+ * file is current if the run is stopped and a full disk shows at once. */
 typedef struct NnrtCsvLog {
     FILE *f;
     const char *path;

@@ -10,9 +10,17 @@
  * only gathers rows into the model's static batch buffers and calls its
  * forward, backward and update.  Schedules, logging cadence and early
  * stopping are described in nnrt.h.
+ *
+ * A run that stops early still writes the checkpoint it was asked for.
+ * When a checkpoint is due (--save or the train block's), the params and
+ * optimizer state are copied at every epoch boundary (one memcpy an epoch);
+ * a non-finite loss, or an output that cannot be written (the CSV log,
+ * stdout on a full disk), stops the run and saves that copy: the last
+ * good state, which --load resumes exactly (same epoch, same permutation).
  */
 #include "nnrt.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +40,9 @@ typedef struct NnrtRun {
     int has_test, early;
     uint32_t *perm;
     float *best;           /* early stopping: the params at the best test loss */
+    float *snap;           /* params then state at an epoch boundary (with a checkpoint due) */
+    int snap_epoch;        /* the epoch and step that snap holds; -1: none yet */
+    long snap_step;
     double best_loss;
     int best_epoch;
     NnrtCsvLog log;
@@ -197,7 +208,16 @@ static int nnrt_run_config(NnrtRun *r)
     return 0;
 }
 
-/* Training and test sets, the permutation and the early-stopping copy. */
+static size_t nnrt_tensors_numel(const NnrtTensor *t, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += t[i].numel;
+    return total;
+}
+
+/* Training and test sets, the permutation, the early-stopping copy and
+ * the checkpoint's copy. */
 static int nnrt_run_load(NnrtRun *r)
 {
     NnrtModel *m = r->m;
@@ -217,11 +237,12 @@ static int nnrt_run_load(NnrtRun *r)
     r->early = m->early_stopping && r->has_test;
     if (m->early_stopping && !r->has_test)
         fprintf(r->err, "nnrt: early_stopping needs a test set; ignored\n");
-    size_t total = 0;
-    for (int i = 0; i < m->n_params; i++)
-        total += m->params[i].numel;
+    size_t total = nnrt_tensors_numel(m->params, m->n_params);
     if (r->early && !(r->best = malloc((total ? total : 1) * sizeof(float))))
         return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the best params");
+    total += nnrt_tensors_numel(m->state, m->n_state);
+    if (r->save && !(r->snap = malloc((total ? total : 1) * sizeof(float))))
+        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the checkpoint's copy");
     return 0;
 }
 
@@ -243,17 +264,55 @@ static int nnrt_run_start(NnrtRun *r)
     return 0;
 }
 
-/* params <-> the early-stopping copy */
-static void nnrt_params_copy(const NnrtModel *m, float *buf, int to_buf)
+/* n tensors <-> buf, one after the other; returns the end of buf. */
+static float *nnrt_tensors_copy(const NnrtTensor *ts, int n, float *buf, int to_buf)
 {
-    for (int i = 0; i < m->n_params; i++) {
-        const NnrtTensor *t = &m->params[i];
+    for (int i = 0; i < n; i++) {
+        const NnrtTensor *t = &ts[i];
         if (to_buf)
             memcpy(buf, t->data, t->numel * sizeof(float));
         else
             memcpy(t->data, buf, t->numel * sizeof(float));
         buf += t->numel;
     }
+    return buf;
+}
+
+/* params <-> the early-stopping copy */
+static void nnrt_params_copy(const NnrtModel *m, float *buf, int to_buf)
+{
+    nnrt_tensors_copy(m->params, m->n_params, buf, to_buf);
+}
+
+/* The checkpoint's copy: params and state now, at an epoch boundary. */
+static void nnrt_snapshot(NnrtRun *r)
+{
+    if (!r->snap)
+        return;
+    float *end = nnrt_tensors_copy(r->m->params, r->m->n_params, r->snap, 1);
+    nnrt_tensors_copy(r->m->state, r->m->n_state, end, 1);
+    r->snap_epoch = r->epoch;
+    r->snap_step = r->step;
+}
+
+/* A run stopped by a bad loss or a failed write: the checkpoint it asked
+ * for, of the copy (the model is done training, so the copy goes back
+ * into it).  A failure here is printed at once: r->msg holds the stop's. */
+static void nnrt_save_snapshot(NnrtRun *r)
+{
+    if (!r->snap || r->snap_epoch < 0)
+        return;
+    NnrtModel *m = r->m;
+    float *end = nnrt_tensors_copy(m->params, m->n_params, r->snap, 0);
+    nnrt_tensors_copy(m->state, m->n_state, end, 0);
+    char msg[1024];
+    if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, m->params, m->n_params,
+                       m->state, m->n_state, msg, sizeof msg) < 0)
+        fprintf(r->err, "nnrt: %s\n", msg);
+    else
+        fprintf(r->err, "nnrt: saved %s: the state at the end of epoch %d (step %ld), the last "
+                "before the stop; --load %s resumes from there\n", r->save, r->snap_epoch,
+                r->snap_step, r->save);
 }
 
 /* ---- the loop ---------------------------------------------------------------- */
@@ -267,13 +326,15 @@ typedef struct NnrtEpoch {
     double win_sum, win_rows;
 } NnrtEpoch;
 
-static void nnrt_progress(NnrtRun *r, NnrtEpoch *ep, long iter, double test_loss, double test_acc)
+/* The progress line; -1 when stdout cannot be written. */
+static int nnrt_progress(NnrtRun *r, NnrtEpoch *ep, long iter, double test_loss, double test_acc)
 {
     double loss = ep->win_rows > 0 ? ep->win_sum / ep->win_rows : ep->sum / ep->rows;
-    if (!r->quiet)
-        nnrt_log_progress(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0, loss,
-                          test_loss, test_acc);
     ep->win_sum = ep->win_rows = 0.0;
+    if (r->quiet || nnrt_log_progress(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0,
+                                      loss, test_loss, test_acc) == 0)
+        return 0;
+    return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
 }
 
 /* This epoch's order of rows: identity, shuffled from (seed + e). */
@@ -295,7 +356,7 @@ static int nnrt_step(NnrtRun *r, NnrtEpoch *ep, size_t start, size_t n)
     nnrt_gather(&r->train, r->perm, start, n, m->x_buf, m->t_buf);
     float loss = m->forward(m->x_buf, m->t_buf, (int)n, NNRT_TRAIN);
     if (!isfinite(loss)) {
-        fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping (last checkpoint kept)\n",
+        fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
                 isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
         return 3;
     }
@@ -316,10 +377,12 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
     NnrtModel *m = r->m;
     double tl = (double)NAN, ta = (double)NAN, acc = (double)NAN, unused;
     int eval = r->has_test && m->eval_every > 0 && (ep->e + 1) % m->eval_every == 0;
+    nnrt_snapshot(r);
     if (eval)
         nnrt_evaluate(m, &r->test, &tl, &ta);
-    if (m->log_every <= 0 || r->step % m->log_every == 0 || eval)
-        nnrt_progress(r, ep, ep->iters, tl, ta);
+    if ((m->log_every <= 0 || r->step % m->log_every == 0 || eval) &&
+        nnrt_progress(r, ep, ep->iters, tl, ta) < 0)
+        return -1;
     if (r->log.f && m->acc_kind != NNRT_ACC_NONE)
         nnrt_eval_pass(m, &r->train, 0, &unused, &acc);
     if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)ep->lr,
@@ -356,8 +419,9 @@ static int nnrt_epoch(NnrtRun *r, int e)
         int rc = nnrt_step(r, &ep, start, n);
         if (rc)
             return rc;
-        if (m->log_every > 0 && r->step % m->log_every == 0 && it + 1 < ep.iters)
-            nnrt_progress(r, &ep, it + 1, (double)NAN, (double)NAN);
+        if (m->log_every > 0 && r->step % m->log_every == 0 && it + 1 < ep.iters &&
+            nnrt_progress(r, &ep, it + 1, (double)NAN, (double)NAN) < 0)
+            return -1;
     }
     r->epoch = e + 1;
     return nnrt_epoch_end(r, &ep);
@@ -371,6 +435,7 @@ static int nnrt_train(NnrtRun *r)
                          "batch of %zu, and drop_last is on", r->train.rows, m->batch);
     if (r->a->log_csv && nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg, sizeof r->msg) < 0)
         return -1;
+    nnrt_snapshot(r);
     for (int e = r->epoch; e < r->epochs; e++) {
         int rc = nnrt_epoch(r, e);
         if (rc == 1)
@@ -397,7 +462,8 @@ static int nnrt_finish(NnrtRun *r)
         if (!r->quiet)
             fprintf(r->out, "saved %s\n", r->save);
     }
-    nnrt_log_summary(r->out, r->epoch, r->step, secs, loss, acc, tl, ta);
+    if (nnrt_log_summary(r->out, r->epoch, r->step, secs, loss, acc, tl, ta) < 0)
+        return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
     return 0;
 }
 
@@ -410,11 +476,14 @@ static int nnrt_run_body(NnrtRun *r)
         return nnrt_gradcheck(r->m, &r->train, r->out);
     r->t0 = nnrt_now();
     int rc = nnrt_train(r);
-    if (rc == 3)
-        return 3;
-    if (rc != 0 || nnrt_finish(r) < 0)
-        return 1;
-    return 0;
+    if (rc != 0) {
+        if (rc != 3)
+            fprintf(r->err, "nnrt: %s\n", r->msg);
+        r->msg[0] = '\0';
+        nnrt_save_snapshot(r);
+        return rc == 3 ? 3 : 1;
+    }
+    return nnrt_finish(r) < 0 ? 1 : 0;
 }
 
 int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
@@ -425,6 +494,7 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
     r.a = args;
     r.out = out;
     r.err = err;
+    r.snap_epoch = -1;
     int rc = nnrt_run_body(&r);
     if (rc == 1 && r.msg[0])
         fprintf(err, "nnrt: %s\n", r.msg);
@@ -434,7 +504,11 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
     nnrt_data_free(&r.test);
     free(r.perm);
     free(r.best);
-    fflush(out);
+    free(r.snap);
+    if (nnrt_write_check(out, "standard output", r.msg, sizeof r.msg) < 0 && rc == 0) {
+        fprintf(err, "nnrt: %s\n", r.msg);
+        rc = 1;
+    }
     return rc;
 }
 
