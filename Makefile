@@ -7,6 +7,8 @@
 #   make regen      rewrite generated/ from models/ and show any drift
 #   make report     memory-plan ratios for every model and the trace tally
 #   make bench      nnc against PyTorch, NumPy and the machine (bench/RESULTS.md)
+#   make fuzz       libFuzzer on the compiler and the runtime's readers,
+#                   FUZZ_SECONDS=N seconds each (default 60; tests/run_libfuzzer.sh)
 #
 # Objects and the flex/bison outputs go to build/.  Header dependencies are
 # tracked with -MMD, so an edited header rebuilds what includes it.
@@ -113,6 +115,51 @@ test: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
 	@for s in tests/run_*.sh; do [ -f "$$s" ] || continue; echo "== $$s"; sh $$s || exit 1; done
 	@echo "make test: all passed"
+
+# ---- make fuzz: libFuzzer on the front end and the runtime's readers ------
+# Built with clang into build/fuzz/ (ASan + UBSan + libFuzzer; scripts/deps.sh
+# fuzz installs clang and libFuzzer, or names them).  tests/run_libfuzzer.sh
+# runs each harness FUZZ_SECONDS seconds (make test: 30) after replaying
+# tests/fuzz/regress/; any crash, leak, timeout or out-of-memory fails.
+# The sources' warnings are gcc's business (the main build); clang's own
+# are silenced here (-w), except in the harnesses.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ         := $(BUILD)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c99 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP
+FUZZ_COMPILER_OBJ := $(COMPILER_SRC:%.c=$(FUZZ)/%.o) $(FUZZ)/grammar/nn.tab.o $(FUZZ)/grammar/lex.yy.o
+FUZZ_RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(FUZZ)/%.o)
+
+.PHONY: fuzz fuzz-build fuzz-deps
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/run_libfuzzer.sh
+
+fuzz-build: $(FUZZ)/fuzz_frontend $(FUZZ)/fuzz_runtime
+
+fuzz-deps:
+	@sh scripts/deps.sh fuzz
+
+$(FUZZ)/grammar/%.o: $(BUILD)/grammar/%.c $(BUILD)/grammar/nn.tab.h $(BUILD)/grammar/lex.yy.h | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -w -c -o $@ $<
+
+$(FUZZ)/compiler/%.o: compiler/%.c $(BUILD)/grammar/nn.tab.h $(BUILD)/grammar/lex.yy.h | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -w -c -o $@ $<
+
+# The runtime without -DNNRT_CBLAS: the readers need no BLAS.
+$(FUZZ)/runtime/%.o: runtime/%.c | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -w -c -o $@ $<
+
+$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c | fuzz-deps
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(WARN) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(FUZZ_LIBS)
+
+$(FUZZ)/fuzz_frontend: $(FUZZ_COMPILER_OBJ)
+$(FUZZ)/fuzz_frontend: FUZZ_LIBS := -lm
+$(FUZZ)/fuzz_runtime: $(FUZZ_RUNTIME_OBJ)
+$(FUZZ)/fuzz_runtime: FUZZ_LIBS := -lz -lm
 
 # ---- the main job: compile the spiral model, build it, train it ------------
 demo: all

@@ -5,7 +5,8 @@
 # exit 1 so make stops.  Extra arguments name optional groups: "data" (the
 # Fashion-MNIST package), "embedded" (the ARM cross compilers, newlib and
 # QEMU that tests/run_embedded.sh uses), "bench" (PyTorch, NumPy, hyperfine
-# and Fashion-MNIST for make bench).
+# and Fashion-MNIST for make bench), "fuzz" (clang and its libFuzzer runtime
+# for make fuzz and tests/run_libfuzzer.sh).
 missing=""
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
 need_pc()  { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
@@ -32,6 +33,14 @@ for extra in "$@"; do
         need_cmd qemu-system-arm qemu-system-arm
         need_cmd qemu-arm qemu-user
         need_cmd arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf
+        ;;
+    fuzz)
+        # libFuzzer ships with clang's runtime libraries: libclang-rt-N-dev
+        # for clang N (Debian bookworm's clang is 14).
+        need_cmd clang clang
+        major=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+        rtdir=$(clang -print-resource-dir 2>/dev/null)
+        need_file "${rtdir:-/nonexistent}/lib/linux/libclang_rt.fuzzer-$(uname -m).a" "libclang-rt-${major:-14}-dev"
         ;;
     bench)
         need_py torch python3-torch

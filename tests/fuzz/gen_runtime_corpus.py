@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""gen_runtime_corpus.py: writes the seeds of fuzz_runtime (tests/fuzz/corpus/runtime/)
+and its hand-made regression inputs (tests/fuzz/regress/runtime/).
+
+Every seed is a valid (or nearly valid) input for one target of
+tests/fuzz/fuzz_runtime.c: byte 0 the target ('0'..'5'), byte 1 the flags,
+then the payload; fuzz_runtime.c's top comment says what the flags mean.
+The regression inputs are ones the harness must pass through without a
+report (tests/run_libfuzzer.sh replays them before fuzzing).  The files are
+checked in; run this again after changing the input layout:
+
+    python3 tests/fuzz/gen_runtime_corpus.py
+"""
+import gzip
+import json
+import os
+import struct
+import sys
+
+
+def idx(dims, data):
+    """An IDX file of unsigned bytes: 00 00 08 ND, the dims (big-endian u32), the bytes."""
+    head = bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims)
+    return head + bytes(data)
+
+
+def gz(b):
+    return gzip.compress(b, mtime=0)
+
+
+def safetensors(model, tensors, epoch=3, step=12):
+    """A checkpoint as nnrt_ckpt_save writes it: tensors is [(name, shape, floats)]."""
+    head = {"__metadata__": {"model": model, "epoch": str(epoch), "step": str(step)}}
+    data, off = b"", 0
+    for name, shape, vals in tensors:
+        blob = struct.pack("<%df" % len(vals), *vals)
+        head[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(blob)]}
+        data += blob
+        off += len(blob)
+    h = json.dumps(head, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def seed(target, flags, payload):
+    return bytes([ord("0") + target, flags]) + payload
+
+
+def split(images, labels):
+    """Target 3's payload: the images file's length (u16 little-endian), images, labels."""
+    return struct.pack("<H", len(images)) + images + labels
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    labels = idx([6], [0, 1, 2, 1, 0, 2])
+    images = idx([6, 2, 2], range(0, 240, 10))      # 6 images of 2x2 (in_dim 4)
+    seeds = {
+        # 0: nnrt_idx_read on the file as it is; ndims = 1 + flags % 4
+        "idx_labels": seed(0, 0, labels),
+        "idx_images": seed(0, 2, images),
+        "idx_2d": seed(0, 1, idx([3, 5], range(15))),
+        "idx_4d": seed(0, 3, idx([2, 2, 2, 2], range(16))),
+        "idx_empty": seed(0, 0, idx([0], [])),
+        "idx_labels_gz": seed(0, 0, gz(labels)),
+        "idx_images_gz": seed(0, 2, gz(images)),
+        # 1: the payload gzip-compressed by the harness; bits 2-3 mangle the stream
+        "gz_labels": seed(1, 0, labels),
+        "gz_images": seed(1, 2, images),
+        "gz_two_members": seed(1, 0x0e, images),
+        # 2: nnrt_csv_read; bit 0 header, bit 1 class ids, label column (flags >> 2 & 7) - 4
+        "csv_header_ids": seed(2, 1 | 2 | 3 << 2, b"a,b,label\n1,2,0\n3.5,-4e1,1\n 5 , 6 ,2\n"),
+        "csv_crlf_blank": seed(2, 0 | 2 | 3 << 2, b"1,2,1\r\n\r\n3,4,0\r\n"),
+        "csv_label_first": seed(2, 1 | 4 << 2, b"y,x1,x2,x3\n0.5,1,2,3\n-1,4,5,6\n"),
+        "csv_floats": seed(2, 0 | 3 << 2, b"1e-3,.5,2.\n-0,1E+2,0.25\n"),
+        "csv_big_label": seed(2, 2 | 3 << 2, b"1,16777217\n2,3\n"),
+        # 3: nnrt_data_load(idx); in_dim 1 + (flags & 15), labels flags >> 4 & 3,
+        #    bit 6 normalize, bit 7 gzip both files
+        "data_idx_class": seed(3, 3, split(images, labels)),
+        "data_idx_float1": seed(3, 3 | 1 << 4, split(images, idx([6], [0, 1, 1, 0, 1, 0])),),
+        "data_idx_onehot3": seed(3, 3 | 2 << 4 | 0x40, split(images, labels)),
+        "data_idx_onehot4_gz": seed(3, 3 | 3 << 4 | 0x80, split(images, labels)),
+        "data_idx_norm_gz": seed(3, 3 | 0x40 | 0x80, split(images, labels)),
+        "data_idx_mnistlike": seed(3, 15, split(idx([3, 4, 4], range(48)), idx([3], [9, 0, 4]))),
+        # 4: nnrt_data_load(csv); in_dim 1 + (flags & 7), labels flags >> 3 & 3,
+        #    bit 5 header, bit 6 label column 0 (else -1), bit 7 normalize
+        "data_csv_class": seed(4, 2 | 0x20, b"a,b,c,t\n1,2,3,0\n4,5,6,2\n7,8,9,1\n"),
+        "data_csv_float": seed(4, 1 | 1 << 3 | 0x80, b"0.1,0.2,1\n0.3,0.4,0\n"),
+        "data_csv_onehot": seed(4, 1 | 2 << 3 | 0x40 | 0x20, b"t,x,y\n2,0.5,0.5\n0,1,1\n1,-1,2\n"),
+        "data_csv_onehot4": seed(4, 0 | 3 << 3, b"1,3\n2,0\n"),
+        # 5: nnrt_ckpt_load into "fuzz": W [3,2], b [2]; bit 0 also opt.W.m, opt.b.m
+        "ckpt_params": seed(5, 0, safetensors("fuzz", [("W", [3, 2], [0.5] * 6), ("b", [2], [1, 2])])),
+        "ckpt_state": seed(5, 1, safetensors("fuzz", [
+            ("W", [3, 2], [1, 2, 3, 4, 5, 6]), ("b", [2], [7, 8]),
+            ("opt.W.m", [3, 2], [0] * 6), ("opt.b.m", [2], [0, 0])], epoch=9, step=90)),
+        "ckpt_extra_tensor": seed(5, 0, safetensors("fuzz", [
+            ("b", [2], [1, 2]), ("W", [3, 2], [0] * 6), ("extra", [1], [3])])),
+        "ckpt_other_model": seed(5, 0, safetensors("other", [("W", [3, 2], [0] * 6), ("b", [2], [1, 2])])),
+    }
+    regress = {
+        # a gzip IDX file whose CRC/length trailer is cut by 4 bytes, and one
+        # with text after the stream: both must be refused
+        "gz_cut_trailer": seed(1, 0x04 | 0x30, labels),
+        "gz_extra_bytes": seed(1, 0x08, labels),
+    }
+    for sub, files in (("corpus", seeds), ("regress", regress)):
+        out = os.path.join(here, sub, "runtime")
+        os.makedirs(out, exist_ok=True)
+        for name, data in files.items():
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(data)
+        print("gen_runtime_corpus: %d files in %s" % (len(files), os.path.relpath(out)))
+
+
+if __name__ == "__main__":
+    main()
