@@ -26,8 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NNRT_ST_MAX_HEADER (100u << 20) /* 100 MiB, as the reference library */
-#define NNRT_ST_MAX_RANK 8
+#define NNRT_ST_MAX_HEADER 100000000u /* bytes, the reference library's limit */
+#define NNRT_ST_KEEP 8                /* dims of a shape kept for messages and matching */
 
 /* ---- a growable string ------------------------------------------------------ */
 typedef struct NnrtStr {
@@ -80,6 +80,28 @@ static void nnrt_str_json(NnrtStr *s, const char *v)
     nnrt_str_add(s, "\"");
 }
 
+/* The first bad byte of UTF-8 text s[0, n), or n. */
+static size_t nnrt_utf8_bad(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (len == 0 || n - i < len)
+            return i;
+        /* the second byte's range excludes overlong forms, surrogates and
+         * code points past 0x10FFFF */
+        unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        for (size_t k = 1; k < len; k++)
+            if (s[i + k] < (k == 1 ? lo : 0x80) || s[i + k] > (k == 1 ? hi : 0xBF))
+                return i;
+        i += len;
+    }
+    return n;
+}
+
 /* ---- saving ------------------------------------------------------------------ */
 
 static int nnrt_shape_numel(const NnrtTensor *t, size_t *numel)
@@ -127,7 +149,8 @@ static int nnrt_header_build(NnrtStr *s, const char *model, long epoch, long ste
     return s->oom ? -1 : 0;
 }
 
-/* Every tensor's shape agrees with its numel and no two share a name. */
+/* Every tensor's shape agrees with its numel, its name is UTF-8 and not
+ * __metadata__, and no two share a name: what the reader asks. */
 static int nnrt_tensors_check(const NnrtTensor *t, int n, const NnrtTensor *u, int nu,
                               char *err, size_t errlen)
 {
@@ -136,6 +159,11 @@ static int nnrt_tensors_check(const NnrtTensor *t, int n, const NnrtTensor *u, i
         if (!t[i].name || nnrt_shape_numel(&t[i], &numel) < 0 || numel != t[i].numel)
             return nnrt_errf(err, errlen, "tensor %d ('%s'): shape and numel %zu disagree", i,
                              t[i].name ? t[i].name : "?", t[i].numel);
+        size_t len = strlen(t[i].name);
+        if (nnrt_utf8_bad((const unsigned char *)t[i].name, len) < len ||
+            strcmp(t[i].name, "__metadata__") == 0)
+            return nnrt_errf(err, errlen, "tensor %d: the name '%s' cannot be saved (not UTF-8, "
+                             "or the format's own key)", i, t[i].name);
         for (int j = 0; j < nu; j++)
             if (&u[j] != &t[i] && u[j].name && strcmp(u[j].name, t[i].name) == 0)
                 return nnrt_errf(err, errlen, "two tensors are named '%s'", t[i].name);
@@ -219,12 +247,18 @@ int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
         nnrt_tensors_check(state, n_state, params, n_params, err, errlen) < 0 ||
         nnrt_tensors_check(state, n_state, state, n_state, err, errlen) < 0)
         return -1;
+    size_t mlen = strlen(model);
+    if (nnrt_utf8_bad((const unsigned char *)model, mlen) < mlen)
+        return nnrt_errf(err, errlen, "cannot write checkpoint %s: the model name is not UTF-8", path);
     NnrtStr h = { NULL, 0, 0, 0 };
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
     int rc = -1;
     if (!tmp || nnrt_header_build(&h, model, epoch, step, params, n_params, state, n_state) < 0)
         nnrt_errf(err, errlen, "cannot write checkpoint %s: out of memory", path);
+    else if (h.len > NNRT_ST_MAX_HEADER)
+        nnrt_errf(err, errlen, "cannot write checkpoint %s: its header of %zu bytes is over the "
+                  "format's limit of %u (too many tensors)", path, h.len, NNRT_ST_MAX_HEADER);
     else {
         memcpy(tmp, path, plen);
         memcpy(tmp + plen, ".tmp", 5);
@@ -235,10 +269,85 @@ int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
     return rc;
 }
 
-/* ---- a strict little JSON reader ------------------------------------------------ */
+/* ---- reading: the header's JSON ------------------------------------------------- *
+ * Only what a header holds: objects, strings, arrays of non-negative
+ * integers.  JSON's rules otherwise: whitespace between tokens; escapes
+ * \" \\ \/ \b \f \n \r \t \uXXXX, a surrogate pair joined into one code
+ * point (a lone surrogate and \u0000 are refused: names are C strings).
+ * Strings are unescaped in place (never longer than their source).  Each
+ * error is formatted where it is found, at its byte in the file. */
 typedef struct NnrtJson {
-    char *p, *end;      /* the header, NUL-terminated at end */
+    char *p, *end, *base;   /* cursor; end and first byte of the header */
+    const char *path;
+    char *err;
+    size_t errlen;
+    const char *tensor;     /* the entry being read, named in its errors */
+    char found[24];         /* what nnrt_json_found last described */
 } NnrtJson;
+
+/* The byte of the file that p points at (the header starts at byte 8). */
+static uint64_t nnrt_json_at(const NnrtJson *j, const char *p)
+{
+    return 8 + (uint64_t)(p - j->base);
+}
+
+/* s for a message: control characters as \xNN, cut after about len - 8
+ * bytes, at a character's start, with "..." after. */
+static const char *nnrt_st_q(const char *s, char *buf, size_t len)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    size_t u = 0;
+    for (; *c; c++) {
+        if ((*c & 0xC0) != 0x80 && u + 8 >= len)
+            break;
+        if (*c < 0x20 || *c == 0x7F)
+            u += (size_t)snprintf(buf + u, len - u, "\\x%02x", *c);
+        else
+            buf[u++] = (char)*c;
+    }
+    if (*c) {
+        memcpy(buf + u, "...", 3);
+        u += 3;
+    }
+    buf[u] = '\0';
+    return buf;
+}
+
+/* "checkpoint PATH[, byte AT]: [tensor 'NAME': ]WHAT"; returns -1.
+ * at 0 means no byte (the header never starts before byte 8); name NULL,
+ * the entry being read, if any. */
+static int nnrt_st_fail(const NnrtJson *j, uint64_t at, const char *name, const char *fmt, ...)
+    NNRT_PRINTF(4, 5);
+
+static int nnrt_st_fail(const NnrtJson *j, uint64_t at, const char *name, const char *fmt, ...)
+{
+    char what[384], where[32] = "", q[80];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (at)
+        snprintf(where, sizeof where, ", byte %llu", (unsigned long long)at);
+    if (!name)
+        name = j->tensor;
+    if (!name)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s%s: %s", j->path, where, what);
+    return nnrt_errf(j->err, j->errlen, "checkpoint %s%s: tensor '%s': %s", j->path, where,
+                     nnrt_st_q(name, q, sizeof q), what);
+}
+
+/* What the cursor is at, for "expected X, found Y". */
+static const char *nnrt_json_found(NnrtJson *j)
+{
+    unsigned char c = j->p < j->end ? (unsigned char)*j->p : 0;
+    if (j->p >= j->end)
+        return "the end of the header (header length too short?)";
+    if (c > 0x20 && c < 0x7F)
+        snprintf(j->found, sizeof j->found, "'%c'", c);
+    else
+        snprintf(j->found, sizeof j->found, "byte 0x%02x", c);
+    return j->found;
+}
 
 static void nnrt_json_ws(NnrtJson *j)
 {
@@ -246,20 +355,22 @@ static void nnrt_json_ws(NnrtJson *j)
         j->p++;
 }
 
-/* Skips spaces, then consumes c; -1 if the next character is not c. */
-static int nnrt_json_eat(NnrtJson *j, char c)
-{
-    nnrt_json_ws(j);
-    if (j->p >= j->end || *j->p != c)
-        return -1;
-    j->p++;
-    return 0;
-}
-
+/* Skips whitespace; 1 if the next character is c (not consumed). */
 static int nnrt_json_peek(NnrtJson *j, char c)
 {
     nnrt_json_ws(j);
     return j->p < j->end && *j->p == c;
+}
+
+/* Skips whitespace and consumes c, or fails saying what was wanted. */
+static int nnrt_json_expect(NnrtJson *j, char c, const char *what)
+{
+    if (nnrt_json_peek(j, c)) {
+        j->p++;
+        return 0;
+    }
+    return nnrt_st_fail(j, nnrt_json_at(j, j->p), NULL, "expected %s, found %s", what,
+                        nnrt_json_found(j));
 }
 
 static int nnrt_hex4(const char *p, unsigned *v)
@@ -276,245 +387,490 @@ static int nnrt_hex4(const char *p, unsigned *v)
     return 0;
 }
 
-/* \uXXXX (one code unit, no surrogates) as UTF-8 at *dst. */
-static int nnrt_utf8(unsigned v, char **dst)
+/* Code point v (1 to 0x10FFFF, no surrogates) as UTF-8 at *dst. */
+static void nnrt_utf8_put(unsigned long v, char **dst)
 {
     unsigned char *d = (unsigned char *)*dst;
-    if (v >= 0xD800 && v <= 0xDFFF)
-        return -1;
     if (v < 0x80) {
         *d++ = (unsigned char)v;
     } else if (v < 0x800) {
         *d++ = (unsigned char)(0xC0 | v >> 6);
         *d++ = (unsigned char)(0x80 | (v & 0x3F));
-    } else {
+    } else if (v < 0x10000) {
         *d++ = (unsigned char)(0xE0 | v >> 12);
+        *d++ = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+        *d++ = (unsigned char)(0x80 | (v & 0x3F));
+    } else {
+        *d++ = (unsigned char)(0xF0 | v >> 18);
+        *d++ = (unsigned char)(0x80 | ((v >> 12) & 0x3F));
         *d++ = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
         *d++ = (unsigned char)(0x80 | (v & 0x3F));
     }
     *dst = (char *)d;
-    return 0;
 }
 
-/* One escape after the backslash at *src; the result goes to *dst. */
-static int nnrt_json_escape(char **src, char *end, char **dst)
+/* One escape, j->p just after its backslash; the result goes to *dst.
+ * \uD8xx-\uDBxx must be followed by \uDCxx-\uDFxx: one code point. */
+static int nnrt_json_escape(NnrtJson *j, char **dst)
 {
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    char c = **src;
+    char c = j->p < j->end ? *j->p : '\0';
     const char *k = c ? strchr(from, c) : NULL;
     if (k) {
         *(*dst)++ = to[k - from];
-        (*src)++;
+        j->p++;
         return 0;
     }
-    unsigned v;
-    if (c != 'u' || end - *src < 5 || nnrt_hex4(*src + 1, &v) < 0 || v == 0)
+    unsigned v, lo;
+    if (c != 'u' || j->end - j->p < 5 || nnrt_hex4(j->p + 1, &v) < 0)
         return -1;
-    *src += 5;
-    return nnrt_utf8(v, dst);
+    j->p += 5;
+    unsigned long cp = v;
+    if (v >= 0xDC00 && v <= 0xDFFF)
+        return -1;
+    if (v >= 0xD800 && v <= 0xDBFF) {
+        if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' || nnrt_hex4(j->p + 2, &lo) < 0 ||
+            lo < 0xDC00 || lo > 0xDFFF)
+            return -1;
+        j->p += 6;
+        cp = 0x10000 + ((unsigned long)(v - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    if (cp == 0)
+        return -1;
+    nnrt_utf8_put(cp, dst);
+    return 0;
 }
 
-/* A string, unescaped in place (never longer than its source) and
- * NUL-terminated; NULL on a syntax error. */
-static char *nnrt_json_string(NnrtJson *j)
+/* string = '"' { char | '\' escape } '"', unescaped in place and
+ * NUL-terminated into *out. */
+static int nnrt_json_string(NnrtJson *j, char **out)
 {
-    if (nnrt_json_eat(j, '"') < 0)
-        return NULL;
-    char *start = j->p, *dst = j->p;
-    while (j->p < j->end && *j->p != '"') {
+    if (nnrt_json_expect(j, '"', "a string") < 0)
+        return -1;
+    char *open = j->p - 1, *dst = j->p;
+    *out = j->p;
+    for (;;) {
+        if (j->p >= j->end)
+            return nnrt_st_fail(j, nnrt_json_at(j, open), NULL,
+                                "the string that starts here has no closing quote "
+                                "(header length too short?)");
         unsigned char c = (unsigned char)*j->p;
+        if (c == '"')
+            break;
         if (c < 0x20)
-            return NULL;
-        j->p++;
+            return nnrt_st_fail(j, nnrt_json_at(j, j->p), NULL, "control character 0x%02x "
+                                "inside a string (JSON wants it escaped)", c);
+        char *esc = j->p++;
         if (c != '\\')
             *dst++ = (char)c;
-        else if (nnrt_json_escape(&j->p, j->end, &dst) < 0)
-            return NULL;
+        else if (nnrt_json_escape(j, &dst) < 0)
+            return nnrt_st_fail(j, nnrt_json_at(j, esc), NULL, "bad escape in a string (not "
+                                "JSON, a lone surrogate, or \\u0000, which names cannot hold)");
     }
-    if (j->p >= j->end)
-        return NULL;
-    j->p++;        /* the closing quote; dst is at or before it */
-    *dst = '\0';
-    return start;
+    j->p++;
+    *dst = '\0'; /* at or before the closing quote */
+    return 0;
 }
 
-/* A non-negative integer without sign, fraction or leading zeros. */
-static int nnrt_json_u64(NnrtJson *j, uint64_t *v)
+/* A non-negative integer: digits, no sign, fraction, exponent or leading
+ * zero, at most 2^64 - 1. */
+static int nnrt_json_u64(NnrtJson *j, uint64_t *v, const char *what)
 {
     nnrt_json_ws(j);
-    if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-        return -1;
-    if (*j->p == '0' && j->p + 1 < j->end && j->p[1] >= '0' && j->p[1] <= '9')
-        return -1;
+    char *s = j->p;
+    uint64_t at = nnrt_json_at(j, s);
+    if (s < j->end && *s == '-')
+        return nnrt_st_fail(j, at, NULL, "%s is negative", what);
+    if (s >= j->end || *s < '0' || *s > '9')
+        return nnrt_st_fail(j, at, NULL, "expected %s (a non-negative integer), found %s", what,
+                            nnrt_json_found(j));
+    if (*s == '0' && s + 1 < j->end && s[1] >= '0' && s[1] <= '9')
+        return nnrt_st_fail(j, at, NULL, "%s has a leading zero (not JSON)", what);
     *v = 0;
     while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
         uint64_t d = (uint64_t)(*j->p++ - '0');
         if (*v > (UINT64_MAX - d) / 10)
-            return -1;
+            return nnrt_st_fail(j, at, NULL, "%s is over 2^64 - 1", what);
         *v = *v * 10 + d;
     }
+    if (j->p < j->end && (*j->p == '.' || *j->p == 'e' || *j->p == 'E'))
+        return nnrt_st_fail(j, at, NULL, "%s is not a whole number", what);
     return 0;
 }
 
-/* [n, n, ...] with at most max entries. */
-static int nnrt_json_u64s(NnrtJson *j, uint64_t *v, int max, int *n)
+/* The next member of an object whose '{' was read: 1 with its key in *key
+ * (the ':' consumed) and the key's byte in *at, 0 at the closing '}'. */
+static int nnrt_json_member(NnrtJson *j, int *count, char **key, uint64_t *at)
 {
-    *n = 0;
-    if (nnrt_json_eat(j, '[') < 0)
-        return -1;
-    if (nnrt_json_peek(j, ']'))
-        return nnrt_json_eat(j, ']');
-    do {
-        if (*n >= max || nnrt_json_u64(j, &v[*n]) < 0)
-            return -1;
-        (*n)++;
-    } while (nnrt_json_eat(j, ',') == 0);
-    return nnrt_json_eat(j, ']');
-}
-
-/* ---- the header ---------------------------------------------------------------- */
-typedef struct NnrtStEntry {
-    const char *name, *dtype;
-    int rank, n_offsets;
-    uint64_t shape[NNRT_ST_MAX_RANK];
-    uint64_t offsets[2];
-} NnrtStEntry;
-
-typedef struct NnrtStHeader {
-    const char *model, *epoch, *step;
-    NnrtStEntry *entries;
-    int n, cap;
-} NnrtStHeader;
-
-/* {"model":"..","epoch":"..",...}: string values only. */
-static int nnrt_st_metadata(NnrtJson *j, NnrtStHeader *h)
-{
-    if (nnrt_json_eat(j, '{') < 0)
-        return -1;
-    if (nnrt_json_peek(j, '}'))
-        return nnrt_json_eat(j, '}');
-    do {
-        char *key = nnrt_json_string(j);
-        char *val = key && nnrt_json_eat(j, ':') == 0 ? nnrt_json_string(j) : NULL;
-        if (!val)
-            return -1;
-        if (strcmp(key, "model") == 0)
-            h->model = val;
-        else if (strcmp(key, "epoch") == 0)
-            h->epoch = val;
-        else if (strcmp(key, "step") == 0)
-            h->step = val;
-    } while (nnrt_json_eat(j, ',') == 0);
-    return nnrt_json_eat(j, '}');
-}
-
-/* {"dtype":"F32","shape":[..],"data_offsets":[b,e]}, all three required. */
-static int nnrt_st_entry(NnrtJson *j, NnrtStEntry *e)
-{
-    int seen = 0;
-    if (nnrt_json_eat(j, '{') < 0)
-        return -1;
-    do {
-        char *key = nnrt_json_string(j);
-        if (!key || nnrt_json_eat(j, ':') < 0)
-            return -1;
-        if (strcmp(key, "dtype") == 0 && !(seen & 1)) {
-            seen |= 1;
-            if (!(e->dtype = nnrt_json_string(j)))
-                return -1;
-        } else if (strcmp(key, "shape") == 0 && !(seen & 2)) {
-            seen |= 2;
-            if (nnrt_json_u64s(j, e->shape, NNRT_ST_MAX_RANK, &e->rank) < 0)
-                return -1;
-        } else if (strcmp(key, "data_offsets") == 0 && !(seen & 4)) {
-            seen |= 4;
-            if (nnrt_json_u64s(j, e->offsets, 2, &e->n_offsets) < 0 || e->n_offsets != 2)
-                return -1;
-        } else {
-            return -1;
-        }
-    } while (nnrt_json_eat(j, ',') == 0);
-    return seen == 7 ? nnrt_json_eat(j, '}') : -1;
-}
-
-static NnrtStEntry *nnrt_st_push(NnrtStHeader *h)
-{
-    if (h->n == h->cap) {
-        int cap = h->cap ? 2 * h->cap : 16;
-        NnrtStEntry *e = realloc(h->entries, (size_t)cap * sizeof *e);
-        if (!e)
-            return NULL;
-        h->entries = e;
-        h->cap = cap;
+    if (nnrt_json_peek(j, '}')) {
+        j->p++;
+        return 0;
     }
-    NnrtStEntry *e = &h->entries[h->n++];
-    memset(e, 0, sizeof *e);
-    return e;
-}
-
-/* The whole header: one object, then nothing but spaces. */
-static int nnrt_st_parse(NnrtJson *j, NnrtStHeader *h)
-{
-    if (nnrt_json_eat(j, '{') < 0)
-        return -1;
-    if (!nnrt_json_peek(j, '}')) {
-        do {
-            char *key = nnrt_json_string(j);
-            if (!key || nnrt_json_eat(j, ':') < 0)
-                return -1;
-            if (strcmp(key, "__metadata__") == 0) {
-                if (nnrt_st_metadata(j, h) < 0)
-                    return -1;
-                continue;
-            }
-            NnrtStEntry *e = nnrt_st_push(h);
-            if (!e || nnrt_st_entry(j, e) < 0)
-                return -1;
-            e->name = key;
-        } while (nnrt_json_eat(j, ',') == 0);
-    }
-    if (nnrt_json_eat(j, '}') < 0)
+    if (*count > 0 && nnrt_json_expect(j, ',', "',' or '}'") < 0)
         return -1;
     nnrt_json_ws(j);
-    return j->p == j->end ? 0 : -1;
+    *at = nnrt_json_at(j, j->p);
+    if (nnrt_json_string(j, key) < 0 || nnrt_json_expect(j, ':', "':' after a key") < 0)
+        return -1;
+    (*count)++;
+    return 1;
+}
+
+/* ---- reading: the header's meaning ------------------------------------------------ */
+
+/* The dtypes of the format, with their element sizes in bits. */
+static const struct NnrtStDtype {
+    const char *name;
+    unsigned bits;
+} nnrt_st_dtypes[] = {
+    { "BOOL", 8 }, { "F4", 4 }, { "F6_E2M3", 6 }, { "F6_E3M2", 6 }, { "U8", 8 }, { "I8", 8 },
+    { "F8_E5M2", 8 }, { "F8_E4M3", 8 }, { "F8_E8M0", 8 }, { "F8_E4M3FNUZ", 8 },
+    { "F8_E5M2FNUZ", 8 }, { "I16", 16 }, { "U16", 16 }, { "F16", 16 }, { "BF16", 16 },
+    { "I32", 32 }, { "U32", 32 }, { "F32", 32 }, { "C64", 64 }, { "F64", 64 }, { "I64", 64 },
+    { "U64", 64 },
+};
+#define NNRT_ST_N_DTYPES (int)(sizeof nnrt_st_dtypes / sizeof nnrt_st_dtypes[0])
+
+typedef struct NnrtStEntry {
+    const char *name;
+    uint64_t at;                      /* byte of its key in the file */
+    int dtype;                        /* into nnrt_st_dtypes */
+    int rank;                         /* shape[] holds the first NNRT_ST_KEEP dims */
+    int too_many;                     /* the element count passed 2^64 - 1 */
+    uint64_t shape[NNRT_ST_KEEP], numel;
+    uint64_t begin, end;              /* data_offsets, from the first data byte */
+} NnrtStEntry;
+
+typedef struct NnrtStMeta {
+    const char *key, *val;
+    uint64_t at;
+} NnrtStMeta;
+
+typedef struct NnrtStHeader {
+    NnrtStEntry *entries;
+    NnrtStMeta *meta;
+    size_t n, cap, n_meta, cap_meta;
+    int has_meta;
+    NnrtStEntry **byname;             /* sorted by name: duplicates, look-ups */
+    NnrtStEntry **byoff;              /* sorted by data_offsets: the layout */
+} NnrtStHeader;
+
+/* Room for one more of size bytes in *p (holding n, room for *cap). */
+static int nnrt_st_grow(void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? 2 * *cap : 16;
+    void *q = c > SIZE_MAX / size ? NULL : realloc(*p, c * size);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* metadata = '{' { string ':' string } '}' */
+static int nnrt_st_metadata(NnrtJson *j, NnrtStHeader *h, uint64_t at)
+{
+    if (h->has_meta)
+        return nnrt_st_fail(j, at, NULL, "__metadata__ appears twice (only one is allowed; "
+                            "a corrupt or hand-edited header?)");
+    h->has_meta = 1;
+    if (!nnrt_json_peek(j, '{'))
+        return nnrt_st_fail(j, nnrt_json_at(j, j->p), NULL, "__metadata__ must be an object "
+                            "of strings, found %s", nnrt_json_found(j));
+    j->p++;
+    int count = 0, r;
+    char *key, *val;
+    uint64_t kat;
+    char q[80];
+    while ((r = nnrt_json_member(j, &count, &key, &kat)) == 1) {
+        if (!nnrt_json_peek(j, '"'))
+            return nnrt_st_fail(j, nnrt_json_at(j, j->p), NULL, "__metadata__ '%s' must be a "
+                                "string, found %s", nnrt_st_q(key, q, sizeof q), nnrt_json_found(j));
+        if (nnrt_json_string(j, &val) < 0)
+            return -1;
+        if (nnrt_st_grow((void **)&h->meta, &h->cap_meta, h->n_meta, sizeof *h->meta) < 0)
+            return nnrt_st_fail(j, 0, NULL, "out of memory");
+        h->meta[h->n_meta++] = (NnrtStMeta){ key, val, kat };
+    }
+    return r;
+}
+
+/* "dtype": a name from nnrt_st_dtypes */
+static int nnrt_st_dtype(NnrtJson *j, NnrtStEntry *e)
+{
+    nnrt_json_ws(j);
+    uint64_t at = nnrt_json_at(j, j->p);
+    char *s, q[80];
+    if (nnrt_json_string(j, &s) < 0)
+        return -1;
+    for (e->dtype = 0; e->dtype < NNRT_ST_N_DTYPES; e->dtype++)
+        if (strcmp(nnrt_st_dtypes[e->dtype].name, s) == 0)
+            return 0;
+    return nnrt_st_fail(j, at, e->name, "unknown dtype '%s' (not a safetensors dtype)",
+                        nnrt_st_q(s, q, sizeof q));
+}
+
+/* "shape": '[' [ n { ',' n } ] ']'; the element count as the product,
+ * flagged when it passes 2^64 - 1. */
+static int nnrt_st_shape(NnrtJson *j, NnrtStEntry *e)
+{
+    if (nnrt_json_expect(j, '[', "'[' to open a shape") < 0)
+        return -1;
+    e->numel = 1;
+    if (nnrt_json_peek(j, ']')) {
+        j->p++;
+        return 0;
+    }
+    for (;;) {
+        uint64_t d;
+        if (nnrt_json_u64(j, &d, "a shape dimension") < 0)
+            return -1;
+        if (e->rank < NNRT_ST_KEEP)
+            e->shape[e->rank] = d;
+        e->rank++;
+        if (d && e->numel > UINT64_MAX / d)
+            e->too_many = 1;
+        e->numel *= d;
+        if (!nnrt_json_peek(j, ','))
+            break;
+        j->p++;
+    }
+    return nnrt_json_expect(j, ']', "',' or ']' in a shape");
+}
+
+/* "data_offsets": '[' begin ',' end ']' */
+static int nnrt_st_offsets(NnrtJson *j, NnrtStEntry *e)
+{
+    if (nnrt_json_expect(j, '[', "'[' to open data_offsets [begin, end]") < 0 ||
+        nnrt_json_u64(j, &e->begin, "data_offsets' begin") < 0 ||
+        nnrt_json_expect(j, ',', "',' after data_offsets' begin") < 0 ||
+        nnrt_json_u64(j, &e->end, "data_offsets' end") < 0)
+        return -1;
+    return nnrt_json_expect(j, ']', "']' after data_offsets' end (want exactly [begin, end])");
+}
+
+/* "[2,10]", "[]", or "[2,...]" past NNRT_ST_KEEP dims. */
+static void nnrt_shape_str(const uint64_t *d, int rank, char *buf, size_t len)
+{
+    size_t u = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < rank && i < NNRT_ST_KEEP && u < len; i++)
+        u += (size_t)snprintf(buf + u, len - u, i ? ",%llu" : "%llu", (unsigned long long)d[i]);
+    if (u < len)
+        snprintf(buf + u, len - u, rank > NNRT_ST_KEEP ? ",...]" : "]");
+}
+
+/* One entry on its own: begin <= end; count x element size (64 bits, no
+ * overflow) whole bytes and equal to end - begin; begin a multiple of the
+ * element size (the layout the reference writer makes: largest dtypes
+ * first). */
+static int nnrt_st_entry_check(NnrtJson *j, const NnrtStEntry *e)
+{
+    const struct NnrtStDtype *dt = &nnrt_st_dtypes[e->dtype];
+    unsigned long long b = e->begin, end = e->end;
+    char shape[96];
+    nnrt_shape_str(e->shape, e->rank, shape, sizeof shape);
+    if (b > end)
+        return nnrt_st_fail(j, e->at, e->name, "data_offsets [%llu,%llu] end before they begin "
+                            "(a corrupt or hand-edited header?)", b, end);
+    if (e->too_many || e->numel > UINT64_MAX / dt->bits)
+        return nnrt_st_fail(j, e->at, e->name, "shape %s of %s holds more bytes than 64 bits "
+                            "count (a corrupt header?)", shape, dt->name);
+    uint64_t bits = e->numel * dt->bits;
+    if (bits % 8 != 0)
+        return nnrt_st_fail(j, e->at, e->name, "shape %s of %s is %llu bits, not a whole number "
+                            "of bytes", shape, dt->name, (unsigned long long)bits);
+    if (end - b != bits / 8)
+        return nnrt_st_fail(j, e->at, e->name, "data_offsets [%llu,%llu] hold %llu bytes, but "
+                            "shape %s of %s needs %llu (header and data disagree: a corrupt or "
+                            "hand-edited header?)", b, end, end - b, shape, dt->name,
+                            (unsigned long long)(bits / 8));
+    if (dt->bits >= 8 && b % (dt->bits / 8) != 0)
+        return nnrt_st_fail(j, e->at, e->name, "data_offsets [%llu,%llu] start at data byte %llu, "
+                            "not a multiple of %s's %u-byte elements (misaligned: a writer that "
+                            "does not order tensors by alignment?)", b, end, b, dt->name, dt->bits / 8);
+    return 0;
+}
+
+/* entry = '{' "dtype": s, "shape": [..], "data_offsets": [b, e] '}',
+ * each exactly once, in any order, nothing else. */
+static int nnrt_st_entry(NnrtJson *j, NnrtStHeader *h, const char *name, uint64_t at)
+{
+    static const char *const fields[3] = { "dtype", "shape", "data_offsets" };
+    if (nnrt_st_grow((void **)&h->entries, &h->cap, h->n, sizeof *h->entries) < 0)
+        return nnrt_st_fail(j, 0, NULL, "out of memory");
+    NnrtStEntry *e = &h->entries[h->n++];
+    memset(e, 0, sizeof *e);
+    e->name = j->tensor = name;
+    e->at = at;
+    if (!nnrt_json_peek(j, '{'))
+        return nnrt_st_fail(j, nnrt_json_at(j, j->p), name, "expected an object of dtype, shape "
+                            "and data_offsets, found %s", nnrt_json_found(j));
+    j->p++;
+    int count = 0, seen = 0, r, f;
+    char *key, q[80];
+    uint64_t kat;
+    while ((r = nnrt_json_member(j, &count, &key, &kat)) == 1) {
+        for (f = 0; f < 3 && strcmp(key, fields[f]) != 0; f++)
+            ;
+        if (f == 3)
+            return nnrt_st_fail(j, kat, name, "unknown field '%s' (want exactly dtype, shape "
+                                "and data_offsets)", nnrt_st_q(key, q, sizeof q));
+        if (seen & 1 << f)
+            return nnrt_st_fail(j, kat, name, "field %s appears twice", fields[f]);
+        seen |= 1 << f;
+        if ((f == 0 ? nnrt_st_dtype(j, e) : f == 1 ? nnrt_st_shape(j, e) : nnrt_st_offsets(j, e)) < 0)
+            return -1;
+    }
+    if (r < 0)
+        return -1;
+    for (f = 0; f < 3; f++)
+        if (!(seen & 1 << f))
+            return nnrt_st_fail(j, at, name, "no %s (want exactly dtype, shape and "
+                                "data_offsets)", fields[f]);
+    j->tensor = NULL;
+    return nnrt_st_entry_check(j, e);
+}
+
+/* header = ws '{' { string ':' ( metadata | entry ) } '}' ws, and
+ * nothing after it: the writer pads with spaces. */
+static int nnrt_st_parse(NnrtJson *j, NnrtStHeader *h)
+{
+    if (!nnrt_json_peek(j, '{'))
+        return nnrt_st_fail(j, nnrt_json_at(j, j->p), NULL, "the header must be a JSON object, "
+                            "found %s (not a safetensors file?)", nnrt_json_found(j));
+    j->p++;
+    int count = 0, r;
+    char *key;
+    uint64_t at;
+    while ((r = nnrt_json_member(j, &count, &key, &at)) == 1)
+        if ((strcmp(key, "__metadata__") == 0 ? nnrt_st_metadata(j, h, at)
+                                              : nnrt_st_entry(j, h, key, at)) < 0)
+            return -1;
+    if (r < 0)
+        return -1;
+    nnrt_json_ws(j);
+    if (j->p < j->end)
+        return nnrt_st_fail(j, nnrt_json_at(j, j->p), NULL, "%s after the header's closing '}', "
+                            "where only spaces may follow (header length too long?)",
+                            nnrt_json_found(j));
+    return 0;
+}
+
+/* ---- reading: the layout ---------------------------------------------------------- */
+
+static int nnrt_st_cmp_name(const void *a, const void *b)
+{
+    const NnrtStEntry *x = *(NnrtStEntry *const *)a, *y = *(NnrtStEntry *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+static int nnrt_st_cmp_off(const void *a, const void *b)
+{
+    const NnrtStEntry *x = *(NnrtStEntry *const *)a, *y = *(NnrtStEntry *const *)b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+static int nnrt_st_cmp_meta(const void *a, const void *b)
+{
+    const NnrtStMeta *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* No name twice, among tensors or among __metadata__'s keys. */
+static int nnrt_st_unique(NnrtJson *j, NnrtStHeader *h)
+{
+    char q[80];
+    qsort(h->byname, h->n, sizeof *h->byname, nnrt_st_cmp_name);
+    for (size_t i = 1; i < h->n; i++)
+        if (strcmp(h->byname[i - 1]->name, h->byname[i]->name) == 0)
+            return nnrt_st_fail(j, h->byname[i]->at, NULL, "tensor '%s' appears twice (first at "
+                                "byte %llu; which one is meant is unclear: a corrupt or "
+                                "hand-edited header?)", nnrt_st_q(h->byname[i]->name, q, sizeof q),
+                                (unsigned long long)h->byname[i - 1]->at);
+    if (h->n_meta > 1)
+        qsort(h->meta, h->n_meta, sizeof *h->meta, nnrt_st_cmp_meta);
+    for (size_t i = 1; i < h->n_meta; i++)
+        if (strcmp(h->meta[i - 1].key, h->meta[i].key) == 0)
+            return nnrt_st_fail(j, h->meta[i].at, NULL, "'%s' appears twice in __metadata__ "
+                                "(first at byte %llu)", nnrt_st_q(h->meta[i].key, q, sizeof q),
+                                (unsigned long long)h->meta[i - 1].at);
+    return 0;
+}
+
+/* Taken in order of their offsets, the tensors tile [0, data_len): each
+ * begins where the one before ends, the last ends at data_len. */
+static int nnrt_st_tiling(NnrtJson *j, NnrtStHeader *h, uint64_t hlen, uint64_t data_len)
+{
+    qsort(h->byoff, h->n, sizeof *h->byoff, nnrt_st_cmp_off);
+    uint64_t pos = 0;
+    const NnrtStEntry *prev = NULL;
+    char q[80];
+    for (size_t i = 0; i < h->n; i++) {
+        const NnrtStEntry *e = h->byoff[i];
+        unsigned long long b = e->begin, end = e->end;
+        if (b > pos && prev)
+            return nnrt_st_fail(j, 0, e->name, "data_offsets [%llu,%llu] leave data bytes %llu..%llu "
+                                "unused (a gap after '%s': a corrupt or hand-edited header?)", b,
+                                end, (unsigned long long)pos, b - 1, nnrt_st_q(prev->name, q, sizeof q));
+        if (b > pos)
+            return nnrt_st_fail(j, 0, e->name, "data_offsets [%llu,%llu] leave data bytes 0..%llu "
+                                "unused (a gap before the first tensor: a corrupt or hand-edited "
+                                "header?)", b, end, b - 1);
+        if (b < pos)
+            return nnrt_st_fail(j, 0, e->name, "data_offsets [%llu,%llu] overlap '%s', which ends "
+                                "at %llu (two tensors share bytes: a corrupt or hand-edited "
+                                "header?)", b, end, nnrt_st_q(prev->name, q, sizeof q),
+                                (unsigned long long)pos);
+        if (end > data_len)
+            return nnrt_st_fail(j, 0, e->name, "data_offsets [%llu,%llu] run past the end of the "
+                                "data (%llu bytes after the header: a truncated file?)", b, end,
+                                (unsigned long long)data_len);
+        pos = end;
+        prev = e;
+    }
+    if (pos < data_len)
+        return nnrt_st_fail(j, 8 + hlen + pos, NULL, "the tensors end at data byte %llu, leaving "
+                            "%llu byte%s after the last tensor unread (the header length %llu too "
+                            "short, or bytes appended to the file?)", (unsigned long long)pos,
+                            (unsigned long long)(data_len - pos), data_len - pos == 1 ? "" : "s",
+                            (unsigned long long)hlen);
+    return 0;
 }
 
 /* ---- loading -------------------------------------------------------------------- */
 
-/* "[2,10]" */
-static void nnrt_shape_str(const uint64_t *d, int rank, char *buf, size_t len)
-{
-    size_t u = 0;
-    buf[0] = '\0';
-    for (int i = 0; i <= rank && u < len; i++) {
-        int n = i == rank ? snprintf(buf + u, len - u, "]")
-                          : snprintf(buf + u, len - u, i ? ",%llu" : "[%llu", (unsigned long long)d[i]);
-        if (n < 0)
-            return;
-        u += (size_t)n;
-    }
-    if (rank == 0)
-        snprintf(buf, len, "[]");
-}
-
 static const NnrtStEntry *nnrt_st_find(const NnrtStHeader *h, const char *name)
 {
-    for (int i = 0; i < h->n; i++)
-        if (strcmp(h->entries[i].name, name) == 0)
-            return &h->entries[i];
-    return NULL;
+    NnrtStEntry key, *kp = &key;
+    key.name = name;
+    key.at = 0;
+    size_t lo = 0, hi = h->n; /* the first entry not below name */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (nnrt_st_cmp_name(&h->byname[mid], &kp) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < h->n && strcmp(h->byname[lo]->name, name) == 0 ? h->byname[lo] : NULL;
 }
 
-/* e (the entry named like t, or NULL) is F32, has t's shape, and its
- * offsets lie inside data_len. */
-static int nnrt_st_match(const char *path, const NnrtStEntry *e, const NnrtTensor *t,
-                         uint64_t data_len, char *err, size_t errlen)
+/* e (the entry named like t, or NULL) is F32 and has t's shape. */
+static int nnrt_st_match(NnrtJson *j, const NnrtStEntry *e, const NnrtTensor *t)
 {
     if (!e)
-        return nnrt_errf(err, errlen, "checkpoint %s has no tensor '%s'", path, t->name);
-    if (strcmp(e->dtype, "F32") != 0)
-        return nnrt_errf(err, errlen, "checkpoint %s: %s has dtype %s, the model wants F32",
-                         path, t->name, e->dtype);
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s has no tensor '%s'", j->path, t->name);
+    if (strcmp(nnrt_st_dtypes[e->dtype].name, "F32") != 0)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: %s has dtype %s, the model wants F32",
+                         j->path, t->name, nnrt_st_dtypes[e->dtype].name);
     int same = e->rank == t->rank;
     uint64_t want[NNRT_MAX_RANK];
     for (int i = 0; i < t->rank; i++) {
@@ -525,15 +881,9 @@ static int nnrt_st_match(const char *path, const NnrtStEntry *e, const NnrtTenso
         char got[128], wanted[128];
         nnrt_shape_str(e->shape, e->rank, got, sizeof got);
         nnrt_shape_str(want, t->rank, wanted, sizeof wanted);
-        return nnrt_errf(err, errlen, "checkpoint %s: %s has shape %s, the model wants %s",
-                         path, t->name, got, wanted);
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: %s has shape %s, the model wants %s",
+                         j->path, t->name, got, wanted);
     }
-    uint64_t b = e->offsets[0], end = e->offsets[1];
-    if (b > end || end > data_len || end - b != (uint64_t)t->numel * 4)
-        return nnrt_errf(err, errlen, "checkpoint %s: %s has data_offsets [%llu,%llu], which "
-                         "do not hold %zu floats inside %llu data bytes", path, t->name,
-                         (unsigned long long)b, (unsigned long long)end, t->numel,
-                         (unsigned long long)data_len);
     return 0;
 }
 
@@ -562,6 +912,7 @@ typedef struct NnrtStFile {
     FILE *f;
     char *header;
     uint64_t hlen, data_len;
+    NnrtJson j;
     NnrtStHeader h;
     float *tmp;
 } NnrtStFile;
@@ -572,37 +923,79 @@ static void nnrt_st_close(NnrtStFile *s)
         fclose(s->f);
     free(s->header);
     free(s->h.entries);
+    free(s->h.meta);
+    free(s->h.byname);
+    free(s->h.byoff);
     free(s->tmp);
 }
 
-/* Opens path, reads and parses the header. */
-static int nnrt_st_open(const char *path, NnrtStFile *s, char *err, size_t errlen)
+/* The 8-byte length N, checked against the limit and the file size before
+ * anything is allocated, then N bytes of header. */
+static int nnrt_st_read_header(const char *path, NnrtStFile *s)
 {
+    NnrtJson *j = &s->j;
     unsigned char len[8];
     if (!(s->f = fopen(path, "rb")))
-        return nnrt_errf(err, errlen, "cannot open checkpoint %s: %s", path, strerror(errno));
+        return nnrt_errf(j->err, j->errlen, "cannot open checkpoint %s: %s", path, strerror(errno));
     if (fseek(s->f, 0, SEEK_END) != 0)
-        return nnrt_errf(err, errlen, "cannot read checkpoint %s: %s", path, strerror(errno));
+        return nnrt_errf(j->err, j->errlen, "cannot read checkpoint %s: %s", path, strerror(errno));
     long size = ftell(s->f);
     if (size < 8 || fseek(s->f, 0, SEEK_SET) != 0 || fread(len, 1, 8, s->f) != 8)
-        return nnrt_errf(err, errlen, "checkpoint %s: too short to be a safetensors file", path);
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: too short to be a safetensors file", path);
     for (int i = 7; i >= 0; i--)
         s->hlen = s->hlen << 8 | len[i];
-    if (s->hlen > (uint64_t)size - 8 || s->hlen > NNRT_ST_MAX_HEADER)
-        return nnrt_errf(err, errlen, "checkpoint %s: header length %llu does not fit a file "
-                         "of %ld bytes (not a safetensors file?)", path,
+    if (s->hlen > NNRT_ST_MAX_HEADER)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: header length %llu is over the limit of "
+                         "%u bytes (not a safetensors file?)", path, (unsigned long long)s->hlen,
+                         NNRT_ST_MAX_HEADER);
+    if (s->hlen > (uint64_t)size - 8)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: header length %llu does not fit a file "
+                         "of %ld bytes (truncated, or not a safetensors file?)", path,
                          (unsigned long long)s->hlen, size);
     s->data_len = (uint64_t)size - 8 - s->hlen;
     if (!(s->header = malloc((size_t)s->hlen + 1)))
-        return nnrt_errf(err, errlen, "checkpoint %s: out of memory", path);
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: out of memory", path);
     if (fread(s->header, 1, (size_t)s->hlen, s->f) != s->hlen)
-        return nnrt_errf(err, errlen, "cannot read checkpoint %s: %s", path, strerror(errno));
+        return nnrt_errf(j->err, j->errlen, "cannot read checkpoint %s: %s", path,
+                         feof(s->f) ? "file shrank while reading" : strerror(errno));
     s->header[s->hlen] = '\0';
-    NnrtJson j = { s->header, s->header + s->hlen };
-    if (nnrt_st_parse(&j, &s->h) < 0)
-        return nnrt_errf(err, errlen, "checkpoint %s: bad JSON header near byte %ld", path,
-                         8 + (long)(j.p - s->header));
     return 0;
+}
+
+/* Opens path and checks the whole header: UTF-8, JSON, every entry, the
+ * names unique, the data tiled exactly. */
+static int nnrt_st_open(const char *path, NnrtStFile *s)
+{
+    NnrtJson *j = &s->j;
+    if (nnrt_st_read_header(path, s) < 0)
+        return -1;
+    j->p = j->base = s->header;
+    j->end = s->header + s->hlen;
+    size_t bad = nnrt_utf8_bad((const unsigned char *)s->header, (size_t)s->hlen);
+    if (bad < s->hlen)
+        return nnrt_st_fail(j, 8 + (uint64_t)bad, NULL, "the header is not valid UTF-8 "
+                            "(a corrupt header, or not a safetensors file?)");
+    if (nnrt_st_parse(j, &s->h) < 0)
+        return -1;
+    NnrtStHeader *h = &s->h;
+    h->byname = malloc((h->n ? h->n : 1) * sizeof *h->byname);
+    h->byoff = malloc((h->n ? h->n : 1) * sizeof *h->byoff);
+    if (!h->byname || !h->byoff)
+        return nnrt_st_fail(j, 0, NULL, "out of memory");
+    for (size_t i = 0; i < h->n; i++)
+        h->byname[i] = h->byoff[i] = &h->entries[i];
+    if (nnrt_st_unique(j, h) < 0)
+        return -1;
+    return nnrt_st_tiling(j, h, s->hlen, s->data_len);
+}
+
+/* __metadata__'s value for key, or NULL. */
+static const char *nnrt_st_meta(const NnrtStHeader *h, const char *key)
+{
+    for (size_t i = 0; i < h->n_meta; i++)
+        if (strcmp(h->meta[i].key, key) == 0)
+            return h->meta[i].val;
+    return NULL;
 }
 
 /* A decimal metadata value ("3") or 0 when absent; -1 when malformed. */
@@ -619,33 +1012,38 @@ static int nnrt_st_long(const char *s, long *v)
 }
 
 /* Checks model name and metadata, then reads every tensor into s->tmp. */
-static int nnrt_st_read_all(const char *path, const char *model, NnrtStFile *s,
-                            NnrtTensor *const sets[2], const int counts[2], long meta[2],
-                            char *err, size_t errlen)
+static int nnrt_st_read_all(const char *model, NnrtStFile *s, NnrtTensor *const sets[2],
+                            const int counts[2], long meta[2])
 {
-    if (!s->h.model)
-        return nnrt_errf(err, errlen, "checkpoint %s has no model name in __metadata__", path);
-    if (strcmp(s->h.model, model) != 0)
-        return nnrt_errf(err, errlen, "checkpoint %s was written by model '%s', not '%s'",
-                         path, s->h.model, model);
-    if (nnrt_st_long(s->h.epoch, &meta[0]) < 0 || nnrt_st_long(s->h.step, &meta[1]) < 0)
-        return nnrt_errf(err, errlen, "checkpoint %s: epoch and step must be whole numbers", path);
+    NnrtJson *j = &s->j;
+    const char *name = nnrt_st_meta(&s->h, "model");
+    char q[80];
+    if (!name)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s has no model name in __metadata__", j->path);
+    if (strcmp(name, model) != 0)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s was written by model '%s', not '%s'",
+                         j->path, nnrt_st_q(name, q, sizeof q), model);
+    if (nnrt_st_long(nnrt_st_meta(&s->h, "epoch"), &meta[0]) < 0 ||
+        nnrt_st_long(nnrt_st_meta(&s->h, "step"), &meta[1]) < 0)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: epoch and step must be whole numbers",
+                         j->path);
     size_t total = 0;
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < counts[k]; i++)
             total += sets[k][i].numel;
     if (!(s->tmp = malloc((total ? total : 1) * sizeof(float))))
-        return nnrt_errf(err, errlen, "checkpoint %s: out of memory", path);
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: out of memory", j->path);
     float *dst = s->tmp;
     for (int k = 0; k < 2; k++) {
         for (int i = 0; i < counts[k]; i++) {
             const NnrtTensor *t = &sets[k][i];
             const NnrtStEntry *e = nnrt_st_find(&s->h, t->name);
-            if (nnrt_st_match(path, e, t, s->data_len, err, errlen) < 0 || !e)
+            if (nnrt_st_match(j, e, t) < 0 || !e)
                 return -1;
-            if (nnrt_read_f32le(s->f, (long)(8 + s->hlen + e->offsets[0]), dst, t->numel) < 0)
-                return nnrt_errf(err, errlen, "cannot read checkpoint %s: %s", path,
-                                 feof(s->f) ? "truncated file" : strerror(errno));
+            /* inside the file, whose size ftell gave as a long */
+            if (nnrt_read_f32le(s->f, (long)(8 + s->hlen + e->begin), dst, t->numel) < 0)
+                return nnrt_errf(j->err, j->errlen, "cannot read checkpoint %s: %s", j->path,
+                                 feof(s->f) ? "file shrank while reading" : strerror(errno));
             dst += t->numel;
         }
     }
@@ -658,12 +1056,15 @@ int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
 {
     NnrtStFile s;
     memset(&s, 0, sizeof s);
+    s.j.path = path;
+    s.j.err = err;
+    s.j.errlen = errlen;
     NnrtTensor *const sets[2] = { params, state };
     const int counts[2] = { n_params, n_state };
     long meta[2] = { 0, 0 };
-    int rc = nnrt_st_open(path, &s, err, errlen);
+    int rc = nnrt_st_open(path, &s);
     if (rc == 0)
-        rc = nnrt_st_read_all(path, model, &s, sets, counts, meta, err, errlen);
+        rc = nnrt_st_read_all(model, &s, sets, counts, meta);
     if (rc == 0) { /* everything checked out: now change the model */
         const float *src = s.tmp;
         for (int k = 0; k < 2; k++)

@@ -204,6 +204,40 @@ static const char *load_fails(const char *model)
     return err;
 }
 
+/* ---- files written by hand, one defect each ---------------------------------------- */
+
+/* The model's metadata and a tensor entry, as the writer spells them. */
+#define META "\"__metadata__\":{\"model\":\"twolayer\",\"epoch\":\"1\",\"step\":\"1\"}"
+#define F32(name, shape, b, e) \
+    "\"" name "\":{\"dtype\":\"F32\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
+#define MODEL_JSON(W1b, W1e, b1b, b1e, vWb, vWe, vbb, vbe) \
+    "{" META "," F32("W1", "[2,3]", W1b, W1e) "," F32("b1", "[3]", b1b, b1e) "," \
+    F32("opt.W1.v", "[2,3]", vWb, vWe) "," F32("opt.b1.v", "[3]", vbb, vbe) "}"
+
+/* Writes ckpt: the length of json padded with spaces to a multiple of 8,
+ * plus adjust; the padded json; data_len bytes whose floats are 0.5 k at
+ * data byte 4 k. */
+static void st_file(const char *json, long adjust, size_t data_len)
+{
+    size_t jl = strlen(json), padded = (jl + 7) / 8 * 8;
+    unsigned char *b = malloc(8 + padded + data_len + 4);
+    ck_assert_ptr_nonnull(b);
+    uint64_t n = (uint64_t)((long)padded + adjust);
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(n >> (8 * i));
+    memset(b + 8, ' ', padded);
+    memcpy(b + 8, json, jl);
+    for (size_t k = 0; 4 * k < data_len; k++) {
+        float v = 0.5f * (float)k;
+        uint32_t u;
+        memcpy(&u, &v, 4);
+        for (int i = 0; i < 4; i++)
+            b[8 + padded + 4 * k + (size_t)i] = (unsigned char)(u >> (8 * i));
+    }
+    spit(ckpt, b, 8 + padded + data_len);
+    free(b);
+}
+
 START_TEST(test_wrong_model_rejected)
 {
     fill_model(1.0f);
@@ -264,14 +298,20 @@ START_TEST(test_corrupt_files_rejected)
     unsigned char *b = slurp(ckpt, &len);
     spit(ckpt, b, len - 4); /* data cut short */
     const char *e = load_fails("twolayer");
-    ASSERT_HAS(e, "opt.b1.v has data_offsets [60,72]");
+    ASSERT_HAS(e, "tensor 'opt.b1.v': data_offsets [60,72] run past the end of the data (68 bytes");
+    ASSERT_HAS(e, "truncated");
     spit(ckpt, b, 5);
     e = load_fails("twolayer");
     ASSERT_HAS(e, "too short to be a safetensors file");
     unsigned char bad[16] = { 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, '{', '}' };
     spit(ckpt, bad, sizeof bad);
     e = load_fails("twolayer");
-    ASSERT_HAS(e, "header length 4294967295 does not fit");
+    ASSERT_HAS(e, "header length 4294967295 is over the limit of 100000000 bytes");
+    bad[0] = 9; /* 9 bytes of header in a 16-byte file */
+    bad[1] = bad[2] = bad[3] = 0;
+    spit(ckpt, bad, sizeof bad);
+    e = load_fails("twolayer");
+    ASSERT_HAS(e, "header length 9 does not fit a file of 16 bytes");
     char *model = strstr((char *)b + 8, "\"model\"");
     model[5] = '1'; /* "mode1": still JSON, but no model name */
     spit(ckpt, b, len);
@@ -281,7 +321,7 @@ START_TEST(test_corrupt_files_rejected)
     b[8 + 1] = ':'; /* breaks the JSON */
     spit(ckpt, b, len);
     e = load_fails("twolayer");
-    ASSERT_HAS(e, "bad JSON header near byte 9");
+    ASSERT_HAS(e, ", byte 9: expected a string, found ':'");
     free(b);
     e = load_fails("twolayer"); /* still the broken file */
     unlink(ckpt);
@@ -300,9 +340,16 @@ START_TEST(test_wrong_dtype_rejected)
     char *f32 = strstr((char *)b + 8, "F32");
     f32[1] = '1';
     f32[2] = '6';
-    spit(ckpt, b, len);
+    spit(ckpt, b, len); /* F16 now, but still 4 bytes an element */
     free(b);
     const char *e = load_fails("twolayer");
+    ASSERT_HAS(e, "tensor 'W1': data_offsets [0,24] hold 24 bytes, but shape [2,3] of F16 needs 12");
+    /* a well-formed F16 tensor: the format allows it, the model does not */
+    st_file("{" META ",\"W1\":{\"dtype\":\"F16\",\"shape\":[2,3],\"data_offsets\":[60,72]},"
+            F32("b1", "[3]", 0, 12) "," F32("opt.W1.v", "[2,3]", 12, 36) ","
+            F32("opt.b1.v", "[3]", 36, 48) ",\"z\":{\"dtype\":\"F32\",\"shape\":[3],"
+            "\"data_offsets\":[48,60]}}", 0, 72);
+    e = load_fails("twolayer");
     ASSERT_HAS(e, "W1 has dtype F16, the model wants F32");
 }
 END_TEST
@@ -349,6 +396,225 @@ START_TEST(test_bad_tensors_refused_on_save)
 }
 END_TEST
 
+/* The well-formed file the defect tests below each spoil in one way. */
+START_TEST(test_hand_layout_loads)
+{
+    st_file(MODEL_JSON(0, 24, 24, 36, 36, 60, 60, 72), 0, 72);
+    char err[512];
+    fill_model(3.0f);
+    ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, params, 2, state, 2, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert(W1[1] == 0.5f && b1[0] == 3.0f && vW1[0] == 4.5f && vb1[2] == 8.5f);
+}
+END_TEST
+
+/* A length one byte short used to load every weight shifted by a byte. */
+START_TEST(test_header_length_short_refused)
+{
+    size_t len;
+    fill_model(1.0f);
+    save_model("twolayer", 1, 1);
+    unsigned char *b = slurp(ckpt, &len);
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--)
+        h = h << 8 | b[i];
+    ck_assert_int_eq(b[8 + h - 1], ' '); /* the JSON itself stays whole */
+    h--;
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(h >> (8 * i));
+    spit(ckpt, b, len);
+    free(b);
+    const char *e = load_fails("twolayer");
+    ASSERT_HAS(e, ckpt);
+    ASSERT_HAS(e, "1 byte after the last tensor");
+    ASSERT_HAS(e, "header length");
+}
+END_TEST
+
+START_TEST(test_overlapping_offsets_refused)
+{
+    st_file(MODEL_JSON(0, 24, 20, 32, 32, 56, 56, 68), 0, 68);
+    const char *e = load_fails("twolayer");
+    ASSERT_HAS(e, ckpt);
+    ASSERT_HAS(e, "tensor 'b1': data_offsets [20,32] overlap 'W1', which ends at 24");
+}
+END_TEST
+
+START_TEST(test_gapped_offsets_refused)
+{
+    st_file(MODEL_JSON(0, 24, 28, 40, 40, 64, 64, 76), 0, 76);
+    const char *e = load_fails("twolayer");
+    ASSERT_HAS(e, ckpt);
+    ASSERT_HAS(e, "tensor 'b1': data_offsets [28,40] leave data bytes 24..27 unused");
+    ASSERT_HAS(e, "gap after 'W1'");
+    st_file(MODEL_JSON(4, 28, 28, 40, 40, 64, 64, 76), 0, 76);
+    e = load_fails("twolayer");
+    ASSERT_HAS(e, "tensor 'W1': data_offsets [4,28] leave data bytes 0..3 unused");
+    ASSERT_HAS(e, "gap before the first tensor");
+}
+END_TEST
+
+/* Contiguous, but W1 starts inside a float: a U8 tensor of 2 bytes first. */
+START_TEST(test_unaligned_offsets_refused)
+{
+    st_file("{" META ",\"x\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
+            F32("W1", "[2,3]", 2, 26) "," F32("b1", "[3]", 26, 38) ","
+            F32("opt.W1.v", "[2,3]", 38, 62) "," F32("opt.b1.v", "[3]", 62, 74) "}", 0, 74);
+    const char *e = load_fails("twolayer");
+    ASSERT_HAS(e, ckpt);
+    ASSERT_HAS(e, "tensor 'W1': data_offsets [2,26] start at data byte 2, not a multiple of F32's 4");
+}
+END_TEST
+
+START_TEST(test_bytes_after_last_tensor_refused)
+{
+    size_t len;
+    fill_model(1.0f);
+    save_model("twolayer", 1, 1);
+    unsigned char *b = slurp(ckpt, &len);
+    unsigned char *more = malloc(len + 4);
+    memcpy(more, b, len);
+    memcpy(more + len, "junk", 4);
+    spit(ckpt, more, len + 4);
+    free(more);
+    free(b);
+    const char *e = load_fails("twolayer");
+    ASSERT_HAS(e, ckpt);
+    ASSERT_HAS(e, "4 bytes after the last tensor");
+}
+END_TEST
+
+START_TEST(test_duplicate_tensor_refused)
+{
+    st_file("{" META "," F32("W1", "[2,3]", 0, 24) "," F32("b1", "[3]", 24, 36) ","
+            F32("opt.W1.v", "[2,3]", 36, 60) "," F32("opt.b1.v", "[3]", 60, 72) ","
+            F32("W1", "[2,3]", 72, 96) "}", 0, 96);
+    const char *e = load_fails("twolayer");
+    ASSERT_HAS(e, ckpt);
+    ASSERT_HAS(e, "tensor 'W1' appears twice");
+}
+END_TEST
+
+START_TEST(test_repeated_metadata_refused)
+{
+    st_file("{" META "," F32("W1", "[2,3]", 0, 24) "," F32("b1", "[3]", 24, 36) ","
+            "\"__metadata__\":{\"model\":\"twolayer\",\"epoch\":\"9\"},"
+            F32("opt.W1.v", "[2,3]", 36, 60) "," F32("opt.b1.v", "[3]", 60, 72) "}", 0, 72);
+    const char *e = load_fails("twolayer");
+    ASSERT_HAS(e, ckpt);
+    ASSERT_HAS(e, "__metadata__ appears twice");
+}
+END_TEST
+
+/* The header's every rule: each case spoils the well-formed file of
+ * test_hand_layout_loads in one way. */
+#define REST "," F32("b1", "[3]", 24, 36) "," F32("opt.W1.v", "[2,3]", 36, 60) "," \
+    F32("opt.b1.v", "[3]", 60, 72) "}"
+#define W1_IS(v) "{" META ",\"W1\":" v REST
+#define W1_WITH(fields) W1_IS("{\"dtype\":\"F32\"," fields "}")
+
+static const struct {
+    const char *json;
+    long adjust;
+    const char *want;
+} bad_headers[] = {
+    { "[]", 0, ", byte 8: the header must be a JSON object, found '['" },
+    { MODEL_JSON(0, 24, 24, 36, 36, 60, 60, 72) "x", 0, "'x' after the header's closing '}'" },
+    { MODEL_JSON(0, 24, 24, 36, 36, 60, 60, 72) "\x01", 0, "byte 0x01 after the header's closing '}'" },
+    { MODEL_JSON(0, 24, 24, 36, 36, 60, 60, 72), 1, "byte 0x00 after the header's closing '}', "
+                                                    "where only spaces may follow (header length too long?)" },
+    { "{" META ",\"W1\":{\"dtype\":\"F3", 0, "tensor 'W1': the string that starts here has no closing quote" },
+    { "{" META ",", 0, "expected a string, found the end of the header (header length too short?)" },
+    { "{" META "," F32("W1", "[2,3]", 0, 24) "," REST, 0, "expected a string, found ','" },
+    { "{" META " \"W1\":{}}", 0, "expected ',' or '}', found '\"'" },
+    { W1_WITH("\"shape\":[2,3],\"data_offsets\":[0,24],\"x\":1"), 0,
+      "tensor 'W1': unknown field 'x' (want exactly dtype, shape and data_offsets)" },
+    { W1_WITH("\"shape\":[2,3]"), 0, "tensor 'W1': no data_offsets" },
+    { W1_WITH("\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]"), 0,
+      "tensor 'W1': field dtype appears twice" },
+    { W1_IS("5"), 0, "tensor 'W1': expected an object of dtype, shape and data_offsets, found '5'" },
+    { W1_IS("{\"dtype\":\"F33\",\"shape\":[2,3],\"data_offsets\":[0,24]}"), 0,
+      "tensor 'W1': unknown dtype 'F33'" },
+    { W1_IS("{\"dtype\":32,\"shape\":[2,3],\"data_offsets\":[0,24]}"), 0, "expected a string, found '3'" },
+    { W1_WITH("\"shape\":[-2,3],\"data_offsets\":[0,24]"), 0, "byte 97: tensor 'W1': a shape dimension is negative" },
+    { W1_WITH("\"shape\":[2.0,3],\"data_offsets\":[0,24]"), 0, "a shape dimension is not a whole number" },
+    { W1_WITH("\"shape\":[2e0,3],\"data_offsets\":[0,24]"), 0, "a shape dimension is not a whole number" },
+    { W1_WITH("\"shape\":[02,3],\"data_offsets\":[0,24]"), 0, "a shape dimension has a leading zero" },
+    { W1_WITH("\"shape\":[\"2\",3],\"data_offsets\":[0,24]"), 0, "expected a shape dimension (a non-negative integer), found '\"'" },
+    { W1_WITH("\"shape\":6,\"data_offsets\":[0,24]"), 0, "expected '[' to open a shape, found '6'" },
+    { W1_WITH("\"shape\":[18446744073709551616],\"data_offsets\":[0,24]"), 0, "a shape dimension is over 2^64 - 1" },
+    { W1_WITH("\"shape\":[4294967296,4294967296,4],\"data_offsets\":[0,24]"), 0,
+      "tensor 'W1': shape [4294967296,4294967296,4] of F32 holds more bytes than 64 bits count" },
+    { W1_WITH("\"shape\":[4611686018427387904],\"data_offsets\":[0,24]"), 0,
+      "tensor 'W1': shape [4611686018427387904] of F32 holds more bytes than 64 bits count" },
+    { W1_WITH("\"shape\":[2,3],\"data_offsets\":[24,0]"), 0, "tensor 'W1': data_offsets [24,0] end before they begin" },
+    { W1_WITH("\"shape\":[2,3],\"data_offsets\":[0,24,24]"), 0, "expected ']' after data_offsets' end" },
+    { W1_WITH("\"shape\":[2,3],\"data_offsets\":[0]"), 0, "expected ',' after data_offsets' begin, found ']'" },
+    { W1_WITH("\"shape\":[2,3],\"data_offsets\":[0,20]"), 0,
+      "tensor 'W1': data_offsets [0,20] hold 20 bytes, but shape [2,3] of F32 needs 24" },
+    { "{" META ",\"f\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[72,74]}"
+      "," F32("W1", "[2,3]", 0, 24) REST, 0, "tensor 'f': shape [3] of F4 is 12 bits, not a whole number of bytes" },
+    { "{\"__metadata__\":\"twolayer\"," F32("W1", "[2,3]", 0, 24) REST, 0,
+      "__metadata__ must be an object of strings, found '\"'" },
+    { "{\"__metadata__\":{\"model\":\"twolayer\",\"epoch\":1}," F32("W1", "[2,3]", 0, 24) REST, 0,
+      "__metadata__ 'epoch' must be a string, found '1'" },
+    { "{\"__metadata__\":{\"model\":\"twolayer\",\"model\":\"other\"}," F32("W1", "[2,3]", 0, 24) REST, 0,
+      "'model' appears twice in __metadata__ (first at byte 25)" },
+    { "{" META "," F32("W\xff", "[2,3]", 0, 24) REST, 0, "the header is not valid UTF-8" },
+    { "{" META "," F32("W\xc0\xb1", "[2,3]", 0, 24) REST, 0, "the header is not valid UTF-8" },  /* overlong */
+    { "{" META "," F32("W\xed\xa0\x80", "[2,3]", 0, 24) REST, 0, "the header is not valid UTF-8" }, /* surrogate */
+    { "{" META "," F32("W\xf4\x90\x80\x80", "[2,3]", 0, 24) REST, 0, "the header is not valid UTF-8" }, /* > 10FFFF */
+    { "{" META "," F32("W\x01", "[2,3]", 0, 24) REST, 0, "control character 0x01 inside a string" },
+    { "{" META "," F32("W\\q", "[2,3]", 0, 24) REST, 0, "bad escape in a string" },
+    { "{" META "," F32("W\\u0000", "[2,3]", 0, 24) REST, 0, "bad escape in a string" },
+    { "{" META "," F32("W\\ud800", "[2,3]", 0, 24) REST, 0, "bad escape in a string" },
+    { "{" META "," F32("W\\udc00", "[2,3]", 0, 24) REST, 0, "bad escape in a string" },
+    { "{" META "," F32("W\\u12", "[2,3]", 0, 24) REST, 0, "bad escape in a string" },
+};
+
+START_TEST(test_bad_headers_refused)
+{
+    const char *json = bad_headers[_i].json;
+    size_t jl = strlen(json);
+    st_file(json, bad_headers[_i].adjust, 72);
+    const char *e = load_fails("twolayer");
+    ck_assert_msg(strstr(e, ckpt) && strstr(e, bad_headers[_i].want) && !strchr(e, '\n'),
+                  "case %d (%.*s...): '%s' lacks '%s'", _i, (int)(jl < 60 ? jl : 60), json, e,
+                  bad_headers[_i].want);
+}
+END_TEST
+
+/* Laid out as the reference library writes: __metadata__ first, tensors
+ * by dtype (largest first) then name, offsets contiguous, the header
+ * padded with spaces; other dtypes, a rank-10 tensor, an empty one and an
+ * escaped non-ASCII name among the model's own. */
+START_TEST(test_reference_layout_loads)
+{
+    st_file("{\"__metadata__\":{\"format\":\"pt\",\"model\":\"twolayer\"},"
+            "\"d\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]},"
+            F32("W1", "[2,3]", 16, 40) "," F32("b1", "[3]", 40, 52) ","
+            F32("big", "[1,1,1,1,1,1,1,1,1,2]", 52, 60) "," F32("e", "[0,3]", 60, 60) ","
+            F32("opt.W1.v", "[2,3]", 60, 84) "," F32("opt.b1.v", "[3]", 84, 96) ","
+            "\"i\":{\"dtype\":\"I16\",\"shape\":[3],\"data_offsets\":[96,102]},"
+            "\"u\\ud83d\\ude00\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[102,105]},"
+            "\"z\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[105,106]}}", 0, 106);
+    char err[512];
+    long epoch = -1, step = -1;
+    fill_model(3.0f);
+    ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", &epoch, &step, params, 2, state, 2, err, sizeof err) == 0,
+                  "%s", err);
+    /* the data's floats are 0.5 k at byte 4 k */
+    ck_assert(W1[0] == 2.0f && W1[5] == 4.5f && b1[0] == 5.0f && vW1[0] == 7.5f && vb1[2] == 11.5f);
+    ck_assert_int_eq(epoch, 0);
+    ck_assert_int_eq(step, 0);
+    /* the rank-10 tensor is there, and its shape is told */
+    float x[2];
+    NnrtTensor big[1] = { { "big", x, NULL, 2, { 1, 2 }, 2 } };
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, big, 1, NULL, 0, err, sizeof err), -1);
+    ASSERT_HAS(err, "big has shape [1,1,1,1,1,1,1,1,...], the model wants [1,2]");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rt_ckpt");
@@ -365,6 +631,16 @@ int main(void)
     tcase_add_test(tc, test_wrong_dtype_rejected);
     tcase_add_test(tc, test_tmp_and_rename);
     tcase_add_test(tc, test_bad_tensors_refused_on_save);
+    tcase_add_test(tc, test_hand_layout_loads);
+    tcase_add_test(tc, test_header_length_short_refused);
+    tcase_add_test(tc, test_overlapping_offsets_refused);
+    tcase_add_test(tc, test_gapped_offsets_refused);
+    tcase_add_test(tc, test_unaligned_offsets_refused);
+    tcase_add_test(tc, test_bytes_after_last_tensor_refused);
+    tcase_add_test(tc, test_duplicate_tensor_refused);
+    tcase_add_test(tc, test_repeated_metadata_refused);
+    tcase_add_loop_test(tc, test_bad_headers_refused, 0, (int)(sizeof bad_headers / sizeof bad_headers[0]));
+    tcase_add_test(tc, test_reference_layout_loads);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
