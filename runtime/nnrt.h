@@ -421,8 +421,13 @@ int nnrt_errf(char *err, size_t errlen, const char *fmt, ...) NNRT_PRINTF(3, 4);
 int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
                    const NnrtTensor *params, int n_params,
                    const NnrtTensor *state, int n_state, char *err, size_t errlen);
-/* Checks the model name and every tensor (present, F32, same shape, offsets
- * in range; tensors the model does not have are ignored), then copies all
+/* Checks the whole file as the format's reference reader does (header
+ * length within the file and 100 MB; UTF-8 JSON, one object, nothing after
+ * it but spaces; each entry exactly dtype, shape, data_offsets, the bytes
+ * matching the shape; taken by offset, the tensors tile the data from 0 to
+ * the file's end; no name or __metadata__ twice) and each tensor aligned
+ * to its element size; then the model name and every model tensor
+ * (present, F32, same shape; other tensors are ignored), then copies all
  * of them in; on any error nothing is changed.  epoch/step may be NULL. */
 int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
                    NnrtTensor *params, int n_params,
