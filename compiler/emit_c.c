@@ -1193,25 +1193,39 @@ static const char *upper_name(const char *s, Arena *a)
     return u;
 }
 
+/* NaN unless n is in [1, B] and, for class ids, every id in [0, K): the
+ * ids index the scores, so one outside would read out of bounds. */
+static void lib_guard(Emit *e, int t)
+{
+    OUT("    if (n < 1 || n > B)\n        return NAN;\n");
+    if (nd(e, t)->dtype == DT_I32)
+        OUT("    for (int r = 0; r < n; r++)\n        if (t_in[r] < 0 || t_in[r] >= %s_CLASSES)\n"
+            "            return NAN;\n", e->model);
+}
+
 static void fn_library(Emit *e)
 {
     int x = emit_leaf(e->g, OP_INPUT), t = emit_leaf(e->g, OP_LABEL), y = e->g->output;
     const char *m = e->g->model, *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
+    char nan_when[160] = "n is out of range";
+    if (nd(e, t)->dtype == DT_I32)
+        snprintf(nan_when, sizeof nan_when, "n is out of range or a class id is outside [0, %s_CLASSES)", e->model);
     long xw = shape_row_numel(nd(e, x)->shape), tw = shape_row_numel(nd(e, t)->shape);
     OUT("\n/* ---- the library's API (%s.h) ---- */\n", m);
     OUT("void %s_init(uint32_t seed)\n{\n    init(seed);\n}\n", m);
     OUT("\nvoid %s_set_lr(float lr)\n{\n    ctl.lr = lr;\n}\n", m);
     OUT("\n/* One training step on n rows (1 <= n <= B): forward, backward, update.\n"
-        " * Returns the mean loss of the rows before the update (NaN when n is out of range). */\n");
+        " * Returns the mean loss of the rows before the update; NaN, and nothing\n"
+        " * changed, when %s. */\n", nan_when);
     OUT("float %s_train_step(const float *x_in, const %s *t_in, int n)\n{\n", m, tt);
-    OUT("    if (n < 1 || n > B)\n        return NAN;\n");
+    lib_guard(e, t);
     OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
     OUT("    memcpy(%s, t_in, sizeof(%s) * (size_t)n * %ld);\n", e->name[t], tt, tw);
     OUT("    float loss_value = forward(n, TRAIN);\n    backward(n);\n    update(ctl.lr, (long)++ctl.step);\n");
     OUT("    return loss_value;\n}\n");
-    OUT("\n/* The mean loss of n rows without training (no dropout). */\n");
+    OUT("\n/* The mean loss of n rows without training (no dropout); NaN when\n * %s. */\n", nan_when);
     OUT("float %s_loss(const float *x_in, const %s *t_in, int n)\n{\n", m, tt);
-    OUT("    if (n < 1 || n > B)\n        return NAN;\n");
+    lib_guard(e, t);
     OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
     OUT("    memcpy(%s, t_in, sizeof(%s) * (size_t)n * %ld);\n    return forward(n, EVAL);\n}\n", e->name[t], tt, tw);
     OUT("\n/* The output rows for n inputs (1 <= n <= B): y_out gets n * %s_OUT_DIM floats. */\n", e->model);
@@ -1241,6 +1255,9 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     OUT("#define %s_IN_DIM %ld        /* floats per input row */\n", up, shape_row_numel(g->nodes[x].shape));
     OUT("#define %s_LABEL_DIM %ld     /* %s per label row */\n", up, shape_row_numel(g->nodes[t].shape),
         g->nodes[t].dtype == DT_I32 ? "class ids (int32_t)" : "floats");
+    if (g->nodes[t].dtype == DT_I32)
+        OUT("#define %s_CLASSES %ld       /* class ids lie in [0, %s_CLASSES); any other: NaN */\n", up,
+            emit_label_classes(g), up);
     OUT("#define %s_OUT_DIM %ld       /* floats per output row */\n\n", up, shape_row_numel(g->nodes[g->output].shape));
     OUT("#define %s_PARAM_BYTES %zu\n#define %s_GRAD_BYTES %zu\n#define %s_STATE_BYTES %zu\n", up, p->param_bytes, up,
         p->grad_bytes, up, p->state_bytes);
@@ -1251,7 +1268,8 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     OUT("#define %s_SAVE_BYTES %ld   /* the params as saved by %s_save */\n\n", up, params_numel(e) * 4, m);
     OUT("void %s_init(uint32_t seed);                     /* params to their initial values */\n", m);
     OUT("void %s_set_lr(float lr);                        /* default: the train block's lr */\n", m);
-    OUT("float %s_train_step(const float *x, const %s *t, int n); /* one step; the loss */\n", m, tt);
+    OUT("float %s_train_step(const float *x, const %s *t, int n); /* one step; the loss (NaN: bad n%s) */\n", m, tt,
+        g->nodes[t].dtype == DT_I32 ? " or id" : "");
     OUT("float %s_loss(const float *x, const %s *t, int n);       /* the loss, no update */\n", m, tt);
     OUT("void %s_predict(const float *x, int n, float *y);\n", m);
     OUT("size_t %s_save(uint8_t *buf, size_t len);        /* %s_SAVE_BYTES bytes */\n", m, up);

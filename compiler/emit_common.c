@@ -347,6 +347,39 @@ int emit_leaf(const Graph *g, Op op)
     return -1;
 }
 
+/* The extent an i32 label indexes when node n reads it as input j: the
+ * class axis of the scores (softmax_cross_entropy, nll, accuracy and their
+ * gradients) or the rows of a table (x[t]); 0 where it indexes nothing. */
+static long label_extent(const Graph *g, const Node *n, int j)
+{
+    switch (n->op) {
+    case OP_SOFTMAX_CE: case OP_NLL: case OP_ACCURACY: case OP_SOFTMAX_CE_GRAD:
+        return j == 1 ? gnode(g, n->in[0])->shape.d[1] : 0;
+    case OP_NLL_GRAD: return j == 0 ? n->to.d[1] : 0;
+    case OP_GATHER: return j == 1 ? gnode(g, n->in[0])->shape.d[0] : 0;
+    case OP_SCATTER_ADD: return j == 1 ? n->to.d[0] : 0;
+    default: return 0;
+    }
+}
+
+/* K, the class count of an i32 label: every id must lie in [0, K) for
+ * each node that indexes with it, so K is the smallest extent they index
+ * (the output's width when none does).  0 for f32 labels. */
+long emit_label_classes(const Graph *g)
+{
+    int t = emit_leaf(g, OP_LABEL);
+    long k = 0;
+    if (t < 0 || gnode(g, t)->dtype != DT_I32)
+        return 0;
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < gnode(g, i)->n_in; j++) {
+            long e = gnode(g, i)->in[j] == t ? label_extent(g, gnode(g, i), j) : 0;
+            if (e > 0 && (k == 0 || e < k))
+                k = e;
+        }
+    return k > 0 ? k : shape_row_numel(gnode(g, g->output)->shape);
+}
+
 /* How the runtime counts a row right (nnrt.h: acc_kind): argmax for class
  * ids or one-hot rows, a threshold for one output (0 for logits under
  * sigmoid_cross_entropy, 0.5 for probabilities), none otherwise. */
@@ -454,6 +487,8 @@ void emit_model_fields(FILE *out, const Graph *g)
             gnode(g, lab)->dtype == DT_I32 ? "CLASS" : "FLOAT", shape_row_numel(gnode(g, lab)->shape));
     fprintf(out, "    m.out_dim = %ld;\n    m.acc_kind = NNRT_ACC_%s;\n    m.acc_threshold = %s;\n",
             shape_row_numel(gnode(g, g->output)->shape), acc[acc_kind], emit_lit(thr).s);
+    if (gnode(g, lab)->dtype == DT_I32)
+        fprintf(out, "    m.classes = %ld;\n", emit_label_classes(g));
     fprintf(out, "    m.epochs = %d;\n    m.lr = %s;\n    m.final_lr = %s;\n    m.decay = NNRT_DECAY_%s;\n", t->epochs,
             emit_lit(t->lr).s, emit_lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s, decay[t->decay]);
     fprintf(out, "    m.shuffle = %d;\n    m.drop_last = %d;\n    m.seed = %ld;\n", t->shuffle, t->drop_last, t->seed);

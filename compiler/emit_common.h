@@ -60,6 +60,7 @@ void emit_update_body(FILE *out, const ExprEnv *e, int id, const char *indent); 
  * writes the same lines with its own copy. */
 int emit_leaf(const Graph *g, Op op);                       /* the first node of op, or -1 */
 void emit_acc_kind(const Graph *g, int *kind, float *threshold); /* NNRT_ACC_* and its threshold */
+long emit_label_classes(const Graph *g);                    /* K: i32 label ids lie in [0, K); 0: f32 labels */
 void emit_c_string(FILE *out, const char *s);               /* a C string literal */
 void emit_table_arrays(FILE *out, const Graph *g);          /* data_x, data_t, test_x, test_t */
 void emit_model_fields(FILE *out, const Graph *g);          /* "    m.name = ...;" .. "m.test..." */

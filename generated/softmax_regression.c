@@ -211,6 +211,7 @@ int main(int argc, char **argv)
     m.out_dim = 10;
     m.acc_kind = NNRT_ACC_ARGMAX;
     m.acc_threshold = 0.5f;
+    m.classes = 10;
     m.epochs = 5;
     m.lr = 0.5f;
     m.final_lr = 0.5f;

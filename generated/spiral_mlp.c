@@ -310,6 +310,7 @@ int main(int argc, char **argv)
     m.out_dim = 3;
     m.acc_kind = NNRT_ACC_ARGMAX;
     m.acc_threshold = 0.5f;
+    m.classes = 3;
     m.epochs = 300;
     m.lr = 1.0f;
     m.final_lr = 1.0f;

@@ -3,23 +3,26 @@
  *   file   = [header "\n"] { row "\n" | blank "\n" }
  *   row    = field { "," field }         every row has the first row's count
  *   field  = [spaces] number [spaces]    strtod must consume all of number
+ *   id     = [spaces] ["+"|"-"] digits ["." {"0"}] [spaces]   a class id
  *
  * The whole file is read into memory and cut in place (line ends and
- * commas become NULs), so parsing allocates only the result.  The label
- * column (an index; negative counts from the end) is split off into lab,
- * the other columns go to x in their order.  Errors give the file, the
- * line (1-based, counting the header and blank lines) and the column (the
- * 1-based field number).
+ * commas become NULs).  The label column (an index; negative counts from
+ * the end) is split off into lab, the other columns go to x in their
+ * order.  x and lab grow (doubling) as rows are parsed, so memory follows
+ * the rows actually there: a row of c fields holds at least 2c - 1 bytes,
+ * so x never exceeds about 4 bytes per byte of the file.  With a class
+ * count K the label is a class id, read as an integer from its digits (no
+ * float rounding: 16777217 stays 16777217) and refused outside [0, K).
+ * Errors give the file, the line (1-based, counting the header and blank
+ * lines) and the column (the 1-based field number).
  */
 #include "nnrt.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Largest class id we take: floats hold every integer up to 2^24. */
-#define NNRT_CSV_MAX_ID 16777216.0
 
 /* The whole file, NUL-terminated, in a malloc'd buffer. */
 static char *nnrt_slurp(const char *path, size_t *len, char *err, size_t errlen)
@@ -98,80 +101,141 @@ static int nnrt_csv_number(const char *field, float *v)
     return 0;
 }
 
+/* One field as a class id: its digits read as an integer, exactly (values
+ * past 2^62 saturate, which is outside any class count).  -1: not an
+ * integer. */
+static int nnrt_csv_int(const char *field, long long *id)
+{
+    const char *p = field;
+    int neg = 0;
+    long long v = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '+' || *p == '-')
+        neg = *p++ == '-';
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++)
+        v = v > (LLONG_MAX >> 1) / 10 ? LLONG_MAX >> 1 : v * 10 + (*p - '0');
+    if (*p == '.')
+        for (p++; *p == '0'; p++)
+            ;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '\0')
+        return -1;
+    *id = neg ? -v : v;
+    return 0;
+}
+
 typedef struct NnrtCsvCtx {
     const char *path;
-    size_t cols, label;   /* field count, label column (0-based) */
+    size_t cols, label;   /* field count (0: not yet known), label column (0-based) */
     size_t first_line;    /* line that fixed cols */
-    int class_ids;
+    size_t cap;           /* rows out->x and out->lab have room for */
+    size_t classes;       /* K: labels are class ids in [0, K); 0: numbers */
     char *err; size_t errlen;
 } NnrtCsvCtx;
 
-/* Parses one data line into row r of out. */
-static int nnrt_csv_row(const NnrtCsvCtx *c, char *line, size_t line_no, NnrtCsv *out)
+/* The label field of a class-id file: an integer in [0, K), or one line
+ * saying which it is not and the likely cause. */
+static int nnrt_csv_label_id(const NnrtCsvCtx *c, const char *field, size_t line_no, float *v)
+{
+    long long id;
+    size_t K = c->classes;
+    if (nnrt_csv_int(field, &id) < 0)
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: label '%.40s' is not a class "
+                         "id (an integer in [0, %zu))", c->path, line_no, c->label + 1, field, K);
+    if (id >= 0 && (unsigned long long)id < K) {
+        *v = (float)id; /* K <= 2^24 (data.c): exact */
+        return 0;
+    }
+    const char *hint = id < 0 ? "class ids count from 0"
+                       : (unsigned long long)id == K ? "are the labels 1-based?"
+                       : "is this the label column, and does the model have enough outputs?";
+    field += strspn(field, " \t");
+    int n = (int)strcspn(field, " \t");
+    return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: class id %.*s is outside [0, %zu) "
+                     "for a model with %zu classes; %s", c->path, line_no, c->label + 1,
+                     n < 40 ? n : 40, field, K, K, hint);
+}
+
+/* Room for one more row: x and lab double when full.  Sizes are checked
+ * against SIZE_MAX; cols - 1 >= 1. */
+static int nnrt_csv_room(NnrtCsvCtx *c, NnrtCsv *out)
+{
+    if (out->rows < c->cap)
+        return 0;
+    size_t feat = c->cols - 1, cap = c->cap ? c->cap * 2 : 64;
+    if (cap < c->cap || cap > SIZE_MAX / sizeof(float) / feat)
+        return nnrt_errf(c->err, c->errlen, "%s: too many rows (%zu) for memory", c->path, out->rows);
+    float *x = realloc(out->x, cap * feat * sizeof(float));
+    if (x)
+        out->x = x;
+    float *lab = x ? realloc(out->lab, cap * sizeof(float)) : NULL;
+    if (lab)
+        out->lab = lab;
+    if (!x || !lab)
+        return nnrt_errf(c->err, c->errlen, "%s: out of memory for %zu rows of %zu fields", c->path,
+                         cap, c->cols);
+    c->cap = cap;
+    return 0;
+}
+
+/* Parses one data line into row out->rows. */
+static int nnrt_csv_row(NnrtCsvCtx *c, char *line, size_t line_no, NnrtCsv *out)
 {
     size_t nf = nnrt_count_fields(line);
     if (nf != c->cols)
         return nnrt_errf(c->err, c->errlen, "%s: line %zu has %zu fields, expected %zu (as on line %zu)",
                          c->path, line_no, nf, c->cols, c->first_line);
+    if (nnrt_csv_room(c, out) < 0)
+        return -1;
     float *x = out->x + out->rows * (c->cols - 1);
     for (size_t col = 0; col < c->cols; col++) {
         char *comma = strchr(line, ',');
         if (comma)
             *comma = '\0';
-        float v;
-        if (nnrt_csv_number(line, &v) < 0)
+        float v = 0.0f;
+        if (col == c->label && c->classes) {
+            if (nnrt_csv_label_id(c, line, line_no, &v) < 0)
+                return -1;
+        } else if (nnrt_csv_number(line, &v) < 0) {
             return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: '%.40s' is not a number",
                              c->path, line_no, col + 1, line);
-        if (col == c->label) {
-            if (c->class_ids && (v != floorf(v) || v < 0.0f || (double)v > NNRT_CSV_MAX_ID))
-                return nnrt_errf(c->err, c->errlen,
-                                 "%s: line %zu, column %zu: label '%.40s' is not a class id "
-                                 "(an integer 0..16777216)", c->path, line_no, col + 1, line);
-            out->lab[out->rows] = v;
-        } else {
-            *x++ = v;
         }
+        if (col == c->label)
+            out->lab[out->rows] = v;
+        else
+            *x++ = v;
         line = comma ? comma + 1 : line + strlen(line);
     }
     out->rows++;
     return 0;
 }
 
-/* From the first data line: the column count, the label column, and room
- * for as many rows as the buffer has lines. */
+/* From the first data line: the column count and the label column. */
 static int nnrt_csv_setup(NnrtCsvCtx *c, const char *line, size_t line_no, int label_col,
-                          size_t max_rows, NnrtCsv *out)
+                          NnrtCsv *out)
 {
-    c->cols = nnrt_count_fields(line);
+    size_t cols = nnrt_count_fields(line);
     c->first_line = line_no;
-    if (c->cols < 2)
+    if (cols < 2)
         return nnrt_errf(c->err, c->errlen, "%s: line %zu has %zu field; need features and a label",
-                         c->path, line_no, c->cols);
-    long lc = label_col < 0 ? (long)c->cols + label_col : label_col;
-    if (lc < 0 || lc >= (long)c->cols)
+                         c->path, line_no, cols);
+    long long lc = label_col < 0 ? (long long)cols + label_col : label_col;
+    if (lc < 0 || (unsigned long long)lc >= cols)
         return nnrt_errf(c->err, c->errlen, "%s: label column %d is out of range for %zu columns",
-                         c->path, label_col, c->cols);
+                         c->path, label_col, cols);
+    c->cols = cols;
     c->label = (size_t)lc;
-    out->cols = c->cols;
-    out->x = malloc(max_rows * (c->cols - 1) * sizeof(float));
-    out->lab = malloc(max_rows * sizeof(float));
-    if (!out->x || !out->lab)
-        return nnrt_errf(c->err, c->errlen, "%s: out of memory", c->path);
+    out->cols = cols;
     return 0;
-}
-
-static size_t nnrt_count_lines(const char *buf, size_t len)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < len; i++)
-        n += buf[i] == '\n';
-    return n;
 }
 
 static int nnrt_csv_parse(NnrtCsvCtx *c, char *buf, size_t len, int header, int label_col,
                           NnrtCsv *out)
 {
-    size_t max_rows = nnrt_count_lines(buf, len);
     int skip_header = header;
     char *next = buf, *end = buf + len;
     for (size_t line_no = 1; next; line_no++) {
@@ -182,7 +246,7 @@ static int nnrt_csv_parse(NnrtCsvCtx *c, char *buf, size_t len, int header, int 
             skip_header = 0;
             continue;
         }
-        if (!out->x && nnrt_csv_setup(c, line, line_no, label_col, max_rows, out) < 0)
+        if (!c->cols && nnrt_csv_setup(c, line, line_no, label_col, out) < 0)
             return -1;
         if (nnrt_csv_row(c, line, line_no, out) < 0)
             return -1;
@@ -192,7 +256,7 @@ static int nnrt_csv_parse(NnrtCsvCtx *c, char *buf, size_t len, int header, int 
     return 0;
 }
 
-int nnrt_csv_read(const char *path, int header, int label_col, int class_ids,
+int nnrt_csv_read(const char *path, int header, int label_col, size_t classes,
                   NnrtCsv *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -204,7 +268,7 @@ int nnrt_csv_read(const char *path, int header, int label_col, int class_ids,
         free(buf);
         return nnrt_errf(err, errlen, "%s: not a text file (it holds NUL bytes)", path);
     }
-    NnrtCsvCtx c = { path, 0, 0, 0, class_ids, err, errlen };
+    NnrtCsvCtx c = { path, 0, 0, 0, 0, classes, err, errlen };
     int rc = nnrt_csv_parse(&c, buf, len, header, label_col, out);
     free(buf);
     if (rc < 0)

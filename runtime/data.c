@@ -1,11 +1,18 @@
 /* data.c: data sets, from a train block's source to batches of floats.
  *
- * Loading is three steps, each with its own checks:
+ * Loading is four steps, each with its own checks:
+ *   0. the labels the model wants, before any file is read: K, the class
+ *      count class ids must stay below (the model's classes for i32 ids,
+ *      the label width for one-hot rows; 0 when labels are plain numbers),
+ *      at most 2^24 so that every id is exact in a float;
  *   1. read the source into a NnrtRaw: inputs (bytes or floats, one row of
- *      feat values per sample) and labels as floats of width lab_w (class
- *      ids are small integers, exact in float);
+ *      feat values per sample) and labels as floats of width lab_w.  The
+ *      readers check class ids against K where they still know the place
+ *      (CSV: line and column, read as integers; IDX: row and byte offset);
+ *      an empty set is refused;
  *   2. fit the labels to what the model declares: int32 class ids, float
- *      rows of width K (one-hot from ids), or 0/1 floats of width 1;
+ *      rows of width K (one-hot from ids), or 0/1 floats of width 1; every
+ *      id is checked against K again, whatever the source;
  *   3. the input transforms: x = (raw * scale - mean) / std, with mean and
  *      std (population, over every input value of the training set after
  *      scale) only when normalize is on; a test set reuses the training
@@ -50,6 +57,9 @@ void nnrt_source_init(NnrtSource *s)
     s->csv_label = -1;
     s->csv_header = 1;
 }
+
+/* Largest class count: ids up to 2^24 are exact in the float labels. */
+#define NNRT_MAX_CLASSES ((size_t)1 << 24)
 
 /* ---- describing a source ---------------------------------------------- */
 static void nnrt_cat(char *buf, size_t len, size_t *used, const char *fmt, ...) NNRT_PRINTF(4, 5);
@@ -205,20 +215,42 @@ static int nnrt_load_table(const NnrtSource *s, size_t in_dim, NnrtRaw *r, char 
     return 0;
 }
 
-/* "image size 28x28=784" from the dims after the count. */
-static int nnrt_idx_size_error(const NnrtIdx *im, const char *path, size_t in_dim, char *err,
-                               size_t errlen)
+/* Why class id `id` is outside [0, K), from the range lo..hi of all the
+ * set's labels: the likely cause, for the message. */
+static void nnrt_id_hint(char *buf, size_t len, double id, size_t K, double lo, double hi)
 {
-    char dims[64] = "";
-    size_t u = 0;
-    for (int i = 1; i < im->ndims; i++)
-        nnrt_cat(dims, sizeof dims, &u, i > 1 ? "x%u" : "%u", (unsigned)im->dims[i]);
-    return nnrt_errf(err, errlen, "%s: image size %s=%zu does not match the model's input %zu",
-                     path, dims, im->item, in_dim);
+    if (id < 0)
+        snprintf(buf, len, "class ids count from 0");
+    else if (lo >= 1 && hi == (double)K)
+        snprintf(buf, len, "the labels run %.0f..%.0f: are they 1-based?", lo, hi);
+    else
+        snprintf(buf, len, "the labels run %.0f..%.0f: is the model's class count right?", lo, hi);
 }
 
-/* IDX images (kept as bytes) and labels (to floats), counts checked. */
-static int nnrt_load_idx(const NnrtSource *s, size_t in_dim, NnrtRaw *r, char *err,
+/* IDX labels (bytes, exact) against K: label i sits at byte 8 + i of the
+ * (inflated) file. */
+static int nnrt_idx_ids(const NnrtIdx *lb, const char *path, size_t K, char *err, size_t errlen)
+{
+    unsigned lo = 255, hi = 0;
+    char hint[128];
+    for (size_t i = 0; i < lb->count; i++) {
+        lo = lb->bytes[i] < lo ? lb->bytes[i] : lo;
+        hi = lb->bytes[i] > hi ? lb->bytes[i] : hi;
+    }
+    for (size_t i = 0; K && i < lb->count; i++) {
+        if (lb->bytes[i] < K)
+            continue;
+        nnrt_id_hint(hint, sizeof hint, lb->bytes[i], K, lo, hi);
+        return nnrt_errf(err, errlen, "%s: row %zu (byte %zu%s): class id %u is outside [0, %zu) "
+                         "for a model with %zu classes; %s", path, i + 1, 8 + i,
+                         lb->gzip ? " inflated" : "", (unsigned)lb->bytes[i], K, K, hint);
+    }
+    return 0;
+}
+
+/* IDX images (kept as bytes) and labels (to floats), counts checked; the
+ * image size is checked against in_dim before the data is read. */
+static int nnrt_load_idx(const NnrtSource *s, size_t in_dim, size_t K, NnrtRaw *r, char *err,
                          size_t errlen)
 {
     if (!s->images || !s->labels)
@@ -226,23 +258,23 @@ static int nnrt_load_idx(const NnrtSource *s, size_t in_dim, NnrtRaw *r, char *e
     snprintf(r->what, sizeof r->what, "%s", s->images);
     snprintf(r->lab_what, sizeof r->lab_what, "%s", s->labels);
     NnrtIdx im, lb;
-    if (nnrt_idx_read(s->images, 3, &im, err, errlen) < 0)
+    if (nnrt_idx_read(s->images, 3, in_dim, &im, err, errlen) < 0)
         return -1;
-    if (im.item != in_dim) {
-        nnrt_idx_size_error(&im, s->images, in_dim, err, errlen);
-        nnrt_idx_free(&im);
-        return -1;
-    }
     r->xb = im.bytes; /* ownership moves to r */
     r->rows = im.count;
     r->feat = im.item;
-    if (nnrt_idx_read(s->labels, 1, &lb, err, errlen) < 0)
+    if (im.count == 0)
+        return nnrt_errf(err, errlen, "%s: no images (the IDX header's count is 0): an empty data "
+                         "set", s->images);
+    if (nnrt_idx_read(s->labels, 1, 0, &lb, err, errlen) < 0)
         return -1;
     int rc = 0;
     if (lb.count != im.count)
         rc = nnrt_errf(err, errlen, "%s: %zu labels, but %s has %zu images", s->labels,
                        lb.count, s->images, im.count);
-    else if (!(r->lab = malloc((lb.count ? lb.count : 1) * sizeof(float))))
+    else if (nnrt_idx_ids(&lb, s->labels, K, err, errlen) < 0)
+        rc = -1;
+    else if (!(r->lab = malloc(lb.count * sizeof(float))))
         rc = nnrt_errf(err, errlen, "%s: out of memory", s->labels);
     for (size_t i = 0; rc == 0 && i < lb.count; i++)
         r->lab[i] = (float)lb.bytes[i];
@@ -251,7 +283,7 @@ static int nnrt_load_idx(const NnrtSource *s, size_t in_dim, NnrtRaw *r, char *e
     return rc;
 }
 
-static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, int class_ids, NnrtRaw *r,
+static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, size_t K, NnrtRaw *r,
                          char *err, size_t errlen)
 {
     NnrtCsv c;
@@ -259,7 +291,7 @@ static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, int class_ids, Nnrt
         return nnrt_errf(err, errlen, "%s: csv needs a path", r->what);
     snprintf(r->what, sizeof r->what, "%s", s->csv_path);
     snprintf(r->lab_what, sizeof r->lab_what, "%s", s->csv_path);
-    if (nnrt_csv_read(s->csv_path, s->csv_header, s->csv_label, class_ids, &c, err, errlen) < 0)
+    if (nnrt_csv_read(s->csv_path, s->csv_header, s->csv_label, K, &c, err, errlen) < 0)
         return -1;
     r->xf = c.x;
     r->lab = c.lab;
@@ -272,8 +304,9 @@ static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, int class_ids, Nnrt
     return 0;
 }
 
-/* Step 1: any source into a NnrtRaw whose rows have in_dim inputs. */
-static int nnrt_load_raw(const NnrtSource *s, size_t in_dim, int class_ids, NnrtRaw *r,
+/* Step 1: any source into a NnrtRaw whose rows have in_dim inputs (the
+ * readers check class ids against K where K > 0). */
+static int nnrt_load_raw(const NnrtSource *s, size_t in_dim, size_t K, NnrtRaw *r,
                          char *err, size_t errlen)
 {
     nnrt_source_describe(s, r->what, sizeof r->what);
@@ -285,8 +318,8 @@ static int nnrt_load_raw(const NnrtSource *s, size_t in_dim, int class_ids, Nnrt
     case NNRT_SRC_XOR:
     case NNRT_SRC_GATE: rc = nnrt_load_gate(s, r, err, errlen); break;
     case NNRT_SRC_TABLE: return nnrt_load_table(s, in_dim, r, err, errlen);
-    case NNRT_SRC_IDX: return nnrt_load_idx(s, in_dim, r, err, errlen);
-    case NNRT_SRC_CSV: return nnrt_load_csv(s, in_dim, class_ids, r, err, errlen);
+    case NNRT_SRC_IDX: return nnrt_load_idx(s, in_dim, K, r, err, errlen);
+    case NNRT_SRC_CSV: return nnrt_load_csv(s, in_dim, K, r, err, errlen);
     }
     if (rc < 0)
         return -1;
@@ -297,31 +330,80 @@ static int nnrt_load_raw(const NnrtSource *s, size_t in_dim, int class_ids, Nnrt
     return 0;
 }
 
+/* ---- step 0: what the labels must be ------------------------------------- */
+
+/* K for a model with labels of label_kind (see nnrt_data_load): checked
+ * before any file is read.  0, or -1 with one line in err. */
+static int nnrt_label_plan(const NnrtSource *s, int kind, size_t label_dim, size_t classes,
+                           size_t *K, char *err, size_t errlen)
+{
+    char what[NNRT_WHAT];
+    nnrt_source_describe(s, what, sizeof what);
+    *K = 0;
+    if (kind == NNRT_LABEL_CLASS) {
+        if (s->one_hot > 0)
+            return nnrt_errf(err, errlen, "%s: one_hot=%d makes f32[B,%d] labels, but the "
+                             "model's label is i32[B] class ids", what, s->one_hot, s->one_hot);
+        *K = classes;
+    } else {
+        if (label_dim == 0)
+            return nnrt_errf(err, errlen, "%s: the model's label width is 0", what);
+        if (s->one_hot > 0 && (size_t)s->one_hot != label_dim)
+            return nnrt_errf(err, errlen, "%s: one_hot=%d does not match the model's label "
+                             "f32[B,%zu]", what, s->one_hot, label_dim);
+        if (s->one_hot > 0 || label_dim > 1)
+            *K = label_dim; /* ids become one-hot rows of this width */
+    }
+    if (kind == NNRT_LABEL_CLASS && (classes == 0 || classes > NNRT_MAX_CLASSES))
+        return nnrt_errf(err, errlen, "%s: the model's class count %zu is outside [1, 2^24]", what,
+                         classes);
+    if (*K > NNRT_MAX_CLASSES)
+        return nnrt_errf(err, errlen, "%s: one-hot labels of width %zu: more than 2^24 classes",
+                         what, *K);
+    return 0;
+}
+
 /* ---- step 2: labels ------------------------------------------------------ */
 
-/* v as a class id below limit (0: no limit), or -1. */
-static long nnrt_class_id(float v, size_t limit)
+/* v as a class id below K, or -1 (floats hold every id below 2^24). */
+static long nnrt_class_id(float v, size_t K)
 {
-    if (!(v >= 0.0f) || v != floorf(v) || (double)v > 16777216.0)
-        return -1;
-    if (limit && (size_t)v >= limit)
+    if (!(v >= 0.0f) || v != floorf(v) || (double)v >= (double)K)
         return -1;
     return (long)v;
 }
 
-static int nnrt_labels_to_ids(const NnrtRaw *r, NnrtData *out, char *err, size_t errlen)
+/* "row R: ..." for a label that is not a class id below K. */
+static int nnrt_id_error(const NnrtRaw *r, size_t i, size_t K, char *err, size_t errlen)
+{
+    double v = (double)r->lab[i], lo = v, hi = v;
+    char hint[128];
+    if (!isfinite(v) || v != floor(v))
+        return nnrt_errf(err, errlen, "%s: row %zu: label %g is not a class id (an integer in "
+                         "[0, %zu))", r->lab_what, i + 1, v, K);
+    for (size_t j = 0; j < r->rows; j++) {
+        double w = (double)r->lab[j];
+        lo = w < lo ? w : lo;
+        hi = w > hi ? w : hi;
+    }
+    nnrt_id_hint(hint, sizeof hint, v, K, lo, hi);
+    return nnrt_errf(err, errlen, "%s: row %zu: class id %.0f is outside [0, %zu) for a model "
+                     "with %zu classes; %s", r->lab_what, i + 1, v, K, K, hint);
+}
+
+static int nnrt_labels_to_ids(const NnrtRaw *r, size_t K, NnrtData *out, char *err,
+                              size_t errlen)
 {
     if (r->lab_w != 1)
         return nnrt_errf(err, errlen, "%s: label rows have width %zu, the model's label is "
                          "i32[B] class ids", r->lab_what, r->lab_w);
-    out->tc = malloc((r->rows ? r->rows : 1) * sizeof(int32_t));
+    out->tc = malloc(r->rows * sizeof(int32_t));
     if (!out->tc)
         return nnrt_errf(err, errlen, "%s: out of memory", r->lab_what);
     for (size_t i = 0; i < r->rows; i++) {
-        long id = nnrt_class_id(r->lab[i], 0);
+        long id = nnrt_class_id(r->lab[i], K);
         if (id < 0)
-            return nnrt_errf(err, errlen, "%s: row %zu: label %g is not a class id",
-                             r->lab_what, i + 1, (double)r->lab[i]);
+            return nnrt_id_error(r, i, K, err, errlen);
         out->tc[i] = (int32_t)id;
         if (id + 1 > out->classes)
             out->classes = (int)id + 1;
@@ -334,14 +416,16 @@ static int nnrt_labels_to_ids(const NnrtRaw *r, NnrtData *out, char *err, size_t
 static int nnrt_labels_one_hot(const NnrtRaw *r, size_t K, NnrtData *out, char *err,
                                size_t errlen)
 {
-    out->tf = calloc(r->rows * K > 0 ? r->rows * K : 1, sizeof(float));
+    if (r->rows > SIZE_MAX / sizeof(float) / K)
+        return nnrt_errf(err, errlen, "%s: %zu rows of %zu one-hot labels: too large",
+                         r->lab_what, r->rows, K);
+    out->tf = calloc(r->rows * K, sizeof(float));
     if (!out->tf)
         return nnrt_errf(err, errlen, "%s: out of memory", r->lab_what);
     for (size_t i = 0; i < r->rows; i++) {
         long id = nnrt_class_id(r->lab[i], K);
         if (id < 0)
-            return nnrt_errf(err, errlen, "%s: row %zu: label %g is not a class id below %zu",
-                             r->lab_what, i + 1, (double)r->lab[i], K);
+            return nnrt_id_error(r, i, K, err, errlen);
         out->tf[i * K + (size_t)id] = 1.0f;
     }
     out->t_dim = K;
@@ -356,7 +440,7 @@ static int nnrt_labels_copy(NnrtRaw *r, NnrtData *out)
     out->t_dim = r->lab_w;
     out->classes = r->lab_w > 1 ? (int)r->lab_w : 0;
     for (size_t i = 0; r->lab_w == 1 && i < r->rows; i++) {
-        long id = nnrt_class_id(out->tf[i], 0);
+        long id = nnrt_class_id(out->tf[i], NNRT_MAX_CLASSES);
         if (id < 0) {
             out->classes = 0;
             break;
@@ -367,29 +451,19 @@ static int nnrt_labels_copy(NnrtRaw *r, NnrtData *out)
     return 0;
 }
 
-/* Step 2: the labels the model declared (see nnrt_data_load in nnrt.h). */
-static int nnrt_fit_labels(const NnrtSource *s, NnrtRaw *r, int kind, size_t K, NnrtData *out,
-                           char *err, size_t errlen)
+/* Step 2: the labels the model declared, K from step 0. */
+static int nnrt_fit_labels(const NnrtSource *s, NnrtRaw *r, int kind, size_t label_dim,
+                           size_t K, NnrtData *out, char *err, size_t errlen)
 {
     out->label_kind = kind;
-    if (kind == NNRT_LABEL_CLASS) {
-        if (s->one_hot > 0)
-            return nnrt_errf(err, errlen, "%s: one_hot=%d makes f32[B,%d] labels, but the "
-                             "model's label is i32[B] class ids", r->lab_what, s->one_hot,
-                             s->one_hot);
-        return nnrt_labels_to_ids(r, out, err, errlen);
-    }
-    if (K == 0)
-        return nnrt_errf(err, errlen, "%s: the model's label width is 0", r->lab_what);
-    if (s->one_hot > 0 && (size_t)s->one_hot != K)
-        return nnrt_errf(err, errlen, "%s: one_hot=%d does not match the model's label "
-                         "f32[B,%zu]", r->lab_what, s->one_hot, K);
-    if (r->lab_w == K && s->one_hot <= 0)
+    if (kind == NNRT_LABEL_CLASS)
+        return nnrt_labels_to_ids(r, K, out, err, errlen);
+    if (r->lab_w == label_dim && s->one_hot <= 0)
         return nnrt_labels_copy(r, out);
-    if (r->lab_w == 1)
+    if (r->lab_w == 1 && K > 0)
         return nnrt_labels_one_hot(r, K, out, err, errlen);
     return nnrt_errf(err, errlen, "%s: label rows have width %zu, the model's label is "
-                     "f32[B,%zu]", r->lab_what, r->lab_w, K);
+                     "f32[B,%zu]", r->lab_what, r->lab_w, label_dim);
 }
 
 /* ---- step 3: inputs ------------------------------------------------------ */
@@ -445,19 +519,24 @@ static void nnrt_fit_inputs(const NnrtSource *s, NnrtData *out, const NnrtData *
 }
 
 int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t label_dim,
-                   NnrtData *out, const NnrtData *train_stats, char *err, size_t errlen)
+                   size_t classes, NnrtData *out, const NnrtData *train_stats, char *err,
+                   size_t errlen)
 {
     NnrtRaw r;
+    size_t K;
     memset(&r, 0, sizeof r);
     memset(out, 0, sizeof *out);
     if (in_dim == 0)
         return nnrt_errf(err, errlen, "the model's input width is 0");
-    int class_ids = label_kind == NNRT_LABEL_CLASS || s->one_hot > 0 || label_dim > 1;
-    int rc = nnrt_load_raw(s, in_dim, class_ids, &r, err, errlen);
+    int rc = nnrt_label_plan(s, label_kind, label_dim, classes, &K, err, errlen);
+    if (rc == 0)
+        rc = nnrt_load_raw(s, in_dim, K, &r, err, errlen);
+    if (rc == 0 && r.rows == 0)
+        rc = nnrt_errf(err, errlen, "%s: no rows: an empty data set", r.what);
     if (rc == 0 && r.rows > 0xFFFFFFFFu)
         rc = nnrt_errf(err, errlen, "%s: %zu rows is more than 2^32-1", r.what, r.rows);
     if (rc == 0)
-        rc = nnrt_fit_labels(s, &r, label_kind, label_dim, out, err, errlen);
+        rc = nnrt_fit_labels(s, &r, label_kind, label_dim, K, out, err, errlen);
     if (rc == 0) {
         out->rows = r.rows;
         out->in_dim = in_dim;
@@ -471,6 +550,13 @@ int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t la
     if (rc < 0)
         nnrt_data_free(out);
     return rc;
+}
+
+size_t nnrt_model_classes(const NnrtModel *m)
+{
+    if (m->label_kind != NNRT_LABEL_CLASS)
+        return 0;
+    return m->classes ? m->classes : m->out_dim;
 }
 
 void nnrt_data_free(NnrtData *d)

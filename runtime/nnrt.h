@@ -195,13 +195,20 @@ void nnrt_source_init(NnrtSource *s);
 void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len);
 
 /* Loads s for a model whose rows have in_dim inputs and whose labels are
- * label_kind (CLASS: one int32 id; FLOAT: label_dim floats).  Labels are
- * converted to fit: ids -> one-hot rows when one_hot=K or when the model
- * wants FLOAT rows of width K > 1; ids -> 0/1 floats for width 1.
- * train_stats: NULL for a training set; for a test set, the training set,
- * whose mean and std its normalize uses.  0, or -1 with one line in err. */
+ * label_kind (CLASS: one int32 id in [0, classes), classes the model's
+ * class count, 1..2^24 (nnrt_model_classes); FLOAT: label_dim floats,
+ * classes unused).  Labels are converted to fit: ids -> one-hot rows when
+ * one_hot=K or when the model wants FLOAT rows of width K > 1 (ids then in
+ * [0, K)); ids -> 0/1 floats for width 1.  Every class id is checked
+ * before it is used: CSV labels are read as integers (no float rounding),
+ * IDX labels are bytes; an id outside [0, K) is refused with its place
+ * and the likely cause ("are the labels 1-based?").  An empty set is
+ * refused.  train_stats: NULL for a training set; for a test set, the
+ * training set, whose mean and std its normalize uses.  0, or -1 with one
+ * line in err (FILE: place: what is wrong; cause) and nothing kept. */
 int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t label_dim,
-                   NnrtData *out, const NnrtData *train_stats, char *err, size_t errlen);
+                   size_t classes, NnrtData *out, const NnrtData *train_stats, char *err,
+                   size_t errlen);
 void nnrt_data_free(NnrtData *d);
 
 /* Copies rows perm[start..start+n) (perm NULL: rows start..start+n) into
@@ -216,27 +223,37 @@ int nnrt_spiral(int classes, int points, uint64_t seed, float *x, float *lab);
 int nnrt_gate_table(const char *gate, float x[8], float lab[4]); /* -1: unknown gate */
 
 /* IDX (idx.c): magic 00 00 08 ND (unsigned bytes, ND dimensions, each a
- * big-endian uint32), then the bytes.  Raw or gzip (zlib reads both).
- * Images are 0x00000803 (count, rows, cols), labels 0x00000801 (count). */
+ * big-endian uint32), then the bytes and nothing after them.  Raw, or
+ * gzip (1f 8b): inflated to the end of the file, every member's CRC and
+ * length checked, trailing bytes refused.  Images are 0x00000803 (count,
+ * rows, cols), labels 0x00000801 (count).  item > 0: the bytes a row must
+ * have (the model's input), checked right after the header.  The header
+ * is checked against the file before the data is allocated: a raw file's
+ * exact size, a gzip file's 1032:1 bound (its buffer grows as data comes). */
 typedef struct NnrtIdx {
     uint8_t *bytes;                 /* count * item bytes */
     size_t count, item;             /* first dimension, product of the others */
     int ndims; uint32_t dims[4];
+    int gzip;                       /* the file was gzip */
 } NnrtIdx;
-int nnrt_idx_read(const char *path, int ndims, NnrtIdx *out, char *err, size_t errlen);
+int nnrt_idx_read(const char *path, int ndims, size_t item, NnrtIdx *out, char *err,
+                  size_t errlen);
 void nnrt_idx_free(NnrtIdx *idx);
 
 /* CSV (csv.c): numbers separated by commas, one row a line, optional
  * header line, blank lines skipped, \r\n accepted.  Every field must be a
  * whole number (strtod over the whole field, spaces around allowed).  The
- * label column (negative: from the end) is split off; with class_ids it
- * must hold integers 0..2^24.  Errors name FILE, line and column. */
+ * label column (negative: from the end) is split off; with classes = K > 0
+ * it must hold class ids, integers read from their digits ("3", "3.0")
+ * in [0, K) (K <= 2^24); 0: any number.  Memory grows with the rows read
+ * (at most a few times the file's size).  Errors name FILE, line and
+ * column. */
 typedef struct NnrtCsv {
     size_t rows, cols;              /* cols counts every field, label included */
     float *x;                       /* rows * (cols-1) features */
     float *lab;                     /* rows labels */
 } NnrtCsv;
-int nnrt_csv_read(const char *path, int header, int label_col, int class_ids,
+int nnrt_csv_read(const char *path, int header, int label_col, size_t classes,
                   NnrtCsv *out, char *err, size_t errlen);
 void nnrt_csv_free(NnrtCsv *c);
 
@@ -290,6 +307,8 @@ typedef struct NnrtModel {
     int label_kind;                /* NNRT_LABEL_CLASS or NNRT_LABEL_FLOAT */
     size_t label_dim;              /* floats per label row (FLOAT) */
     size_t out_dim;                /* floats per predict row */
+    size_t classes;                /* CLASS labels: ids lie in [0, classes), the class count
+                                      of the loss (0: out_dim); nnrt_model_classes */
     int acc_kind;                  /* NNRT_ACC_* */
     float acc_threshold;           /* THRESHOLD: 0.5 for probabilities, 0 for logits */
     NnrtTensor *params; int n_params;
@@ -308,6 +327,10 @@ typedef struct NnrtModel {
     float *x_buf; void *t_buf; float *y_buf;  /* B rows each, static in the emitted file */
     void (*blas_tune)(char **argv);  /* nnrt_blas_tune when the model calls nnrt_sgemm, else NULL */
 } NnrtModel;
+
+/* The class count nnrt_data_load checks ids against (data.c): classes,
+ * or out_dim when 0, for CLASS labels; 0 for FLOAT labels. */
+size_t nnrt_model_classes(const NnrtModel *m);
 
 /* What a run uses: the flags laid over the train block (--data/--test
  * paths replace the sources' files: two paths are IDX images and labels,

@@ -224,12 +224,13 @@ static int nnrt_run_load(NnrtRun *r)
     if (r->src.kind == NNRT_SRC_NONE)
         return nnrt_errf(r->msg, sizeof r->msg, "model %s has no training data (a data= "
                          "source or --data)", m->name);
-    if (nnrt_data_load(&r->src, m->in_dim, m->label_kind, m->label_dim, &r->train, NULL,
-                       r->msg, sizeof r->msg) < 0)
+    if (nnrt_data_load(&r->src, m->in_dim, m->label_kind, m->label_dim, nnrt_model_classes(m),
+                       &r->train, NULL, r->msg, sizeof r->msg) < 0)
         return -1;
     r->has_test = r->test_src.kind != NNRT_SRC_NONE;
     if (r->has_test && nnrt_data_load(&r->test_src, m->in_dim, m->label_kind, m->label_dim,
-                                      &r->test, &r->train, r->msg, sizeof r->msg) < 0)
+                                      nnrt_model_classes(m), &r->test, &r->train, r->msg,
+                                      sizeof r->msg) < 0)
         return -1;
     r->perm = malloc(r->train.rows * sizeof *r->perm);
     if (!r->perm)

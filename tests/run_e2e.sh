@@ -27,7 +27,17 @@
 #     that is not a number: one line on stderr naming the file, exit 1, and
 #     a pre-existing --save target keeps its bytes; a NaN loss: exit 3 with
 #     the epoch and step (the checkpoint a NaN stop still writes is checked
-#     by tests/run_output.sh).
+#     by tests/run_output.sh);
+#   - hostile data, the same way (exit 1, one line with the place and the
+#     likely cause, target kept): 1-based CSV class ids
+#     (tests/e2e/labels_1based.csv), a CSV id of 2^24 + 1 (label_2p24.csv:
+#     no float rounding), an IDX label of 10 for 10 classes, an empty IDX
+#     set, a gzip IDX with its CRC/length trailer cut or bytes after it, a
+#     16-byte IDX header claiming 13 GB and a 350 KB CSV of 10,000 columns
+#     and 330,000 blank lines (both under ulimit -v 2000000: nothing may be
+#     allocated from the claim); and library mode (tests/e2e/lib_ids.c):
+#     spiral_mlp_train_step and _loss return NaN for an id outside
+#     [0, SPIRAL_MLP_CLASSES) and change nothing.
 # One line per check ("ok   ..." or "FAIL ..."), the measured figures, a
 # tally; exit 1 if any check failed.  Run from the repository root after
 # `make` (make test does both).  Takes about a minute on two cores.
@@ -387,6 +397,55 @@ if is_built csv3; then
     want_file=tests/e2e/bad.csv want_text="abc"
     refused "CSV with a non-number" "$E/csv3" --data tests/e2e/bad.csv --save "$E/keep.bin"
 fi
+
+# ---- hostile data: class ids, empty sets, gzip to its end, lying headers --------
+if is_built csv3; then
+    want_file=tests/e2e/labels_1based.csv
+    want_text="line 6, column 4: class id 2 is outside \[0, 2\) for a model with 2 classes; are the labels 1-based\?"
+    refused "CSV with 1-based class ids" "$E/csv3" --data tests/e2e/labels_1based.csv --save "$E/keep.bin"
+    want_file=tests/e2e/label_2p24.csv want_text="line 5, column 4: class id 16777217 is outside \[0, 2\)"
+    refused "CSV class id 2^24+1 (read as an integer)" "$E/csv3" --data tests/e2e/label_2p24.csv --save "$E/keep.bin"
+    awk 'BEGIN { printf "h\n"; for (i = 1; i < 10000; i++) printf "0,"; printf "0\n";
+                 for (i = 0; i < 330000; i++) printf "\n" }' >"$E/wide.csv"
+    want_file="$E/wide.csv" want_text="rows have 9999 features \(and a label\), the model's input has 3"
+    refused "CSV of 10,000 columns and 330,000 blank lines (ulimit -v 2000000)" \
+        sh -c 'ulimit -v 2000000 && exec "$0" "$@"' "$E/csv3" --data "$E/wide.csv" --save "$E/keep.bin"
+fi
+if is_built fashion_relu && [ "$have_fm" -eq 1 ]; then
+    TI="$FM/t10k-images-idx3-ubyte.gz" TL="$FM/t10k-labels-idx1-ubyte.gz"
+    gzip -dc "$TL" >"$E/lb.idx"
+    { head -c 14 "$E/lb.idx"; printf '\012'; tail -c +16 "$E/lb.idx"; } >"$E/lb10.idx"
+    want_file="$E/lb10.idx" want_text="row 7 \(byte 14\): class id 10 is outside \[0, 10\) for a model with 10 classes"
+    refused "IDX label 10 for 10 classes" "$E/fashion_relu" --data "$TI,$E/lb10.idx" --save "$E/keep.bin"
+    printf '\000\000\010\003\000\000\000\000\000\000\000\034\000\000\000\034' >"$E/empty.idx"
+    printf '\000\000\010\001\000\000\000\000' >"$E/empty_lb.idx"
+    want_file="$E/empty.idx" want_text="no images .*empty data set"
+    refused "empty IDX set" "$E/fashion_relu" --data "$E/empty.idx,$E/empty_lb.idx" --save "$E/keep.bin"
+    head -c $(($(wc -c <"$TL") - 4)) "$TL" >"$E/torn.gz"
+    want_file="$E/torn.gz" want_text="truncated gzip stream"
+    refused "gzip IDX with its trailer cut by 4 bytes" "$E/fashion_relu" --data "$TI,$E/torn.gz" --save "$E/keep.bin"
+    { cat "$TL"; printf 'garbage'; } >"$E/tail.gz"
+    want_file="$E/tail.gz" want_text="7 bytes of trailing data after the gzip stream"
+    refused "gzip IDX with 7 bytes after it" "$E/fashion_relu" --data "$TI,$E/tail.gz" --save "$E/keep.bin"
+    printf '\000\000\010\003\001\000\000\000\000\000\000\034\000\000\000\034' >"$E/claim.idx"
+    want_file="$E/claim.idx" want_text="truncated file \(0 of 13153337344 data bytes for 16777216x28x28\)"
+    refused "16-byte IDX claiming 13 GB (ulimit -v 2000000)" \
+        sh -c 'ulimit -v 2000000 && exec "$0" "$@"' "$E/fashion_relu" --data "$E/claim.idx,$TL" --save "$E/keep.bin"
+fi
+mkdir -p "$E/lib"
+if ! "$NNC" models/spiral_mlp.nn --emit library -o "$E/lib/spiral_mlp.c" 2>"$E/log/lib.err" ||
+   ! $CC -std=c99 -O2 -I"$E/lib" -o "$E/lib_ids" tests/e2e/lib_ids.c "$E/lib/spiral_mlp.c" -lm 2>>"$E/log/lib.err"; then
+    bad "library mode: building spiral_mlp's library with tests/e2e/lib_ids.c failed: $(head -1 "$E/log/lib.err")"
+else
+    run lib-ids "$E/lib_ids"
+    if [ "$rc" -eq 0 ] && ! grep -q '^FAIL' "$out"; then
+        ok "library mode: train_step and loss return NaN for $(grep -c 'returns NaN' "$out") calls with a bad id, params unchanged; valid ids train"
+    else
+        bad "library mode: lib_ids exits $rc:"
+        grep -v '^ok' "$out" | head -5 | sed 's/^/     /'
+    fi
+fi
+
 if is_built nan_lr; then
     want_rc=3 want_file="epoch 1" want_text="step [0-9]+"
     refused "NaN/Inf loss (lr 1e30)" "$E/nan_lr"   # with --save: tests/run_output.sh

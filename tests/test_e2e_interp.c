@@ -61,6 +61,7 @@
 #include "base.h"
 #include "ast.h"
 #include "graph.h"
+#include "emit_common.h"
 #include "interp.h"
 #include "nnrt.h"
 
@@ -368,7 +369,9 @@ static void ref_run(const Graph *g, const Emitted *em, double *loss)
     float *tx, *tt;
     char err[1024];
     ref_source(&g->train.data, in_dim, &src, &tx, &tt);
-    ck_assert_msg(nnrt_data_load(&src, (size_t)in_dim, kind, (size_t)t_dim, &d, NULL, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(nnrt_data_load(&src, (size_t)in_dim, kind, (size_t)t_dim, (size_t)emit_label_classes(g), &d, NULL, err,
+                                 sizeof err) == 0,
+                  "%s", err);
     size_t b = (size_t)g->batch, per_epoch = d.rows / b;
     ck_assert_msg(d.rows == em->rows && b == em->batch && (size_t)in_dim == em->in_dim,
                   "data: %zu rows of %ld, B %zu here; %zu rows of %zu, B %zu emitted", d.rows, in_dim, b, em->rows,

@@ -4,6 +4,14 @@
  * here (raw and gzip) loaded back, kept as bytes and converted by the
  * gather with scale and normalize; every IDX and CSV error names its file
  * (and, for CSV, the line and column).
+ *
+ * Hostile files ("checks" cases): class ids against the model's class
+ * count K in every source (CSV ids read exactly, IDX with byte offsets),
+ * empty sets, gzip streams damaged in their trailer or followed by other
+ * bytes, IDX headers that claim more than the file holds, and CSV files
+ * whose line count times first-row width is huge.  The memory cases run
+ * under an address-space limit (RLIMIT_AS, 1 GiB), so a loader that
+ * allocates what a header claims fails them with "out of memory".
  */
 #include "nnrt.h"
 
@@ -11,6 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -61,6 +70,44 @@ static void write_bytes(const char *path, int gzip, const unsigned char *b, size
 static void write_text(const char *path, const char *text)
 {
     write_bytes(path, 0, (const unsigned char *)text, strlen(text));
+}
+
+/* The whole of a file, malloc'd; its length in *n. */
+static unsigned char *read_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char *b = malloc(1 << 20);
+    ck_assert_ptr_nonnull(b);
+    *n = fread(b, 1, 1 << 20, f);
+    ck_assert(*n < (1 << 20));
+    fclose(f);
+    return b;
+}
+
+/* An address-space limit for the memory cases (restored by the caller
+ * with the value returned); none under AddressSanitizer, which reserves
+ * terabytes of shadow. */
+static rlim_t limit_memory(rlim_t bytes)
+{
+    struct rlimit r;
+    ck_assert_int_eq(getrlimit(RLIMIT_AS, &r), 0);
+    rlim_t old = r.rlim_cur;
+#if !defined(__SANITIZE_ADDRESS__)
+    r.rlim_cur = bytes < r.rlim_max ? bytes : r.rlim_max;
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &r), 0);
+#else
+    (void)bytes;
+#endif
+    return old;
+}
+
+static void restore_memory(rlim_t old)
+{
+    struct rlimit r;
+    ck_assert_int_eq(getrlimit(RLIMIT_AS, &r), 0);
+    r.rlim_cur = old;
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &r), 0);
 }
 
 /* An IDX file: 00 00 08 nd, big-endian dims, then the data (drop bytes cut
@@ -119,7 +166,7 @@ START_TEST(test_spiral_rows)
     NnrtSource s = spiral_source(1984);
     NnrtData d;
     char err[256];
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), 0);
     ck_assert_uint_eq(d.rows, 300);
     ck_assert_int_eq(d.classes, 3);
     ck_assert_ptr_nonnull(d.xf);
@@ -163,7 +210,7 @@ START_TEST(test_normalize_floats)
     s.table_rows = 3;
     s.normalize = 1;
     s.scale = 2.0f;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
     double mean = 7.0, std = sqrt(35.0 / 3.0); /* of 2,4,..,12 */
     ck_assert_double_eq_tol((double)d.x_mean, mean, 1e-6);
     ck_assert_double_eq_tol((double)d.x_std, std, 1e-6);
@@ -177,7 +224,7 @@ START_TEST(test_normalize_floats)
     static const float same[4] = { 3, 3, 3, 3 }; /* constant input: std taken as 1 */
     s.table_x = same;
     s.table_rows = 2;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
     ASSERT_FEQ(d.x_std, 1.0f);
     nnrt_gather(&d, NULL, 0, 1, bx, bt);
     ASSERT_FEQ(bx[0], 0.0f);
@@ -203,22 +250,22 @@ START_TEST(test_spiral_one_hot_and_shape_errors)
     NnrtSource s = spiral_source(1);
     NnrtData d;
     char err[256];
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, 0, &d, NULL, err, sizeof err), 0);
     ck_assert_uint_eq(d.t_dim, 3);
     ck_assert_ptr_null(d.tc);
     for (size_t r = 0; r < d.rows; r++)
         for (size_t k = 0; k < 3; k++)
             ASSERT_FEQ(d.tf[r * 3 + k], k == r / 100 ? 1.0f : 0.0f);
     nnrt_data_free(&d);
-    ck_assert_int_eq(nnrt_data_load(&s, 3, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, 3, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), -1);
     ASSERT_HAS(err, "spiral(classes=3, points=100, seed=1)");
     ASSERT_HAS(err, "rows have 2 inputs, the model's input has 3");
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, &d, NULL, err, sizeof err), -1);
-    ASSERT_HAS(err, "label 2 is not a class id below 2");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "row 201: class id 2 is outside [0, 2) for a model with 2 classes; the labels run 0..2");
     s.one_hot = 3;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), -1);
     ASSERT_HAS(err, "one_hot=3");
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 4, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 4, 0, &d, NULL, err, sizeof err), -1);
     ASSERT_HAS(err, "one_hot=3 does not match the model's label f32[B,4]");
 }
 END_TEST
@@ -234,7 +281,7 @@ START_TEST(test_gates)
         nnrt_source_init(&s);
         s.kind = NNRT_SRC_GATE;
         s.gate = names[g];
-        ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 1, &d, NULL, err, sizeof err), 0);
+        ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 1, 0, &d, NULL, err, sizeof err), 0);
         ck_assert_uint_eq(d.rows, 4);
         for (int i = 0; i < 4; i++) {
             ASSERT_FEQ(d.xf[2 * i], (float)(i >> 1));
@@ -242,7 +289,7 @@ START_TEST(test_gates)
             ASSERT_FEQ(d.tf[i], want[g][i]);
         }
         nnrt_data_free(&d);
-        ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+        ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
         for (int i = 0; i < 4; i++)
             ck_assert_int_eq(d.tc[i], (int)want[g][i]);
         nnrt_data_free(&d);
@@ -257,7 +304,7 @@ START_TEST(test_xor_and_unknown_gate)
     char err[256];
     nnrt_source_init(&s);
     s.kind = NNRT_SRC_XOR;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
     ck_assert_int_eq(d.tc[0], 0);
     ck_assert_int_eq(d.tc[1], 1);
     ck_assert_int_eq(d.tc[2], 1);
@@ -265,7 +312,7 @@ START_TEST(test_xor_and_unknown_gate)
     nnrt_data_free(&d);
     s.kind = NNRT_SRC_GATE;
     s.gate = "nor";
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), -1);
     ASSERT_HAS(err, "gate(\"nor\"): unknown gate");
 }
 END_TEST
@@ -282,24 +329,24 @@ START_TEST(test_table_sources)
     s.table_x = x;
     s.table_t = ids;
     s.table_rows = 3;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), 0);
     ck_assert_int_eq(d.tc[0], 2);
     ck_assert_int_eq(d.classes, 3);
     nnrt_data_free(&d);
     s.table_t = rows;
     s.table_t_dim = 2;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, 0, &d, NULL, err, sizeof err), 0);
     ck_assert_mem_eq(d.tf, rows, sizeof rows);
     nnrt_data_free(&d);
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, 0, &d, NULL, err, sizeof err), -1);
     ASSERT_HAS(err, "label rows have width 2, the model's label is f32[B,3]");
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), -1);
     ASSERT_HAS(err, "i32[B] class ids");
     s.table_t = x;
     s.table_t_dim = 1;
     static const float bad[3] = { 0.5f, 1, 2 };
     s.table_t = bad;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), -1);
     ASSERT_HAS(err, "row 1: label 0.5 is not a class id");
 }
 END_TEST
@@ -339,7 +386,7 @@ static void check_idx_load(int gzip)
     NnrtData d;
     char err[256];
     s.scale = 1.0f / 255.0f;
-    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_CLASS, 1, 5, &d, NULL, err, sizeof err), 0);
     ck_assert_uint_eq(d.rows, 5);
     ck_assert_ptr_nonnull(d.xb); /* bytes stay bytes */
     ck_assert_ptr_null(d.xf);
@@ -380,7 +427,7 @@ START_TEST(test_idx_normalize_and_test_stats)
     s.scale = 0.5f;
     s.normalize = 1;
     s.one_hot = 5;
-    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, 0, &d, NULL, err, sizeof err), 0);
     double sum = 0, sq = 0;
     for (int i = 0; i < 60; i++)
         sum += img_bytes[i] * 0.5;
@@ -405,12 +452,12 @@ START_TEST(test_idx_normalize_and_test_stats)
             ASSERT_FEQ(y[r * 5 + k], r == k ? 1.0f : 0.0f);
     /* a test set takes the training figures */
     s.scale = 0.5f;
-    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, &t, &d, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, 0, &t, &d, err, sizeof err), 0);
     ASSERT_FEQ(t.x_mean, d.x_mean);
     ASSERT_FEQ(t.x_std, d.x_std);
     nnrt_data_free(&t);
     d.x_mean = 1.0f; /* pretend the training set differed */
-    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, &t, &d, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, 0, &t, &d, err, sizeof err), 0);
     ASSERT_FEQ(t.x_mean, 1.0f);
     nnrt_data_free(&t);
     nnrt_data_free(&d);
@@ -423,7 +470,7 @@ static const char *idx_error(const char *im, const char *lb, size_t in_dim)
     static char err[512];
     NnrtSource s = idx_source(im, lb);
     NnrtData d;
-    ck_assert_int_eq(nnrt_data_load(&s, in_dim, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, in_dim, NNRT_LABEL_CLASS, 1, 5, &d, NULL, err, sizeof err), -1);
     ck_assert_ptr_null(d.xb);
     ck_assert_ptr_null(d.tc);
     return err;
@@ -509,7 +556,7 @@ START_TEST(test_idx_read_direct)
     write_idx(im, 0, 3, img_dims, img_bytes, 0);
     NnrtIdx x;
     char err[256];
-    ck_assert_int_eq(nnrt_idx_read(im, 3, &x, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_idx_read(im, 3, 0, &x, err, sizeof err), 0);
     ck_assert_uint_eq(x.count, 5);
     ck_assert_uint_eq(x.item, 12);
     ck_assert_uint_eq(x.dims[1], 3);
@@ -527,7 +574,7 @@ START_TEST(test_idx_absurd_dims)
     write_bytes(im, 0, hdr, 16);
     NnrtIdx x;
     char err[256];
-    ck_assert_int_eq(nnrt_idx_read(im, 3, &x, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_idx_read(im, 3, 0, &x, err, sizeof err), -1);
     ASSERT_HAS(err, "IDX dimensions too large");
 }
 END_TEST
@@ -551,7 +598,7 @@ START_TEST(test_csv_good)
     NnrtSource s = csv_source(p, -1, 1);
     NnrtData d;
     char err[256];
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 0, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), 0);
     ck_assert_uint_eq(d.rows, 3);
     ck_assert_int_eq(d.classes, 3);
     static const float want[6] = { 1.5f, 2, -3, 0.4f, 5, 6 };
@@ -562,7 +609,7 @@ START_TEST(test_csv_good)
     nnrt_data_free(&d);
     /* label first, as floats */
     s.csv_label = 0;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 1, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 1, 0, &d, NULL, err, sizeof err), 0);
     ASSERT_FEQ(d.tf[0], 1.5f);
     ASSERT_FEQ(d.xf[0], 2.0f);
     ASSERT_FEQ(d.xf[1], 0.0f);
@@ -570,7 +617,7 @@ START_TEST(test_csv_good)
     /* one_hot from the last column */
     s.csv_label = -1;
     s.one_hot = 3;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, 0, &d, NULL, err, sizeof err), 0);
     ASSERT_FEQ(d.tf[1 * 3 + 2], 1.0f);
     nnrt_data_free(&d);
 }
@@ -599,7 +646,7 @@ static const char *csv_error(const char *path, const char *text, int label_kind)
     write_text(path, text);
     NnrtSource s = csv_source(path, -1, 1);
     NnrtData d;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, label_kind, 1, &d, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, label_kind, 1, 3, &d, NULL, err, sizeof err), -1);
     ck_assert_ptr_null(d.xf);
     return err;
 }
@@ -661,7 +708,7 @@ START_TEST(test_gather_labels_float_rows)
     s.table_rows = 3;
     s.table_t_dim = 2;
     s.scale = 2.0f;
-    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 2, 0, &d, NULL, err, sizeof err), 0);
     float bx[4], bt[4];
     nnrt_gather(&d, NULL, 1, 2, bx, bt);
     ASSERT_FEQ(bx[0], 6.0f);
@@ -670,6 +717,354 @@ START_TEST(test_gather_labels_float_rows)
     nnrt_gather(&d, NULL, 0, 1, bx, NULL); /* labels optional */
     ASSERT_FEQ(bx[0], 2.0f);
     nnrt_data_free(&d);
+}
+END_TEST
+
+/* ---- hostile files ----------------------------------------------------------- */
+
+/* The error for CSV text as an i32 class-id set of K classes, 2 inputs. */
+static const char *csv_class_error(const char *path, const char *text, size_t K)
+{
+    static char err[512];
+    write_text(path, text);
+    NnrtSource s = csv_source(path, -1, 1);
+    NnrtData d;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, K, &d, NULL, err, sizeof err), -1);
+    ck_assert_ptr_null(d.tc);
+    ck_assert_ptr_null(d.xf);
+    return err;
+}
+
+START_TEST(test_csv_class_ids_against_k)
+{
+    const char *p = tpath("ids.csv");
+    /* 1-based labels for 3 classes: the 3 on line 5 is out */
+    const char *e = csv_class_error(p, "a,b,c\n1,2,1\n1,2,2\n\n1,2,3\n", 3);
+    ASSERT_HAS(e, p);
+    ASSERT_HAS(e, "line 5, column 3: class id 3 is outside [0, 3) for a model with 3 classes; "
+                  "are the labels 1-based?");
+    e = csv_class_error(p, "a,b,c\n1,2,0\n1,2,-1\n", 3);
+    ASSERT_HAS(e, "line 3, column 3: class id -1 is outside [0, 3)");
+    ASSERT_HAS(e, "class ids count from 0");
+    e = csv_class_error(p, "a,b,c\n1,2,0\n1,2,7\n", 3);
+    ASSERT_HAS(e, "line 3, column 3: class id 7 is outside [0, 3)");
+    e = csv_class_error(p, "a,b,c\n1,2,0\n1,2,1e0\n", 3);
+    ASSERT_HAS(e, "line 3, column 3: label '1e0' is not a class id (an integer in [0, 3))");
+    e = csv_class_error(p, "a,b,c\n1,2,1.5\n", 3);
+    ASSERT_HAS(e, "label '1.5' is not a class id");
+    /* one-hot from ids: K is the label width */
+    write_text(p, "a,b,c\n1,2,0\n1,2,3\n");
+    NnrtSource s = csv_source(p, -1, 1);
+    NnrtData d;
+    char err[512];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "line 3, column 3: class id 3 is outside [0, 3)");
+    /* regression labels (f32 of width 1) are numbers, not ids */
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 1, 0, &d, NULL, err, sizeof err), 0);
+    ASSERT_FEQ(d.tf[1], 3.0f);
+    nnrt_data_free(&d);
+}
+END_TEST
+
+START_TEST(test_csv_class_ids_exact)
+{
+    /* 16777217 rounds to 16777216 in a float: read as an integer it is
+     * 16777217, outside [0, 2^24) */
+    const char *p = tpath("big.csv");
+    const char *e = csv_class_error(p, "a,b,c\n1,2,0\n1,2,16777217\n", (size_t)1 << 24);
+    ASSERT_HAS(e, "line 3, column 3: class id 16777217 is outside [0, 16777216)");
+    e = csv_class_error(p, "a,b,c\n1,2,0\n1,2,99999999999999999999999\n", 3);
+    ASSERT_HAS(e, "class id 99999999999999999999999 is outside [0, 3)");
+    write_text(p, "a,b,c\n1,2, 16777215 \n1,2,+2.000\n1,2,-0\n");
+    NnrtSource s = csv_source(p, -1, 1);
+    NnrtData d;
+    char err[512];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, (size_t)1 << 24, &d, NULL, err,
+                                    sizeof err), 0);
+    ck_assert_int_eq(d.tc[0], 16777215);
+    ck_assert_int_eq(d.tc[1], 2);
+    ck_assert_int_eq(d.tc[2], 0);
+    nnrt_data_free(&d);
+    /* a class count past 2^24 cannot be held exactly: refused */
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, ((size_t)1 << 24) + 1, &d, NULL,
+                                    err, sizeof err), -1);
+    ASSERT_HAS(err, "class count 16777217 is outside [1, 2^24]");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "class count 0");
+}
+END_TEST
+
+START_TEST(test_builtin_class_ids_against_k)
+{
+    static const float x[6] = { 1, 2, 3, 4, 5, 6 }, ids[3] = { 1, 2, 3 };
+    NnrtSource s;
+    NnrtData d;
+    char err[512];
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_TABLE;
+    s.table_x = x;
+    s.table_t = ids;
+    s.table_rows = 3;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "table(3 rows): row 3: class id 3 is outside [0, 3) for a model with 3 classes; "
+                    "the labels run 1..3: are they 1-based?");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 4, &d, NULL, err, sizeof err), 0);
+    nnrt_data_free(&d);
+    s = spiral_source(1); /* ids 0..2 */
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "row 201: class id 2 is outside [0, 2)");
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_XOR; /* ids 0, 1 */
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 1, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "xor(): row 2: class id 1 is outside [0, 1)");
+}
+END_TEST
+
+START_TEST(test_idx_class_ids_against_k)
+{
+    for (int gz = 0; gz < 2; gz++) {
+        const char *im = tpath(gz ? "im.gz" : "im.idx"), *lb = tpath(gz ? "lb.gz" : "lb.idx");
+        static const unsigned char one_based[5] = { 1, 2, 3, 4, 5 };
+        write_mnist_like(im, lb, gz);
+        write_idx(lb, gz, 1, lab_dims, one_based, 0);
+        NnrtSource s = idx_source(im, lb);
+        NnrtData d;
+        char err[512];
+        ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_CLASS, 1, 5, &d, NULL, err, sizeof err), -1);
+        ASSERT_HAS(err, lb);
+        ASSERT_HAS(err, gz ? "row 5 (byte 12 inflated): class id 5 is outside [0, 5) for a model with 5 "
+                             "classes; the labels run 1..5: are they 1-based?"
+                           : "row 5 (byte 12): class id 5 is outside [0, 5) for a model with 5 "
+                             "classes; the labels run 1..5: are they 1-based?");
+        ck_assert_ptr_null(d.xb);
+        ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_CLASS, 1, 6, &d, NULL, err, sizeof err), 0);
+        ck_assert_int_eq(d.tc[4], 5);
+        nnrt_data_free(&d);
+        /* one-hot rows of width 5 from the same ids */
+        ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_FLOAT, 5, 0, &d, NULL, err, sizeof err), -1);
+        ASSERT_HAS(err, "class id 5 is outside [0, 5)");
+    }
+}
+END_TEST
+
+START_TEST(test_empty_sets)
+{
+    const char *im = tpath("im.idx"), *lb = tpath("lb.idx");
+    static const uint32_t none3[3] = { 0, 3, 4 }, none1[1] = { 0 };
+    write_idx(im, 0, 3, none3, img_bytes, 0);
+    write_idx(lb, 0, 1, none1, lab_bytes, 0);
+    NnrtSource s = idx_source(im, lb);
+    NnrtData d;
+    char err[512];
+    s.normalize = 1; /* a mean over no values would be NaN */
+    ck_assert_int_eq(nnrt_data_load(&s, 12, NNRT_LABEL_CLASS, 1, 5, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, im);
+    ASSERT_HAS(err, "no images (the IDX header's count is 0): an empty data set");
+    ck_assert_ptr_null(d.xb);
+    const char *e = csv_class_error(tpath("h.csv"), "a,b,c\n", 3); /* CSV: refused as before */
+    ASSERT_HAS(e, "no data rows");
+}
+END_TEST
+
+/* Images (5x3x4, gzip) into a file, then edited: the compressed bytes are
+ * cut by `cut` at the end and `tail` is appended. */
+static void write_gz_edited(const char *path, const char *spare, size_t cut,
+                            const unsigned char *tail, size_t tail_n)
+{
+    write_mnist_like(path, spare, 1);
+    size_t n;
+    unsigned char *b = read_bytes(path, &n);
+    ck_assert_uint_gt(n, cut);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, n - cut, f), n - cut);
+    if (tail_n)
+        ck_assert_uint_eq(fwrite(tail, 1, tail_n, f), tail_n);
+    fclose(f);
+    free(b);
+}
+
+START_TEST(test_idx_gzip_to_the_end)
+{
+    const char *im = tpath("im.gz"), *lb = tpath("lb.gz");
+    NnrtIdx x;
+    char err[512];
+    for (size_t cut = 1; cut <= 8; cut++) { /* the CRC/length trailer, torn */
+        write_gz_edited(im, lb, cut, NULL, 0);
+        ck_assert_int_eq(nnrt_idx_read(im, 3, 12, &x, err, sizeof err), -1);
+        ASSERT_HAS(err, im);
+        ASSERT_HAS(err, "truncated gzip stream");
+        ck_assert_ptr_null(x.bytes);
+    }
+    write_gz_edited(im, lb, 0, (const unsigned char *)"garbage", 7);
+    ck_assert_int_eq(nnrt_idx_read(im, 3, 12, &x, err, sizeof err), -1);
+    ASSERT_HAS(err, "7 bytes of trailing data after the gzip stream ends at byte");
+    write_gz_edited(im, lb, 0, (const unsigned char *)"\0\0\0\0", 4);
+    ck_assert_int_eq(nnrt_idx_read(im, 3, 12, &x, err, sizeof err), -1);
+    ASSERT_HAS(err, "4 bytes of trailing data");
+    /* a wrong CRC (the trailer's first byte flipped) */
+    write_gz_edited(im, lb, 0, NULL, 0);
+    size_t n;
+    unsigned char *b = read_bytes(im, &n);
+    b[n - 8] ^= 0xFF;
+    write_bytes(im, 0, b, n);
+    ck_assert_int_eq(nnrt_idx_read(im, 3, 12, &x, err, sizeof err), -1);
+    ASSERT_HAS(err, "corrupt gzip stream");
+    ASSERT_HAS(err, "incorrect data check");
+    free(b);
+}
+END_TEST
+
+START_TEST(test_idx_gzip_members_and_extra_data)
+{
+    /* two gzip members, the header and part of the data in the first: a
+     * valid gzip file, read whole */
+    const char *im = tpath("im.gz"), *part = tpath("part.gz");
+    unsigned char buf[128];
+    size_t n = 0;
+    for (int i = 0; i < 60; i++)
+        img_bytes[i] = (unsigned char)(10 * (i / 12) + i % 12 + 100);
+    buf[n++] = 0, buf[n++] = 0, buf[n++] = 8, buf[n++] = 3;
+    for (int i = 0; i < 3; i++)
+        for (int k = 3; k >= 0; k--)
+            buf[n++] = (unsigned char)(img_dims[i] >> (8 * k));
+    memcpy(buf + n, img_bytes, 60);
+    write_bytes(im, 1, buf, n + 25);
+    write_bytes(part, 1, buf + n + 25, 35);
+    size_t a, b;
+    unsigned char *first = read_bytes(im, &a), *second = read_bytes(part, &b);
+    unsigned char *both = malloc(a + b);
+    memcpy(both, first, a);
+    memcpy(both + a, second, b);
+    write_bytes(im, 0, both, a + b);
+    NnrtIdx x;
+    char err[512];
+    ck_assert_int_eq(nnrt_idx_read(im, 3, 12, &x, err, sizeof err), 0);
+    ck_assert_mem_eq(x.bytes, img_bytes, 60);
+    nnrt_idx_free(&x);
+    /* more inflated data than the header announces */
+    buf[n + 60] = 7;
+    write_bytes(im, 1, buf, n + 61);
+    ck_assert_int_eq(nnrt_idx_read(im, 3, 12, &x, err, sizeof err), -1);
+    ASSERT_HAS(err, "more data after the 60 data bytes the header (5x3x4) announces");
+    write_bytes(im, 0, buf, n + 61); /* the same, raw */
+    ck_assert_int_eq(nnrt_idx_read(im, 3, 12, &x, err, sizeof err), -1);
+    ASSERT_HAS(err, "1 bytes after the data (the header says 5x3x4, 60 data bytes from byte 16)");
+    free(first);
+    free(second);
+    free(both);
+}
+END_TEST
+
+/* An IDX header (16 bytes, raw or gzip) claiming count x 28 x 28 images. */
+static void write_claim(const char *path, int gzip, uint32_t count)
+{
+    const uint32_t dims[3] = { count, 28, 28 };
+    unsigned char h[16] = { 0, 0, 8, 3 };
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++)
+            h[4 + 4 * i + k] = (unsigned char)(dims[i] >> (24 - 8 * k));
+    write_bytes(path, gzip, h, 16);
+}
+
+START_TEST(test_idx_header_checked_before_allocating)
+{
+    const char *im = tpath("huge.idx"), *gz = tpath("huge.gz");
+    NnrtIdx x;
+    char err_raw[512], err_gz[512], err_item[512];
+    uint32_t count = (uint32_t)((((uint64_t)1 << 34) - 1) / 784); /* 16 GiB of images */
+    write_claim(im, 0, count);
+    write_claim(gz, 1, count);
+    rlim_t old = limit_memory((rlim_t)1 << 30);
+    int rc_raw = nnrt_idx_read(im, 3, 784, &x, err_raw, sizeof err_raw);
+    int rc_gz = nnrt_idx_read(gz, 3, 784, &x, err_gz, sizeof err_gz);
+    int rc_item = nnrt_idx_read(im, 3, 100, &x, err_item, sizeof err_item);
+    restore_memory(old);
+    char want[128];
+    ck_assert_int_eq(rc_raw, -1);
+    snprintf(want, sizeof want, "truncated file (0 of %llu data bytes for %ux28x28)",
+             (unsigned long long)count * 784, (unsigned)count);
+    ASSERT_HAS(err_raw, want);
+    ck_assert_int_eq(rc_gz, -1);
+    snprintf(want, sizeof want, "the header says %ux28x28 (%llu data bytes), more than a gzip file of",
+             (unsigned)count, (unsigned long long)count * 784);
+    ASSERT_HAS(err_gz, want);
+    ck_assert_int_eq(rc_item, -1); /* the model's input is checked first */
+    ASSERT_HAS(err_item, "image size 28x28=784 does not match the model's input 100");
+}
+END_TEST
+
+START_TEST(test_idx_gzip_buffer_grows_with_the_data)
+{
+    /* 2 MiB of incompressible bytes under a header claiming 2 GiB of
+     * images: within deflate's 1032:1, so only the data that arrives may
+     * be allocated (under a 1 GiB limit) */
+    const char *gz = tpath("claim.gz");
+    size_t body = (size_t)2 << 20;
+    unsigned char *buf = malloc(16 + body);
+    uint32_t count = (uint32_t)(((uint64_t)2 << 30) / 784), state = 12345;
+    const uint32_t dims[3] = { count, 28, 28 };
+    buf[0] = 0, buf[1] = 0, buf[2] = 8, buf[3] = 3;
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++)
+            buf[4 + 4 * i + k] = (unsigned char)(dims[i] >> (24 - 8 * k));
+    for (size_t i = 0; i < body; i++) {
+        state = state * 1664525u + 1013904223u;
+        buf[16 + i] = (unsigned char)(state >> 24);
+    }
+    write_bytes(gz, 1, buf, 16 + body);
+    free(buf);
+    NnrtIdx x;
+    char err[512];
+    rlim_t old = limit_memory((rlim_t)1 << 30);
+    int rc = nnrt_idx_read(gz, 3, 784, &x, err, sizeof err);
+    restore_memory(old);
+    char want[128];
+    snprintf(want, sizeof want, "truncated file (%zu of %llu data bytes for %ux28x28)", body,
+             (unsigned long long)count * 784, (unsigned)count);
+    ck_assert_int_eq(rc, -1);
+    ASSERT_HAS(err, want);
+}
+END_TEST
+
+START_TEST(test_csv_memory_follows_the_rows)
+{
+    /* a first row of 10,000 fields and 330,000 blank lines: 350 KB that a
+     * reader sizing lines x fields would want 13 GB for */
+    const char *p = tpath("wide.csv");
+    size_t fields = 10000, blanks = 330000, n = 0;
+    char *text = malloc(2 + 2 * fields + blanks + 1);
+    n += (size_t)sprintf(text, "h\n");
+    for (size_t i = 0; i < fields; i++)
+        text[n++] = '0', text[n++] = i + 1 < fields ? ',' : '\n';
+    memset(text + n, '\n', blanks);
+    text[n + blanks] = '\0';
+    write_text(p, text);
+    free(text);
+    NnrtCsv c;
+    char err[512];
+    rlim_t old = limit_memory((rlim_t)1 << 30);
+    int rc = nnrt_csv_read(p, 1, -1, 0, &c, err, sizeof err);
+    restore_memory(old);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_eq(c.rows, 1);
+    ck_assert_uint_eq(c.cols, fields);
+    nnrt_csv_free(&c);
+    /* many rows: the arrays grow and keep every row */
+    text = malloc(5000 * 24);
+    n = 0;
+    for (int r = 0; r < 5000; r++)
+        n += (size_t)sprintf(text + n, "%d,%d.5,%d\n", r, -r, r % 7);
+    write_text(p, text);
+    free(text);
+    ck_assert_int_eq(nnrt_csv_read(p, 0, -1, 7, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.rows, 5000);
+    for (int r = 0; r < 5000; r += 499) {
+        ASSERT_FEQ(c.x[2 * r], (float)r);
+        ASSERT_FEQ(c.x[2 * r + 1], r ? (float)-r - 0.5f : 0.5f); /* "-0.5" is written "0.5" */
+        ASSERT_FEQ(c.lab[r], (float)(r % 7));
+    }
+    nnrt_csv_free(&c);
 }
 END_TEST
 
@@ -707,6 +1102,20 @@ int main(void)
     tcase_add_test(csv, test_csv_errors);
     tcase_add_test(csv, test_csv_missing_and_label_range);
     suite_add_tcase(s, csv);
+    TCase *checks = tcase_create("checks");
+    tcase_add_checked_fixture(checks, setup, teardown);
+    tcase_set_timeout(checks, 30);
+    tcase_add_test(checks, test_csv_class_ids_against_k);
+    tcase_add_test(checks, test_csv_class_ids_exact);
+    tcase_add_test(checks, test_builtin_class_ids_against_k);
+    tcase_add_test(checks, test_idx_class_ids_against_k);
+    tcase_add_test(checks, test_empty_sets);
+    tcase_add_test(checks, test_idx_gzip_to_the_end);
+    tcase_add_test(checks, test_idx_gzip_members_and_extra_data);
+    tcase_add_test(checks, test_idx_header_checked_before_allocating);
+    tcase_add_test(checks, test_idx_gzip_buffer_grows_with_the_data);
+    tcase_add_test(checks, test_csv_memory_follows_the_rows);
+    suite_add_tcase(s, checks);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -515,7 +515,7 @@ START_TEST(test_gradcheck_direct_on_resumed_params)
     NnrtData d;
     char err[256];
     make_model(&m);
-    ck_assert_int_eq(nnrt_data_load(&m.data, 2, NNRT_LABEL_FLOAT, 1, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_load(&m.data, 2, NNRT_LABEL_FLOAT, 1, 0, &d, NULL, err, sizeof err), 0);
     lr_init(3);
     W[0] = 2.0f, W[1] = -1.0f, b[0] = 0.5f;
     FILE *devnull = fopen("/dev/null", "w");

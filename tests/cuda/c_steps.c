@@ -65,7 +65,8 @@ int nnrt_main(NnrtModel *m, int argc, char **argv)
     NnrtData d;
     char err[1024];
     if (source(&src, m, &a) < 0 ||
-        nnrt_data_load(&src, m->in_dim, m->label_kind, m->label_dim, &d, NULL, err, sizeof err) < 0) {
+        nnrt_data_load(&src, m->in_dim, m->label_kind, m->label_dim, nnrt_model_classes(m), &d, NULL, err,
+                       sizeof err) < 0) {
         fprintf(stderr, "c_steps: %s\n", err);
         return 1;
     }

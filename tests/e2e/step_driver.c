@@ -72,7 +72,8 @@ static int step_main(NnrtModel *m, int argc, char **argv)
     char err[1024];
     (void)argc;
     (void)argv;
-    if (nnrt_data_load(&m->data, m->in_dim, m->label_kind, m->label_dim, &d, NULL, err, sizeof err) < 0) {
+    if (nnrt_data_load(&m->data, m->in_dim, m->label_kind, m->label_dim, nnrt_model_classes(m), &d, NULL, err,
+                       sizeof err) < 0) {
         fprintf(stderr, "step_driver: %s\n", err);
         return 1;
     }

@@ -73,8 +73,9 @@ int main(int argc, char **argv)
     NnrtData d;
     char err[256], desc[256];
     source_from_args(&src, argc, argv);
-    if (nnrt_data_load(&src, in_dim, class_ids ? NNRT_LABEL_CLASS : NNRT_LABEL_FLOAT, label_dim, &d, NULL, err,
-                       sizeof err) != 0) {
+    size_t classes = src.kind == NNRT_SRC_SPIRAL ? (size_t)src.classes : 2; /* the ids the source makes */
+    if (nnrt_data_load(&src, in_dim, class_ids ? NNRT_LABEL_CLASS : NNRT_LABEL_FLOAT, label_dim, classes, &d, NULL,
+                       err, sizeof err) != 0) {
         fprintf(stderr, "gen_data: %s\n", err);
         return 1;
     }

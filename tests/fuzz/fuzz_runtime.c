@@ -16,7 +16,7 @@
  *      & 7) bytes cut (a torn CRC/length trailer: must be refused), 2 a
  *      few bytes of text appended (must be refused), 3 a second gzip
  *      member appended
- *   2  nnrt_csv_read: header = bit 0, class_ids = bit 1, label column =
+ *   2  nnrt_csv_read: header = bit 0, class ids in [0, 4) = bit 1, label column =
  *      (flags >> 2 & 7) - 4 (-4..3)
  *   3  nnrt_data_load of idx(images, labels): payload bytes 0-1 are the
  *      images file's length n (little-endian, clamped), then n bytes of
@@ -157,7 +157,7 @@ static int idx_read(const char *path, int ndims)
 {
     NnrtIdx x;
     char err[512] = "";
-    if (nnrt_idx_read(path, ndims, &x, err, sizeof err) < 0) {
+    if (nnrt_idx_read(path, ndims, 0, &x, err, sizeof err) < 0) {
         check_error(err);
         return 0;
     }
@@ -203,11 +203,12 @@ static void target_idx_gzip(uint8_t flags, const uint8_t *p, size_t n)
 /* ---- 2: CSV ---------------------------------------------------------------- */
 static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
 {
-    int header = flags & 1, class_ids = flags >> 1 & 1, label = (int)(flags >> 2 & 7) - 4;
+    int header = flags & 1, label = (int)(flags >> 2 & 7) - 4;
+    size_t classes = flags >> 1 & 1 ? 4 : 0;
     NnrtCsv c;
     char err[512] = "";
     write_file(path_a, p, n);
-    if (nnrt_csv_read(path_a, header, label, class_ids, &c, err, sizeof err) < 0) {
+    if (nnrt_csv_read(path_a, header, label, classes, &c, err, sizeof err) < 0) {
         check_error(err);
         return;
     }
@@ -216,14 +217,17 @@ static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
     touch(c.x, c.rows * (c.cols - 1) * sizeof(float));
     for (size_t i = 0; i < c.rows; i++) {
         float v = c.lab[i];
-        if (class_ids && !(v >= 0.0f && v <= 16777216.0f && v == floorf(v)))
-            broken("nnrt_csv_read: a class id that is not a whole number in [0, 2^24]");
+        if (classes && !(v >= 0.0f && v < (float)classes && v == floorf(v)))
+            broken("nnrt_csv_read: a class id that is not a whole number in [0, 4)");
     }
     nnrt_csv_free(&c);
     accepted("nnrt_csv_read");
 }
 
 /* ---- 3, 4: data sets --------------------------------------------------------- */
+/* The class count of the i32 label (LABELS[0]). */
+#define FUZZ_CLASSES 4
+
 /* LABELS[k]: the model's label, as (kind, width, one_hot). */
 static const struct {
     int kind;
@@ -254,8 +258,8 @@ static void check_data(const NnrtData *d, size_t in_dim, int kind, size_t dim)
         broken("out of memory");
     for (size_t r = 0; r < d->rows; r++) {
         nnrt_gather(d, NULL, r, 1, x, t);
-        if (kind == NNRT_LABEL_CLASS && *(int32_t *)t < 0)
-            broken("nnrt_data_load: a negative class id");
+        if (kind == NNRT_LABEL_CLASS && (*(int32_t *)t < 0 || *(int32_t *)t >= FUZZ_CLASSES))
+            broken("nnrt_data_load: a class id outside [0, FUZZ_CLASSES)");
     }
     free(x);
     free(t);
@@ -268,12 +272,12 @@ static void data_load(const NnrtSource *s, size_t in_dim, int labels)
     size_t dim = LABELS[labels].dim;
     NnrtData train, test;
     char err[512] = "";
-    if (nnrt_data_load(s, in_dim, kind, dim, &train, NULL, err, sizeof err) < 0) {
+    if (nnrt_data_load(s, in_dim, kind, dim, FUZZ_CLASSES, &train, NULL, err, sizeof err) < 0) {
         check_error(err);
         return;
     }
     check_data(&train, in_dim, kind, dim);
-    if (nnrt_data_load(s, in_dim, kind, dim, &test, &train, err, sizeof err) < 0)
+    if (nnrt_data_load(s, in_dim, kind, dim, FUZZ_CLASSES, &test, &train, err, sizeof err) < 0)
         broken("nnrt_data_load: the same files failed as a test set");
     check_data(&test, in_dim, kind, dim);
     if (train.normalized && (test.x_mean != train.x_mean || test.x_std != train.x_std))
