@@ -52,6 +52,8 @@ typedef struct NnrtIdxIn {
     uint64_t size;              /* the file's length in bytes */
     uint64_t fed;               /* compressed bytes handed to zlib so far */
     int eof, ended;             /* f is exhausted; the last member ended */
+    unsigned char pre[2];       /* raw: the bytes read to tell gzip apart */
+    size_t npre, used_pre;      /*      (a pipe cannot be rewound) */
     z_stream z;
     unsigned char in[1 << 16];  /* compressed bytes not yet inflated */
     char *err; size_t errlen;
@@ -157,7 +159,10 @@ static long long nnrt_in_read(NnrtIdxIn *r, unsigned char *buf, size_t len)
 {
     if (r->gz)
         return nnrt_gz_read(r, buf, len);
-    size_t n = fread(buf, 1, len, r->f);
+    size_t n = 0;
+    while (r->used_pre < r->npre && n < len)
+        buf[n++] = r->pre[r->used_pre++];
+    n += fread(buf + n, 1, len - n, r->f);
     if (n < len && ferror(r->f))
         return nnrt_errf(r->err, r->errlen, "cannot read %s: %s", r->path, strerror(errno));
     return (long long)n;
@@ -181,7 +186,9 @@ static int nnrt_in_open(NnrtIdxIn *r, const char *path, char *err, size_t errlen
     int c0 = getc(r->f), c1 = c0 == EOF ? EOF : getc(r->f);
     r->gz = c0 == 0x1f && c1 == 0x8b;
     if (!r->gz) {
-        rewind(r->f);
+        r->pre[0] = (unsigned char)c0;
+        r->pre[1] = (unsigned char)c1;
+        r->npre = c0 == EOF ? 0 : c1 == EOF ? 1 : 2;
         return 0;
     }
     r->in[0] = 0x1f;

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -1027,6 +1029,37 @@ START_TEST(test_idx_gzip_buffer_grows_with_the_data)
 }
 END_TEST
 
+/* IDX through a pipe (a FIFO a child writes the file into): no size to
+ * check and no rewinding, the bytes read to tell gzip apart are kept. */
+START_TEST(test_idx_from_a_pipe)
+{
+    const char *src = tpath("src.idx"), *fifo = tpath("fifo");
+    for (int gz = 0; gz < 2; gz++) {
+        write_mnist_like(src, tpath(gz ? "lb1" : "lb0"), gz);
+        size_t n;
+        unsigned char *b = read_bytes(src, &n);
+        unlink(fifo);
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            FILE *f = fopen(fifo, "wb");
+            _exit(f && fwrite(b, 1, n, f) == n && fclose(f) == 0 ? 0 : 1);
+        }
+        NnrtIdx x;
+        char err[512];
+        int rc = nnrt_idx_read(fifo, 3, 12, &x, err, sizeof err);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(rc == 0, "%s", err);
+        ck_assert_int_eq(x.gzip, gz);
+        ck_assert_mem_eq(x.bytes, img_bytes, 60);
+        nnrt_idx_free(&x);
+        free(b);
+    }
+}
+END_TEST
+
 START_TEST(test_csv_memory_follows_the_rows)
 {
     /* a first row of 10,000 fields and 330,000 blank lines: 350 KB that a
@@ -1115,6 +1148,7 @@ int main(void)
     tcase_add_test(checks, test_idx_header_checked_before_allocating);
     tcase_add_test(checks, test_idx_gzip_buffer_grows_with_the_data);
     tcase_add_test(checks, test_csv_memory_follows_the_rows);
+    tcase_add_test(checks, test_idx_from_a_pipe);
     suite_add_tcase(s, checks);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
