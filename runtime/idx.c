@@ -302,8 +302,9 @@ static int nnrt_idx_check_size(const NnrtIdxIn *r, const NnrtIdx *x)
     if (!r->sized || r->size < head)
         return 0;
     if (!r->gz && r->size < head + total)
-        return nnrt_errf(r->err, r->errlen, "%s: truncated file (%llu of %llu data bytes for %s)",
-                         r->path, (unsigned long long)(r->size - head), (unsigned long long)total, dims);
+        return nnrt_errf(r->err, r->errlen, "%s: truncated file (%llu of %llu data bytes for %s): "
+                         "cut short, or a wrong count in the header?", r->path,
+                         (unsigned long long)(r->size - head), (unsigned long long)total, dims);
     if (!r->gz && r->size > head + total)
         return nnrt_errf(r->err, r->errlen, "%s: %llu bytes after the data (the header says %s, "
                          "%llu data bytes from byte %llu): a wrong count, or not an IDX file?",
@@ -355,8 +356,8 @@ static int nnrt_idx_data(NnrtIdxIn *r, NnrtIdx *out, size_t total)
     if (got < total) {
         char dims[64];
         nnrt_idx_dims_str(out, 0, dims, sizeof dims);
-        return nnrt_errf(r->err, r->errlen, "%s: truncated file (%zu of %zu data bytes for %s)",
-                         r->path, got, total, dims);
+        return nnrt_errf(r->err, r->errlen, "%s: truncated file (%zu of %zu data bytes for %s): "
+                         "cut short, or a wrong count in the header?", r->path, got, total, dims);
     }
     return 0;
 }
