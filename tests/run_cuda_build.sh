@@ -27,7 +27,8 @@
 #      the dropout stream's jump-ahead equals the sequential generator
 #      (tests/cuda/test_pcg.cpp);
 #      a resumed run prints what an unbroken one prints; a NaN loss stops
-#      with exit 3 and the C program's message.  The Fashion-MNIST models
+#      with exit 3 and the C program's message, and still saves the
+#      checkpoint of the last epoch boundary (tests/e2e/nan_late.nn).  The Fashion-MNIST models
 #      train on the first 1000/300 rows (tests/cuda/idx_head.py), or are
 #      skipped with a line where the data set is not installed.
 #
@@ -274,6 +275,22 @@ if $NNC tests/e2e/nan_lr.nn --target cuda -o "$W/nan_lr.cu" 2>/dev/null && sh te
         ok "emulation nan_lr: a NaN loss stops training with exit 3: $(grep 'loss is' "$W/nan.out")"
     else
         bad "emulation nan_lr: exit $rc, expected 3 and the epoch and step of the NaN"
+    fi
+fi
+
+# a NaN stop still saves the checkpoint asked for, of the last epoch boundary:
+# the same bytes as an unbroken one-epoch run's
+if $NNC tests/e2e/nan_late.nn --target cuda -o "$W/nan_late.cu" 2>/dev/null &&
+   sh tests/cuda/mock/cu2cpp.sh "$W/nan_late.cu" "$W/nan_late.cpp" && $MOCK -c -o "$W/nan_late.o" "$W/nan_late.cpp" &&
+   $CXX -o "$W/nan_late.mock" "$W/nan_late.o" "$W/nnrt_cuda.o" build/libnnrt.a $BLAS_LIBS -lz -lm; then
+    "$W/nan_late.mock" --save "$W/nan_late.ckpt" >"$W/nan_late.out" 2>&1
+    rc=$?
+    "$W/nan_late.mock" --epochs 1 --save "$W/nan_late1.ckpt" >/dev/null 2>&1
+    if [ $rc -eq 3 ] && grep -q "saved $W/nan_late.ckpt: the state at the end of epoch 1 (step 10)" "$W/nan_late.out" &&
+       cmp -s "$W/nan_late.ckpt" "$W/nan_late1.ckpt"; then
+        ok "emulation nan_late: exit 3 at epoch 2, the checkpoint of epoch 1 equals a one-epoch run's"
+    else
+        bad "emulation nan_late: exit $rc; want 3 and a checkpoint of epoch 1 equal to a one-epoch run's: $(tail -1 "$W/nan_late.out")"
     fi
 fi
 

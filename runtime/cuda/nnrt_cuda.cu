@@ -34,6 +34,7 @@
  */
 #include "nnrt_cuda.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -535,6 +536,9 @@ typedef struct NnrtCudaRun {
     long step;             /* updates done, over all epochs */
     double t0;
     FILE *step_log;        /* NNRT_STEP_LOG: every step's loss, %.9g */
+    char *snap;            /* host copy of params then state at an epoch boundary (a checkpoint due) */
+    int snap_epoch;        /* the epoch and step it holds; -1: none yet */
+    long snap_step;
     char msg[1024];
 } NnrtCudaRun;
 
@@ -624,6 +628,9 @@ static int nnrt_cuda_load(NnrtCudaRun *r)
     NNRT_CUDA_CHECK(cudaMallocHost(&dev.ok_h, slots * sizeof(int)));
     if (r->early)
         NNRT_CUDA_CHECK(cudaMalloc(&dev.best, r->cm->params_bytes ? r->cm->params_bytes : 1));
+    size_t snap_bytes = r->cm->params_bytes + r->cm->state_bytes;
+    if (r->save && !(r->snap = (char *)malloc(snap_bytes ? snap_bytes : 1)))
+        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the checkpoint's copy");
     const char *path = getenv("NNRT_STEP_LOG");
     if (path && *path && !(r->step_log = fopen(path, "w")))
         return nnrt_errf(r->msg, sizeof r->msg, "cannot write NNRT_STEP_LOG %s", path);
@@ -649,12 +656,48 @@ static int nnrt_cuda_start(NnrtCudaRun *r)
     return 0;
 }
 
-static void nnrt_cuda_progress(NnrtCudaRun *r, NnrtCudaEpoch *ep, long iter, double test_loss, double test_acc)
+/* The progress line; -1 when stdout cannot be written. */
+static int nnrt_cuda_progress(NnrtCudaRun *r, NnrtCudaEpoch *ep, long iter, double test_loss, double test_acc)
 {
     double loss = ep->win_rows > 0 ? ep->win_sum / ep->win_rows : ep->sum / ep->rows;
-    if (!r->quiet)
-        nnrt_log_progress(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0, loss, test_loss, test_acc);
     ep->win_sum = ep->win_rows = 0.0;
+    if (r->quiet ||
+        nnrt_log_progress(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0, loss, test_loss, test_acc) == 0)
+        return 0;
+    return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
+}
+
+/* The checkpoint's copy at an epoch boundary (train.c's nnrt_snapshot):
+ * the device's params and state, downloaded. */
+static void nnrt_cuda_snapshot(NnrtCudaRun *r)
+{
+    if (!r->snap)
+        return;
+    NnrtCudaModel *cm = r->cm;
+    nnrt_cuda_download_params();
+    memcpy(r->snap, cm->host_params, cm->params_bytes);
+    memcpy(r->snap + cm->params_bytes, cm->host_state, cm->state_bytes);
+    r->snap_epoch = r->epoch;
+    r->snap_step = r->step;
+}
+
+/* A run stopped by a bad loss or a failed write: the checkpoint it asked
+ * for, of the copy (train.c's nnrt_save_snapshot). */
+static void nnrt_cuda_save_snapshot(NnrtCudaRun *r)
+{
+    if (!r->snap || r->snap_epoch < 0)
+        return;
+    NnrtCudaModel *cm = r->cm;
+    NnrtModel *m = r->m;
+    memcpy(cm->host_params, r->snap, cm->params_bytes);
+    memcpy(cm->host_state, r->snap + cm->params_bytes, cm->state_bytes);
+    char msg[1024];
+    if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, m->params, m->n_params, m->state, m->n_state,
+                       msg, sizeof msg) < 0)
+        fprintf(r->err, "nnrt: %s\n", msg);
+    else
+        fprintf(r->err, "nnrt: saved %s: the state at the end of epoch %d (step %ld), the last before the stop; "
+                "--load %s resumes from there\n", r->save, r->snap_epoch, r->snap_step, r->save);
 }
 
 /* This epoch's order of rows on the host (train.c's nnrt_epoch_perm), then on the device. */
@@ -690,7 +733,7 @@ static int nnrt_cuda_steps(NnrtCudaRun *r, NnrtCudaEpoch *ep, long from, long to
         float loss = dev.losses_h[it];
         double n = (double)nnrt_cuda_rows_of(r, it);
         if (!isfinite(loss)) {
-            fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping (last checkpoint kept)\n",
+            fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
                     isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
             return 3;
         }
@@ -714,10 +757,11 @@ static int nnrt_cuda_epoch_end(NnrtCudaRun *r, NnrtCudaEpoch *ep)
     NnrtModel *m = r->m;
     double tl = (double)NAN, ta = (double)NAN, acc = (double)NAN, unused;
     int eval = r->has_test && m->eval_every > 0 && (ep->e + 1) % m->eval_every == 0;
+    nnrt_cuda_snapshot(r);
     if (eval)
         nnrt_cuda_eval(r, &dev.test, 1, &tl, &ta);
-    if (m->log_every <= 0 || r->step % m->log_every == 0 || eval)
-        nnrt_cuda_progress(r, ep, ep->iters, tl, ta);
+    if ((m->log_every <= 0 || r->step % m->log_every == 0 || eval) && nnrt_cuda_progress(r, ep, ep->iters, tl, ta) < 0)
+        return -1;
     if (r->log.f && m->acc_kind != NNRT_ACC_NONE)
         nnrt_cuda_eval(r, &dev.train, 0, &unused, &acc);
     if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)ep->lr, r->msg,
@@ -762,8 +806,9 @@ static int nnrt_cuda_epoch(NnrtCudaRun *r, int e)
         if (rc)
             return rc;
         it = to;
-        if (m->log_every > 0 && r->step % m->log_every == 0 && it < ep.iters)
-            nnrt_cuda_progress(r, &ep, it, (double)NAN, (double)NAN);
+        if (m->log_every > 0 && r->step % m->log_every == 0 && it < ep.iters &&
+            nnrt_cuda_progress(r, &ep, it, (double)NAN, (double)NAN) < 0)
+            return -1;
     }
     r->epoch = e + 1;
     return nnrt_cuda_epoch_end(r, &ep);
@@ -777,6 +822,7 @@ static int nnrt_cuda_train(NnrtCudaRun *r)
                          "drop_last is on", r->train.rows, m->batch);
     if (r->a->log_csv && nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg, sizeof r->msg) < 0)
         return -1;
+    nnrt_cuda_snapshot(r);
     for (int e = r->epoch; e < r->epochs; e++) {
         int rc = nnrt_cuda_epoch(r, e);
         if (rc == 1)
@@ -804,7 +850,8 @@ static int nnrt_cuda_finish(NnrtCudaRun *r)
         if (!r->quiet)
             fprintf(r->out, "saved %s\n", r->save);
     }
-    nnrt_log_summary(r->out, r->epoch, r->step, secs, loss, acc, tl, ta);
+    if (nnrt_log_summary(r->out, r->epoch, r->step, secs, loss, acc, tl, ta) < 0)
+        return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
     return 0;
 }
 
@@ -814,11 +861,14 @@ static int nnrt_cuda_body(NnrtCudaRun *r)
         return 1;
     r->t0 = nnrt_now();
     int rc = nnrt_cuda_train(r);
-    if (rc == 3)
-        return 3;
-    if (rc != 0 || nnrt_cuda_finish(r) < 0)
-        return 1;
-    return 0;
+    if (rc != 0) {
+        if (rc != 3)
+            fprintf(r->err, "nnrt: %s\n", r->msg);
+        r->msg[0] = '\0';
+        nnrt_cuda_save_snapshot(r);
+        return rc == 3 ? 3 : 1;
+    }
+    return nnrt_cuda_finish(r) < 0 ? 1 : 0;
 }
 
 static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *err)
@@ -830,6 +880,7 @@ static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *
     r.a = a;
     r.out = out;
     r.err = err;
+    r.snap_epoch = -1;
     int rc = nnrt_cuda_body(&r);
     if (rc == 1 && r.msg[0])
         fprintf(err, "nnrt: %s\n", r.msg);
@@ -839,7 +890,11 @@ static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *
         fclose(r.step_log);
     nnrt_data_free(&r.train);
     nnrt_data_free(&r.test);
-    fflush(out);
+    free(r.snap);
+    if (nnrt_write_check(out, "standard output", r.msg, sizeof r.msg) < 0 && rc == 0) {
+        fprintf(err, "nnrt: %s\n", r.msg);
+        rc = 1;
+    }
     return rc;
 }
 
