@@ -58,7 +58,9 @@
  *   5. trains epoch by epoch (below), writes the checkpoint (--save FILE or
  *      the train block's checkpoint) and prints the summary.
  * Exit status: 0 done, 1 a data/checkpoint/file error (one line naming the
- * file), 2 bad flags, 3 the loss became NaN or infinite.
+ * file), 2 bad flags, 3 the loss became NaN or infinite.  A stop at a
+ * failed write (stdout, the CSV log) or a non-finite loss still writes the
+ * checkpoint asked for, of the state at the last epoch boundary.
  *
  * One epoch e (counted from 0; printed from 1):
  *   lr_e    = nnrt_lr_at(lr, final_lr, decay, e, epochs)
