@@ -365,6 +365,19 @@ if is_built xor_wide && [ -f "$E/xor.safetensors" ]; then
     want_file="$E/xor.safetensors" want_text="shape"
     refused "load a checkpoint with a wrong shape" "$E/xor_wide" --load "$E/xor.safetensors" --save "$E/keep.bin"
 fi
+if is_built xor && [ -f "$E/xor.safetensors" ]; then
+    # the header length one byte short (the weights would load shifted by
+    # a byte), and 4 bytes after the last tensor
+    f="$E/xor.safetensors"
+    hl=$(od -An -tu1 -N8 "$f" | awk '{ v = 0; for (i = NF; i >= 1; i--) v = v * 256 + $i; print v }')
+    len8=$(awk -v v=$((hl - 1)) 'BEGIN { for (i = 0; i < 8; i++) { printf "\\%03o", v % 256; v = int(v / 256) } }')
+    { printf "$len8"; tail -c +9 "$f"; } >"$E/short.safetensors"
+    want_file="$E/short.safetensors" want_text="1 byte after the last tensor.*header length"
+    refused "load a checkpoint whose header length is one byte short" "$E/xor" --load "$E/short.safetensors" --save "$E/keep.bin"
+    { cat "$f"; printf 'junk'; } >"$E/long.safetensors"
+    want_file="$E/long.safetensors" want_text="4 bytes after the last tensor"
+    refused "load a checkpoint with bytes after its last tensor" "$E/xor" --load "$E/long.safetensors" --save "$E/keep.bin"
+fi
 
 # ---- bad inputs ---------------------------------------------------------------------
 if is_built fashion_relu; then
