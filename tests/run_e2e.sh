@@ -21,7 +21,9 @@
 #     network gives the program's loss and accuracy, and --load of it with
 #     --epochs 0 gives them again; spiral_mlp saved after 10 epochs and
 #     resumed to 20 prints the same progress lines as an unbroken run of 20;
-#     a checkpoint of another model, or one with a wrong shape, is refused;
+#     a checkpoint of another model, or one with a wrong shape, is refused,
+#     and so is one whose header length is a byte short or that has bytes
+#     after its last tensor;
 #   - bad inputs: a missing data file, a wrong IDX magic, a truncated IDX
 #     (raw and gzip), images that do not fit the model's input, a CSV field
 #     that is not a number: one line on stderr naming the file, exit 1, and
