@@ -5,6 +5,11 @@
  * hand in another key order, with escapes and extra metadata; every
  * rejection (other model, other shape, missing tensor, dtype, truncated
  * data, garbage) leaves the model untouched; PATH.tmp never survives.
+ * Files made by hand (st_file), each one defect away from a good one: a
+ * header length a byte short, overlapping, gapped or misaligned offsets,
+ * bytes after the last tensor, a name or __metadata__ twice, and a table
+ * of malformed headers, each refused with its message; a file laid out as
+ * the reference library writes it loads.
  */
 #include "nnrt.h"
 
