@@ -10,17 +10,25 @@
  * converted to little-endian byte by byte, so files move between hosts of
  * either byte order.
  *
- * Saving writes PATH.tmp, flushes it to disk and renames it over PATH:
- * readers see the old file or the new one, never half of one.  Loading
+ * Saving writes a temporary file, flushes it to disk and renames it over
+ * PATH: readers see the old file or the new one, never half of one.  On
+ * Linux the temporary is an unnamed file in PATH's directory (O_TMPFILE),
+ * given the name PATH.tmp only for the instant before the rename, so a
+ * save killed at any moment leaves nothing behind; elsewhere (or on a file
+ * system without O_TMPFILE) it is PATH.tmp from the start.  Loading
  * reads and checks everything (model name, each tensor's dtype, shape and
  * offsets) into temporary memory and copies into the model only when all
  * of it is right, so a failed load changes nothing.  The JSON reader is
  * strict and knows only what safetensors uses: objects, strings, and
  * arrays of non-negative integers.
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* O_TMPFILE */
+#endif
 #include "nnrt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,16 +222,71 @@ static int nnrt_ckpt_write(FILE *f, const NnrtStr *h, const NnrtTensor *params, 
     return 0;
 }
 
-/* Writes tmp, then renames it to path; removes tmp on any failure. */
+/* An unnamed file in path's directory, opened for writing (fd in *fd), or
+ * NULL where the system or the file system has no O_TMPFILE. */
+static FILE *nnrt_open_unnamed(const char *path, int *fd)
+{
+#if defined(__linux__) && defined(O_TMPFILE)
+    size_t n = strlen(path);
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    char *dir = malloc(n + 2);
+    if (!dir)
+        return NULL;
+    if (n == 0)
+        memcpy(dir, ".", 2);
+    else {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    *fd = open(dir, O_TMPFILE | O_WRONLY, 0666);
+    free(dir);
+    if (*fd < 0)
+        return NULL;
+    FILE *f = fdopen(*fd, "wb");
+    if (!f)
+        close(*fd);
+    return f;
+#else
+    (void)path;
+    (void)fd;
+    return NULL;
+#endif
+}
+
+/* The unnamed file fd gets the name tmp (through /proc/self/fd). */
+static int nnrt_name_unnamed(int fd, const char *tmp)
+{
+#if defined(__linux__) && defined(O_TMPFILE)
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    remove(tmp); /* left by a save killed before O_TMPFILE was used */
+    return linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
+#else
+    (void)fd;
+    (void)tmp;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Writes tmp (unnamed until it is complete, where the system allows),
+ * then renames it to path; removes tmp on any failure. */
 static int nnrt_ckpt_commit(const char *path, const char *tmp, const NnrtStr *h,
                             const NnrtTensor *params, int np, const NnrtTensor *state, int ns,
                             char *err, size_t errlen)
 {
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    int fd = -1;
+    FILE *f = nnrt_open_unnamed(path, &fd);
+    int unnamed = f != NULL;
+    if (!f && !(f = fopen(tmp, "wb")))
         return nnrt_errf(err, errlen, "cannot write checkpoint %s: %s", tmp, strerror(errno));
     int rc = nnrt_ckpt_write(f, h, params, np, state, ns);
     int saved = errno;
+    if (rc == 0 && unnamed && nnrt_name_unnamed(fd, tmp) != 0) {
+        rc = -1;
+        saved = errno;
+    }
     if (fclose(f) != 0 && rc == 0) {
         rc = -1;
         saved = errno;

@@ -16,7 +16,10 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ASSERT_HAS(s, sub) ck_assert_msg(strstr((s), (sub)) != NULL, "'%s' lacks '%s'", (s), (sub))
@@ -386,6 +389,49 @@ START_TEST(test_tmp_and_rename)
 }
 END_TEST
 
+/* Files in tmpdir other than the checkpoint: what a killed save left. */
+static int stray_files(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s' | grep -v '^m.safetensors$')\"", tmpdir);
+    return system(cmd) != 0;
+}
+
+/* A child saving an 8 MB checkpoint over and over is killed (SIGKILL) at
+ * 20 moments: every time, the file is absent or whole, and no temporary
+ * is left (unnamed until the instant before the rename). */
+START_TEST(test_killed_save_leaves_nothing)
+{
+    enum { BIG = 2 * 1024 * 1024 };
+    float *data = calloc(BIG, sizeof(float));
+    ck_assert_ptr_nonnull(data);
+    NnrtTensor big[1] = { { "W", data, NULL, 2, { 1024, 2048 }, BIG } };
+    char err[256];
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            for (long i = 0;; i++) {
+                data[0] = (float)i;
+                if (nnrt_ckpt_save(ckpt, "big", i, i, big, 1, NULL, 0, err, sizeof err) < 0)
+                    _exit(2);
+            }
+        }
+        struct timespec wait = { 0, 2000000L + 3000000L * round }; /* 2 to 59 ms */
+        nanosleep(&wait, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status), "round %d: the saving child exited by itself", round);
+        ck_assert_msg(!stray_files(), "round %d: a killed save left a file behind", round);
+        if (exists(ckpt))
+            ck_assert_msg(nnrt_ckpt_load(ckpt, "big", NULL, NULL, big, 1, NULL, 0, err, sizeof err) == 0,
+                          "round %d: a torn checkpoint: %s", round, err);
+    }
+    free(data);
+}
+END_TEST
+
 START_TEST(test_bad_tensors_refused_on_save)
 {
     char err[256];
@@ -635,6 +681,7 @@ int main(void)
     tcase_add_test(tc, test_corrupt_files_rejected);
     tcase_add_test(tc, test_wrong_dtype_rejected);
     tcase_add_test(tc, test_tmp_and_rename);
+    tcase_add_test(tc, test_killed_save_leaves_nothing);
     tcase_add_test(tc, test_bad_tensors_refused_on_save);
     tcase_add_test(tc, test_hand_layout_loads);
     tcase_add_test(tc, test_header_length_short_refused);
