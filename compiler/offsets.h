@@ -30,20 +30,35 @@ size_t offsets_align(size_t bytes, size_t align);
  * use less. */
 size_t offsets_lower_bound(const Lifetime *b, int n, size_t align);
 
-/* Every buffer its own bytes, in order; returns the total. */
+/* Every buffer its own bytes, in order; returns the total.  Every function
+ * here checks first that the aligned sizes add up without overflow (an
+ * internal error otherwise: sema bounds a model's sizes long before). */
 size_t offsets_naive(Lifetime *b, int n, size_t align);
 
 /* Plain greedy-by-size, for comparison: largest first (ties by earlier
- * first step), each at the lowest offset that fits. */
+ * first step), each at the lowest offset that fits.  Quadratic in n where
+ * the conflicts are (a tool's yardstick, not the planner). */
 size_t offsets_greedy(Lifetime *b, int n, size_t align);
 
 /* The planner: sets every offset (a multiple of align) and returns the
- * arena bytes.  Deterministic: the same input gives the same offsets. */
+ * arena bytes.  Deterministic: the same input gives the same offsets.
+ * Near-linear in n: a problem too large for conflict lists is placed by
+ * offsets_sweep() alone (offsets.c says when). */
 size_t offsets_assign(Lifetime *b, int n, size_t align);
 
-/* Checks a placement: every offset aligned, no two conflicting buffers
- * sharing a byte, every buffer inside arena bytes.  Returns 1 when valid;
- * otherwise 0 with a one-line reason in why (when why is not NULL). */
+/* Placing by a sweep over time, O(n log n) time and O(n) memory: forward
+ * (backward = 0) the buffers in order of first step (the larger first on a
+ * tie, then the lower index), backward in order of last step, latest
+ * first; each at the lowest hole among the live buffers that it fits
+ * (first fit) or the smallest such hole (best_fit), else on top of them.
+ * Forward first fit places exactly as first fit in that order over the
+ * conflicts would.  Returns the arena. */
+size_t offsets_sweep(Lifetime *b, int n, size_t align, int backward, int best_fit);
+
+/* Checks a placement: every lifetime in order, every offset aligned, no two
+ * conflicting buffers sharing a byte, every buffer inside arena bytes
+ * (O(n log n)).  Returns 1 when valid; otherwise 0 with a one-line reason
+ * in why (when why is not NULL). */
 int offsets_check(const Lifetime *b, int n, size_t align, size_t arena,
                   char *why, size_t why_len);
 

@@ -32,7 +32,10 @@
  *                on about a third of random graphs, docs/memory-plan.md), so
  *                all three are planned; it costs microseconds.  Ties go to
  *                the lower node id (the higher, built backwards), so the
- *                plan is deterministic.
+ *                plan is deterministic.  The greedy orders keep the ready
+ *                nodes in a heap by score, O((nodes + edges) log nodes);
+ *                each candidate is planned in a scratch arena, kept only
+ *                while it is the best.
  *  3. liveness   an arena value lives from its producer's step to the last
  *                step that reads it or an alias of it (a node nobody reads:
  *                its own step).  The loss, the output and the metric live to
@@ -55,6 +58,8 @@
 
 #include "offsets.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,6 +76,7 @@ typedef struct PlanCtx {
     BufPlan *base; /* cls, root, bytes, and the grad-block offsets */
     Csr roots;     /* the distinct roots whose bytes node i reads (through aliases) */
     Csr readers;   /* the distinct nodes that read node i directly */
+    Csr users;     /* the nodes whose roots include root r (roots inverted) */
     char *keep;    /* roots that live to the end of the forward pass */
 } PlanCtx;
 
@@ -84,6 +90,30 @@ static double plan_now_ms(void)
 static void *plan_alloc(Arena *a, int n, size_t size)
 {
     return arena_alloc(a, (size_t)(n > 0 ? n : 1) * size);
+}
+
+/* ---- sizes ----------------------------------------------------------------- */
+/* Byte counts are 64-bit and checked: sema refuses a model whose storage
+ * passes its limit, so an overflow here is an internal error, never a
+ * wrapped size. */
+static size_t plan_add(size_t a, size_t b)
+{
+    NNC_ASSERT(b <= SIZE_MAX - a, "a byte total of the plan overflows");
+    return a + b;
+}
+
+/* elements x 4, B bound to batch */
+static size_t plan_bytes(Shape s, int batch)
+{
+    uint64_t n = 4;
+    for (int i = 0; i < s.rank; i++) {
+        int d = s.d[i] == DIM_B ? batch : s.d[i];
+        NNC_ASSERT(d >= 0, "a negative extent");
+        NNC_ASSERT(d == 0 || n <= UINT64_MAX / (uint64_t)d, "a buffer's size overflows");
+        n *= (uint64_t)d;
+    }
+    NNC_ASSERT(n <= SIZE_MAX, "a buffer's size overflows");
+    return (size_t)n;
 }
 
 /* ---- 1. storage classes ------------------------------------------------ */
@@ -126,7 +156,7 @@ static size_t plan_grad_block(const Graph *g, Arena *a, BufPlan *b)
             continue; /* no update, or a gradient two params share */
         b[d].cls = SC_GRAD;
         b[d].offset = top;
-        top += offsets_align(b[d].bytes, PLAN_ALIGN);
+        top = plan_add(top, offsets_align(b[d].bytes, PLAN_ALIGN));
     }
     return top;
 }
@@ -138,7 +168,7 @@ static size_t plan_classify(const Graph *g, Arena *a, BufPlan *b)
         b[i].root = i;
         b[i].inplace_of = -1;
         b[i].first = b[i].last = -1;
-        b[i].bytes = (size_t)shape_numel(g->nodes[i].shape, g->batch) * 4;
+        b[i].bytes = plan_bytes(g->nodes[i].shape, g->batch);
     }
     size_t grad_bytes = plan_grad_block(g, a, b);
     for (int i = 0; i < g->n; i++) {
@@ -158,10 +188,10 @@ static void plan_totals(Plan *p, const BufPlan *b)
 {
     for (int i = 0; i < p->g->n; i++) {
         switch (b[i].cls) {
-        case SC_PARAM: p->param_bytes += b[i].bytes; break;
-        case SC_STATE: p->state_bytes += b[i].bytes; break;
-        case SC_BATCH: p->batch_bytes += b[i].bytes; break;
-        case SC_CONST: p->const_bytes += b[i].bytes; break;
+        case SC_PARAM: p->param_bytes = plan_add(p->param_bytes, b[i].bytes); break;
+        case SC_STATE: p->state_bytes = plan_add(p->state_bytes, b[i].bytes); break;
+        case SC_BATCH: p->batch_bytes = plan_add(p->batch_bytes, b[i].bytes); break;
+        case SC_CONST: p->const_bytes = plan_add(p->const_bytes, b[i].bytes); break;
         case SC_NONE: case SC_GRAD: case SC_ARENA: case SC_ALIAS: break;
         }
     }
@@ -178,10 +208,11 @@ static int *plan_marks(const PlanCtx *c)
 
 static int plan_edge_count(const Graph *g)
 {
-    int edges = 0;
+    long long edges = 0;
     for (int i = 0; i < g->n; i++)
         edges += g->nodes[i].n_in;
-    return edges;
+    NNC_ASSERT(edges <= INT_MAX / 2, "too many edges to plan");
+    return (int)edges;
 }
 
 /* roots of node i: the distinct roots whose bytes it reads (a view's
@@ -225,6 +256,23 @@ static void plan_edges_readers(PlanCtx *c)
                 mark[g->nodes[i].in[j]] = i, c->readers.item[next[g->nodes[i].in[j]]++] = i;
 }
 
+/* users of root r: the nodes that have r among their roots, each once. */
+static void plan_edges_users(PlanCtx *c)
+{
+    int edges = c->roots.start[c->n], *next = plan_alloc(c->a, c->n + 1, sizeof(int));
+    c->users.start = plan_alloc(c->a, c->n + 1, sizeof(int));
+    c->users.item = plan_alloc(c->a, edges, sizeof(int));
+    for (int k = 0; k < edges; k++)
+        c->users.start[c->roots.item[k] + 1]++;
+    for (int r = 0; r < c->n; r++) {
+        c->users.start[r + 1] += c->users.start[r];
+        next[r] = c->users.start[r];
+    }
+    for (int i = 0; i < c->n; i++)
+        for (int k = c->roots.start[i]; k < c->roots.start[i + 1]; k++)
+            c->users.item[next[c->roots.item[k]]++] = i;
+}
+
 /* The loss, the output and the metric are read after the last forward
  * step: their roots live to it, and no forward node takes them in place. */
 static void plan_keep(PlanCtx *c)
@@ -250,6 +298,7 @@ static void plan_ctx_init(PlanCtx *c, const Graph *g, Arena *a, size_t *grad_byt
                        "a node reads a node of a later stage");
     plan_edges_roots(c);
     plan_edges_readers(c);
+    plan_edges_users(c);
     plan_keep(c);
 }
 
@@ -267,23 +316,92 @@ static void plan_sched_index(const PlanCtx *c, int *order)
 static int plan_same_stage(const PlanCtx *c, int i, int s) { return (int)c->g->nodes[i].stage == s; }
 
 /* The list schedulers score a ready node with the arena bytes it frees
- * minus the bytes it allocates, given their state (below). */
-typedef long long (*PlanScore)(const PlanCtx *c, const int *state, int n);
+ * minus the bytes it allocates, given their state (below), and run the
+ * ready node with the best score, ties to the lower id (forward) or the
+ * higher (reversed).  A score changes only when the state of one of the
+ * node's roots does, which happens once per root, and only upwards: the
+ * scores are kept up to date through those changes, and the ready nodes
+ * sit in a binary heap that moves a node up when its score grows.  Each
+ * schedule takes O((n + edges) log n). */
+typedef struct ListSched {
+    long long *score; /* the current score of every node of the stage */
+    char *done;       /* placed in the order */
+    int *heap;        /* the ready nodes not yet placed, best first */
+    int *pos;         /* pos[id]: id's index in heap, or -1 */
+    int nheap, low_first;
+} ListSched;
 
-/* The ready node with the best score; ties to the lower id (low_first) or
- * the higher. */
-static int plan_pick(const PlanCtx *c, PlanScore score, const int *state, const int *ready, int nready,
-                     int low_first)
+static void list_init(ListSched *l, const PlanCtx *c, int low_first)
 {
-    int best = 0;
-    long long best_score = score(c, state, ready[0]);
-    for (int k = 1; k < nready; k++) {
-        long long sc = score(c, state, ready[k]);
-        int earlier = low_first ? ready[k] < ready[best] : ready[k] > ready[best];
-        if (sc > best_score || (sc == best_score && earlier))
-            best = k, best_score = sc;
+    l->score = plan_alloc(c->a, c->n, sizeof(long long));
+    l->done = plan_alloc(c->a, c->n, 1);
+    l->heap = plan_alloc(c->a, c->n, sizeof(int));
+    l->pos = plan_alloc(c->a, c->n, sizeof(int));
+    for (int i = 0; i < c->n; i++)
+        l->pos[i] = -1;
+    l->nheap = 0;
+    l->low_first = low_first;
+}
+
+static int list_before(const ListSched *l, int a, int b)
+{
+    if (l->score[a] != l->score[b])
+        return l->score[a] > l->score[b];
+    return l->low_first ? a < b : a > b;
+}
+
+static void list_set(ListSched *l, int k, int id)
+{
+    l->heap[k] = id;
+    l->pos[id] = k;
+}
+
+static void list_up(ListSched *l, int k)
+{
+    int id = l->heap[k];
+    for (; k > 0 && list_before(l, id, l->heap[(k - 1) / 2]); k = (k - 1) / 2)
+        list_set(l, k, l->heap[(k - 1) / 2]);
+    list_set(l, k, id);
+}
+
+/* The ready node with the best score, taken out and marked done; -1 when
+ * no node is ready. */
+static int list_pop(ListSched *l)
+{
+    if (l->nheap == 0)
+        return -1;
+    int top = l->heap[0], id = l->heap[--l->nheap], k = 0;
+    for (;;) {
+        int child = 2 * k + 1;
+        if (child >= l->nheap)
+            break;
+        if (child + 1 < l->nheap && list_before(l, l->heap[child + 1], l->heap[child]))
+            child++;
+        if (!list_before(l, l->heap[child], id))
+            break;
+        list_set(l, k, l->heap[child]);
+        k = child;
     }
-    return best;
+    if (l->nheap > 0)
+        list_set(l, k, id);
+    l->pos[top] = -1;
+    l->done[top] = 1;
+    return top;
+}
+
+static void list_make_ready(ListSched *l, int id)
+{
+    list_set(l, l->nheap++, id);
+    list_up(l, l->pos[id]);
+}
+
+/* Adds delta >= 0 to the score of node m (a node of the stage not yet
+ * placed). */
+static void list_add(ListSched *l, int m, long long delta)
+{
+    l->score[m] += delta;
+    if (l->pos[m] >= 0)
+        list_up(l, l->pos[m]);
 }
 
 /* Memory-greedy, forward in time.  state[r] = the readers of root r not
@@ -300,41 +418,54 @@ static long long plan_fwd_score(const PlanCtx *c, const int *remaining, int n)
     return s;
 }
 
-/* pending[i] = the inputs of i in stage s not yet run; returns the ready. */
-static int plan_fwd_ready(const PlanCtx *c, int s, int *pending, int *ready)
+/* pending[i] = the inputs of i in stage s not yet run; the scores of the
+ * stage's nodes; the ready ones in the heap. */
+static void plan_fwd_ready(const PlanCtx *c, int s, int *pending, const int *remaining, ListSched *l)
 {
-    int nready = 0;
     for (int i = 0; i < c->n; i++)
-        if (plan_same_stage(c, i, s))
+        if (plan_same_stage(c, i, s)) {
             pending[i] = 0;
+            l->score[i] = plan_fwd_score(c, remaining, i);
+        }
     for (int x = 0; x < c->n; x++)
         for (int k = c->readers.start[x]; k < c->readers.start[x + 1]; k++)
             if (plan_same_stage(c, x, s) && plan_same_stage(c, c->readers.item[k], s))
                 pending[c->readers.item[k]]++;
     for (int i = 0; i < c->n; i++)
         if (plan_same_stage(c, i, s) && pending[i] == 0)
-            ready[nready++] = i;
-    return nready;
+            list_make_ready(l, i);
+}
+
+/* Root r has one reader left to run: that reader now frees it. */
+static void plan_fwd_last_reader(const PlanCtx *c, ListSched *l, int s, int r)
+{
+    if (c->base[r].cls != SC_ARENA || c->keep[r])
+        return;
+    for (int k = c->users.start[r]; k < c->users.start[r + 1]; k++) {
+        int m = c->users.item[k];
+        if (!l->done[m] && plan_same_stage(c, m, s))
+            list_add(l, m, (long long)c->base[r].bytes);
+    }
 }
 
 static void plan_sched_greedy(const PlanCtx *c, int *order)
 {
-    int *pending = plan_alloc(c->a, c->n, sizeof(int)), *remaining = plan_alloc(c->a, c->n, sizeof(int));
-    int *ready = plan_alloc(c->a, c->n, sizeof(int)), k = 0;
+    int *pending = plan_alloc(c->a, c->n, sizeof(int)), *remaining = plan_alloc(c->a, c->n, sizeof(int)), k = 0;
+    ListSched l;
+    list_init(&l, c, 1);
     for (int i = 0; i < c->roots.start[c->n]; i++)
         remaining[c->roots.item[i]]++;
     for (int s = STAGE_FORWARD; s <= STAGE_UPDATE; s++) {
-        int nready = plan_fwd_ready(c, s, pending, ready);
-        while (nready > 0) {
-            int b = plan_pick(c, plan_fwd_score, remaining, ready, nready, 1), n = ready[b];
-            ready[b] = ready[--nready];
+        plan_fwd_ready(c, s, pending, remaining, &l);
+        for (int n; (n = list_pop(&l)) >= 0;) {
             order[k++] = n;
             for (int j = c->roots.start[n]; j < c->roots.start[n + 1]; j++)
-                remaining[c->roots.item[j]]--;
+                if (--remaining[c->roots.item[j]] == 1)
+                    plan_fwd_last_reader(c, &l, s, c->roots.item[j]);
             for (int j = c->readers.start[n]; j < c->readers.start[n + 1]; j++) {
                 int m = c->readers.item[j];
                 if (plan_same_stage(c, m, s) && --pending[m] == 0)
-                    ready[nready++] = m;
+                    list_make_ready(&l, m);
             }
         }
     }
@@ -357,43 +488,61 @@ static long long plan_rev_score(const PlanCtx *c, const int *opened, int n)
     return s;
 }
 
-/* pending[i] = the readers of i in stage s not yet placed; returns the
- * ready. */
-static int plan_rev_ready(const PlanCtx *c, int s, int *pending, int *ready)
+/* pending[i] = the readers of i in stage s not yet placed; the scores of
+ * the stage's nodes; the ready ones in the heap. */
+static void plan_rev_ready(const PlanCtx *c, int s, int *pending, const int *opened, ListSched *l)
 {
-    int nready = 0;
     for (int i = 0; i < c->n; i++) {
         if (!plan_same_stage(c, i, s))
             continue;
+        l->score[i] = plan_rev_score(c, opened, i);
         pending[i] = 0;
         for (int k = c->readers.start[i]; k < c->readers.start[i + 1]; k++)
             pending[i] += plan_same_stage(c, c->readers.item[k], s);
         if (pending[i] == 0)
-            ready[nready++] = i;
+            list_make_ready(l, i);
     }
-    return nready;
+}
+
+/* Root r has its first reader (the last, in time) placed: r's bytes are
+ * live from here back, no longer a cost to its other readers, and a gain
+ * to r itself. */
+static void plan_rev_opened(const PlanCtx *c, ListSched *l, int s, int r)
+{
+    if (c->base[r].cls != SC_ARENA)
+        return;
+    for (int k = c->users.start[r]; k < c->users.start[r + 1]; k++) {
+        int m = c->users.item[k];
+        if (!l->done[m] && plan_same_stage(c, m, s))
+            list_add(l, m, (long long)c->base[r].bytes);
+    }
+    if (!l->done[r] && plan_same_stage(c, r, s))
+        list_add(l, r, (long long)c->base[r].bytes);
 }
 
 static void plan_sched_reverse(const PlanCtx *c, int *order)
 {
     int *pending = plan_alloc(c->a, c->n, sizeof(int)), *opened = plan_alloc(c->a, c->n, sizeof(int));
-    int *seen = plan_alloc(c->a, c->n, sizeof(int)), *ready = plan_alloc(c->a, c->n, sizeof(int)), k = c->n;
+    int *seen = plan_alloc(c->a, c->n, sizeof(int)), k = c->n;
+    ListSched l;
+    list_init(&l, c, 0);
     for (int i = 0; i < c->n; i++)
         seen[i] = -1;
     for (int s = STAGE_UPDATE; s >= STAGE_FORWARD; s--) {
         for (int r = 0; s == STAGE_FORWARD && r < c->n; r++)
             opened[r] |= c->keep[r]; /* read at the end of the forward pass */
-        int nready = plan_rev_ready(c, s, pending, ready);
-        while (nready > 0) {
-            int b = plan_pick(c, plan_rev_score, opened, ready, nready, 0), n = ready[b];
-            ready[b] = ready[--nready];
+        plan_rev_ready(c, s, pending, opened, &l);
+        for (int n; (n = list_pop(&l)) >= 0;) {
             order[--k] = n;
             for (int j = c->roots.start[n]; j < c->roots.start[n + 1]; j++)
-                opened[c->roots.item[j]] = 1;
+                if (!opened[c->roots.item[j]]) {
+                    opened[c->roots.item[j]] = 1;
+                    plan_rev_opened(c, &l, s, c->roots.item[j]);
+                }
             for (int j = 0; j < c->g->nodes[n].n_in; j++) {
                 int x = c->g->nodes[n].in[j];
                 if (seen[x] != n && plan_same_stage(c, x, s) && --pending[x] == 0)
-                    ready[nready++] = x;
+                    list_make_ready(&l, x);
                 seen[x] = n;
             }
         }
@@ -500,7 +649,7 @@ static void plan_offsets(Plan *p, const PlanCtx *c, const int *head, const int *
         int i = p->order[s];
         if (p->buf[i].cls != SC_ARENA)
             continue;
-        p->naive_bytes += offsets_align(p->buf[i].bytes, PLAN_ALIGN);
+        p->naive_bytes = plan_add(p->naive_bytes, offsets_align(p->buf[i].bytes, PLAN_ALIGN));
         if (head[i] == i) {
             slot[i] = m;
             life[m++] = (Lifetime){p->buf[i].bytes, s, glast[i], 0};
@@ -574,6 +723,20 @@ static const struct {
     {"memory-greedy reversed", plan_sched_reverse},
 };
 
+/* The kept candidate's arrays, moved from its scratch arena into a. */
+static void plan_keep_arrays(Plan *p, Arena *a)
+{
+    int n = p->g->n;
+    int *order = plan_alloc(a, n, sizeof(int)), *step_of = plan_alloc(a, n, sizeof(int));
+    BufPlan *buf = plan_alloc(a, n, sizeof(BufPlan));
+    memcpy(order, p->order, (size_t)n * sizeof *order);
+    memcpy(step_of, p->step_of, (size_t)n * sizeof *step_of);
+    memcpy(buf, p->buf, (size_t)n * sizeof *buf);
+    p->order = order, p->step_of = step_of, p->buf = buf;
+}
+
+/* Each candidate is planned in a scratch arena, dropped unless it is the
+ * best so far, so that the memory stays that of two candidates. */
 void plan_build(Plan *p, const Graph *g, Arena *a, int naive)
 {
     double t0 = plan_now_ms();
@@ -583,16 +746,29 @@ void plan_build(Plan *p, const Graph *g, Arena *a, int naive)
     p->naive = naive;
     plan_ctx_init(&c, g, a, &p->grad_bytes);
     plan_totals(p, c.base);
-    int *order = plan_alloc(a, g->n, sizeof(int));
     int tries = naive ? 1 : (int)(sizeof plan_schedules / sizeof plan_schedules[0]);
     Plan best = *p;
+    Arena scratch[2];
+    int kept = -1;
     for (int k = 0; k < tries; k++) {
+        int slot = kept == 0 ? 1 : 0;
+        arena_init(&scratch[slot]);
+        c.a = &scratch[slot];
         Plan cand = *p;
+        int *order = plan_alloc(c.a, g->n, sizeof(int));
         plan_schedules[k].build(&c, order);
         plan_with_order(&cand, &c, order, plan_schedules[k].name);
-        if (k == 0 || cand.arena_bytes < best.arena_bytes)
+        if (k == 0 || cand.arena_bytes < best.arena_bytes) {
+            if (kept >= 0)
+                arena_free(&scratch[kept]);
             best = cand;
+            kept = slot;
+        } else {
+            arena_free(&scratch[slot]);
+        }
     }
+    plan_keep_arrays(&best, a);
+    arena_free(&scratch[kept]);
     *p = best;
     p->plan_ms = plan_now_ms() - t0;
 }

@@ -6,8 +6,15 @@
  *     repeatable;
  *   - hand-made cases whose optimum is the lower bound (a chain, a diamond,
  *     a branch held across the backward pass, buffers that share offset 0);
+ *   - the sweeps (offsets_sweep), forward and backward, first and best fit,
+ *     against a slow placement in the same order over 500 random sets;
+ *   - a deep network's 100,000 buffers (5 x 10^9 conflicting pairs)
+ *     planned within the test's timeout, at the lower bound; offsets_check
+ *     naming each kind of fault; a total past SIZE_MAX aborting rather
+ *     than wrapping;
  *   - the 79 glow traces of tests/data/glow-memory-traces.txt: the lower
- *     bound on at least 76 and never more than glow's recorded arena;
+ *     bound on at least 76 and never more than glow's recorded arena; the
+ *     trace reader refusing malformed traces and sizes past SIZE_MAX;
  *   - a benchmark at the scale of a 784-100-10 MLP training step (timing is
  *     printed, never asserted).
  *
@@ -16,6 +23,7 @@
 #include "offsets.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -217,6 +225,155 @@ START_TEST(test_disjoint_share_zero)
 }
 END_TEST
 
+/* ---- the sweeps and large problems ---------------------------------------- */
+/* The sweep's placement computed the slow way: buffers in the sweep's order
+ * (forward: first step, larger first, lower index; backward: last step,
+ * latest first, then the same), each at the first fit (or best fit) among
+ * the byte ranges of every placed buffer it conflicts with. */
+static int sweep_before(const Lifetime *b, int x, int y, int backward)
+{
+    int kx = backward ? -b[x].last : b[x].first, ky = backward ? -b[y].last : b[y].first;
+    size_t sx = offsets_align(b[x].bytes, ALIGN), sy = offsets_align(b[y].bytes, ALIGN);
+    if (kx != ky)
+        return kx < ky;
+    if (sx != sy)
+        return sx > sy;
+    return x < y;
+}
+
+static size_t slow_sweep(const Lifetime *b, int n, int backward, int best_fit, size_t *off)
+{
+    int order[RANDOM_MAX_N], placed[RANDOM_MAX_N] = {0};
+    for (int i = 0; i < n; i++) {
+        int k = i;
+        for (; k > 0 && sweep_before(b, i, order[k - 1], backward); k--)
+            order[k] = order[k - 1];
+        order[k] = i;
+    }
+    size_t arena = 0;
+    for (int k = 0; k < n; k++) {
+        int i = order[k];
+        size_t s = offsets_align(b[i].bytes, ALIGN), pick = SIZE_MAX, pick_gap = SIZE_MAX, top = 0;
+        /* every candidate offset: 0 and the end of each placed conflicting buffer */
+        for (int c = -1; c < n && s > 0; c++) {
+            if (c >= 0 && !(placed[c] && b[c].bytes && b[c].first <= b[i].last && b[i].first <= b[c].last))
+                continue;
+            size_t lo = c < 0 ? 0 : off[c] + offsets_align(b[c].bytes, ALIGN), gap = SIZE_MAX;
+            int fits = 1;
+            for (int j = 0; j < n && fits; j++) {
+                size_t sj = offsets_align(b[j].bytes, ALIGN);
+                if (!placed[j] || !sj || b[j].first > b[i].last || b[i].first > b[j].last)
+                    continue;
+                if (off[j] < lo + s && lo < off[j] + sj)
+                    fits = 0;
+                else if (off[j] >= lo + s && off[j] - lo < gap)
+                    gap = off[j] - lo; /* the hole from lo up to the next buffer */
+                if (off[j] + sj > top)
+                    top = off[j] + sj;
+            }
+            if (fits && gap != SIZE_MAX && (best_fit ? gap < pick_gap || (gap == pick_gap && lo < pick) : lo < pick))
+                pick = lo, pick_gap = gap;
+        }
+        for (int j = 0; j < n; j++) /* the top of the conflicting placed buffers */
+            if (placed[j] && b[j].bytes && b[j].first <= b[i].last && b[i].first <= b[j].last &&
+                off[j] + offsets_align(b[j].bytes, ALIGN) > top)
+                top = off[j] + offsets_align(b[j].bytes, ALIGN);
+        off[i] = s == 0 ? 0 : pick != SIZE_MAX ? pick : top;
+        placed[i] = 1;
+        if (off[i] + s > arena)
+            arena = off[i] + s;
+    }
+    return arena;
+}
+
+/* Each of the four sweeps places every random set exactly as the slow
+ * placement in its order does, and validly. */
+START_TEST(test_sweeps_match_slow_placement)
+{
+    TestRng r = { 0xC0FFEEu };
+    Lifetime b[RANDOM_MAX_N];
+    size_t off[RANDOM_MAX_N];
+    for (int set = 0; set < 500; set++) {
+        int n = 1 + test_below(&r, RANDOM_MAX_N);
+        int steps = 1 + test_below(&r, 3 * n);
+        random_set(&r, b, n, steps, 1 + test_below(&r, 12));
+        for (int v = 0; v < 4; v++) {
+            size_t want = slow_sweep(b, n, v / 2, v % 2, off);
+            size_t got = offsets_sweep(b, n, ALIGN, v / 2, v % 2);
+            ck_assert_uint_eq(got, want);
+            for (int i = 0; i < n; i++)
+                ck_assert_msg(b[i].offset == off[i], "set %d sweep %d buffer %d: %zu, slow %zu", set, v, i,
+                              b[i].offset, off[i]);
+            ck_assert(offsets_check(b, n, ALIGN, got, NULL, 0));
+            ck_assert_uint_ge(got, offsets_lower_bound(b, n, ALIGN));
+        }
+    }
+}
+END_TEST
+
+/* The lifetimes of a deep MLP's training step, L layers: activation i is
+ * made at step i and read back at step 4L - i (its layer's backward), and
+ * a gradient lives two steps; sizes cycle through a few widths.  Nearly
+ * every pair of activations conflicts: L^2 / 2 pairs. */
+static int deep_buffers(Lifetime *b, int layers)
+{
+    static const size_t widths[] = { 4096, 640, 12800, 2048, 64 };
+    int n = 0;
+    for (int i = 0; i < layers; i++)
+        b[n++] = (Lifetime){ widths[i % 5], i, 4 * layers - i, 0 };
+    for (int i = 0; i < layers; i++)
+        b[n++] = (Lifetime){ widths[(i + 2) % 5], 2 * layers + 2 * i, 2 * layers + 2 * i + 1, 0 };
+    return n;
+}
+
+/* 100,000 buffers with 5 x 10^9 conflicting pairs: conflict lists would
+ * take 40 GB (and used to overflow their int offsets); the planner sweeps
+ * instead, within seconds (the test case's timeout) and at the lower bound
+ * for this stack-like shape. */
+START_TEST(test_deep_network_is_planned_in_near_linear_time)
+{
+    enum { LAYERS = 50000 };
+    Lifetime *b = malloc(2 * LAYERS * sizeof *b);
+    int n = deep_buffers(b, LAYERS);
+    size_t arena = offsets_assign(b, n, ALIGN);
+    char why[200] = "";
+    ck_assert_msg(offsets_check(b, n, ALIGN, arena, why, sizeof why), "%s", why);
+    ck_assert_uint_eq(arena, offsets_lower_bound(b, n, ALIGN));
+    free(b);
+}
+END_TEST
+
+/* offsets_check finds what is wrong, and lets non-conflicting buffers
+ * share bytes. */
+START_TEST(test_check_finds_each_fault)
+{
+    Lifetime ok[3] = { { 100, 0, 2, 0 }, { 100, 1, 3, 128 }, { 100, 3, 4, 0 } };
+    char why[200] = "";
+    ck_assert_msg(offsets_check(ok, 3, ALIGN, 256, why, sizeof why), "%s", why);
+    Lifetime overlap[3] = { { 100, 0, 2, 0 }, { 100, 3, 4, 0 }, { 100, 2, 3, 64 } };
+    ck_assert(!offsets_check(overlap, 3, ALIGN, 256, why, sizeof why));
+    ck_assert_str_eq(why, "buffers 0 and 2 are live together and share bytes");
+    Lifetime misaligned[1] = { { 100, 0, 2, 32 } };
+    ck_assert(!offsets_check(misaligned, 1, ALIGN, 256, why, sizeof why));
+    ck_assert_msg(strstr(why, "misaligned or outside") != NULL, "%s", why);
+    Lifetime outside[1] = { { 100, 0, 2, SIZE_MAX - 63 } };
+    ck_assert(!offsets_check(outside, 1, ALIGN, 256, why, sizeof why));
+    ck_assert_msg(strstr(why, "misaligned or outside") != NULL, "%s", why);
+    Lifetime reversed[1] = { { 100, 5, 2, 0 } };
+    ck_assert(!offsets_check(reversed, 1, ALIGN, 256, why, sizeof why));
+    ck_assert_msg(strstr(why, "ends (step 2) before it starts (step 5)") != NULL, "%s", why);
+}
+END_TEST
+
+/* Sizes whose total passes SIZE_MAX stop the planner (an internal error)
+ * instead of wrapping into a small arena. */
+START_TEST(test_total_past_size_max_aborts)
+{
+    Lifetime b[3] = { { SIZE_MAX / 2, 0, 1, 0 }, { SIZE_MAX / 2, 0, 1, 0 }, { 4096, 0, 1, 0 } };
+    offsets_assign(b, 3, ALIGN);
+}
+END_TEST
+
 /* ---- the glow traces ----------------------------------------------------- */
 START_TEST(test_glow_traces)
 {
@@ -252,6 +409,9 @@ START_TEST(test_trace_reader_rejects_bad_input)
         { "MODEL m\nALLOC 1 64\nFREE 2\n", "bad.txt:3: error: FREE of a buffer that is not live" },
         { "MODEL m\nALLOC 1 64\nALLOC 1 64\n", "bad.txt:3: error: ALLOC of a buffer that is still" },
         { "MODEL m\nALLOC 1 sixty\nFREE 1\n", "bad.txt:2: error: expected ALIGN, ALLOC" },
+        { "MODEL m\nALLOC 1 18446744073709551615\nALLOC 2 64\nFREE 1\nFREE 2\n",
+          "bad.txt:6: error: the buffers' sizes add up past" },
+        { "MODEL m\nALIGN 4294967296\n", "bad.txt:2: error: an alignment above 1048576" },
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         Arena a;
@@ -385,6 +545,13 @@ static Suite *offsets_suite(void)
     tcase_add_test(known, test_branch_across_backward);
     tcase_add_test(known, test_disjoint_share_zero);
     suite_add_tcase(s, known);
+    TCase *large = tcase_create("sweeps and large problems");
+    tcase_set_timeout(large, 60);
+    tcase_add_test(large, test_sweeps_match_slow_placement);
+    tcase_add_test(large, test_deep_network_is_planned_in_near_linear_time);
+    tcase_add_test(large, test_check_finds_each_fault);
+    tcase_add_test_raise_signal(large, test_total_past_size_max_aborts, SIGABRT);
+    suite_add_tcase(s, large);
     TCase *traces = tcase_create("glow traces");
     tcase_set_timeout(traces, 60);
     tcase_add_test(traces, test_glow_traces);

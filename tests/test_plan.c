@@ -22,6 +22,8 @@
  *     autodiff and optimize (tests/golden/plan_twolayer.report: what
  *     `nnc --report` prints, less the time), whose totals must equal the
  *     hand-built net's; NNC_UPDATE_GOLDEN=1 rewrites them;
+ *   - a 20,000-layer MLP planned within the test's timeout (the schedulers
+ *     and the offsets near-linear), valid and at the lower bound;
  *   - timing: a 784-100-10 MLP with B = 1 (printed, not asserted).
  *
  * Run from the repository root (the golden paths are relative).
@@ -840,6 +842,47 @@ START_TEST(test_twolayer_model_golden)
 }
 END_TEST
 
+/* ---- a deep network ------------------------------------------------------- */
+/* A 20,000-layer MLP (x: [B, 4], each layer relu(h @ W + b) of width 4,
+ * SGD): 220,000 nodes whose activations nearly all live together at the
+ * turn to the backward pass.  Scheduling and offsets used to take minutes
+ * and gigabytes here (quadratic ready-list scans and conflict lists); the
+ * test case's timeout bounds it now.  The plan is checked the linear way:
+ * the schedule, every read inside its buffer's interval, and one Lifetime
+ * per chain through offsets_check; the arena is at the lower bound. */
+START_TEST(test_deep_mlp)
+{
+    enum { LAYERS = 20000 };
+    TestGraph t;
+    tg_init(&t, 8);
+    Graph *g = &t.g;
+    int h = leaf(g, OP_INPUT, shp2(DIM_B, 4), DT_F32, "x");
+    int lab = leaf(g, OP_LABEL, shp1(DIM_B), DT_I32, "t");
+    for (int k = 0; k < LAYERS; k++)
+        h = op1(g, OP_RELU, dense(g, h, 4, "W", "b"));
+    g->output = h;
+    g->loss = op2(g, OP_SOFTMAX_CE, h, lab);
+    autodiff(g);
+    Plan p;
+    plan_build(&p, g, &t.a, 0);
+    check_schedule(&p);
+    check_liveness(&p);
+    Lifetime *life = malloc((size_t)g->n * sizeof *life);
+    int m = 0;
+    for (int i = 0; i < g->n; i++)
+        if (p.buf[i].cls == SC_ARENA && chain_head(&p, i) == i)
+            life[m++] = (Lifetime){p.buf[i].bytes, p.buf[i].first, p.buf[i].last, p.buf[i].offset};
+    char why[200] = "";
+    ck_assert_msg(offsets_check(life, m, PLAN_ALIGN, p.arena_bytes, why, sizeof why), "%s", why);
+    ck_assert_uint_eq(offsets_lower_bound(life, m, PLAN_ALIGN), p.lower_bound);
+    ck_assert_uint_eq(p.arena_bytes, p.lower_bound);
+    printf("deep MLP: %d layers, %d steps, %d buffers, arena %zu B = lower bound, plan_build %.0f ms\n", LAYERS,
+           p.n_steps, m, p.arena_bytes, p.plan_ms);
+    free(life);
+    arena_free(&t.a);
+}
+END_TEST
+
 /* ---- timing --------------------------------------------------------------- */
 START_TEST(bench_mlp_784_100_10)
 {
@@ -874,6 +917,10 @@ static Suite *plan_suite(void)
     tcase_add_test(props, test_random_graphs);
     tcase_add_test(props, test_deterministic);
     suite_add_tcase(s, props);
+    TCase *deep = tcase_create("deep network");
+    tcase_set_timeout(deep, 30);
+    tcase_add_test(deep, test_deep_mlp);
+    suite_add_tcase(s, deep);
     TCase *known = tcase_create("known optimum");
     tcase_add_test(known, test_chain_second_reader);
     tcase_add_test(known, test_diamond);
