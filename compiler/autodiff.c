@@ -29,6 +29,8 @@ typedef struct AD {
     Graph *g;
     char *needs;   /* needs[i]: forward node i leads to a trainable param */
     int *parts;    /* parts[i]: the gradient contributions forward node i received */
+    int *owners;   /* owners[c]: the forward nodes j with grad[j] == c (c < cap) */
+    int cap;
     int fwd;       /* the forward node whose VJP is being built */
 } AD;
 
@@ -316,16 +318,39 @@ static void vjp(AD *ad, int i, int dy)
     }
 }
 
+/* The forward nodes whose gradient is node c, kept as g->grad changes
+ * (set_grad), so that name_part need not scan the forward graph. */
+static int *owners_of(AD *ad, int c)
+{
+    if (c >= ad->cap) {
+        int cap = 2 * c + 64;
+        int *owners = arena_alloc(ad->g->arena, (size_t)cap * sizeof *owners);
+        if (ad->cap)
+            memcpy(owners, ad->owners, (size_t)ad->cap * sizeof *owners);
+        ad->owners = owners;
+        ad->cap = cap;
+    }
+    return &ad->owners[c];
+}
+
+static void set_grad(AD *ad, int x, int c)
+{
+    if (ad->g->grad[x] >= 0)
+        --*owners_of(ad, ad->g->grad[x]);
+    ad->g->grad[x] = c;
+    ++*owners_of(ad, c);
+}
+
 /* Names contribution k of x's gradient dx_k, unless it has a name or is
- * the gradient of a value of its own (an add passes dy through). */
+ * the gradient of a value of its own (an add passes dy through): some
+ * forward node other than input has c as its gradient. */
 static void name_part(AD *ad, int input, int c, int k)
 {
     Graph *g = ad->g;
     if (g->nodes[c].name)
         return;
-    for (int j = 0; j < g->n_forward; j++)
-        if (j != input && g->grad[j] == c)
-            return;
+    if (*owners_of(ad, c) - (g->grad[input] == c) > 0)
+        return;
     g->nodes[c].name = arena_printf(g->arena, "d%s_%d", graph_name(g, input), k);
 }
 
@@ -338,7 +363,7 @@ static void add_grad(AD *ad, int input, int c)
         return;
     int old = g->grad[input], k = ++ad->parts[input];
     if (old < 0) {
-        g->grad[input] = c;
+        set_grad(ad, input, c);
         return;
     }
     if (k == 2)
@@ -347,7 +372,7 @@ static void add_grad(AD *ad, int input, int c)
     int in[2] = {old, c};
     int sum = bw(ad, OP_ADD, in, 2, BRANCH_RULE);
     graph_node(g, sum)->grad_of = input;
-    g->grad[input] = done(ad, sum);
+    set_grad(ad, input, done(ad, sum));
 }
 
 /* "x is used twice: branch gradients add", now that the uses are counted. */
@@ -467,7 +492,7 @@ void autodiff(Graph *g)
     g->nodes[seed].name = arena_printf(g->arena, "d%s", graph_name(g, g->loss));
     g->nodes[seed].rule = arena_printf(g->arena, "seed: the gradient of %s with respect to itself",
                                        graph_name(g, g->loss));
-    g->grad[g->loss] = seed;
+    set_grad(&ad, g->loss, seed);
     for (int i = g->loss; i >= 0; i--)
         if (g->grad[i] >= 0 && ad.needs[i]) {
             ad.fwd = i;

@@ -5,7 +5,8 @@
  *                 batch axis) becomes a constant, computed by the reference
  *                 interpreter
  *   CSE           a node equal to an earlier one (same op, inputs and
- *                 attributes) is replaced by it
+ *                 attributes) is replaced by it; a hash table finds it, so
+ *                 the walk stays linear in the graph
  *   DCE           nodes that reach neither the loss, the output, a metric,
  *                 a param gradient nor an update are dropped, and the array
  *                 is compacted (ids renumbered, order kept)
@@ -16,6 +17,7 @@
 #include "graph.h"
 #include "interp.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static int is_const_scalar(const Graph *g, int id, double v)
@@ -79,17 +81,98 @@ static int cse_candidate(const Node *n)
     return c != OPC_LEAF && c != OPC_UPD;
 }
 
-/* An earlier node equal to node i, or -1 (a linear scan over nodes of the
- * same op; graphs are small, and large ones skip CSE). */
-static int earlier_equal(const Graph *g, int i)
+/* ---- CSE: a hash table of the nodes seen so far ---------------------------
+ * Open addressing over node ids, keyed by a hash of everything same_attrs()
+ * compares exactly (op, inputs, integer attributes, shapes, and the bits of
+ * c[] and perm[]; a scalar CONST's value with -0 taken as 0, since 0 == -0).
+ * Each node goes in once its own rewrite is done, unless an equal node is
+ * already there, so a lookup finds the earliest equal node: one probe
+ * sequence per node, linear in the graph. */
+typedef struct Cse {
+    int *slot; /* node ids, -1 when empty */
+    size_t mask;
+} Cse;
+
+static uint64_t cse_mix(uint64_t h, uint64_t x)
+{
+    h ^= x + 0x9E3779B97F4A7C15u + (h << 6) + (h >> 2);
+    return h * 0xFF51AFD7ED558CCDu;
+}
+
+static uint64_t cse_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static uint64_t cse_shape(uint64_t h, Shape s)
+{
+    h = cse_mix(h, (uint64_t)s.rank);
+    for (int k = 0; k < s.rank; k++)
+        h = cse_mix(h, (uint64_t)(uint32_t)s.d[k]);
+    return h;
+}
+
+static uint64_t cse_hash(const Node *n)
+{
+    uint64_t h = cse_mix((uint64_t)n->op, (uint64_t)n->n_in);
+    for (int k = 0; k < n->n_in; k++)
+        h = cse_mix(h, (uint64_t)n->in[k]);
+    int attrs[] = {n->ta, n->tb, n->axis, (int)n->axes, n->keepdims, n->lo, n->hi, (int)n->dtype};
+    for (size_t k = 0; k < sizeof attrs / sizeof *attrs; k++)
+        h = cse_mix(h, (uint64_t)(uint32_t)attrs[k]);
+    for (int k = 0; k < NNC_MAX_RANK; k++)
+        h = cse_mix(h, (uint64_t)(uint32_t)n->perm[k]);
+    for (int k = 0; k < 3; k++)
+        h = cse_mix(h, cse_bits(n->c[k]));
+    if (n->op == OP_CONST && n->shape.rank == 0)
+        h = cse_mix(h, cse_bits(n->data[0] == 0 ? 0.0 : n->data[0]));
+    return cse_shape(cse_shape(h, n->shape), n->to);
+}
+
+static void cse_init(Cse *t, Arena *a, int n)
+{
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n)
+        cap *= 2;
+    t->slot = arena_alloc(a, cap * sizeof *t->slot);
+    for (size_t k = 0; k < cap; k++)
+        t->slot[k] = -1;
+    t->mask = cap - 1;
+}
+
+/* The slot holding a node equal to node i, or the empty slot where node i
+ * would go. */
+static size_t cse_find(const Cse *t, const Graph *g, int i)
 {
     const Node *n = &g->nodes[i];
-    if (!cse_candidate(n) || g->n > 20000)
+    size_t k = (size_t)cse_hash(n) & t->mask;
+    while (t->slot[k] >= 0) {
+        const Node *m = &g->nodes[t->slot[k]];
+        if (m->op == n->op && same_attrs(m, n))
+            return k;
+        k = (k + 1) & t->mask;
+    }
+    return k;
+}
+
+/* An earlier node equal to node i, or -1. */
+static int earlier_equal(const Cse *t, const Graph *g, int i)
+{
+    if (!cse_candidate(&g->nodes[i]))
         return -1;
-    for (int j = 0; j < i; j++)
-        if (g->nodes[j].op == n->op && same_attrs(&g->nodes[j], n))
-            return j;
-    return -1;
+    return t->slot[cse_find(t, g, i)];
+}
+
+/* Node i, rewritten, becomes a candidate for the nodes after it. */
+static void cse_add(Cse *t, const Graph *g, int i)
+{
+    if (!cse_candidate(&g->nodes[i]))
+        return;
+    size_t k = cse_find(t, g, i);
+    if (t->slot[k] < 0)
+        t->slot[k] = i;
 }
 
 static int foldable(const Graph *g, int i)
@@ -172,6 +255,8 @@ static void compact(Graph *g, const char *live)
 void optimize(Graph *g)
 {
     int *repl = arena_alloc(g->arena, (size_t)g->n * sizeof *repl);
+    Cse cse;
+    cse_init(&cse, g->arena, g->n);
     Interp it;
     int have_interp = 0;
     for (int i = 0; i < g->n; i++) {
@@ -180,13 +265,14 @@ void optimize(Graph *g)
             n->in[k] = repl[n->in[k]];
         int r = identity(g, i);
         if (r < 0)
-            r = earlier_equal(g, i);
+            r = earlier_equal(&cse, g, i);
         if (r < 0 && foldable(g, i)) {
             if (!have_interp++)
                 interp_init(&it, g, 1);
             fold(g, &it, i);
         }
         repl[i] = r >= 0 ? r : i;
+        cse_add(&cse, g, i);
     }
     if (have_interp)
         interp_free(&it);

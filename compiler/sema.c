@@ -244,18 +244,21 @@ static void declare_const(Sema *s, const Decl *dc)
 
 /* Names the unnamed nodes that the value of `name = ...` made, after the
  * value and their op (h_matmul, h_add, h_add2), so that the gradient code
- * can speak of dh_add rather than dt7. */
+ * can speak of dh_add rather than dt7.  The number is 1 + the nodes of the
+ * same op made before it (named or not, the result aside): one count per
+ * op, so one pass over the new nodes. */
 static void name_parts(Sema *s, int first, int result, const char *name)
 {
+    int count[OP_COUNT] = {0};
     for (int i = first; i < s->g->n; i++) {
         Node *n = &s->g->nodes[i];
-        if (n->name || i == result || n->op == OP_CONST || n->op == OP_ROWS)
+        if (i == result)
             continue;
-        int count = 1;
-        for (int k = first; k < i; k++)
-            count += s->g->nodes[k].op == n->op && s->g->nodes[k].name && k != result;
-        n->name = count == 1 ? arena_printf(s->a, "%s_%s", name, op_name(n->op))
-                             : arena_printf(s->a, "%s_%s%d", name, op_name(n->op), count);
+        int k = ++count[n->op];
+        if (n->name || n->op == OP_CONST || n->op == OP_ROWS)
+            continue;
+        n->name = k == 1 ? arena_printf(s->a, "%s_%s", name, op_name(n->op))
+                         : arena_printf(s->a, "%s_%s%d", name, op_name(n->op), k);
     }
 }
 
