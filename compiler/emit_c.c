@@ -30,6 +30,7 @@ typedef struct Emit {
     const EmitOptions *o;
     const char **name; /* C name of every node */
     int last_line;     /* the .nn line of the previous comment */
+    SrcCursor src_at;  /* where source_line last looked */
     Fusion fu;         /* which values are computed inside their reader's loop */
     ExprEnv env;       /* for the shared expression builders */
     const char *model; /* C prefix-safe model name */
@@ -46,10 +47,8 @@ static void source_line(Emit *e, int line, const char *indent)
     if (line == e->last_line || !e->o->src)
         return;
     e->last_line = line;
-    const char *p = e->o->src, *end = p + e->o->src_len;
-    for (int l = 1; l < line && p < end; p++)
-        if (*p == '\n')
-            l++;
+    const char *end = e->o->src + e->o->src_len;
+    const char *p = emit_src_line(e->o->src, e->o->src_len, line, &e->src_at);
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     const char *eol = p;
@@ -463,14 +462,44 @@ static int has_code(const Emit *e, int id)
              op == OP_ROWS || (op == OP_RESHAPE && e->p->buf[id].cls == SC_ALIAS));
 }
 
-/* Poison mode: NaN over every arena buffer whose last reader was this step. */
-static void emit_poison(Emit *e, int step)
+/* Poison mode: NaN over every arena buffer whose last reader was this step.
+ * Such a buffer is its own root, took no other's bytes and is not the
+ * loss; it dies at most once (plan_dies_at), at its root's last step.  The
+ * buffers that die in steps [from, to) are listed per step once, in id
+ * order: die.item[die.start[s - from] .. die.start[s - from + 1]). */
+typedef struct Dying {
+    int *start, *item;
+} Dying;
+
+static int poisoned(const Emit *e, int id)
 {
-    for (int id = 0; id < e->g->n; id++) {
+    const BufPlan *b = &e->p->buf[id];
+    return b->cls == SC_ARENA && b->root == id && b->inplace_of < 0 && id != e->g->loss &&
+           plan_dies_at(e->p, id, b->last);
+}
+
+static Dying dying_in(const Emit *e, int from, int to, Arena *a)
+{
+    Dying d = {arena_alloc(a, (size_t)(to - from + 1) * sizeof(int)), NULL};
+    for (int id = 0; id < e->g->n; id++)
+        if (poisoned(e, id) && e->p->buf[id].last >= from && e->p->buf[id].last < to)
+            d.start[e->p->buf[id].last - from + 1]++;
+    for (int s = from; s < to; s++)
+        d.start[s - from + 1] += d.start[s - from];
+    d.item = arena_alloc(a, (size_t)d.start[to - from] * sizeof(int) + 1);
+    int *next = arena_alloc(a, (size_t)(to - from + 1) * sizeof(int));
+    memcpy(next, d.start, (size_t)(to - from) * sizeof(int));
+    for (int id = 0; id < e->g->n; id++)
+        if (poisoned(e, id) && e->p->buf[id].last >= from && e->p->buf[id].last < to)
+            d.item[next[e->p->buf[id].last - from]++] = id;
+    return d;
+}
+
+static void emit_poison(Emit *e, const Dying *d, int from, int step)
+{
+    for (int k = d->start[step - from]; k < d->start[step - from + 1]; k++) {
+        int id = d->item[k];
         const BufPlan *b = &e->p->buf[id];
-        if (!(b->cls == SC_ARENA && b->root == id && b->inplace_of < 0 && id != e->g->loss &&
-              plan_dies_at(e->p, id, step)))
-            continue;
         if (e->fu.fused[id]) /* never stored, so it has no pointer */
             OUT("    POISON(arena + %zu, %s);\n", b->offset / 4, emit_numel(nd(e, id)->shape).s);
         else
@@ -480,6 +509,9 @@ static void emit_poison(Emit *e, int step)
 
 static void emit_steps(Emit *e, int from, int to)
 {
+    Arena a;
+    arena_init(&a);
+    Dying die = dying_in(e, from, to, &a);
     e->last_line = 0;
     for (int s = from; s < to; s++) {
         int id = e->p->order[s];
@@ -496,13 +528,14 @@ static void emit_steps(Emit *e, int from, int to)
          * dies there too */
         if (!e->fu.fused[id]) {
             for (int q = s; q > from && e->fu.fused[e->p->order[q - 1]]; q--)
-                emit_poison(e, q - 1);
-            emit_poison(e, s);
+                emit_poison(e, &die, from, q - 1);
+            emit_poison(e, &die, from, s);
         }
         if (id == e->g->output && from == 0)
             OUT("    if (mode == PREDICT)  /* %s is the output: predict stops here */\n        return 0.0f;\n",
                 e->name[id]);
     }
+    arena_free(&a);
 }
 
 /* ---- the file around the steps ------------------------------------------- */

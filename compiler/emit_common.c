@@ -5,6 +5,7 @@
 #include "emit_common.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* ---- names ------------------------------------------------------------- */
@@ -28,28 +29,70 @@ static int is_reserved(const char *s)
     return strncmp(s, "nnrt", 4) == 0 || strncmp(s, "Nnrt", 4) == 0 || strncmp(s, "NNRT", 4) == 0;
 }
 
-static int name_taken(const char **name, int upto, const char *s)
+/* The names given so far, in an open-addressing table (FNV-1a), so that
+ * naming stays linear in the graph. */
+typedef struct NameSet {
+    const char **slot;
+    size_t mask;
+} NameSet;
+
+static size_t name_slot(const NameSet *t, const char *s)
 {
-    for (int i = 0; i < upto; i++)
-        if (name[i] && strcmp(name[i], s) == 0)
-            return 1;
-    return is_reserved(s);
+    uint64_t h = 0xCBF29CE484222325u;
+    for (const char *q = s; *q; q++)
+        h = (h ^ (unsigned char)*q) * 0x100000001B3u;
+    size_t k = (size_t)h & t->mask;
+    while (t->slot[k] && strcmp(t->slot[k], s) != 0)
+        k = (k + 1) & t->mask;
+    return k;
+}
+
+static int name_taken(const NameSet *t, const char *s)
+{
+    return t->slot[name_slot(t, s)] || is_reserved(s);
 }
 
 const char **emit_names(const Graph *g, Arena *a)
 {
     const char **name = arena_alloc(a, (size_t)g->n * sizeof *name);
+    NameSet taken = {NULL, 15};
+    while (taken.mask < 2 * (size_t)g->n)
+        taken.mask = 2 * taken.mask + 1;
+    taken.slot = arena_alloc(a, (taken.mask + 1) * sizeof *taken.slot);
     for (int i = 0; i < g->n; i++) {
         const char *src = g->nodes[i].name ? g->nodes[i].name : arena_printf(a, "t%d", i);
         char *c = arena_strdup(a, src);
         for (char *q = c; *q; q++)
             if (!(*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
                 *q = '_';
-        while (name_taken(name, i, c))
+        while (name_taken(&taken, c))
             c = arena_printf(a, "%s_", c);
         name[i] = c;
+        taken.slot[name_slot(&taken, c)] = c;
     }
     return name;
+}
+
+/* The start of line `line` of the source, moving the cursor there from
+ * where it was (from the first line when unset): the steps' lines run
+ * mostly forwards, then backwards, so the moves add up to a few passes over
+ * the source rather than one pass per step.  Past the last line: the end. */
+const char *emit_src_line(const char *src, size_t len, int line, SrcCursor *at)
+{
+    const char *end = src + len;
+    if (!at->p)
+        at->p = src, at->line = 1;
+    for (; at->line < line && at->p < end; at->p++)
+        if (*at->p == '\n')
+            at->line++;
+    while (at->line > line && at->line > 1) {
+        while (at->p > src && at->p[-1] != '\n')
+            at->p--; /* the start of the cursor's line */
+        for (at->p--; at->p > src && at->p[-1] != '\n'; at->p--)
+            ; /* the start of the line above */
+        at->line--;
+    }
+    return at->p;
 }
 
 Str emit_ext(int d)
@@ -330,12 +373,11 @@ const char *emit_init_text(const Node *n, char *buf, size_t len)
     return "";
 }
 
+/* An epilogue is summed in the loop of the step right before it. */
 int emit_is_epilogue(const ExprEnv *e, int id)
 {
-    for (int i = 0; i < e->g->n; i++)
-        if (e->fu->epilogue[i] == id)
-            return 1;
-    return 0;
+    int s = e->p->step_of[id];
+    return s > 0 && e->fu->epilogue[e->p->order[s - 1]] == id;
 }
 
 

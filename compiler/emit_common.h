@@ -22,6 +22,11 @@ typedef struct Big { /* a whole expression: a fused chain over a few operands */
 } Big;
 
 const char **emit_names(const Graph *g, Arena *a); /* h.W -> h_W; clashes get a '_' */
+typedef struct SrcCursor {                         /* a place in the .nn source: p starts line `line` */
+    const char *p;
+    int line;
+} SrcCursor;
+const char *emit_src_line(const char *src, size_t len, int line, SrcCursor *at); /* start of line (1-based) */
 Str emit_ext(int d);                               /* "n" or "10" */
 Str emit_numel(Shape s);                           /* "n * 10" or "30" */
 Str emit_lit(double v);                            /* "1.0f", "0.00999999978f" */

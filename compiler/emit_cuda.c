@@ -56,6 +56,7 @@ typedef struct Cu {
     const EmitOptions *o;
     const char **name; /* C name of every node */
     int last_line;
+    SrcCursor src_at;  /* where source_line last looked */
     Fusion fu;
     ExprEnv env;       /* for the shared expression builders */
     size_t *pos;       /* params, state, batch: byte offset of the node in its region */
@@ -197,10 +198,8 @@ static void source_line(Cu *e, int line)
     if (line == e->last_line || !e->o->src)
         return;
     e->last_line = line;
-    const char *p = e->o->src, *end = p + e->o->src_len;
-    for (int l = 1; l < line && p < end; p++)
-        if (*p == '\n')
-            l++;
+    const char *end = e->o->src + e->o->src_len;
+    const char *p = emit_src_line(e->o->src, e->o->src_len, line, &e->src_at);
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     const char *eol = p;
