@@ -5,7 +5,8 @@
 #                   the error corpus, the sanitizer run)
 #   make demo       compile models/twolayer.nn, build and train it
 #   make regen      rewrite generated/ from models/ and show any drift
-#   make report     memory-plan ratios for every model and the trace tally
+#   make report     memory-plan ratios for every model and the trace tally,
+#                   then the compile-time growth curve (make growth)
 #   make bench      nnc against PyTorch, NumPy and the machine (bench/RESULTS.md)
 #   make fuzz       libFuzzer on the compiler and the runtime's readers,
 #                   FUZZ_SECONDS=N seconds each (default 60; tests/run_libfuzzer.sh)
@@ -179,9 +180,16 @@ regen: all
 	 else git diff --stat -- generated/; echo "regen: generated/ changed; commit it if the change is intended"; fi
 
 # ---- make report: every model's memory plan against issue 4's targets, ----
-# then the offset assignment on glow's traces (scripts/report.sh).
+# then the offset assignment on glow's traces (scripts/report.sh), then the
+# compile time and memory of MLPs of 10 to 20,000 layers (make growth,
+# scripts/growth.sh).
 report: $(BUILD)/nnc $(BUILD)/tools/trace_replay
-	@sh scripts/report.sh $(BUILD)/nnc $(BUILD)/tools/trace_replay
+	@sh scripts/report.sh $(BUILD)/nnc $(BUILD)/tools/trace_replay; rc=$$?; \
+	 echo; sh scripts/growth.sh $(BUILD)/nnc || rc=1; exit $$rc
+
+.PHONY: growth
+growth: $(BUILD)/nnc
+	@sh scripts/growth.sh $(BUILD)/nnc
 
 # ---- make bench: nnc against PyTorch, NumPy, OpenBLAS and the FMA peak ----
 # (bench/bench.py writes bench/RESULTS.md; never part of make test).
