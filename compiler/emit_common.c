@@ -107,6 +107,7 @@ Str emit_numel(Shape s)
 {
     Str r;
     long fixed = shape_row_numel(s);
+    NNC_ASSERT(fixed >= 0 && fixed <= NNC_MAX_STATIC_BYTES / 4, "a size past sema's limit");
     int has_b = s.rank && s.d[0] == DIM_B;
     if (has_b && fixed == 1)
         snprintf(r.s, sizeof r.s, "n");

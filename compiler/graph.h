@@ -129,6 +129,17 @@ long shape_row_numel(Shape s);          /* elements per row if d[0] is B, else n
 /* "[B, 10]" into buf; returns buf */
 const char *shape_str(Shape s, char *buf, size_t len);
 
+/* Sizes (shape.c, sema.c): every element count and byte total is computed
+ * in 64 bits and checked.  A model's static storage (params, grads,
+ * optimizer state, batch buffers, arena, constants, tables, predict's
+ * output rows) may take at most NNC_MAX_STATIC_BYTES: the 2 GiB that
+ * x86-64's default code model reaches, less 64 MiB for code and the
+ * runtime.  Each value is below it too, so every count fits a C int. */
+#define NNC_MAX_STATIC_BYTES 2080374784LL
+long long shape_count(Shape s, long long batch); /* elements, B bound to batch; -1 past 2^62 */
+struct Plan;
+int storage_check(const Graph *g, const struct Plan *p, Diag *d); /* after plan_build: 0 and an error if too big */
+
 /* Infers the shape of node `n` from its inputs' shapes and its attributes.
  * Returns NULL on success, or a message (for sema to report at the place)
  * when the inputs do not fit the op. shape.c. */

@@ -4,6 +4,11 @@
  * emitter and as plainly as possible, so that the two can check each other.
  * Broadcasting is done through strides: an input axis of extent 1 (or one
  * that is missing on the left) gets stride 0 in the output's index space.
+ *
+ * A node's values are allocated when first touched (set, read, evaluated),
+ * so the constant folder, which evaluates a few nodes of a graph, never
+ * pays for the params and activations.  Counts are checked products; sema
+ * bounds every size (graph.h), so one that overflows is a bug.
  */
 #include "interp.h"
 
@@ -27,8 +32,10 @@ static Dims dims_of(const Interp *it, Shape s)
 static long dims_numel(Dims d)
 {
     long n = 1;
-    for (int i = 0; i < d.rank; i++)
+    for (int i = 0; i < d.rank; i++) {
+        NNC_ASSERT(d.d[i] >= 0 && (d.d[i] == 0 || n <= (1L << 62) / d.d[i]), "element count overflows");
         n *= d.d[i];
+    }
     return n;
 }
 
@@ -65,15 +72,21 @@ void interp_init(Interp *it, const Graph *g, int rows)
     it->rows = rows;
     it->lr = g->train.lr;
     it->step = 1;
-    it->val = calloc((size_t)g->n, sizeof *it->val);
+    it->val = calloc((size_t)g->n + 1, sizeof *it->val);
     NNC_ASSERT(it->val != NULL, "out of memory");
-    for (int i = 0; i < g->n; i++) {
-        long n = interp_numel(it, i);
-        it->val[i] = calloc((size_t)(n ? n : 1), sizeof(double));
-        NNC_ASSERT(it->val[i] != NULL, "out of memory");
-        if (g->nodes[i].op == OP_CONST)
-            memcpy(it->val[i], g->nodes[i].data, (size_t)n * sizeof(double));
+}
+
+/* Node id's values, allocated (zeros, or a CONST's data) on first use. */
+static double *slot(Interp *it, int id)
+{
+    if (!it->val[id]) {
+        long n = interp_numel(it, id);
+        it->val[id] = calloc((size_t)(n ? n : 1), sizeof(double));
+        NNC_ASSERT(it->val[id] != NULL, "out of memory");
+        if (it->g->nodes[id].op == OP_CONST)
+            memcpy(it->val[id], it->g->nodes[id].data, (size_t)n * sizeof(double));
     }
+    return it->val[id];
 }
 
 void interp_free(Interp *it)
@@ -86,10 +99,10 @@ void interp_free(Interp *it)
 
 void interp_set(Interp *it, int node, const double *data)
 {
-    memcpy(it->val[node], data, (size_t)interp_numel(it, node) * sizeof(double));
+    memcpy(slot(it, node), data, (size_t)interp_numel(it, node) * sizeof(double));
 }
 
-double *interp_value(Interp *it, int node) { return it->val[node]; }
+double *interp_value(Interp *it, int node) { return slot(it, node); }
 
 /* splitmix64: a small seeded generator for masks and test inits. */
 static uint64_t mix(uint64_t x)
@@ -109,10 +122,11 @@ void interp_init_params(Interp *it, uint64_t seed)
         if (n->op != OP_PARAM)
             continue;
         long cnt = interp_numel(it, i);
+        double *vals = slot(it, i);
         for (long k = 0; k < cnt; k++) {
             double u1 = unit(seed + (uint64_t)i * 7919u, 2 * k) + 1e-12, u2 = unit(seed + (uint64_t)i * 7919u, 2 * k + 1);
             double normal = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
-            double *v = &it->val[i][k];
+            double *v = &vals[k];
             switch (n->init) {
             case INIT_ZEROS: *v = 0; break;
             case INIT_ONES: *v = 1; break;
@@ -494,7 +508,9 @@ static void eval_update(Interp *it, int id)
 static void eval_node(Interp *it, int id)
 {
     const Node *n = &it->g->nodes[id];
-    double *out = it->val[id];
+    for (int k = 0; k < n->n_in; k++)
+        slot(it, n->in[k]);
+    double *out = slot(it, id);
     long cnt = interp_numel(it, id);
     switch (n->op) {
     case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST:

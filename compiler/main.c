@@ -394,6 +394,8 @@ static int compile(const Options *o, Arena *a, int argc, char **argv)
         plan_dump(stdout, &plan);
     if (o->report)
         plan_report(stdout, &plan);
+    if (!storage_check(&g, &plan, &d))
+        return 1; /* the arena made the static storage too big for the target */
     if (!o->output)
         return 0;
     EmitOptions eo = o->emit;

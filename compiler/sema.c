@@ -6,8 +6,16 @@
  * scalar that depends on a param; `output` defaults to the last value
  * assigned before the loss.  The train block is resolved last, into the
  * Graph's TrainSpec, since `freeze` names params declared anywhere.
+ *
+ * Sizes: a declared value must fit the static storage limit (graph.h) as
+ * it is declared (a row of it, with B); once the train block has bound B,
+ * every value with B and an estimate of the whole static storage (params,
+ * their gradients and optimizer state, batch buffers, tables) are checked
+ * too, so --check refuses what could not be built.  The arena exists only
+ * after planning: storage_check() adds it then.
  */
 #include "sema.h"
+#include "plan.h"
 
 #include <math.h>
 #include <string.h>
@@ -113,6 +121,22 @@ static int resolve_type(Sema *s, const TypeSpec *t, int allow_b, Shape *out)
     return 1;
 }
 
+/* 1 when a declared value of shape sh fits the static storage limit (a
+ * row of it, when it has B); else reported at loc. */
+static int fits(Sema *s, const char *kind, const char *name, Shape sh, Loc loc)
+{
+    long long cnt = shape_count(sh, 1);
+    if (cnt >= 0 && cnt <= NNC_MAX_STATIC_BYTES / 4)
+        return 1;
+    char b[64], bytes[32];
+    int has_b = sh.rank && sh.d[0] == DIM_B;
+    snprintf(bytes, sizeof bytes, cnt < 0 ? "over 2^64" : "%lld", cnt * 4);
+    error_at(s->d, loc, "%s '%s' %s takes %s bytes%s, more than the %lld bytes of static storage a model may take; "
+             "use smaller %s", kind, name, shape_str(sh, b, sizeof b), bytes, has_b ? " a row" : "",
+             NNC_MAX_STATIC_BYTES, strcmp(kind, "param") == 0 ? "layers" : "rows");
+    return 0;
+}
+
 static void declare_leaf(Sema *s, const Decl *dc, Op op)
 {
     Shape sh;
@@ -141,7 +165,7 @@ static void declare_leaf(Sema *s, const Decl *dc, Op op)
         return;
     }
     Sym *sym = sema_define(s, dc->name, dc->name_loc, dc);
-    if (!sym)
+    if (!sym || !fits(s, op == OP_INPUT ? "input" : "label", dc->name, sh, dc->name_loc))
         return;
     sym->node = graph_add(s->g, op, NULL, 0, sh, dt, dc->name_loc);
     name_node(s, sym->node, dc->name);
@@ -201,7 +225,7 @@ static int init_of(Sema *s, Val v, Node *p, int fan_in, int fan_out)
 int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init, int fan_in, int fan_out, Loc loc)
 {
     Sym *sym = sema_define(s, name, loc, NULL);
-    if (!sym)
+    if (!sym || !fits(s, "param", name, shape_make(rank, d), loc))
         return -1;
     int id = graph_add(s->g, OP_PARAM, NULL, 0, shape_make(rank, d), DT_F32, loc);
     name_node(s, id, name);
@@ -449,6 +473,103 @@ static void check_trainable(Sema *s, const Decl *min)
     error_at(s->d, min->name_loc, "every param that '%s' depends on is frozen, so there is nothing to train", min->name);
 }
 
+/* ---- sizes once B is bound ---------------------------------------------- */
+
+/* The bytes of a node's value with B bound to the batch (the limit keeps
+ * every factor small, so this never overflows after sema). */
+static long long value_bytes(const Graph *g, int id) { return shape_count(g->nodes[id].shape, g->batch) * 4; }
+
+/* The table rows a program holds as static arrays (data and test). */
+static long long table_bytes(const Graph *g)
+{
+    long long total = 0, xw = 0;
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == OP_INPUT && !xw)
+            xw = shape_count(g->nodes[i].shape, 1);
+    const Source *src[2] = {&g->train.data, &g->train.test};
+    for (int k = 0; k < 2; k++)
+        if (src[k]->kind == SRC_TABLE)
+            total += (long long)src[k]->table_rows * (xw + src[k]->table_t_width) * 4;
+    return total;
+}
+
+static int optimizer_slots(OptKind k) { return k == OPT_SGD ? 0 : k == OPT_ADADELTA || k == OPT_ADAM ? 2 : 1; }
+
+/* Every value with B fits; then the static storage sema can foresee: each
+ * param, and for a trainable one that reaches the loss its gradient and
+ * optimizer slots, the batch buffers and the tables.  Reported at the
+ * largest part. */
+static void check_sizes(Sema *s)
+{
+    Graph *g = s->g;
+    char b[64];
+    for (int i = 0; i < g->n; i++) {
+        Node *n = &g->nodes[i];
+        long long cnt = shape_count(n->shape, g->batch);
+        if (n->shape.rank && n->shape.d[0] == DIM_B && (cnt < 0 || cnt > NNC_MAX_STATIC_BYTES / 4)) {
+            error_at(s->d, n->loc, "'%s' %s takes %lld bytes with B = %d, more than the %lld bytes of static "
+                     "storage a model may take; use a smaller batch", graph_name(g, i),
+                     shape_str(n->shape, b, sizeof b), cnt * 4, g->batch, NNC_MAX_STATIC_BYTES);
+            return;
+        }
+    }
+    long long params = 0, grads = 0, state = 0, batch = 0, tables = table_bytes(g), big = 0;
+    int slots = optimizer_slots(g->train.opt), big_id = -1;
+    for (int i = 0; i < g->n; i++) {
+        Node *n = &g->nodes[i];
+        long long part = 0, bytes = value_bytes(g, i);
+        if (n->op == OP_PARAM) {
+            int trained = !n->frozen && s->reach && s->reach[i];
+            params += bytes;
+            grads += trained ? bytes : 0;
+            state += trained ? slots * bytes : 0;
+            part = trained ? (2 + slots) * bytes : bytes;
+        } else if (n->op == OP_INPUT || n->op == OP_LABEL) {
+            batch += part = bytes;
+        }
+        if (part > big) {
+            big = part;
+            big_id = i;
+        }
+    }
+    long long total = params + grads + state + batch + tables;
+    if (total <= NNC_MAX_STATIC_BYTES || big_id < 0)
+        return;
+    Node *n = &g->nodes[big_id];
+    error_at(s->d, n->loc, "the model's static storage takes at least %lld bytes (params %lld, their gradients %lld, "
+             "optimizer state %lld, batch buffers %lld, tables %lld), more than the %lld bytes a model may take; "
+             "the largest part is '%s' %s (%lld bytes%s): use smaller layers or a smaller batch", total, params, grads,
+             state, batch, tables, NNC_MAX_STATIC_BYTES, n->name, shape_str(n->shape, b, sizeof b), big,
+             n->op != OP_PARAM || big == value_bytes(g, big_id) ? "" : slots ? " with its gradient and optimizer state"
+                                                                        : " with its gradient");
+}
+
+/* After planning: the static storage the emitted code declares, arena
+ * included, against the limit; reported at the largest value stored. */
+int storage_check(const Graph *g, const Plan *p, Diag *d)
+{
+    long long out = g->output >= 0 ? value_bytes(g, g->output) : 0, tables = table_bytes(g);
+    long long total = (long long)(p->param_bytes + p->grad_bytes + p->state_bytes + p->batch_bytes + p->const_bytes +
+                                  p->arena_bytes) + out + tables;
+    if (total <= NNC_MAX_STATIC_BYTES)
+        return 1;
+    int big = -1;
+    for (int i = 0; i < g->n; i++)
+        if (p->buf[i].cls != SC_NONE && p->buf[i].cls != SC_ALIAS && (big < 0 || p->buf[i].bytes > p->buf[big].bytes))
+            big = i;
+    NNC_ASSERT(big >= 0, "storage past the limit without a stored value");
+    const Node *n = &g->nodes[big];
+    char b[64], name[32];
+    snprintf(name, sizeof name, "t%d", big);
+    error_at(d, n->loc, "the planned static storage takes %lld bytes (params %zu, gradients %zu, optimizer state %zu, "
+             "batch buffers %zu, arena %zu, constants and tables %lld, output rows %lld), more than the %lld bytes a "
+             "model may take; the largest value is '%s' %s (%zu bytes): use smaller layers or a smaller batch", total,
+             p->param_bytes, p->grad_bytes, p->state_bytes, p->batch_bytes, p->arena_bytes,
+             (long long)p->const_bytes + tables, out, NNC_MAX_STATIC_BYTES, n->name ? n->name : name,
+             shape_str(n->shape, b, sizeof b), p->buf[big].bytes);
+    return 0;
+}
+
 int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
 {
     Sema s = {.g = g, .d = d, .a = g->arena, .no_output = -1};
@@ -493,6 +614,8 @@ int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override)
                 "output; write 'output NAME;' naming per-sample predictions", n->name, shape_str(n->shape, b, sizeof b));
     }
     g->batch = batch_override > 0 ? batch_override : g->train.batch;
+    if (d->errors == 0)
+        check_sizes(&s);
     g->n_forward = g->n;
     return d->errors == 0;
 }

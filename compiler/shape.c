@@ -10,6 +10,12 @@
  * are equal or one of them is 1.  The batch extent B agrees with B and 1.
  * B may only be axis 0 (graph.h), so a rule that would move it elsewhere
  * (x.T of a batch, a reduction that keeps rows but drops... ) is refused.
+ *
+ * Sizes: every count is a 64-bit product checked against 2^62 (shape_count),
+ * and a result whose row (or whole value, without B) passes the static
+ * storage limit is refused like a mismatch, so that no later pass multiplies
+ * extents that overflow.  Sema checks the count with B bound once the batch
+ * is known (sema.c).
  */
 #include "graph.h"
 
@@ -58,6 +64,32 @@ static int clash_axis(Shape a, Shape b)
             return k;
     }
     return 0;
+}
+
+long long shape_count(Shape s, long long batch)
+{
+    long long n = 1;
+    for (int i = 0; i < s.rank; i++) {
+        long long d = s.d[i] == DIM_B ? batch : s.d[i];
+        if (d < 0 || (d > 0 && n > (1LL << 62) / d))
+            return -1;
+        n *= d;
+    }
+    return n;
+}
+
+/* NULL when a value of shape s (a row of it, with B) fits the static
+ * storage limit; else the message, naming it `what`. */
+static const char *too_big(Shape s, const char *what, char *msg, size_t len)
+{
+    long long cnt = shape_count(s, 1);
+    if (cnt >= 0 && cnt <= NNC_MAX_STATIC_BYTES / 4)
+        return NULL;
+    char b1[64], bytes[32];
+    int has_b = s.rank && s.d[0] == DIM_B;
+    snprintf(bytes, sizeof bytes, cnt < 0 ? "over 2^64" : "%lld", cnt * 4);
+    return FAIL("%s has shape %s: %s bytes%s, more than the %lld bytes of static storage a model may take "
+                "(use smaller extents)", what, sh(s, b1), bytes, has_b ? " a row" : "", NNC_MAX_STATIC_BYTES);
 }
 
 static const char *extent_str(int d, char *buf)
@@ -135,9 +167,11 @@ static const char *rule_reshape(const Graph *g, Node *n, char *msg, size_t len)
     int ab = a.rank && a.d[0] == DIM_B, tb = t.rank && t.d[0] == DIM_B;
     if (ab != tb)
         return FAIL("cannot reshape %s into %s: B must be the first axis of both or of neither", sh(a, b1), sh(t, b2));
-    if (shape_row_numel(a) != shape_row_numel(t))
-        return FAIL("cannot reshape %s into %s: %ld elements%s, not %ld", sh(a, b1), sh(t, b2), shape_row_numel(a),
-                    ab ? " per row" : "", shape_row_numel(t));
+    if (too_big(t, "the reshape target", msg, len))
+        return msg;
+    if (shape_count(a, 1) != shape_count(t, 1))
+        return FAIL("cannot reshape %s into %s: %lld elements%s, not %lld", sh(a, b1), sh(t, b2), shape_count(a, 1),
+                    ab ? " per row" : "", shape_count(t, 1));
     n->shape = t;
     return NULL;
 }
@@ -187,6 +221,9 @@ static const char *rule_concat(const Graph *g, Node *n, char *msg, size_t len)
         if (!ok)
             return FAIL("concat needs equal shapes except along axis %d; got %s and %s", n->axis, sh(a, b1),
                         sh(b, b2));
+        if ((long long)n->shape.d[n->axis] + b.d[n->axis] > NNC_MAX_STATIC_BYTES / 4)
+            return FAIL("concat along axis %d gives an extent over %lld, more than the static storage a model may "
+                        "take", n->axis, NNC_MAX_STATIC_BYTES / 4);
         n->shape.d[n->axis] += b.d[n->axis];
     }
     return NULL;
@@ -256,7 +293,7 @@ static const char *rule_loss(const Graph *g, Node *n, char *msg, size_t len)
     return NULL;
 }
 
-const char *shape_infer(const Graph *g, Node *n, char *msg, size_t len)
+static const char *rule(const Graph *g, Node *n, char *msg, size_t len)
 {
     int arity = op_arity(n->op);
     NNC_ASSERT(arity < 0 ? n->n_in >= 1 : n->n_in >= arity, "wrong number of inputs");
@@ -299,4 +336,14 @@ const char *shape_infer(const Graph *g, Node *n, char *msg, size_t len)
     }
     NNC_ASSERT(0, "op without a shape rule");
     return NULL;
+}
+
+const char *shape_infer(const Graph *g, Node *n, char *msg, size_t len)
+{
+    const char *err = rule(g, n, msg, len);
+    if (err)
+        return err;
+    char what[64];
+    snprintf(what, sizeof what, "the result of %s", op_name(n->op));
+    return too_big(n->shape, what, msg, len);
 }
