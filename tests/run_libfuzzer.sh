@@ -46,10 +46,13 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 FLAGS="-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048"
 failed=0
 
-# report LOG: the lines of a libFuzzer failure worth reading.
+# report LOG: the lines of a libFuzzer failure worth reading: what failed,
+# the top four frames in nnc's own sources, where the input was saved.
 report() {
-    grep -m 12 -e 'ERROR:' -e 'runtime error' -e 'SUMMARY' -e 'fuzz_runtime:' -e 'internal error' \
-        -e '^    #[0-3] ' -e 'Test unit written' -e 'out-of-memory' -e 'timeout' "$1" | sed 's/^/    /'
+    grep -m 6 -e 'ERROR:' -e 'runtime error' -e 'SUMMARY' -e '^fuzz_runtime:' -e 'internal error' \
+        -e 'out-of-memory' -e 'timeout after' "$1" | sed 's/^/    /'
+    grep -E '^ +#[0-9]+ .* in .*(compiler|runtime|grammar|tests/fuzz)/' "$1" | head -4 | sed 's/^ */      /'
+    grep -m 1 'Test unit written' "$1" | sed 's/^/    /'
 }
 
 # seeds H: the seed directory of harness H (the front end's gathers every .nn).

@@ -1,46 +1,58 @@
 /* fuzz_runtime.c: libFuzzer harness for the runtime's file readers.
  *
  * The readers take paths, so each input is written to a file in a
- * per-process directory (mkdtemp under /dev/shm, else /tmp, removed at
- * exit) and read back.  An input is
+ * per-process directory (/dev/shm/nnrt-fuzz.PID.XXXXXX, else under /tmp;
+ * removed at exit, or by the next run when this one died) and read back.
+ * An input is
  *
  *   byte 0     the target, byte % 6 (the seeds use '0'..'5')
  *   byte 1     flags: the target's options (below)
  *   byte 2...  the payload
  *
  *   0  nnrt_idx_read on the payload as it is (raw; a payload that starts
- *      with 1f 8b is read as gzip), ndims = 1 + flags % 4
+ *      with 1f 8b is read as gzip), ndims = 1 + flags % 4, item = flags >> 2
+ *      (the row size asked for; 0: any)
  *   1  nnrt_idx_read on the payload gzip-compressed here, so that the
  *      fuzzer's mutations reach past the header; ndims = 1 + flags % 4;
  *      flags bits 2-3: 0 the stream as it is, 1 its last 1 + (flags >> 4
  *      & 7) bytes cut (a torn CRC/length trailer: must be refused), 2 a
  *      few bytes of text appended (must be refused), 3 a second gzip
- *      member appended
- *   2  nnrt_csv_read: header = bit 0, class ids in [0, 4) = bit 1, label column =
- *      (flags >> 2 & 7) - 4 (-4..3)
+ *      member appended; bit 7 asks for rows of 4 bytes
+ *   2  nnrt_csv_read: header = bit 0, label column = (flags >> 2 & 7) - 4
+ *      (-4..3); bit 1 class ids, below K = 1 + (flags >> 5) (K = 8 means
+ *      2^24, the largest)
  *   3  nnrt_data_load of idx(images, labels): payload bytes 0-1 are the
- *      images file's length n (little-endian, clamped), then n bytes of
- *      images, then the labels file; in_dim = 1 + (flags & 15); labels by
- *      flags >> 4 & 3 (see LABELS); bit 6 normalize; bit 7 both files
- *      gzip-compressed.  Then the same files again as a test set, with
- *      the training set's figures.
- *   4  nnrt_data_load of csv(path): in_dim = 1 + (flags & 7); labels by
- *      flags >> 3 & 3; header = bit 5; label column 0 (bit 6) or -1;
- *      bit 7 normalize; then again as a test set
+ *      images file's length n (little-endian, clamped), byte 2 the model's
+ *      class count (0..255), then n bytes of images, then the labels file;
+ *      in_dim = 1 + (flags & 15); labels by flags >> 4 & 3 (see LABELS);
+ *      bit 6 normalize; bit 7 both files gzip-compressed.  Then the same
+ *      files again as a test set, with the training set's figures.
+ *   4  nnrt_data_load of csv(path): payload byte 0 the class count, then
+ *      the file; in_dim = 1 + (flags & 7); labels by flags >> 3 & 3;
+ *      header = bit 5; label column 0 (bit 6) or -1; bit 7 normalize;
+ *      then again as a test set
  *   5  nnrt_ckpt_load into a small model ("fuzz": W f32[3,2], b f32[2];
- *      bit 0 adds optimizer state opt.W.m, opt.b.m)
+ *      bit 0 adds optimizer state opt.W.m, opt.b.m); bit 1: the payload is
+ *      JSON, NUL, data, and the header length is written here (padded to
+ *      a multiple of 8 with bit 2); what loads is saved and loaded again
  *
  * Besides ASan and UBSan, the harness checks what nnrt.h promises: a
- * failure writes one line (not empty, no newline) and, for checkpoints,
- * changes nothing; a success hands over what it says: every byte, float
- * and row is read here (so a short buffer shows), data sets are not
- * empty, class ids are ids, normalising figures are finite.
+ * failure writes one line (not empty, no newline), keeps nothing and, for
+ * checkpoints, changes nothing; a success hands over what it says: every
+ * byte, float and row is read here (so a short buffer shows); an IDX file
+ * has nothing after its data, a torn gzip stream is refused; data sets
+ * are not empty, class ids lie in [0, classes), one-hot rows are one-hot,
+ * normalising figures are finite; a checkpoint saved from what loaded
+ * loads back the same.
  * NNRT_FUZZ_VERBOSE=1 prints each reader's verdict (to check the seeds).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "nnrt.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,27 +63,56 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static char dir[64];
-static int verbose; /* NNRT_FUZZ_VERBOSE=1: each reader's verdict on stderr (checking seeds) */
 static char path_a[96], path_b[96]; /* dir/a, dir/b */
+static int verbose; /* NNRT_FUZZ_VERBOSE=1: each reader's verdict on stderr (checking seeds) */
 
-static void cleanup(void)
+/* Removes dir/a, dir/b and dir. */
+static void remove_dir(const char *d)
 {
-    unlink(path_a);
-    unlink(path_b);
-    rmdir(dir);
+    char f[128];
+    snprintf(f, sizeof f, "%s/a", d);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/b", d);
+    unlink(f);
+    rmdir(d);
 }
+
+/* The directories of runs that died without cleaning up (a crash, a
+ * timeout, a fork job killed): nnrt-fuzz.PID.* whose PID is gone. */
+static void sweep(const char *base)
+{
+    DIR *d = opendir(base);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        long pid;
+        char rest[32], path[128];
+        if (sscanf(e->d_name, "nnrt-fuzz.%ld.%31s", &pid, rest) != 2 || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        remove_dir(path);
+    }
+    if (d)
+        closedir(d);
+}
+
+static void cleanup(void) { remove_dir(dir); }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(dir, sizeof dir, "/dev/shm/nnrt-fuzz.XXXXXX");
-    if (!mkdtemp(dir)) {
-        snprintf(dir, sizeof dir, "/tmp/nnrt-fuzz.XXXXXX");
-        if (!mkdtemp(dir)) {
-            perror("fuzz_runtime: mkdtemp");
-            abort();
-        }
+    const char *bases[] = { "/dev/shm", "/tmp" };
+    for (int i = 0; i < 2 && !dir[0]; i++) {
+        sweep(bases[i]);
+        snprintf(dir, sizeof dir, "%s/nnrt-fuzz.%ld.XXXXXX", bases[i], (long)getpid());
+        if (!mkdtemp(dir))
+            dir[0] = '\0';
+    }
+    if (!dir[0]) {
+        perror("fuzz_runtime: mkdtemp");
+        abort();
     }
     verbose = getenv("NNRT_FUZZ_VERBOSE") != NULL;
     snprintf(path_a, sizeof path_a, "%s/a", dir);
@@ -152,13 +193,16 @@ static unsigned touch(const void *p, size_t n)
 }
 
 /* ---- 0, 1: IDX ------------------------------------------------------------ */
-/* 1 when path was accepted (and its bytes all read), 0 when refused. */
-static int idx_read(const char *path, int ndims)
+/* Reads path; 1 when it was accepted (and its bytes all read), 0 when
+ * refused.  *bytes: the header and data bytes it holds. */
+static int idx_read(const char *path, int ndims, size_t want_item, int *gz, uint64_t *bytes)
 {
     NnrtIdx x;
     char err[512] = "";
-    if (nnrt_idx_read(path, ndims, 0, &x, err, sizeof err) < 0) {
+    if (nnrt_idx_read(path, ndims, want_item, &x, err, sizeof err) < 0) {
         check_error(err);
+        if (x.bytes)
+            broken("nnrt_idx_read: a refused file kept its bytes");
         return 0;
     }
     uint64_t item = 1;
@@ -166,10 +210,27 @@ static int idx_read(const char *path, int ndims)
         item *= x.dims[i];
     if (x.ndims != ndims || x.count != x.dims[0] || x.item != item || !x.bytes)
         broken("nnrt_idx_read: count and item do not match the dimensions");
+    if (want_item && x.item != want_item)
+        broken("nnrt_idx_read: rows of the wrong size were accepted");
     touch(x.bytes, x.count * x.item);
+    *gz = x.gzip;
+    *bytes = 4 + 4 * (uint64_t)ndims + (uint64_t)x.count * x.item;
     nnrt_idx_free(&x);
     accepted("nnrt_idx_read");
     return 1;
+}
+
+static void target_idx(uint8_t flags, const uint8_t *p, size_t n)
+{
+    int gz;
+    uint64_t bytes;
+    write_file(path_a, p, n);
+    if (!idx_read(path_a, 1 + flags % 4, flags >> 2, &gz, &bytes))
+        return;
+    if (gz != (n >= 2 && p[0] == 0x1f && p[1] == 0x8b))
+        broken("nnrt_idx_read: took a raw file for gzip or the other way round");
+    if (!gz && bytes != n)
+        broken("nnrt_idx_read: accepted a raw file whose size is not the header's");
 }
 
 /* The payload as a gzip stream, whole or with its end mangled.  A stream
@@ -195,21 +256,31 @@ static void target_idx_gzip(uint8_t flags, const uint8_t *p, size_t n)
     write_file(path_a, file, size);
     free(file);
     free(gz);
-    if (idx_read(path_a, 1 + flags % 4) && (mode == 1 || mode == 2))
+    int was_gz;
+    uint64_t bytes;
+    if (!idx_read(path_a, 1 + flags % 4, flags & 0x80 ? 4 : 0, &was_gz, &bytes))
+        return;
+    if (mode == 1 || mode == 2)
         broken(mode == 1 ? "nnrt_idx_read: accepted a gzip stream whose CRC/length trailer is cut"
                          : "nnrt_idx_read: accepted bytes after the end of a gzip stream");
+    if (!was_gz)
+        broken("nnrt_idx_read: took a gzip file for raw");
+    if (mode == 0 && bytes != n)
+        broken("nnrt_idx_read: accepted a gzip file whose data is not the header's size");
 }
 
 /* ---- 2: CSV ---------------------------------------------------------------- */
 static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
 {
     int header = flags & 1, label = (int)(flags >> 2 & 7) - 4;
-    size_t classes = flags >> 1 & 1 ? 4 : 0;
+    size_t k = (size_t)(flags >> 5) + 1, classes = flags & 2 ? (k == 8 ? (size_t)1 << 24 : k) : 0;
     NnrtCsv c;
     char err[512] = "";
     write_file(path_a, p, n);
     if (nnrt_csv_read(path_a, header, label, classes, &c, err, sizeof err) < 0) {
         check_error(err);
+        if (c.x || c.lab)
+            broken("nnrt_csv_read: a refused file kept its rows");
         return;
     }
     if (c.rows == 0 || c.cols == 0 || !c.x || !c.lab)
@@ -217,32 +288,37 @@ static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
     touch(c.x, c.rows * (c.cols - 1) * sizeof(float));
     for (size_t i = 0; i < c.rows; i++) {
         float v = c.lab[i];
-        if (classes && !(v >= 0.0f && v < (float)classes && v == floorf(v)))
-            broken("nnrt_csv_read: a class id that is not a whole number in [0, 4)");
+        if (classes && !(v >= 0.0f && (double)v < (double)classes && v == floorf(v)))
+            broken("nnrt_csv_read: a class id that is not a whole number in [0, classes)");
     }
     nnrt_csv_free(&c);
     accepted("nnrt_csv_read");
 }
 
 /* ---- 3, 4: data sets --------------------------------------------------------- */
-/* The class count of the i32 label (LABELS[0]). */
-#define FUZZ_CLASSES 4
-
 /* LABELS[k]: the model's label, as (kind, width, one_hot). */
 static const struct {
     int kind;
     size_t dim;
     int one_hot;
 } LABELS[4] = {
-    { NNRT_LABEL_CLASS, 1, 0 }, /* i32[B] class ids */
+    { NNRT_LABEL_CLASS, 1, 0 }, /* i32[B] class ids, below the class count */
     { NNRT_LABEL_FLOAT, 1, 0 }, /* f32[B,1]: 0/1 targets */
     { NNRT_LABEL_FLOAT, 3, 0 }, /* f32[B,3]: one-hot from ids */
     { NNRT_LABEL_FLOAT, 4, 4 }, /* f32[B,4] with one_hot=4 */
 };
 
-/* Every row through nnrt_gather, and the loaded figures checked. */
-static void check_data(const NnrtData *d, size_t in_dim, int kind, size_t dim)
+static void check_kept_nothing(const NnrtData *d)
 {
+    if (d->xb || d->xf || d->tc || d->tf)
+        broken("nnrt_data_load: a refused set kept its arrays");
+}
+
+/* Every row through nnrt_gather, and the loaded figures checked. */
+static void check_data(const NnrtData *d, size_t in_dim, int labels, size_t classes)
+{
+    int kind = LABELS[labels].kind;
+    size_t dim = LABELS[labels].dim;
     if (d->rows == 0)
         broken("nnrt_data_load: an empty data set was accepted");
     if (d->in_dim != in_dim || !!d->xb == !!d->xf)
@@ -258,28 +334,41 @@ static void check_data(const NnrtData *d, size_t in_dim, int kind, size_t dim)
         broken("out of memory");
     for (size_t r = 0; r < d->rows; r++) {
         nnrt_gather(d, NULL, r, 1, x, t);
-        if (kind == NNRT_LABEL_CLASS && (*(int32_t *)t < 0 || *(int32_t *)t >= FUZZ_CLASSES))
-            broken("nnrt_data_load: a class id outside [0, FUZZ_CLASSES)");
+        if (kind == NNRT_LABEL_CLASS) {
+            int32_t id = *(int32_t *)t;
+            if (id < 0 || (size_t)id >= classes)
+                broken("nnrt_data_load: a class id outside [0, classes)");
+        } else if (dim > 1) { /* one-hot from ids: one 1, the rest 0 */
+            const float *row = t;
+            size_t ones = 0, zeros = 0;
+            for (size_t j = 0; j < dim; j++) {
+                ones += row[j] == 1.0f;
+                zeros += row[j] == 0.0f;
+            }
+            if (ones != 1 || zeros != dim - 1)
+                broken("nnrt_data_load: a one-hot label row is not one-hot");
+        }
     }
     free(x);
     free(t);
 }
 
 /* Loads s as a training set, then as a test set with its figures. */
-static void data_load(const NnrtSource *s, size_t in_dim, int labels)
+static void data_load(const NnrtSource *s, size_t in_dim, int labels, size_t classes)
 {
     int kind = LABELS[labels].kind;
     size_t dim = LABELS[labels].dim;
     NnrtData train, test;
     char err[512] = "";
-    if (nnrt_data_load(s, in_dim, kind, dim, FUZZ_CLASSES, &train, NULL, err, sizeof err) < 0) {
+    if (nnrt_data_load(s, in_dim, kind, dim, classes, &train, NULL, err, sizeof err) < 0) {
         check_error(err);
+        check_kept_nothing(&train);
         return;
     }
-    check_data(&train, in_dim, kind, dim);
-    if (nnrt_data_load(s, in_dim, kind, dim, FUZZ_CLASSES, &test, &train, err, sizeof err) < 0)
+    check_data(&train, in_dim, labels, classes);
+    if (nnrt_data_load(s, in_dim, kind, dim, classes, &test, &train, err, sizeof err) < 0)
         broken("nnrt_data_load: the same files failed as a test set");
-    check_data(&test, in_dim, kind, dim);
+    check_data(&test, in_dim, labels, classes);
     if (train.normalized && (test.x_mean != train.x_mean || test.x_std != train.x_std))
         broken("nnrt_data_load: the test set did not take the training figures");
     nnrt_data_free(&test);
@@ -289,9 +378,11 @@ static void data_load(const NnrtSource *s, size_t in_dim, int labels)
 
 static void target_data_idx(uint8_t flags, const uint8_t *p, size_t n)
 {
-    size_t split = n >= 2 ? (size_t)p[0] | (size_t)p[1] << 8 : 0;
-    p += n >= 2 ? 2 : n;
-    n -= n >= 2 ? 2 : n;
+    if (n < 3)
+        return;
+    size_t split = (size_t)p[0] | (size_t)p[1] << 8, classes = p[2];
+    p += 3;
+    n -= 3;
     if (split > n)
         split = n;
     void (*put)(const char *, const uint8_t *, size_t) = flags & 0x80 ? write_gzip : write_file;
@@ -306,12 +397,15 @@ static void target_data_idx(uint8_t flags, const uint8_t *p, size_t n)
     s.normalize = flags >> 6 & 1;
     int labels = flags >> 4 & 3;
     s.one_hot = LABELS[labels].one_hot;
-    data_load(&s, 1 + (flags & 15u), labels);
+    data_load(&s, 1 + (flags & 15u), labels, classes);
 }
 
 static void target_data_csv(uint8_t flags, const uint8_t *p, size_t n)
 {
-    write_file(path_a, p, n);
+    if (n < 1)
+        return;
+    size_t classes = p[0];
+    write_file(path_a, p + 1, n - 1);
     NnrtSource s;
     nnrt_source_init(&s);
     s.kind = NNRT_SRC_CSV;
@@ -321,30 +415,67 @@ static void target_data_csv(uint8_t flags, const uint8_t *p, size_t n)
     s.normalize = flags >> 7 & 1;
     int labels = flags >> 3 & 3;
     s.one_hot = LABELS[labels].one_hot;
-    data_load(&s, 1 + (flags & 7u), labels);
+    data_load(&s, 1 + (flags & 7u), labels, classes);
 }
 
 /* ---- 5: safetensors checkpoints ------------------------------------------------ */
-static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
+/* The model a checkpoint is loaded into: params W [3,2], b [2] in vals[0..8),
+ * optimizer state in vals[8..16). */
+enum { CK_NUMEL = 6 + 2 };
+
+static void ckpt_model(float *vals, NnrtTensor params[2], NnrtTensor state[2])
 {
-    enum { NUMEL = 6 + 2 };
-    float vals[2 * NUMEL], before[2 * NUMEL];
-    for (int i = 0; i < 2 * NUMEL; i++)
-        vals[i] = (float)i + 0.25f;
-    memcpy(before, vals, sizeof vals);
-    NnrtTensor params[2] = {
+    NnrtTensor t[4] = {
         { "W", vals, NULL, 2, { 3, 2 }, 6 },
         { "b", vals + 6, NULL, 1, { 2 }, 2 },
+        { "opt.W.m", vals + CK_NUMEL, NULL, 2, { 3, 2 }, 6 },
+        { "opt.b.m", vals + CK_NUMEL + 6, NULL, 1, { 2 }, 2 },
     };
-    NnrtTensor state[2] = {
-        { "opt.W.m", vals + NUMEL, NULL, 2, { 3, 2 }, 6 },
-        { "opt.b.m", vals + NUMEL + 6, NULL, 1, { 2 }, 2 },
-    };
-    write_file(path_a, p, n);
-    long epoch = -7, step = -7;
+    memcpy(params, t, 2 * sizeof *t);
+    memcpy(state, t + 2, 2 * sizeof *t);
+}
+
+/* The file: the payload as it is, or (bit 1) framed here: the payload is
+ * the JSON header, a NUL, then the data, and the 8-byte length is written
+ * to match the header (padded with spaces to a multiple of 8 with bit 2),
+ * so that mutations of the JSON keep the file's framing. */
+static void ckpt_file(uint8_t flags, const uint8_t *p, size_t n)
+{
+    const uint8_t *nul = flags & 2 ? memchr(p, 0, n) : NULL;
+    if (!nul) {
+        write_file(path_a, p, n);
+        return;
+    }
+    size_t h = (size_t)(nul - p), pad = flags & 4 ? (8 - h % 8) % 8 : 0, len = 8 + h + pad + (n - h - 1);
+    uint8_t *f = malloc(len);
+    if (!f)
+        broken("out of memory");
+    for (int i = 0; i < 8; i++)
+        f[i] = (uint8_t)((uint64_t)(h + pad) >> (8 * i));
+    memcpy(f + 8, p, h);
+    memset(f + 8 + h, ' ', pad);
+    memcpy(f + 8 + h + pad, nul + 1, n - h - 1);
+    write_file(path_a, f, len);
+    free(f);
+}
+
+/* A load into the model; a failure changes nothing.  What loaded is saved
+ * with nnrt_ckpt_save and loaded again: the same values, bit for bit. */
+static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
+{
+    float vals[2 * CK_NUMEL], before[2 * CK_NUMEL], again[2 * CK_NUMEL];
+    NnrtTensor params[2], state[2], params2[2], state2[2];
+    int n_state = flags & 1 ? 2 : 0;
+    for (int i = 0; i < 2 * CK_NUMEL; i++)
+        vals[i] = (float)i + 0.25f;
+    memcpy(before, vals, sizeof vals);
+    memcpy(again, vals, sizeof vals);
+    ckpt_model(vals, params, state);
+    ckpt_model(again, params2, state2);
+    ckpt_file(flags, p, n);
+    long epoch = -7, step = -7, epoch2 = -7, step2 = -7;
     char err[512] = "";
-    if (nnrt_ckpt_load(path_a, "fuzz", &epoch, &step, params, 2, state, flags & 1 ? 2 : 0,
-                       err, sizeof err) < 0) {
+    if (nnrt_ckpt_load(path_a, "fuzz", &epoch, &step, params, 2, state, n_state, err, sizeof err) < 0) {
         check_error(err);
         if (memcmp(vals, before, sizeof vals) != 0 || epoch != -7 || step != -7)
             broken("nnrt_ckpt_load: a failed load changed the model");
@@ -353,6 +484,16 @@ static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
     if (epoch < 0 || step < 0)
         broken("nnrt_ckpt_load: a negative epoch or step");
     touch(vals, sizeof vals);
+    if (nnrt_ckpt_save(path_b, "fuzz", epoch, step, params, 2, state, n_state, err, sizeof err) < 0) {
+        fprintf(stderr, "fuzz_runtime: %s\n", err);
+        broken("nnrt_ckpt_save: cannot save what was loaded");
+    }
+    if (nnrt_ckpt_load(path_b, "fuzz", &epoch2, &step2, params2, 2, state2, n_state, err, sizeof err) < 0) {
+        fprintf(stderr, "fuzz_runtime: %s\n", err);
+        broken("nnrt_ckpt_load: refused a checkpoint nnrt_ckpt_save wrote");
+    }
+    if (memcmp(vals, again, sizeof vals) != 0 || epoch2 != epoch || step2 != step)
+        broken("nnrt_ckpt_load: a saved checkpoint did not load back the same");
     accepted("nnrt_ckpt_load");
 }
 
@@ -364,10 +505,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data + 2;
     size_t n = size - 2;
     switch (data[0] % 6) {
-    case 0:
-        write_file(path_a, p, n);
-        idx_read(path_a, 1 + flags % 4);
-        break;
+    case 0: target_idx(flags, p, n); break;
     case 1: target_idx_gzip(flags, p, n); break;
     case 2: target_csv(flags, p, n); break;
     case 3: target_data_idx(flags, p, n); break;
