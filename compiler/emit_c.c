@@ -192,11 +192,14 @@ static void emit_copy_loops(Emit *e, int id, Shape loops, const char *dst_idx, c
     OUT("%*s%s[%s] = %s[%s];\n", 4 * (loops.rank + 1), "", e->name[id], dst_idx, src, src_idx);
 }
 
+/* out[i] = x[i's index in x]; a scalar constant x is a literal: a fill */
 static void emit_broadcast(Emit *e, int id)
 {
     const Node *n = nd(e, id);
     Shape in = nd(e, n->in[0])->shape;
-    emit_copy_loops(e, id, n->shape, emit_index_in(n->shape, n->shape).s, e->name[n->in[0]], emit_index_in(in, n->shape).s);
+    open_loops(e, n->shape);
+    OUT("%*s%s[%s] = %s;\n", 4 * (n->shape.rank + 1), "", e->name[id], emit_index_in(n->shape, n->shape).s,
+        emit_elem(&e->env, n->in[0], emit_index_in(in, n->shape).s).s);
 }
 
 /* slice: out = x[.., lo:hi, ..];  pad: zeros, then out[.., lo:hi, ..] = x */

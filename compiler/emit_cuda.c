@@ -625,7 +625,9 @@ static void kernel_data(Cu *e, int id)
     e->out = open_memstream(&body, &len);
     NNC_ASSERT(e->out, "open_memstream failed");
     switch (n->op) {
-    case OP_BROADCAST_TO: OUT("    %s[%s] = %s[%s];\n", y, at.s, x, emit_index_in(in, n->shape).s); break;
+    case OP_BROADCAST_TO: /* a scalar constant x is a literal: a fill */
+        OUT("    %s[%s] = %s;\n", y, at.s, emit_elem(&e->env, n->in[0], emit_index_in(in, n->shape).s).s);
+        break;
     case OP_TRANSPOSE: OUT("    %s[%s] = %s[%s];\n", y, at.s, x, transpose_src(e, id).s); break;
     case OP_SLICE: OUT("    %s[%s] = %s[%s];\n", y, at.s, x, shifted(in, n->axis, n->lo).s); break;
     case OP_PAD: {

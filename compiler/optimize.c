@@ -3,13 +3,23 @@
  *   identities    x·1, x/1, x+0, x-0, (xᵀ)ᵀ, reshape to the same shape -> x
  *   folding       a node whose inputs are all constants (and which has no
  *                 batch axis) becomes a constant, computed by the reference
- *                 interpreter
+ *                 interpreter, when it has at most FOLD_MAX_NUMEL elements:
+ *                 a constant is written out as a C array, so a larger one
+ *                 (broadcast_to(2, [3000, 3000])) stays an op that fills its
+ *                 buffer at run time, and the compiler's time and the
+ *                 emitted text stay proportional to the model's text
  *   CSE           a node equal to an earlier one (same op, inputs and
  *                 attributes) is replaced by it; a hash table finds it, so
  *                 the walk stays linear in the graph
  *   DCE           nodes that reach neither the loss, the output, a metric,
  *                 a param gradient nor an update are dropped, and the array
  *                 is compacted (ids renumbered, order kept)
+ *
+ *   gradients     after the walk, a param gradient that no backward step
+ *                 computes (a folded constant, the seed dL/dL = 1, a param
+ *                 or a forward value an identity left) gets a backward node
+ *                 that writes it into the gradient block: a fill when all
+ *                 its values are equal, else a copy
  *
  * The walk goes in array order; `repl[i]` is the node that now stands for
  * node i, and every input is read through it.
@@ -175,6 +185,10 @@ static void cse_add(Cse *t, const Graph *g, int i)
         t->slot[k] = i;
 }
 
+/* The most elements a folded constant may have: 16 KiB of f32, about
+ * 50 KB of C literals. */
+#define FOLD_MAX_NUMEL 4096
+
 static int foldable(const Graph *g, int i)
 {
     const Node *n = &g->nodes[i];
@@ -182,6 +196,9 @@ static int foldable(const Graph *g, int i)
     if (!(c == OPC_EW || c == OPC_RED || c == OPC_SHAPE) || n->n_in == 0)
         return 0;
     if (n->shape.rank && n->shape.d[0] == DIM_B)
+        return 0;
+    long long numel = shape_count(n->shape, 1);
+    if (numel < 0 || numel > FOLD_MAX_NUMEL)
         return 0;
     for (int k = 0; k < n->n_in; k++)
         if (g->nodes[n->in[k]].op != OP_CONST)
@@ -203,6 +220,132 @@ static void fold(Graph *g, Interp *it, int i)
 }
 
 static int remap(const int *repl, int id) { return id < 0 ? id : repl[id]; }
+
+/* ---- param gradients that no step writes ------------------------------------
+ * The update stage reads each param's gradient from the gradient block
+ * (plan.h), which only backward steps write.  A gradient that is a leaf (a
+ * folded constant, the seed dL/dL = 1, a param or an input an identity left)
+ * or a forward value would be read there unwritten; such a gradient gets a
+ * node of its own, put just before the update stage:
+ *
+ *   fill   broadcast_to(v, shape) of a new scalar constant v, when the
+ *          gradient is a constant whose values all equal v
+ *   copy   reshape(d, shape) of the gradient d otherwise, which the plan
+ *          gives the gradient's bytes (a param gradient is never a view)
+ */
+static int needs_writer(const Node *d)
+{
+    return op_class(d->op) == OPC_LEAF || d->stage != STAGE_BACKWARD;
+}
+
+static int is_update_op(Op op) { return op_class(op) == OPC_UPD && op != OP_GRAD_NORM; }
+
+static int uniform_const(const Node *d)
+{
+    if (d->op != OP_CONST)
+        return 0;
+    long long cnt = shape_count(d->shape, 1);
+    for (long long k = 1; k < cnt; k++)
+        if (memcmp(&d->data[k], &d->data[0], sizeof(double)) != 0)
+            return 0;
+    return 1;
+}
+
+/* Appends the node that writes gradient d of param p; returns its id. */
+static int add_writer(Graph *g, int d, int p)
+{
+    const Node src = g->nodes[d]; /* graph_add may move the array */
+    NNC_ASSERT(src.dtype == DT_F32 && src.stage != STAGE_UPDATE, "a param gradient is not an f32 value");
+    int w;
+    const char *rule;
+    if (uniform_const(&src)) {
+        int c = graph_add(g, OP_CONST, NULL, 0, shape_scalar(), DT_F32, src.loc);
+        Node *cn = graph_node(g, c);
+        cn->stage = STAGE_BACKWARD;
+        cn->data = arena_alloc(g->arena, sizeof(double));
+        cn->data[0] = cn->c[0] = src.data[0];
+        w = graph_add(g, OP_BROADCAST_TO, &c, 1, src.shape, DT_F32, src.loc);
+        rule = "a constant gradient: filled in at every step";
+    } else {
+        w = graph_add(g, OP_RESHAPE, &d, 1, src.shape, DT_F32, src.loc);
+        rule = "the gradient is another value: copied in at every step";
+    }
+    Node *wn = graph_node(g, w);
+    wn->to = src.shape;
+    wn->stage = STAGE_BACKWARD;
+    wn->grad_of = p;
+    wn->rule = rule;
+    wn->name = arena_printf(g->arena, "d%s", graph_name(g, p));
+    if (src.op == OP_CONST && src.stage == STAGE_BACKWARD)
+        g->nodes[d].name = NULL; /* a folded temporary: the writer takes its place and its name */
+    return w;
+}
+
+/* Nodes order[0 .. g->n) become nodes 0 .. g->n, in that order; the forward
+ * nodes keep their places. */
+static void reorder(Graph *g, const int *order)
+{
+    int *newid = arena_alloc(g->arena, (size_t)g->n * sizeof *newid);
+    Node *nodes = arena_alloc(g->arena, (size_t)g->n * sizeof *nodes);
+    for (int k = 0; k < g->n; k++)
+        newid[order[k]] = k;
+    for (int k = 0; k < g->n; k++) {
+        Node n = g->nodes[order[k]];
+        for (int j = 0; j < n.n_in; j++)
+            n.in[j] = newid[n.in[j]];
+        n.grad_of = n.grad_of >= 0 ? newid[n.grad_of] : -1;
+        n.state_of = n.state_of >= 0 ? newid[n.state_of] : -1;
+        nodes[k] = n;
+    }
+    for (int i = 0; i < g->n_forward; i++) {
+        NNC_ASSERT(newid[i] == i, "a forward node moved");
+        g->grad[i] = remap(newid, g->grad[i]);
+    }
+    g->nodes = nodes;
+    g->cap = g->n;
+    g->loss = remap(newid, g->loss);
+    g->output = remap(newid, g->output);
+    g->metric = remap(newid, g->metric);
+}
+
+static void write_param_grads(Graph *g)
+{
+    int n0 = g->n, first_update = n0;
+    for (int i = n0 - 1; i >= 0 && g->nodes[i].stage == STAGE_UPDATE; i--)
+        first_update = i;
+    int *writer = arena_alloc(g->arena, (size_t)(n0 ? n0 : 1) * sizeof *writer);
+    for (int i = 0; i < n0; i++) {
+        writer[i] = -1;
+        NNC_ASSERT(i < first_update || g->nodes[i].stage == STAGE_UPDATE, "the update stage is not last");
+    }
+    for (int u = first_update; u < n0; u++) {
+        if (!is_update_op(g->nodes[u].op))
+            continue;
+        int p = g->nodes[u].in[0], d = g->nodes[u].in[1];
+        if (!needs_writer(&g->nodes[d]))
+            continue;
+        if (writer[d] < 0)
+            writer[d] = add_writer(g, d, p);
+        g->nodes[u].in[1] = writer[d];
+        if (p < g->n_forward)
+            g->grad[p] = writer[d];
+    }
+    if (g->n == n0)
+        return;
+    for (int u = first_update; u < n0; u++) /* grad_norm reads every param gradient */
+        if (g->nodes[u].op == OP_GRAD_NORM)
+            for (int k = 0; k < g->nodes[u].n_in; k++)
+                if (writer[g->nodes[u].in[k]] >= 0)
+                    g->nodes[u].in[k] = writer[g->nodes[u].in[k]];
+    int *order = arena_alloc(g->arena, (size_t)g->n * sizeof *order), m = 0;
+    for (int i = 0; i < first_update; i++)
+        order[m++] = i;
+    for (int i = n0; i < g->n; i++)
+        order[m++] = i;
+    for (int i = first_update; i < n0; i++)
+        order[m++] = i;
+    reorder(g, order);
+}
 
 /* ---- dead code ------------------------------------------------------------- */
 static void mark_live(const Graph *g, char *live)
@@ -281,6 +424,8 @@ void optimize(Graph *g)
     g->loss = remap(repl, g->loss);
     g->output = remap(repl, g->output);
     g->metric = remap(repl, g->metric);
+    if (g->grad)
+        write_param_grads(g);
     char *live = arena_alloc(g->arena, (size_t)g->n + 1);
     mark_live(g, live);
     compact(g, live);

@@ -4,7 +4,8 @@
  * Five passes, in this order:
  *
  *  1. classify   each node's storage class and bytes (numel with B bound to
- *                g->batch, × 4).  Scalar CONSTs, ROWS and the update ops have
+ *                g->batch, × 4).  Scalar CONSTs (that every reader reads as
+ *                a literal), ROWS and the update ops have
  *                no storage; a RESHAPE is an alias of its input's root (a
  *                view: same bytes), unless it is itself a param gradient.
  *                The param gradients form one block: params in index order,
@@ -122,11 +123,46 @@ static int plan_is_update(Op op)
     return op == OP_SGD || op == OP_MOMENTUM || op == OP_ADAGRAD || op == OP_ADADELTA || op == OP_ADAM;
 }
 
-/* The class of a node by its op alone (param gradients and aliases aside). */
-static StorageClass plan_op_class(const Node *n)
+/* Whether the emitters read input k of an `op` node element by element
+ * (emit_elem), so that a one-element constant there may be a literal: the
+ * elementwise ops, the reductions, broadcast_to (a fill) and dL of the loss
+ * gradients.  Every other reader (matmul, concat, a copy, ...) indexes the
+ * input's buffer by name. */
+static int plan_reads_literal(Op op, int k)
+{
+    switch (op_class(op)) {
+    case OPC_EW: return 1;
+    case OPC_RED: return k == 0;
+    default: break;
+    }
+    switch (op) {
+    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
+        return 1;
+    case OP_SUM_TO: case OP_BROADCAST_TO: return k == 0;
+    case OP_SOFTMAX_CE_GRAD: case OP_SIGMOID_CE_GRAD: return k == 2;
+    case OP_NLL_GRAD: return k == 1;
+    default: return 0;
+    }
+}
+
+/* Marks the one-element constants that some reader reads by name: they
+ * need a buffer (SC_CONST) rather than a literal. */
+static char *plan_named_consts(const Graph *g, Arena *a)
+{
+    char *named = plan_alloc(a, g->n, 1);
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (!plan_reads_literal(g->nodes[i].op, k))
+                named[g->nodes[i].in[k]] = 1;
+    return named;
+}
+
+/* The class of a node by its op alone (param gradients and aliases aside);
+ * named: plan_named_consts(). */
+static StorageClass plan_op_class(const Node *n, int named)
 {
     if (n->op == OP_CONST)
-        return shape_numel(n->shape, 1) == 1 ? SC_NONE : SC_CONST;
+        return shape_numel(n->shape, 1) == 1 && !named ? SC_NONE : SC_CONST;
     if (n->op == OP_ROWS || plan_is_update(n->op))
         return SC_NONE;
     if (n->op == OP_PARAM)
@@ -171,11 +207,12 @@ static size_t plan_classify(const Graph *g, Arena *a, BufPlan *b)
         b[i].bytes = plan_bytes(g->nodes[i].shape, g->batch);
     }
     size_t grad_bytes = plan_grad_block(g, a, b);
+    char *named = plan_named_consts(g, a);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         if (b[i].cls == SC_GRAD)
             continue;
-        b[i].cls = plan_op_class(n);
+        b[i].cls = plan_op_class(n, named[i]);
         if (n->op == OP_RESHAPE) { /* a view: the bytes of the input's root */
             b[i].cls = SC_ALIAS;
             b[i].root = b[n->in[0]].root;

@@ -5,7 +5,9 @@
  *
  *   SC_NONE    no storage: scalar CONSTs and ROWS are literals in the code,
  *              update nodes write into their param and state
- *   SC_CONST   a CONST tensor (index lists): a static const array
+ *   SC_CONST   a CONST tensor (index lists, folded values), or a scalar
+ *              CONST that some reader indexes by name (matmul, concat, a
+ *              copy): a static const array
  *   SC_PARAM   params, persistent
  *   SC_STATE   optimizer state, persistent
  *   SC_BATCH   inputs and labels: the current batch, persistent

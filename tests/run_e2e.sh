@@ -39,7 +39,13 @@
 #     and 330,000 blank lines (both under ulimit -v 2000000: nothing may be
 #     allocated from the claim); and library mode (tests/e2e/lib_ids.c):
 #     spiral_mlp_train_step and _loss return NaN for an id outside
-#     [0, SPIRAL_MLP_CLASSES) and change nothing.
+#     [0, SPIRAL_MLP_CLASSES) and change nothing;
+#   - constant gradients (tests/e2e/const_grads.nn: gradients that fold to
+#     constants, the seed dL/dL, other params): --gradcheck exits 0 with
+#     OpenBLAS and --blas none, and library mode's first Adam step moves
+#     every float against its gradient by differences (lib_grads.c);
+#   - a [3000, 3000] constant (tests/e2e/big_const.nn): nnc within 2 s, a
+#     .c under 1 MB that builds and trains an epoch to a finite loss.
 # One line per check ("ok   ..." or "FAIL ..."), the measured figures, a
 # tally; exit 1 if any check failed.  Run from the repository root after
 # `make` (make test does both).  Takes about a minute on two cores.
@@ -458,6 +464,60 @@ else
     else
         bad "library mode: lib_ids exits $rc:"
         grep -v '^ok' "$out" | head -5 | sed 's/^/     /'
+    fi
+fi
+
+# ---- constant gradients and large constants ------------------------------------------
+# tests/e2e/const_grads.nn: params whose gradients fold to constants, are the
+# seed dL/dL or other params; each must reach the gradient block:
+# --gradcheck of the program (OpenBLAS and --blas none), and library mode's
+# first Adam step against the gradients by differences (tests/e2e/lib_grads.c).
+for blas in cblas none; do
+    if ! "$NNC" tests/e2e/const_grads.nn --blas $blas -o "$E/const_grads_$blas" 2>"$E/log/build-const_grads_$blas.err"; then
+        bad "const_grads --blas $blas: build failed: $(head -1 "$E/log/build-const_grads_$blas.err")"
+        continue
+    fi
+    run "gradcheck-const_grads-$blas" "$E/const_grads_$blas" --gradcheck
+    verdict=$(grep '^gradcheck: worst' "$out" | tail -1)
+    if [ "$rc" -eq 0 ]; then
+        ok "gradcheck const_grads (--blas $blas): ${verdict#gradcheck: }"
+    else
+        bad "gradcheck const_grads (--blas $blas): exit $rc: ${verdict:-$(head -1 "$err")}"
+        grep '^gradcheck .*rel err' "$out" | sed 's/^/     /'
+    fi
+done
+mkdir -p "$E/libcg"
+if ! "$NNC" tests/e2e/const_grads.nn --emit library -o "$E/libcg/const_grads.c" 2>"$E/log/libcg.err" ||
+   ! $CC -std=c99 -O2 -I"$E/libcg" -o "$E/lib_grads" tests/e2e/lib_grads.c "$E/libcg/const_grads.c" -lm 2>>"$E/log/libcg.err"; then
+    bad "library mode: building const_grads' library with tests/e2e/lib_grads.c failed: $(head -1 "$E/log/libcg.err")"
+else
+    run lib-grads "$E/lib_grads"
+    if [ "$rc" -eq 0 ]; then
+        ok "library mode const_grads: $(tail -1 "$out" | sed 's/^ok *//')"
+    else
+        bad "library mode const_grads: lib_grads exits $rc:"
+        head -5 "$out" | sed 's/^/     /'
+    fi
+fi
+# tests/e2e/big_const.nn: broadcast_to(2.0, [3000, 3000]) is not folded into
+# a 54 MB C literal: nnc within 2 s, the .c under 1 MB, and it builds and
+# trains an epoch to a finite loss.
+run "emit-big_const" "$NNC" tests/e2e/big_const.nn -o "$E/big_const.c"
+bytes=$(wc -c <"$E/big_const.c" 2>/dev/null || echo 0)
+if [ "$rc" -ne 0 ]; then
+    bad "big_const: nnc exits $rc: $(head -1 "$err")"
+elif [ "$bytes" -ge 1000000 ] || ! le "$wall" 2; then
+    bad "big_const: nnc took ${wall}s (want <= 2 s) for a .c of $bytes bytes (want < 1 MB)"
+elif ! $CC -std=c99 -O2 $CFLAGS_RT -o "$E/big_const" "$E/big_const.c" $LIBS_RT 2>"$E/log/cc-big_const.err"; then
+    bad "big_const: the .c does not build: $(head -1 "$E/log/cc-big_const.err")"
+else
+    nnc_wall=$wall
+    run "run-big_const" "$E/big_const"
+    bloss=$(field "$out" loss)
+    if [ "$rc" -eq 0 ] && printf '%s\n' "$bloss" | grep -Eq '^-?[0-9]+(\.[0-9]+)?$'; then
+        ok "big_const: a [3000, 3000] constant: nnc ${nnc_wall}s, $bytes bytes of C, builds, trains (loss $bloss)"
+    else
+        bad "big_const: exit $rc, loss '$bloss': $(head -1 "$err")"
     fi
 fi
 
