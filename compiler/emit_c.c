@@ -279,10 +279,7 @@ static void emit_transpose(Emit *e, int id)
 static void emit_rows(Emit *e, int id)
 {
     const Node *n = nd(e, id);
-    long row = shape_row_numel(n->op == OP_GATHER ? nd(e, n->in[0])->shape : n->shape);
-    if (n->shape.rank > 1 || n->op == OP_SCATTER_ADD)
-        row = shape_numel(n->op == OP_GATHER ? nd(e, n->in[0])->shape : n->shape, 1) /
-              (n->op == OP_GATHER ? nd(e, n->in[0])->shape.d[0] : n->shape.d[0]);
+    long row = emit_row_width(n->op == OP_GATHER ? nd(e, n->in[0])->shape : n->shape);
     Str count = emit_numel(nd(e, n->in[1])->shape);
     const char *x = e->name[n->in[0]], *ix = e->name[n->in[1]], *y = e->name[id];
     if (n->op == OP_SCATTER_ADD) {

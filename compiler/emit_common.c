@@ -349,6 +349,15 @@ Str emit_rows_of(Shape s)
     return emit_numel(r);
 }
 
+/* The elements of one row of a gather's table or a scatter_add's result:
+ * what follows the first axis, 1 for a vector (x[idx] of x: [V] picks
+ * single elements). */
+long emit_row_width(Shape table)
+{
+    long numel = shape_numel(table, 1);
+    return table.rank == 0 || table.d[0] == DIM_B ? numel : numel / table.d[0];
+}
+
 /* The target of row r, class j: from class ids or from float rows. */
 Str emit_target(const ExprEnv *e, int t, int k)
 {

@@ -54,6 +54,7 @@ Str emit_elem(const ExprEnv *e, int id, const char *idx); /* x[i], a literal, (f
 int emit_flat_operands(const ExprEnv *e, int id, Shape loop); /* one flat loop will do */
 Big emit_ew_tree(const ExprEnv *e, int id, Shape loop, int flat); /* node id with fused producers expanded */
 Str emit_rows_of(Shape s);                                 /* rows of the last axis */
+long emit_row_width(Shape table);                          /* gather/scatter_add: elements of one row */
 Str emit_target(const ExprEnv *e, int t, int k);           /* target of row r, class j */
 const char *emit_init_text(const Node *n, char *buf, size_t len); /* "randn(std=0.01)" */
 int emit_is_epilogue(const ExprEnv *e, int id);            /* id is summed in its producer's loop */

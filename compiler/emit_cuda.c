@@ -582,15 +582,11 @@ static Big transpose_src(const Cu *e, int id)
     return src;
 }
 
-/* gather/scatter_add: the row width, as emit_c.c's emit_rows computes it. */
+/* gather/scatter_add: the row width (emit_row_width). */
 static long rows_width(const Cu *e, int id)
 {
     const Node *n = nd(e, id);
-    Shape tab = n->op == OP_GATHER ? nd(e, n->in[0])->shape : n->shape;
-    long row = shape_row_numel(tab);
-    if (n->shape.rank > 1 || n->op == OP_SCATTER_ADD)
-        row = shape_numel(tab, 1) / tab.d[0];
-    return row;
+    return emit_row_width(n->op == OP_GATHER ? nd(e, n->in[0])->shape : n->shape);
 }
 
 static void kernel_data(Cu *e, int id)
