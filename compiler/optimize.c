@@ -15,11 +15,11 @@
  *                 a param gradient nor an update are dropped, and the array
  *                 is compacted (ids renumbered, order kept)
  *
- *   gradients     after the walk, a param gradient that no backward step
- *                 computes (a folded constant, the seed dL/dL = 1, a param
- *                 or a forward value an identity left) gets a backward node
- *                 that writes it into the gradient block: a fill when all
- *                 its values are equal, else a copy
+ *   gradients     after the walk, before DCE: a param gradient that no
+ *                 backward step computes (a folded constant, the seed
+ *                 dL/dL = 1, a param or a forward value an identity left)
+ *                 gets a backward node that writes it into the gradient
+ *                 block: a fill when all its values are equal, else a copy
  *
  * The walk goes in array order; `repl[i]` is the node that now stands for
  * node i, and every input is read through it.
