@@ -21,8 +21,8 @@
 # A crash, sanitizer report, leak, timeout (10 s an input) or out-of-memory
 # (2 GiB, or one malloc over it) fails the run: the input is saved under
 # build/fuzz/artifacts/HARNESS/ and the report's first lines are printed.
-# Prints one line per harness: seconds, executions, coverage (cov: edges,
-# ft: features) and corpus size.  Exit 1 if anything failed.
+# Prints one line per harness: seconds it ran, executions, coverage (cov:
+# edges, ft: features) and corpus size.  Exit 1 if anything failed.
 #
 #   sh tests/run_libfuzzer.sh              (or: make fuzz FUZZ_SECONDS=N)
 #   FUZZ_SECONDS=600 sh tests/run_libfuzzer.sh runtime    one harness only
@@ -91,10 +91,12 @@ for h in $HARNESSES; do
     # 2. the fuzzer
     seed_dir=$(seeds $h) || exit 1
     log=$OUT/logs/$h.log
+    start=$(date +%s)
     "$bin" $FLAGS -max_total_time="$SECS" -max_len=$maxlen -dict=tests/fuzz/$h.dict \
         -artifact_prefix=$OUT/artifacts/$h/ -print_final_stats=1 \
         $OUT/corpus/$h "$seed_dir" >"$log" 2>&1
     rc=$?
+    took=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
     cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
@@ -102,7 +104,7 @@ for h in $HARNESSES; do
     corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
     verdict=ok
     [ $rc -ne 0 ] && verdict="FAIL (exit $rc, log: $log)"
-    echo "run_libfuzzer: fuzz_$h: ${SECS}s, ${execs:-?} execs, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, $nreg regression inputs: $verdict"
+    echo "run_libfuzzer: fuzz_$h: ${took}s, ${execs:-?} execs, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, $nreg regression inputs: $verdict"
     if [ $rc -ne 0 ]; then
         report "$log"
         echo "    reproduce: $bin ARTIFACT (the 'Test unit written' path); shrink: $bin -minimize_crash=1 -runs=10000 ARTIFACT"
