@@ -5,8 +5,9 @@
  * on, and every emission written:
  *
  *   parse -> -dA -> sema -> -dS -> optimize, autodiff, optimize -> -dG,
- *   --explain, --dot -> plan -> -dP, --report -> emit_check + emit_c
- *   (program) -> emit_check + emit_c (library) + emit_h -> emit_cuda
+ *   --explain, --dot -> plan -> -dP, --report -> storage_check ->
+ *   emit_check + emit_c (program) -> emit_check + emit_c (library) +
+ *   emit_h -> emit_cuda
  *
  * All of it goes to one sink, /dev/null opened once: the text is still
  * formatted (every printf runs), only not kept.  Each input gets its own
@@ -120,10 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         plan_build(&plan, &g, &a, naive);
         plan_dump(sink, &plan);
         plan_report(sink, &plan);
-        eo.src = src;
-        eo.src_len = size;
-        eo.path = "fuzz.nn";
-        emit_all(&g, &plan, eo);
+        if (storage_check(&g, &plan, &d)) { /* main.c stops here when the arena made it too big */
+            eo.src = src;
+            eo.src_len = size;
+            eo.path = "fuzz.nn";
+            emit_all(&g, &plan, eo);
+        }
     }
     arena_free(&a);
     return 0;
