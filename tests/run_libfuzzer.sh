@@ -43,7 +43,8 @@ if ! make -s -j2 fuzz-build >$OUT/logs/build.log 2>&1; then
 fi
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-FLAGS="-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048"
+LIMIT=10   # seconds an input may take
+FLAGS="-timeout=$LIMIT -rss_limit_mb=2048 -malloc_limit_mb=2048"
 failed=0
 
 # report LOG: the lines of a libFuzzer failure worth reading: what failed,
@@ -81,9 +82,17 @@ for h in $HARNESSES; do
         [ -f "$f" ] || continue
         nreg=$((nreg + 1))
         log=$OUT/logs/regress_$h.$(basename "$f").log
-        if ! "$bin" $FLAGS "$f" >"$log" 2>&1; then
-            echo "run_libfuzzer: FAIL $h: regression input $f (log: $log)"
+        # libFuzzer's own -timeout does not always fire on a single input:
+        # its "Executed FILE in N ms" line is checked too
+        timeout 300 "$bin" $FLAGS "$f" >"$log" 2>&1
+        rc=$?
+        ms=$(sed -n 's/^Executed .* in \([0-9]*\) ms$/\1/p' "$log" | tail -1)
+        if [ $rc -ne 0 ]; then
+            echo "run_libfuzzer: FAIL $h: regression input $f (exit $rc, log: $log)"
             report "$log"
+            failed=1
+        elif [ "${ms:-0}" -gt $((LIMIT * 1000)) ]; then
+            echo "run_libfuzzer: FAIL $h: regression input $f took $ms ms, over the ${LIMIT} s an input may take"
             failed=1
         fi
     done
@@ -92,7 +101,7 @@ for h in $HARNESSES; do
     seed_dir=$(seeds $h) || exit 1
     log=$OUT/logs/$h.log
     start=$(date +%s)
-    "$bin" $FLAGS -max_total_time="$SECS" -max_len=$maxlen -dict=tests/fuzz/$h.dict \
+    timeout $((SECS + 300)) "$bin" $FLAGS -max_total_time="$SECS" -max_len=$maxlen -dict=tests/fuzz/$h.dict \
         -artifact_prefix=$OUT/artifacts/$h/ -print_final_stats=1 \
         $OUT/corpus/$h "$seed_dir" >"$log" 2>&1
     rc=$?
@@ -104,6 +113,7 @@ for h in $HARNESSES; do
     corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
     verdict=ok
     [ $rc -ne 0 ] && verdict="FAIL (exit $rc, log: $log)"
+    [ $rc -eq 124 ] && verdict="FAIL (still running 300 s after its time: a hang libFuzzer missed; log: $log)"
     echo "run_libfuzzer: fuzz_$h: ${took}s, ${execs:-?} execs, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, $nreg regression inputs: $verdict"
     if [ $rc -ne 0 ]; then
         report "$log"
