@@ -42,8 +42,9 @@
  * byte, float and row is read here (so a short buffer shows); an IDX file
  * has nothing after its data, a torn gzip stream is refused; data sets
  * are not empty, class ids lie in [0, classes), one-hot rows are one-hot,
- * normalising figures are finite; a checkpoint saved from what loaded
- * loads back the same.
+ * normalising figures are finite; an accepted checkpoint passes an
+ * independent check of the safetensors format, and saved back it passes
+ * that check again and loads back the same.
  * NNRT_FUZZ_VERBOSE=1 prints each reader's verdict (to check the seeds).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -435,32 +436,346 @@ static void ckpt_model(float *vals, NnrtTensor params[2], NnrtTensor state[2])
     memcpy(state, t + 2, 2 * sizeof *t);
 }
 
+/* ---- an independent check of a checkpoint the reader accepted ---------------
+ * The safetensors format, checked here without the runtime's code:
+ *   u64 H (little-endian), 8 + H <= file size, H <= 100 MB;
+ *   H bytes of JSON: one object, then only JSON spaces; its keys distinct
+ *   (compared decoded); "__metadata__" an object of strings; every other
+ *   key a tensor: an object with exactly "dtype" (a format dtype),
+ *   "shape" (unsigned integers) and "data_offsets" ([begin, end]);
+ *   end - begin = the shape's bytes; the tensors, ordered by offset, tile
+ *   the data from 0 to the end of the file.
+ * Where the format leaves room (UTF-8 validity, lone surrogates, the
+ * alignment of tensors) this check is the laxer one, so that everything
+ * it refuses the format refuses too. */
+typedef struct Js {
+    const uint8_t *p, *end;
+    char *out; /* decoded strings go here, one after another */
+} Js;
+
+typedef struct JsTensor {
+    const char *name;
+    uint64_t begin, end;
+} JsTensor;
+
+static void js_ws(Js *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static int js_eat(Js *j, char c)
+{
+    js_ws(j);
+    if (j->p >= j->end || *j->p != (uint8_t)c)
+        return 0;
+    j->p++;
+    return 1;
+}
+
+static int js_hex4(Js *j, unsigned *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++, j->p++) {
+        if (j->p >= j->end)
+            return 0;
+        int c = *j->p, d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0;
+        *v = *v << 4 | (unsigned)d;
+    }
+    return 1;
+}
+
+/* A string, decoded (escapes to UTF-8) into j->out; NULL if malformed. */
+static const char *js_string(Js *j)
+{
+    if (!js_eat(j, '"'))
+        return NULL;
+    char *start = j->out;
+    while (j->p < j->end && *j->p != '"') {
+        unsigned c = *j->p++;
+        if (c < 0x20)
+            return NULL;
+        if (c != '\\') {
+            *j->out++ = (char)c;
+            continue;
+        }
+        if (j->p >= j->end)
+            return NULL;
+        c = *j->p++;
+        const char *plain = strchr("\"\\/bfnrt", (int)c), *to = "\"\\/\b\f\n\r\t";
+        if (c && plain) {
+            *j->out++ = to[plain - "\"\\/bfnrt"];
+            continue;
+        }
+        unsigned u;
+        if (c != 'u' || !js_hex4(j, &u))
+            return NULL;
+        if (u >= 0xD800 && u < 0xDC00 && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') {
+            const uint8_t *back = j->p;
+            unsigned lo;
+            j->p += 2;
+            if (js_hex4(j, &lo) && lo >= 0xDC00 && lo < 0xE000)
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            else
+                j->p = back;
+        }
+        if (u < 0x80) {
+            *j->out++ = (char)u;
+        } else if (u < 0x800) {
+            *j->out++ = (char)(0xC0 | u >> 6);
+            *j->out++ = (char)(0x80 | (u & 0x3F));
+        } else if (u < 0x10000) {
+            *j->out++ = (char)(0xE0 | u >> 12);
+            *j->out++ = (char)(0x80 | (u >> 6 & 0x3F));
+            *j->out++ = (char)(0x80 | (u & 0x3F));
+        } else {
+            *j->out++ = (char)(0xF0 | u >> 18);
+            *j->out++ = (char)(0x80 | (u >> 12 & 0x3F));
+            *j->out++ = (char)(0x80 | (u >> 6 & 0x3F));
+            *j->out++ = (char)(0x80 | (u & 0x3F));
+        }
+    }
+    if (j->p >= j->end)
+        return NULL;
+    j->p++;
+    *j->out++ = '\0';
+    return start;
+}
+
+/* An unsigned integer as JSON writes it (no sign, fraction, exponent or
+ * leading zero) that fits 64 bits. */
+static int js_u64(Js *j, uint64_t *v)
+{
+    js_ws(j);
+    if (j->p >= j->end || *j->p < '0' || *j->p > '9' || (*j->p == '0' && j->end - j->p > 1 && j->p[1] >= '0' && j->p[1] <= '9'))
+        return 0;
+    *v = 0;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        unsigned d = (unsigned)(*j->p++ - '0');
+        if (*v > (UINT64_MAX - d) / 10)
+            return 0;
+        *v = *v * 10 + d;
+    }
+    return j->p >= j->end || (*j->p != '.' && *j->p != 'e' && *j->p != 'E');
+}
+
+/* [u64, ...] into v (up to max; *n the count; more than max: refused). */
+static int js_u64s(Js *j, uint64_t *v, int max, int *n)
+{
+    *n = 0;
+    if (!js_eat(j, '['))
+        return 0;
+    if (js_eat(j, ']'))
+        return 1;
+    do {
+        if (*n == max || !js_u64(j, &v[(*n)++]))
+            return 0;
+    } while (js_eat(j, ','));
+    return js_eat(j, ']');
+}
+
+/* The dtype's element size in bits, or 0 for a name the format lacks. */
+static unsigned js_dtype_bits(const char *s)
+{
+    static const struct { const char *name; unsigned bits; } dt[] = {
+        { "BOOL", 8 }, { "U8", 8 }, { "I8", 8 }, { "F8_E5M2", 8 }, { "F8_E4M3", 8 }, { "F8_E8M0", 8 },
+        { "F8_E4M3FNUZ", 8 }, { "F8_E5M2FNUZ", 8 }, { "F4", 4 }, { "F6_E2M3", 6 }, { "F6_E3M2", 6 },
+        { "I16", 16 }, { "U16", 16 }, { "F16", 16 }, { "BF16", 16 }, { "I32", 32 }, { "U32", 32 },
+        { "F32", 32 }, { "I64", 64 }, { "U64", 64 }, { "F64", 64 }, { "C64", 64 },
+    };
+    for (size_t i = 0; i < sizeof dt / sizeof dt[0]; i++)
+        if (strcmp(dt[i].name, s) == 0)
+            return dt[i].bits;
+    return 0;
+}
+
+/* One tensor's object: 1 if it holds exactly the three keys, consistent. */
+static int js_tensor(Js *j, JsTensor *t)
+{
+    const char *dtype = NULL;
+    uint64_t shape[64], off[2];
+    int rank = -1, n_off = -1;
+    if (!js_eat(j, '{'))
+        return 0;
+    do {
+        const char *k = js_string(j);
+        if (!k || !js_eat(j, ':'))
+            return 0;
+        if (strcmp(k, "dtype") == 0 && !dtype) {
+            if (!(dtype = js_string(j)))
+                return 0;
+        } else if (strcmp(k, "shape") == 0 && rank < 0) {
+            if (!js_u64s(j, shape, 64, &rank))
+                return 0;
+        } else if (strcmp(k, "data_offsets") == 0 && n_off < 0) {
+            if (!js_u64s(j, off, 2, &n_off) || n_off != 2)
+                return 0;
+        } else {
+            return 0;
+        }
+    } while (js_eat(j, ','));
+    if (!js_eat(j, '}') || !dtype || rank < 0 || n_off != 2)
+        return 0;
+    unsigned bits = js_dtype_bits(dtype);
+    uint64_t numel = 1;
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] && numel > UINT64_MAX / shape[i])
+            return 0;
+        numel *= shape[i];
+    }
+    if (!bits || numel > UINT64_MAX / bits || numel * bits % 8 || off[0] > off[1] ||
+        off[1] - off[0] != numel * bits / 8)
+        return 0;
+    t->begin = off[0];
+    t->end = off[1];
+    return 1;
+}
+
+/* "__metadata__": an object of strings (or null). */
+static int js_metadata(Js *j)
+{
+    js_ws(j);
+    if (j->end - j->p >= 4 && memcmp(j->p, "null", 4) == 0) {
+        j->p += 4;
+        return 1;
+    }
+    if (!js_eat(j, '{'))
+        return 0;
+    if (js_eat(j, '}'))
+        return 1;
+    do {
+        if (!js_string(j) || !js_eat(j, ':') || !js_string(j))
+            return 0;
+    } while (js_eat(j, ','));
+    return js_eat(j, '}');
+}
+
+static int js_by_offset(const void *a, const void *b)
+{
+    const JsTensor *x = a, *y = b;
+    return x->begin != y->begin ? (x->begin < y->begin ? -1 : 1) : (x->end > y->end) - (x->end < y->end);
+}
+
+static int js_by_name(const void *a, const void *b)
+{
+    return strcmp(((const JsTensor *)a)->name, ((const JsTensor *)b)->name);
+}
+
+/* The header's members after '{': tensors into t (at most cap). */
+static int js_members(Js *j, JsTensor *t, size_t cap, size_t *n)
+{
+    int meta = 0;
+    *n = 0;
+    if (js_eat(j, '}'))
+        return 1;
+    do {
+        const char *k = js_string(j);
+        if (!k || !js_eat(j, ':'))
+            return 0;
+        if (strcmp(k, "__metadata__") == 0) {
+            if (meta++ || !js_metadata(j))
+                return 0;
+            continue;
+        }
+        if (*n == cap || !js_tensor(j, &t[*n]))
+            return 0;
+        t[(*n)++].name = k;
+    } while (js_eat(j, ','));
+    return js_eat(j, '}');
+}
+
+/* 1 when f[0..size) is a checkpoint the format accepts. */
+static int st_valid(const uint8_t *f, size_t size)
+{
+    if (size < 8)
+        return 0;
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--)
+        h = h << 8 | f[i];
+    if (h > size - 8 || h > 100000000)
+        return 0;
+    char *strings = malloc((size_t)h + 1);
+    size_t cap = (size_t)h / 8 + 1, n = 0;
+    JsTensor *t = malloc(cap * sizeof *t);
+    if (!strings || !t)
+        broken("out of memory");
+    Js j = { f + 8, f + 8 + h, strings };
+    int ok = js_eat(&j, '{') && js_members(&j, t, cap, &n);
+    js_ws(&j);
+    ok = ok && j.p == j.end;
+    if (ok && n > 1) { /* names distinct; offsets tile the data */
+        qsort(t, n, sizeof *t, js_by_name);
+        for (size_t i = 1; i < n && ok; i++)
+            ok = strcmp(t[i - 1].name, t[i].name) != 0;
+        qsort(t, n, sizeof *t, js_by_offset);
+    }
+    uint64_t at = 0;
+    for (size_t i = 0; i < n && ok; i++) {
+        ok = t[i].begin == at;
+        at = t[i].end;
+    }
+    ok = ok && at == size - 8 - h;
+    free(strings);
+    free(t);
+    return ok;
+}
+
 /* The file: the payload as it is, or (bit 1) framed here: the payload is
  * the JSON header, a NUL, then the data, and the 8-byte length is written
  * to match the header (padded with spaces to a multiple of 8 with bit 2),
- * so that mutations of the JSON keep the file's framing. */
-static void ckpt_file(uint8_t flags, const uint8_t *p, size_t n)
+ * so that mutations of the JSON keep the file's framing.  Returns the
+ * file's bytes (malloc'd) and *len. */
+static uint8_t *ckpt_file(uint8_t flags, const uint8_t *p, size_t n, size_t *len)
 {
     const uint8_t *nul = flags & 2 ? memchr(p, 0, n) : NULL;
-    if (!nul) {
-        write_file(path_a, p, n);
-        return;
-    }
-    size_t h = (size_t)(nul - p), pad = flags & 4 ? (8 - h % 8) % 8 : 0, len = 8 + h + pad + (n - h - 1);
-    uint8_t *f = malloc(len);
+    size_t h = nul ? (size_t)(nul - p) : 0, pad = nul && flags & 4 ? (8 - h % 8) % 8 : 0;
+    *len = nul ? 8 + h + pad + (n - h - 1) : n;
+    uint8_t *f = malloc(*len + 1);
     if (!f)
         broken("out of memory");
-    for (int i = 0; i < 8; i++)
-        f[i] = (uint8_t)((uint64_t)(h + pad) >> (8 * i));
-    memcpy(f + 8, p, h);
-    memset(f + 8 + h, ' ', pad);
-    memcpy(f + 8 + h + pad, nul + 1, n - h - 1);
-    write_file(path_a, f, len);
-    free(f);
+    if (!nul) {
+        memcpy(f, p, n);
+    } else {
+        for (int i = 0; i < 8; i++)
+            f[i] = (uint8_t)((uint64_t)(h + pad) >> (8 * i));
+        memcpy(f + 8, p, h);
+        memset(f + 8 + h, ' ', pad);
+        memcpy(f + 8 + h + pad, nul + 1, n - h - 1);
+    }
+    write_file(path_a, f, *len);
+    return f;
 }
 
-/* A load into the model; a failure changes nothing.  What loaded is saved
- * with nnrt_ckpt_save and loaded again: the same values, bit for bit. */
+/* The bytes of path (malloc'd), *len their count. */
+static uint8_t *read_back(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b = NULL;
+    size_t cap = 0;
+    *len = 0;
+    if (!f)
+        broken("cannot read a saved checkpoint back");
+    for (;;) {
+        if (*len == cap) {
+            cap = cap ? 2 * cap : 4096;
+            if (!(b = realloc(b, cap)))
+                broken("out of memory");
+        }
+        size_t got = fread(b + *len, 1, cap - *len, f);
+        *len += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    return b;
+}
+
+/* A load into the model; a failure changes nothing, a success is a file
+ * the format accepts.  What loaded is saved with nnrt_ckpt_save (a file
+ * the format accepts) and loaded again: the same values, bit for bit. */
 static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
 {
     float vals[2 * CK_NUMEL], before[2 * CK_NUMEL], again[2 * CK_NUMEL];
@@ -472,15 +787,21 @@ static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
     memcpy(again, vals, sizeof vals);
     ckpt_model(vals, params, state);
     ckpt_model(again, params2, state2);
-    ckpt_file(flags, p, n);
+    size_t len;
+    uint8_t *file = ckpt_file(flags, p, n, &len);
     long epoch = -7, step = -7, epoch2 = -7, step2 = -7;
     char err[512] = "";
-    if (nnrt_ckpt_load(path_a, "fuzz", &epoch, &step, params, 2, state, n_state, err, sizeof err) < 0) {
+    int rc = nnrt_ckpt_load(path_a, "fuzz", &epoch, &step, params, 2, state, n_state, err, sizeof err);
+    int valid = rc == 0 && st_valid(file, len);
+    free(file);
+    if (rc < 0) {
         check_error(err);
         if (memcmp(vals, before, sizeof vals) != 0 || epoch != -7 || step != -7)
             broken("nnrt_ckpt_load: a failed load changed the model");
         return;
     }
+    if (!valid)
+        broken("nnrt_ckpt_load: accepted a file the safetensors format refuses");
     if (epoch < 0 || step < 0)
         broken("nnrt_ckpt_load: a negative epoch or step");
     touch(vals, sizeof vals);
@@ -488,6 +809,11 @@ static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
         fprintf(stderr, "fuzz_runtime: %s\n", err);
         broken("nnrt_ckpt_save: cannot save what was loaded");
     }
+    uint8_t *saved = read_back(path_b, &len);
+    valid = st_valid(saved, len);
+    free(saved);
+    if (!valid)
+        broken("nnrt_ckpt_save: wrote a file the safetensors format refuses");
     if (nnrt_ckpt_load(path_b, "fuzz", &epoch2, &step2, params2, 2, state2, n_state, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz_runtime: %s\n", err);
         broken("nnrt_ckpt_load: refused a checkpoint nnrt_ckpt_save wrote");
