@@ -47,12 +47,24 @@ static size_t name_slot(const NameSet *t, const char *s)
     return k;
 }
 
-static int name_taken(const NameSet *t, const char *s)
+/* Taken: given already, reserved by the emitted code, or one of the n
+ * names in extra (a backend's own). */
+static int name_taken(const NameSet *t, const char *s, const char *const *extra, size_t n)
 {
-    return t->slot[name_slot(t, s)] || is_reserved(s);
+    if (t->slot[name_slot(t, s)] || is_reserved(s))
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(extra[i], s) == 0)
+            return 1;
+    return 0;
 }
 
 const char **emit_names(const Graph *g, Arena *a)
+{
+    return emit_names_except(g, a, NULL, 0);
+}
+
+const char **emit_names_except(const Graph *g, Arena *a, const char *const *extra, size_t n_extra)
 {
     const char **name = arena_alloc(a, (size_t)g->n * sizeof *name);
     NameSet taken = {NULL, 15};
@@ -65,7 +77,7 @@ const char **emit_names(const Graph *g, Arena *a)
         for (char *q = c; *q; q++)
             if (!(*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
                 *q = '_';
-        while (name_taken(&taken, c))
+        while (name_taken(&taken, c, extra, n_extra))
             c = arena_printf(a, "%s_", c);
         name[i] = c;
         taken.slot[name_slot(&taken, c)] = c;
@@ -252,9 +264,11 @@ static int fusable(const Fusion *f, const Graph *g, const Plan *p, int a, int b,
 static int column_sum(const Fusion *f, const Graph *g, const Plan *p, int a, int b)
 {
     const Node *na = gnode(g, a), *nb = gnode(g, b);
-    int rows = (nb->op == OP_SUM_TO && nb->to.d[nb->to.rank - 1] == na->shape.d[1]) ||
+    if (na->shape.rank != 2)
+        return 0;
+    int rows = (nb->op == OP_SUM_TO && nb->to.rank >= 1 && nb->to.d[nb->to.rank - 1] == na->shape.d[1]) ||
                (nb->op == OP_SUM && nb->axes == 1u);
-    return rows && nb->in[0] == a && emit_is_ew(na->op) && !f->fused[a] && na->shape.rank == 2 &&
+    return rows && nb->in[0] == a && emit_is_ew(na->op) && !f->fused[a] &&
            shape_numel(nb->shape, 1) == na->shape.d[1] && p->buf[b].cls == SC_GRAD && na->stage == nb->stage;
 }
 

@@ -22,6 +22,8 @@ typedef struct Big { /* a whole expression: a fused chain over a few operands */
 } Big;
 
 const char **emit_names(const Graph *g, Arena *a); /* h.W -> h_W; clashes get a '_' */
+/* emit_names, with the n_extra names in extra taken as well (a backend's own). */
+const char **emit_names_except(const Graph *g, Arena *a, const char *const *extra, size_t n_extra);
 typedef struct SrcCursor {                         /* a place in the .nn source: p starts line `line` */
     const char *p;
     int line;

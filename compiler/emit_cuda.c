@@ -108,25 +108,11 @@ static const char *const cuda_reserved[] = {
     "host_params", "host_state", "host_grads", "host_bind", "t_buf", "tensor_params", "tensor_state",
 };
 
-static int taken(const char **name, int n, int self, const char *s)
-{
-    for (size_t i = 0; i < sizeof cuda_reserved / sizeof *cuda_reserved; i++)
-        if (strcmp(cuda_reserved[i], s) == 0)
-            return 1;
-    for (int i = 0; i < n; i++)
-        if (i != self && strcmp(name[i], s) == 0)
-            return 1;
-    return 0;
-}
-
-/* emit_names(), then a trailing '_' for any name the .cu needs itself. */
+/* emit_names(), with the names the .cu needs itself taken too: a clash gets
+ * a trailing '_', checked against every name in one hash lookup. */
 static const char **cuda_names(const Graph *g, Arena *a)
 {
-    const char **name = emit_names(g, a);
-    for (int i = 0; i < g->n; i++)
-        while (taken(name, g->n, i, name[i]))
-            name[i] = arena_printf(a, "%s_", name[i]);
-    return name;
+    return emit_names_except(g, a, cuda_reserved, sizeof cuda_reserved / sizeof *cuda_reserved);
 }
 
 /* ---- element expressions (as emit_c.c's) ----------------------------------- */

@@ -18,6 +18,7 @@
 #include "plan.h"
 
 #include <math.h>
+#include <limits.h>
 #include <string.h>
 
 /* ---- the symbol table: open addressing over names ----------------------- */
@@ -130,7 +131,12 @@ static int fits(Sema *s, const char *kind, const char *name, Shape sh, Loc loc)
         return 1;
     char b[64], bytes[32];
     int has_b = sh.rank && sh.d[0] == DIM_B;
-    snprintf(bytes, sizeof bytes, cnt < 0 ? "over 2^64" : "%lld", cnt * 4);
+    if (cnt < 0)
+        snprintf(bytes, sizeof bytes, "over 2^64");
+    else if (cnt > LLONG_MAX / 4)
+        snprintf(bytes, sizeof bytes, "over 2^63");
+    else
+        snprintf(bytes, sizeof bytes, "%lld", cnt * 4);
     error_at(s->d, loc, "%s '%s' %s takes %s bytes%s, more than the %lld bytes of static storage a model may take; "
              "use smaller %s", kind, name, shape_str(sh, b, sizeof b), bytes, has_b ? " a row" : "",
              NNC_MAX_STATIC_BYTES, strcmp(kind, "param") == 0 ? "layers" : "rows");
