@@ -1,8 +1,10 @@
 # nnc: a compiler from .nn models to standalone C training programs.
 #
 #   make            build nnc and the runtime (libnnrt.a)
+#   make check      the fast tier (under a minute): Check suites, error corpus,
+#                   generated/ drift, output failures
 #   make test       build and run every test (Check suites, golden files,
-#                   the error corpus, the sanitizer run)
+#                   the error corpus, the sanitizer and libFuzzer runs, e2e)
 #   make demo       compile models/twolayer.nn, build and train it
 #   make regen      rewrite generated/ from models/ and show any drift
 #   make report     memory-plan ratios for every model and the trace tally,
@@ -111,6 +113,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(COMPILER_OBJ) $(BUILD)/libnnrt.a
 $(BUILD)/tools/trace_replay: tools/trace_replay.c $(BUILD)/compiler/offsets.o $(BUILD)/compiler/base.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^
+
+# make check: the fast tier, to run after every edit (well under a minute
+# on two cores): the Check suites, the error corpus, generated/ against the
+# compiler, and the loud-failure checks.  make test runs all of it and more.
+.PHONY: check
+check: all $(TEST_BIN)
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+	@for s in tests/run_err.sh tests/run_generated.sh tests/run_output.sh; do echo "== $$s"; sh $$s || exit 1; done
+	@echo "make check: all passed"
 
 test: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
