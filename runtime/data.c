@@ -565,6 +565,11 @@ void nnrt_data_free(NnrtData *d)
     free(d->xf);
     free(d->tc);
     free(d->tf);
+    free(d->col_mean);
+    free(d->col_std);
+    for (size_t i = 0; i < d->n_class_names; i++)
+        free(d->class_names[i]);
+    free(d->class_names);
     memset(d, 0, sizeof *d);
 }
 

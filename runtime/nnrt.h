@@ -160,6 +160,9 @@ typedef enum {
 } NnrtSourceKind;
 
 enum { NNRT_LABEL_CLASS = 0, NNRT_LABEL_FLOAT = 1 };
+/* normalize: none; two scalars over all input values (normalize=true);
+ * a mean and std per input column (normalize="column"). */
+enum { NNRT_NORM_NONE = 0, NNRT_NORM_ALL = 1, NNRT_NORM_COLUMN = 2 };
 
 /* A data source as the train block wrote it.  nnrt_source_init() sets the
  * neutral values (kind NONE, scale 1, csv_label -1, csv_header 1). */
@@ -173,7 +176,7 @@ typedef struct NnrtSource {
     const char *images, *labels;                  /* idx paths */
     const char *csv_path; int csv_label; int csv_header; /* label column, negative from the end */
     float scale;    /* inputs are multiplied by scale (1: none; 0 is taken as 1) */
-    int normalize;  /* subtract the training mean, divide by the training std */
+    int normalize;  /* NNRT_NORM_*: subtract the training mean, divide by the training std */
     int flatten;    /* images to rows: rows are always stored flat, so this only documents intent */
     int one_hot;    /* K > 0: class ids become one-hot rows of width K */
 } NnrtSource;
@@ -185,7 +188,10 @@ typedef struct NnrtData {
     size_t rows, in_dim;
     uint8_t *xb; float *xf;          /* rows*in_dim inputs: exactly one is set */
     float x_scale, x_mean, x_std;    /* mean 0 and std 1 when normalize is off */
-    int normalized;                  /* x_mean/x_std come from normalize */
+    int normalized;                  /* NNRT_NORM_*: how x_mean/x_std (or col_*) were set */
+    float *col_mean, *col_std;       /* NNRT_NORM_COLUMN: in_dim figures each (owned), else NULL */
+    char **class_names;              /* a CSV label column of strings: the name of each id, */
+    size_t n_class_names;            /*   in order of first appearance (owned), else NULL, 0 */
     int32_t *tc; float *tf;          /* labels: rows class ids, or rows*t_dim floats */
     size_t t_dim;                    /* width of tf rows (1 for class ids) */
     int label_kind;                  /* NNRT_LABEL_CLASS (tc) or NNRT_LABEL_FLOAT (tf) */
