@@ -40,14 +40,16 @@ static const char usage[] =
     "usage: nnc [options] MODEL.nn\n"
     "Compiles a .nn model into a standalone C program that trains it.\n"
     "\n"
-    "  -o FILE            write the program: FILE.c is C source, '-' is stdout,\n"
-    "                     any other name also builds it into an executable with $CC\n"
-    "                     (default cc), the runtime and BLAS\n"
+    "  -o FILE            write the program: FILE.c is C source, '-' is stdout;\n"
+    "                     any other name NAME writes the source NAME.c and builds\n"
+    "                     it into the executable NAME with $CC (default cc), the\n"
+    "                     runtime and BLAS; NAME.c stays beside NAME, to be read\n"
     "  --target c|cuda    C for the CPU (default), or CUDA for an NVIDIA GPU: -o FILE.cu\n"
-    "                     writes CUDA source (a .cu name implies --target cuda), any\n"
-    "                     other name builds it with nvcc ($NVCC, nvcc on PATH or\n"
-    "                     /usr/local/cuda/bin/nvcc; -arch from $NNC_CUDA_ARCH, default\n"
-    "                     sm_90), libnnrt_cuda.a, libnnrt.a and cuBLAS\n"
+    "                     writes CUDA source (a .cu name implies --target cuda); any\n"
+    "                     other name NAME writes NAME.cu and builds NAME with nvcc\n"
+    "                     ($NVCC, nvcc on PATH or /usr/local/cuda/bin/nvcc; -arch\n"
+    "                     from $NNC_CUDA_ARCH, default sm_90), libnnrt_cuda.a,\n"
+    "                     libnnrt.a and cuBLAS\n"
     "  --check            check the model only (parse and sema)\n"
     "  --emit program     a program with main (default)\n"
     "  --emit library     only the model functions over static storage: no main,\n"
@@ -310,8 +312,6 @@ static int parse_options(int argc, char **argv, Options *o)
     return -1;
 }
 
-/* -o NAME without .c: emit NAME.c beside it... into a temporary file and
- * build NAME with $CC. */
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -391,8 +391,19 @@ static int write_files(const char *path, const char *hpath, int cuda, const Emit
     return 0;
 }
 
-/* --target cuda: NAME.cu or '-' is the source; any other name builds it
- * from NAME.nnc-tmp.cu with nvcc. */
+/* The source file of -o NAME: NAME itself when it is the source (NAME.c,
+ * NAME.cu, '-'), else NAME.c (NAME.cu) kept beside the program NAME, so
+ * that what runs can be read.  0 when the name does not fit. */
+static int source_path(char *path, size_t len, const char *output, int build, const char *ext)
+{
+    if (snprintf(path, len, "%s%s", output, build ? ext : "") < (int)len)
+        return 1;
+    fprintf(stderr, "nnc: -o '%.40s...' is a name of %zu bytes, too long for a file name\n", output, strlen(output));
+    return 0;
+}
+
+/* --target cuda: NAME.cu or '-' is the source; any other name writes
+ * NAME.cu and builds it with nvcc into NAME. */
 static int write_cuda(const Options *o, const EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
 {
     int to_stdout = strcmp(o->output, "-") == 0, build = !to_stdout && !ends_with(o->output, ".cu");
@@ -405,14 +416,11 @@ static int write_cuda(const Options *o, const EmitOptions *eo, const Graph *g, c
         return 2;
     }
     char path[4096];
-    snprintf(path, sizeof path, build ? "%s.nnc-tmp.cu" : "%s", o->output);
+    if (!source_path(path, sizeof path, o->output, build, ".cu"))
+        return 1;
     if (write_files(path, NULL, 1, eo, g, p, argc, argv))
         return 1;
-    if (!build)
-        return 0;
-    int rc = build_cuda(o, path);
-    remove(path);
-    return rc;
+    return build ? build_cuda(o, path) : 0;
 }
 
 static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
@@ -437,14 +445,11 @@ static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const
     /* library mode: M.h beside M.c (not with -o -) */
     snprintf(hpath, sizeof hpath, "%.*s.h", (int)strlen(o->output) - 2, o->output);
     char path[4096];
-    snprintf(path, sizeof path, build ? "%s.nnc-tmp.c" : "%s", o->output);
+    if (!source_path(path, sizeof path, o->output, build, ".c"))
+        return 1;
     if (write_files(path, eo->library && !to_stdout ? hpath : NULL, 0, eo, g, p, argc, argv))
         return 1;
-    if (!build)
-        return 0;
-    int rc = build_program(o, path);
-    remove(path);
-    return rc;
+    return build ? build_program(o, path) : 0;
 }
 
 static int compile(const Options *o, Arena *a, int argc, char **argv)

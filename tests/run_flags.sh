@@ -7,7 +7,9 @@
 #      runs and learns the gate;
 #   2. --target cuda: every word of --libs that is not an option names a
 #      file or folder that exists, and nvcc -c compiles the emitted .cu with
-#      $(nnc --target cuda --cflags) (where nvcc exists, else one "skip" line);
+#      $(nnc --target cuda --cflags), and nnc --target cuda -o NAME builds
+#      NAME and keeps its source NAME.cu beside it (where nvcc exists, else
+#      one "skip" line);
 #   3. an nnc whose runtime lies under a path with a space refuses --cflags
 #      and --libs (exit 1, one line naming the path, nothing on stdout),
 #      and still builds a trainer with -o, quoting the paths itself.
@@ -60,6 +62,13 @@ else
         ok "nvcc -c and.cu \$(nnc --target cuda --cflags) compiles"
     else
         bad "nvcc -c and.cu \$(nnc --target cuda --cflags) failed: $(head -3 "$W/nvcc.err")"
+    fi
+    mkdir -p "$W/cu"
+    if "$NNC" --target cuda models/and.nn -o "$W/cu/and" 2>"$W/nvcc.err" &&
+        [ "$(ls "$W/cu" | tr '\n' ' ')" = "and and.cu " ]; then
+        ok "nnc --target cuda -o and: the program and its source and.cu beside it"
+    else
+        bad "nnc --target cuda -o and: the folder holds '$(ls "$W/cu" | tr '\n' ' ')': $(head -3 "$W/nvcc.err")"
     fi
 fi
 

@@ -6,8 +6,9 @@
 # ENOSPC) and a full stdout with /dev/full.  Checked:
 #   nnc    -o M.c, --emit library (M.c and M.h), --dot past the limit: exit 1,
 #          the file named, the previous file kept byte for byte, no
-#          temporary left; -o -, -dG, --report, --help into /dev/full: exit 1
-#          with "cannot write standard output";
+#          temporary left; -o NAME leaves the program and NAME.c, its
+#          source, and nothing else; -o -, -dG, --report, --help into
+#          /dev/full: exit 1 with "cannot write standard output";
 #   trainer  stdout into /dev/full: exit 1 and the message; --log-csv
 #          past the limit: exit 1 naming the log, the rows written so far on
 #          disk, and the --save checkpoint written with the state at the
@@ -16,7 +17,7 @@
 #          a checkpoint byte-identical to an unbroken one-epoch run's.
 # Run from the repository root after `make`.  Exit 0 when all hold.
 E=build/output.$$
-NNC=build/nnc
+NNC=${NNC:-build/nnc}
 pass=0
 fail=0
 ok()  { pass=$((pass + 1)); echo "ok   $*"; }
@@ -87,6 +88,22 @@ if failed "nnc --dot past the size limit" "cannot write $D/g.dot"; then
 fi
 limited 4 "$NNC" "$M" -o "$D/nodir/m.c"
 failed "nnc -o into a missing directory" "cannot write $D/nodir/m.c" && ok "nnc -o into a missing directory: $(head -1 "$E/err")"
+
+# ---- nnc -o NAME: the program, and its source NAME.c kept beside it ----------
+P=$E/prog
+mkdir -p "$P"
+"$NNC" models/and.nn -o "$P/and" 2>"$E/err"
+rc=$?
+"$NNC" models/and.nn -o - | grep -v '^ \*   nnc ' >"$E/and.want"
+if [ "$rc" -ne 0 ] || [ ! -x "$P/and" ]; then
+    bad "nnc -o and: exit $rc: $(head -1 "$E/err")"
+elif [ "$(ls "$P" | tr '\n' ' ')" != "and and.c " ]; then
+    bad "nnc -o and: the folder holds '$(ls "$P" | tr '\n' ' ')', want the program and and.c"
+elif ! grep -v '^ \*   nnc ' "$P/and.c" | cmp -s - "$E/and.want"; then
+    bad "nnc -o and: and.c is not the source that -o and.c writes"
+else
+    ok "nnc -o and: the program and its source and.c beside it, nothing else"
+fi
 
 # ---- nnc: standard output ------------------------------------------------------
 for flags in "-o -" "-dG" "--report" "--explain" "--help"; do
