@@ -300,7 +300,7 @@ install: all
 	install -m 755 $(BUILD)/nnc $(DESTDIR)$(PREFIX)/bin/nnc
 	install -m 644 $(BUILD)/libnnrt.a $(DESTDIR)$(PREFIX)/lib/libnnrt.a
 	install -m 644 runtime/nnrt.h $(DESTDIR)$(PREFIX)/include/nnrt.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    runtime/nnrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt.pc
 
 clean:

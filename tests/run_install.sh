@@ -2,7 +2,8 @@
 # run_install.sh: `make install` into a scratch prefix, then the installed
 # nnc must find its installed runtime on its own: build and run a trainer
 # with it, and build one by hand with `nnc --cflags` / `--libs` and with
-# pkg-config's nnrt.pc.
+# pkg-config's nnrt.pc (`--static`: libnnrt.a needs the modules its
+# Requires.private names, openblas and zlib, and no hard-coded -L).
 set -u
 prefix=$(pwd)/build/install-test
 rm -rf "$prefix"
@@ -23,9 +24,17 @@ cc -std=c99 -O2 -o "$prefix/and_flags" "$prefix/and.c" $("$nnc" --cflags) $("$nn
     fail "building with nnc --cflags / --libs"
 "$prefix/and_flags" --quiet >/dev/null || fail "the trainer built with --cflags/--libs failed"
 
+pc="$prefix/lib/pkgconfig/nnrt.pc"
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --exists nnrt || fail "pkg-config does not find nnrt.pc"
+# nnrt.pc names the modules libnnrt.a links against, and no path of this
+# machine's BLAS: pkg-config finds them on the machine that builds.
+req=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --print-requires-private nnrt | tr '\n' ' ')
+[ "$req" = "openblas zlib " ] || fail "nnrt.pc's Requires.private is '$req', want 'openblas zlib '"
+grep -v '^#' "$pc" | grep -q -- '-L/\|-lopenblas\|-lz' &&
+    fail "nnrt.pc names a library path or BLAS/zlib itself: $(grep -v '^#' "$pc" | grep -- '-L/\|-lopenblas\|-lz')"
 cc -std=c99 -O2 -o "$prefix/and_pc" "$prefix/and.c" \
-    $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs nnrt) || fail "building with pkg-config nnrt"
+    $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --static --libs nnrt) ||
+    fail "building with pkg-config --static nnrt"
 "$prefix/and_pc" --quiet >/dev/null || fail "the trainer built with pkg-config failed"
 
 echo "install: ok (nnc, libnnrt.a, nnrt.h, nnrt.pc under $prefix; trainers built three ways)"
