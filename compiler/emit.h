@@ -21,6 +21,7 @@ typedef struct EmitOptions {
     size_t src_len;
     const char *path; /* the model's file name */
     const char *header; /* library mode: the name of the header the .c includes (M.h) */
+    const char *source; /* the name of the file written (M.c, M.cu), for its first line; NULL: MODEL.c */
     int cuda;         /* --target cuda: emit_cuda writes a .cu */
 } EmitOptions;
 

@@ -371,6 +371,10 @@ static int write_files(const char *path, const char *hpath, int cuda, const Emit
                        const Plan *p, int argc, char **argv)
 {
     OutFile src, hdr = {0};
+    EmitOptions named = *eo; /* the file's own name for its first line (NAME.c, not MODEL.c) */
+    const char *slash = strrchr(path, '/');
+    named.source = strcmp(path, "-") == 0 ? NULL : slash ? slash + 1 : path;
+    eo = &named;
     if (out_open(&src, path) < 0)
         return 1;
     if (hpath && out_open(&hdr, hpath) < 0) {

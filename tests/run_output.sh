@@ -7,7 +7,8 @@
 #   nnc    -o M.c, --emit library (M.c and M.h), --dot past the limit: exit 1,
 #          the file named, the previous file kept byte for byte, no
 #          temporary left; -o NAME leaves the program and NAME.c, its
-#          source, and nothing else; -o -, -dG, --report, --help into
+#          source, and nothing else; --emit library's header names
+#          the files written and m_save's byte order and layout; -o -, -dG, --report, --help into
 #          /dev/full: exit 1 with "cannot write standard output";
 #   trainer  stdout into /dev/full: exit 1 and the message; --log-csv
 #          past the limit: exit 1 naming the log, the rows written so far on
@@ -77,6 +78,19 @@ if [ $? -eq 0 ] && grep -q twolayer_train_step "$D/m.h" && grep -q twolayer_trai
     ok "nnc --emit library: m.c and m.h written in full, no temporary"
 else
     bad "nnc --emit library without a limit: $(head -1 "$E/err")"
+fi
+# The header's own comment names the files as written (m.h, m.c, not the
+# model's name) and says how m_save lays out its buffer: little-endian
+# floats, each param's byte range, the last ending at TWOLAYER_SAVE_BYTES.
+last=$(sed -n 's/^ \*     bytes [0-9]* to \([0-9]*\): .*/\1/p' "$D/m.h" | tail -1)
+save=$(sed -n 's/^#define TWOLAYER_SAVE_BYTES \([0-9]*\).*/\1/p' "$D/m.h")
+if ! head -1 "$D/m.h" | grep -q '^/\* m\.h: ' || ! head -2 "$D/m.h" | grep -q 'functions are in m\.c\.' ||
+    ! head -1 "$D/m.c" | grep -q '^/\* m\.c: '; then
+    bad "nnc --emit library -o m.c: the first lines name other files: $(head -1 "$D/m.h") / $(head -1 "$D/m.c")"
+elif ! grep -q 'little-endian' "$D/m.h" || [ -z "$last" ] || [ "$((last + 1))" != "$save" ]; then
+    bad "nnc --emit library: m.h does not give m_save's byte order and layout (last byte '$last', SAVE_BYTES '$save')"
+else
+    ok "nnc --emit library: m.h's comment names m.h and m.c, the byte order and the $save bytes of each param"
 fi
 limited 2 "$NNC" "$M" --dot "$D/g.dot"
 if failed "nnc --dot past the size limit" "cannot write $D/g.dot"; then
