@@ -24,6 +24,7 @@
  */
 #include "nnrt.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -469,7 +470,8 @@ static int nnrt_fit_labels(const NnrtSource *s, NnrtRaw *r, int kind, size_t lab
 /* ---- step 3: inputs ------------------------------------------------------ */
 
 /* Population mean and std of every raw*scale value, in double; a constant
- * input gets std 1 so that normalising never divides by zero. */
+ * input, or one whose std is below the smallest normal float, gets std 1
+ * so that normalising never divides by zero or overflows. */
 static void nnrt_input_stats(const NnrtData *d, double *mean, double *std)
 {
     size_t n = d->rows * d->in_dim;
@@ -495,8 +497,8 @@ static void nnrt_input_stats(const NnrtData *d, double *mean, double *std)
         }
     }
     *std = sqrt(sq / (double)n);
-    if (!(*std > 0.0) || !isfinite(*std))
-        *std = 1.0;
+    if (!(*std >= (double)FLT_MIN) || !((float)*std < INFINITY))
+        *std = 1.0; /* 0, or not a normal float (1e-45 would overflow x / std) */
 }
 
 static void nnrt_fit_inputs(const NnrtSource *s, NnrtData *out, const NnrtData *train_stats)

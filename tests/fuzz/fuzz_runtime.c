@@ -52,6 +52,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -324,7 +325,7 @@ static void check_data(const NnrtData *d, size_t in_dim, int labels, size_t clas
         broken("nnrt_data_load: an empty data set was accepted");
     if (d->in_dim != in_dim || !!d->xb == !!d->xf)
         broken("nnrt_data_load: inputs do not match the model");
-    if (d->normalized && !(isfinite(d->x_mean) && isfinite(d->x_std) && d->x_std > 0.0f))
+    if (d->normalized && !(isfinite(d->x_mean) && isfinite(d->x_std) && d->x_std >= FLT_MIN))
         broken("nnrt_data_load: normalising figures are not finite");
     size_t t_size = kind == NNRT_LABEL_CLASS ? sizeof(int32_t) : dim * sizeof(float);
     if (kind == NNRT_LABEL_CLASS ? !d->tc : (!d->tf || d->t_dim != dim))
