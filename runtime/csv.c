@@ -1,18 +1,37 @@
-/* csv.c: numeric CSV files, strictly.
+/* csv.c: CSV files of numbers, with a label column of numbers or names.
  *
  *   file   = [header "\n"] { row "\n" | blank "\n" }
- *   row    = field { "," field }         every row has the first row's count
- *   field  = [spaces] number [spaces]    strtod must consume all of number
+ *   row    = field { "," field }          every row has the first row's count
+ *   field  = [spaces] (quoted | bare) [spaces]
+ *   quoted = '"' { char | '""' } '"'      RFC 4180, on one line: '""' is a '"'
+ *   bare   = { char but ',' and '"' }
+ *   number = a field whose text strtod consumes whole (finite, float range)
  *   id     = [spaces] ["+"|"-"] digits ["." {"0"}] [spaces]   a class id
  *
- * The whole file is read into memory and cut in place (line ends and
- * commas become NULs).  The label column (an index; negative counts from
- * the end) is split off into lab, the other columns go to x in their
- * order.  x and lab grow (doubling) as rows are parsed, so memory follows
- * the rows actually there: a row of c fields holds at least 2c - 1 bytes,
- * so x never exceeds about 4 bytes per byte of the file.  With a class
- * count K the label is a class id, read as an integer from its digits (no
- * float rounding: 16777217 stays 16777217) and refused outside [0, K).
+ * A field's text is what lies between its quotes (doubled quotes undone),
+ * or a bare field without the spaces around it; numbers and names are read
+ * from that text, so "1.5" and 1.5 are the same number and "a, b" is one
+ * field.  A quoted field must close on its line: a line break inside
+ * quotes is refused (rows are lines, and errors name them).
+ *
+ * The whole file is read into memory and left as it is; each field's text
+ * is copied into one scratch buffer (as long as the longest line) to be
+ * read.  The label column (an index; negative counts from the end) is
+ * split off into lab, the other columns go to x in their order.  x and lab
+ * grow (doubling) as rows are parsed, so memory follows the rows actually
+ * there: a row of c fields holds at least 2c - 1 bytes, so x never exceeds
+ * about 4 bytes per byte of the file.
+ *
+ * Labels.  With a class count K = 0 a label is any number.  With K > 0 it
+ * is a class id, and the file decides how ids are written (a first pass
+ * over the label column): when every label is a number, each is a class
+ * id read as an integer from its digits (no float rounding: 16777217 stays
+ * 16777217) and refused outside [0, K); when any label is not a number,
+ * the column holds class names, and each distinct name gets the next id in
+ * order of first appearance (names are found through a hash table; more
+ * than K names is an error).  nnrt_csv_read_known reads a file through
+ * another file's names instead (a test set through its training set's).
+ *
  * Errors give the file, the line (1-based, counting the header and blank
  * lines) and the column (the 1-based field number).
  */
@@ -56,36 +75,244 @@ static char *nnrt_slurp(const char *path, size_t *len, char *err, size_t errlen)
     return buf;
 }
 
-static int nnrt_is_blank(const char *s)
+/* ---- class names: a list in id order and a hash table over it ---------------- */
+
+/* names[id] for ids 0..n-1; slot[h] = id + 1 (0: empty), nslot a power of
+ * two at least twice n, probed linearly from the name's FNV-1a hash. */
+typedef struct NnrtCsvNames {
+    char **names;
+    size_t n, cap;
+    uint32_t *slot;
+    size_t nslot;
+    int owned;          /* the strings are this table's (else borrowed) */
+} NnrtCsvNames;
+
+static uint64_t nnrt_name_hash(const char *s)
 {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    return *s == '\0';
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
 }
 
-/* Cuts the line that starts at p: returns it NUL-terminated (no \r\n) and
- * sets *next to the following line (NULL at the end of the buffer). */
-static char *nnrt_cut_line(char *p, char *end, char **next)
+static void nnrt_names_free(NnrtCsvNames *t)
 {
-    char *nl = memchr(p, '\n', (size_t)(end - p));
+    for (size_t i = 0; t->owned && i < t->n; i++)
+        free(t->names[i]);
+    free(t->names);
+    free(t->slot);
+    memset(t, 0, sizeof *t);
+}
+
+/* The id of name, or -1. */
+static long nnrt_names_find(const NnrtCsvNames *t, const char *name)
+{
+    if (t->nslot == 0)
+        return -1;
+    for (size_t h = (size_t)nnrt_name_hash(name) & (t->nslot - 1);; h = (h + 1) & (t->nslot - 1)) {
+        uint32_t s = t->slot[h];
+        if (s == 0)
+            return -1;
+        if (strcmp(t->names[s - 1], name) == 0)
+            return (long)s - 1;
+    }
+}
+
+static void nnrt_names_place(NnrtCsvNames *t, size_t id)
+{
+    size_t h = (size_t)nnrt_name_hash(t->names[id]) & (t->nslot - 1);
+    while (t->slot[h])
+        h = (h + 1) & (t->nslot - 1);
+    t->slot[h] = (uint32_t)(id + 1);
+}
+
+/* Room for one more name: the list and the table double.  n < 2^24. */
+static int nnrt_names_room(NnrtCsvNames *t)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **names = realloc(t->names, cap * sizeof *names);
+        if (!names)
+            return -1;
+        t->names = names;
+        t->cap = cap;
+    }
+    if (2 * (t->n + 1) <= t->nslot)
+        return 0;
+    size_t nslot = t->nslot ? t->nslot * 2 : 32;
+    uint32_t *slot = calloc(nslot, sizeof *slot);
+    if (!slot)
+        return -1;
+    free(t->slot);
+    t->slot = slot;
+    t->nslot = nslot;
+    for (size_t i = 0; i < t->n; i++)
+        nnrt_names_place(t, i);
+    return 0;
+}
+
+/* Appends name (copied when the table owns its strings, else borrowed);
+ * -1 when out of memory. */
+static int nnrt_names_add(NnrtCsvNames *t, const char *name)
+{
+    if (nnrt_names_room(t) < 0)
+        return -1;
+    char *s = t->owned ? strdup(name) : (char *)(uintptr_t)name;
+    if (!s)
+        return -1;
+    t->names[t->n] = s;
+    nnrt_names_place(t, t->n++);
+    return 0;
+}
+
+/* ---- lines and fields -------------------------------------------------------- */
+
+typedef struct NnrtCsvCtx {
+    const char *path;
+    const char *buf, *end;  /* the file, untouched */
+    char *fld;              /* the text of the field at hand, NUL-terminated */
+    size_t fld_cap;
+    size_t cols, label;     /* field count (0: not yet known), label column (0-based) */
+    size_t first_line;      /* line that fixed cols */
+    size_t cap;             /* rows out->x and out->lab have room for */
+    size_t classes;         /* K: labels are class ids in [0, K); 0: numbers */
+    int by_name;            /* the labels are class names */
+    int known;              /* the names are another file's (nnrt_csv_read_known) */
+    NnrtCsvNames names;
+    char *err; size_t errlen;
+} NnrtCsvCtx;
+
+/* The line from *next to its end (\n, \r\n or the buffer's end): sets
+ * *stop past its last character and *next to the following line (NULL at
+ * the end of the buffer). */
+static const char *nnrt_csv_line(const char **next, const char *end, const char **stop)
+{
+    const char *p = *next, *nl = memchr(p, '\n', (size_t)(end - p));
     *next = nl ? nl + 1 : NULL;
-    char *stop = nl ? nl : end;
-    if (stop > p && stop[-1] == '\r')
-        stop--;
-    *stop = '\0';
+    const char *e = nl ? nl : end;
+    if (e > p && e[-1] == '\r')
+        e--;
+    *stop = e;
     return p;
 }
 
-/* Fields in a NUL-terminated line: commas + 1. */
-static size_t nnrt_count_fields(const char *line)
+static int nnrt_is_blank(const char *s, const char *stop)
+{
+    while (s < stop && (*s == ' ' || *s == '\t'))
+        s++;
+    return s == stop;
+}
+
+/* Fields in a line: commas outside quotes + 1; *open: the line ends
+ * inside quotes. */
+static size_t nnrt_count_fields(const char *s, const char *stop, int *open)
 {
     size_t n = 1;
-    for (; *line; line++)
-        n += *line == ',';
+    int quoted = 0;
+    for (; s < stop; s++) {
+        if (*s == '"')
+            quoted = !quoted;
+        else if (*s == ',' && !quoted)
+            n++;
+    }
+    *open = quoted;
     return n;
 }
 
-/* One field to a finite number: spaces allowed around, nothing else. */
+/* Ways a field can be malformed (nnrt_csv_field's results). */
+enum { NNRT_FLD_OK = 0, NNRT_FLD_OPEN = -1, NNRT_FLD_AFTER = -2, NNRT_FLD_BARE_QUOTE = -3 };
+
+static const char *nnrt_csv_quoted(const char *s, const char *stop, char **o)
+{
+    for (s++; s < stop; s++) {
+        if (*s != '"') {
+            *(*o)++ = *s;
+        } else if (s + 1 < stop && s[1] == '"') {
+            *(*o)++ = '"';
+            s++;
+        } else {
+            return s + 1;
+        }
+    }
+    return NULL; /* not closed on its line */
+}
+
+/* The field at *p on a line that ends at stop: its text into c->fld (which
+ * has room for the line), *p past its comma (at stop after the last
+ * field).  NNRT_FLD_OK or what is wrong with it. */
+static int nnrt_csv_field(NnrtCsvCtx *c, const char **p, const char *stop)
+{
+    const char *s = *p;
+    char *o = c->fld;
+    while (s < stop && (*s == ' ' || *s == '\t'))
+        s++;
+    if (s < stop && *s == '"') {
+        if (!(s = nnrt_csv_quoted(s, stop, &o)))
+            return NNRT_FLD_OPEN;
+        while (s < stop && (*s == ' ' || *s == '\t'))
+            s++;
+        if (s < stop && *s != ',')
+            return NNRT_FLD_AFTER;
+    } else {
+        const char *b = s, *e;
+        while (s < stop && *s != ',' && *s != '"')
+            s++;
+        if (s < stop && *s == '"')
+            return NNRT_FLD_BARE_QUOTE;
+        for (e = s; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--)
+            ;
+        memcpy(o, b, (size_t)(e - b));
+        o += e - b;
+    }
+    *o = '\0';
+    *p = s < stop ? s + 1 : stop;
+    return NNRT_FLD_OK;
+}
+
+static int nnrt_csv_field_error(const NnrtCsvCtx *c, int why, size_t line_no, size_t col)
+{
+    const char *what = why == NNRT_FLD_OPEN ? "a quoted field is not closed on its line (a field "
+                                              "cannot span lines)"
+                     : why == NNRT_FLD_AFTER ? "text after a closing quote (a quote inside a quoted "
+                                               "field is written twice: \"\")"
+                     : "a quote inside an unquoted field (quote the whole field and write the "
+                       "quote twice: \"a \"\"b\"\"\")";
+    return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: %s", c->path, line_no, col, what);
+}
+
+/* The error of a line that ends inside quotes, at the field it is in. */
+static int nnrt_csv_bad_quote(NnrtCsvCtx *c, const char *line, const char *stop, size_t line_no)
+{
+    size_t col = 1;
+    for (;; col++) {
+        int why = nnrt_csv_field(c, &line, stop);
+        if (why != NNRT_FLD_OK)
+            return nnrt_csv_field_error(c, why, line_no, col);
+        if (line == stop) /* (an odd count of quotes always fails a field) */
+            break;
+    }
+    return nnrt_csv_field_error(c, NNRT_FLD_OPEN, line_no, col);
+}
+
+/* Room in c->fld for any field of a line of n bytes. */
+static int nnrt_csv_fld_room(NnrtCsvCtx *c, size_t n)
+{
+    if (n < c->fld_cap)
+        return 0;
+    size_t cap = c->fld_cap ? c->fld_cap : 256;
+    while (cap <= n)
+        cap *= 2;
+    char *f = realloc(c->fld, cap);
+    if (!f)
+        return nnrt_errf(c->err, c->errlen, "%s: out of memory for a line of %zu bytes", c->path, n);
+    c->fld = f;
+    c->fld_cap = cap;
+    return 0;
+}
+
+/* ---- values -------------------------------------------------------------------- */
+
+/* One field's text to a finite number: spaces allowed around, nothing else. */
 static int nnrt_csv_number(const char *field, float *v)
 {
     char *end;
@@ -128,15 +355,6 @@ static int nnrt_csv_int(const char *field, long long *id)
     return 0;
 }
 
-typedef struct NnrtCsvCtx {
-    const char *path;
-    size_t cols, label;   /* field count (0: not yet known), label column (0-based) */
-    size_t first_line;    /* line that fixed cols */
-    size_t cap;           /* rows out->x and out->lab have room for */
-    size_t classes;       /* K: labels are class ids in [0, K); 0: numbers */
-    char *err; size_t errlen;
-} NnrtCsvCtx;
-
 /* The label field of a class-id file: an integer in [0, K), or one line
  * saying which it is not and the likely cause. */
 static int nnrt_csv_label_id(const NnrtCsvCtx *c, const char *field, size_t line_no, float *v)
@@ -160,6 +378,68 @@ static int nnrt_csv_label_id(const NnrtCsvCtx *c, const char *field, size_t line
                      n < 40 ? n : 40, field, K, K, hint);
 }
 
+/* "setosa, versicolor, virginica" (the first few of the known names). */
+static void nnrt_csv_name_list(const NnrtCsvNames *t, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < t->n && i < 8 && used < len; i++) {
+        int k = snprintf(buf + used, len - used, "%s%.30s", i ? ", " : "", t->names[i]);
+        used += k > 0 ? (size_t)k : 0;
+    }
+    if (t->n > 8 && used < len)
+        snprintf(buf + used, len - used, ", ...");
+}
+
+/* A label of a file of class names: its id, a new one for a name not seen
+ * before (its own names), or an error for a name outside the known ones. */
+static int nnrt_csv_label_name(NnrtCsvCtx *c, const char *field, size_t line_no, float *v)
+{
+    char list[300];
+    if (field[0] == '\0')
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: the label is empty (a class "
+                         "name is needed)", c->path, line_no, c->label + 1);
+    long id = nnrt_names_find(&c->names, field);
+    if (id < 0 && c->known) {
+        nnrt_csv_name_list(&c->names, list, sizeof list);
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: class name '%.40s' is not "
+                         "one of the training set's %zu (%s)", c->path, line_no, c->label + 1, field,
+                         c->names.n, list);
+    }
+    if (id < 0 && c->names.n >= c->classes)
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: class name '%.40s' is name "
+                         "number %zu, but the model has %zu classes (an output of width %zu); is "
+                         "this the label column?", c->path, line_no, c->label + 1, field,
+                         c->names.n + 1, c->classes, c->classes);
+    if (id < 0) {
+        if (nnrt_names_add(&c->names, field) < 0)
+            return nnrt_errf(c->err, c->errlen, "%s: out of memory for class names", c->path);
+        id = (long)c->names.n - 1;
+    }
+    *v = (float)id; /* id < K <= 2^24: exact */
+    return 0;
+}
+
+/* The label field (its text in field). */
+static int nnrt_csv_label(NnrtCsvCtx *c, const char *field, size_t line_no, float *v)
+{
+    if (c->by_name)
+        return nnrt_csv_label_name(c, field, line_no, v);
+    if (c->classes == 0 && nnrt_csv_number(field, v) < 0)
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: '%.40s' is not a number",
+                         c->path, line_no, c->label + 1, field);
+    if (c->classes == 0)
+        return 0;
+    float unused;
+    if (c->known && nnrt_csv_number(field, &unused) < 0)
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: label '%.40s' is a name, but "
+                         "the training set's labels are class ids (numbers)", c->path, line_no,
+                         c->label + 1, field);
+    return nnrt_csv_label_id(c, field, line_no, v);
+}
+
+/* ---- rows ------------------------------------------------------------------------- */
+
 /* Room for one more row: x and lab double when full.  Sizes are checked
  * against SIZE_MAX; cols - 1 >= 1. */
 static int nnrt_csv_room(NnrtCsvCtx *c, NnrtCsv *out)
@@ -182,10 +462,14 @@ static int nnrt_csv_room(NnrtCsvCtx *c, NnrtCsv *out)
     return 0;
 }
 
-/* Parses one data line into row out->rows. */
-static int nnrt_csv_row(NnrtCsvCtx *c, char *line, size_t line_no, NnrtCsv *out)
+/* Parses one data line [line, stop) into row out->rows. */
+static int nnrt_csv_row(NnrtCsvCtx *c, const char *line, const char *stop, size_t line_no,
+                        NnrtCsv *out)
 {
-    size_t nf = nnrt_count_fields(line);
+    int open;
+    size_t nf = nnrt_count_fields(line, stop, &open);
+    if (open)
+        return nnrt_csv_bad_quote(c, line, stop, line_no);
     if (nf != c->cols)
         return nnrt_errf(c->err, c->errlen, "%s: line %zu has %zu fields, expected %zu (as on line %zu)",
                          c->path, line_no, nf, c->cols, c->first_line);
@@ -193,32 +477,59 @@ static int nnrt_csv_row(NnrtCsvCtx *c, char *line, size_t line_no, NnrtCsv *out)
         return -1;
     float *x = out->x + out->rows * (c->cols - 1);
     for (size_t col = 0; col < c->cols; col++) {
-        char *comma = strchr(line, ',');
-        if (comma)
-            *comma = '\0';
+        int why = nnrt_csv_field(c, &line, stop);
         float v = 0.0f;
-        if (col == c->label && c->classes) {
-            if (nnrt_csv_label_id(c, line, line_no, &v) < 0)
+        if (why != NNRT_FLD_OK)
+            return nnrt_csv_field_error(c, why, line_no, col + 1);
+        if (col == c->label) {
+            if (nnrt_csv_label(c, c->fld, line_no, &v) < 0)
                 return -1;
-        } else if (nnrt_csv_number(line, &v) < 0) {
-            return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: '%.40s' is not a number",
-                             c->path, line_no, col + 1, line);
-        }
-        if (col == c->label)
             out->lab[out->rows] = v;
-        else
+        } else if (nnrt_csv_number(c->fld, &v) < 0) {
+            return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: '%.40s' is not a number",
+                             c->path, line_no, col + 1, c->fld);
+        } else {
             *x++ = v;
-        line = comma ? comma + 1 : line + strlen(line);
+        }
     }
     out->rows++;
     return 0;
 }
 
-/* From the first data line: the column count and the label column. */
-static int nnrt_csv_setup(NnrtCsvCtx *c, const char *line, size_t line_no, int label_col,
-                          NnrtCsv *out)
+/* The first pass of a class-id file: is any label not a number?  Lines
+ * that are malformed are left for the second pass to report. */
+static void nnrt_csv_classify(NnrtCsvCtx *c, const char *line, const char *stop)
 {
-    size_t cols = nnrt_count_fields(line);
+    int open;
+    if (nnrt_count_fields(line, stop, &open) != c->cols || open)
+        return;
+    for (size_t col = 0; col <= c->label; col++)
+        if (nnrt_csv_field(c, &line, stop) != NNRT_FLD_OK)
+            return;
+    float v;
+    if (c->fld[0] != '\0' && nnrt_csv_number(c->fld, &v) < 0)
+        c->by_name = 1;
+}
+
+/* A header whose every field is a number is likely data: one warning. */
+static void nnrt_csv_header_check(NnrtCsvCtx *c, const char *line, const char *stop, size_t line_no)
+{
+    int open;
+    size_t n = nnrt_count_fields(line, stop, &open);
+    float v;
+    for (size_t i = 0; i < n; i++)
+        if (nnrt_csv_field(c, &line, stop) != NNRT_FLD_OK || nnrt_csv_number(c->fld, &v) < 0)
+            return;
+    fprintf(stderr, "nnrt: %s: line %zu looks like data, not a header; it was skipped: use "
+            "header=false if it is data\n", c->path, line_no);
+}
+
+/* From the first data line: the column count and the label column. */
+static int nnrt_csv_setup(NnrtCsvCtx *c, const char *line, const char *stop, size_t line_no,
+                          int label_col)
+{
+    int open;
+    size_t cols = nnrt_count_fields(line, stop, &open);
     c->first_line = line_no;
     if (cols < 2)
         return nnrt_errf(c->err, c->errlen, "%s: line %zu has %zu field; need features and a label",
@@ -229,56 +540,126 @@ static int nnrt_csv_setup(NnrtCsvCtx *c, const char *line, size_t line_no, int l
                          c->path, label_col, cols);
     c->cols = cols;
     c->label = (size_t)lc;
-    out->cols = cols;
     return 0;
 }
 
-static int nnrt_csv_parse(NnrtCsvCtx *c, char *buf, size_t len, int header, int label_col,
-                          NnrtCsv *out)
+/* One pass over the file: pass 0 classifies the label column (and stops
+ * at the first name), pass 1 reads the rows into out. */
+static int nnrt_csv_pass(NnrtCsvCtx *c, int pass, int header, int label_col, NnrtCsv *out)
 {
     int skip_header = header;
-    char *next = buf, *end = buf + len;
+    const char *next = c->buf, *stop;
     for (size_t line_no = 1; next; line_no++) {
-        char *line = nnrt_cut_line(next, end, &next);
-        if (nnrt_is_blank(line))
+        const char *line = nnrt_csv_line(&next, c->end, &stop);
+        if (nnrt_is_blank(line, stop))
             continue;
+        if (nnrt_csv_fld_room(c, (size_t)(stop - line)) < 0)
+            return -1;
         if (skip_header) {
             skip_header = 0;
+            if (pass == 1)
+                nnrt_csv_header_check(c, line, stop, line_no);
             continue;
         }
-        if (!c->cols && nnrt_csv_setup(c, line, line_no, label_col, out) < 0)
+        if (!c->cols && nnrt_csv_setup(c, line, stop, line_no, label_col) < 0)
             return -1;
-        if (nnrt_csv_row(c, line, line_no, out) < 0)
+        if (pass == 0) {
+            nnrt_csv_classify(c, line, stop);
+            if (c->by_name)
+                return 0;
+        } else if (nnrt_csv_row(c, line, stop, line_no, out) < 0) {
             return -1;
+        }
     }
-    if (out->rows == 0)
+    if (pass == 1 && out->rows == 0)
         return nnrt_errf(c->err, c->errlen, "%s: no data rows", c->path);
     return 0;
+}
+
+/* Both passes; the names go to out (a file's own names). */
+static int nnrt_csv_parse(NnrtCsvCtx *c, int header, int label_col, NnrtCsv *out)
+{
+    if (c->classes > 0 && !c->known && nnrt_csv_pass(c, 0, header, label_col, out) < 0)
+        return -1;
+    if (nnrt_csv_pass(c, 1, header, label_col, out) < 0)
+        return -1;
+    out->cols = c->cols;
+    if (c->by_name && !c->known) {
+        out->names = c->names.names;
+        out->n_names = c->names.n;
+        free(c->names.slot);
+        memset(&c->names, 0, sizeof c->names);
+    }
+    return 0;
+}
+
+static int nnrt_csv_read_ctx(NnrtCsvCtx *c, int header, int label_col, NnrtCsv *out)
+{
+    size_t len = 0;
+    char *buf = nnrt_slurp(c->path, &len, c->err, c->errlen);
+    if (!buf)
+        return -1;
+    int rc = 0;
+    if (memchr(buf, '\0', len)) {
+        rc = nnrt_errf(c->err, c->errlen, "%s: not a text file (it holds NUL bytes)", c->path);
+    } else {
+        c->buf = buf;
+        c->end = buf + len;
+        rc = nnrt_csv_parse(c, header, label_col, out);
+    }
+    free(buf);
+    free(c->fld);
+    nnrt_names_free(&c->names);
+    if (rc < 0)
+        nnrt_csv_free(out);
+    return rc;
 }
 
 int nnrt_csv_read(const char *path, int header, int label_col, size_t classes,
                   NnrtCsv *out, char *err, size_t errlen)
 {
+    NnrtCsvCtx c;
     memset(out, 0, sizeof *out);
-    size_t len = 0;
-    char *buf = nnrt_slurp(path, &len, err, errlen);
-    if (!buf)
-        return -1;
-    if (memchr(buf, '\0', len)) {
-        free(buf);
-        return nnrt_errf(err, errlen, "%s: not a text file (it holds NUL bytes)", path);
+    memset(&c, 0, sizeof c);
+    c.path = path;
+    c.classes = classes;
+    c.names.owned = 1;
+    c.err = err;
+    c.errlen = errlen;
+    return nnrt_csv_read_ctx(&c, header, label_col, out);
+}
+
+int nnrt_csv_read_known(const char *path, int header, int label_col, size_t classes,
+                        char *const *known, size_t n_known, NnrtCsv *out, char *err,
+                        size_t errlen)
+{
+    NnrtCsvCtx c;
+    memset(out, 0, sizeof *out);
+    memset(&c, 0, sizeof c);
+    c.path = path;
+    c.classes = classes;
+    c.known = 1;
+    c.by_name = n_known > 0;
+    c.err = err;
+    c.errlen = errlen;
+    if (n_known > classes)
+        return nnrt_errf(err, errlen, "%s: %zu class names for a model with %zu classes", path,
+                         n_known, classes);
+    for (size_t i = 0; i < n_known; i++) {
+        if (nnrt_names_add(&c.names, known[i]) < 0) {
+            nnrt_names_free(&c.names);
+            return nnrt_errf(err, errlen, "%s: out of memory for class names", path);
+        }
     }
-    NnrtCsvCtx c = { path, 0, 0, 0, 0, classes, err, errlen };
-    int rc = nnrt_csv_parse(&c, buf, len, header, label_col, out);
-    free(buf);
-    if (rc < 0)
-        nnrt_csv_free(out);
-    return rc;
+    return nnrt_csv_read_ctx(&c, header, label_col, out);
 }
 
 void nnrt_csv_free(NnrtCsv *c)
 {
     free(c->x);
     free(c->lab);
+    for (size_t i = 0; i < c->n_names; i++)
+        free(c->names[i]);
+    free(c->names);
     memset(c, 0, sizeof *c);
 }

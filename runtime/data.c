@@ -36,6 +36,7 @@ typedef struct NnrtRaw {
     size_t rows, feat;
     uint8_t *xb; float *xf;     /* owned until moved into NnrtData */
     float *lab; size_t lab_w;   /* rows * lab_w */
+    char **names; size_t n_names; /* a CSV file's class names (owned until moved) */
     char what[NNRT_WHAT];       /* the source, for messages about inputs */
     char lab_what[NNRT_WHAT];   /* the same for labels (IDX: the labels file) */
 } NnrtRaw;
@@ -45,9 +46,14 @@ static void nnrt_raw_free(NnrtRaw *r)
     free(r->xb);
     free(r->xf);
     free(r->lab);
+    for (size_t i = 0; i < r->n_names; i++)
+        free(r->names[i]);
+    free(r->names);
     r->xb = NULL;
     r->xf = NULL;
     r->lab = NULL;
+    r->names = NULL;
+    r->n_names = 0;
 }
 
 void nnrt_source_init(NnrtSource *s)
@@ -284,18 +290,28 @@ static int nnrt_load_idx(const NnrtSource *s, size_t in_dim, size_t K, NnrtRaw *
     return rc;
 }
 
-static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, size_t K, NnrtRaw *r,
-                         char *err, size_t errlen)
+/* A CSV file; a test set's labels are read through the training set's
+ * class names (train NULL: the file's own). */
+static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, size_t K, const NnrtData *train,
+                         NnrtRaw *r, char *err, size_t errlen)
 {
     NnrtCsv c;
+    int rc;
     if (!s->csv_path)
         return nnrt_errf(err, errlen, "%s: csv needs a path", r->what);
     snprintf(r->what, sizeof r->what, "%s", s->csv_path);
     snprintf(r->lab_what, sizeof r->lab_what, "%s", s->csv_path);
-    if (nnrt_csv_read(s->csv_path, s->csv_header, s->csv_label, K, &c, err, errlen) < 0)
+    if (train)
+        rc = nnrt_csv_read_known(s->csv_path, s->csv_header, s->csv_label, K, train->class_names,
+                                 train->n_class_names, &c, err, errlen);
+    else
+        rc = nnrt_csv_read(s->csv_path, s->csv_header, s->csv_label, K, &c, err, errlen);
+    if (rc < 0)
         return -1;
     r->xf = c.x;
     r->lab = c.lab;
+    r->names = c.names;
+    r->n_names = c.n_names;
     r->rows = c.rows;
     r->feat = c.cols - 1;
     r->lab_w = 1;
@@ -307,8 +323,8 @@ static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, size_t K, NnrtRaw *
 
 /* Step 1: any source into a NnrtRaw whose rows have in_dim inputs (the
  * readers check class ids against K where K > 0). */
-static int nnrt_load_raw(const NnrtSource *s, size_t in_dim, size_t K, NnrtRaw *r,
-                         char *err, size_t errlen)
+static int nnrt_load_raw(const NnrtSource *s, size_t in_dim, size_t K, const NnrtData *train,
+                         NnrtRaw *r, char *err, size_t errlen)
 {
     nnrt_source_describe(s, r->what, sizeof r->what);
     memcpy(r->lab_what, r->what, sizeof r->what);
@@ -320,7 +336,7 @@ static int nnrt_load_raw(const NnrtSource *s, size_t in_dim, size_t K, NnrtRaw *
     case NNRT_SRC_GATE: rc = nnrt_load_gate(s, r, err, errlen); break;
     case NNRT_SRC_TABLE: return nnrt_load_table(s, in_dim, r, err, errlen);
     case NNRT_SRC_IDX: return nnrt_load_idx(s, in_dim, K, r, err, errlen);
-    case NNRT_SRC_CSV: return nnrt_load_csv(s, in_dim, K, r, err, errlen);
+    case NNRT_SRC_CSV: return nnrt_load_csv(s, in_dim, K, train, r, err, errlen);
     }
     if (rc < 0)
         return -1;
@@ -532,7 +548,7 @@ int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t la
         return nnrt_errf(err, errlen, "the model's input width is 0");
     int rc = nnrt_label_plan(s, label_kind, label_dim, classes, &K, err, errlen);
     if (rc == 0)
-        rc = nnrt_load_raw(s, in_dim, K, &r, err, errlen);
+        rc = nnrt_load_raw(s, in_dim, K, train_stats, &r, err, errlen);
     if (rc == 0 && r.rows == 0)
         rc = nnrt_errf(err, errlen, "%s: no rows: an empty data set", r.what);
     if (rc == 0 && r.rows > 0xFFFFFFFFu)
@@ -544,8 +560,12 @@ int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t la
         out->in_dim = in_dim;
         out->xb = r.xb;
         out->xf = r.xf;
+        out->class_names = r.names;
+        out->n_class_names = r.n_names;
         r.xb = NULL;
         r.xf = NULL;
+        r.names = NULL;
+        r.n_names = 0;
         nnrt_fit_inputs(s, out, train_stats);
     }
     nnrt_raw_free(&r);

@@ -248,21 +248,40 @@ int nnrt_idx_read(const char *path, int ndims, size_t item, NnrtIdx *out, char *
                   size_t errlen);
 void nnrt_idx_free(NnrtIdx *idx);
 
-/* CSV (csv.c): numbers separated by commas, one row a line, optional
- * header line, blank lines skipped, \r\n accepted.  Every field must be a
- * whole number (strtod over the whole field, spaces around allowed).  The
- * label column (negative: from the end) is split off; with classes = K > 0
- * it must hold class ids, integers read from their digits ("3", "3.0")
- * in [0, K) (K <= 2^24); 0: any number.  Memory grows with the rows read
- * (at most a few times the file's size).  Errors name FILE, line and
- * column. */
+/* CSV (csv.c): fields separated by commas, one row a line, optional
+ * header line (skipped; when every one of its fields is a number, one
+ * warning on stderr: "nnrt: FILE: line 1 looks like data, not a header; it
+ * was skipped: use header=false if it is data"), blank lines skipped, \r\n
+ * accepted.  A field may be quoted as RFC 4180 has it ("a, b", a quote
+ * inside written twice: "say ""hi"""), on one line; its text is what lies
+ * between the quotes, or a bare field without the spaces around it.  Every
+ * feature field must be a number (strtod over the whole text).  The label
+ * column (negative: from the end) is split off.  With classes = K > 0
+ * (K <= 2^24) the file decides what its labels are: when every label is a
+ * number, class ids, integers read from their digits ("3", "3.0") in
+ * [0, K); when any label is not a number, class names, each distinct name
+ * (exact text, case counts) the next id in order of first appearance,
+ * kept in names; more than K names is an error naming the name and K.
+ * K = 0: any number.  Memory grows with the rows read (at most a few
+ * times the file's size).  Errors name FILE, line and column. */
 typedef struct NnrtCsv {
     size_t rows, cols;              /* cols counts every field, label included */
     float *x;                       /* rows * (cols-1) features */
-    float *lab;                     /* rows labels */
+    float *lab;                     /* rows labels (class ids as floats when names) */
+    char **names;                   /* the file's class names by id (owned), or NULL, */
+    size_t n_names;                 /*   0: its labels were numbers, or read through known */
 } NnrtCsv;
 int nnrt_csv_read(const char *path, int header, int label_col, size_t classes,
                   NnrtCsv *out, char *err, size_t errlen);
+/* As nnrt_csv_read, with labels read through another file's class names
+ * (a test set through its training set's): known[0..n_known) name ids
+ * 0..n_known-1 and every label must be one of them (as text: "1" is the
+ * name "1"); a name that is not is an error naming the file, the line and
+ * the name.  n_known 0: the other file's labels were class ids, so labels
+ * must be class ids and a name is an error.  out->names stays NULL. */
+int nnrt_csv_read_known(const char *path, int header, int label_col, size_t classes,
+                        char *const *known, size_t n_known, NnrtCsv *out, char *err,
+                        size_t errlen);
 void nnrt_csv_free(NnrtCsv *c);
 
 /* ===================================================================== *

@@ -1101,6 +1101,187 @@ START_TEST(test_csv_memory_follows_the_rows)
 }
 END_TEST
 
+/* ---- quoting, class names, the header warning --------------------------------- */
+
+START_TEST(test_csv_quoted_fields)
+{
+    const char *p = tpath("q.csv");
+    /* a header with a quoted comma and a doubled quote; quoted numbers;
+     * spaces outside and inside the quotes; an empty quoted feature is not
+     * a number */
+    write_text(p, "\"width, cm\",\"say \"\"hi\"\"\",label\n\"1.5\", 2 ,\"0\"\n  \" -3\" ,4e-1,\"2\"\r\n");
+    NnrtCsv c;
+    char err[512];
+    ck_assert_msg(nnrt_csv_read(p, 1, -1, 3, &c, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(c.rows, 2);
+    ck_assert_uint_eq(c.cols, 3);
+    static const float want[4] = { 1.5f, 2, -3, 0.4f };
+    ck_assert_mem_eq(c.x, want, sizeof want);
+    ASSERT_FEQ(c.lab[0], 0.0f);
+    ASSERT_FEQ(c.lab[1], 2.0f);
+    ck_assert_ptr_null(c.names); /* numbers, quoted or not: class ids */
+    nnrt_csv_free(&c);
+    static const struct { const char *text, *want; } bad[] = {
+        { "a,b,c\n1,2,0\n1,\"2,0\n", "line 3, column 2: a quoted field is not closed on its line" },
+        { "a,b,c\n1,\"2\"x,0\n", "line 2, column 2: text after a closing quote" },
+        { "a,b,c\n1,2\"5,0\n", "line 2, column 2: a quote inside an unquoted field" },
+        { "a,b,c\n1,\"\",0\n", "line 2, column 2: '' is not a number" },
+        { "a,b,c\n1,\"2,5\",0\n", "line 2, column 2: '2,5' is not a number" },
+        { "a,b,c\n1,2,0\n\"1,2\",0\n", "line 3 has 2 fields, expected 3 (as on line 2)" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(p, bad[i].text);
+        ck_assert_int_eq(nnrt_csv_read(p, 1, -1, 3, &c, err, sizeof err), -1);
+        ASSERT_HAS(err, p);
+        ASSERT_HAS(err, bad[i].want);
+        ck_assert_ptr_null(c.x);
+    }
+}
+END_TEST
+
+START_TEST(test_csv_class_names)
+{
+    const char *p = tpath("names.csv"), *q = tpath("names_test.csv");
+    write_text(p, "x1,x2,species\n1,2,setosa\n3,4,\"Iris virginica\"\n\n5,6, setosa \n"
+                  "7,8,\"a, \"\"b\"\"\"\n");
+    NnrtSource s = csv_source(p, -1, 1);
+    NnrtData d, t;
+    char err[512];
+    ck_assert_msg(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_uint_eq(d.rows, 4);
+    ck_assert_int_eq(d.tc[0], 0);
+    ck_assert_int_eq(d.tc[1], 1);
+    ck_assert_int_eq(d.tc[2], 0);
+    ck_assert_int_eq(d.tc[3], 2);
+    ck_assert_uint_eq(d.n_class_names, 3);
+    ck_assert_str_eq(d.class_names[0], "setosa");
+    ck_assert_str_eq(d.class_names[1], "Iris virginica");
+    ck_assert_str_eq(d.class_names[2], "a, \"b\"");
+    /* a test set maps through the training names, in the training order */
+    write_text(q, "x1,x2,species\n1,1,\"a, \"\"b\"\"\"\n2,2,setosa\n");
+    NnrtSource ts = csv_source(q, -1, 1);
+    ck_assert_msg(nnrt_data_load(&ts, 2, NNRT_LABEL_CLASS, 1, 3, &t, &d, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_int_eq(t.tc[0], 2);
+    ck_assert_int_eq(t.tc[1], 0);
+    nnrt_data_free(&t);
+    /* a name the training set does not have: file, line and the name */
+    write_text(q, "x1,x2,species\n1,1,setosa\n2,2,Setosa\n");
+    ck_assert_int_eq(nnrt_data_load(&ts, 2, NNRT_LABEL_CLASS, 1, 3, &t, &d, err, sizeof err), -1);
+    ASSERT_HAS(err, q);
+    ASSERT_HAS(err, "line 3, column 3: class name 'Setosa' is not one of the training set's 3 "
+                    "(setosa, Iris virginica, a, \"b\")");
+    /* numbers in a test file are names too when the training labels were */
+    write_text(q, "x1,x2,species\n1,1,0\n");
+    ck_assert_int_eq(nnrt_data_load(&ts, 2, NNRT_LABEL_CLASS, 1, 3, &t, &d, err, sizeof err), -1);
+    ASSERT_HAS(err, "line 2, column 3: class name '0' is not one of the training set's 3");
+    /* one-hot rows from names */
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 3, 0, &t, NULL, err, sizeof err), 0);
+    ASSERT_FEQ(t.tf[3 * 3 + 2], 1.0f);
+    ck_assert_uint_eq(t.n_class_names, 3);
+    nnrt_data_free(&t);
+    nnrt_data_free(&d);
+}
+END_TEST
+
+START_TEST(test_csv_class_name_errors)
+{
+    const char *p = tpath("n.csv"), *q = tpath("n_test.csv");
+    NnrtData d, t;
+    char err[512];
+    /* more names than classes: the name, the count and the output width */
+    write_text(p, "a,b,c\n1,2,cat\n1,2,dog\n1,2,cat\n1,2,emu\n");
+    NnrtSource s = csv_source(p, -1, 1);
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, p);
+    ASSERT_HAS(err, "line 5, column 3: class name 'emu' is name number 3, but the model has 2 "
+                    "classes (an output of width 2)");
+    ck_assert_ptr_null(d.class_names);
+    /* one name makes the whole column names: "1" is a name here */
+    write_text(p, "a,b,c\n1,2,1\n1,2,0\n1,2,x\n");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(d.tc[0], 0);
+    ck_assert_int_eq(d.tc[1], 1);
+    ck_assert_int_eq(d.tc[2], 2);
+    ck_assert_str_eq(d.class_names[0], "1");
+    nnrt_data_free(&d);
+    /* an empty label in a names column */
+    write_text(p, "a,b,c\n1,2,x\n1,2,\"\"\n");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "line 3, column 3: the label is empty");
+    /* regression labels stay numbers: a name is not one */
+    write_text(p, "a,b,c\n1,2,x\n");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_FLOAT, 1, 0, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "line 2, column 3: 'x' is not a number");
+    /* numeric training labels: a test file of names is refused */
+    write_text(p, "a,b,c\n1,2,0\n1,2,1\n");
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
+    ck_assert_ptr_null(d.class_names);
+    write_text(q, "a,b,c\n1,2,1\n1,2,dog\n");
+    NnrtSource ts = csv_source(q, -1, 1);
+    ck_assert_int_eq(nnrt_data_load(&ts, 2, NNRT_LABEL_CLASS, 1, 2, &t, &d, err, sizeof err), -1);
+    ASSERT_HAS(err, q);
+    ASSERT_HAS(err, "line 3, column 3: label 'dog' is a name, but the training set's labels are "
+                    "class ids");
+    nnrt_data_free(&d);
+}
+END_TEST
+
+/* What fn wrote to stderr while it ran (at most 1 KB). */
+static const char *stderr_of(int (*fn)(const char *), const char *arg, int *rc)
+{
+    static char buf[1024];
+    const char *log = tpath("stderr.txt");
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(log, "w+");
+    ck_assert_ptr_nonnull(f);
+    dup2(fileno(f), 2);
+    *rc = fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int read_with_header(const char *path)
+{
+    NnrtCsv c;
+    char err[512];
+    int rc = nnrt_csv_read(path, 1, -1, 0, &c, err, sizeof err) == 0 ? (int)c.rows : -1;
+    nnrt_csv_free(&c);
+    return rc;
+}
+
+START_TEST(test_csv_header_warning)
+{
+    const char *p = tpath("h.csv");
+    int rows;
+    /* a first row of numbers under header=true: one warning, row skipped */
+    write_text(p, "\n1, 2,\"3\"\n4,5,6\n7,8,9\n");
+    const char *out = stderr_of(read_with_header, p, &rows);
+    ck_assert_int_eq(rows, 2);
+    char want[512];
+    snprintf(want, sizeof want, "nnrt: %s: line 2 looks like data, not a header; it was skipped: "
+             "use header=false if it is data\n", p);
+    ck_assert_str_eq(out, want);
+    /* a real header: nothing */
+    write_text(p, "a,b,\"c, d\"\n4,5,6\n");
+    out = stderr_of(read_with_header, p, &rows);
+    ck_assert_int_eq(rows, 1);
+    ck_assert_str_eq(out, "");
+    /* one name among numbers is a header */
+    write_text(p, "1,2,label\n4,5,6\n");
+    out = stderr_of(read_with_header, p, &rows);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rt_data");
@@ -1134,6 +1315,10 @@ int main(void)
     tcase_add_test(csv, test_csv_no_header);
     tcase_add_test(csv, test_csv_errors);
     tcase_add_test(csv, test_csv_missing_and_label_range);
+    tcase_add_test(csv, test_csv_quoted_fields);
+    tcase_add_test(csv, test_csv_class_names);
+    tcase_add_test(csv, test_csv_class_name_errors);
+    tcase_add_test(csv, test_csv_header_warning);
     suite_add_tcase(s, csv);
     TCase *checks = tcase_create("checks");
     tcase_add_checked_fixture(checks, setup, teardown);

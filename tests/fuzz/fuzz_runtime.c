@@ -20,7 +20,8 @@
  *      member appended; bit 7 asks for rows of 4 bytes
  *   2  nnrt_csv_read: header = bit 0, label column = (flags >> 2 & 7) - 4
  *      (-4..3); bit 1 class ids, below K = 1 + (flags >> 5) (K = 8 means
- *      2^24, the largest)
+ *      2^24, the largest); a file of class names is read again through
+ *      its own names (nnrt_csv_read_known) and must give the same ids
  *   3  nnrt_data_load of idx(images, labels): payload bytes 0-1 are the
  *      images file's length n (little-endian, clamped), byte 2 the model's
  *      class count (0..255), then n bytes of images, then the labels file;
@@ -272,6 +273,19 @@ static void target_idx_gzip(uint8_t flags, const uint8_t *p, size_t n)
 }
 
 /* ---- 2: CSV ---------------------------------------------------------------- */
+/* A file of class names read again through its own names: the same ids. */
+static void csv_known_again(int header, int label, size_t classes, const NnrtCsv *c)
+{
+    NnrtCsv k;
+    char err[512] = "";
+    if (nnrt_csv_read_known(path_a, header, label, classes, c->names, c->n_names, &k, err,
+                            sizeof err) < 0)
+        broken("nnrt_csv_read_known: refused a file through its own names");
+    if (k.rows != c->rows || k.names || memcmp(k.lab, c->lab, c->rows * sizeof(float)) != 0)
+        broken("nnrt_csv_read_known: other ids through the file's own names");
+    nnrt_csv_free(&k);
+}
+
 static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
 {
     int header = flags & 1, label = (int)(flags >> 2 & 7) - 4;
@@ -281,18 +295,28 @@ static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
     write_file(path_a, p, n);
     if (nnrt_csv_read(path_a, header, label, classes, &c, err, sizeof err) < 0) {
         check_error(err);
-        if (c.x || c.lab)
+        if (c.x || c.lab || c.names)
             broken("nnrt_csv_read: a refused file kept its rows");
         return;
     }
     if (c.rows == 0 || c.cols == 0 || !c.x || !c.lab)
         broken("nnrt_csv_read: a success with no rows");
     touch(c.x, c.rows * (c.cols - 1) * sizeof(float));
+    if ((c.n_names > 0) != (c.names != NULL) || (c.names && (!classes || c.n_names > classes)))
+        broken("nnrt_csv_read: class names without a class count, or more than it");
+    for (size_t i = 0; i < c.n_names; i++)
+        for (size_t j = 0; j < i && c.n_names <= 64; j++)
+            if (strcmp(c.names[i], c.names[j]) == 0)
+                broken("nnrt_csv_read: a class name twice");
     for (size_t i = 0; i < c.rows; i++) {
         float v = c.lab[i];
         if (classes && !(v >= 0.0f && (double)v < (double)classes && v == floorf(v)))
             broken("nnrt_csv_read: a class id that is not a whole number in [0, classes)");
+        if (c.names && !((double)v < (double)c.n_names))
+            broken("nnrt_csv_read: a class id past the names");
     }
+    if (c.names)
+        csv_known_again(header, label, classes, &c);
     nnrt_csv_free(&c);
     accepted("nnrt_csv_read");
 }

@@ -82,6 +82,14 @@ def main():
         "csv_label_first": seed(2, 1 | 4 << 2, b"y,x1,x2,x3\n0.5,1,2,3\n-1,4,5,6\n"),
         "csv_floats": seed(2, 0 | 3 << 2, b"1e-3,.5,2.\n-0,1E+2,0.25\n"),
         "csv_big_label": seed(2, 2 | 3 << 2 | 7 << 5, b"1,16777215\n2,16777217\n"),
+        #    quoted fields (RFC 4180) and label columns of class names
+        "csv_quoted": seed(2, 1 | 2 | 3 << 2 | 2 << 5,
+                           b'"a, b","say ""hi""",label\n"1.5", 2 ,"0"\n 3 ,"4e-1",2\n'),
+        "csv_names": seed(2, 1 | 2 | 3 << 2 | 2 << 5,
+                          b'x1,x2,species\n1,2,setosa\n3,4,"Iris virginica"\n5,6, setosa \n'),
+        "csv_names_quoted": seed(2, 2 | 3 << 2 | 3 << 5, b'1,"a, ""b"""\n2,c\n3,"a, ""b"""\n'),
+        "csv_names_too_many": seed(2, 2 | 3 << 2 | 1 << 5, b"1,cat\n2,dog\n3,emu\n"),
+        "csv_quote_open": seed(2, 2 | 3 << 2 | 2 << 5, b'1,"2\n3,4\n'),
         # 3: nnrt_data_load(idx); in_dim 1 + (flags & 15), labels flags >> 4 & 3,
         #    bit 6 normalize, bit 7 gzip both files; class count in the payload
         "data_idx_class": seed(3, 3, split(images, labels)),
@@ -99,6 +107,7 @@ def main():
         "data_csv_onehot": seed(4, 1 | 2 << 3 | 0x40 | 0x20, b"\x03t,x,y\n2,0.5,0.5\n0,1,1\n1,-1,2\n"),
         "data_csv_onehot4": seed(4, 0 | 3 << 3, b"\x04" b"1,3\n2,0\n"),
         "data_csv_3_classes_of_2": seed(4, 1, b"\x02" b"0.5,2\n0.1,1\n"),
+        "data_csv_names": seed(4, 0 | 0x20, b"\x03" b'x,"y"\n0.5,"b, c"\n0.1,a\n0.2,"b, c"\n'),
         # 5: nnrt_ckpt_load into "fuzz": W [3,2], b [2]; bit 0 also opt.W.m, opt.b.m
         "ckpt_params": seed(5, 0, safetensors("fuzz", [("W", [3, 2], [0.5] * 6), ("b", [2], [1, 2])])),
         "ckpt_state": seed(5, 1, safetensors("fuzz", [
