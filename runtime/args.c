@@ -16,7 +16,8 @@
 
 typedef enum {
     NNRT_FLAG_EPOCHS, NNRT_FLAG_LR, NNRT_FLAG_SEED, NNRT_FLAG_DATA, NNRT_FLAG_TEST,
-    NNRT_FLAG_SAVE, NNRT_FLAG_LOAD, NNRT_FLAG_LOG_CSV, NNRT_FLAG_QUIET,
+    NNRT_FLAG_SAVE, NNRT_FLAG_LOAD, NNRT_FLAG_INIT_FROM, NNRT_FLAG_LOG_CSV, NNRT_FLAG_PLOT,
+    NNRT_FLAG_QUIET,
     NNRT_FLAG_GRADCHECK, NNRT_FLAG_HELP
 } NnrtFlagId;
 
@@ -35,7 +36,9 @@ static const NnrtFlag nnrt_flags[] = {
     { NNRT_FLAG_TEST, "test", "PATH[,PATH]", "test data, the same forms" },
     { NNRT_FLAG_SAVE, "save", "FILE", "write a checkpoint (safetensors) at the end" },
     { NNRT_FLAG_LOAD, "load", "FILE", "resume from a checkpoint: params, optimizer, epoch" },
+    { NNRT_FLAG_INIT_FROM, "init-from", "FILE", "params from a safetensors file, by name (optimizer fresh)" },
     { NNRT_FLAG_LOG_CSV, "log-csv", "FILE", "write epoch,loss,acc,test_loss,test_acc,lr per epoch" },
+    { NNRT_FLAG_PLOT, "plot", "FILE.svg", "draw loss and accuracy per epoch (SVG) at the end" },
     { NNRT_FLAG_QUIET, "quiet", NULL, "print only the summary" },
     { NNRT_FLAG_GRADCHECK, "gradcheck", NULL, "check the gradients on the first batch and exit" },
     { NNRT_FLAG_HELP, "help", NULL, "print this help" },
@@ -129,12 +132,14 @@ static int nnrt_flag_set(NnrtArgs *a, const NnrtFlag *f, const char *v, const ch
         return nnrt_parse_paths(v, &a->owned[1], a->test, &a->n_test);
     case NNRT_FLAG_SAVE: a->save = v; break;
     case NNRT_FLAG_LOAD: a->load = v; break;
+    case NNRT_FLAG_INIT_FROM: a->init_from = v; break;
     case NNRT_FLAG_LOG_CSV: a->log_csv = v; break;
+    case NNRT_FLAG_PLOT: a->plot = v; break;
     case NNRT_FLAG_QUIET: a->quiet = 1; return 0;
     case NNRT_FLAG_GRADCHECK: a->gradcheck = 1; return 0;
     case NNRT_FLAG_HELP: a->help = 1; return 0;
     }
-    *want = "a file name"; /* save, load, log-csv */
+    *want = "a file name"; /* save, load, init-from, log-csv, plot */
     return *v ? 0 : -1;
 }
 
@@ -183,6 +188,18 @@ static int nnrt_args_one(int argc, char **argv, int i, NnrtArgs *a, const char *
     return used;
 }
 
+/* Flags that cannot go together; 2 after printing the error. */
+static int nnrt_args_conflicts(const NnrtArgs *a, const char *prog, FILE *err)
+{
+    if (a->init_from && a->load) {
+        fprintf(err, "%s: --init-from and --load cannot be used together: --load resumes a run "
+                "(params, optimizer, epoch), --init-from starts a new one from given params "
+                "(try '%s --help')\n", prog, prog);
+        return 2;
+    }
+    return 0;
+}
+
 int nnrt_args_parse(int argc, char **argv, NnrtArgs *a, const char *prog, FILE *err)
 {
     nnrt_args_reset(a);
@@ -192,7 +209,7 @@ int nnrt_args_parse(int argc, char **argv, NnrtArgs *a, const char *prog, FILE *
             return 2;
         i += used;
     }
-    return 0;
+    return nnrt_args_conflicts(a, prog, err);
 }
 
 void nnrt_args_free(NnrtArgs *a)

@@ -53,7 +53,9 @@
  *      model's defaults) and lays them over the train block's defaults;
  *   2. loads the training set (and the test set, normalised with the
  *      training figures) with nnrt_data_load;
- *   3. init(seed), or --load FILE (params, optimizer state, epoch, step);
+ *   3. init(seed), then --init-from FILE (the params alone, from any
+ *      safetensors file naming them: nnrt_init_from), or --load FILE
+ *      (params, optimizer state, epoch, step);
  *   4. --gradcheck: nnrt_gradcheck on the first batch, exit 0 or 1;
  *   5. trains epoch by epoch (below), writes the checkpoint (--save FILE or
  *      the train block's checkpoint) and prints the summary.
@@ -82,11 +84,13 @@
  * best so far and puts the best params back (optimizer state is not
  * rewound).  --log-csv FILE writes one row per epoch: the epoch's mean
  * training loss, the training accuracy after it (a predict pass, made only
- * for the log), the test figures when evaluated, and lr_e.  The summary
+ * for the log or the plot), the test figures when evaluated, and lr_e.
+ * --plot FILE.svg keeps the same figures per epoch (NnrtHistory) and draws
+ * them when training ends, however it ends (nnrt_plot_svg).  The summary
  * evaluates the whole training set (and the test set) after training:
  *     done: 300 epochs, 3000 steps in 0.12s | loss 0.1296 | acc 0.9733
- * "resumed from FILE at epoch E, step S" and "saved FILE" lines come
- * with --load and the checkpoint; --quiet keeps only the summary (errors
+ * "resumed from FILE at epoch E, step S", "params from FILE" and "saved
+ * FILE" lines come with --load, --init-from and the checkpoint; --quiet keeps only the summary (errors
  * still go to stderr).  Nothing is allocated inside the training loop.
  *
  * What emitted code calls besides nnrt_main: nnrt_sgemm for every matrix
@@ -408,6 +412,8 @@ struct NnrtArgs {
     const char *data[2]; int n_data;   /* --data PATH[,PATH]; n_data 0: not given */
     const char *test[2]; int n_test;   /* --test PATH[,PATH] */
     const char *save, *load, *log_csv; /* NULL: not given */
+    const char *init_from;             /* --init-from FILE: params only (not with --load) */
+    const char *plot;                  /* --plot FILE.svg: loss and accuracy per epoch */
     int quiet, gradcheck, help;
     char *owned[2];                /* copies behind data/test, freed by nnrt_args_free */
 };
@@ -455,6 +461,40 @@ int nnrt_csvlog_row(NnrtCsvLog *log, int epoch, double loss, double acc,
                     double test_loss, double test_acc, double lr, char *err, size_t errlen);
 int nnrt_csvlog_close(NnrtCsvLog *log, char *err, size_t errlen);
 
+/* ===================================================================== *
+ * Plots (plot.c): --plot FILE.svg                                        *
+ * ===================================================================== */
+/* One epoch's figures; NaN where there is none (no test set, not
+ * evaluated this epoch, no accuracy). */
+typedef struct NnrtFigures {
+    int epoch;                  /* from 1 */
+    double loss, acc;           /* the epoch's mean training loss; training accuracy after it */
+    double test_loss, test_acc; /* the test set's, at an evaluation */
+    double val_loss, val_acc;   /* a validation split's */
+} NnrtFigures;
+
+/* The figures of every epoch of a run, room for cap made before the
+ * loop (nnrt_history_init: 0, or -1 with one line in err); add copies one
+ * in (nothing when full). */
+typedef struct NnrtHistory {
+    NnrtFigures *rows;
+    size_t n, cap;
+    int has_acc;                /* the model reports an accuracy: a second panel */
+} NnrtHistory;
+int nnrt_history_init(NnrtHistory *h, size_t cap, int has_acc, char *err, size_t errlen);
+void nnrt_history_add(NnrtHistory *h, const NnrtFigures *f);
+void nnrt_history_free(NnrtHistory *h);
+
+/* An SVG chart of h: a loss panel (train, test, val) and, when has_acc,
+ * an accuracy panel beside it, each with round-number ticks, axis titles
+ * and a legend of the series present, under title (the model's name).
+ * Non-finite figures are skipped; an empty history gives empty panels.
+ * Written as PATH.tmp, renamed to PATH when every write, the flush and
+ * the close succeeded (the temporary is removed otherwise): 0, or -1
+ * with "cannot write plot PATH: REASON" in err. */
+int nnrt_plot_svg(const char *path, const char *title, const NnrtHistory *h, char *err,
+                  size_t errlen);
+
 /* Formats one line into err (truncated to errlen) and returns -1. */
 int nnrt_errf(char *err, size_t errlen, const char *fmt, ...) NNRT_PRINTF(3, 4);
 
@@ -482,5 +522,25 @@ int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
 int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
                    NnrtTensor *params, int n_params,
                    NnrtTensor *state, int n_state, char *err, size_t errlen);
+/* The params alone, from any safetensors file whose tensors carry their
+ * names and shapes (--init-from; PyTorch's safetensors.torch.save_file
+ * writes such files): the file is checked whole as above, but no model
+ * name, epoch or __metadata__ is asked for.  Each param must be there
+ * under its name, with its shape, as F32, or as F64, F16 or BF16,
+ * converted to f32 (round to nearest; an F64 value past f32's range is
+ * refused); a missing param, another shape (its transpose gets a hint)
+ * or another dtype is one error naming the param and both shapes or the
+ * dtype.  Then all of them are copied in; on any error nothing is
+ * changed.  Tensors that are not params (optimizer state, a PyTorch
+ * model's buffers) are left alone and named in note, one line (the first
+ * 10 names with their shapes, then "and N more"; "" when there are none;
+ * note may be NULL). */
+int nnrt_ckpt_load_params(const char *path, NnrtTensor *params, int n_params, char *note,
+                          size_t notelen, char *err, size_t errlen);
+/* --init-from FILE for a run (and for predicting): m's params from FILE by
+ * nnrt_ckpt_load_params, its note printed to warn (NULL: not printed) as
+ * "nnrt: warning: ...".  Optimizer state, epoch and step are untouched:
+ * call it after init(seed), so the optimizer starts fresh. */
+int nnrt_init_from(const NnrtModel *m, const char *path, FILE *warn, char *err, size_t errlen);
 
 #endif /* NNRT_H */

@@ -29,6 +29,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1142,4 +1144,211 @@ int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
     }
     nnrt_st_close(&s);
     return rc;
+}
+
+/* ---- params only, from any safetensors file (--init-from) ------------------------ *
+ * The file is checked whole (nnrt_st_open), but neither a model name nor
+ * __metadata__ is asked for: a file written by another program (PyTorch's
+ * safetensors.torch.save_file) names the params and nothing else need
+ * agree.  Each param must be there under its name, with its shape, as F32
+ * or as F64, F16 or BF16, converted to f32 here; the other tensors are
+ * left alone and listed in a note.  As with nnrt_ckpt_load, everything is
+ * read into temporary memory first and a failed load changes nothing. */
+
+/* IEEE half h as f32 (exact: every half is a float). */
+static float nnrt_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (uint32_t)(h >> 10) & 0x1F, man = h & 0x3FFu;
+    uint32_t bits;
+    float v;
+    if (exp == 0) { /* zero or subnormal: man * 2^-24 */
+        v = (float)man * 5.9604644775390625e-8f;
+        return sign ? -v : v;
+    }
+    if (exp == 31)  /* inf or NaN, its payload kept */
+        bits = sign | 0x7F800000u | man << 13;
+    else            /* rebias the exponent: 15 -> 127 */
+        bits = sign | (exp + 112) << 23 | man << 13;
+    memcpy(&v, &bits, 4);
+    return v;
+}
+
+/* e's dtype is the one called name */
+static int nnrt_st_dtype_is(const NnrtStEntry *e, const char *name)
+{
+    return strcmp(nnrt_st_dtypes[e->dtype].name, name) == 0;
+}
+
+/* One little-endian element of k bytes at b (F32, F64, F16 or BF16) as f32;
+ * -1 for an F64 value outside f32's range. */
+static int nnrt_st_elem(const NnrtStEntry *e, const unsigned char *b, unsigned k, float *out)
+{
+    uint64_t u = 0;
+    for (unsigned i = k; i-- > 0;)
+        u = u << 8 | b[i];
+    if (k == 2 && nnrt_st_dtype_is(e, "F16")) {
+        *out = nnrt_f16_to_f32((uint16_t)u);
+        return 0;
+    }
+    uint32_t w = k == 2 ? (uint32_t)u << 16 : (uint32_t)u; /* BF16: the top half of an f32 */
+    if (k != 8) {
+        memcpy(out, &w, 4);
+        return 0;
+    }
+    double d;
+    memcpy(&d, &u, 8);
+    if (isfinite(d) && fabs(d) > (double)FLT_MAX)
+        return -1;
+    *out = (float)d;
+    return 0;
+}
+
+/* Entry e's numel elements, converted, into v; -1 with the message. */
+static int nnrt_st_read_param(NnrtStFile *s, const NnrtStEntry *e, float *v, size_t numel)
+{
+    NnrtJson *j = &s->j;
+    unsigned char buf[4096];
+    unsigned k = nnrt_st_dtypes[e->dtype].bits / 8;
+    char q[80];
+    /* inside the file, whose size ftell gave as a long */
+    if (fseek(s->f, (long)(8 + s->hlen + e->begin), SEEK_SET) != 0)
+        return nnrt_errf(j->err, j->errlen, "cannot read checkpoint %s: %s", j->path, strerror(errno));
+    for (size_t done = 0; done < numel;) {
+        size_t n = numel - done < sizeof buf / k ? numel - done : sizeof buf / k;
+        if (fread(buf, k, n, s->f) != n)
+            return nnrt_errf(j->err, j->errlen, "cannot read checkpoint %s: %s", j->path,
+                             feof(s->f) ? "file shrank while reading" : strerror(errno));
+        for (size_t i = 0; i < n; i++)
+            if (nnrt_st_elem(e, buf + k * i, k, &v[done + i]) < 0)
+                return nnrt_errf(j->err, j->errlen, "checkpoint %s: tensor '%s': element %zu, "
+                                 "an F64 value, is outside f32's range", j->path,
+                                 nnrt_st_q(e->name, q, sizeof q), done + i);
+        done += n;
+    }
+    return 0;
+}
+
+/* ", name [2,3], name2 [3]": the file's tensors that no param takes, the
+ * first max of them by name, then " and N more"; returns how many there
+ * are.  (The scan stops after max + n_params entries: a header of a
+ * million tensors costs no more than a small one.) */
+static size_t nnrt_st_others(const NnrtStHeader *h, const NnrtTensor *params, int n_params,
+                             size_t max, char *buf, size_t len)
+{
+    size_t taken = 0, listed = 0, u = 0;
+    for (int p = 0; p < n_params; p++)
+        taken += nnrt_st_find(h, params[p].name) != NULL;
+    size_t count = h->n - taken;
+    buf[0] = '\0';
+    for (size_t i = 0; i < h->n && listed < max && listed < count; i++) {
+        const NnrtStEntry *e = h->byname[i];
+        int is_param = 0;
+        for (int p = 0; p < n_params && !is_param; p++)
+            is_param = strcmp(params[p].name, e->name) == 0;
+        if (is_param)
+            continue;
+        if (u >= len)
+            break;
+        char q[48], shape[48];
+        nnrt_shape_str(e->shape, e->rank, shape, sizeof shape);
+        u += (size_t)snprintf(buf + u, len - u, "%s%s %s", listed++ ? ", " : "",
+                              nnrt_st_q(e->name, q, sizeof q), shape);
+    }
+    if (count > listed && u < len)
+        snprintf(buf + u, len - u, " and %zu more", count - listed);
+    return count;
+}
+
+/* e (the entry named like param t, or NULL) can be t: a float dtype, t's shape. */
+static int nnrt_st_match_param(NnrtStFile *s, const NnrtStEntry *e, const NnrtTensor *t,
+                               const NnrtTensor *params, int n_params)
+{
+    NnrtJson *j = &s->j;
+    char want[96], got[96], others[256];
+    uint64_t dims[NNRT_MAX_RANK];
+    for (int i = 0; i < t->rank; i++)
+        dims[i] = (uint64_t)t->shape[i];
+    nnrt_shape_str(dims, t->rank, want, sizeof want);
+    if (!e) {
+        size_t n = nnrt_st_others(&s->h, params, n_params, 4, others, sizeof others);
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s has no tensor '%s' for the model's "
+                         "param %s %s (%s%s); tensors are matched to params by name", j->path,
+                         t->name, t->name, want, n ? "the file's other tensors: " : "the file has "
+                         "no other tensors", n ? others : "");
+    }
+    if (!nnrt_st_dtype_is(e, "F32") && !nnrt_st_dtype_is(e, "F64") &&
+        !nnrt_st_dtype_is(e, "F16") && !nnrt_st_dtype_is(e, "BF16"))
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: tensor '%s' is %s; the param %s needs "
+                         "floats (F32, or F64, F16, BF16, which are converted)", j->path, t->name,
+                         nnrt_st_dtypes[e->dtype].name, t->name);
+    int same = e->rank == t->rank, transposed = e->rank == 2 && t->rank == 2;
+    for (int i = 0; i < t->rank && i < e->rank; i++) {
+        same = same && e->shape[i] == dims[i];
+        transposed = transposed && e->shape[i] == dims[t->rank - 1 - i];
+    }
+    if (same)
+        return 0;
+    nnrt_shape_str(e->shape, e->rank, got, sizeof got);
+    return nnrt_errf(j->err, j->errlen, "checkpoint %s: tensor '%s' has shape %s, the model's "
+                     "param %s is %s%s", j->path, t->name, got, t->name, want,
+                     transposed ? " (its transpose: a PyTorch nn.Linear weight is [out, in], "
+                     "a dense W is [in, out]: save weight.T)" : "");
+}
+
+/* Every param matched and read into s->tmp, in order. */
+static int nnrt_st_read_params(NnrtStFile *s, const NnrtTensor *params, int n_params)
+{
+    size_t total = 0;
+    for (int i = 0; i < n_params; i++)
+        total += params[i].numel;
+    if (!(s->tmp = malloc((total ? total : 1) * sizeof(float))))
+        return nnrt_errf(s->j.err, s->j.errlen, "checkpoint %s: out of memory", s->j.path);
+    float *dst = s->tmp;
+    for (int i = 0; i < n_params; i++) {
+        const NnrtStEntry *e = nnrt_st_find(&s->h, params[i].name);
+        if (nnrt_st_match_param(s, e, &params[i], params, n_params) < 0 || !e ||
+            nnrt_st_read_param(s, e, dst, params[i].numel) < 0)
+            return -1;
+        dst += params[i].numel;
+    }
+    return 0;
+}
+
+int nnrt_ckpt_load_params(const char *path, NnrtTensor *params, int n_params, char *note,
+                          size_t notelen, char *err, size_t errlen)
+{
+    NnrtStFile s;
+    memset(&s, 0, sizeof s);
+    s.j.path = path;
+    s.j.err = err;
+    s.j.errlen = errlen;
+    if (note && notelen)
+        note[0] = '\0';
+    int rc = nnrt_st_open(path, &s);
+    if (rc == 0)
+        rc = nnrt_st_read_params(&s, params, n_params);
+    if (rc == 0) { /* everything checked out: now change the model */
+        const float *src = s.tmp;
+        for (int i = 0; i < n_params; i++) {
+            memcpy(params[i].data, src, params[i].numel * sizeof(float));
+            src += params[i].numel;
+        }
+        char others[768];
+        size_t n = nnrt_st_others(&s.h, params, n_params, 10, others, sizeof others);
+        if (n && note && notelen)
+            snprintf(note, notelen, "checkpoint %s: %zu tensor%s of the model, not loaded: %s",
+                     path, n, n == 1 ? " is not a param" : "s are not params", others);
+    }
+    nnrt_st_close(&s);
+    return rc;
+}
+
+int nnrt_init_from(const NnrtModel *m, const char *path, FILE *warn, char *err, size_t errlen)
+{
+    char note[1024];
+    if (nnrt_ckpt_load_params(path, m->params, m->n_params, note, sizeof note, err, errlen) < 0)
+        return -1;
+    if (note[0] && warn)
+        fprintf(warn, "nnrt: warning: %s\n", note);
+    return 0;
 }

@@ -2,11 +2,12 @@
  *
  *   nnrt_main = flags -> nnrt_run
  *   nnrt_run  = config (flags over the train block) -> load data ->
- *               init or --load -> [gradcheck] -> epochs -> summary ->
- *               checkpoint
+ *               init, --init-from or --load -> [gradcheck] -> epochs ->
+ *               [plot] -> summary -> checkpoint
  *
  * Everything the loop needs (the permutation, the copy of the best params
- * for early stopping) is allocated before the first epoch; the loop itself
+ * for early stopping, --plot's history) is allocated before the first
+ * epoch; the loop itself
  * only gathers rows into the model's static batch buffers and calls its
  * forward, backward and update.  Schedules, logging cadence and early
  * stopping are described in nnrt.h.
@@ -46,6 +47,7 @@ typedef struct NnrtRun {
     double best_loss;
     int best_epoch;
     NnrtCsvLog log;
+    NnrtHistory hist;      /* --plot: the figures of every epoch run */
     int epoch;             /* epochs completed */
     long step;             /* updates done, over all epochs */
     double t0;
@@ -247,11 +249,24 @@ static int nnrt_run_load(NnrtRun *r)
     return 0;
 }
 
-/* init(seed), or the checkpoint of --load with its epoch and step. */
+/* --init-from FILE: the params from FILE over init's, the optimizer fresh. */
+static int nnrt_run_init_from(NnrtRun *r)
+{
+    if (nnrt_init_from(r->m, r->a->init_from, r->err, r->msg, sizeof r->msg) < 0)
+        return -1;
+    if (!r->quiet)
+        fprintf(r->out, "params from %s\n", r->a->init_from);
+    return 0;
+}
+
+/* init(seed), then the params of --init-from, or the checkpoint of --load
+ * with its epoch and step. */
 static int nnrt_run_start(NnrtRun *r)
 {
     NnrtModel *m = r->m;
     m->init(r->seed);
+    if (r->a->init_from)
+        return nnrt_run_init_from(r);
     if (!r->a->load)
         return 0;
     long epoch = 0, step = 0;
@@ -384,11 +399,13 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
     if ((m->log_every <= 0 || r->step % m->log_every == 0 || eval) &&
         nnrt_progress(r, ep, ep->iters, tl, ta) < 0)
         return -1;
-    if (r->log.f && m->acc_kind != NNRT_ACC_NONE)
+    if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
         nnrt_eval_pass(m, &r->train, 0, &unused, &acc);
     if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)ep->lr,
                         r->msg, sizeof r->msg) < 0)
         return -1;
+    NnrtFigures fig = { ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)NAN, (double)NAN };
+    nnrt_history_add(&r->hist, &fig);
     if (!r->early || !eval)
         return 0;
     if (tl < r->best_loss || r->best_epoch == 0) {
@@ -436,6 +453,9 @@ static int nnrt_train(NnrtRun *r)
                          "batch of %zu, and drop_last is on", r->train.rows, m->batch);
     if (r->a->log_csv && nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg, sizeof r->msg) < 0)
         return -1;
+    if (r->a->plot && nnrt_history_init(&r->hist, r->epochs > r->epoch ? (size_t)(r->epochs - r->epoch)
+                                        : 0, m->acc_kind != NNRT_ACC_NONE, r->msg, sizeof r->msg) < 0)
+        return -1;
     nnrt_snapshot(r);
     for (int e = r->epoch; e < r->epochs; e++) {
         int rc = nnrt_epoch(r, e);
@@ -468,6 +488,19 @@ static int nnrt_finish(NnrtRun *r)
     return 0;
 }
 
+/* --plot: the figures of the epochs run, however the run ended (an
+ * error is printed here: a failed plot costs no checkpoint). */
+static int nnrt_run_plot(NnrtRun *r)
+{
+    char msg[1024];
+    if (!r->a->plot || !r->hist.rows)
+        return 0;
+    if (nnrt_plot_svg(r->a->plot, r->m->name, &r->hist, msg, sizeof msg) == 0)
+        return 0;
+    fprintf(r->err, "nnrt: %s\n", msg);
+    return -1;
+}
+
 static int nnrt_run_body(NnrtRun *r)
 {
     if (nnrt_model_check(r->m, r->msg, sizeof r->msg) < 0 || nnrt_run_config(r) < 0 ||
@@ -482,9 +515,13 @@ static int nnrt_run_body(NnrtRun *r)
             fprintf(r->err, "nnrt: %s\n", r->msg);
         r->msg[0] = '\0';
         nnrt_save_snapshot(r);
+        nnrt_run_plot(r);
         return rc == 3 ? 3 : 1;
     }
-    return nnrt_finish(r) < 0 ? 1 : 0;
+    int plot = nnrt_run_plot(r);
+    if (nnrt_finish(r) < 0)
+        return 1;
+    return plot < 0 ? 1 : 0;
 }
 
 int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
@@ -506,6 +543,7 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
     free(r.perm);
     free(r.best);
     free(r.snap);
+    nnrt_history_free(&r.hist);
     if (nnrt_write_check(out, "standard output", r.msg, sizeof r.msg) < 0 && rc == 0) {
         fprintf(err, "nnrt: %s\n", r.msg);
         rc = 1;

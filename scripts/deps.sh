@@ -17,6 +17,7 @@ need_cmd flex flex
 need_cmd bison bison
 need_cmd pkg-config pkg-config
 need_cmd dot graphviz
+need_cmd rsvg-convert librsvg2-bin   # tests: renders --plot's SVG (tests/run_plot.sh)
 if command -v pkg-config >/dev/null 2>&1; then
     need_pc openblas libopenblas-dev
     need_pc check check

@@ -28,7 +28,10 @@
 #      (tests/cuda/test_pcg.cpp);
 #      a resumed run prints what an unbroken one prints; a NaN loss stops
 #      with exit 3 and the C program's message, and still saves the
-#      checkpoint of the last epoch boundary (tests/e2e/nan_late.nn).  The Fashion-MNIST models
+#      checkpoint of the last epoch boundary (tests/e2e/nan_late.nn);
+#      --init-from the C program's checkpoint gives its loss and accuracy;
+#      --plot draws a valid chart (tests/e2e/svg_check.py).
+#      The Fashion-MNIST models
 #      train on the first 1000/300 rows (tests/cuda/idx_head.py), or are
 #      skipped with a line where the data set is not installed.
 #
@@ -292,6 +295,42 @@ if $NNC tests/e2e/nan_late.nn --target cuda -o "$W/nan_late.cu" 2>/dev/null &&
     else
         bad "emulation nan_late: exit $rc; want 3 and a checkpoint of epoch 1 equal to a one-epoch run's: $(tail -1 "$W/nan_late.out")"
     fi
+fi
+
+# --init-from: the C program's checkpoint, loaded into the device model's
+# host mirrors and uploaded, gives the C program's loss and accuracy (the
+# graph loop and the runtime's loop both), and its optimizer state is named
+# in a warning, not loaded
+p=$W/spiral_mlp
+if [ -x "$p.mock" ] && $NNC models/spiral_mlp.nn -o "$p.cbin" 2>/dev/null; then
+    "$p.cbin" --epochs 30 --save "$p.c30.st" >"$p.c30.out" 2>&1
+    "$p.mock" --init-from "$p.c30.st" --epochs 0 >"$p.init.out" 2>"$p.init.err"
+    rc=$?
+    NNRT_CUDA_HOST_LOOP=1 "$p.mock" --init-from "$p.c30.st" --epochs 0 >"$p.init_host.out" 2>/dev/null
+    cl=$(field "$p.c30.out" loss) ca=$(field "$p.c30.out" acc)
+    gl=$(field "$p.init.out" loss) ga=$(field "$p.init.out" acc)
+    hl=$(field "$p.init_host.out" loss)
+    if [ $rc -eq 0 ] && [ -n "$cl" ] && [ "$gl" = "$cl" ] && [ "$ga" = "$ca" ] && [ "$hl" = "$cl" ] &&
+       grep -q "warning: .*opt\." "$p.init.err"; then
+        ok "emulation spiral_mlp --init-from the C program's checkpoint: loss $gl acc $ga, the C program's (host loop: $hl)"
+    else
+        bad "emulation spiral_mlp --init-from: exit $rc, loss '$gl' acc '$ga' (host loop '$hl'), the C program's '$cl' '$ca': $(head -1 "$p.init.err")"
+    fi
+fi
+
+# --plot from the device loop: the chart of a 5-epoch run, rendered and
+# checked as tests/run_plot.sh checks the C program's
+if [ -x "$p.mock" ] && command -v rsvg-convert >/dev/null 2>&1; then
+    "$p.mock" --epochs 5 --quiet --plot "$p.svg" >/dev/null 2>"$p.plot.err"
+    rc=$?
+    if [ $rc -eq 0 ] && rsvg-convert "$p.svg" -o "$p.png" 2>>"$p.plot.err" &&
+       python3 tests/e2e/svg_check.py "$p.svg" "$p.png" spiral_mlp 2 train=1f77b4 train=1f77b4 >"$p.plot.check" 2>&1; then
+        ok "emulation spiral_mlp --plot: $(cat "$p.plot.check")"
+    else
+        bad "emulation spiral_mlp --plot: exit $rc: $(cat "$p.plot.err" "$p.plot.check" 2>/dev/null | head -2)"
+    fi
+elif [ -x "$p.mock" ]; then
+    bad "emulation spiral_mlp --plot: rsvg-convert is missing (sh scripts/deps.sh installs librsvg2-bin)"
 fi
 
 echo "run_cuda_build: $pass passed, $fail failed"

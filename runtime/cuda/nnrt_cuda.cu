@@ -2,8 +2,8 @@
  *
  *   nnrt_cuda_main = flags -> device setup -> nnrt_cuda_run
  *   nnrt_cuda_run  = config (flags over the train block) -> load data ->
- *                    upload it -> init or --load -> epochs -> summary ->
- *                    checkpoint
+ *                    upload it -> init, --init-from or --load -> epochs ->
+ *                    [plot] -> summary -> checkpoint
  *
  * It is train.c's driver with the loop moved onto the device: the same
  * flags, messages, progress lines, CSV rows, early stopping and
@@ -532,6 +532,7 @@ typedef struct NnrtCudaRun {
     double best_loss;
     int best_epoch;
     NnrtCsvLog log;
+    NnrtHistory hist;      /* --plot: the figures of every epoch run */
     int epoch;             /* epochs completed */
     long step;             /* updates done, over all epochs */
     double t0;
@@ -637,11 +638,25 @@ static int nnrt_cuda_load(NnrtCudaRun *r)
     return 0;
 }
 
-/* init(seed), or the checkpoint of --load with its epoch and step. */
+/* --init-from FILE into the host mirrors (train.c's nnrt_run_init_from), then uploaded. */
+static int nnrt_cuda_init_from(NnrtCudaRun *r)
+{
+    if (nnrt_init_from(r->m, r->a->init_from, r->err, r->msg, sizeof r->msg) < 0)
+        return -1;
+    nnrt_cuda_upload_params();
+    if (!r->quiet)
+        fprintf(r->out, "params from %s\n", r->a->init_from);
+    return 0;
+}
+
+/* init(seed), then the params of --init-from, or the checkpoint of --load
+ * with its epoch and step. */
 static int nnrt_cuda_start(NnrtCudaRun *r)
 {
     NnrtModel *m = r->m;
     nnrt_cuda_host_init(r->seed);
+    if (r->a->init_from)
+        return nnrt_cuda_init_from(r);
     if (!r->a->load)
         return 0;
     long epoch = 0, step = 0;
@@ -762,11 +777,13 @@ static int nnrt_cuda_epoch_end(NnrtCudaRun *r, NnrtCudaEpoch *ep)
         nnrt_cuda_eval(r, &dev.test, 1, &tl, &ta);
     if ((m->log_every <= 0 || r->step % m->log_every == 0 || eval) && nnrt_cuda_progress(r, ep, ep->iters, tl, ta) < 0)
         return -1;
-    if (r->log.f && m->acc_kind != NNRT_ACC_NONE)
+    if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
         nnrt_cuda_eval(r, &dev.train, 0, &unused, &acc);
     if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)ep->lr, r->msg,
                         sizeof r->msg) < 0)
         return -1;
+    NnrtFigures fig = {ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)NAN, (double)NAN};
+    nnrt_history_add(&r->hist, &fig);
     if (!r->early || !eval)
         return 0;
     char *params = dev.mem + r->cm->params_off;
@@ -822,6 +839,9 @@ static int nnrt_cuda_train(NnrtCudaRun *r)
                          "drop_last is on", r->train.rows, m->batch);
     if (r->a->log_csv && nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg, sizeof r->msg) < 0)
         return -1;
+    if (r->a->plot && nnrt_history_init(&r->hist, r->epochs > r->epoch ? (size_t)(r->epochs - r->epoch) : 0,
+                                        m->acc_kind != NNRT_ACC_NONE, r->msg, sizeof r->msg) < 0)
+        return -1;
     nnrt_cuda_snapshot(r);
     for (int e = r->epoch; e < r->epochs; e++) {
         int rc = nnrt_cuda_epoch(r, e);
@@ -855,6 +875,18 @@ static int nnrt_cuda_finish(NnrtCudaRun *r)
     return 0;
 }
 
+/* --plot, however the run ended (train.c's nnrt_run_plot). */
+static int nnrt_cuda_plot(NnrtCudaRun *r)
+{
+    char msg[1024];
+    if (!r->a->plot || !r->hist.rows)
+        return 0;
+    if (nnrt_plot_svg(r->a->plot, r->m->name, &r->hist, msg, sizeof msg) == 0)
+        return 0;
+    fprintf(r->err, "nnrt: %s\n", msg);
+    return -1;
+}
+
 static int nnrt_cuda_body(NnrtCudaRun *r)
 {
     if (nnrt_cuda_config(r) < 0 || nnrt_cuda_load(r) < 0 || nnrt_cuda_start(r) < 0)
@@ -866,9 +898,13 @@ static int nnrt_cuda_body(NnrtCudaRun *r)
             fprintf(r->err, "nnrt: %s\n", r->msg);
         r->msg[0] = '\0';
         nnrt_cuda_save_snapshot(r);
+        nnrt_cuda_plot(r);
         return rc == 3 ? 3 : 1;
     }
-    return nnrt_cuda_finish(r) < 0 ? 1 : 0;
+    int plot = nnrt_cuda_plot(r);
+    if (nnrt_cuda_finish(r) < 0)
+        return 1;
+    return plot < 0 ? 1 : 0;
 }
 
 static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *err)
@@ -891,6 +927,7 @@ static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *
     nnrt_data_free(&r.train);
     nnrt_data_free(&r.test);
     free(r.snap);
+    nnrt_history_free(&r.hist);
     if (nnrt_write_check(out, "standard output", r.msg, sizeof r.msg) < 0 && rc == 0) {
         fprintf(err, "nnrt: %s\n", r.msg);
         rc = 1;
