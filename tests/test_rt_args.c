@@ -95,6 +95,33 @@ START_TEST(test_every_flag_both_forms)
 }
 END_TEST
 
+/* --init-from and --plot take file names; --init-from with --load is refused. */
+START_TEST(test_init_from_and_plot)
+{
+    NnrtArgs a;
+    Mem e;
+    const char *argv[] = { "prog", "--init-from", "p.st", "--plot=chart.svg", NULL };
+    ck_assert_msg(parse(&a, &e, argv) == 0, "%s", mem_text(&e));
+    ck_assert_str_eq(a.init_from, "p.st");
+    ck_assert_str_eq(a.plot, "chart.svg");
+    ck_assert_ptr_null(a.load);
+    mem_close(&e);
+    nnrt_args_free(&a);
+    const char *both[] = { "prog", "--load=c.st", "--init-from", "p.st", NULL };
+    ck_assert_int_eq(parse(&a, &e, both), 2);
+    ck_assert_str_eq(mem_text(&e), "prog: --init-from and --load cannot be used together: --load "
+                     "resumes a run (params, optimizer, epoch), --init-from starts a new one from "
+                     "given params (try 'prog --help')\n");
+    mem_close(&e);
+    nnrt_args_free(&a);
+    const char *empty[] = { "prog", "--plot=", NULL };
+    ck_assert_int_eq(parse(&a, &e, empty), 2);
+    ck_assert_str_eq(mem_text(&e), "prog: --plot wants a file name, got '' (try 'prog --help')\n");
+    mem_close(&e);
+    nnrt_args_free(&a);
+}
+END_TEST
+
 START_TEST(test_repeated_flag_last_wins)
 {
     NnrtArgs a;
@@ -186,13 +213,15 @@ START_TEST(test_usage_lists_flags_and_defaults)
     ASSERT_HAS(t, "(default twolayer.safetensors)");
     ASSERT_HAS(t, "--load FILE");
     ASSERT_HAS(t, "--log-csv FILE");
+    ASSERT_HAS(t, "--init-from FILE");
+    ASSERT_HAS(t, "--plot FILE.svg");
     ASSERT_HAS(t, "--quiet");
     ASSERT_HAS(t, "--gradcheck");
     ASSERT_HAS(t, "--help");
     int lines = 0;
     for (const char *p = t; *p; p++)
         lines += *p == '\n';
-    ck_assert_int_eq(lines, 2 + 11);
+    ck_assert_int_eq(lines, 2 + 13);
     mem_close(&o);
 }
 END_TEST
@@ -270,6 +299,7 @@ int main(void)
     TCase *tc = tcase_create("args");
     tcase_add_test(tc, test_defaults_unset);
     tcase_add_test(tc, test_every_flag_both_forms);
+    tcase_add_test(tc, test_init_from_and_plot);
     tcase_add_test(tc, test_repeated_flag_last_wins);
     tcase_add_test(tc, test_bad_flags);
     tcase_add_test(tc, test_usage_lists_flags_and_defaults);
