@@ -831,7 +831,6 @@ static unsigned library_math_needs(const Emit *e)
         case OP_TANH: need |= LM_TANH; break;
         case OP_SIN: case OP_COS: need |= LM_SINCOS; break;
         case OP_POW: need |= n->c[0] == 2 ? 0 : LM_POW; break;
-        case OP_ADAM: need |= LM_POW; break;
         default: break;
         }
     }
@@ -1046,12 +1045,12 @@ static void fn_update(Emit *e)
 {
     const TrainSpec *t = &e->g->train;
     static const char *const names[] = {"sgd", "momentum", "adagrad", "adadelta", "adam"};
+    if (t->opt == OPT_ADAM)
+        emit_adam_pow(e->out, "static", "long");
     OUT("\n/* update: one %s step over every trainable param (lr for this epoch). */\n", names[t->opt]);
     OUT("static void update(float lr, long step)\n{\n    (void)lr;\n    (void)step;\n");
     if (t->opt == OPT_ADAM)
-        OUT("    /* Adam's bias correction folded into the rate: lr·√(1-β2^t)/(1-β1^t) */\n"
-            "    const float lr_t = lr * sqrtf(1.0f - powf(%s, (float)step)) / (1.0f - powf(%s, (float)step));\n",
-            emit_lit(t->beta2).s, emit_lit(t->beta1).s);
+        emit_adam_rate(e->out, t, "    ", "step");
     e->last_line = 0;
     for (int s = e->p->bwd_end; s < e->p->n_steps; s++) {
         int id = e->p->order[s];

@@ -61,6 +61,11 @@ Str emit_target(const ExprEnv *e, int t, int k);           /* target of row r, c
 const char *emit_init_text(const Node *n, char *buf, size_t len); /* "randn(std=0.01)" */
 int emit_is_epilogue(const ExprEnv *e, int id);            /* id is summed in its producer's loop */
 void emit_update_body(FILE *out, const ExprEnv *e, int id, const char *indent); /* element i of an update */
+/* Adam's bias correction: adam_pow(β, t) = β^t in double, a file-scope
+ * function (qual: "static" or "__device__ static", step_type its t), and
+ * the statements that set lr_t = lr·√(1-β2^t)/(1-β1^t) from it. */
+void emit_adam_pow(FILE *out, const char *qual, const char *step_type);
+void emit_adam_rate(FILE *out, const TrainSpec *t, const char *ind, const char *step);
 
 /* ---- a program's NnrtModel descriptor (nnrt.h), the part every target
  * fills the same way: the model's dimensions, its train block and its data

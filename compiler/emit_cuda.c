@@ -863,12 +863,8 @@ static void kernel_update(Cu *e, int id)
         OUT("    const float scale = %s[0] > %s ? %s / (%s[0] + 1e-6f) : 1.0f;\n", norm, emit_lit(t->clip_grad).s,
             emit_lit(t->clip_grad).s, norm);
     }
-    if (n->op == OP_ADAM) {
-        OUT("    /* Adam's bias correction folded into the rate: lr·√(1-β2^t)/(1-β1^t) */\n");
-        OUT("    const float step = (float)ctl->step;\n");
-        OUT("    const float lr_t = lr * sqrtf(1.0f - powf(%s, step)) / (1.0f - powf(%s, step));\n",
-            emit_lit(t->beta2).s, emit_lit(t->beta1).s);
-    }
+    if (n->op == OP_ADAM)
+        emit_adam_rate(e->out, t, "    ", "ctl->step");
     emit_update_body(e->out, &e->env, id, "    ");
     OUT("}\n");
 }
@@ -1157,6 +1153,8 @@ static void emit_kernels(Cu *e)
 {
     OUT("\n/* ---- the kernels, one per step of the schedule (fused steps inside their reader's) ---- */\n");
     OUT("namespace kernel {\n");
+    if (e->g->train.opt == OPT_ADAM)
+        emit_adam_pow(e->out, "__device__ static", "long long");
     for (int s = 0; s < e->p->n_steps; s++) {
         int id = e->p->order[s];
         if (!own_kernel(e, id))

@@ -114,6 +114,9 @@ fi
 # ---- 1. cross-compile ----------------------------------------------------------------
 # The exact libm functions and the two string.h calls the library may use.
 ALLOWED=" memcpy memset fmaxf fminf fabsf sqrtf floorf fmodf __aeabi_memcpy __aeabi_memcpy4 __aeabi_memset __aeabi_memclr __aeabi_memclr4 "
+# Adam's bias correction takes β^t in double: libgcc's soft-float routines,
+# exact IEEE 754 arithmetic on a single-precision FPU.
+ALLOWED="${ALLOWED}__aeabi_dmul __aeabi_dsub __aeabi_drsub __aeabi_dadd __aeabi_d2f "
 check_symbols() {
     extra=""
     for s in $(arm-none-eabi-nm -u "$E/$1.m4.o" | awk '{ print $2 }'); do
