@@ -1337,7 +1337,10 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     OUT("                       %s_ARENA_BYTES + %s_CONTROL_BYTES)\n", up, up);
     OUT("#define %s_SAVE_BYTES %ld   /* the params as saved by %s_save */\n\n", up, params_numel(e) * 4, m);
     OUT("void %s_init(uint32_t seed);                     /* params to their initial values */\n", m);
-    OUT("void %s_set_lr(float lr);                        /* default: the train block's lr */\n", m);
+    if (g->train.opt == OPT_ADADELTA)
+        OUT("void %s_set_lr(float lr);                        /* adadelta has no rate: changes nothing */\n", m);
+    else
+        OUT("void %s_set_lr(float lr);                        /* default: the train block's lr */\n", m);
     OUT("float %s_train_step(const float *x, const %s *t, int n); /* one step; the loss (NaN: bad n%s) */\n", m, tt,
         g->nodes[t].dtype == DT_I32 ? " or id" : "");
     OUT("float %s_loss(const float *x, const %s *t, int n);       /* the loss, no update */\n", m, tt);

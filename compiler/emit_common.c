@@ -558,6 +558,8 @@ void emit_model_fields(FILE *out, const Graph *g)
         fprintf(out, "    m.classes = %ld;\n", emit_label_classes(g));
     fprintf(out, "    m.epochs = %d;\n    m.lr = %s;\n    m.final_lr = %s;\n    m.decay = NNRT_DECAY_%s;\n", t->epochs,
             emit_lit(t->lr).s, emit_lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s, decay[t->decay]);
+    if (t->opt == OPT_ADADELTA)
+        fprintf(out, "    m.no_lr = 1;  /* adadelta has no learning rate: --lr changes nothing */\n");
     fprintf(out, "    m.shuffle = %d;\n    m.drop_last = %d;\n    m.seed = %ld;\n", t->shuffle, t->drop_last, t->seed);
     fprintf(out, "    m.log_every = %d;\n    m.eval_every = %d;\n    m.early_stopping = %d;\n", t->log_every,
             t->eval_every, t->early_stopping);

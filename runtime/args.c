@@ -227,7 +227,9 @@ static void nnrt_flag_default(const NnrtFlag *f, const NnrtModel *m, char *buf, 
     switch (f->id) {
     case NNRT_FLAG_EPOCHS: snprintf(buf, len, "%d", m->epochs); break;
     case NNRT_FLAG_LR:
-        if (m->decay == NNRT_DECAY_LINEAR || m->decay == NNRT_DECAY_EXPONENTIAL)
+        if (m->no_lr)
+            snprintf(buf, len, "none: the optimizer takes no learning rate");
+        else if (m->decay == NNRT_DECAY_LINEAR || m->decay == NNRT_DECAY_EXPONENTIAL)
             snprintf(buf, len, "%g%s to %g", (double)m->lr, decay[m->decay], (double)m->final_lr);
         else
             snprintf(buf, len, "%g", (double)m->lr);

@@ -84,10 +84,12 @@
  * best so far and puts the best params back (optimizer state is not
  * rewound).  --log-csv FILE writes one row per epoch: the epoch's mean
  * training loss, the training accuracy after it (a predict pass, made only
- * for the log or the plot), the test figures when evaluated, and lr_e.
- * --plot FILE.svg keeps the same figures per epoch (NnrtHistory) and draws
- * them when training ends, however it ends (nnrt_plot_svg).  The summary
- * evaluates the whole training set (and the test set) after training:
+ * for the log or the plot), the test figures when evaluated, and lr_e (an
+ * empty field when no_lr: the optimizer has no rate, and --lr only draws
+ * a warning).  --plot FILE.svg keeps the same figures per epoch
+ * (NnrtHistory) and draws them when training ends, however it ends
+ * (nnrt_plot_svg).  The summary evaluates the whole training set (and the
+ * test set) after training:
  *     done: 300 epochs, 3000 steps in 0.12s | loss 0.1296 | acc 0.9733
  * "resumed from FILE at epoch E, step S", "params from FILE" and "saved
  * FILE" lines come with --load, --init-from and the checkpoint; --quiet keeps only the summary (errors
@@ -351,6 +353,9 @@ typedef struct NnrtModel {
     void (*predict)(const float *x, int n, float *y);
     /* the train block: defaults that flags override */
     int epochs; float lr, final_lr; int decay;
+    int no_lr;                     /* 1: the optimizer takes no learning rate (adadelta): lr is
+                                      unused, --lr gets a warning and changes nothing, and
+                                      --help and the CSV log show no rate */
     int shuffle, drop_last; uint64_t seed;
     int log_every, eval_every, early_stopping;
     const char *checkpoint;        /* NULL: none */
@@ -370,6 +375,7 @@ typedef struct NnrtArgs NnrtArgs;
 typedef struct NnrtConfig {
     int epochs;
     float lr;
+    int lr_unused;          /* --lr given to a model with no_lr: the drivers warn */
     uint64_t seed;
     const char *save;       /* checkpoint written at the end, or NULL */
     int quiet;

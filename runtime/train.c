@@ -181,7 +181,8 @@ static int nnrt_apply_paths(NnrtSource *src, const NnrtSource *tmpl, const char 
 int nnrt_config(const NnrtModel *m, const NnrtArgs *a, NnrtConfig *c, char *err, size_t errlen)
 {
     c->epochs = a->epochs >= 0 ? a->epochs : m->epochs;
-    c->lr = isnan(a->lr) ? m->lr : a->lr;
+    c->lr = isnan(a->lr) || m->no_lr ? m->lr : a->lr;
+    c->lr_unused = m->no_lr && !isnan(a->lr);
     c->seed = a->has_seed ? a->seed : m->seed;
     c->save = a->save ? a->save : m->checkpoint;
     c->quiet = a->quiet;
@@ -202,6 +203,9 @@ static int nnrt_run_config(NnrtRun *r)
         return -1;
     r->epochs = c.epochs;
     r->lr = c.lr;
+    if (c.lr_unused)
+        fprintf(r->err, "nnrt: warning: --lr changes nothing: %s's optimizer (adadelta) has no learning rate\n",
+                r->m->name);
     r->seed = c.seed;
     r->save = c.save;
     r->quiet = c.quiet;
@@ -401,8 +405,8 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
         return -1;
     if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
         nnrt_eval_pass(m, &r->train, 0, &unused, &acc);
-    if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)ep->lr,
-                        r->msg, sizeof r->msg) < 0)
+    double lr = m->no_lr ? (double)NAN : (double)ep->lr; /* no rate: an empty field */
+    if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, lr, r->msg, sizeof r->msg) < 0)
         return -1;
     NnrtFigures fig = { ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)NAN, (double)NAN };
     nnrt_history_add(&r->hist, &fig);

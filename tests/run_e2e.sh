@@ -467,6 +467,26 @@ else
     fi
 fi
 
+# ---- an optimizer without a learning rate --------------------------------------------
+# tests/e2e/table_adadelta.nn: --lr changes nothing and says so in one line;
+# the CSV log's lr field is empty.
+if ! "$NNC" tests/e2e/table_adadelta.nn -o "$E/table_adadelta" 2>"$E/log/adadelta.err"; then
+    bad "adadelta: nnc failed: $(head -1 "$E/log/adadelta.err")"
+else
+    run adadelta-plain "$E/table_adadelta" --epochs 3
+    plain=$(notime "$out")
+    run adadelta-lr "$E/table_adadelta" --epochs 3 --lr 5 --log-csv "$E/adadelta.csv"
+    if [ "$rc" -ne 0 ] || [ "$(notime "$out")" != "$plain" ]; then
+        bad "adadelta --lr 5: exit $rc, or its losses differ from a run without --lr"
+    elif [ "$(wc -l <"$err")" -ne 1 ] || ! grep -q 'warning: --lr changes nothing.*no learning rate' "$err"; then
+        bad "adadelta --lr 5: stderr is not the one warning line: $(head -2 "$err")"
+    elif [ "$(sed -n '2,$p' "$E/adadelta.csv" | grep -cv ',$')" -ne 0 ]; then
+        bad "adadelta --lr 5: the CSV log shows a learning rate: $(sed -n 2p "$E/adadelta.csv")"
+    else
+        ok "adadelta --lr 5: the same losses, one warning ($(cat "$err")), no lr in the log"
+    fi
+fi
+
 # ---- constant gradients and large constants ------------------------------------------
 # tests/e2e/const_grads.nn: params whose gradients fold to constants, are the
 # seed dL/dL or other params; each must reach the gradient block:

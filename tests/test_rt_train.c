@@ -335,6 +335,53 @@ START_TEST(test_csv_log_lines)
 }
 END_TEST
 
+/* A model whose optimizer has no learning rate (adadelta: no_lr): --lr
+ * changes nothing, says so in one line on stderr, and neither the CSV log
+ * nor --help shows a rate. */
+START_TEST(test_no_lr_ignores_lr_flag)
+{
+    NnrtModel m;
+    float w_flag[2], w_plain[2];
+    make_model(&m);
+    m.no_lr = 1;
+    const char *log = tpath("nolr.csv");
+    const char *with_lr[] = { "--epochs", "3", "--lr", "0.1", "--log-csv", log, NULL };
+    Run r;
+    run(&r, &m, with_lr);
+    ck_assert_int_eq(r.rc, 0);
+    memcpy(w_flag, W, sizeof W);
+    ck_assert_int_eq(count_lines(r.err.buf, ""), 1);
+    ASSERT_HAS(r.err.buf, "nnrt: warning: --lr changes nothing");
+    ASSERT_HAS(r.err.buf, "has no learning rate");
+    run_free(&r);
+    const char *plain[] = { "--epochs", "3", NULL };
+    run(&r, &m, plain);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(r.err.buf ? r.err.buf : "", "");
+    memcpy(w_plain, W, sizeof W);
+    run_free(&r);
+    ck_assert_mem_eq(w_flag, w_plain, sizeof w_flag);
+    FILE *f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    int n = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    while (fgets(line, sizeof line, f)) {
+        n++;
+        size_t len = strlen(line);
+        ck_assert_msg(len >= 2 && line[len - 2] == ',', "the lr field of '%s' is not empty", line);
+    }
+    fclose(f);
+    ck_assert_int_eq(n, 3);
+    Mem help = { NULL, NULL, 0 };
+    help.f = open_memstream(&help.buf, &help.len);
+    nnrt_args_usage(help.f, "gate_and", &m);
+    ASSERT_HAS(mem_text(&help), "(default none: the optimizer takes no learning rate)");
+    fclose(help.f);
+    free(help.buf);
+}
+END_TEST
+
 START_TEST(test_test_set_figures)
 {
     NnrtModel m;
@@ -713,6 +760,7 @@ int main(void)
     tcase_add_test(tc, test_log_every_counts_steps);
     tcase_add_test(tc, test_flags_override_and_seed_determinism);
     tcase_add_test(tc, test_csv_log_lines);
+    tcase_add_test(tc, test_no_lr_ignores_lr_flag);
     tcase_add_test(tc, test_test_set_figures);
     tcase_add_test(tc, test_save_load_resume_matches_unbroken_run);
     tcase_add_test(tc, test_checkpoint_from_train_block);

@@ -590,6 +590,9 @@ static int nnrt_cuda_config(NnrtCudaRun *r)
         return -1;
     r->epochs = c.epochs;
     r->lr = c.lr;
+    if (c.lr_unused)
+        fprintf(r->err, "nnrt: warning: --lr changes nothing: %s's optimizer (adadelta) has no learning rate\n",
+                r->m->name);
     r->seed = c.seed;
     r->save = c.save;
     r->quiet = c.quiet;
@@ -779,8 +782,8 @@ static int nnrt_cuda_epoch_end(NnrtCudaRun *r, NnrtCudaEpoch *ep)
         return -1;
     if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
         nnrt_cuda_eval(r, &dev.train, 0, &unused, &acc);
-    if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)ep->lr, r->msg,
-                        sizeof r->msg) < 0)
+    double lr = m->no_lr ? (double)NAN : (double)ep->lr; /* no rate: an empty field */
+    if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, lr, r->msg, sizeof r->msg) < 0)
         return -1;
     NnrtFigures fig = {ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)NAN, (double)NAN};
     nnrt_history_add(&r->hist, &fig);
