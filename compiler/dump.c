@@ -228,7 +228,14 @@ void sema_dump(FILE *out, const Graph *g)
     fprintf(out, "model %s\n", g->model ? g->model : "?");
     for (int i = 0; i < g->consts.len; i++) {
         const ConstDef *c = g->consts.items[i];
-        fprintf(out, "const %s = %g\n", c->name, c->value);
+        if (c->str) {
+            fprintf(out, "const %s = \"", c->name);
+            for (const char *p = c->str; *p; p++)
+                fprintf(out, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+            fprintf(out, "\"\n");
+        } else {
+            fprintf(out, "const %s = %g\n", c->name, c->value);
+        }
     }
     fprintf(out, "B = %d\n", g->batch);
     for (int i = 0; i < g->n_forward; i++) {

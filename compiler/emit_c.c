@@ -581,7 +581,8 @@ static void header(Emit *e, int argc, char **argv)
     OUT(" *   n        rows of the batch at hand (n <= B: the last batch may be smaller)\n");
     for (int i = 0; i < e->g->consts.len; i++) {
         const ConstDef *c = e->g->consts.items[i];
-        OUT(" *   %-8s %g (const, line %d)\n", c->name, c->value, c->loc.line);
+        if (!c->str) /* a string const is a path, not a dimension */
+            OUT(" *   %-8s %g (const, line %d)\n", c->name, c->value, c->loc.line);
     }
     OUT(" * Shapes are written [rows, columns]; every tensor is row-major float.\n */\n");
     OUT("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n");

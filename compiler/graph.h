@@ -94,6 +94,7 @@ typedef struct TrainSpec {
 typedef struct ConstDef {
     const char *name;
     double value;
+    const char *str; /* a string const (a path): its text; value is then unused */
     Loc loc;
 } ConstDef;
 

@@ -247,27 +247,32 @@ int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init,
 
 /* ---- declarations ------------------------------------------------------- */
 
+/* const NAME = EXPR;  EXPR folds to a number (or true/false), or is a
+ * string (a file path: const D = "data/iris.csv";), read where a string
+ * goes; there is no arithmetic on strings. */
 static void declare_const(Sema *s, const Decl *dc)
 {
     Val x = sema_expr(s, dc->value);
     if (x.kind == V_WORD)
         sema_undefined(s, x.str, x.loc);
-    else if (x.kind != V_NUM && x.kind != V_BOOL && x.kind != V_ERR)
-        error_at(s->d, dc->value->loc, "const '%s' must be a number known at compile time, not %s", dc->name,
-                 x.kind == V_STR ? "a string" : x.kind == V_TENSOR ? "a tensor" : x.kind == V_LIST ? "a list"
+    else if (x.kind != V_NUM && x.kind != V_BOOL && x.kind != V_STR && x.kind != V_ERR)
+        error_at(s->d, dc->value->loc, "const '%s' must be a number or a string known at compile time, not %s",
+                 dc->name, x.kind == V_TENSOR ? "a tensor" : x.kind == V_LIST ? "a list"
                  : x.kind == V_DIMB ? "the batch dimension B (known at run time)" : "this");
-    if (x.kind != V_NUM && x.kind != V_BOOL)
+    if (x.kind != V_NUM && x.kind != V_BOOL && x.kind != V_STR)
         return;
-    double v = x.num;
+    double v = x.kind == V_STR ? 0 : x.num;
     Sym *sym = sema_define(s, dc->name, dc->name_loc, dc);
     if (!sym)
         return;
     sym->is_const = 1;
     sym->num = v;
     sym->is_int = v == floor(v);
+    sym->str = x.kind == V_STR ? x.str : NULL;
     ConstDef *c = arena_alloc(s->a, sizeof *c);
     c->name = dc->name;
     c->value = v;
+    c->str = sym->str;
     c->loc = dc->name_loc;
     ptrvec_push(s->a, &s->g->consts, c);
 }

@@ -34,6 +34,7 @@ struct Val {
     double num;      /* V_NUM, V_BOOL */
     int is_int;
     const char *str; /* V_STR, V_WORD */
+    const char *cname; /* V_STR read through a string const: the const's name */
     Val *items;      /* V_LIST */
     int n_items;
     const Expr *call; /* V_CALL */
@@ -45,6 +46,7 @@ typedef struct Sym {
     Loc loc;
     int is_const;
     double num;
+    const char *str;   /* a string const: its text (num unused); NULL for a number */
     int is_int;
     int node;
 } Sym;
@@ -67,6 +69,9 @@ Sym *sema_lookup(Sema *s, const char *name);
 Sym *sema_define(Sema *s, const char *name, Loc loc, const Decl *decl);
 
 Val sema_expr(Sema *s, const Expr *e);
+/* What a value is, for a message: "a string", "a tensor", or "the string
+ * const 'D' (\"data/iris.csv\")" for a string read through a const. */
+const char *sema_val_desc(Sema *s, Val v);
 int sema_tensor(Sema *s, const Expr *e);           /* a value that must be a tensor: node or -1 */
 int sema_number(Sema *s, const Expr *e, double *out); /* a compile-time number: 1 ok, 0 error */
 int sema_call_args(Sema *s, const Expr *call, int group, Val *out); /* checks a call against the builtin table */

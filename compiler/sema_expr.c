@@ -40,6 +40,13 @@ static const char *val_kind_name(ValKind k)
     return "?";
 }
 
+const char *sema_val_desc(Sema *s, Val v)
+{
+    if (v.kind == V_STR && v.cname)
+        return arena_printf(s->a, "the string const '%s' (\"%s\")", v.cname, v.str);
+    return val_kind_name(v.kind);
+}
+
 int sema_scalar_const(Sema *s, double v, Loc loc)
 {
     int id = graph_add(s->g, OP_CONST, NULL, 0, shape_scalar(), DT_F32, loc);
@@ -70,7 +77,7 @@ static int as_node(Sema *s, Val v)
     if (v.kind == V_WORD)
         sema_undefined(s, v.str, v.loc);
     else if (v.kind != V_ERR)
-        error_at(s->d, v.loc, "expected a tensor, found %s", val_kind_name(v.kind));
+        error_at(s->d, v.loc, "expected a tensor, found %s", sema_val_desc(s, v));
     return -1;
 }
 
@@ -86,7 +93,7 @@ int sema_number(Sema *s, const Expr *e, double *out)
     if (v.kind == V_WORD)
         sema_undefined(s, v.str, v.loc);
     else if (v.kind != V_ERR)
-        error_at(s->d, e->loc, "expected a number known at compile time, found %s", val_kind_name(v.kind));
+        error_at(s->d, e->loc, "expected a number known at compile time, found %s", sema_val_desc(s, v));
     return 0;
 }
 
@@ -125,6 +132,14 @@ static Val binary(Sema *s, const Expr *e)
         return val_err();
     if ((a.kind == V_NUM || a.kind == V_BOOL) && (b.kind == V_NUM || b.kind == V_BOOL))
         return fold(s, e->op, a, b, e->loc);
+    if (a.kind == V_STR || b.kind == V_STR) { /* strings are paths and names: no arithmetic */
+        Val str = a.kind == V_STR ? a : b;
+        char op[3] = {(char)e->op, '\0', '\0'};
+        if (e->op == '^')
+            strcpy(op, "**");
+        error_at(s->d, str.loc, "'%s' works on numbers and tensors, not on %s", op, sema_val_desc(s, str));
+        return val_err();
+    }
     if (e->op == '^') {
         if (b.kind != V_NUM) {
             error_at(s->d, e->rhs->loc, "the exponent of ** must be a number known at compile time");
@@ -142,7 +157,7 @@ static Val binary(Sema *s, const Expr *e)
         if (bad.kind == V_WORD)
             sema_undefined(s, bad.str, bad.loc);
         else
-            error_at(s->d, e->loc, "'@' needs two tensors; one side is %s", val_kind_name(bad.kind));
+            error_at(s->d, e->loc, "'@' needs two tensors; one side is %s", sema_val_desc(s, bad));
         return val_err();
     }
     int x = as_node(s, a), y = as_node(s, b);
@@ -168,6 +183,10 @@ static Val name_val(Sema *s, const Expr *e)
         return v;
     }
     Sym *sym = sema_lookup(s, e->str);
+    if (sym && sym->is_const && sym->str) {
+        Val v = {.kind = V_STR, .str = sym->str, .cname = sym->name, .loc = e->loc};
+        return v;
+    }
     if (sym && sym->is_const)
         return val_num(sym->num, sym->is_int, e->loc);
     if (sym && sym->node < 0)
@@ -463,7 +482,7 @@ static Val arg_value(Sema *s, const ParamSpec *p, const Expr *e)
             error_at(s->d, e->loc, "argument '%s' must be %s, not %g", p->name, arg_kind_name(p->kind), v.num);
         else
             error_at(s->d, e->loc, "argument '%s' must be %s, not %s", p->name, arg_kind_name(p->kind),
-                     val_kind_name(v.kind));
+                     sema_val_desc(s, v));
         return val_err();
     }
     return v;
@@ -1059,7 +1078,7 @@ static Val lower_mlp(Sema *s, const Builtin *b, const Expr *e, Val *a)
             if (it.kind == V_NUM)
                 error_at(s->d, it.loc, "a layer size must be a positive integer; got %g", it.num);
             else
-                error_at(s->d, it.loc, "a layer size must be a positive integer, not %s", val_kind_name(it.kind));
+                error_at(s->d, it.loc, "a layer size must be a positive integer, not %s", sema_val_desc(s, it));
             return val_err();
         }
         const char *prefix = arena_printf(s->a, "%s.l%d", s->assign_name, i);

@@ -66,7 +66,8 @@ static int flatten_numbers(Sema *s, Val v, double *out, int cap, int *width)
                 out[n] = it.num;
             n++;
         } else {
-            error_at(s->d, it.loc, "a table holds numbers, not %s", it.kind == V_WORD ? it.str : "this");
+            error_at(s->d, it.loc, "a table holds numbers, not %s",
+                     it.kind == V_WORD ? it.str : it.kind == V_STR ? sema_val_desc(s, it) : "this");
             return -1;
         }
     }
@@ -318,7 +319,8 @@ static int int_value(Sema *s, const Arg *k, int lo, int *out)
             sema_undefined(s, x.str, x.loc);
         else if (x.kind != V_ERR)
             error_at(s->d, k->value->loc, "%s must be an integer >= %d, not %s", k->name, lo,
-                     x.kind == V_STR ? "a string" : x.kind == V_BOOL ? "true/false" : x.kind == V_TENSOR ? "a tensor" : "this");
+                     x.kind == V_STR ? sema_val_desc(s, x) : x.kind == V_BOOL ? "true/false"
+                     : x.kind == V_TENSOR ? "a tensor" : "this");
         return 0;
     }
     double v = x.num;
@@ -352,7 +354,8 @@ static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
         v = sema_expr(s, k->value);
         if (v.kind != V_BOOL) {
             if (v.kind != V_ERR)
-                error_at(s->d, k->value->loc, "%s must be true or false", n);
+                error_at(s->d, k->value->loc, "%s must be true or false%s%s", n, v.kind == V_STR ? ", not " : "",
+                         v.kind == V_STR ? sema_val_desc(s, v) : "");
             return;
         }
         if (strcmp(n, "shuffle") == 0) t->shuffle = (int)v.num;
@@ -366,7 +369,8 @@ static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
             if (v.kind == V_WORD)
                 sema_undefined(s, v.str, v.loc);
             else if (v.kind != V_ERR)
-                error_at(s->d, k->value->loc, "%s must be a number >= 0", n);
+                error_at(s->d, k->value->loc, "%s must be a number >= 0%s%s", n, v.kind == V_STR ? ", not " : "",
+                         v.kind == V_STR ? sema_val_desc(s, v) : "");
             return;
         }
         x = v.num;
@@ -380,7 +384,7 @@ static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
         v = sema_expr(s, k->value);
         if (v.kind != V_STR) {
             if (v.kind != V_ERR)
-                error_at(s->d, k->value->loc, "%s must be a file name in double quotes", n);
+                error_at(s->d, k->value->loc, "%s must be a file name in double quotes (or a string const)", n);
             return;
         }
         t->checkpoint = v.str;

@@ -467,6 +467,23 @@ else
     fi
 fi
 
+# ---- string consts: file paths --------------------------------------------------------
+# tests/e2e/const_path.nn reads its CSV (training and test set) and names its
+# checkpoint through string consts.
+rm -f build/const_path.safetensors
+if ! "$NNC" tests/e2e/const_path.nn -o "$E/const_path" 2>"$E/log/const_path.err"; then
+    bad "string consts: nnc failed: $(head -1 "$E/log/const_path.err")"
+else
+    run const-path "$E/const_path"
+    if [ "$rc" -eq 0 ] && [ "$(field "$out" acc)" = "1.0000" ] && [ -n "$(field "$out" "test acc")" ] &&
+        [ -s build/const_path.safetensors ]; then
+        ok "string consts: const_path trains on the CSV its const names and saves to the const's checkpoint path"
+    else
+        bad "string consts: const_path exits $rc: $(tail -1 "$out") $(head -1 "$err")"
+    fi
+    rm -f build/const_path.safetensors
+fi
+
 # ---- an optimizer without a learning rate --------------------------------------------
 # tests/e2e/table_adadelta.nn: --lr changes nothing and says so in one line;
 # the CSV log's lr field is empty.

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "graph.h"
 
 typedef struct Parsed {
     char *dump;  /* ast_dump of what parsed */
@@ -455,6 +456,93 @@ START_TEST(declarations)
 }
 END_TEST
 
+START_TEST(string_const)
+{
+    expect_dump("model m;\nconst D = \"data/iris.csv\";\n",
+                "model m @1:7\n"
+                "const D @2:7\n"
+                "  str \"data/iris.csv\" @2:11\n");
+}
+END_TEST
+
+/* ---- sema: string consts ------------------------------------------------- */
+
+/* Runs src through parse and sema; the graph in *g (arena a), the
+ * diagnostics in the returned string (malloc'd). */
+static char *lower(Arena *a, Graph *g, const char *src, int *errors)
+{
+    char *diags = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&diags, &len);
+    Diag d;
+    diag_init(&d, f, "t.nn", src, strlen(src));
+    Program *p = parse_program(a, &d, "t.nn", src, strlen(src));
+    graph_init(g, a);
+    if (d.errors == 0)
+        sema_lower(g, &d, p, 0);
+    fclose(f);
+    *errors = d.errors;
+    return diags;
+}
+
+static const char string_model[] =
+    "model m;\nconst IMG = \"train-images.gz\";\nconst LAB = IMG;\nconst CSV = \"data/iris.csv\";\n"
+    "const CK = \"m.ckpt\";\nconst H = 3;\n"
+    "input x: f32[B, 4];\nlabel t: i32[B];\nparam W: [4, H];\ny = x @ W;\n"
+    "loss = softmax_cross_entropy(y, t);\nminimize loss;\n"
+    "train { data = csv(CSV, label=-1); test = idx(images=IMG, labels=LAB); checkpoint = CK; }\n";
+
+/* A string const goes wherever a string goes: a source's path, a keyword
+ * argument, the checkpoint; a const may name another. */
+START_TEST(string_consts_are_paths)
+{
+    Arena a;
+    arena_init(&a);
+    Graph g;
+    int errors;
+    char *diags = lower(&a, &g, string_model, &errors);
+    ck_assert_msg(errors == 0, "%s", diags);
+    ck_assert_int_eq(g.train.data.kind, SRC_CSV);
+    ck_assert_str_eq(g.train.data.path, "data/iris.csv");
+    ck_assert_int_eq(g.train.test.kind, SRC_IDX);
+    ck_assert_str_eq(g.train.test.images, "train-images.gz");
+    ck_assert_str_eq(g.train.test.labels, "train-images.gz");
+    ck_assert_str_eq(g.train.checkpoint, "m.ckpt");
+    free(diags);
+    arena_free(&a);
+}
+END_TEST
+
+/* Where a number is wanted, a string const is one error that names the
+ * const, its text and the place that wanted a number. */
+START_TEST(string_const_for_a_number)
+{
+    static const struct { const char *line, *want; } cases[] = {
+        {"param V: [D, 2];", "found the string const 'D' (\"a.csv\")"},
+        {"const K = D * 2;", "'*' works on numbers and tensors, not on the string const 'D' (\"a.csv\")"},
+        {"z = x + D;", "'+' works on numbers and tensors, not on the string const 'D'"},
+        {"train { optimizer = sgd(lr=D); }", "argument 'lr' must be a number, not the string const 'D'"},
+        {"train { epochs = D; }", "epochs must be an integer >= 1, not the string const 'D' (\"a.csv\")"},
+        {"train { weight_decay = D; }", "weight_decay must be a number >= 0, not the string const 'D'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char src[1024];
+        snprintf(src, sizeof src, "model m;\nconst D = \"a.csv\";\ninput x: f32[B, 4];\nlabel t: i32[B];\n"
+                 "param W: [4, 3];\ny = x @ W;\nloss = softmax_cross_entropy(y, t);\nminimize loss;\n%s\n",
+                 cases[i].line);
+        Arena a;
+        arena_init(&a);
+        Graph g;
+        int errors;
+        char *diags = lower(&a, &g, src, &errors);
+        ck_assert_msg(errors == 1 && strstr(diags, cases[i].want), "for '%s': %d errors, want one saying '%s':\n%s",
+                      cases[i].line, errors, cases[i].want, diags);
+        free(diags);
+        arena_free(&a);
+    }
+}
+END_TEST
+
 /* ---- syntax errors ------------------------------------------------------- */
 
 START_TEST(error_places)
@@ -768,7 +856,13 @@ static Suite *parser_suite(void)
     tcase_add_test(tree, lists_and_indexing);
     tcase_add_test(tree, literals);
     tcase_add_test(tree, declarations);
+    tcase_add_test(tree, string_const);
     suite_add_tcase(s, tree);
+
+    TCase *sema = tcase_create("sema");
+    tcase_add_test(sema, string_consts_are_paths);
+    tcase_add_test(sema, string_const_for_a_number);
+    suite_add_tcase(s, sema);
 
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, error_places);
