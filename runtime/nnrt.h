@@ -58,7 +58,9 @@
  *      (params, optimizer state, epoch, step);
  *   4. --gradcheck: nnrt_gradcheck on the first batch, exit 0 or 1;
  *   5. trains epoch by epoch (below), writes the checkpoint (--save FILE or
- *      the train block's checkpoint) and prints the summary.
+ *      the train block's checkpoint, with the training set's input figures
+ *      and class names in its metadata: see Checkpoints) and prints the
+ *      summary.
  * Exit status: 0 done, 1 a data/checkpoint/file error (one line naming the
  * file), 2 bad flags, 3 the loss became NaN or infinite.  A stop at a
  * failed write (stdout, the CSV log) or a non-finite loss still writes the
@@ -506,27 +508,80 @@ int nnrt_errf(char *err, size_t errlen, const char *fmt, ...) NNRT_PRINTF(3, 4);
 
 /* ===================================================================== *
  * Checkpoints (safetensors.c)                                            *
- *   8 bytes   little-endian u64: header length H (a multiple of 8)        *
- *   H bytes   JSON: {"__metadata__":{"model":M,"epoch":"E","step":"S"},  *
- *             "W1":{"dtype":"F32","shape":[2,10],"data_offsets":[0,80]},*
+ *   8 bytes   little-endian u64: header length H (a multiple of 8)       *
+ *   H bytes   JSON: {"__metadata__":{"model":M,"epoch":"E","step":"S",   *
+ *             ...what prediction needs, below...},                       *
+ *             "W1":{"dtype":"F32","shape":[2,10],"data_offsets":[0,80]}, *
  *             ...} padded with spaces                                    *
  *   data      every tensor's f32 values, little-endian, in header order  *
- * Keys: params by name, then optimizer state by its (full) name.          *
+ * Keys: params by name, then optimizer state by its (full) name.         *
+ *                                                                        *
+ * __metadata__ maps strings to strings (the format allows nothing else). *
+ * Besides model, epoch and step (whole numbers), a trainer's checkpoint  *
+ * keeps the input transforms its training set had, so that --predict     *
+ * needs no training data:                                                *
+ *   "scale"       the factor inputs are multiplied by, "%.9g"            *
+ *   "normalize"   "none", "all" (one mean and std over every input       *
+ *                 value) or "column" (a mean and std per input column)   *
+ *   "mean","std"  normalize "all" only: "%.9g" each, std > 0             *
+ *   "col_mean","col_std"  normalize "column" only: in_dim numbers each,  *
+ *                 "%.9g" (round-trips a float) joined by ",", std > 0    *
+ *   "class_names" where the training labels were strings: the name of    *
+ *                 each class id in order, as the text of a JSON array of *
+ *                 strings (["cat","dog, \"big\""]), so any UTF-8 name    *
+ *                 survives, commas and quotes included (not NUL)         *
+ * scale and normalize come together or not at all (a checkpoint from     *
+ * before they were kept has neither: it still loads, and --predict falls *
+ * back to the train block's scale, or stops when the model normalizes).  *
+ * Numbers are decimal (strtod over the whole value, no hex, inf or nan), *
+ * finite, and a key that does not go with the normalize mode is refused. *
  * ===================================================================== */
-/* Writes PATH.tmp and renames it to PATH: a crash never leaves a torn file. */
+
+/* The figures of the checkpoint's __metadata__ beyond model, epoch and
+ * step.  For nnrt_ckpt_save the arrays are only read (they may point into
+ * an NnrtData: nnrt_ckpt_meta_of); after nnrt_ckpt_load they are owned by
+ * the struct, freed by nnrt_ckpt_meta_free. */
+typedef struct NnrtCkptMeta {
+    /* set by the caller of a load (the model's), checked against the file */
+    size_t in_dim;            /* the input width: the length of col_mean and col_std (> 0) */
+    size_t max_classes;       /* class_names may have at most this many (0: 2^24) */
+    /* the figures */
+    int has_inputs;           /* scale and normalize are (to be) in the file */
+    float scale;              /* != 0 */
+    int normalize;            /* NNRT_NORM_* */
+    float mean, std;          /* NNRT_NORM_ALL */
+    float *col_mean, *col_std;/* NNRT_NORM_COLUMN: in_dim values each */
+    char **class_names;       /* names by class id (UTF-8, distinct), or NULL */
+    size_t n_class_names;
+} NnrtCkptMeta;
+
+/* meta's figures from a loaded training set: its scale, normalize mode and
+ * figures, class names (pointers into d, nothing copied). */
+void nnrt_ckpt_meta_of(const NnrtData *d, NnrtCkptMeta *meta);
+/* meta zeroed, with the model's input width and the most class names its
+ * predictions can take (argmax: the class count; threshold: 2; else no
+ * limit), ready for nnrt_ckpt_load. */
+void nnrt_ckpt_meta_want(const NnrtModel *m, NnrtCkptMeta *meta);
+void nnrt_ckpt_meta_free(NnrtCkptMeta *meta);
+
+/* Writes PATH.tmp and renames it to PATH: a crash never leaves a torn file.
+ * meta NULL, or has_inputs 0 and no class names: only model, epoch, step. */
 int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
-                   const NnrtTensor *params, int n_params,
+                   const NnrtCkptMeta *meta, const NnrtTensor *params, int n_params,
                    const NnrtTensor *state, int n_state, char *err, size_t errlen);
 /* Checks the whole file as the format's reference reader does (header
  * length within the file and 100 MB; UTF-8 JSON, one object, nothing after
  * it but spaces; each entry exactly dtype, shape, data_offsets, the bytes
  * matching the shape; taken by offset, the tensors tile the data from 0 to
  * the file's end; no name or __metadata__ twice) and each tensor aligned
- * to its element size; then the model name and every model tensor
- * (present, F32, same shape; other tensors are ignored), then copies all
- * of them in; on any error nothing is changed.  epoch/step may be NULL. */
+ * to its element size; then the model name, the metadata above (always,
+ * whether meta is NULL or not: with meta NULL col_mean and col_std need
+ * only agree with each other) and every model tensor (present, F32, same
+ * shape; other tensors are ignored), then copies all of them in; on any
+ * error nothing is changed.  epoch/step/meta may be NULL; a meta whose
+ * load failed holds nothing to free. */
 int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
-                   NnrtTensor *params, int n_params,
+                   NnrtCkptMeta *meta, NnrtTensor *params, int n_params,
                    NnrtTensor *state, int n_state, char *err, size_t errlen);
 /* The params alone, from any safetensors file whose tensors carry their
  * names and shapes (--init-from; PyTorch's safetensors.torch.save_file

@@ -3,7 +3,8 @@
  *   u64 H (little-endian) | H bytes of JSON, space-padded so 8+H is a
  *   multiple of 8 | tensor data, f32 little-endian, in header order
  *
- *   {"__metadata__":{"model":"twolayer","epoch":"3","step":"30"},
+ *   {"__metadata__":{"model":"twolayer","epoch":"3","step":"30",
+ *                    "scale":"1","normalize":"all","mean":"0.5","std":"2"},
  *    "W1":{"dtype":"F32","shape":[2,10],"data_offsets":[0,80]}, ...}
  *
  * Offsets are relative to the start of the data block.  Values are
@@ -20,7 +21,14 @@
  * offsets) into temporary memory and copies into the model only when all
  * of it is right, so a failed load changes nothing.  The JSON reader is
  * strict and knows only what safetensors uses: objects, strings, and
- * arrays of non-negative integers.
+ * arrays of non-negative integers; and, inside one metadata value
+ * (class_names), an array of strings.
+ *
+ * The metadata that prediction needs (nnrt.h: the input scale, the
+ * normalization figures, the class names) is hostile input like the rest:
+ * every number decimal and finite, each std > 0, the per-column lists
+ * exactly in_dim long (counted before anything is allocated), the class
+ * names at most the model's class count and distinct.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* O_TMPFILE */
@@ -141,14 +149,64 @@ static void nnrt_header_tensor(NnrtStr *s, const NnrtTensor *t, size_t *offset)
     *offset = end;
 }
 
+/* ,"KEY":"v1,v2,..." : n floats as "%.9g" (each round-trips) */
+static void nnrt_header_floats(NnrtStr *s, const char *key, const float *v, size_t n)
+{
+    nnrt_str_add(s, ",\"%s\":\"", key);
+    for (size_t i = 0; i < n; i++)
+        nnrt_str_add(s, i ? ",%.9g" : "%.9g", (double)v[i]);
+    nnrt_str_add(s, "\"");
+}
+
+/* ,"class_names":"[\"a\",\"b\"]" : a JSON array of strings, as a string */
+static void nnrt_header_names(NnrtStr *s, char *const *names, size_t n)
+{
+    NnrtStr arr = { NULL, 0, 0, 0 };
+    nnrt_str_add(&arr, "[");
+    for (size_t i = 0; i < n; i++) {
+        nnrt_str_add(&arr, i ? "," : "");
+        nnrt_str_json(&arr, names[i]);
+    }
+    nnrt_str_add(&arr, "]");
+    nnrt_str_add(s, ",\"class_names\":");
+    if (arr.oom)
+        s->oom = 1;
+    else
+        nnrt_str_json(s, arr.p);
+    free(arr.p);
+}
+
+/* What prediction needs (nnrt.h): scale, normalize and its figures, the
+ * class names.  meta was checked by nnrt_meta_check. */
+static void nnrt_header_meta(NnrtStr *s, const NnrtCkptMeta *meta, size_t in_dim)
+{
+    static const char *const modes[] = { "none", "all", "column" };
+    if (meta && meta->has_inputs) {
+        nnrt_str_add(s, ",\"scale\":\"%.9g\",\"normalize\":\"%s\"", (double)meta->scale,
+                     modes[meta->normalize]);
+        if (meta->normalize == NNRT_NORM_ALL)
+            nnrt_str_add(s, ",\"mean\":\"%.9g\",\"std\":\"%.9g\"", (double)meta->mean,
+                         (double)meta->std);
+        if (meta->normalize == NNRT_NORM_COLUMN) {
+            nnrt_header_floats(s, "col_mean", meta->col_mean, in_dim);
+            nnrt_header_floats(s, "col_std", meta->col_std, in_dim);
+        }
+    }
+    if (meta && meta->n_class_names)
+        nnrt_header_names(s, meta->class_names, meta->n_class_names);
+}
+
 /* The whole header, padded with spaces so that 8 + len is a multiple of 8. */
 static int nnrt_header_build(NnrtStr *s, const char *model, long epoch, long step,
-                             const NnrtTensor *params, int np, const NnrtTensor *state, int ns)
+                             const NnrtCkptMeta *meta, const NnrtTensor *params, int np,
+                             const NnrtTensor *state, int ns)
 {
     size_t offset = 0;
     nnrt_str_add(s, "{\"__metadata__\":{\"model\":");
     nnrt_str_json(s, model);
-    nnrt_str_add(s, ",\"epoch\":\"%ld\",\"step\":\"%ld\"}", epoch, step);
+    nnrt_str_add(s, ",\"epoch\":\"%ld\",\"step\":\"%ld\"", epoch, step);
+    nnrt_header_meta(s, meta, meta ? meta->in_dim : 0);
+    nnrt_str_add(s, "}");
     for (int i = 0; i < np; i++)
         nnrt_header_tensor(s, &params[i], &offset);
     for (int i = 0; i < ns; i++)
@@ -304,13 +362,46 @@ static int nnrt_ckpt_commit(const char *path, const char *tmp, const NnrtStr *h,
     return 0;
 }
 
+/* What nnrt_header_meta writes is what the loader accepts: finite
+ * figures, std > 0, a known mode, UTF-8 class names, distinct. */
+static int nnrt_meta_check(const char *path, const NnrtCkptMeta *m, char *err, size_t errlen)
+{
+    int bad = 0;
+    if (m->has_inputs) {
+        bad = !isfinite(m->scale) || m->scale == 0.0f || m->normalize < NNRT_NORM_NONE ||
+              m->normalize > NNRT_NORM_COLUMN;
+        if (!bad && m->normalize == NNRT_NORM_ALL)
+            bad = !isfinite(m->mean) || !isfinite(m->std) || !(m->std > 0.0f);
+        if (!bad && m->normalize == NNRT_NORM_COLUMN)
+            bad = m->in_dim == 0 || !m->col_mean || !m->col_std;
+        for (size_t i = 0; !bad && m->normalize == NNRT_NORM_COLUMN && i < m->in_dim; i++)
+            bad = !isfinite(m->col_mean[i]) || !isfinite(m->col_std[i]) || !(m->col_std[i] > 0.0f);
+    }
+    if (bad)
+        return nnrt_errf(err, errlen, "cannot write checkpoint %s: the input scale or "
+                         "normalization figures are not finite (or a std is not > 0)", path);
+    for (size_t i = 0; i < m->n_class_names; i++) {
+        const char *name = m->class_names[i];
+        size_t len = name ? strlen(name) : 0;
+        if (!name || nnrt_utf8_bad((const unsigned char *)name, len) < len)
+            return nnrt_errf(err, errlen, "cannot write checkpoint %s: class name %zu is not "
+                             "UTF-8", path, i);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(m->class_names[k], name) == 0)
+                return nnrt_errf(err, errlen, "cannot write checkpoint %s: class names %zu and "
+                                 "%zu are the same", path, k, i);
+    }
+    return 0;
+}
+
 int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
-                   const NnrtTensor *params, int n_params,
+                   const NnrtCkptMeta *meta, const NnrtTensor *params, int n_params,
                    const NnrtTensor *state, int n_state, char *err, size_t errlen)
 {
     if (nnrt_tensors_check(params, n_params, params, n_params, err, errlen) < 0 ||
         nnrt_tensors_check(state, n_state, params, n_params, err, errlen) < 0 ||
-        nnrt_tensors_check(state, n_state, state, n_state, err, errlen) < 0)
+        nnrt_tensors_check(state, n_state, state, n_state, err, errlen) < 0 ||
+        (meta && nnrt_meta_check(path, meta, err, errlen) < 0))
         return -1;
     size_t mlen = strlen(model);
     if (nnrt_utf8_bad((const unsigned char *)model, mlen) < mlen)
@@ -319,7 +410,8 @@ int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
     int rc = -1;
-    if (!tmp || nnrt_header_build(&h, model, epoch, step, params, n_params, state, n_state) < 0)
+    if (!tmp || nnrt_header_build(&h, model, epoch, step, meta, params, n_params, state,
+                                  n_state) < 0)
         nnrt_errf(err, errlen, "cannot write checkpoint %s: out of memory", path);
     else if (h.len > NNRT_ST_MAX_HEADER)
         nnrt_errf(err, errlen, "cannot write checkpoint %s: its header of %zu bytes is over the "
@@ -607,7 +699,8 @@ typedef struct NnrtStEntry {
 } NnrtStEntry;
 
 typedef struct NnrtStMeta {
-    const char *key, *val;
+    const char *key;
+    char *val;                        /* in the header buffer (class_names is parsed in place) */
     uint64_t at;
 } NnrtStMeta;
 
@@ -1055,7 +1148,7 @@ static int nnrt_st_open(const char *path, NnrtStFile *s)
 }
 
 /* __metadata__'s value for key, or NULL. */
-static const char *nnrt_st_meta(const NnrtStHeader *h, const char *key)
+static char *nnrt_st_meta(const NnrtStHeader *h, const char *key)
 {
     for (size_t i = 0; i < h->n_meta; i++)
         if (strcmp(h->meta[i].key, key) == 0)
@@ -1076,9 +1169,292 @@ static int nnrt_st_long(const char *s, long *v)
     return end == s || *end || errno || *v < 0 ? -1 : 0;
 }
 
+/* ---- loading: the figures prediction needs ------------------------------------ */
+
+/* "checkpoint PATH: __metadata__ 'KEY' WHAT; a corrupt or hand-edited
+ * header?"; returns -1. */
+static int nnrt_meta_fail(const NnrtJson *j, const char *key, const char *fmt, ...)
+    NNRT_PRINTF(3, 4);
+
+static int nnrt_meta_fail(const NnrtJson *j, const char *key, const char *fmt, ...)
+{
+    char what[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return nnrt_errf(j->err, j->errlen, "checkpoint %s: __metadata__ '%s' %s (a corrupt or "
+                     "hand-edited header?)", j->path, key, what);
+}
+
+/* One decimal number, the whole of s[0, n): digits, sign, point,
+ * exponent only (no hex, inf, nan, spaces), finite as a float. */
+static int nnrt_meta_number(const char *s, size_t n, float *v)
+{
+    char buf[64], *end;
+    if (n == 0 || n >= sizeof buf || strspn(s, "0123456789+-.eE") < n)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    double d = strtod(buf, &end);
+    /* from FLT_MAX + half its ulp up, the float would be infinite */
+    if (end != buf + n || !isfinite(d) || fabs(d) >= (double)FLT_MAX + 0x1p103)
+        return -1;
+    *v = (float)d;
+    return 0;
+}
+
+/* The number under key: finite; positive > 0 when asked (a std). */
+static int nnrt_meta_float(const NnrtJson *j, const NnrtStHeader *h, const char *key,
+                           int positive, float *v)
+{
+    const char *s = nnrt_st_meta(h, key);
+    char q[80];
+    if (!s)
+        return nnrt_meta_fail(j, key, "is missing");
+    if (nnrt_meta_number(s, strlen(s), v) < 0 || (positive && !(*v > 0.0f)))
+        return nnrt_meta_fail(j, key, "'%s' is not a finite decimal number%s",
+                              nnrt_st_q(s, q, sizeof q), positive ? " > 0" : "");
+    return 0;
+}
+
+/* key's comma-separated numbers: want of them (0: any number, then
+ * *count says how many); each finite, > 0 when positive.  out (room for
+ * want) may be NULL: checked only. */
+static int nnrt_meta_list(const NnrtJson *j, const NnrtStHeader *h, const char *key,
+                          int positive, size_t want, float *out, size_t *count)
+{
+    const char *s = nnrt_st_meta(h, key);
+    char q[80];
+    if (!s)
+        return nnrt_meta_fail(j, key, "is missing (normalize is \"column\")");
+    size_t n = 1;
+    for (const char *c = s; *c; c++)
+        n += *c == ',';
+    if (want && n != want)
+        return nnrt_meta_fail(j, key, "has %zu value%s, the model's input has %zu columns (a "
+                              "checkpoint of another model or data set?)", n, n == 1 ? "" : "s", want);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strcspn(s, ",");
+        float v;
+        if (nnrt_meta_number(s, len, &v) < 0 || (positive && !(v > 0.0f))) {
+            char field[64];
+            snprintf(field, sizeof field, "%.*s", (int)(len < 40 ? len : 40), s);
+            return nnrt_meta_fail(j, key, "value %zu '%s' is not a finite decimal number%s", i + 1,
+                                  nnrt_st_q(field, q, sizeof q), positive ? " > 0" : "");
+        }
+        if (out)
+            out[i] = v;
+        s += len + (s[len] == ',');
+    }
+    *count = n;
+    return 0;
+}
+
+/* normalize "column": col_mean and col_std, in_dim each (or, with in_dim
+ * 0, as many as each other); stored in m when keep. */
+static int nnrt_meta_columns(const NnrtJson *j, const NnrtStHeader *h, NnrtCkptMeta *m, int keep)
+{
+    size_t n_mean = 0, n_std = 0, want = m->in_dim;
+    if (keep && want && (!(m->col_mean = malloc(want * sizeof(float))) ||
+                         !(m->col_std = malloc(want * sizeof(float)))))
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: out of memory", j->path);
+    if (nnrt_meta_list(j, h, "col_mean", 0, want, keep ? m->col_mean : NULL, &n_mean) < 0 ||
+        nnrt_meta_list(j, h, "col_std", 1, want, keep ? m->col_std : NULL, &n_std) < 0)
+        return -1;
+    if (n_mean != n_std)
+        return nnrt_meta_fail(j, "col_std", "has %zu values, col_mean %zu", n_std, n_mean);
+    return 0;
+}
+
+/* The keys normalize mode `mode` must have, and those it must not. */
+static int nnrt_meta_norm_keys(const NnrtJson *j, const NnrtStHeader *h, int mode)
+{
+    static const char *const keys[4] = { "mean", "std", "col_mean", "col_std" };
+    static const char *const names[3] = { "none", "all", "column" };
+    for (int k = 0; k < 4; k++) {
+        int wanted = mode == NNRT_NORM_ALL ? k < 2 : mode == NNRT_NORM_COLUMN ? k >= 2 : 0;
+        int there = nnrt_st_meta(h, keys[k]) != NULL;
+        if (there && !wanted && mode < 0)
+            return nnrt_meta_fail(j, keys[k], "is there without scale and normalize");
+        if (there && !wanted)
+            return nnrt_meta_fail(j, keys[k], "does not go with normalize \"%s\"", names[mode]);
+        if (!there && wanted)
+            return nnrt_meta_fail(j, keys[k], "is missing (normalize is \"%s\")", names[mode]);
+    }
+    return 0;
+}
+
+/* scale, normalize and its figures: both or neither of scale and
+ * normalize; the figures that go with the mode, no others. */
+static int nnrt_meta_inputs(const NnrtJson *j, const NnrtStHeader *h, NnrtCkptMeta *m, int keep)
+{
+    const char *mode = nnrt_st_meta(h, "normalize"), *scale = nnrt_st_meta(h, "scale");
+    char q[80];
+    if (!mode && !scale)
+        return nnrt_meta_norm_keys(j, h, -1);
+    if (!mode || !scale)
+        return nnrt_meta_fail(j, mode ? "scale" : "normalize", "is missing (scale and "
+                              "normalize come together)");
+    m->has_inputs = 1;
+    if (strcmp(mode, "none") == 0)
+        m->normalize = NNRT_NORM_NONE;
+    else if (strcmp(mode, "all") == 0)
+        m->normalize = NNRT_NORM_ALL;
+    else if (strcmp(mode, "column") == 0)
+        m->normalize = NNRT_NORM_COLUMN;
+    else
+        return nnrt_meta_fail(j, "normalize", "is '%s', not none, all or column",
+                              nnrt_st_q(mode, q, sizeof q));
+    if (nnrt_meta_float(j, h, "scale", 0, &m->scale) < 0)
+        return -1;
+    if (m->scale == 0.0f)
+        return nnrt_meta_fail(j, "scale", "is 0");
+    if (nnrt_meta_norm_keys(j, h, m->normalize) < 0)
+        return -1;
+    if (m->normalize == NNRT_NORM_ALL)
+        return nnrt_meta_float(j, h, "mean", 0, &m->mean) < 0 ? -1
+               : nnrt_meta_float(j, h, "std", 1, &m->std);
+    if (m->normalize == NNRT_NORM_COLUMN)
+        return nnrt_meta_columns(j, h, m, keep);
+    return 0;
+}
+
+static int nnrt_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names, NULL-free, are distinct: sorted copies, neighbours compared. */
+static int nnrt_meta_distinct(const NnrtJson *j, char **names, size_t n)
+{
+    char **sorted = malloc((n ? n : 1) * sizeof *sorted), q[80];
+    if (!sorted)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: out of memory", j->path);
+    memcpy(sorted, names, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, nnrt_cmp_str);
+    int rc = 0;
+    for (size_t i = 1; i < n && rc == 0; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0)
+            rc = nnrt_meta_fail(j, "class_names", "names '%s' twice",
+                                nnrt_st_q(sorted[i], q, sizeof q));
+    free(sorted);
+    return rc;
+}
+
+/* names = '[' string { ',' string } ']' inside the value text (unescaped
+ * in place: the header buffer is ours), at most max names, copied. */
+static int nnrt_meta_names_parse(NnrtJson *v, size_t max, char ***names, size_t *n)
+{
+    size_t cap = 0;
+    if (nnrt_json_expect(v, '[', "'['") < 0)
+        return -1;
+    for (int first = 1; !nnrt_json_peek(v, ']'); first = 0) {
+        char *name, *copy;
+        if ((!first && nnrt_json_expect(v, ',', "','") < 0) || nnrt_json_string(v, &name) < 0)
+            return -1;
+        if (*n >= max)
+            return 1;
+        size_t len = strlen(name);
+        if (nnrt_st_grow((void **)names, &cap, *n, sizeof **names) < 0 || !(copy = malloc(len + 1)))
+            return 2;
+        memcpy(copy, name, len + 1);
+        (*names)[(*n)++] = copy;
+    }
+    v->p++;
+    nnrt_json_ws(v);
+    return v->p < v->end || *n == 0 ? -1 : 0;
+}
+
+/* class_names, when there: a JSON array of 1..max distinct strings. */
+static int nnrt_meta_names(const NnrtJson *j, const NnrtStHeader *h, NnrtCkptMeta *m)
+{
+    char *text = nnrt_st_meta(h, "class_names"), err[8];
+    if (!text)
+        return 0;
+    size_t max = m->max_classes ? m->max_classes : (size_t)1 << 24;
+    NnrtJson v = { text, text + strlen(text), text, j->path, err, sizeof err, NULL, "" };
+    int rc = nnrt_meta_names_parse(&v, max, &m->class_names, &m->n_class_names);
+    if (rc == 1)
+        return nnrt_meta_fail(j, "class_names", "has more than %zu names, the model's class "
+                              "count", max);
+    if (rc == 2)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: out of memory", j->path);
+    if (rc < 0)
+        return nnrt_meta_fail(j, "class_names", "is not a JSON array of one or more strings "
+                              "(trouble at character %zu of its value)", (size_t)(v.p - text) + 1);
+    return nnrt_meta_distinct(j, m->class_names, m->n_class_names);
+}
+
+void nnrt_ckpt_meta_of(const NnrtData *d, NnrtCkptMeta *m)
+{
+    memset(m, 0, sizeof *m);
+    m->in_dim = d->in_dim;
+    m->has_inputs = 1;
+    m->scale = d->x_scale;
+    m->normalize = d->normalized;
+    m->mean = d->x_mean;
+    m->std = d->x_std;
+    m->col_mean = d->col_mean;
+    m->col_std = d->col_std;
+    m->class_names = d->class_names;
+    m->n_class_names = d->n_class_names;
+}
+
+/* The names a class id can have: the class count for argmax, 2 (0/1) for
+ * a threshold, no limit (0) where nothing is judged. */
+static size_t nnrt_meta_classes(const NnrtModel *m)
+{
+    if (m->acc_kind == NNRT_ACC_THRESHOLD)
+        return 2;
+    if (m->acc_kind != NNRT_ACC_ARGMAX)
+        return 0;
+    return m->label_kind == NNRT_LABEL_CLASS ? nnrt_model_classes(m) : m->label_dim;
+}
+
+void nnrt_ckpt_meta_want(const NnrtModel *m, NnrtCkptMeta *meta)
+{
+    memset(meta, 0, sizeof *meta);
+    meta->in_dim = m->in_dim;
+    meta->max_classes = nnrt_meta_classes(m);
+}
+
+void nnrt_ckpt_meta_free(NnrtCkptMeta *m)
+{
+    free(m->col_mean);
+    free(m->col_std);
+    for (size_t i = 0; i < m->n_class_names; i++)
+        free(m->class_names[i]);
+    free(m->class_names);
+    m->col_mean = m->col_std = NULL;
+    m->class_names = NULL;
+    m->n_class_names = 0;
+    m->has_inputs = 0;
+}
+
+/* The figures into out (in_dim and max_classes set by the caller; NULL:
+ * checked, not kept).  On failure out holds nothing. */
+static int nnrt_st_read_meta(const NnrtJson *j, const NnrtStHeader *h, NnrtCkptMeta *out)
+{
+    NnrtCkptMeta m;
+    memset(&m, 0, sizeof m);
+    if (out && out->in_dim == 0)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: the model's input width is 0", j->path);
+    m.in_dim = out ? out->in_dim : 0;
+    m.max_classes = out ? out->max_classes : 0;
+    int rc = nnrt_meta_inputs(j, h, &m, out != NULL);
+    if (rc == 0)
+        rc = nnrt_meta_names(j, h, &m);
+    if (rc < 0 || !out)
+        nnrt_ckpt_meta_free(&m);
+    else
+        *out = m;
+    return rc;
+}
+
 /* Checks model name and metadata, then reads every tensor into s->tmp. */
 static int nnrt_st_read_all(const char *model, NnrtStFile *s, NnrtTensor *const sets[2],
-                            const int counts[2], long meta[2])
+                            const int counts[2], long meta[2], NnrtCkptMeta *figures)
 {
     NnrtJson *j = &s->j;
     const char *name = nnrt_st_meta(&s->h, "model");
@@ -1092,6 +1468,8 @@ static int nnrt_st_read_all(const char *model, NnrtStFile *s, NnrtTensor *const 
         nnrt_st_long(nnrt_st_meta(&s->h, "step"), &meta[1]) < 0)
         return nnrt_errf(j->err, j->errlen, "checkpoint %s: epoch and step must be whole numbers",
                          j->path);
+    if (nnrt_st_read_meta(j, &s->h, figures) < 0)
+        return -1;
     size_t total = 0;
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < counts[k]; i++)
@@ -1116,7 +1494,7 @@ static int nnrt_st_read_all(const char *model, NnrtStFile *s, NnrtTensor *const 
 }
 
 int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
-                   NnrtTensor *params, int n_params,
+                   NnrtCkptMeta *figures, NnrtTensor *params, int n_params,
                    NnrtTensor *state, int n_state, char *err, size_t errlen)
 {
     NnrtStFile s;
@@ -1127,9 +1505,19 @@ int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
     NnrtTensor *const sets[2] = { params, state };
     const int counts[2] = { n_params, n_state };
     long meta[2] = { 0, 0 };
+    NnrtCkptMeta got;
+    memset(&got, 0, sizeof got);
+    if (figures) {
+        got.in_dim = figures->in_dim;
+        got.max_classes = figures->max_classes;
+    }
     int rc = nnrt_st_open(path, &s);
     if (rc == 0)
-        rc = nnrt_st_read_all(model, &s, sets, counts, meta);
+        rc = nnrt_st_read_all(model, &s, sets, counts, meta, figures ? &got : NULL);
+    if (rc == 0 && figures)
+        *figures = got;
+    else
+        nnrt_ckpt_meta_free(&got);
     if (rc == 0) { /* everything checked out: now change the model */
         const float *src = s.tmp;
         for (int k = 0; k < 2; k++)

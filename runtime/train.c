@@ -3,7 +3,8 @@
  *   nnrt_main = flags -> nnrt_run
  *   nnrt_run  = config (flags over the train block) -> load data ->
  *               init, --init-from or --load -> [gradcheck] -> epochs ->
- *               [plot] -> summary -> checkpoint
+ *               [plot] -> summary -> checkpoint (with the training set's
+ *               input figures and class names in its metadata)
  *
  * Everything the loop needs (the permutation, the copy of the best params
  * for early stopping, --plot's history) is allocated before the first
@@ -274,9 +275,12 @@ static int nnrt_run_start(NnrtRun *r)
     if (!r->a->load)
         return 0;
     long epoch = 0, step = 0;
-    if (nnrt_ckpt_load(r->a->load, m->name, &epoch, &step, m->params, m->n_params, m->state,
-                       m->n_state, r->msg, sizeof r->msg) < 0)
+    NnrtCkptMeta meta; /* checked as the file is read; training uses its own figures */
+    nnrt_ckpt_meta_want(m, &meta);
+    if (nnrt_ckpt_load(r->a->load, m->name, &epoch, &step, &meta, m->params, m->n_params,
+                       m->state, m->n_state, r->msg, sizeof r->msg) < 0)
         return -1;
+    nnrt_ckpt_meta_free(&meta);
     r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
     r->step = step;
     if (!r->quiet)
@@ -326,8 +330,10 @@ static void nnrt_save_snapshot(NnrtRun *r)
     float *end = nnrt_tensors_copy(m->params, m->n_params, r->snap, 0);
     nnrt_tensors_copy(m->state, m->n_state, end, 0);
     char msg[1024];
-    if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, m->params, m->n_params,
-                       m->state, m->n_state, msg, sizeof msg) < 0)
+    NnrtCkptMeta meta;
+    nnrt_ckpt_meta_of(&r->train, &meta);
+    if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, &meta, m->params,
+                       m->n_params, m->state, m->n_state, msg, sizeof msg) < 0)
         fprintf(r->err, "nnrt: %s\n", msg);
     else
         fprintf(r->err, "nnrt: saved %s: the state at the end of epoch %d (step %ld), the last "
@@ -481,7 +487,9 @@ static int nnrt_finish(NnrtRun *r)
     if (r->has_test)
         nnrt_evaluate(m, &r->test, &tl, &ta);
     if (r->save) {
-        if (nnrt_ckpt_save(r->save, m->name, r->epoch, r->step, m->params, m->n_params,
+        NnrtCkptMeta meta;
+        nnrt_ckpt_meta_of(&r->train, &meta);
+        if (nnrt_ckpt_save(r->save, m->name, r->epoch, r->step, &meta, m->params, m->n_params,
                            m->state, m->n_state, r->msg, sizeof r->msg) < 0)
             return -1;
         if (!r->quiet)

@@ -9,11 +9,17 @@
  * header length a byte short, overlapping, gapped or misaligned offsets,
  * bytes after the last tensor, a name or __metadata__ twice, and a table
  * of malformed headers, each refused with its message; a file laid out as
- * the reference library writes it loads.
+ * the reference library writes it loads.  The metadata prediction needs
+ * (scale, normalize and its figures, class names): bit-exact round trips
+ * of extreme floats and of names with commas, quotes and UTF-8; a file
+ * without it loads; a table of hostile values (NaN or zero std, counts
+ * other than in_dim, hex, keys that do not go with the mode, names that
+ * are not a JSON array, repeated or too many) each refused naming the key.
  */
 #include "nnrt.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -106,7 +112,7 @@ static void snapshot(float out[18])
 static void save_model(const char *model, long epoch, long step)
 {
     char err[256];
-    ck_assert_msg(nnrt_ckpt_save(ckpt, model, epoch, step, params, 2, state, 2, err, sizeof err) == 0,
+    ck_assert_msg(nnrt_ckpt_save(ckpt, model, epoch, step, NULL, params, 2, state, 2, err, sizeof err) == 0,
                   "%s", err);
 }
 
@@ -121,7 +127,7 @@ START_TEST(test_round_trip)
     fill_model(-7.0f);
     long epoch = -1, step = -1;
     char err[256];
-    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", &epoch, &step, params, 2, state, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", &epoch, &step, NULL, params, 2, state, 2, err, sizeof err), 0);
     snapshot(after);
     ck_assert_mem_eq(before, after, sizeof before);
     ck_assert_int_eq(epoch, 3);
@@ -134,7 +140,7 @@ START_TEST(test_tiny_file_bytes)
     float w[2] = { 1.0f, -2.5f };
     NnrtTensor t[1] = { { "w", w, NULL, 1, { 2 }, 2 } };
     char err[256];
-    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "tiny", 3, 30, t, 1, NULL, 0, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "tiny", 3, 30, NULL, t, 1, NULL, 0, err, sizeof err), 0);
     size_t len;
     unsigned char *b = slurp(ckpt, &len);
     uint64_t h = 0;
@@ -189,7 +195,7 @@ START_TEST(test_hand_written_file)
     NnrtTensor t[2] = { { "h.W", hw, NULL, 2, { 1, 2 }, 2 }, { "s", &s, NULL, 0, { 0 }, 1 } };
     long epoch = -1, step = -1;
     char err[256];
-    ck_assert_msg(nnrt_ckpt_load(ckpt, "m\"q", &epoch, &step, t, 2, NULL, 0, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(nnrt_ckpt_load(ckpt, "m\"q", &epoch, &step, NULL, t, 2, NULL, 0, err, sizeof err) == 0, "%s", err);
     ck_assert(s == 1.0f && hw[0] == 2.0f && hw[1] == 3.0f);
     ck_assert_int_eq(epoch, 0);
     ck_assert_int_eq(step, 7);
@@ -204,7 +210,7 @@ static const char *load_fails(const char *model)
     fill_model(42.0f);
     snapshot(before);
     long epoch = -5, step = -5;
-    ck_assert_int_eq(nnrt_ckpt_load(ckpt, model, &epoch, &step, params, 2, state, 2, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, model, &epoch, &step, NULL, params, 2, state, 2, err, sizeof err), -1);
     snapshot(after);
     ck_assert_mem_eq(before, after, sizeof before);
     ck_assert_int_eq(epoch, -5);
@@ -261,7 +267,7 @@ START_TEST(test_wrong_shape_rejected)
     float big[30] = { 0 }, bb[3] = { 0 };
     NnrtTensor other[2] = { { "W1", big, NULL, 2, { 3, 10 }, 30 }, { "b1", bb, NULL, 1, { 3 }, 3 } };
     char err[256];
-    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, other, 2, state, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, NULL, other, 2, state, 2, err, sizeof err), 0);
     const char *e = load_fails("twolayer");
     ASSERT_HAS(e, "checkpoint ");
     ASSERT_HAS(e, ckpt);
@@ -276,7 +282,7 @@ START_TEST(test_late_error_changes_nothing)
     NnrtTensor st[2] = { { "opt.W1.v", vW1, NULL, 2, { 2, 3 }, 6 }, { "opt.b1.v", v, NULL, 1, { 5 }, 5 } };
     char err[256];
     fill_model(9.0f);
-    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, params, 2, st, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, NULL, params, 2, st, 2, err, sizeof err), 0);
     const char *e = load_fails("twolayer");
     ASSERT_HAS(e, "opt.b1.v has shape [5], the model wants [3]");
 }
@@ -286,14 +292,14 @@ START_TEST(test_missing_tensor_and_extra_ignored)
 {
     char err[256];
     fill_model(2.0f);
-    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, params, 2, NULL, 0, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, NULL, params, 2, NULL, 0, err, sizeof err), 0);
     const char *e = load_fails("twolayer");
     ASSERT_HAS(e, "has no tensor 'opt.W1.v'");
     /* a file with more tensors than the model loads the ones it has */
     fill_model(2.0f);
     save_model("twolayer", 2, 4);
     fill_model(0.0f);
-    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, params, 2, NULL, 0, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, NULL, params, 2, NULL, 0, err, sizeof err), 0);
     ck_assert(W1[1] == 2.25f);
 }
 END_TEST
@@ -372,18 +378,18 @@ START_TEST(test_tmp_and_rename)
     ck_assert(!exists(tmp_path));
     fill_model(0.0f);
     long epoch;
-    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", &epoch, NULL, params, 2, state, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", &epoch, NULL, NULL, params, 2, state, 2, err, sizeof err), 0);
     ck_assert_int_eq(epoch, 2);
     ck_assert(W1[0] == 2.0f);
     /* rename onto a directory fails: an error naming the file, no .tmp left */
     unlink(ckpt);
     ck_assert_int_eq(mkdir(ckpt, 0700), 0);
-    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, params, 2, state, 2, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, NULL, params, 2, state, 2, err, sizeof err), -1);
     ASSERT_HAS(err, "cannot write checkpoint ");
     ASSERT_HAS(err, ckpt);
     ck_assert(!exists(tmp_path));
     /* an unwritable place */
-    ck_assert_int_eq(nnrt_ckpt_save("/nonexistent/dir/x.safetensors", "m", 0, 0, params, 2, NULL, 0,
+    ck_assert_int_eq(nnrt_ckpt_save("/nonexistent/dir/x.safetensors", "m", 0, 0, NULL, params, 2, NULL, 0,
                                     err, sizeof err), -1);
     ASSERT_HAS(err, "/nonexistent/dir/x.safetensors.tmp");
 }
@@ -413,7 +419,7 @@ START_TEST(test_killed_save_leaves_nothing)
         if (pid == 0) {
             for (long i = 0;; i++) {
                 data[0] = (float)i;
-                if (nnrt_ckpt_save(ckpt, "big", i, i, big, 1, NULL, 0, err, sizeof err) < 0)
+                if (nnrt_ckpt_save(ckpt, "big", i, i, NULL, big, 1, NULL, 0, err, sizeof err) < 0)
                     _exit(2);
             }
         }
@@ -425,7 +431,7 @@ START_TEST(test_killed_save_leaves_nothing)
         ck_assert_msg(WIFSIGNALED(status), "round %d: the saving child exited by itself", round);
         ck_assert_msg(!stray_files(), "round %d: a killed save left a file behind", round);
         if (exists(ckpt))
-            ck_assert_msg(nnrt_ckpt_load(ckpt, "big", NULL, NULL, big, 1, NULL, 0, err, sizeof err) == 0,
+            ck_assert_msg(nnrt_ckpt_load(ckpt, "big", NULL, NULL, NULL, big, 1, NULL, 0, err, sizeof err) == 0,
                           "round %d: a torn checkpoint: %s", round, err);
     }
     free(data);
@@ -437,11 +443,11 @@ START_TEST(test_bad_tensors_refused_on_save)
     char err[256];
     float x[2];
     NnrtTensor t[2] = { { "a", x, NULL, 1, { 2 }, 3 }, { "b", x, NULL, 1, { 2 }, 2 } };
-    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "m", 0, 0, t, 1, NULL, 0, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "m", 0, 0, NULL, t, 1, NULL, 0, err, sizeof err), -1);
     ASSERT_HAS(err, "shape and numel 3 disagree");
     t[0].numel = 2;
     t[1].name = "a";
-    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "m", 0, 0, t, 2, NULL, 0, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "m", 0, 0, NULL, t, 2, NULL, 0, err, sizeof err), -1);
     ASSERT_HAS(err, "two tensors are named 'a'");
     ck_assert(!exists(ckpt));
 }
@@ -453,7 +459,7 @@ START_TEST(test_hand_layout_loads)
     st_file(MODEL_JSON(0, 24, 24, 36, 36, 60, 60, 72), 0, 72);
     char err[512];
     fill_model(3.0f);
-    ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, params, 2, state, 2, err, sizeof err) == 0,
+    ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, NULL, params, 2, state, 2, err, sizeof err) == 0,
                   "%s", err);
     ck_assert(W1[1] == 0.5f && b1[0] == 3.0f && vW1[0] == 4.5f && vb1[2] == 8.5f);
 }
@@ -652,7 +658,7 @@ START_TEST(test_reference_layout_loads)
     char err[512];
     long epoch = -1, step = -1;
     fill_model(3.0f);
-    ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", &epoch, &step, params, 2, state, 2, err, sizeof err) == 0,
+    ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", &epoch, &step, NULL, params, 2, state, 2, err, sizeof err) == 0,
                   "%s", err);
     /* the data's floats are 0.5 k at byte 4 k */
     ck_assert(W1[0] == 2.0f && W1[5] == 4.5f && b1[0] == 5.0f && vW1[0] == 7.5f && vb1[2] == 11.5f);
@@ -661,8 +667,242 @@ START_TEST(test_reference_layout_loads)
     /* the rank-10 tensor is there, and its shape is told */
     float x[2];
     NnrtTensor big[1] = { { "big", x, NULL, 2, { 1, 2 }, 2 } };
-    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, big, 1, NULL, 0, err, sizeof err), -1);
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, NULL, big, 1, NULL, 0, err, sizeof err), -1);
     ASSERT_HAS(err, "big has shape [1,1,1,1,1,1,1,1,...], the model wants [1,2]");
+}
+END_TEST
+
+
+/* ---- the figures prediction needs (nnrt.h's metadata) ------------------------------ */
+
+/* Saves the model with meta, loads it back into *got (in_dim, at most
+ * max_classes names). */
+static void meta_round_trip(const NnrtCkptMeta *meta, size_t in_dim, size_t max_classes,
+                            NnrtCkptMeta *got)
+{
+    char err[512];
+    fill_model(1.0f);
+    ck_assert_msg(nnrt_ckpt_save(ckpt, "twolayer", 2, 20, meta, params, 2, state, 2, err, sizeof err) == 0,
+                  "%s", err);
+    memset(got, 0, sizeof *got);
+    got->in_dim = in_dim;
+    got->max_classes = max_classes;
+    ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, got, params, 2, state, 2, err, sizeof err) == 0,
+                  "%s", err);
+}
+
+static int same_float(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* normalize "all" and class names that JSON and CSV both have to escape:
+ * every bit back, every byte of every name back. */
+START_TEST(test_meta_all_and_names_round_trip)
+{
+    char n0[] = "cat", n1[] = "dog, \"big\"", n2[] = "na\xc3\xafve \xe2\x98\x83", n3[] = "tab\there",
+         n4[] = "[x]", n5[] = "back\\slash", n6[] = "";
+    char *names[] = { n0, n1, n2, n3, n4, n5, n6 };
+    NnrtCkptMeta m = { 0 }, got;
+    m.in_dim = 3;
+    m.has_inputs = 1;
+    m.scale = 1.0f / 255.0f;
+    m.normalize = NNRT_NORM_ALL;
+    m.mean = 0.1307f;
+    m.std = 0.30810001f;
+    m.class_names = names;
+    m.n_class_names = 7;
+    meta_round_trip(&m, 3, 7, &got);
+    ck_assert(got.has_inputs && got.normalize == NNRT_NORM_ALL);
+    ck_assert(same_float(got.scale, m.scale) && same_float(got.mean, m.mean) && same_float(got.std, m.std));
+    ck_assert_ptr_null(got.col_mean);
+    ck_assert_uint_eq(got.n_class_names, 7);
+    for (int i = 0; i < 7; i++)
+        ck_assert_str_eq(got.class_names[i], names[i]);
+    nnrt_ckpt_meta_free(&got);
+    ck_assert_ptr_null(got.class_names);
+}
+END_TEST
+
+/* normalize "column": extreme floats (the largest, the smallest normal, a
+ * denormal, one that needs all 9 digits) come back bit for bit; the file
+ * says what nnrt.h says it says. */
+START_TEST(test_meta_column_round_trip)
+{
+    float mean[4] = { 0.1f, -3.40282347e38f, 1.17549435e-38f, -1e-45f };
+    float sd[4] = { 1e-45f, 2.5f, 3.0e38f, 16777217.0f };
+    NnrtCkptMeta m = { 0 }, got;
+    m.in_dim = 4;
+    m.has_inputs = 1;
+    m.scale = 0.5f;
+    m.normalize = NNRT_NORM_COLUMN;
+    m.col_mean = mean;
+    m.col_std = sd;
+    meta_round_trip(&m, 4, 0, &got);
+    ck_assert(got.has_inputs && got.normalize == NNRT_NORM_COLUMN && same_float(got.scale, 0.5f));
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(same_float(got.col_mean[i], mean[i]) && same_float(got.col_std[i], sd[i]),
+                      "column %d: %.9g %.9g", i, (double)got.col_mean[i], (double)got.col_std[i]);
+    ck_assert_uint_eq(got.n_class_names, 0);
+    nnrt_ckpt_meta_free(&got);
+    size_t len;
+    char *b = (char *)slurp(ckpt, &len);
+    ASSERT_HAS(b + 8, "\"scale\":\"0.5\",\"normalize\":\"column\",\"col_mean\":\"0.100000001,"
+                      "-3.40282347e+38,1.17549435e-38,-1.40129846e-45\",\"col_std\":\"1.40129846e-45,"
+                      "2.5,3.00000001e+38,16777216\"");
+    free(b);
+}
+END_TEST
+
+/* A checkpoint from before the figures were kept loads, with none. */
+START_TEST(test_meta_absent_loads)
+{
+    NnrtCkptMeta got;
+    meta_round_trip(NULL, 3, 3, &got);
+    ck_assert(!got.has_inputs && !got.col_mean && !got.class_names && got.n_class_names == 0);
+    NnrtCkptMeta none = { 0 };
+    none.in_dim = 3; /* has_inputs 0: only model, epoch and step */
+    meta_round_trip(&none, 3, 3, &got);
+    ck_assert(!got.has_inputs);
+    size_t len;
+    char *b = (char *)slurp(ckpt, &len);
+    ck_assert_ptr_null(strstr(b + 8, "scale"));
+    free(b);
+}
+END_TEST
+
+/* What the loader would refuse is not written. */
+START_TEST(test_meta_bad_refused_on_save)
+{
+    float mean[2] = { 0, 0 }, sd[2] = { 1, 0 };
+    char a1[] = "a", a2[] = "a", *dup[2] = { a1, a2 }, err[256];
+    NnrtCkptMeta m = { 0 };
+    m.in_dim = 2;
+    m.has_inputs = 1;
+    m.scale = 1;
+    m.normalize = NNRT_NORM_ALL;
+    m.std = NAN;
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, &m, params, 2, state, 2, err, sizeof err), -1);
+    ASSERT_HAS(err, "not finite (or a std is not > 0)");
+    m.normalize = NNRT_NORM_COLUMN;
+    m.col_mean = mean;
+    m.col_std = sd;
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, &m, params, 2, state, 2, err, sizeof err), -1);
+    m.has_inputs = 0;
+    m.class_names = dup;
+    m.n_class_names = 2;
+    ck_assert_int_eq(nnrt_ckpt_save(ckpt, "twolayer", 1, 1, &m, params, 2, state, 2, err, sizeof err), -1);
+    ASSERT_HAS(err, "class names 0 and 1 are the same");
+    ck_assert(!exists(ckpt) && !exists(tmp_path));
+}
+END_TEST
+
+/* The metadata of a model with in_dim 3 and 3 classes, spoiled one way
+ * each: refused with a message naming the key, whether the caller asks
+ * for the figures or not, and nothing changes. */
+#define META_WITH(extra) "{\"__metadata__\":{\"model\":\"twolayer\",\"epoch\":\"1\",\"step\":\"1\"," \
+    extra "}," F32("W1", "[2,3]", 0, 24) REST
+#define SN(mode) "\"scale\":\"1\",\"normalize\":\"" mode "\""
+#define NAMES(v) "\"class_names\":\"" v "\""
+
+static const struct {
+    const char *json, *want;
+    const char *want_null; /* with no figures asked for (no in_dim, no class count): NULL the
+                              same message, "" the file loads */
+} bad_meta[] = {
+    { META_WITH("\"scale\":\"1\""), "'normalize' is missing (scale and normalize come together)", NULL },
+    { META_WITH("\"normalize\":\"none\""), "'scale' is missing", NULL },
+    { META_WITH(SN("zscore")), "'normalize' is 'zscore', not none, all or column", NULL },
+    { META_WITH("\"scale\":\"0\",\"normalize\":\"none\""), "'scale' is 0", NULL },
+    { META_WITH("\"scale\":\"nan\",\"normalize\":\"none\""), "'scale' 'nan' is not a finite decimal number", NULL },
+    { META_WITH("\"scale\":\"0x1p3\",\"normalize\":\"none\""), "'scale' '0x1p3' is not a finite decimal number", NULL },
+    { META_WITH("\"scale\":\"1e39\",\"normalize\":\"none\""), "'scale' '1e39' is not a finite decimal number", NULL },
+    { META_WITH("\"scale\":\" 1\",\"normalize\":\"none\""), "'scale' ' 1' is not a finite decimal number", NULL },
+    { META_WITH("\"scale\":\"\",\"normalize\":\"none\""), "'scale' '' is not a finite decimal number", NULL },
+    { META_WITH(SN("all") ",\"mean\":\"0\""), "'std' is missing (normalize is \"all\")", NULL },
+    { META_WITH(SN("all") ",\"mean\":\"0\",\"std\":\"NaN\""), "'std' 'NaN' is not a finite decimal number > 0", NULL },
+    { META_WITH(SN("all") ",\"mean\":\"0\",\"std\":\"nan\""), "'std' 'nan' is not a finite decimal number > 0", NULL },
+    { META_WITH(SN("all") ",\"mean\":\"0\",\"std\":\"0\""), "'std' '0' is not a finite decimal number > 0", NULL },
+    { META_WITH(SN("all") ",\"mean\":\"0\",\"std\":\"-1\""), "'std' '-1' is not a finite decimal number > 0", NULL },
+    { META_WITH(SN("all") ",\"mean\":\"0\",\"std\":\"1e-50\""), "'std' '1e-50' is not a finite decimal number > 0", NULL },
+    { META_WITH(SN("all") ",\"mean\":\"inf\",\"std\":\"1\""), "'mean' 'inf' is not a finite decimal number", NULL },
+    { META_WITH(SN("all") ",\"mean\":\"0\",\"std\":\"1\",\"col_mean\":\"1,2,3\""),
+      "'col_mean' does not go with normalize \"all\"", NULL },
+    { META_WITH(SN("none") ",\"mean\":\"0\""), "'mean' does not go with normalize \"none\"", NULL },
+    { META_WITH("\"std\":\"1\""), "'std' is there without scale and normalize", NULL },
+    { META_WITH(SN("column") ",\"col_mean\":\"1,2\",\"col_std\":\"1,1,1\""),
+      "'col_mean' has 2 values, the model's input has 3 columns", "'col_std' has 3 values, col_mean 2" },
+    { META_WITH(SN("column") ",\"col_mean\":\"1,2,3,4\",\"col_std\":\"1,1,1\""),
+      "'col_mean' has 4 values, the model's input has 3 columns", "'col_std' has 3 values, col_mean 4" },
+    { META_WITH(SN("column") ",\"col_mean\":\"1,2,3,\",\"col_std\":\"1,1,1\""), "'col_mean' has 4 values",
+      "'col_mean' value 4 '' is not a finite decimal number" },
+    { META_WITH(SN("column") ",\"col_mean\":\"1,2,3\""), "'col_std' is missing (normalize is \"column\")", NULL },
+    { META_WITH(SN("column") ",\"col_mean\":\"1,2,3\",\"col_std\":\"1,nan,1\""),
+      "'col_std' value 2 'nan' is not a finite decimal number > 0", NULL },
+    { META_WITH(SN("column") ",\"col_mean\":\"1,2,3\",\"col_std\":\"1,1,0\""),
+      "'col_std' value 3 '0' is not a finite decimal number > 0", NULL },
+    { META_WITH(SN("column") ",\"col_mean\":\"1,,3\",\"col_std\":\"1,1,1\""),
+      "'col_mean' value 2 '' is not a finite decimal number", NULL },
+    { META_WITH(SN("column") ",\"col_mean\":\"1,2,3\",\"col_std\":\"1,1,1\",\"std\":\"1\""),
+      "'std' does not go with normalize \"column\"", NULL },
+    { META_WITH(NAMES("cat")), "'class_names' is not a JSON array of one or more strings", NULL },
+    { META_WITH(NAMES("[]")), "'class_names' is not a JSON array of one or more strings", NULL },
+    { META_WITH(NAMES("[\\\"a\\\",1]")), "'class_names' is not a JSON array of one or more strings", NULL },
+    { META_WITH(NAMES("[\\\"a\\\"] x")), "'class_names' is not a JSON array of one or more strings", NULL },
+    { META_WITH(NAMES("[\\\"a\\\\u0000\\\"]")), "'class_names' is not a JSON array of one or more strings", NULL },
+    { META_WITH(NAMES("[\\\"a\\\"")), "'class_names' is not a JSON array of one or more strings", NULL },
+    { META_WITH(NAMES("[\\\"a\\\",\\\"b\\\",\\\"a\\\"]")), "'class_names' names 'a' twice", NULL },
+    { META_WITH(NAMES("[\\\"a\\\",\\\"b\\\",\\\"c\\\",\\\"d\\\"]")),
+      "'class_names' has more than 3 names, the model's class count", "" },
+};
+
+START_TEST(test_bad_meta_refused)
+{
+    const char *want_null = bad_meta[_i].want_null ? bad_meta[_i].want_null : bad_meta[_i].want;
+    char err[512];
+    st_file(bad_meta[_i].json, 0, 72);
+    if (*want_null) {
+        const char *e = load_fails("twolayer");
+        ck_assert_msg(strstr(e, want_null) && strstr(e, ckpt) && !strchr(e, '\n'),
+                      "case %d without figures: '%s' lacks '%s'", _i, e, want_null);
+    } else {
+        ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, NULL, params, 2, state, 2, err,
+                                     sizeof err) == 0, "case %d without figures: %s", _i, err);
+    }
+    NnrtCkptMeta got = { 0 };
+    got.in_dim = 3;
+    got.max_classes = 3;
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, &got, params, 2, state, 2, err,
+                                    sizeof err), -1);
+    ck_assert_msg(strstr(err, bad_meta[_i].want), "case %d: '%s' lacks '%s'", _i, err, bad_meta[_i].want);
+    ck_assert(!got.has_inputs && !got.col_mean && !got.col_std && !got.class_names);
+}
+END_TEST
+
+/* The good versions of those files load (the table's defects are the
+ * only ones). */
+START_TEST(test_good_meta_loads)
+{
+    static const char *const good[] = {
+        META_WITH(SN("none")),
+        META_WITH(SN("all") ",\"mean\":\"-0.5\",\"std\":\"2e-3\""),
+        META_WITH(SN("column") ",\"col_mean\":\"1,2,3\",\"col_std\":\"1,+1.5,1E2\""),
+        META_WITH(NAMES("[\\\"a\\\", \\\"b\\\\u00e9\\\"]") ",\"format\":\"pt\""),
+    };
+    for (int i = 0; i < 4; i++) {
+        char err[512];
+        NnrtCkptMeta got = { 0 };
+        got.in_dim = 3;
+        got.max_classes = 3;
+        st_file(good[i], 0, 72);
+        ck_assert_msg(nnrt_ckpt_load(ckpt, "twolayer", NULL, NULL, &got, params, 2, state, 2, err,
+                                     sizeof err) == 0, "case %d: %s", i, err);
+        if (i == 2)
+            ck_assert(got.col_std[1] == 1.5f && got.col_std[2] == 100.0f && got.col_mean[2] == 3.0f);
+        if (i == 3)
+            ck_assert(got.n_class_names == 2 && strcmp(got.class_names[1], "b\xc3\xa9") == 0);
+        nnrt_ckpt_meta_free(&got);
+    }
 }
 END_TEST
 
@@ -693,6 +933,12 @@ int main(void)
     tcase_add_test(tc, test_repeated_metadata_refused);
     tcase_add_loop_test(tc, test_bad_headers_refused, 0, (int)(sizeof bad_headers / sizeof bad_headers[0]));
     tcase_add_test(tc, test_reference_layout_loads);
+    tcase_add_test(tc, test_meta_all_and_names_round_trip);
+    tcase_add_test(tc, test_meta_column_round_trip);
+    tcase_add_test(tc, test_meta_absent_loads);
+    tcase_add_test(tc, test_meta_bad_refused_on_save);
+    tcase_add_loop_test(tc, test_bad_meta_refused, 0, (int)(sizeof bad_meta / sizeof bad_meta[0]));
+    tcase_add_test(tc, test_good_meta_loads);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -126,7 +126,7 @@ START_TEST(test_other_models_checkpoint_loads)
 {
     char err[256], note[256];
     fill(2.5f);
-    ck_assert_int_eq(nnrt_ckpt_save(path, "some_other_model", 40, 400, params, 2, state, 2, err,
+    ck_assert_int_eq(nnrt_ckpt_save(path, "some_other_model", 40, 400, NULL, params, 2, state, 2, err,
                                     sizeof err), 0);
     fill(0.0f);
     ck_assert_msg(nnrt_ckpt_load_params(path, params, 2, note, sizeof note, err, sizeof err) == 0,
@@ -135,7 +135,7 @@ START_TEST(test_other_models_checkpoint_loads)
     ck_assert(vW1[0] == 0.0f && vb1[0] == 0.0f);
     ASSERT_HAS(note, "2 tensors are not params of the model, not loaded: opt.W1.v [2,3], opt.b1.v [3]");
     /* exactly the params: no note */
-    ck_assert_int_eq(nnrt_ckpt_save(path, "m", 0, 0, params, 2, NULL, 0, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_save(path, "m", 0, 0, NULL, params, 2, NULL, 0, err, sizeof err), 0);
     ck_assert_int_eq(nnrt_ckpt_load_params(path, params, 2, note, sizeof note, err, sizeof err), 0);
     ck_assert_str_eq(note, "");
     ck_assert_int_eq(nnrt_ckpt_load_params(path, params, 2, NULL, 0, err, sizeof err), 0);
@@ -266,7 +266,7 @@ START_TEST(test_init_from_warns)
 {
     char err[256], buf[1024] = "";
     fill(1.25f);
-    ck_assert_int_eq(nnrt_ckpt_save(path, "m", 3, 30, params, 2, state, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_save(path, "m", 3, 30, NULL, params, 2, state, 2, err, sizeof err), 0);
     fill(0.0f);
     NnrtModel m;
     memset(&m, 0, sizeof m);

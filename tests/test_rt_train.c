@@ -439,18 +439,22 @@ START_TEST(test_save_load_resume_matches_unbroken_run)
     ck_assert_mem_eq(unbroken, resumed, sizeof unbroken);
     long epoch, step;
     lr_init(0);
-    ck_assert_int_eq(nnrt_ckpt_load(c, "gate_and", &epoch, &step, params, 2, state, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_load(c, "gate_and", &epoch, &step, NULL, params, 2, state, 2, err, sizeof err), 0);
     ck_assert_int_eq(epoch, 20);
     ck_assert_int_eq(step, 40);
     ck_assert_mem_eq(W, unbroken, 8);
 }
 END_TEST
 
+/* The train block's checkpoint, with the training set's input figures:
+ * the gate's inputs * 0.5 are 0 and 0.5, half each: mean 0.25, std 0.25. */
 START_TEST(test_checkpoint_from_train_block)
 {
     NnrtModel m;
     make_model(&m);
     m.checkpoint = tpath("block.st");
+    m.data.scale = 0.5f;
+    m.data.normalize = NNRT_NORM_ALL;
     const char *argv[] = { "--epochs", "2", "--quiet", NULL };
     Run r;
     run(&r, &m, argv);
@@ -458,6 +462,16 @@ START_TEST(test_checkpoint_from_train_block)
     ck_assert(exists(m.checkpoint));
     ck_assert(!exists(tpath("block.st.tmp")));
     run_free(&r);
+    NnrtCkptMeta meta;
+    char err[256];
+    nnrt_ckpt_meta_want(&m, &meta);
+    ck_assert_uint_eq(meta.in_dim, 2);
+    ck_assert_uint_eq(meta.max_classes, 2); /* a threshold: 0/1 */
+    ck_assert_msg(nnrt_ckpt_load(m.checkpoint, "gate_and", NULL, NULL, &meta, params, 2, state, 2, err,
+                                 sizeof err) == 0, "%s", err);
+    ck_assert(meta.has_inputs && meta.normalize == NNRT_NORM_ALL);
+    ck_assert(meta.scale == 0.5f && meta.mean == 0.25f && meta.std == 0.25f);
+    nnrt_ckpt_meta_free(&meta);
 }
 END_TEST
 
@@ -469,7 +483,7 @@ START_TEST(test_load_errors)
     char err[256];
     float w[3] = { 0 };
     NnrtTensor t[1] = { { "W", w, NULL, 2, { 3, 1 }, 3 } };
-    ck_assert_int_eq(nnrt_ckpt_save(other, "xor", 1, 1, t, 1, NULL, 0, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_ckpt_save(other, "xor", 1, 1, NULL, t, 1, NULL, 0, err, sizeof err), 0);
     const char *argv[] = { "--load", other, NULL };
     Run r;
     run(&r, &m, argv);

@@ -663,9 +663,12 @@ static int nnrt_cuda_start(NnrtCudaRun *r)
     if (!r->a->load)
         return 0;
     long epoch = 0, step = 0;
-    if (nnrt_ckpt_load(r->a->load, m->name, &epoch, &step, m->params, m->n_params, m->state, m->n_state, r->msg,
-                       sizeof r->msg) < 0)
+    NnrtCkptMeta meta; /* checked as the file is read; training uses its own figures */
+    nnrt_ckpt_meta_want(m, &meta);
+    if (nnrt_ckpt_load(r->a->load, m->name, &epoch, &step, &meta, m->params, m->n_params, m->state, m->n_state,
+                       r->msg, sizeof r->msg) < 0)
         return -1;
+    nnrt_ckpt_meta_free(&meta);
     nnrt_cuda_upload_params();
     r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
     r->step = step;
@@ -710,8 +713,10 @@ static void nnrt_cuda_save_snapshot(NnrtCudaRun *r)
     memcpy(cm->host_params, r->snap, cm->params_bytes);
     memcpy(cm->host_state, r->snap + cm->params_bytes, cm->state_bytes);
     char msg[1024];
-    if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, m->params, m->n_params, m->state, m->n_state,
-                       msg, sizeof msg) < 0)
+    NnrtCkptMeta meta;
+    nnrt_ckpt_meta_of(&r->train, &meta);
+    if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, &meta, m->params, m->n_params, m->state,
+                       m->n_state, msg, sizeof msg) < 0)
         fprintf(r->err, "nnrt: %s\n", msg);
     else
         fprintf(r->err, "nnrt: saved %s: the state at the end of epoch %d (step %ld), the last before the stop; "
@@ -867,8 +872,10 @@ static int nnrt_cuda_finish(NnrtCudaRun *r)
         nnrt_cuda_eval(r, &dev.test, 1, &tl, &ta);
     if (r->save) {
         nnrt_cuda_download_params();
-        if (nnrt_ckpt_save(r->save, m->name, r->epoch, r->step, m->params, m->n_params, m->state, m->n_state, r->msg,
-                           sizeof r->msg) < 0)
+        NnrtCkptMeta meta;
+        nnrt_ckpt_meta_of(&r->train, &meta);
+        if (nnrt_ckpt_save(r->save, m->name, r->epoch, r->step, &meta, m->params, m->n_params, m->state, m->n_state,
+                           r->msg, sizeof r->msg) < 0)
             return -1;
         if (!r->quiet)
             fprintf(r->out, "saved %s\n", r->save);

@@ -35,7 +35,9 @@
  *   5  nnrt_ckpt_load into a small model ("fuzz": W f32[3,2], b f32[2];
  *      bit 0 adds optimizer state opt.W.m, opt.b.m); bit 1: the payload is
  *      JSON, NUL, data, and the header length is written here (padded to
- *      a multiple of 8 with bit 2); what loads is saved and loaded again
+ *      a multiple of 8 with bit 2); the metadata's figures are asked for
+ *      (in_dim 3; at most 2 class names with bit 3, else 2^24); what loads
+ *      is saved and loaded again, figures and all
  *
  * Besides ASan and UBSan, the harness checks what nnrt.h promises: a
  * failure writes one line (not empty, no newline), keeps nothing and, for
@@ -798,6 +800,39 @@ static uint8_t *read_back(const char *path, size_t *len)
     return b;
 }
 
+/* Figures as nnrt.h promises them after a load: finite, std > 0, names
+ * within the count and distinct. */
+static void meta_check(const NnrtCkptMeta *m, size_t max_names)
+{
+    int ok = !m->has_inputs || (isfinite(m->scale) && m->scale != 0.0f);
+    if (m->has_inputs && m->normalize == NNRT_NORM_ALL)
+        ok = ok && isfinite(m->mean) && isfinite(m->std) && m->std > 0.0f;
+    for (size_t i = 0; m->has_inputs && m->normalize == NNRT_NORM_COLUMN && i < m->in_dim; i++)
+        ok = ok && isfinite(m->col_mean[i]) && isfinite(m->col_std[i]) && m->col_std[i] > 0.0f;
+    ok = ok && m->n_class_names <= max_names && (m->n_class_names == 0) == !m->class_names;
+    for (size_t i = 0; ok && i < m->n_class_names; i++)
+        for (size_t k = 0; ok && k < i; k++)
+            ok = strcmp(m->class_names[i], m->class_names[k]) != 0;
+    if (!ok)
+        broken("nnrt_ckpt_load: figures nnrt.h does not allow (not finite, std <= 0, names)");
+}
+
+/* Two loads' figures are the same, bit for bit. */
+static int meta_same(const NnrtCkptMeta *a, const NnrtCkptMeta *b)
+{
+    int same = a->has_inputs == b->has_inputs && a->n_class_names == b->n_class_names;
+    if (same && a->has_inputs)
+        same = a->normalize == b->normalize && memcmp(&a->scale, &b->scale, 4) == 0 &&
+               (a->normalize != NNRT_NORM_ALL || (memcmp(&a->mean, &b->mean, 4) == 0 &&
+                                                 memcmp(&a->std, &b->std, 4) == 0));
+    if (same && a->has_inputs && a->normalize == NNRT_NORM_COLUMN)
+        same = memcmp(a->col_mean, b->col_mean, 4 * a->in_dim) == 0 &&
+               memcmp(a->col_std, b->col_std, 4 * a->in_dim) == 0;
+    for (size_t i = 0; same && i < a->n_class_names; i++)
+        same = strcmp(a->class_names[i], b->class_names[i]) == 0;
+    return same;
+}
+
 /* A load into the model; a failure changes nothing, a success is a file
  * the format accepts.  What loaded is saved with nnrt_ckpt_save (a file
  * the format accepts) and loaded again: the same values, bit for bit. */
@@ -816,21 +851,30 @@ static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
     uint8_t *file = ckpt_file(flags, p, n, &len);
     long epoch = -7, step = -7, epoch2 = -7, step2 = -7;
     char err[512] = "";
-    int rc = nnrt_ckpt_load(path_a, "fuzz", &epoch, &step, params, 2, state, n_state, err, sizeof err);
+    size_t max_names = flags & 8 ? 2 : (size_t)1 << 24;
+    NnrtCkptMeta meta, meta2;
+    memset(&meta, 0, sizeof meta);
+    meta.in_dim = 3;
+    meta.max_classes = flags & 8 ? 2 : 0;
+    meta2 = meta;
+    int rc = nnrt_ckpt_load(path_a, "fuzz", &epoch, &step, &meta, params, 2, state, n_state, err, sizeof err);
     int valid = rc == 0 && st_valid(file, len);
     free(file);
     if (rc < 0) {
         check_error(err);
         if (memcmp(vals, before, sizeof vals) != 0 || epoch != -7 || step != -7)
             broken("nnrt_ckpt_load: a failed load changed the model");
+        if (meta.has_inputs || meta.col_mean || meta.col_std || meta.class_names)
+            broken("nnrt_ckpt_load: a failed load handed over figures");
         return;
     }
+    meta_check(&meta, max_names);
     if (!valid)
         broken("nnrt_ckpt_load: accepted a file the safetensors format refuses");
     if (epoch < 0 || step < 0)
         broken("nnrt_ckpt_load: a negative epoch or step");
     touch(vals, sizeof vals);
-    if (nnrt_ckpt_save(path_b, "fuzz", epoch, step, params, 2, state, n_state, err, sizeof err) < 0) {
+    if (nnrt_ckpt_save(path_b, "fuzz", epoch, step, &meta, params, 2, state, n_state, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz_runtime: %s\n", err);
         broken("nnrt_ckpt_save: cannot save what was loaded");
     }
@@ -839,12 +883,14 @@ static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
     free(saved);
     if (!valid)
         broken("nnrt_ckpt_save: wrote a file the safetensors format refuses");
-    if (nnrt_ckpt_load(path_b, "fuzz", &epoch2, &step2, params2, 2, state2, n_state, err, sizeof err) < 0) {
+    if (nnrt_ckpt_load(path_b, "fuzz", &epoch2, &step2, &meta2, params2, 2, state2, n_state, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz_runtime: %s\n", err);
         broken("nnrt_ckpt_load: refused a checkpoint nnrt_ckpt_save wrote");
     }
-    if (memcmp(vals, again, sizeof vals) != 0 || epoch2 != epoch || step2 != step)
+    if (memcmp(vals, again, sizeof vals) != 0 || epoch2 != epoch || step2 != step || !meta_same(&meta, &meta2))
         broken("nnrt_ckpt_load: a saved checkpoint did not load back the same");
+    nnrt_ckpt_meta_free(&meta);
+    nnrt_ckpt_meta_free(&meta2);
     accepted("nnrt_ckpt_load");
 }
 

@@ -28,11 +28,12 @@ def gz(b):
     return gzip.compress(b, mtime=0)
 
 
-def safetensors(model, tensors, epoch=3, step=12, framed=False):
+def safetensors(model, tensors, epoch=3, step=12, framed=False, meta=None):
     """A checkpoint as nnrt_ckpt_save writes it: tensors is [(name, shape, floats)].
     framed: target 5's framed payload instead (JSON, NUL, data; the harness
-    writes the length and pads)."""
+    writes the length and pads).  meta: more __metadata__ (the figures)."""
     head = {"__metadata__": {"model": model, "epoch": str(epoch), "step": str(step)}}
+    head["__metadata__"].update(meta or {})
     data, off = b"", 0
     for name, shape, vals in tensors:
         blob = struct.pack("<%df" % len(vals), *vals)
@@ -124,6 +125,14 @@ def main():
             ("opt.W.m", [3, 2], [0] * 6), ("opt.b.m", [2], [0, 0])], framed=True)),
         "ckpt_framed_unpadded": seed(5, 2, safetensors("fuzz", [("b", [2], [1, 2]), ("W", [3, 2], [9] * 6)],
                                                        framed=True)),
+        #    the figures prediction needs (in_dim 3; bit 3: at most 2 class names)
+        "ckpt_meta_all": seed(5, 8, safetensors("fuzz", [("W", [3, 2], [0.5] * 6), ("b", [2], [1, 2])], meta={
+            "scale": "0.00392156886", "normalize": "all", "mean": "0.13", "std": "0.31",
+            "class_names": json.dumps(["no", "yes, \"sure\""])})),
+        "ckpt_meta_column": seed(5, 2 | 4, safetensors("fuzz", [("W", [3, 2], [0.5] * 6), ("b", [2], [1, 2])],
+                                                       framed=True, meta={
+            "scale": "1", "normalize": "column", "col_mean": "0.5,-1e-3,3.40282347e+38",
+            "col_std": "1,1.40129846e-45,2"})),
     }
     regress = {
         # a gzip IDX file whose CRC/length trailer is cut by 4 bytes, and one
