@@ -190,7 +190,7 @@ regen: all
 	@if git diff --quiet -- generated/ 2>/dev/null; then echo "regen: generated/ is up to date"; \
 	 else git diff --stat -- generated/; echo "regen: generated/ changed; commit it if the change is intended"; fi
 
-# ---- make report: every model's memory plan against issue 4's targets, ----
+# ---- make report: every model's memory plan against its targets, ---------
 # then the offset assignment on glow's traces (scripts/report.sh), then the
 # compile time and memory of MLPs of 10 to 20,000 layers (make growth,
 # scripts/growth.sh).
@@ -235,7 +235,7 @@ bench: all $(BENCH_TOOLS)
 	@sh scripts/deps.sh bench
 	/usr/bin/python3 bench/bench.py
 
-# ---- the training library on 32-bit ARM (issue 7, docs/embedded.md) -------
+# ---- the training library on 32-bit ARM (docs/embedded.md) ----------------
 # test-embedded installs the ARM tools first (scripts/deps.sh embedded, as
 # root); make test runs tests/run_embedded.sh as well, which installs them
 # the same way or, where it cannot, skips with one line.  embedded-report
@@ -249,7 +249,7 @@ embedded-report: all
 	@sh scripts/deps.sh embedded
 	@sh tests/run_embedded.sh --report
 
-# ---- the CUDA target (issue 8, docs/cuda.md) ---------------------------------
+# ---- the CUDA target (docs/cuda.md) -----------------------------------------
 # Built where nvcc exists (nvcc on PATH, else /usr/local/cuda/bin/nvcc; NVCC=
 # overrides): build/libnnrt_cuda.a, the driver every `nnc --target cuda`
 # program links.  make test compiles every model's .cu with nvcc and runs

@@ -9,7 +9,7 @@
  *          line, and a caret (or ^~~~ under the whole token).  It counts the
  *          errors and stops printing after NNC_MAX_ERRORS.
  *
- * Three failure paths (STYLE.md): user errors go through error_at(); I/O
+ * Three failure paths: user errors go through error_at(); I/O
  * failures through the checked wrappers (xfopen, read_file) that name the
  * file; broken invariants through NNC_ASSERT, which says what went wrong.
  */

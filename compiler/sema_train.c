@@ -1,6 +1,7 @@
 /* sema_train.c: the train block, its data sources and its optimizer.
  *
- * Every key of LANGUAGE.md section 7 is in the table below with the kind of
+ * Every key of the train block (docs/language.md, "The train block") is in
+ * the table below with the kind of
  * value it takes; an unknown key gets a "did you mean", a key given twice
  * points at the first.  Sources and optimizers are calls checked against the
  * builtin table (sema_expr.c) and resolved into TrainSpec.  A table source

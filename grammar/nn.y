@@ -1,4 +1,4 @@
-/* nn.y: the grammar of the .nn model language (LANGUAGE.md v1).
+/* nn.y: the grammar of the .nn model language (docs/language.md).
  *
  * A pure bison parser (no global state) driven by the reentrant scanner in
  * nn.l.  Each rule builds AST nodes (ast.h) from the arena in the ParseCtx;

@@ -1,6 +1,7 @@
 #!/bin/sh
-# report.sh: the memory plan of every model against issue 4's targets, then
-# the offset assignment on glow's recorded traces.  `make report` runs it.
+# report.sh: the memory plan of every model against its targets
+# (docs/memory-plan.md), then the offset assignment on glow's recorded
+# traces.  `make report` runs it.
 #
 #   sh scripts/report.sh [NNC] [TRACE_REPLAY]
 #

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/run_cuda_build.sh: the CUDA target, checked without a GPU (issue 8).
+# tests/run_cuda_build.sh: the CUDA target, checked without a GPU (docs/cuda.md).
 #
 #   1. nvcc: every model (models/, tests/cuda/, tests/e2e/) emitted by
 #      `nnc --target cuda` compiles with nvcc -Werror all-warnings (and the

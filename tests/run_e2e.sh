@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/run_e2e.sh: the emitted trainers, end to end (issue 5's targets).
+# tests/run_e2e.sh: the emitted trainers, end to end, against their targets.
 #
 # Each models/NAME.nn is built into a program (build/nnc M.nn -o
 # build/e2e/run.PID/NAME) and run; the summary line

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/run_embedded.sh [--report]: the training library (nnc --emit
-# library) on 32-bit ARM, issue 7.  docs/embedded.md says what each part
+# library) on 32-bit ARM.  docs/embedded.md says what each part
 # shows and how to do the same on a real board.
 #
 #   0. tools: arm-none-eabi-gcc and newlib, arm-linux-gnueabihf-gcc,

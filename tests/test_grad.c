@@ -1250,7 +1250,7 @@ START_TEST(test_grad_twolayer_by_hand)
 }
 END_TEST
 
-/* The backward graph is built from the rules DESIGN.md names: MatMul's VJP
+/* The backward graph is built from the rules docs/design.md names: MatMul's VJP
  * is two matmuls with transpose flags (no transpose node), the softmax
  * cross-entropy gradient is fused, a bias broadcast over rows is summed
  * back with sum_to, sum becomes broadcast_to, and x[idx] a scatter-add. */

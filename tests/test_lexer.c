@@ -2,7 +2,8 @@
  *
  * Each test scans a string with lex_dump(), which prints one line per
  * token ("LINE:COL LEN KIND [VALUE]"), and compares that and the
- * diagnostics with what LANGUAGE.md section 2 says they must be.
+ * diagnostics with what docs/language.md ("The text of a model") says they
+ * must be.
  */
 #include <check.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* test_parser.c: the grammar (grammar/nn.y) and the tree dump (ast.c).
  *
- *   - every example construct of LANGUAGE.md parses without errors;
+ *   - every example construct of the language (docs/language.md) parses
+ *     without errors;
  *   - every model in models/ parses, and models/twolayer.nn dumps exactly as
  *     tests/golden/twolayer.ast;
  *   - precedence, associativity, dotted names, slices and places are right;
@@ -87,7 +88,7 @@ static void expect_error(const char *src, int errors, const char *first)
     parsed_free(&r);
 }
 
-/* ---- LANGUAGE.md, construct by construct ---------------------------------- */
+/* ---- the language (docs/language.md), construct by construct ------------- */
 
 static const char *const language_snippets[] = {
     /* 3. declarations */

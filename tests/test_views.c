@@ -8,9 +8,9 @@
  *   - -dG and --explain work on every model, and --explain keeps its rule
  *     column aligned by display width (ᵀ, Σ, σ are several bytes, one
  *     column);
- *   - --explain reads as the issue asks: the seed, the MatMul and Repeat ↔
- *     Sum rules, branch gradients of a shared param, the update rule with
- *     clipping and weight decay.
+ *   - --explain gives what docs/design.md describes: the seed, the MatMul
+ *     and Repeat ↔ Sum rules, branch gradients of a shared param, the
+ *     update rule with clipping and weight decay.
  * Run from the repository root (build/nnc, models/, tests/golden/).
  */
 #include <check.h>

@@ -12,7 +12,7 @@
 # holds graph capture, cuBLAS's and PyTorch's warm-up; it is shown too).
 # nnc's epoch times come from its progress lines (the cumulative time at
 # each epoch's last iteration), PyTorch's from its own per-epoch lines,
-# with the GPU synchronized.  Targets (issue 8): fashion_relu at least 3x
+# with the GPU synchronized.  Targets (docs/cuda.md): fashion_relu at least 3x
 # faster than PyTorch, mlp_1024 at least as fast; measured and printed,
 # not asserted.
 #

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/cuda/run_gpu.sh: make test-cuda -- nnc's CUDA programs on a GPU
-# (issue 8).  For every model of models/ and tests/cuda/models/ (built with
+# (docs/cuda.md).  For every model of models/ and tests/cuda/models/ (built with
 # `nnc M.nn --target cuda -o PROG`):
 #   a. the first 20 step losses ($NNRT_STEP_LOG) against the C program's
 #      (tests/cuda/c_steps.c), same seed: within 1e-4 relative, or within 4
