@@ -5,7 +5,8 @@
 # librsvg2-bin, which scripts/deps.sh installs) and checked by
 # tests/e2e/svg_check.py (standard library only): well-formed XML, the
 # model's name as title, axis titles, numeric ticks, the legend, and the
-# curves' colours drawn in each panel's plot area.  Runs:
+# curves' colours drawn in each panel's plot area (the checker must refuse
+# the same chart with its curves taken out).  Runs:
 #   - tests/e2e/spiral_test.nn (a test set every 2 epochs): two panels,
 #     train and test curves in both;
 #   - a NaN stop (tests/e2e/nan_late.nn: exit 3 in epoch 2): the one epoch
@@ -80,6 +81,17 @@ chart() {
 
 chart "spiral_test --plot (test every 2 epochs)" 0 "$E/a.svg" spiral_test 2 "$TRAIN,$TEST" "$TRAIN,$TEST" -- \
     "$E/spiral_test" --quiet --plot "$E/a.svg"
+# the checker itself: the first chart with its curves and markers taken out
+# must be refused (a pixel count that cannot fail would prove nothing)
+if [ -s "$E/a.svg" ]; then
+    grep -v '<polyline\|<circle' "$E/a.svg" >"$E/bare.svg"
+    rsvg-convert "$E/bare.svg" -o "$E/bare.png" 2>/dev/null
+    if "$PY" tests/e2e/svg_check.py "$E/bare.svg" "$E/bare.png" spiral_test 2 "$TRAIN,$TEST" "$TRAIN,$TEST" >"$E/check" 2>&1; then
+        bad "svg_check.py accepts a chart without its curves: $(cat "$E/check")"
+    else
+        ok "svg_check.py refuses the chart with its curves taken out: $(cat "$E/check")"
+    fi
+fi
 chart "nan_late --plot: a NaN stop in epoch 2" 3 "$E/nan.svg" nan_late 2 "$TRAIN" "$TRAIN" -- \
     "$E/nan_late" --plot "$E/nan.svg"
 chart "spiral_mlp --plot --epochs 1" 0 "$E/one.svg" spiral_mlp 2 "$TRAIN" "$TRAIN" -- \

@@ -37,7 +37,8 @@
  *      JSON, NUL, data, and the header length is written here (padded to
  *      a multiple of 8 with bit 2); the metadata's figures are asked for
  *      (in_dim 3; at most 2 class names with bit 3, else 2^24); what loads
- *      is saved and loaded again, figures and all
+ *      is saved and loaded again, figures and all; the same file is also
+ *      loaded by nnrt_ckpt_load_params (--init-from)
  *
  * Besides ASan and UBSan, the harness checks what nnrt.h promises: a
  * failure writes one line (not empty, no newline), keeps nothing and, for
@@ -833,6 +834,35 @@ static int meta_same(const NnrtCkptMeta *a, const NnrtCkptMeta *b)
     return same;
 }
 
+/* The same file through nnrt_ckpt_load_params (--init-from: params only,
+ * any model name, F64/F16/BF16 converted): a failure changes nothing and
+ * is one line; a success is a file the format accepts, every param float
+ * is read, and the note is at most one line. */
+static void ckpt_params_only(const uint8_t *file, size_t len)
+{
+    float vals[2 * CK_NUMEL], before[2 * CK_NUMEL];
+    NnrtTensor params[2], state[2];
+    for (int i = 0; i < 2 * CK_NUMEL; i++)
+        vals[i] = (float)i - 0.75f;
+    memcpy(before, vals, sizeof vals);
+    ckpt_model(vals, params, state);
+    char err[512] = "", note[1024] = "x";
+    if (nnrt_ckpt_load_params(path_a, params, 2, note, sizeof note, err, sizeof err) < 0) {
+        check_error(err);
+        if (memcmp(vals, before, sizeof vals) != 0)
+            broken("nnrt_ckpt_load_params: a failed load changed the params");
+        return;
+    }
+    if (!st_valid(file, len))
+        broken("nnrt_ckpt_load_params: accepted a file the safetensors format refuses");
+    if (memcmp(vals + CK_NUMEL, before + CK_NUMEL, CK_NUMEL * sizeof(float)) != 0)
+        broken("nnrt_ckpt_load_params: changed the optimizer state");
+    if (strchr(note, '\n') || !memchr(note, 0, sizeof note))
+        broken("nnrt_ckpt_load_params: the note is not one line");
+    touch(vals, sizeof vals);
+    accepted("nnrt_ckpt_load_params");
+}
+
 /* A load into the model; a failure changes nothing, a success is a file
  * the format accepts.  What loaded is saved with nnrt_ckpt_save (a file
  * the format accepts) and loaded again: the same values, bit for bit. */
@@ -859,6 +889,7 @@ static void target_ckpt(uint8_t flags, const uint8_t *p, size_t n)
     meta2 = meta;
     int rc = nnrt_ckpt_load(path_a, "fuzz", &epoch, &step, &meta, params, 2, state, n_state, err, sizeof err);
     int valid = rc == 0 && st_valid(file, len);
+    ckpt_params_only(file, len);
     free(file);
     if (rc < 0) {
         check_error(err);
