@@ -536,8 +536,11 @@ static void source_fields(FILE *out, const Source *s, const char *f)
     }
     if (s->scale != 1)
         fprintf(out, "    m.%s.scale = %s;\n", f, emit_lit(s->scale).s);
-    fprintf(out, "    m.%s.normalize = %d;\n    m.%s.flatten = %d;\n    m.%s.one_hot = %d;\n", f, s->normalize, f,
-            s->flatten, f, s->one_hot);
+    if (s->normalize == NORM_COLUMN)
+        fprintf(out, "    m.%s.normalize = NNRT_NORM_COLUMN;\n", f);
+    else
+        fprintf(out, "    m.%s.normalize = %d;\n", f, s->normalize);
+    fprintf(out, "    m.%s.flatten = %d;\n    m.%s.one_hot = %d;\n", f, s->flatten, f, s->one_hot);
 }
 
 void emit_model_fields(FILE *out, const Graph *g)
@@ -563,6 +566,8 @@ void emit_model_fields(FILE *out, const Graph *g)
     fprintf(out, "    m.shuffle = %d;\n    m.drop_last = %d;\n    m.seed = %ld;\n", t->shuffle, t->drop_last, t->seed);
     fprintf(out, "    m.log_every = %d;\n    m.eval_every = %d;\n    m.early_stopping = %d;\n", t->log_every,
             t->eval_every, t->early_stopping);
+    if (t->validation > 0)
+        fprintf(out, "    m.validation = %s;\n", emit_lit(t->validation).s);
     if (t->checkpoint) {
         fprintf(out, "    m.checkpoint = ");
         emit_c_string(out, t->checkpoint);

@@ -72,8 +72,12 @@ typedef struct Source {
     const char *images, *labels, *path;
     int csv_label, csv_header;
     double scale;
-    int normalize, flatten, one_hot;
+    int normalize;      /* NORM_NONE, NORM_ALL (true: two scalars), NORM_COLUMN ("column") */
+    int flatten, one_hot;
 } Source;
+
+/* normalize=: the runtime's NNRT_NORM_* values */
+enum { NORM_NONE = 0, NORM_ALL = 1, NORM_COLUMN = 2 };
 
 typedef enum { OPT_SGD, OPT_MOMENTUM, OPT_ADAGRAD, OPT_ADADELTA, OPT_ADAM } OptKind;
 typedef enum { DECAY_NONE, DECAY_LINEAR, DECAY_EXPONENTIAL } DecayKind;
@@ -87,6 +91,7 @@ typedef struct TrainSpec {
     int epochs, batch, shuffle, drop_last, log_every, eval_every, early_stopping;
     long seed;
     double clip_grad, weight_decay;
+    double validation;  /* the fraction of training rows held out; 0: none */
     const char *checkpoint;
     int has_block; /* the model has a train block */
 } TrainSpec;

@@ -84,7 +84,8 @@ int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init,
 enum { G_EXPR = 1, G_LAYER = 2, G_INIT = 4, G_SOURCE = 8, G_OPT = 16 };
 
 /* The parameters of a builtin (sema_expr.c). */
-typedef enum { A_TENSOR, A_NUM, A_INT, A_BOOL, A_STR, A_LIST, A_AXIS, A_WORD, A_INIT, A_TENSORS } ArgKind;
+/* A_NORM: true, false or a string (normalize="column"; sema_train.c checks the string) */
+typedef enum { A_TENSOR, A_NUM, A_INT, A_BOOL, A_STR, A_LIST, A_AXIS, A_WORD, A_INIT, A_TENSORS, A_NORM } ArgKind;
 typedef struct ParamSpec {
     const char *name;
     ArgKind kind;

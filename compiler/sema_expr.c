@@ -441,6 +441,7 @@ static const char *arg_kind_name(ArgKind k)
     case A_WORD: return "a name";
     case A_INIT: return "an init (zeros, ones, const(v), randn(std=s), uniform(lo=a, hi=b), glorot, he)";
     case A_TENSORS: return "a list of tensors";
+    case A_NORM: return "true, false or \"column\"";
     }
     return "?";
 }
@@ -474,6 +475,7 @@ static Val arg_value(Sema *s, const ParamSpec *p, const Expr *e)
     case A_WORD: ok = v.kind == V_WORD || v.kind == V_STR; break;
     case A_INIT: ok = 0; break;
     case A_TENSORS: ok = v.kind == V_LIST; break;
+    case A_NORM: ok = v.kind == V_BOOL || v.kind == V_STR; break;
     }
     if (!ok) {
         if (v.kind == V_WORD)
@@ -496,7 +498,7 @@ static Val param_default(const ParamSpec *p, Loc loc)
         v.str = p->word;
     } else if (p->kind == A_NUM || p->kind == A_INT) {
         v = val_num(p->num, p->kind == A_INT, loc);
-    } else if (p->kind == A_BOOL) {
+    } else if (p->kind == A_BOOL || p->kind == A_NORM) {
         v.kind = V_BOOL;
         v.num = p->num;
     }
@@ -1100,7 +1102,7 @@ static Val lower_refused(Sema *s, const Builtin *b, const Expr *e, Val *a)
 
 /* ---- the table ------------------------------------------------------------ */
 #define T(n) {n, A_TENSOR, 1, 0, NULL}
-#define TRANSFORMS {"scale", A_NUM, 0, 1, NULL}, {"normalize", A_BOOL, 0, 0, NULL}, \
+#define TRANSFORMS {"scale", A_NUM, 0, 1, NULL}, {"normalize", A_NORM, 0, 0, NULL}, \
                    {"flatten", A_BOOL, 0, 0, NULL}, {"one_hot", A_INT, 0, 0, NULL}
 #define SCHEDULE {"decay", A_STR, 0, 0, "none"}, {"final_lr", A_NUM, 0, NAN, NULL} /* NaN: not given */
 

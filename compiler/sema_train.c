@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-typedef enum { K_SOURCE, K_OPT, K_INT, K_BOOL, K_NUM, K_NAMES, K_STR } KeyKind;
+typedef enum { K_SOURCE, K_OPT, K_INT, K_BOOL, K_NUM, K_NAMES, K_STR, K_FRACTION } KeyKind;
 
 static const struct {
     const char *key;
@@ -23,6 +23,7 @@ static const struct {
     {"batch", K_INT}, {"shuffle", K_BOOL}, {"drop_last", K_BOOL}, {"seed", K_INT},
     {"log_every", K_INT}, {"eval_every", K_INT}, {"early_stopping", K_BOOL},
     {"clip_grad", K_NUM}, {"weight_decay", K_NUM}, {"freeze", K_NAMES}, {"checkpoint", K_STR},
+    {"validation", K_FRACTION},
 };
 enum { N_KEYS = sizeof train_keys / sizeof train_keys[0] };
 
@@ -171,10 +172,31 @@ static void check_fit(Sema *s, const Source *src)
                  what, classes, lb->name, dtype_name(lb->dtype), shape_str(lb->shape, b, sizeof b), classes);
 }
 
-static void set_transforms(Source *src, const Val *a)
+/* normalize = true | false | "column" */
+static int normalize_mode(Sema *s, Val v)
+{
+    static const char *const modes[] = {"column", "true", "false"};
+    if (v.kind == V_BOOL)
+        return v.num != 0 ? NORM_ALL : NORM_NONE;
+    if (strcmp(v.str, "column") == 0)
+        return NORM_COLUMN;
+    const char *hint = sema_hint(v.str, modes, 3);
+    if (hint && strcmp(hint, "column") != 0)
+        error_at(s->d, v.loc, "normalize is true, false or \"column\"; got \"%s\": did you mean %s, "
+                 "without quotes?", v.str, hint);
+    else if (hint)
+        error_at(s->d, v.loc, "normalize is true, false or \"column\"; got \"%s\": did you mean "
+                 "\"column\"?", v.str);
+    else
+        error_at(s->d, v.loc, "normalize is true (all inputs), false or \"column\" (each input "
+                 "column); got \"%s\"", v.str);
+    return NORM_NONE;
+}
+
+static void set_transforms(Sema *s, Source *src, const Val *a)
 {
     src->scale = a[0].num;
-    src->normalize = (int)a[1].num;
+    src->normalize = normalize_mode(s, a[1]);
     src->flatten = (int)a[2].num;
     src->one_hot = (int)a[3].num;
 }
@@ -202,17 +224,17 @@ static void resolve_source(Sema *s, const Expr *e, Source *src)
         src->classes = (int)a[0].num;
         src->points = (int)a[1].num;
         src->seed = (long)a[2].num;
-        set_transforms(src, a + 3);
+        set_transforms(s, src, a + 3);
         if (src->classes < 1 || src->points < 1)
             error_at(s->d, e->loc, "spiral needs classes >= 1 and points >= 1");
     } else if (strcmp(n, "xor") == 0) {
         src->kind = SRC_XOR;
-        set_transforms(src, a);
+        set_transforms(s, src, a);
     } else if (strcmp(n, "gate") == 0) {
         static const char *const gates[] = {"and", "or", "nand", "xor"};
         src->kind = SRC_GATE;
         src->gate = a[0].str;
-        set_transforms(src, a + 1);
+        set_transforms(s, src, a + 1);
         int ok = 0;
         for (int i = 0; i < 4; i++)
             ok |= strcmp(gates[i], src->gate) == 0;
@@ -220,19 +242,19 @@ static void resolve_source(Sema *s, const Expr *e, Source *src)
             error_at(s->d, a[0].loc, "gate is one of \"and\", \"or\", \"nand\", \"xor\"; got \"%s\"", src->gate);
     } else if (strcmp(n, "table") == 0) {
         src->kind = SRC_TABLE;
-        set_transforms(src, a + 2);
+        set_transforms(s, src, a + 2);
         check_table(s, src, a[0], a[1]);
     } else if (strcmp(n, "idx") == 0) {
         src->kind = SRC_IDX;
         src->images = a[0].str;
         src->labels = a[1].str;
-        set_transforms(src, a + 2);
+        set_transforms(s, src, a + 2);
     } else {
         src->kind = SRC_CSV;
         src->path = a[0].str;
         src->csv_label = (int)a[1].num;
         src->csv_header = (int)a[2].num;
-        set_transforms(src, a + 3);
+        set_transforms(s, src, a + 3);
     }
     if (src->one_hot < 0 || src->scale != src->scale)
         error_at(s->d, e->loc, "one_hot must be >= 0");
@@ -333,6 +355,25 @@ static int int_value(Sema *s, const Arg *k, int lo, int *out)
     return 1;
 }
 
+/* validation = f: a fraction of the training rows, 0 < f < 1. */
+static void set_fraction(Sema *s, const Arg *k, TrainSpec *t)
+{
+    Val v = sema_expr(s, k->value);
+    if (v.kind != V_NUM) {
+        if (v.kind == V_WORD)
+            sema_undefined(s, v.str, v.loc);
+        else if (v.kind != V_ERR)
+            error_at(s->d, k->value->loc, "%s is the fraction of training rows to hold out, a number "
+                     "between 0 and 1 such as 0.1", k->name);
+        return;
+    }
+    if (!(v.num > 0 && v.num < 1))
+        error_at(s->d, k->value->loc, "%s must lie strictly between 0 and 1 (the fraction of training "
+                 "rows to hold out, such as 0.1); got %g", k->name, v.num);
+    else
+        t->validation = v.num;
+}
+
 static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
 {
     const char *n = k->name;
@@ -342,6 +383,7 @@ static void set_key(Sema *s, const Arg *k, KeyKind kind, TrainSpec *t)
     case K_SOURCE: resolve_source(s, k->value, strcmp(n, "data") == 0 ? &t->data : &t->test); return;
     case K_OPT: resolve_opt(s, k->value, t); return;
     case K_NAMES: freeze_params(s, k->value); return;
+    case K_FRACTION: set_fraction(s, k, t); return;
     case K_INT:
         if (!int_value(s, k, strcmp(n, "epochs") == 0 || strcmp(n, "batch") == 0 || strcmp(n, "eval_every") == 0, &i))
             return;
@@ -402,8 +444,9 @@ static void check_feeds(Sema *s, TrainSpec *t, const Arg *early)
     if (t->data.kind != SRC_NONE && (nx != 1 || nl != 1))
         error_at(s->d, t->data.loc, "a data source feeds one input and one label; the model has %d input%s and %d label%s",
                  nx, nx == 1 ? "" : "s", nl, nl == 1 ? "" : "s");
-    if (t->early_stopping && t->test.kind == SRC_NONE)
-        warn_at(s->d, early->name_loc, "early_stopping needs a test set (test = ...); it will be ignored");
+    if (t->early_stopping && t->test.kind == SRC_NONE && t->validation == 0)
+        warn_at(s->d, early->name_loc, "early_stopping needs a test set (test = ...) or validation = "
+                "...; it will be ignored");
 }
 
 /* The first optimizer or source that takes an argument called `name`

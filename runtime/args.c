@@ -37,7 +37,7 @@ static const NnrtFlag nnrt_flags[] = {
     { NNRT_FLAG_SAVE, "save", "FILE", "write a checkpoint (safetensors) at the end" },
     { NNRT_FLAG_LOAD, "load", "FILE", "resume from a checkpoint: params, optimizer, epoch" },
     { NNRT_FLAG_INIT_FROM, "init-from", "FILE", "params from a safetensors file, by name (optimizer fresh)" },
-    { NNRT_FLAG_LOG_CSV, "log-csv", "FILE", "write epoch,loss,acc,test_loss,test_acc,lr per epoch" },
+    { NNRT_FLAG_LOG_CSV, "log-csv", "FILE", "write epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc per epoch" },
     { NNRT_FLAG_PLOT, "plot", "FILE.svg", "draw loss and accuracy per epoch (SVG) at the end" },
     { NNRT_FLAG_QUIET, "quiet", NULL, "print only the summary" },
     { NNRT_FLAG_GRADCHECK, "gradcheck", NULL, "check the gradients on the first batch and exit" },

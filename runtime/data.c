@@ -120,7 +120,8 @@ void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len)
         sep = ", ";
     }
     if (s->normalize) {
-        nnrt_cat(buf, len, &u, "%snormalize=true", sep);
+        nnrt_cat(buf, len, &u, "%snormalize=%s", sep,
+                 s->normalize == NNRT_NORM_COLUMN ? "\"column\"" : "true");
         sep = ", ";
     }
     if (s->flatten) {
@@ -485,6 +486,14 @@ static int nnrt_fit_labels(const NnrtSource *s, NnrtRaw *r, int kind, size_t lab
 
 /* ---- step 3: inputs ------------------------------------------------------ */
 
+/* A std that can divide: 0 (a constant input), a value below the smallest
+ * normal float, or one that overflows a float becomes 1 (the input is then
+ * only centred, as scikit-learn's StandardScaler does). */
+static float nnrt_usable_std(double std)
+{
+    return std >= (double)FLT_MIN && (float)std < INFINITY ? (float)std : 1.0f;
+}
+
 /* Population mean and std of every raw*scale value, in double; a constant
  * input, or one whose std is below the smallest normal float, gets std 1
  * so that normalising never divides by zero or overflows. */
@@ -512,28 +521,92 @@ static void nnrt_input_stats(const NnrtData *d, double *mean, double *std)
             sq += v * v;
         }
     }
-    *std = sqrt(sq / (double)n);
-    if (!(*std >= (double)FLT_MIN) || !((float)*std < INFINITY))
-        *std = 1.0; /* 0, or not a normal float (1e-45 would overflow x / std) */
+    *std = (double)nnrt_usable_std(sqrt(sq / (double)n)); /* 1e-45 would overflow x / std */
 }
 
-static void nnrt_fit_inputs(const NnrtSource *s, NnrtData *out, const NnrtData *train_stats)
+/* One stored input value times scale, as nnrt_gather computes it. */
+static double nnrt_raw_scaled(const NnrtData *d, size_t i)
+{
+    return d->xb ? (double)((float)d->xb[i] * d->x_scale) : (double)(d->xf[i] * d->x_scale);
+}
+
+/* Per input column j, over the rows:  mean_j = sum_i v_ij / rows,
+ * std_j = sqrt(sum_i (v_ij - mean_j)^2 / rows)  (population), v = raw * scale,
+ * in double, two passes.  -1 when out of memory. */
+static int nnrt_column_stats(NnrtData *d)
+{
+    size_t w = d->in_dim, n = d->rows;
+    double *m = calloc(2 * w, sizeof(double)), *q = m + w;
+    if (!m)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < w; j++)
+            m[j] += nnrt_raw_scaled(d, i * w + j);
+    for (size_t j = 0; j < w; j++)
+        m[j] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < w; j++) {
+            double v = nnrt_raw_scaled(d, i * w + j) - m[j];
+            q[j] += v * v;
+        }
+    for (size_t j = 0; j < w; j++) {
+        d->col_mean[j] = (float)m[j];
+        d->col_std[j] = nnrt_usable_std(sqrt(q[j] / (double)n));
+    }
+    free(m);
+    return 0;
+}
+
+/* The normalizing figures of d's own rows, in d->normalized's mode
+ * (col_mean and col_std allocated for COLUMN). */
+static int nnrt_fit_stats(NnrtData *d)
+{
+    if (d->normalized == NNRT_NORM_ALL) {
+        double mean, std;
+        nnrt_input_stats(d, &mean, &std);
+        d->x_mean = (float)mean;
+        d->x_std = (float)std;
+        return 0;
+    }
+    return d->normalized == NNRT_NORM_COLUMN ? nnrt_column_stats(d) : 0;
+}
+
+/* d takes the figures of t (the training set), same mode. */
+static void nnrt_copy_stats(NnrtData *d, const NnrtData *t)
+{
+    d->x_mean = t->x_mean;
+    d->x_std = t->x_std;
+    if (d->normalized != NNRT_NORM_COLUMN)
+        return;
+    memcpy(d->col_mean, t->col_mean, d->in_dim * sizeof(float));
+    memcpy(d->col_std, t->col_std, d->in_dim * sizeof(float));
+}
+
+/* Step 3: scale, and the normalizing figures: the training set's when
+ * train_stats has them in this mode, else this set's own. */
+static int nnrt_fit_inputs(const NnrtSource *s, NnrtData *out, const NnrtData *train_stats,
+                           char *err, size_t errlen)
 {
     out->x_scale = s->scale == 0.0f ? 1.0f : s->scale;
     out->x_mean = 0.0f;
     out->x_std = 1.0f;
-    out->normalized = s->normalize != 0;
-    if (!s->normalize)
-        return;
-    if (train_stats && train_stats->normalized) {
-        out->x_mean = train_stats->x_mean;
-        out->x_std = train_stats->x_std;
-        return;
+    out->normalized = s->normalize;
+    if (s->normalize < NNRT_NORM_NONE || s->normalize > NNRT_NORM_COLUMN)
+        return nnrt_errf(err, errlen, "normalize mode %d is not one of 0 (none), 1 (all values), "
+                         "2 (per column)", s->normalize);
+    if (s->normalize == NNRT_NORM_COLUMN) {
+        out->col_mean = malloc(out->in_dim * sizeof(float));
+        out->col_std = malloc(out->in_dim * sizeof(float));
+        if (!out->col_mean || !out->col_std)
+            return nnrt_errf(err, errlen, "out of memory for %zu column figures", out->in_dim);
     }
-    double mean, std;
-    nnrt_input_stats(out, &mean, &std);
-    out->x_mean = (float)mean;
-    out->x_std = (float)std;
+    if (train_stats && train_stats->normalized == s->normalize) {
+        nnrt_copy_stats(out, train_stats);
+        return 0;
+    }
+    if (nnrt_fit_stats(out) < 0)
+        return nnrt_errf(err, errlen, "out of memory for %zu column figures", out->in_dim);
+    return 0;
 }
 
 int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t label_dim,
@@ -566,7 +639,7 @@ int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t la
         r.xf = NULL;
         r.names = NULL;
         r.n_names = 0;
-        nnrt_fit_inputs(s, out, train_stats);
+        rc = nnrt_fit_inputs(s, out, train_stats, err, errlen);
     }
     nnrt_raw_free(&r);
     if (rc < 0)
@@ -597,14 +670,26 @@ void nnrt_data_free(NnrtData *d)
 
 /* ---- batching -------------------------------------------------------------- */
 
-/* One input row: x[j] = (raw[j] * scale - mean) / std. */
+/* One row, normalized per column: x_j = (raw_j * scale - mean_j) / std_j. */
+static void nnrt_gather_columns(const NnrtData *d, size_t row, float *x)
+{
+    size_t w = d->in_dim;
+    float s = d->x_scale;
+    for (size_t j = 0; j < w; j++) {
+        float v = d->xb ? (float)d->xb[row * w + j] : d->xf[row * w + j];
+        x[j] = (v * s - d->col_mean[j]) / d->col_std[j];
+    }
+}
+
 /* One row of inputs, converted: x = (raw * scale - mean) / std.  The loop
  * over bytes vectorizes (the runtime is built with -O3). */
 static void nnrt_gather_x(const NnrtData *d, size_t row, float *x)
 {
     size_t w = d->in_dim;
     float s = d->x_scale, m = d->x_mean, sd = d->x_std;
-    if (d->xb) {
+    if (d->col_mean) {
+        nnrt_gather_columns(d, row, x);
+    } else if (d->xb) {
         const uint8_t *b = d->xb + row * w;
         for (size_t j = 0; j < w; j++)
             x[j] = ((float)b[j] * s - m) / sd;
@@ -630,4 +715,102 @@ void nnrt_gather(const NnrtData *d, const uint32_t *perm, size_t start, size_t n
         else
             memcpy((float *)t + i * d->t_dim, d->tf + row * d->t_dim, d->t_dim * sizeof(float));
     }
+}
+
+/* ---- a validation split ------------------------------------------------------ */
+
+/* Rows held out: round(fraction * rows), refused unless both sides keep a row. */
+static int nnrt_split_count(size_t rows, double fraction, size_t *held, char *err, size_t errlen)
+{
+    if (!(fraction > 0.0 && fraction < 1.0))
+        return nnrt_errf(err, errlen, "validation=%g: the fraction of training rows to hold out "
+                         "must lie in (0, 1), such as 0.1", fraction);
+    *held = (size_t)floor(fraction * (double)rows + 0.5);
+    if (*held >= 1 && *held < rows)
+        return 0;
+    return nnrt_errf(err, errlen, "validation=%g of %zu training rows holds out %zu and leaves %zu "
+                     "to train on: each side needs at least 1 row (a larger data set, or another "
+                     "fraction)", fraction, rows, *held, rows - *held);
+}
+
+/* Room in v for rows like d's: inputs in d's stored type, labels likewise. */
+static int nnrt_split_alloc(const NnrtData *d, size_t rows, NnrtData *v)
+{
+    size_t w = d->in_dim, t = d->tc ? 1 : d->t_dim;
+    v->rows = rows;
+    v->in_dim = w;
+    v->xb = d->xb ? malloc(rows * w) : NULL;
+    v->xf = d->xf ? malloc(rows * w * sizeof(float)) : NULL;
+    v->tc = d->tc ? malloc(rows * sizeof(int32_t)) : NULL;
+    v->tf = d->tf ? malloc(rows * t * sizeof(float)) : NULL;
+    if (d->normalized == NNRT_NORM_COLUMN) {
+        v->col_mean = malloc(w * sizeof(float));
+        v->col_std = malloc(w * sizeof(float));
+    }
+    return (d->xb && !v->xb) || (d->xf && !v->xf) || (d->tc && !v->tc) || (d->tf && !v->tf) ||
+           (d->normalized == NNRT_NORM_COLUMN && (!v->col_mean || !v->col_std)) ? -1 : 0;
+}
+
+/* Row i of from to row j of to (inputs and labels); memmove: to may be from. */
+static void nnrt_copy_row(const NnrtData *from, size_t i, NnrtData *to, size_t j)
+{
+    size_t w = from->in_dim, t = from->tc ? 1 : from->t_dim;
+    if (from->xb)
+        memmove(to->xb + j * w, from->xb + i * w, w);
+    else
+        memmove(to->xf + j * w, from->xf + i * w, w * sizeof(float));
+    if (from->tc)
+        to->tc[j] = from->tc[i];
+    else
+        memmove(to->tf + j * t, from->tf + i * t, t * sizeof(float));
+}
+
+/* Moves the rows marked in held to v and closes up d; both keep row order. */
+static void nnrt_split_rows(NnrtData *d, const uint8_t *held, NnrtData *v)
+{
+    size_t kept = 0, out = 0;
+    for (size_t i = 0; i < d->rows; i++) {
+        if (held[i])
+            nnrt_copy_row(d, i, v, out++);
+        else
+            nnrt_copy_row(d, i, d, kept++);
+    }
+    d->rows = kept;
+}
+
+int nnrt_data_split(NnrtData *d, double fraction, uint64_t seed, NnrtData *val, char *err,
+                    size_t errlen)
+{
+    size_t n = d->rows, nv = 0;
+    memset(val, 0, sizeof *val);
+    if (nnrt_split_count(n, fraction, &nv, err, errlen) < 0)
+        return -1;
+    uint32_t *perm = malloc(n * sizeof *perm);
+    uint8_t *held = calloc(n, 1);
+    int rc = !perm || !held || nnrt_split_alloc(d, nv, val) < 0 ? -1 : 0;
+    if (rc == 0) {
+        NnrtRng rng;
+        for (size_t i = 0; i < n; i++)
+            perm[i] = (uint32_t)i;
+        nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_VALIDATION);
+        nnrt_shuffle(perm, n, &rng);
+        for (size_t i = 0; i < nv; i++)
+            held[perm[i]] = 1;
+        nnrt_split_rows(d, held, val);
+        val->x_scale = d->x_scale;
+        val->normalized = d->normalized;
+        val->label_kind = d->label_kind;
+        val->t_dim = d->t_dim;
+        val->classes = d->classes;
+        rc = nnrt_fit_stats(d);
+        if (rc == 0)
+            nnrt_copy_stats(val, d);
+    }
+    free(perm);
+    free(held);
+    if (rc < 0) {
+        nnrt_data_free(val);
+        return nnrt_errf(err, errlen, "out of memory for a validation split of %zu rows", nv);
+    }
+    return 0;
 }

@@ -51,8 +51,11 @@
  * What nnrt_main does, in order:
  *   1. parses the flags (nnrt_args_parse; --help prints them with the
  *      model's defaults) and lays them over the train block's defaults;
- *   2. loads the training set (and the test set, normalised with the
- *      training figures) with nnrt_data_load;
+ *   2. loads the training set with nnrt_data_load; with validation = f,
+ *      holds out round(f * rows) of its rows (nnrt_data_split, seeded by
+ *      the run's seed; the figures of normalize come from the rows left);
+ *      then the test set, normalised with the training figures and its
+ *      class names read through the training set's;
  *   3. init(seed), then --init-from FILE (the params alone, from any
  *      safetensors file naming them: nnrt_init_from), or --load FILE
  *      (params, optimizer state, epoch, step);
@@ -78,20 +81,22 @@
  * run), or at the end of each epoch when log_every is 0; its loss is the
  * mean over the batches since the previous line, weighted by rows:
  *     | epoch 3 | iter 10/10 | time 0.01s | loss 0.9123
- * Every eval_every epochs the test set is evaluated at the end of the
- * epoch (loss with forward(EVAL), accuracy with predict) and its figures
- * end that epoch's last line (printed then even if log_every would not):
- *     ... | test loss 0.4567 | test acc 0.8512
- * early_stopping stops at the first evaluation whose test loss is above the
- * best so far and puts the best params back (optimizer state is not
- * rewound).  --log-csv FILE writes one row per epoch: the epoch's mean
- * training loss, the training accuracy after it (a predict pass, made only
- * for the log or the plot), the test figures when evaluated, and lr_e (an
- * empty field when no_lr: the optimizer has no rate, and --lr only draws
- * a warning).  --plot FILE.svg keeps the same figures per epoch
- * (NnrtHistory) and draws them when training ends, however it ends
+ * Every eval_every epochs the validation rows and the test set are
+ * evaluated at the end of the epoch (loss with forward(EVAL), accuracy
+ * with predict) and their figures end that epoch's last line (printed
+ * then even if log_every would not):
+ *     ... | val loss 0.5012 | val acc 0.8333 | test loss 0.4567 | test acc 0.8512
+ * early_stopping stops at the first evaluation whose validation loss (the
+ * test loss when there is no validation) is above the best so far and
+ * puts the best params back (optimizer state is not rewound).  --log-csv
+ * FILE writes one row per epoch: the epoch's mean training loss, the
+ * training accuracy after it (a predict pass, made only for the log or
+ * the plot), the test figures when evaluated, lr_e (an empty field when
+ * no_lr: the optimizer has no rate, and --lr only draws a warning), then
+ * the validation figures.  --plot FILE.svg keeps the same figures per
+ * epoch (NnrtHistory) and draws them when training ends, however it ends
  * (nnrt_plot_svg).  The summary evaluates the whole training set (and the
- * test set) after training:
+ * validation rows and the test set) after training:
  *     done: 300 epochs, 3000 steps in 0.12s | loss 0.1296 | acc 0.9733
  * "resumed from FILE at epoch E, step S", "params from FILE" and "saved
  * FILE" lines come with --load, --init-from and the checkpoint; --quiet keeps only the summary (errors
@@ -137,7 +142,8 @@ typedef struct NnrtRng {
 } NnrtRng;
 
 /* Streams: independent sequences from one seed, by purpose. */
-enum { NNRT_STREAM_INIT = 0, NNRT_STREAM_DROPOUT = 1, NNRT_STREAM_SHUFFLE = 2, NNRT_STREAM_DATA = 3 };
+enum { NNRT_STREAM_INIT = 0, NNRT_STREAM_DROPOUT = 1, NNRT_STREAM_SHUFFLE = 2, NNRT_STREAM_DATA = 3,
+       NNRT_STREAM_VALIDATION = 4 };
 
 void nnrt_rng_seed(NnrtRng *r, uint64_t seed);    /* = seed_stream(r, seed, 0) */
 void nnrt_rng_seed_stream(NnrtRng *r, uint64_t seed, uint64_t stream);
@@ -169,7 +175,12 @@ typedef enum {
 
 enum { NNRT_LABEL_CLASS = 0, NNRT_LABEL_FLOAT = 1 };
 /* normalize: none; two scalars over all input values (normalize=true);
- * a mean and std per input column (normalize="column"). */
+ * a mean and std per input column (normalize="column").  Either way the
+ * figures are population statistics (divided by the row count) of the
+ * training inputs after scale, in double; a std of 0 (a constant input or
+ * column), below the smallest normal float or past the float range is
+ * taken as 1, so that input is only centred (as scikit-learn's
+ * StandardScaler does). */
 enum { NNRT_NORM_NONE = 0, NNRT_NORM_ALL = 1, NNRT_NORM_COLUMN = 2 };
 
 /* A data source as the train block wrote it.  nnrt_source_init() sets the
@@ -184,14 +195,17 @@ typedef struct NnrtSource {
     const char *images, *labels;                  /* idx paths */
     const char *csv_path; int csv_label; int csv_header; /* label column, negative from the end */
     float scale;    /* inputs are multiplied by scale (1: none; 0 is taken as 1) */
-    int normalize;  /* NNRT_NORM_*: subtract the training mean, divide by the training std */
+    int normalize;  /* NNRT_NORM_*: subtract the training mean, divide by the training std
+                       (of all values, or of each input column) */
     int flatten;    /* images to rows: rows are always stored flat, so this only documents intent */
     int one_hot;    /* K > 0: class ids become one-hot rows of width K */
 } NnrtSource;
 
 /* A loaded data set.  Inputs stay in their stored type (IDX images as
  * bytes: 60,000 MNIST images cost 47 MB, not 188 MB) and are converted per
- * batch by nnrt_gather:  x = (raw * x_scale - x_mean) / x_std. */
+ * batch by nnrt_gather:  x = (raw * x_scale - x_mean) / x_std, or per
+ * column j (NNRT_NORM_COLUMN)  x_j = (raw_j * x_scale - col_mean[j]) / col_std[j].
+ * A test set (and a validation split) holds the training set's figures. */
 typedef struct NnrtData {
     size_t rows, in_dim;
     uint8_t *xb; float *xf;          /* rows*in_dim inputs: exactly one is set */
@@ -220,12 +234,27 @@ void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len);
  * IDX labels are bytes; an id outside [0, K) is refused with its place
  * and the likely cause ("are the labels 1-based?").  An empty set is
  * refused.  train_stats: NULL for a training set; for a test set, the
- * training set, whose mean and std its normalize uses.  0, or -1 with one
- * line in err (FILE: place: what is wrong; cause) and nothing kept. */
+ * training set, whose figures its normalize uses (when it normalizes the
+ * same way) and through whose class_names a CSV file's labels are read
+ * (nnrt_csv_read_known).  A training CSV file whose labels are names
+ * fills class_names.  0, or -1 with one line in err (FILE: place: what is
+ * wrong; cause) and nothing kept. */
 int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t label_dim,
                    size_t classes, NnrtData *out, const NnrtData *train_stats, char *err,
                    size_t errlen);
 void nnrt_data_free(NnrtData *d);
+
+/* Holds out round(fraction * rows) rows of a loaded training set d into
+ * val, for validation=fraction: the rows are the first of a permutation of
+ * 0..rows-1 shuffled (nnrt_shuffle) by an NnrtRng seeded
+ * nnrt_rng_seed_stream(seed, NNRT_STREAM_VALIDATION), so the same seed
+ * holds out the same rows; both sets keep the file's row order.  d keeps
+ * the rest, and its normalizing figures are computed again from them (the
+ * held-out rows never count); val takes d's figures, as a test set does.
+ * fraction must lie in (0, 1) and leave at least 1 row on each side.  0,
+ * or -1 with one line in err (val empty). */
+int nnrt_data_split(NnrtData *d, double fraction, uint64_t seed, NnrtData *val, char *err,
+                    size_t errlen);
 
 /* Copies rows perm[start..start+n) (perm NULL: rows start..start+n) into
  * x (n*in_dim floats, converted) and t (n int32 ids or n*t_dim floats;
@@ -360,6 +389,8 @@ typedef struct NnrtModel {
                                       --help and the CSV log show no rate */
     int shuffle, drop_last; uint64_t seed;
     int log_every, eval_every, early_stopping;
+    float validation;              /* (0, 1): that fraction of the training rows held out
+                                      (nnrt_data_split); 0: none */
     const char *checkpoint;        /* NULL: none */
     NnrtSource data, test;         /* test.kind NONE: no test set */
     float *x_buf; void *t_buf; float *y_buf;  /* B rows each, static in the emitted file */
@@ -447,9 +478,19 @@ double nnrt_now(void);                 /* monotonic clock, seconds */
  * with errno as the failing write left it. */
 int nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
                       double loss, double test_loss, double test_acc);
+/* The same with the validation figures before the test figures:
+ * "... | loss L | val loss .. | val acc .. | test loss .. | test acc .."
+ * (val_loss NaN: none; val_acc NaN: no accuracy). */
+int nnrt_log_progress_val(FILE *out, int epoch, long iter, long iters, double secs,
+                          double loss, double val_loss, double val_acc, double test_loss,
+                          double test_acc);
 /* "done: E epochs, S steps in T.TTs | loss L | acc A" [+ test figures]; NaN omits. */
 int nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
                      double acc, double test_loss, double test_acc);
+/* ... | acc A | val loss .. | val acc .. | test loss .. | test acc .. */
+int nnrt_log_summary_val(FILE *out, int epochs, long steps, double secs, double loss,
+                         double acc, double val_loss, double val_acc, double test_loss,
+                         double test_acc);
 /* 0, or -1 with "cannot write WHAT: REASON" in err when f's writes failed
  * (flushes f first). */
 int nnrt_write_check(FILE *f, const char *what, char *err, size_t errlen);
@@ -457,7 +498,8 @@ int nnrt_write_check(FILE *f, const char *what, char *err, size_t errlen);
  * in err; returns -1.  For a write that just failed, with its errno. */
 int nnrt_write_error(const char *what, int errnum, char *err, size_t errlen);
 
-/* CSV log: "epoch,loss,acc,test_loss,test_acc,lr", a row per epoch, NaN
+/* CSV log: "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc", a
+ * row per epoch (the validation figures last, empty without validation), NaN
  * written as an empty field.  Each row is flushed as it is written, so the
  * file is current if the run is stopped and a full disk shows at once. */
 typedef struct NnrtCsvLog {
@@ -467,6 +509,10 @@ typedef struct NnrtCsvLog {
 int nnrt_csvlog_open(NnrtCsvLog *log, const char *path, char *err, size_t errlen);
 int nnrt_csvlog_row(NnrtCsvLog *log, int epoch, double loss, double acc,
                     double test_loss, double test_acc, double lr, char *err, size_t errlen);
+/* The same with val_loss and val_acc (nnrt_csvlog_row writes them empty). */
+int nnrt_csvlog_row_val(NnrtCsvLog *log, int epoch, double loss, double acc, double test_loss,
+                        double test_acc, double lr, double val_loss, double val_acc, char *err,
+                        size_t errlen);
 int nnrt_csvlog_close(NnrtCsvLog *log, char *err, size_t errlen);
 
 /* ===================================================================== *

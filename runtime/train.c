@@ -39,9 +39,10 @@ typedef struct NnrtRun {
     const char *save;
     NnrtSource src, test_src;
     NnrtData train, test;
-    int has_test, early;
+    NnrtData val;          /* rows held out of train (validation=) */
+    int has_test, has_val, early;
     uint32_t *perm;
-    float *best;           /* early stopping: the params at the best test loss */
+    float *best;           /* early stopping: the params at the best val (else test) loss */
     float *snap;           /* params then state at an epoch boundary (with a checkpoint due) */
     int snap_epoch;        /* the epoch and step that snap holds; -1: none yet */
     long snap_step;
@@ -223,6 +224,22 @@ static size_t nnrt_tensors_numel(const NnrtTensor *t, int n)
     return total;
 }
 
+/* validation=f: rows of the training set held out (seeded by the run's
+ * seed), before the test set takes the training set's figures. */
+static int nnrt_run_validation(NnrtRun *r)
+{
+    if (!(r->m->validation != 0.0f))
+        return 0;
+    char what[400], why[600];
+    if (nnrt_data_split(&r->train, (double)r->m->validation, r->seed, &r->val, why,
+                        sizeof why) == 0) {
+        r->has_val = 1;
+        return 0;
+    }
+    nnrt_source_describe(&r->src, what, sizeof what);
+    return nnrt_errf(r->msg, sizeof r->msg, "%s: %s", what, why);
+}
+
 /* Training and test sets, the permutation, the early-stopping copy and
  * the checkpoint's copy. */
 static int nnrt_run_load(NnrtRun *r)
@@ -234,6 +251,8 @@ static int nnrt_run_load(NnrtRun *r)
     if (nnrt_data_load(&r->src, m->in_dim, m->label_kind, m->label_dim, nnrt_model_classes(m),
                        &r->train, NULL, r->msg, sizeof r->msg) < 0)
         return -1;
+    if (nnrt_run_validation(r) < 0)
+        return -1;
     r->has_test = r->test_src.kind != NNRT_SRC_NONE;
     if (r->has_test && nnrt_data_load(&r->test_src, m->in_dim, m->label_kind, m->label_dim,
                                       nnrt_model_classes(m), &r->test, &r->train, r->msg,
@@ -242,9 +261,9 @@ static int nnrt_run_load(NnrtRun *r)
     r->perm = malloc(r->train.rows * sizeof *r->perm);
     if (!r->perm)
         return nnrt_errf(r->msg, sizeof r->msg, "out of memory for %zu rows", r->train.rows);
-    r->early = m->early_stopping && r->has_test;
-    if (m->early_stopping && !r->has_test)
-        fprintf(r->err, "nnrt: early_stopping needs a test set; ignored\n");
+    r->early = m->early_stopping && (r->has_test || r->has_val);
+    if (m->early_stopping && !r->early)
+        fprintf(r->err, "nnrt: early_stopping needs a test set or validation; ignored\n");
     size_t total = nnrt_tensors_numel(m->params, m->n_params);
     if (r->early && !(r->best = malloc((total ? total : 1) * sizeof(float))))
         return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the best params");
@@ -352,13 +371,22 @@ typedef struct NnrtEpoch {
     double win_sum, win_rows;
 } NnrtEpoch;
 
-/* The progress line; -1 when stdout cannot be written. */
-static int nnrt_progress(NnrtRun *r, NnrtEpoch *ep, long iter, double test_loss, double test_acc)
+/* An epoch's figures before any evaluation: NaN everywhere. */
+static NnrtFigures nnrt_no_figures(int epoch)
+{
+    NnrtFigures f = { epoch, NAN, NAN, NAN, NAN, NAN, NAN };
+    return f;
+}
+
+/* The progress line (with f's validation and test figures); -1 when
+ * stdout cannot be written. */
+static int nnrt_progress(NnrtRun *r, NnrtEpoch *ep, long iter, const NnrtFigures *f)
 {
     double loss = ep->win_rows > 0 ? ep->win_sum / ep->win_rows : ep->sum / ep->rows;
     ep->win_sum = ep->win_rows = 0.0;
-    if (r->quiet || nnrt_log_progress(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0,
-                                      loss, test_loss, test_acc) == 0)
+    if (r->quiet || nnrt_log_progress_val(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0,
+                                          loss, f->val_loss, f->val_acc, f->test_loss,
+                                          f->test_acc) == 0)
         return 0;
     return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
 }
@@ -396,41 +424,56 @@ static int nnrt_step(NnrtRun *r, NnrtEpoch *ep, size_t start, size_t n)
     return 0;
 }
 
-/* The end of an epoch: test evaluation, the last progress line, the CSV
- * row, early stopping.  Returns 1 to stop, 0 to go on, -1 on a log error. */
-static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
+/* Early stopping after an evaluation, on the validation loss when there
+ * is a validation set, else the test loss.  1 to stop. */
+static int nnrt_early_stop(NnrtRun *r, NnrtEpoch *ep, const NnrtFigures *f)
 {
     NnrtModel *m = r->m;
-    double tl = (double)NAN, ta = (double)NAN, acc = (double)NAN, unused;
-    int eval = r->has_test && m->eval_every > 0 && (ep->e + 1) % m->eval_every == 0;
-    nnrt_snapshot(r);
-    if (eval)
-        nnrt_evaluate(m, &r->test, &tl, &ta);
-    if ((m->log_every <= 0 || r->step % m->log_every == 0 || eval) &&
-        nnrt_progress(r, ep, ep->iters, tl, ta) < 0)
-        return -1;
-    if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
-        nnrt_eval_pass(m, &r->train, 0, &unused, &acc);
-    double lr = m->no_lr ? (double)NAN : (double)ep->lr; /* no rate: an empty field */
-    if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, lr, r->msg, sizeof r->msg) < 0)
-        return -1;
-    NnrtFigures fig = { ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)NAN, (double)NAN };
-    nnrt_history_add(&r->hist, &fig);
-    if (!r->early || !eval)
-        return 0;
-    if (tl < r->best_loss || r->best_epoch == 0) {
-        r->best_loss = tl;
+    double loss = r->has_val ? f->val_loss : f->test_loss;
+    const char *what = r->has_val ? "val" : "test";
+    if (loss < r->best_loss || r->best_epoch == 0) {
+        r->best_loss = loss;
         r->best_epoch = ep->e + 1;
         nnrt_params_copy(m, r->best, 1);
         return 0;
     }
-    if (!(tl > r->best_loss))
+    if (!(loss > r->best_loss))
         return 0;
     nnrt_params_copy(m, r->best, 0);
     if (!r->quiet)
-        fprintf(r->out, "early stop at epoch %d: test loss %.4f rose above %.4f (epoch %d); "
-                "best params restored\n", ep->e + 1, tl, r->best_loss, r->best_epoch);
+        fprintf(r->out, "early stop at epoch %d: %s loss %.4f rose above %.4f (epoch %d); "
+                "best params restored\n", ep->e + 1, what, loss, r->best_loss, r->best_epoch);
     return 1;
+}
+
+/* The end of an epoch: validation and test evaluation, the last progress
+ * line, the CSV row, the plot's history, early stopping.  Returns 1 to
+ * stop, 0 to go on, -1 on a log error. */
+static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
+{
+    NnrtModel *m = r->m;
+    NnrtFigures f = nnrt_no_figures(ep->e + 1);
+    double unused;
+    int eval = (r->has_test || r->has_val) && m->eval_every > 0 && (ep->e + 1) % m->eval_every == 0;
+    nnrt_snapshot(r);
+    if (eval && r->has_val)
+        nnrt_evaluate(m, &r->val, &f.val_loss, &f.val_acc);
+    if (eval && r->has_test)
+        nnrt_evaluate(m, &r->test, &f.test_loss, &f.test_acc);
+    if ((m->log_every <= 0 || r->step % m->log_every == 0 || eval) &&
+        nnrt_progress(r, ep, ep->iters, &f) < 0)
+        return -1;
+    f.loss = ep->sum / ep->rows;
+    if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
+        nnrt_eval_pass(m, &r->train, 0, &unused, &f.acc);
+    double lr = m->no_lr ? (double)NAN : (double)ep->lr; /* no rate: an empty field */
+    if (nnrt_csvlog_row_val(&r->log, ep->e + 1, f.loss, f.acc, f.test_loss, f.test_acc, lr,
+                            f.val_loss, f.val_acc, r->msg, sizeof r->msg) < 0)
+        return -1;
+    nnrt_history_add(&r->hist, &f);
+    if (!r->early || !eval)
+        return 0;
+    return nnrt_early_stop(r, ep, &f);
 }
 
 /* One epoch; 0 go on, 1 early stop, 3 non-finite loss, -1 log error. */
@@ -439,6 +482,7 @@ static int nnrt_epoch(NnrtRun *r, int e)
     NnrtModel *m = r->m;
     size_t B = m->batch, rows = r->train.rows;
     NnrtEpoch ep = { e, nnrt_lr_at(r->lr, m->final_lr, m->decay, e, r->epochs), 0, 0, 0, 0, 0 };
+    NnrtFigures none = nnrt_no_figures(e + 1);
     ep.iters = (long)(m->drop_last ? rows / B : (rows + B - 1) / B);
     nnrt_epoch_perm(r, e);
     for (long it = 0; it < ep.iters; it++) {
@@ -448,7 +492,7 @@ static int nnrt_epoch(NnrtRun *r, int e)
         if (rc)
             return rc;
         if (m->log_every > 0 && r->step % m->log_every == 0 && it + 1 < ep.iters &&
-            nnrt_progress(r, &ep, it + 1, (double)NAN, (double)NAN) < 0)
+            nnrt_progress(r, &ep, it + 1, &none) < 0)
             return -1;
     }
     r->epoch = e + 1;
@@ -482,10 +526,12 @@ static int nnrt_finish(NnrtRun *r)
 {
     NnrtModel *m = r->m;
     double secs = nnrt_now() - r->t0;
-    double loss, acc, tl = (double)NAN, ta = (double)NAN;
-    nnrt_evaluate(m, &r->train, &loss, &acc);
+    NnrtFigures f = nnrt_no_figures(r->epoch);
+    nnrt_evaluate(m, &r->train, &f.loss, &f.acc);
+    if (r->has_val)
+        nnrt_evaluate(m, &r->val, &f.val_loss, &f.val_acc);
     if (r->has_test)
-        nnrt_evaluate(m, &r->test, &tl, &ta);
+        nnrt_evaluate(m, &r->test, &f.test_loss, &f.test_acc);
     if (r->save) {
         NnrtCkptMeta meta;
         nnrt_ckpt_meta_of(&r->train, &meta);
@@ -495,7 +541,8 @@ static int nnrt_finish(NnrtRun *r)
         if (!r->quiet)
             fprintf(r->out, "saved %s\n", r->save);
     }
-    if (nnrt_log_summary(r->out, r->epoch, r->step, secs, loss, acc, tl, ta) < 0)
+    if (nnrt_log_summary_val(r->out, r->epoch, r->step, secs, f.loss, f.acc, f.val_loss, f.val_acc,
+                             f.test_loss, f.test_acc) < 0)
         return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
     return 0;
 }
@@ -552,6 +599,7 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
         nnrt_csvlog_close(&r.log, NULL, 0);
     nnrt_data_free(&r.train);
     nnrt_data_free(&r.test);
+    nnrt_data_free(&r.val);
     free(r.perm);
     free(r.best);
     free(r.snap);

@@ -235,12 +235,16 @@ START_TEST(test_progress_and_summary_lines)
     nnrt_log_progress(o.f, 5, 5, 10, 1.5, 0.5, 0.45671, (double)NAN);
     nnrt_log_summary(o.f, 300, 3000, 0.1234, 0.12962, 0.97333, (double)NAN, (double)NAN);
     nnrt_log_summary(o.f, 3, 30, 2.0, 0.5, (double)NAN, 0.25, 0.75);
+    nnrt_log_progress_val(o.f, 6, 5, 10, 1.5, 0.5, 0.3, 0.9, 0.45671, 0.85123);
+    nnrt_log_summary_val(o.f, 3, 30, 2.0, 0.5, 0.8, 0.3, (double)NAN, (double)NAN, (double)NAN);
     ck_assert_str_eq(mem_text(&o),
                      "| epoch 3 | iter 10/10 | time 0.01s | loss 0.9123\n"
                      "| epoch 4 | iter 5/10 | time 1.50s | loss 0.5000 | test loss 0.4567 | test acc 0.8512\n"
                      "| epoch 5 | iter 5/10 | time 1.50s | loss 0.5000 | test loss 0.4567\n"
                      "done: 300 epochs, 3000 steps in 0.12s (41.13 us a step) | loss 0.1296 | acc 0.9733\n"
-                     "done: 3 epochs, 30 steps in 2.00s (66666.67 us a step) | loss 0.5000 | test loss 0.2500 | test acc 0.7500\n");
+                     "done: 3 epochs, 30 steps in 2.00s (66666.67 us a step) | loss 0.5000 | test loss 0.2500 | test acc 0.7500\n"
+                     "| epoch 6 | iter 5/10 | time 1.50s | loss 0.5000 | val loss 0.3000 | val acc 0.9000 | test loss 0.4567 | test acc 0.8512\n"
+                     "done: 3 epochs, 30 steps in 2.00s (66666.67 us a step) | loss 0.5000 | acc 0.8000 | val loss 0.3000\n");
     mem_close(&o);
 }
 END_TEST
@@ -254,14 +258,17 @@ START_TEST(test_csv_log)
     ck_assert_int_eq(nnrt_csvlog_open(&log, path, err, sizeof err), 0);
     ck_assert_int_eq(nnrt_csvlog_row(&log, 1, 0.5, 0.75, (double)NAN, (double)NAN, 0.1, err, sizeof err), 0);
     ck_assert_int_eq(nnrt_csvlog_row(&log, 2, 0.25, (double)NAN, 0.3, 0.9, 0.05, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_csvlog_row_val(&log, 3, 0.2, 0.8, (double)NAN, (double)NAN, 0.05, 0.35,
+                                         0.875, err, sizeof err), 0);
     ck_assert_int_eq(nnrt_csvlog_close(&log, err, sizeof err), 0);
     FILE *f = fopen(path, "r");
     char buf[256] = "";
     ck_assert_uint_gt(fread(buf, 1, sizeof buf - 1, f), 0);
     fclose(f);
-    ck_assert_str_eq(buf, "epoch,loss,acc,test_loss,test_acc,lr\n"
-                          "1,0.5,0.75,,,0.1\n"
-                          "2,0.25,,0.3,0.9,0.05\n");
+    ck_assert_str_eq(buf, "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n"
+                          "1,0.5,0.75,,,0.1,,\n"
+                          "2,0.25,,0.3,0.9,0.05,,\n"
+                          "3,0.2,0.8,,,0.05,0.35,0.875\n");
     unlink(path);
     rmdir(dir);
     ck_assert_int_eq(nnrt_csvlog_open(&log, "/nonexistent/x/log.csv", err, sizeof err), -1);

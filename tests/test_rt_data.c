@@ -1282,6 +1282,252 @@ START_TEST(test_csv_header_warning)
 }
 END_TEST
 
+/* ---- per-column normalization ------------------------------------------------- */
+
+#define ASSERT_NEAR(a, b) ck_assert_msg(fabs((double)(a) - (double)(b)) < 1e-6, "%.9g != %.9g", \
+                                        (double)(a), (double)(b))
+
+static NnrtSource table_source(const float *x, const float *t, size_t rows)
+{
+    NnrtSource s;
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_TABLE;
+    s.table_x = x;
+    s.table_t = t;
+    s.table_rows = rows;
+    return s;
+}
+
+START_TEST(test_normalize_columns)
+{
+    /* scale 0.5: column 0 is 0.5 1.5 2.5 3.5 (mean 2, population variance
+     * (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25), column 1 is 5 four times
+     * (std 0: taken as 1, so it is only centred), column 2 is 2.5 .. 5.5
+     * (mean 4, variance 1.25) */
+    static const float x[12] = { 1, 10, 5, 3, 10, 7, 5, 10, 9, 7, 10, 11 }, t[4] = { 0, 1, 0, 1 };
+    static const float tx[3] = { 9, 4, 1 }, tt[1] = { 1 };
+    NnrtSource s = table_source(x, t, 4);
+    s.scale = 0.5f;
+    s.normalize = NNRT_NORM_COLUMN;
+    NnrtData d, e;
+    char err[256], desc[256];
+    ck_assert_int_eq(nnrt_data_load(&s, 3, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(d.normalized, NNRT_NORM_COLUMN);
+    ASSERT_NEAR(d.col_mean[0], 2.0);
+    ASSERT_NEAR(d.col_std[0], sqrt(1.25));
+    ASSERT_NEAR(d.col_mean[1], 5.0);
+    ASSERT_FEQ(d.col_std[1], 1.0f);
+    ASSERT_NEAR(d.col_mean[2], 4.0);
+    ASSERT_NEAR(d.col_std[2], sqrt(1.25));
+    float bx[6];
+    nnrt_gather(&d, NULL, 0, 2, bx, NULL);
+    ASSERT_NEAR(bx[0], -1.5 / sqrt(1.25));
+    ASSERT_FEQ(bx[1], 0.0f);
+    ASSERT_NEAR(bx[2], -1.5 / sqrt(1.25));
+    ASSERT_NEAR(bx[3], -0.5 / sqrt(1.25));
+    /* a test set uses the training figures, not its own (one row: its
+     * own std would be 0 everywhere) */
+    NnrtSource ts = table_source(tx, tt, 1);
+    ts.scale = 0.5f;
+    ts.normalize = NNRT_NORM_COLUMN;
+    ck_assert_int_eq(nnrt_data_load(&ts, 3, NNRT_LABEL_CLASS, 1, 2, &e, &d, err, sizeof err), 0);
+    ASSERT_FEQ(e.col_mean[0], d.col_mean[0]);
+    nnrt_gather(&e, NULL, 0, 1, bx, NULL);
+    ASSERT_NEAR(bx[0], 2.5 / sqrt(1.25));
+    ASSERT_NEAR(bx[1], -3.0);
+    ASSERT_NEAR(bx[2], -3.5 / sqrt(1.25));
+    nnrt_data_free(&e);
+    nnrt_source_describe(&s, desc, sizeof desc);
+    ck_assert_str_eq(desc, "table(4 rows, scale=0.5, normalize=\"column\")");
+    /* normalize=true stays two scalars over every value */
+    s.normalize = NNRT_NORM_ALL;
+    ck_assert_int_eq(nnrt_data_load(&s, 3, NNRT_LABEL_CLASS, 1, 2, &e, NULL, err, sizeof err), 0);
+    ck_assert_ptr_null(e.col_mean);
+    ASSERT_NEAR(e.x_mean, (8.0 + 20.0 + 16.0) / 12.0);
+    nnrt_data_free(&e);
+    nnrt_data_free(&d);
+    s.normalize = 3;
+    ck_assert_int_eq(nnrt_data_load(&s, 3, NNRT_LABEL_CLASS, 1, 2, &e, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "normalize mode 3");
+}
+END_TEST
+
+START_TEST(test_normalize_columns_bytes)
+{
+    /* IDX images (bytes) normalized per pixel: 3 images of 2x2 */
+    static const unsigned char img[12] = { 0, 10, 200, 7, 2, 10, 100, 7, 4, 10, 0, 7 };
+    static const unsigned char lab[3] = { 0, 1, 2 };
+    const char *pi = tpath("i.idx"), *pl = tpath("l.idx");
+    static const uint32_t idims[3] = { 3, 2, 2 }, ldims[1] = { 3 };
+    write_idx(pi, 0, 3, idims, img, 0);
+    write_idx(pl, 0, 1, ldims, lab, 0);
+    NnrtSource s;
+    nnrt_source_init(&s);
+    s.kind = NNRT_SRC_IDX;
+    s.images = pi;
+    s.labels = pl;
+    s.normalize = NNRT_NORM_COLUMN;
+    NnrtData d;
+    char err[256];
+    ck_assert_msg(nnrt_data_load(&s, 4, NNRT_LABEL_CLASS, 1, 3, &d, NULL, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_ptr_nonnull(d.xb);
+    /* pixel 0: 0 2 4 (mean 2, std sqrt(8/3)); pixel 2: 200 100 0 (mean 100,
+     * std sqrt(20000/3)); pixels 1 and 3 constant */
+    ASSERT_NEAR(d.col_mean[0], 2.0);
+    ASSERT_NEAR(d.col_std[0], sqrt(8.0 / 3.0));
+    ck_assert_msg(fabs((double)d.col_std[2] - sqrt(20000.0 / 3.0)) < 1e-3, "%g", (double)d.col_std[2]);
+    ASSERT_FEQ(d.col_std[1], 1.0f);
+    float bx[4];
+    nnrt_gather(&d, NULL, 2, 1, bx, NULL);
+    ASSERT_NEAR(bx[0], 2.0 / sqrt(8.0 / 3.0));
+    ASSERT_FEQ(bx[1], 0.0f);
+    ck_assert_msg(fabs((double)bx[2] + 100.0 / sqrt(20000.0 / 3.0)) < 1e-6, "%g", (double)bx[2]);
+    nnrt_data_free(&d);
+}
+END_TEST
+
+/* ---- a validation split ------------------------------------------------------- */
+
+/* The rows of d, by their first input (row ids), into ids[]. */
+static void row_ids(const NnrtData *d, int *ids)
+{
+    float x[2];
+    for (size_t i = 0; i < d->rows; i++) {
+        nnrt_gather(d, NULL, i, 1, x, NULL);
+        ids[i] = (int)x[0];
+    }
+}
+
+/* 20 rows: x = (i, 2i), label i % 3; split with seed. */
+static void split20(uint64_t seed, double fraction, NnrtData *d, NnrtData *v)
+{
+    static float x[40], t[20];
+    for (int i = 0; i < 20; i++) {
+        x[2 * i] = (float)i;
+        x[2 * i + 1] = (float)(2 * i);
+        t[i] = (float)(i % 3);
+    }
+    NnrtSource s = table_source(x, t, 20);
+    char err[256];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 3, d, NULL, err, sizeof err), 0);
+    ck_assert_msg(nnrt_data_split(d, fraction, seed, v, err, sizeof err) == 0, "%s", err);
+}
+
+START_TEST(test_validation_split)
+{
+    NnrtData d, v, d2, v2;
+    int a[20], b[20], seen[20] = { 0 };
+    split20(7, 0.25, &d, &v);
+    ck_assert_uint_eq(d.rows, 15);
+    ck_assert_uint_eq(v.rows, 5);
+    row_ids(&d, a);
+    row_ids(&v, b);
+    /* disjoint, together every row once, each side in file order, labels
+     * travel with their rows */
+    for (size_t i = 0; i < d.rows; i++) {
+        seen[a[i]]++;
+        ck_assert_int_eq(d.tc[i], a[i] % 3);
+        ck_assert(i == 0 || a[i] > a[i - 1]);
+    }
+    for (size_t i = 0; i < v.rows; i++) {
+        seen[b[i]]++;
+        ck_assert_int_eq(v.tc[i], b[i] % 3);
+        ck_assert(i == 0 || b[i] > b[i - 1]);
+    }
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(seen[i], 1);
+    /* the same seed holds out the same rows; another seed other rows */
+    split20(7, 0.25, &d2, &v2);
+    int c[20];
+    row_ids(&v2, c);
+    ck_assert_mem_eq(b, c, 5 * sizeof(int));
+    nnrt_data_free(&d2);
+    nnrt_data_free(&v2);
+    split20(8, 0.25, &d2, &v2);
+    row_ids(&v2, c);
+    ck_assert_msg(memcmp(b, c, 5 * sizeof(int)) != 0, "seeds 7 and 8 held out the same rows");
+    nnrt_data_free(&d2);
+    nnrt_data_free(&v2);
+    nnrt_data_free(&d);
+    nnrt_data_free(&v);
+    /* rounding: 0.1 of 20 is 2 rows, 0.12 is 2.4 -> 2, 0.13 is 2.6 -> 3 */
+    split20(1, 0.12, &d, &v);
+    ck_assert_uint_eq(v.rows, 2);
+    nnrt_data_free(&d);
+    nnrt_data_free(&v);
+    split20(1, 0.13, &d, &v);
+    ck_assert_uint_eq(v.rows, 3);
+    nnrt_data_free(&d);
+    nnrt_data_free(&v);
+}
+END_TEST
+
+START_TEST(test_validation_split_normalizes_on_what_remains)
+{
+    static float x[40], t[20];
+    for (int i = 0; i < 20; i++) {
+        x[2 * i] = (float)i;
+        x[2 * i + 1] = (float)(i * i);
+        t[i] = 0;
+    }
+    NnrtSource s = table_source(x, t, 20);
+    s.normalize = NNRT_NORM_COLUMN;
+    NnrtData d, v;
+    char err[256];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 1, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_split(&d, 0.3, 5, &v, err, sizeof err), 0);
+    /* the figures of the 14 rows kept, computed here from the rows' ids */
+    double sum[2] = { 0, 0 }, sq[2] = { 0, 0 };
+    for (size_t i = 0; i < d.rows; i++) {
+        double id = (double)d.xf[2 * i];
+        sum[0] += id;
+        sum[1] += id * id;
+    }
+    double mean[2] = { sum[0] / 14.0, sum[1] / 14.0 };
+    for (size_t i = 0; i < d.rows; i++) {
+        double id = (double)d.xf[2 * i];
+        sq[0] += (id - mean[0]) * (id - mean[0]);
+        sq[1] += (id * id - mean[1]) * (id * id - mean[1]);
+    }
+    ck_assert_uint_eq(d.rows, 14);
+    for (int j = 0; j < 2; j++) {
+        ck_assert_msg(fabs((double)d.col_mean[j] - mean[j]) < 1e-4 * (1 + mean[j]), "mean %d", j);
+        ck_assert_msg(fabs((double)d.col_std[j] - sqrt(sq[j] / 14.0)) < 1e-4 * (1 + mean[j]), "std %d", j);
+        /* all 20 rows would give 9.5 and 123.5 */
+        ck_assert(fabs((double)d.col_mean[j] - (j ? 123.5 : 9.5)) > 1e-3);
+        ASSERT_FEQ(v.col_mean[j], d.col_mean[j]);
+        ASSERT_FEQ(v.col_std[j], d.col_std[j]);
+    }
+    nnrt_data_free(&d);
+    nnrt_data_free(&v);
+}
+END_TEST
+
+START_TEST(test_validation_split_refused)
+{
+    static const float x[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, t[4] = { 0, 0, 0, 1 };
+    NnrtSource s = table_source(x, t, 4);
+    NnrtData d, v;
+    char err[256];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_data_split(&d, 0.1, 0, &v, err, sizeof err), -1);
+    ck_assert_str_eq(err, "validation=0.1 of 4 training rows holds out 0 and leaves 4 to train on: "
+                          "each side needs at least 1 row (a larger data set, or another fraction)");
+    ck_assert_ptr_null(v.xf);
+    ck_assert_int_eq(nnrt_data_split(&d, 0.9, 0, &v, err, sizeof err), -1);
+    ASSERT_HAS(err, "holds out 4 and leaves 0 to train on");
+    ck_assert_int_eq(nnrt_data_split(&d, 1.0, 0, &v, err, sizeof err), -1);
+    ASSERT_HAS(err, "validation=1: the fraction of training rows to hold out must lie in (0, 1)");
+    ck_assert_uint_eq(d.rows, 4);
+    ck_assert_int_eq(nnrt_data_split(&d, 0.25, 0, &v, err, sizeof err), 0);
+    ck_assert_uint_eq(d.rows, 3);
+    ck_assert_uint_eq(v.rows, 1);
+    nnrt_data_free(&d);
+    nnrt_data_free(&v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rt_data");
@@ -1295,12 +1541,17 @@ int main(void)
     tcase_add_test(src, test_describe);
     tcase_add_test(src, test_gather_labels_float_rows);
     tcase_add_test(src, test_normalize_floats);
+    tcase_add_test(src, test_normalize_columns);
+    tcase_add_test(src, test_validation_split);
+    tcase_add_test(src, test_validation_split_normalizes_on_what_remains);
+    tcase_add_test(src, test_validation_split_refused);
     suite_add_tcase(s, src);
     TCase *idx = tcase_create("idx");
     tcase_add_checked_fixture(idx, setup, teardown);
     tcase_add_test(idx, test_idx_raw);
     tcase_add_test(idx, test_idx_gzip);
     tcase_add_test(idx, test_idx_normalize_and_test_stats);
+    tcase_add_test(idx, test_normalize_columns_bytes);
     tcase_add_test(idx, test_idx_missing_file);
     tcase_add_test(idx, test_idx_wrong_magic);
     tcase_add_test(idx, test_idx_truncated);

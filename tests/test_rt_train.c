@@ -320,12 +320,12 @@ START_TEST(test_csv_log_lines)
     char line[256];
     int n = 0;
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-    ck_assert_str_eq(line, "epoch,loss,acc,test_loss,test_acc,lr\n");
+    ck_assert_str_eq(line, "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n");
     while (fgets(line, sizeof line, f)) {
         n++;
         int epoch;
         double loss, acc, lr;
-        ck_assert_int_eq(sscanf(line, "%d,%lf,%lf,,,%lf", &epoch, &loss, &acc, &lr), 4);
+        ck_assert_int_eq(sscanf(line, "%d,%lf,%lf,,,%lf,,", &epoch, &loss, &acc, &lr), 4);
         ck_assert_int_eq(epoch, n);
         ck_assert(loss > 0 && acc >= 0 && acc <= 1);
         ck_assert_double_eq_tol(lr, 0.5, 1e-9);
@@ -629,7 +629,7 @@ START_TEST(test_early_stopping_without_test_set)
     Run r;
     run(&r, &m, argv);
     ck_assert_int_eq(r.rc, 0);
-    ck_assert_str_eq(r.err.buf, "nnrt: early_stopping needs a test set; ignored\n");
+    ck_assert_str_eq(r.err.buf, "nnrt: early_stopping needs a test set or validation; ignored\n");
     ASSERT_HAS(r.out.buf, "done: 3 epochs");
     run_free(&r);
 }
@@ -763,6 +763,99 @@ START_TEST(test_nnrt_main)
 }
 END_TEST
 
+/* ---- validation ---------------------------------------------------------------- */
+
+/* 8 rows of AND (inputs 0/1 plus i/100 to tell rows apart), written to
+ * path; held: the rows validation=0.25 holds out under the model's seed
+ * get the opposite label when flip is set. */
+static void write_and8(const char *path, uint64_t seed, int flip)
+{
+    uint8_t held[8] = { 0 };
+    if (flip) {
+        uint32_t perm[8];
+        NnrtRng rng;
+        for (uint32_t i = 0; i < 8; i++)
+            perm[i] = i;
+        nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_VALIDATION);
+        nnrt_shuffle(perm, 8, &rng);
+        held[perm[0]] = held[perm[1]] = 1;
+    }
+    FILE *f = fopen(path, "w");
+    fputs("x1,x2,y\n", f);
+    for (int i = 0; i < 8; i++) {
+        int a = i >> 1 & 1, b2 = i & 1, y = a & b2;
+        fprintf(f, "%g,%g,%d\n", a + i / 100.0, b2 + i / 100.0, held[i] ? !y : y);
+    }
+    fclose(f);
+}
+
+START_TEST(test_validation_run)
+{
+    NnrtModel m;
+    make_model(&m);
+    const char *csv = tpath("and8.csv"), *log = tpath("val.csv");
+    write_and8(csv, 7, 0);
+    m.validation = 0.25f;
+    const char *argv[] = { "--data", csv, "--epochs", "5", "--log-csv", log, NULL };
+    Run r;
+    run(&r, &m, argv);
+    ck_assert_msg(r.rc == 0, "%s", r.err.buf);
+    /* 6 rows trained on: 2 batches of B = 3 an epoch */
+    ASSERT_HAS(r.out.buf, "done: 5 epochs, 10 steps");
+    ck_assert_int_eq(count_lines(r.out.buf, "| epoch "), 5);
+    ASSERT_HAS(r.out.buf, "| epoch 5 | iter 2/2 | time ");
+    ck_assert(strstr(r.out.buf, " | val loss ") && strstr(r.out.buf, " | val acc "));
+    const char *done = strstr(r.out.buf, "done: ");
+    ck_assert_ptr_nonnull(done);
+    ASSERT_HAS(done, " | val loss ");
+    ASSERT_HAS(done, " | val acc ");
+    run_free(&r);
+    FILE *f = fopen(log, "r");
+    char line[256];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n");
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        int epoch;
+        double loss, acc, lr, vl, va;
+        ck_assert_int_eq(sscanf(line, "%d,%lf,%lf,,,%lf,%lf,%lf", &epoch, &loss, &acc, &lr, &vl, &va), 6);
+        ck_assert(vl > 0 && va >= 0 && va <= 1);
+        n++;
+    }
+    fclose(f);
+    ck_assert_int_eq(n, 5);
+}
+END_TEST
+
+START_TEST(test_validation_early_stopping)
+{
+    /* the held-out rows carry the opposite labels: learning AND on the rest
+     * makes their loss rise, and early stopping goes by it (no test set) */
+    NnrtModel m;
+    make_model(&m);
+    const char *csv = tpath("flip8.csv");
+    write_and8(csv, 7, 1);
+    m.validation = 0.25f;
+    m.early_stopping = 1;
+    const char *argv[] = { "--data", csv, NULL };
+    Run r;
+    run(&r, &m, argv);
+    ck_assert_msg(r.rc == 0, "%s", r.err.buf);
+    ck_assert_str_eq(r.err.buf, "");
+    ASSERT_HAS(r.out.buf, "early stop at epoch 2: val loss ");
+    ASSERT_HAS(r.out.buf, "(epoch 1); best params restored\n");
+    run_free(&r);
+    /* too few rows to hold any out: a load error, exit 1 */
+    make_model(&m);
+    m.validation = 0.05f;
+    run(&r, &m, argv);
+    ck_assert_int_eq(r.rc, 1);
+    ASSERT_HAS(r.err.buf, "validation=0.05 of 8 training rows holds out 0 and leaves 8 to train on");
+    ck_assert_int_eq(count_lines(r.err.buf, ""), 1);
+    run_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rt_train");
@@ -782,6 +875,8 @@ int main(void)
     tcase_add_test(tc, test_nan_loss_stops_with_3_and_saves_last_epoch);
     tcase_add_test(tc, test_early_stopping_restores_best);
     tcase_add_test(tc, test_early_stopping_without_test_set);
+    tcase_add_test(tc, test_validation_run);
+    tcase_add_test(tc, test_validation_early_stopping);
     tcase_add_test(tc, test_drop_last);
     tcase_add_test(tc, test_csv_data_flag);
     tcase_add_test(tc, test_data_errors_exit_1);

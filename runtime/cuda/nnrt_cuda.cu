@@ -25,9 +25,10 @@
  *     device too, a captured graph per batch size, and return one loss
  *     and one count of right predictions per batch.
  *
- * --gradcheck, and any run with NNRT_CUDA_HOST_LOOP=1 in the environment,
- * go through train.c itself (nnrt_run) with the model's functions wrapped
- * to run on the device one call at a time: params and state uploaded from
+ * --gradcheck, a train block with validation= (the held-out set lives in
+ * train.c), and any run with NNRT_CUDA_HOST_LOOP=1 in the environment, go
+ * through train.c itself (nnrt_run) with the model's functions wrapped to
+ * run on the device one call at a time: params and state uploaded from
  * the host mirrors before each forward, grads copied back after each
  * backward.  That is slow and simple, and it gives the test suite a second
  * route to the same numbers.
@@ -407,6 +408,24 @@ static const void *nnrt_cuda_upload(const void *host, size_t bytes)
     return p;
 }
 
+/* A set normalized per column (NNRT_NORM_COLUMN): every row converted on
+ * the host by nnrt_gather (the C program's own numbers) and uploaded as
+ * plain floats.  It costs 4 bytes an input on the device, which tabular
+ * data (the use of per-column figures) can afford. */
+static void nnrt_cuda_upload_columns(const NnrtData *d, NnrtCudaSet *s)
+{
+    size_t n = d->rows * d->in_dim;
+    float *x = (float *)malloc((n ? n : 1) * sizeof(float));
+    if (!x) {
+        fprintf(stderr, "nnrt: out of memory converting %zu rows for the device\n", d->rows);
+        exit(1);
+    }
+    nnrt_gather(d, NULL, 0, d->rows, x, NULL);
+    s->xf = (const float *)nnrt_cuda_upload(x, n * sizeof(float));
+    s->plain = 1;
+    free(x);
+}
+
 static void nnrt_cuda_upload_set(const NnrtData *d, NnrtCudaSet *s)
 {
     memset(s, 0, sizeof *s);
@@ -417,7 +436,9 @@ static void nnrt_cuda_upload_set(const NnrtData *d, NnrtCudaSet *s)
     s->mean = d->x_mean;
     s->std = d->x_std;
     s->plain = d->x_scale == 1.0f && d->x_mean == 0.0f && d->x_std == 1.0f;
-    if (d->xb) {
+    if (d->col_mean) {
+        nnrt_cuda_upload_columns(d, s);
+    } else if (d->xb) {
         /* nnrt_gather's ((float)b * scale - mean) / std for each of the 256
          * byte values, rounded step by step as the C runtime (ISO C, no
          * contraction) rounds it: the volatile keeps the product from
@@ -617,7 +638,7 @@ static int nnrt_cuda_load(NnrtCudaRun *r)
         return -1;
     r->early = m->early_stopping && r->has_test;
     if (m->early_stopping && !r->has_test)
-        fprintf(r->err, "nnrt: early_stopping needs a test set; ignored\n");
+        fprintf(r->err, "nnrt: early_stopping needs a test set or validation; ignored\n");
     nnrt_cuda_upload_set(&r->train, &dev.train);
     if (r->has_test)
         nnrt_cuda_upload_set(&r->test, &dev.test);
@@ -956,7 +977,7 @@ int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv)
         nnrt_cuda_setup(cm);
         nnrt_cuda_host_functions(cm->m);
         const char *host_loop = getenv("NNRT_CUDA_HOST_LOOP");
-        if (a.gradcheck || (host_loop && strcmp(host_loop, "1") == 0))
+        if (a.gradcheck || (host_loop && strcmp(host_loop, "1") == 0) || cm->m->validation != 0.0f)
             rc = nnrt_run(cm->m, &a, stdout, stderr);
         else
             rc = nnrt_cuda_run(cm, &a, stdout, stderr);
