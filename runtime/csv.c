@@ -511,15 +511,21 @@ static void nnrt_csv_classify(NnrtCsvCtx *c, const char *line, const char *stop)
         c->by_name = 1;
 }
 
-/* A header whose every field is a number is likely data: one warning. */
+/* A header line that reads as a data row is likely data: one warning.  It
+ * does when every field is a number, the label's aside in a file whose
+ * labels are class names (a row of data has a name there). */
 static void nnrt_csv_header_check(NnrtCsvCtx *c, const char *line, const char *stop, size_t line_no)
 {
     int open;
     size_t n = nnrt_count_fields(line, stop, &open);
+    int skip_label = c->by_name && n == c->cols;
     float v;
-    for (size_t i = 0; i < n; i++)
-        if (nnrt_csv_field(c, &line, stop) != NNRT_FLD_OK || nnrt_csv_number(c->fld, &v) < 0)
+    for (size_t i = 0; i < n; i++) {
+        if (nnrt_csv_field(c, &line, stop) != NNRT_FLD_OK)
             return;
+        if (!(skip_label && i == c->label) && nnrt_csv_number(c->fld, &v) < 0)
+            return;
+    }
     fprintf(stderr, "nnrt: %s: line %zu looks like data, not a header; it was skipped: use "
             "header=false if it is data\n", c->path, line_no);
 }

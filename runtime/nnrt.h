@@ -286,9 +286,10 @@ int nnrt_idx_read(const char *path, int ndims, size_t item, NnrtIdx *out, char *
 void nnrt_idx_free(NnrtIdx *idx);
 
 /* CSV (csv.c): fields separated by commas, one row a line, optional
- * header line (skipped; when every one of its fields is a number, one
- * warning on stderr: "nnrt: FILE: line 1 looks like data, not a header; it
- * was skipped: use header=false if it is data"), blank lines skipped, \r\n
+ * header line (skipped; when it reads as data, every field a number but
+ * the label's in a file of class names, one warning on stderr: "nnrt:
+ * FILE: line 1 looks like data, not a header; it was skipped: use
+ * header=false if it is data"), blank lines skipped, \r\n
  * accepted.  A field may be quoted as RFC 4180 has it ("a, b", a quote
  * inside written twice: "say ""hi"""), on one line; its text is what lies
  * between the quotes, or a bare field without the spaces around it.  Every

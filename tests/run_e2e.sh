@@ -114,7 +114,8 @@ have_fm=1
 
 # ---- building every trainer ---------------------------------------------------
 built=""
-for src in models/*.nn tests/e2e/img100.nn tests/e2e/csv3.nn tests/e2e/nan_lr.nn tests/e2e/xor_wide.nn; do
+for src in models/*.nn tests/e2e/img100.nn tests/e2e/csv3.nn tests/e2e/nan_lr.nn tests/e2e/xor_wide.nn \
+           tests/e2e/iris_like.nn; do
     name=$(basename "$src" .nn)
     if "$NNC" "$src" -o "$E/$name" 2>"$E/log/build-$name.err"; then
         built="$built $name "
@@ -417,6 +418,53 @@ if is_built csv3; then
     fi
     want_file=tests/e2e/bad.csv want_text="abc"
     refused "CSV with a non-number" "$E/csv3" --data tests/e2e/bad.csv --save "$E/keep.bin"
+fi
+
+# ---- tabular data: tests/e2e/iris_like.nn ------------------------------------------
+# Class names (quoted, one with a comma and doubled quotes), quoted numbers,
+# normalize="column", validation=0.1 (15 of 150 rows held out: 135 rows,
+# 9 steps an epoch), a test file with the species in another order.
+if is_built iris_like; then
+    if train iris_like --log-csv "$E/iris.log.csv"; then
+        vloss=$(field "$out" "val loss")
+        vacc=$(field "$out" "val acc")
+        if ge "$tacc" 0.90 && [ -n "$vloss" ] && [ -n "$vacc" ] && grep -q '^done: 40 epochs, 360 steps' "$out"; then
+            ok "iris_like: test acc $tacc >= 0.90, val loss $vloss, val acc $vacc (loss $loss, acc $acc; 40 epochs of 135 rows: 360 steps)"
+        else
+            bad "iris_like: $(grep '^done' "$out") (want test acc >= 0.90, val figures, 40 epochs, 360 steps)"
+        fi
+        rows=$(awk -F, 'NR > 1 && NF == 8 && $7 != "" && $8 != "" { n++ } END { print n + 0 }' "$E/iris.log.csv")
+        if [ "$(head -1 "$E/iris.log.csv")" = "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc" ] && [ "$rows" -eq 40 ]; then
+            ok "iris_like: --log-csv has val_loss,val_acc after the other columns, filled in all 40 rows"
+        else
+            bad "iris_like: --log-csv: header '$(head -1 "$E/iris.log.csv")', $rows rows with validation figures, want 40"
+        fi
+    fi
+    # a header line that is data: skipped, with one warning
+    tail -n +2 tests/e2e/iris_like.csv >"$E/iris_nohead.csv"
+    run iris-no-header "$E/iris_like" --data "$E/iris_nohead.csv" --epochs 1 --quiet
+    want="nnrt: $E/iris_nohead.csv: line 1 looks like data, not a header; it was skipped: use header=false if it is data"
+    if [ "$rc" -eq 0 ] && [ "$(cat "$err")" = "$want" ]; then
+        ok "iris_like: a header row of numbers: exit 0, one warning: $want"
+    else
+        bad "iris_like: a header row of numbers: exit $rc, stderr: $(head -3 "$err")"
+    fi
+    # a test file with a name the training file does not have
+    sed '4s/,setosa\r$/,Setosa\r/' tests/e2e/iris_like_test.csv >"$E/iris_badname.csv"
+    want_file="$E/iris_badname.csv" want_text="line 4, column 5: class name 'Setosa' is not one of the training set's 3 \(versicolor, setosa, virginica, \"tall\"\)"
+    refused "CSV test file with an unknown class name" "$E/iris_like" --test "$E/iris_badname.csv" --save "$E/keep.bin"
+    # more names than the model's classes
+    { cat tests/e2e/iris_like.csv; printf '5,3,20,200,"iris nova"\r\n'; } >"$E/iris_4names.csv"
+    want_file="$E/iris_4names.csv" want_text="line 152, column 5: class name 'iris nova' is name number 4, but the model has 3 classes \(an output of width 3\)"
+    refused "CSV with more class names than outputs" "$E/iris_like" --data "$E/iris_4names.csv" --save "$E/keep.bin"
+    # a quoted field left open
+    printf 'a,b,c,d,s\n1,2,3,4,setosa\n1,"2,3,4,setosa\n' >"$E/iris_open.csv"
+    want_file="$E/iris_open.csv" want_text="line 3, column 2: a quoted field is not closed on its line"
+    refused "CSV with an open quote" "$E/iris_like" --data "$E/iris_open.csv" --save "$E/keep.bin"
+    # validation that leaves nothing to hold out
+    printf 'a,b,c,d,s\n1,2,3,4,setosa\n1,2,3,4,setosa\n' >"$E/iris_2rows.csv"
+    want_file="$E/iris_2rows.csv" want_text="validation=0.1 of 2 training rows holds out 0 and leaves 2 to train on"
+    refused "validation that holds out no row" "$E/iris_like" --data "$E/iris_2rows.csv" --save "$E/keep.bin"
 fi
 
 # ---- hostile data: class ids, empty sets, gzip to its end, lying headers --------

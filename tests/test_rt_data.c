@@ -1258,6 +1258,15 @@ static int read_with_header(const char *path)
     return rc;
 }
 
+static int read_names_with_header(const char *path)
+{
+    NnrtCsv c;
+    char err[512];
+    int rc = nnrt_csv_read(path, 1, -1, 3, &c, err, sizeof err) == 0 ? (int)c.rows : -1;
+    nnrt_csv_free(&c);
+    return rc;
+}
+
 START_TEST(test_csv_header_warning)
 {
     const char *p = tpath("h.csv");
@@ -1278,6 +1287,16 @@ START_TEST(test_csv_header_warning)
     /* one name among numbers is a header */
     write_text(p, "1,2,label\n4,5,6\n");
     out = stderr_of(read_with_header, p, &rows);
+    ck_assert_str_eq(out, "");
+    /* labels that are class names: a first row of numbers and a name is data */
+    write_text(p, "5.1,3.5,setosa\n4.9,3.0,\"Iris virginica\"\n");
+    out = stderr_of(read_names_with_header, p, &rows);
+    ck_assert_int_eq(rows, 1);
+    snprintf(want, sizeof want, "nnrt: %s: line 1 looks like data, not a header; it was skipped: "
+             "use header=false if it is data\n", p);
+    ck_assert_str_eq(out, want);
+    write_text(p, "a,b,species\n4.9,3.0,setosa\n");
+    out = stderr_of(read_names_with_header, p, &rows);
     ck_assert_str_eq(out, "");
 }
 END_TEST
