@@ -28,10 +28,11 @@
  *      in_dim = 1 + (flags & 15); labels by flags >> 4 & 3 (see LABELS);
  *      bit 6 normalize; bit 7 both files gzip-compressed.  Then the same
  *      files again as a test set, with the training set's figures.
- *   4  nnrt_data_load of csv(path): payload byte 0 the class count, then
- *      the file; in_dim = 1 + (flags & 7); labels by flags >> 3 & 3;
- *      header = bit 5; label column 0 (bit 6) or -1; bit 7 normalize;
- *      then again as a test set
+ *   4  nnrt_data_load of csv(path): payload byte 0 the class count (its
+ *      bit 7: normalize per column), then the file; in_dim = 1 +
+ *      (flags & 7); labels by flags >> 3 & 3; header = bit 5; label column
+ *      0 (bit 6) or -1; bit 7 normalize; then again as a test set; and
+ *      (targets 3 and 4) a validation split of half the training rows
  *   5  nnrt_ckpt_load into a small model ("fuzz": W f32[3,2], b f32[2];
  *      bit 0 adds optimizer state opt.W.m, opt.b.m); bit 1: the payload is
  *      JSON, NUL, data, and the header length is written here (padded to
@@ -354,6 +355,11 @@ static void check_data(const NnrtData *d, size_t in_dim, int labels, size_t clas
         broken("nnrt_data_load: inputs do not match the model");
     if (d->normalized && !(isfinite(d->x_mean) && isfinite(d->x_std) && d->x_std >= FLT_MIN))
         broken("nnrt_data_load: normalising figures are not finite");
+    if ((d->normalized == NNRT_NORM_COLUMN) != (d->col_mean != NULL && d->col_std != NULL))
+        broken("nnrt_data_load: per-column figures without per-column normalizing, or none with it");
+    for (size_t j = 0; d->col_mean && j < in_dim; j++)
+        if (!(isfinite(d->col_mean[j]) && isfinite(d->col_std[j]) && d->col_std[j] >= FLT_MIN))
+            broken("nnrt_data_load: a column's normalising figures are not finite");
     size_t t_size = kind == NNRT_LABEL_CLASS ? sizeof(int32_t) : dim * sizeof(float);
     if (kind == NNRT_LABEL_CLASS ? !d->tc : (!d->tf || d->t_dim != dim))
         broken("nnrt_data_load: labels do not match the model");
@@ -382,6 +388,30 @@ static void check_data(const NnrtData *d, size_t in_dim, int labels, size_t clas
     free(t);
 }
 
+/* A validation split of half the rows: the two parts add up to the set,
+ * both pass check_data, and the held-out part takes the figures of the
+ * rows left; refused only when a part would be empty. */
+static void data_split(NnrtData *train, size_t in_dim, int labels, size_t classes)
+{
+    NnrtData val;
+    char err[512] = "";
+    size_t rows = train->rows;
+    if (nnrt_data_split(train, 0.5, rows, &val, err, sizeof err) < 0) {
+        check_error(err);
+        if (rows >= 2 || val.xf || val.xb)
+            broken("nnrt_data_split: refused half of two or more rows, or kept rows");
+        return;
+    }
+    if (train->rows + val.rows != rows || val.rows != (rows + 1) / 2)
+        broken("nnrt_data_split: the parts do not add up to the set");
+    check_data(train, in_dim, labels, classes);
+    check_data(&val, in_dim, labels, classes);
+    if (val.x_mean != train->x_mean || val.x_std != train->x_std ||
+        (val.col_mean && memcmp(val.col_mean, train->col_mean, in_dim * sizeof(float)) != 0))
+        broken("nnrt_data_split: the held-out rows did not take the training figures");
+    nnrt_data_free(&val);
+}
+
 /* Loads s as a training set, then as a test set with its figures. */
 static void data_load(const NnrtSource *s, size_t in_dim, int labels, size_t classes)
 {
@@ -400,7 +430,11 @@ static void data_load(const NnrtSource *s, size_t in_dim, int labels, size_t cla
     check_data(&test, in_dim, labels, classes);
     if (train.normalized && (test.x_mean != train.x_mean || test.x_std != train.x_std))
         broken("nnrt_data_load: the test set did not take the training figures");
+    if (train.col_mean && (memcmp(test.col_mean, train.col_mean, in_dim * sizeof(float)) != 0 ||
+                           memcmp(test.col_std, train.col_std, in_dim * sizeof(float)) != 0))
+        broken("nnrt_data_load: the test set did not take the training set's column figures");
     nnrt_data_free(&test);
+    data_split(&train, in_dim, labels, classes);
     nnrt_data_free(&train);
     accepted("nnrt_data_load");
 }
@@ -433,7 +467,7 @@ static void target_data_csv(uint8_t flags, const uint8_t *p, size_t n)
 {
     if (n < 1)
         return;
-    size_t classes = p[0];
+    size_t classes = p[0] & 0x7f;
     write_file(path_a, p + 1, n - 1);
     NnrtSource s;
     nnrt_source_init(&s);
@@ -441,7 +475,7 @@ static void target_data_csv(uint8_t flags, const uint8_t *p, size_t n)
     s.csv_path = path_a;
     s.csv_header = flags >> 5 & 1;
     s.csv_label = flags >> 6 & 1 ? 0 : -1;
-    s.normalize = flags >> 7 & 1;
+    s.normalize = flags >> 7 & 1 ? (p[0] & 0x80 ? NNRT_NORM_COLUMN : NNRT_NORM_ALL) : NNRT_NORM_NONE;
     int labels = flags >> 3 & 3;
     s.one_hot = LABELS[labels].one_hot;
     data_load(&s, 1 + (flags & 7u), labels, classes);

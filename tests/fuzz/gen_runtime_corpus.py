@@ -102,12 +102,13 @@ def main():
         "data_idx_1based": seed(3, 3, split(images, idx([6], [1, 2, 3, 1, 2, 3]))),
         # 4: nnrt_data_load(csv); in_dim 1 + (flags & 7), labels flags >> 3 & 3,
         #    bit 5 header, bit 6 label column 0 (else -1), bit 7 normalize;
-        #    payload byte 0 the class count
+        #    payload byte 0 the class count (bit 7: per column)
         "data_csv_class": seed(4, 2 | 0x20, b"\x03a,b,c,t\n1,2,3,0\n4,5,6,2\n7,8,9,1\n"),
         "data_csv_float": seed(4, 1 | 1 << 3 | 0x80, b"\x02" b"0.1,0.2,1\n0.3,0.4,0\n"),
         "data_csv_onehot": seed(4, 1 | 2 << 3 | 0x40 | 0x20, b"\x03t,x,y\n2,0.5,0.5\n0,1,1\n1,-1,2\n"),
         "data_csv_onehot4": seed(4, 0 | 3 << 3, b"\x04" b"1,3\n2,0\n"),
         "data_csv_3_classes_of_2": seed(4, 1, b"\x02" b"0.5,2\n0.1,1\n"),
+        "data_csv_columns": seed(4, 1 | 0x20 | 0x80, b"\x84" b'a,"b, c",t\n1,10,0\n2,10,1\n3,10,2\n4,10,a\n'),
         "data_csv_names": seed(4, 0 | 0x20, b"\x03" b'x,"y"\n0.5,"b, c"\n0.1,a\n0.2,"b, c"\n'),
         # 5: nnrt_ckpt_load into "fuzz": W [3,2], b [2]; bit 0 also opt.W.m, opt.b.m
         "ckpt_params": seed(5, 0, safetensors("fuzz", [("W", [3, 2], [0.5] * 6), ("b", [2], [1, 2])])),
