@@ -120,7 +120,7 @@ $(BUILD)/tools/trace_replay: tools/trace_replay.c $(BUILD)/compiler/offsets.o $(
 .PHONY: check
 check: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
-	@for s in tests/run_err.sh tests/run_generated.sh tests/run_output.sh; do echo "== $$s"; sh $$s || exit 1; done
+	@for s in tests/run_err.sh tests/run_generated.sh tests/run_output.sh tests/run_interrupt.sh; do echo "== $$s"; sh $$s || exit 1; done
 	@echo "make check: all passed"
 
 test: all $(TEST_BIN)

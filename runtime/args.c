@@ -16,9 +16,8 @@
 
 typedef enum {
     NNRT_FLAG_EPOCHS, NNRT_FLAG_LR, NNRT_FLAG_SEED, NNRT_FLAG_DATA, NNRT_FLAG_TEST,
-    NNRT_FLAG_SAVE, NNRT_FLAG_LOAD, NNRT_FLAG_INIT_FROM, NNRT_FLAG_LOG_CSV, NNRT_FLAG_PLOT,
-    NNRT_FLAG_QUIET,
-    NNRT_FLAG_GRADCHECK, NNRT_FLAG_HELP
+    NNRT_FLAG_SAVE, NNRT_FLAG_SAVE_EVERY, NNRT_FLAG_LOAD, NNRT_FLAG_INIT_FROM, NNRT_FLAG_LOG_CSV,
+    NNRT_FLAG_LOG_EVERY, NNRT_FLAG_PLOT, NNRT_FLAG_QUIET, NNRT_FLAG_GRADCHECK, NNRT_FLAG_HELP
 } NnrtFlagId;
 
 typedef struct NnrtFlag {
@@ -35,9 +34,11 @@ static const NnrtFlag nnrt_flags[] = {
     { NNRT_FLAG_DATA, "data", "PATH[,PATH]", "training data: IMAGES,LABELS for idx, FILE for csv" },
     { NNRT_FLAG_TEST, "test", "PATH[,PATH]", "test data, the same forms" },
     { NNRT_FLAG_SAVE, "save", "FILE", "write a checkpoint (safetensors) at the end" },
-    { NNRT_FLAG_LOAD, "load", "FILE", "resume from a checkpoint: params, optimizer, epoch" },
+    { NNRT_FLAG_SAVE_EVERY, "save-every", "N", "also write the checkpoint after every N-th epoch; 0: only at the end" },
+    { NNRT_FLAG_LOAD, "load", "FILE", "resume from a checkpoint: params, optimizer, epoch, step" },
     { NNRT_FLAG_INIT_FROM, "init-from", "FILE", "params from a safetensors file, by name (optimizer fresh)" },
     { NNRT_FLAG_LOG_CSV, "log-csv", "FILE", "write epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc per epoch" },
+    { NNRT_FLAG_LOG_EVERY, "log-every", "N", "a progress line every N steps; 0: one an epoch" },
     { NNRT_FLAG_PLOT, "plot", "FILE.svg", "draw loss and accuracy per epoch (SVG) at the end" },
     { NNRT_FLAG_QUIET, "quiet", NULL, "print only the summary" },
     { NNRT_FLAG_GRADCHECK, "gradcheck", NULL, "check the gradients on the first batch and exit" },
@@ -52,6 +53,59 @@ static const NnrtFlag *nnrt_flag_find(const char *name, size_t name_len)
         if (strlen(nnrt_flags[i].name) == name_len && strncmp(nnrt_flags[i].name, name, name_len) == 0)
             return &nnrt_flags[i];
     return NULL;
+}
+
+/* Levenshtein distance between s[0..m) and t, capped: 99 when either is
+ * longer than 40 characters (no flag is). */
+static int nnrt_edit_distance(const char *s, size_t m, const char *t)
+{
+    size_t n = strlen(t);
+    if (m > 40 || n > 40)
+        return 99;
+    int row[41];
+    for (size_t j = 0; j <= n; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= m; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= n; j++) {
+            int up = row[j], best = diag + (s[i - 1] != t[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[n];
+}
+
+/* The flag nearest to name[0..len): edit distance at most 2, or at most a
+ * third of the name for longer ones ("--log-evry" -> log-every); NULL
+ * when none is that close. */
+static const NnrtFlag *nnrt_flag_closest(const char *name, size_t len)
+{
+    const NnrtFlag *best = NULL;
+    int limit = len / 3 > 2 ? (int)(len / 3) : 2, best_d = limit + 1;
+    for (size_t i = 0; i < NNRT_N_FLAGS; i++) {
+        int d = nnrt_edit_distance(name, len, nnrt_flags[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = &nnrt_flags[i];
+        }
+    }
+    return best;
+}
+
+/* "unknown flag '--epoch'; did you mean '--epochs'? (try 'PROG --help')" */
+static void nnrt_flag_unknown(FILE *err, const char *prog, const char *name, size_t len)
+{
+    const NnrtFlag *near = nnrt_flag_closest(name, len);
+    fprintf(err, "%s: unknown flag '--%.*s'", prog, len > 200 ? 200 : (int)len, name);
+    if (near)
+        fprintf(err, "; did you mean '--%s'?", near->name);
+    fprintf(err, " (try '%s --help')\n", prog);
 }
 
 static int nnrt_parse_int(const char *s, int *out)
@@ -131,6 +185,8 @@ static int nnrt_flag_set(NnrtArgs *a, const NnrtFlag *f, const char *v, const ch
         *want = "PATH or PATH,PATH";
         return nnrt_parse_paths(v, &a->owned[1], a->test, &a->n_test);
     case NNRT_FLAG_SAVE: a->save = v; break;
+    case NNRT_FLAG_SAVE_EVERY: *want = "a whole number >= 0"; return nnrt_parse_int(v, &a->save_every);
+    case NNRT_FLAG_LOG_EVERY: *want = "a whole number >= 0"; return nnrt_parse_int(v, &a->log_every);
     case NNRT_FLAG_LOAD: a->load = v; break;
     case NNRT_FLAG_INIT_FROM: a->init_from = v; break;
     case NNRT_FLAG_LOG_CSV: a->log_csv = v; break;
@@ -147,6 +203,7 @@ static void nnrt_args_reset(NnrtArgs *a)
 {
     memset(a, 0, sizeof *a);
     a->epochs = -1;
+    a->log_every = -1;
     a->lr = NAN;
 }
 
@@ -163,7 +220,7 @@ static int nnrt_args_one(int argc, char **argv, int i, NnrtArgs *a, const char *
     size_t name_len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
     const NnrtFlag *f = nnrt_flag_find(arg + 2, name_len);
     if (!f) {
-        fprintf(err, "%s: unknown flag '%.*s' (try '%s --help')\n", prog, (int)name_len + 2, arg, prog);
+        nnrt_flag_unknown(err, prog, arg + 2, name_len);
         return -1;
     }
     if (!f->arg && eq) {
@@ -203,6 +260,8 @@ static int nnrt_args_conflicts(const NnrtArgs *a, const char *prog, FILE *err)
 int nnrt_args_parse(int argc, char **argv, NnrtArgs *a, const char *prog, FILE *err)
 {
     nnrt_args_reset(a);
+    a->argc = argc;
+    a->argv = argv;
     for (int i = 1; i < argc;) {
         int used = nnrt_args_one(argc, argv, i, a, prog, err);
         if (used < 0)
@@ -218,6 +277,52 @@ void nnrt_args_free(NnrtArgs *a)
     free(a->owned[1]);
     nnrt_args_reset(a);
 }
+
+/* s as one shell word: as it is when it holds only characters no shell
+ * reads specially, else in single quotes ('\'' for a quote inside). */
+static void nnrt_shell_word(FILE *out, const char *s)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_-+=/.,:@%";
+    if (*s && strspn(s, safe) == strlen(s)) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
+/* The run's command line (as parsed: every entry a flag or its value)
+ * without its --load or --init-from, then "--load PATH". */
+void nnrt_args_resume(FILE *out, const NnrtArgs *a, const char *prog, const char *path)
+{
+    nnrt_shell_word(out, a->argc > 0 && a->argv && a->argv[0] ? a->argv[0] : prog);
+    for (int i = 1; a->argv && i < a->argc; i++) {
+        const char *s = a->argv[i], *eq = strchr(s, '=');
+        size_t len = eq ? (size_t)(eq - s) : strlen(s);
+        const NnrtFlag *f = len > 2 ? nnrt_flag_find(s + 2, len - 2) : NULL;
+        int with_value = f && f->arg && !eq && i + 1 < a->argc;
+        if (f && (f->id == NNRT_FLAG_LOAD || f->id == NNRT_FLAG_INIT_FROM)) { /* the checkpoint has the params */
+            i += with_value;
+            continue;
+        }
+        fputc(' ', out);
+        nnrt_shell_word(out, s);
+        if (with_value) {
+            fputc(' ', out);
+            nnrt_shell_word(out, a->argv[++i]);
+        }
+    }
+    fputs(" --load ", out);
+    nnrt_shell_word(out, path);
+}
+
 
 /* The model's default for a flag, as text. */
 static void nnrt_flag_default(const NnrtFlag *f, const NnrtModel *m, char *buf, size_t len)
@@ -238,6 +343,7 @@ static void nnrt_flag_default(const NnrtFlag *f, const NnrtModel *m, char *buf, 
     case NNRT_FLAG_DATA: nnrt_source_describe(&m->data, buf, len); break;
     case NNRT_FLAG_TEST: nnrt_source_describe(&m->test, buf, len); break;
     case NNRT_FLAG_SAVE: snprintf(buf, len, "%s", m->checkpoint ? m->checkpoint : "none"); break;
+    case NNRT_FLAG_LOG_EVERY: snprintf(buf, len, "%d", m->log_every > 0 ? m->log_every : 0); break;
     default: break;
     }
 }

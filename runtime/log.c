@@ -3,6 +3,8 @@
  *   nnrt_now            seconds on the monotonic clock (for "time 0.01s")
  *   nnrt_log_progress   "| epoch 3 | iter 10/10 | time 0.01s | loss 0.9123"
  *   nnrt_log_summary    "done: 300 epochs, 3000 steps in 0.12s (41.13 us a step) | loss ... | acc ..."
+ *   nnrt_tick_draw      on a terminal, one line redrawn in place:
+ *                       "epoch 3/300 | step 5/10 | 41200 samples/s | loss 0.9123 | ETA 12s"
  *   NnrtCsvLog          epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc; NaN = empty field
  *   nnrt_errf           the one-line error every loader returns
  *
@@ -14,8 +16,12 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+static const char nnrt_csv_header[] = "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n";
 
 double nnrt_now(void)
 {
@@ -81,21 +87,21 @@ int nnrt_log_progress_val(FILE *out, int epoch, long iter, long iters, double se
     return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }
 
-int nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
-                     double acc, double test_loss, double test_acc)
+int nnrt_log_summary(FILE *out, int epochs, long steps, long run_steps, double secs,
+                     double loss, double acc, double test_loss, double test_acc)
 {
-    return nnrt_log_summary_val(out, epochs, steps, secs, loss, acc, (double)NAN, (double)NAN,
-                                test_loss, test_acc);
+    return nnrt_log_summary_val(out, epochs, steps, run_steps, secs, loss, acc, (double)NAN,
+                                (double)NAN, test_loss, test_acc);
 }
 
-int nnrt_log_summary_val(FILE *out, int epochs, long steps, double secs, double loss,
-                         double acc, double val_loss, double val_acc, double test_loss,
-                         double test_acc)
+int nnrt_log_summary_val(FILE *out, int epochs, long steps, long run_steps, double secs,
+                         double loss, double acc, double val_loss, double val_acc,
+                         double test_loss, double test_acc)
 {
     fprintf(out, "done: %d epoch%s, %ld step%s in %.2fs", epochs, epochs == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
             secs);
-    if (steps > 0)
-        fprintf(out, " (%.2f us a step)", secs * 1e6 / (double)steps);
+    if (run_steps > 0)
+        fprintf(out, " (%.2f us a step)", secs * 1e6 / (double)run_steps);
     fprintf(out, " | loss %.4f", loss);
     if (!isnan(acc))
         fprintf(out, " | acc %.4f", acc);
@@ -112,11 +118,50 @@ int nnrt_csvlog_open(NnrtCsvLog *log, const char *path, char *err, size_t errlen
     log->f = fopen(path, "w");
     if (!log->f)
         return nnrt_errf(err, errlen, "cannot write log %s: %s", path, strerror(errno));
-    if (fputs("epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n", log->f) < 0 || fflush(log->f) != 0) {
+    if (fputs(nnrt_csv_header, log->f) < 0 || fflush(log->f) != 0) {
         fclose(log->f);
         log->f = NULL;
         return nnrt_errf(err, errlen, "cannot write log %s: %s", path, strerror(errno));
     }
+    return 0;
+}
+
+/* The offset just after the last whole row of f (opened at the start of a
+ * log whose header matched) whose epoch is <= epoch; rows are in order. */
+static long nnrt_csvlog_keep(FILE *f, long epoch)
+{
+    char line[512];
+    long keep = ftell(f);
+    while (fgets(line, sizeof line, f)) {
+        char *end;
+        size_t len = strlen(line);
+        long e = strtol(line, &end, 10);
+        if (len == 0 || line[len - 1] != '\n' || end == line || *end != ',' || e < 1 || e > epoch)
+            break;
+        keep = ftell(f);
+    }
+    return keep;
+}
+
+int nnrt_csvlog_resume(NnrtCsvLog *log, const char *path, long epoch, char *err, size_t errlen)
+{
+    char head[sizeof nnrt_csv_header];
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return nnrt_csvlog_open(log, path, err, errlen);
+    if (!fgets(head, sizeof head, f) || strcmp(head, nnrt_csv_header) != 0) {
+        fclose(f);
+        return nnrt_csvlog_open(log, path, err, errlen);
+    }
+    long keep = nnrt_csvlog_keep(f, epoch);
+    if (keep < 0 || fflush(f) != 0 || ftruncate(fileno(f), (off_t)keep) != 0 ||
+        fseek(f, keep, SEEK_SET) != 0) {
+        int saved = errno;
+        fclose(f);
+        return nnrt_errf(err, errlen, "cannot write log %s: %s", path, strerror(saved));
+    }
+    log->f = f;
+    log->path = path;
     return 0;
 }
 
@@ -168,4 +213,80 @@ int nnrt_csvlog_close(NnrtCsvLog *log, char *err, size_t errlen)
     if (bad || rc != 0)
         return nnrt_errf(err, errlen, "cannot write log %s: %s", log->path, strerror(errno));
     return 0;
+}
+
+/* ---- the progress line on a terminal ----------------------------------------- */
+
+void nnrt_tick_init(NnrtTick *t, FILE *out, int quiet)
+{
+    memset(t, 0, sizeof *t);
+    int fd = fileno(out);
+    t->on = !quiet && fd >= 0 && isatty(fd);
+    t->last = -1.0;
+}
+
+/* "12s", "1m02s", "2h03m": the time left, rounded up to the second. */
+static void nnrt_eta_text(double secs, char *buf, size_t len)
+{
+    if (!(secs >= 0.0) || secs > 1e9) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    long s = (long)ceil(secs);
+    if (s < 60)
+        snprintf(buf, len, "%lds", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(buf, len, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+}
+
+/* The line's text (no \r, no newline) into buf. */
+static int nnrt_tick_text(const NnrtTickFigures *f, char *buf, size_t len)
+{
+    char eta[32];
+    nnrt_eta_text(f->eta, eta, sizeof eta);
+    int n = snprintf(buf, len, "epoch %d/%d | step %ld/%ld | %.0f samples/s | loss %.4f", f->epoch,
+                     f->epochs, f->iter, f->iters, f->samples_per_s, f->loss);
+    if (n >= 0 && (size_t)n < len && !isnan(f->val_loss))
+        n += snprintf(buf + n, len - (size_t)n, " | val loss %.4f", f->val_loss);
+    if (n >= 0 && (size_t)n < len && !isnan(f->val_loss) && !isnan(f->val_acc))
+        n += snprintf(buf + n, len - (size_t)n, " | val acc %.4f", f->val_acc);
+    if (n >= 0 && (size_t)n < len && !isnan(f->test_loss))
+        n += snprintf(buf + n, len - (size_t)n, " | test loss %.4f", f->test_loss);
+    if (n >= 0 && (size_t)n < len && !isnan(f->test_loss) && !isnan(f->test_acc))
+        n += snprintf(buf + n, len - (size_t)n, " | test acc %.4f", f->test_acc);
+    if (n >= 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, " | ETA %s", eta);
+    return n < 0 ? 0 : (size_t)n < len ? n : (int)len - 1;
+}
+
+int nnrt_tick_draw(NnrtTick *t, FILE *out, const NnrtTickFigures *f, int end)
+{
+    double now = nnrt_now();
+    if (!t->on || (!end && t->last >= 0.0 && now - t->last < NNRT_TICK_SECS))
+        return 0;
+    char buf[256];
+    int n = nnrt_tick_text(f, buf, sizeof buf);
+    /* blank what the previous, longer line left on the screen */
+    fprintf(out, "\r%s%*s", buf, t->width > n ? t->width - n : 0, "");
+    t->width = n;
+    t->last = now;
+    t->open = !end;
+    if (end) {
+        fputc('\n', out);
+        t->width = 0;
+    }
+    errno = 0;
+    return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}
+
+void nnrt_tick_break(NnrtTick *t, FILE *out)
+{
+    if (!t->open)
+        return;
+    fputc('\n', out);
+    fflush(out);
+    t->open = 0;
+    t->width = 0;
 }

@@ -412,12 +412,20 @@ typedef struct NnrtConfig {
     int lr_unused;          /* --lr given to a model with no_lr: the drivers warn */
     uint64_t seed;
     const char *save;       /* checkpoint written at the end, or NULL */
+    int log_every;          /* --log-every, else the train block's */
+    int save_every;         /* --save-every N: the checkpoint every N epochs too (0: off) */
     int quiet;
     NnrtSource src, test_src;
 } NnrtConfig;
 int nnrt_config(const NnrtModel *m, const NnrtArgs *a, NnrtConfig *c, char *err, size_t errlen);
 
-/* Parses argv, trains, returns the exit status (0, 1, 2 or 3). */
+/* nnrt_data_load for the model, announced on out unless quiet when the
+ * set is read from files (IDX, CSV): "loading FILE... " before (an IDX
+ * gunzip takes a while), "N rows" or "failed" after. */
+int nnrt_load_announced(const NnrtModel *m, const NnrtSource *src, NnrtData *d,
+                        const NnrtData *stats, FILE *out, int quiet, char *err, size_t errlen);
+
+/* Parses argv, trains, returns the exit status (0, 1, 2, 3 or 130). */
 int nnrt_main(NnrtModel *m, int argc, char **argv);
 
 /* lr for epoch e of E:  none: lr;  linear: lr + (final-lr)*e/(E-1);
@@ -454,7 +462,10 @@ struct NnrtArgs {
     const char *save, *load, *log_csv; /* NULL: not given */
     const char *init_from;             /* --init-from FILE: params only (not with --load) */
     const char *plot;                  /* --plot FILE.svg: loss and accuracy per epoch */
+    int save_every;                /* 0: not given (off) */
+    int log_every;                 /* -1: not given */
     int quiet, gradcheck, help;
+    int argc; char **argv;         /* the command line, for the resume hint */
     char *owned[2];                /* copies behind data/test, freed by nnrt_args_free */
 };
 
@@ -463,11 +474,41 @@ struct NnrtArgs {
  * "try 'PROG --help'". */
 int nnrt_args_parse(int argc, char **argv, NnrtArgs *args, const char *prog, FILE *err);
 void nnrt_args_free(NnrtArgs *args);
+/* The command that resumes this run from a checkpoint: argv as parsed
+ * (argv[0], else prog), its --load and --init-from left out (the
+ * checkpoint holds the params), then "--load PATH"; each word
+ * shell-quoted where it needs to be. */
+void nnrt_args_resume(FILE *out, const NnrtArgs *args, const char *prog, const char *path);
 /* Every flag, one line each, with the model's defaults. */
 void nnrt_args_usage(FILE *out, const char *prog, const NnrtModel *m);
 /* nnrt_main after the flags (train.c): progress and summary to out,
  * errors to err; returns the exit status. */
 int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err);
+
+/* ===================================================================== *
+ * Stopping (stop.c)                                                      *
+ * ===================================================================== */
+/* From nnrt_stop_catch to nnrt_stop_release (the training loop), SIGINT
+ * and SIGTERM only record themselves: nnrt_stop_signal() returns the
+ * signal (0: none), and the loop stops after the step at hand.  A signal
+ * ignored when the program started (nohup) stays ignored.  The handler
+ * resets itself: a second Ctrl-C ends the program at once (a checkpoint
+ * being written is written to a temporary and renamed, so the file on
+ * disk is then the previous one, whole). */
+void nnrt_stop_catch(void);
+void nnrt_stop_release(void);
+int nnrt_stop_signal(void);
+const char *nnrt_stop_signame(int sig);   /* "SIGINT", "SIGTERM" */
+/* Where an interrupt and --save-every write: save (--save, else the train
+ * block's checkpoint), or MODEL.interrupted.safetensors in the current
+ * directory.  Allocated (free it); NULL when out of memory. */
+char *nnrt_stop_path(const char *save, const char *model);
+/* "nothing left to train: FILE is at epoch E and the run is N epochs
+ * long; to train more, give --epochs M with M > E" */
+void nnrt_stop_nothing_left(FILE *out, const char *path, int epoch, int epochs);
+/* Exit status of a run stopped by SIGINT or SIGTERM after its checkpoint
+ * was written. */
+#define NNRT_EXIT_INTERRUPTED 130
 
 /* ===================================================================== *
  * Logs (log.c)                                                           *
@@ -485,13 +526,49 @@ int nnrt_log_progress(FILE *out, int epoch, long iter, long iters, double secs,
 int nnrt_log_progress_val(FILE *out, int epoch, long iter, long iters, double secs,
                           double loss, double val_loss, double val_acc, double test_loss,
                           double test_acc);
-/* "done: E epochs, S steps in T.TTs | loss L | acc A" [+ test figures]; NaN omits. */
-int nnrt_log_summary(FILE *out, int epochs, long steps, double secs, double loss,
-                     double acc, double test_loss, double test_acc);
+/* "done: E epochs, S steps in T.TTs (U us a step) | loss L | acc A" [+ test
+ * figures]; NaN omits.  E and S are where training stands (a resumed run
+ * counts the loaded epochs and steps); T is this run's time and U = T over
+ * run_steps, the steps this run took (left out when it took none). */
+int nnrt_log_summary(FILE *out, int epochs, long steps, long run_steps, double secs,
+                     double loss, double acc, double test_loss, double test_acc);
 /* ... | acc A | val loss .. | val acc .. | test loss .. | test acc .. */
-int nnrt_log_summary_val(FILE *out, int epochs, long steps, double secs, double loss,
-                         double acc, double val_loss, double val_acc, double test_loss,
-                         double test_acc);
+int nnrt_log_summary_val(FILE *out, int epochs, long steps, long run_steps, double secs,
+                         double loss, double acc, double val_loss, double val_acc,
+                         double test_loss, double test_acc);
+
+/* The progress line on a terminal (nnrt_tick_*): when stdout is a terminal
+ * (isatty) and not --quiet, one line redrawn in place with \r, at most
+ * every NNRT_TICK_SECS, instead of the plain lines above:
+ *     epoch 3/300 | step 5/10 | 41200 samples/s | loss 0.9123 | ETA 12s
+ * (loss: the epoch's mean so far; samples/s and ETA: from this run's rows
+ * and time).  An epoch's end draws the epoch's figures (with its
+ * validation and test figures when evaluated) and ends the line with a
+ * newline when a plain line would have been printed in that epoch
+ * (log_every), when the sets were evaluated, and after the run's last
+ * epoch; otherwise the next epoch redraws it.  Into a file or a pipe only
+ * the plain lines appear. */
+#define NNRT_TICK_SECS 0.1
+typedef struct NnrtTick {
+    int on;          /* drawing: out is a terminal and the run is not quiet */
+    int open;        /* a line is on the screen without its newline */
+    int width;       /* characters of the line drawn last */
+    double last;     /* nnrt_now() when it was drawn; -1: never */
+} NnrtTick;
+typedef struct NnrtTickFigures {
+    int epoch, epochs;          /* from 1 */
+    long iter, iters;           /* steps of this epoch done, and its steps */
+    double samples_per_s, loss; /* this run's pace; the epoch's mean loss so far */
+    double val_loss, val_acc, test_loss, test_acc; /* NaN: left out */
+    double eta;                 /* seconds left; NaN: unknown ("?") */
+} NnrtTickFigures;
+void nnrt_tick_init(NnrtTick *t, FILE *out, int quiet);
+/* Redraws the line (end 0: only when NNRT_TICK_SECS have passed since the
+ * last drawing; end 1: always, then a newline).  0, or -1 on a write error. */
+int nnrt_tick_draw(NnrtTick *t, FILE *out, const NnrtTickFigures *f, int end);
+/* Ends an open line with a newline, before other output (a message, the
+ * summary, an error on the same terminal). */
+void nnrt_tick_break(NnrtTick *t, FILE *out);
 /* 0, or -1 with "cannot write WHAT: REASON" in err when f's writes failed
  * (flushes f first). */
 int nnrt_write_check(FILE *f, const char *what, char *err, size_t errlen);
@@ -508,6 +585,11 @@ typedef struct NnrtCsvLog {
     const char *path;
 } NnrtCsvLog;
 int nnrt_csvlog_open(NnrtCsvLog *log, const char *path, char *err, size_t errlen);
+/* With --load: an existing log at path keeps its header and its rows of
+ * epochs 1..epoch (the checkpoint's), later rows are cut, and the run's
+ * rows follow; a file that does not start with the header (or none) is
+ * written afresh as nnrt_csvlog_open does. */
+int nnrt_csvlog_resume(NnrtCsvLog *log, const char *path, long epoch, char *err, size_t errlen);
 int nnrt_csvlog_row(NnrtCsvLog *log, int epoch, double loss, double acc,
                     double test_loss, double test_acc, double lr, char *err, size_t errlen);
 /* The same with val_loss and val_acc (nnrt_csvlog_row writes them empty). */
@@ -564,7 +646,10 @@ int nnrt_errf(char *err, size_t errlen, const char *fmt, ...) NNRT_PRINTF(3, 4);
  * Keys: params by name, then optimizer state by its (full) name.         *
  *                                                                        *
  * __metadata__ maps strings to strings (the format allows nothing else). *
- * Besides model, epoch and step (whole numbers), a trainer's checkpoint  *
+ * Besides model, epoch and step (whole numbers; and "batch", the batches *
+ * done of the next epoch, in a checkpoint written when a run was         *
+ * interrupted mid-epoch: absent, i.e. 0, at an epoch boundary; --load    *
+ * goes on at that epoch's next batch), a trainer's checkpoint            *
  * keeps the input transforms its training set had, so that --predict     *
  * needs no training data:                                                *
  *   "scale"       the factor inputs are multiplied by, "%.9g"            *
@@ -600,6 +685,8 @@ typedef struct NnrtCkptMeta {
     float *col_mean, *col_std;/* NNRT_NORM_COLUMN: in_dim values each */
     char **class_names;       /* names by class id (UTF-8, distinct), or NULL */
     size_t n_class_names;
+    /* where training stands inside an epoch (stop.c) */
+    long batch;               /* batches done of epoch `epoch`+1; 0 at an epoch boundary */
 } NnrtCkptMeta;
 
 /* meta's figures from a loaded training set: its scale, normalize mode and

@@ -3,7 +3,7 @@
  *   u64 H (little-endian) | H bytes of JSON, space-padded so 8+H is a
  *   multiple of 8 | tensor data, f32 little-endian, in header order
  *
- *   {"__metadata__":{"model":"twolayer","epoch":"3","step":"30",
+ *   {"__metadata__":{"model":"twolayer","epoch":"3","step":"30",["batch":"7",]
  *                    "scale":"1","normalize":"all","mean":"0.5","std":"2"},
  *    "W1":{"dtype":"F32","shape":[2,10],"data_offsets":[0,80]}, ...}
  *
@@ -205,6 +205,8 @@ static int nnrt_header_build(NnrtStr *s, const char *model, long epoch, long ste
     nnrt_str_add(s, "{\"__metadata__\":{\"model\":");
     nnrt_str_json(s, model);
     nnrt_str_add(s, ",\"epoch\":\"%ld\",\"step\":\"%ld\"", epoch, step);
+    if (meta && meta->batch > 0) /* mid-epoch (an interrupted run); absent at an epoch boundary */
+        nnrt_str_add(s, ",\"batch\":\"%ld\"", meta->batch);
     nnrt_header_meta(s, meta, meta ? meta->in_dim : 0);
     nnrt_str_add(s, "}");
     for (int i = 0; i < np; i++)
@@ -1454,7 +1456,7 @@ static int nnrt_st_read_meta(const NnrtJson *j, const NnrtStHeader *h, NnrtCkptM
 
 /* Checks model name and metadata, then reads every tensor into s->tmp. */
 static int nnrt_st_read_all(const char *model, NnrtStFile *s, NnrtTensor *const sets[2],
-                            const int counts[2], long meta[2], NnrtCkptMeta *figures)
+                            const int counts[2], long meta[3], NnrtCkptMeta *figures)
 {
     NnrtJson *j = &s->j;
     const char *name = nnrt_st_meta(&s->h, "model");
@@ -1465,9 +1467,10 @@ static int nnrt_st_read_all(const char *model, NnrtStFile *s, NnrtTensor *const 
         return nnrt_errf(j->err, j->errlen, "checkpoint %s was written by model '%s', not '%s'",
                          j->path, nnrt_st_q(name, q, sizeof q), model);
     if (nnrt_st_long(nnrt_st_meta(&s->h, "epoch"), &meta[0]) < 0 ||
-        nnrt_st_long(nnrt_st_meta(&s->h, "step"), &meta[1]) < 0)
-        return nnrt_errf(j->err, j->errlen, "checkpoint %s: epoch and step must be whole numbers",
-                         j->path);
+        nnrt_st_long(nnrt_st_meta(&s->h, "step"), &meta[1]) < 0 ||
+        nnrt_st_long(nnrt_st_meta(&s->h, "batch"), &meta[2]) < 0)
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: epoch, step and batch must be whole "
+                         "numbers", j->path);
     if (nnrt_st_read_meta(j, &s->h, figures) < 0)
         return -1;
     size_t total = 0;
@@ -1504,7 +1507,7 @@ int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
     s.j.errlen = errlen;
     NnrtTensor *const sets[2] = { params, state };
     const int counts[2] = { n_params, n_state };
-    long meta[2] = { 0, 0 };
+    long meta[3] = { 0, 0, 0 };
     NnrtCkptMeta got;
     memset(&got, 0, sizeof got);
     if (figures) {
@@ -1514,6 +1517,7 @@ int nnrt_ckpt_load(const char *path, const char *model, long *epoch, long *step,
     int rc = nnrt_st_open(path, &s);
     if (rc == 0)
         rc = nnrt_st_read_all(model, &s, sets, counts, meta, figures ? &got : NULL);
+    got.batch = meta[2];
     if (rc == 0 && figures)
         *figures = got;
     else

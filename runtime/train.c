@@ -19,6 +19,13 @@
  * a non-finite loss, or an output that cannot be written (the CSV log,
  * stdout on a full disk), stops the run and saves that copy: the last
  * good state, which --load resumes exactly (same epoch, same permutation).
+ *
+ * SIGINT and SIGTERM (nnrt_stop_*, stop.c) only set a flag.  The loop looks at
+ * it after each step: the step at hand is finished (and, when it was the
+ * epoch's last, the epoch's end too), then the state after it is written
+ * with its epoch, step and batch (nnrt_interrupt), and the run exits 130.
+ * --load of that file goes on at the next batch of the same permutation,
+ * so an interrupted and resumed run ends with the params of an unbroken one.
  */
 #include "nnrt.h"
 
@@ -37,6 +44,9 @@ typedef struct NnrtRun {
     float lr;
     uint64_t seed;
     const char *save;
+    int log_every, save_every;
+    char *stop_path;       /* an interrupt's and --save-every's checkpoint: save, or
+                              MODEL.interrupted.safetensors (owned) */
     NnrtSource src, test_src;
     NnrtData train, test;
     NnrtData val;          /* rows held out of train (validation=) */
@@ -44,15 +54,21 @@ typedef struct NnrtRun {
     uint32_t *perm;
     float *best;           /* early stopping: the params at the best val (else test) loss */
     float *snap;           /* params then state at an epoch boundary (with a checkpoint due) */
-    int snap_epoch;        /* the epoch and step that snap holds; -1: none yet */
-    long snap_step;
+    int snap_epoch;        /* the position that snap holds; snap_epoch -1: none yet */
+    long snap_step, snap_batch;
     double best_loss;
     int best_epoch;
     NnrtCsvLog log;
     NnrtHistory hist;      /* --plot: the figures of every epoch run */
     int epoch;             /* epochs completed */
     long step;             /* updates done, over all epochs */
+    long batch;            /* batches done of epoch `epoch` (an interrupted one), else 0 */
+    long step0;            /* step when this run began: its throughput counts from here */
+    double rows_run;       /* rows this run has trained on (samples/s) */
+    int nothing_left;      /* --load was already at --epochs: no training, no save */
     double t0;
+    NnrtTick tick;         /* the progress line on a terminal */
+    int sig;               /* the signal that stopped the run, or 0 */
     char msg[1024];
 } NnrtRun;
 
@@ -187,6 +203,8 @@ int nnrt_config(const NnrtModel *m, const NnrtArgs *a, NnrtConfig *c, char *err,
     c->lr_unused = m->no_lr && !isnan(a->lr);
     c->seed = a->has_seed ? a->seed : m->seed;
     c->save = a->save ? a->save : m->checkpoint;
+    c->log_every = a->log_every >= 0 ? a->log_every : m->log_every;
+    c->save_every = a->save_every;
     c->quiet = a->quiet;
     if (nnrt_apply_paths(&c->src, &m->data, a->data, a->n_data, "--data", err, errlen) < 0)
         return -1;
@@ -210,6 +228,8 @@ static int nnrt_run_config(NnrtRun *r)
                 r->m->name);
     r->seed = c.seed;
     r->save = c.save;
+    r->log_every = c.log_every;
+    r->save_every = c.save_every;
     r->quiet = c.quiet;
     r->src = c.src;
     r->test_src = c.test_src;
@@ -240,6 +260,31 @@ static int nnrt_run_validation(NnrtRun *r)
     return nnrt_errf(r->msg, sizeof r->msg, "%s: %s", what, why);
 }
 
+int nnrt_load_announced(const NnrtModel *m, const NnrtSource *src, NnrtData *d,
+                        const NnrtData *stats, FILE *out, int quiet, char *err, size_t errlen)
+{
+    int say = !quiet && (src->kind == NNRT_SRC_IDX || src->kind == NNRT_SRC_CSV);
+    if (say) {
+        if (src->kind == NNRT_SRC_IDX)
+            fprintf(out, "loading %s, %s... ", src->images, src->labels);
+        else
+            fprintf(out, "loading %s... ", src->csv_path);
+        fflush(out);
+    }
+    int rc = nnrt_data_load(src, m->in_dim, m->label_kind, m->label_dim, nnrt_model_classes(m), d,
+                            stats, err, errlen);
+    if (say && rc < 0)
+        fprintf(out, "failed\n");
+    else if (say)
+        fprintf(out, "%zu rows\n", d->rows);
+    return rc;
+}
+
+static int nnrt_load_set(NnrtRun *r, const NnrtSource *src, NnrtData *d, const NnrtData *stats)
+{
+    return nnrt_load_announced(r->m, src, d, stats, r->out, r->quiet, r->msg, sizeof r->msg);
+}
+
 /* Training and test sets, the permutation, the early-stopping copy and
  * the checkpoint's copy. */
 static int nnrt_run_load(NnrtRun *r)
@@ -248,15 +293,12 @@ static int nnrt_run_load(NnrtRun *r)
     if (r->src.kind == NNRT_SRC_NONE)
         return nnrt_errf(r->msg, sizeof r->msg, "model %s has no training data (a data= "
                          "source or --data)", m->name);
-    if (nnrt_data_load(&r->src, m->in_dim, m->label_kind, m->label_dim, nnrt_model_classes(m),
-                       &r->train, NULL, r->msg, sizeof r->msg) < 0)
+    if (nnrt_load_set(r, &r->src, &r->train, NULL) < 0)
         return -1;
     if (nnrt_run_validation(r) < 0)
         return -1;
     r->has_test = r->test_src.kind != NNRT_SRC_NONE;
-    if (r->has_test && nnrt_data_load(&r->test_src, m->in_dim, m->label_kind, m->label_dim,
-                                      nnrt_model_classes(m), &r->test, &r->train, r->msg,
-                                      sizeof r->msg) < 0)
+    if (r->has_test && nnrt_load_set(r, &r->test_src, &r->test, &r->train) < 0)
         return -1;
     r->perm = malloc(r->train.rows * sizeof *r->perm);
     if (!r->perm)
@@ -270,7 +312,16 @@ static int nnrt_run_load(NnrtRun *r)
     total += nnrt_tensors_numel(m->state, m->n_state);
     if (r->save && !(r->snap = malloc((total ? total : 1) * sizeof(float))))
         return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the checkpoint's copy");
+    if (!(r->stop_path = nnrt_stop_path(r->save, m->name)))
+        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the checkpoint's name");
     return 0;
+}
+
+/* Batches an epoch takes: rows/B, plus one for the rest unless drop_last. */
+static long nnrt_iters(const NnrtRun *r)
+{
+    size_t B = r->m->batch, rows = r->train.rows;
+    return (long)(r->m->drop_last ? rows / B : (rows + B - 1) / B);
 }
 
 /* --init-from FILE: the params from FILE over init's, the optimizer fresh. */
@@ -284,7 +335,7 @@ static int nnrt_run_init_from(NnrtRun *r)
 }
 
 /* init(seed), then the params of --init-from, or the checkpoint of --load
- * with its epoch and step. */
+ * with its epoch, step and batch. */
 static int nnrt_run_start(NnrtRun *r)
 {
     NnrtModel *m = r->m;
@@ -302,7 +353,15 @@ static int nnrt_run_start(NnrtRun *r)
     nnrt_ckpt_meta_free(&meta);
     r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
     r->step = step;
-    if (!r->quiet)
+    r->batch = meta.batch;
+    if (r->batch > 0 && r->batch >= nnrt_iters(r))
+        return nnrt_errf(r->msg, sizeof r->msg, "checkpoint %s stopped after batch %ld of epoch %d, "
+                         "but an epoch here has %ld batches; was it trained on other data or "
+                         "another batch size?", r->a->load, r->batch, r->epoch + 1, nnrt_iters(r));
+    if (!r->quiet && r->batch > 0)
+        fprintf(r->out, "resumed from %s at epoch %d, step %ld (batch %ld of epoch %d done)\n",
+                r->a->load, r->epoch, r->step, r->batch, r->epoch + 1);
+    else if (!r->quiet)
         fprintf(r->out, "resumed from %s at epoch %d, step %ld\n", r->a->load, r->epoch, r->step);
     return 0;
 }
@@ -336,6 +395,7 @@ static void nnrt_snapshot(NnrtRun *r)
     nnrt_tensors_copy(r->m->state, r->m->n_state, end, 1);
     r->snap_epoch = r->epoch;
     r->snap_step = r->step;
+    r->snap_batch = r->batch;
 }
 
 /* A run stopped by a bad loss or a failed write: the checkpoint it asked
@@ -351,13 +411,68 @@ static void nnrt_save_snapshot(NnrtRun *r)
     char msg[1024];
     NnrtCkptMeta meta;
     nnrt_ckpt_meta_of(&r->train, &meta);
+    meta.batch = r->snap_batch;
     if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, &meta, m->params,
                        m->n_params, m->state, m->n_state, msg, sizeof msg) < 0)
         fprintf(r->err, "nnrt: %s\n", msg);
+    else if (meta.batch > 0)
+        fprintf(r->err, "nnrt: saved %s: the state where this run began (epoch %d, step %ld), "
+                "the last before the stop; --load %s resumes from there\n", r->save,
+                r->snap_epoch, r->snap_step, r->save);
     else
         fprintf(r->err, "nnrt: saved %s: the state at the end of epoch %d (step %ld), the last "
                 "before the stop; --load %s resumes from there\n", r->save, r->snap_epoch,
                 r->snap_step, r->save);
+}
+
+/* Stopped by SIGINT or SIGTERM after a step: the state now, with its
+ * position, into stop_path; one line with the command that resumes.
+ * NNRT_EXIT_INTERRUPTED, or 1 when the checkpoint cannot be written. */
+static int nnrt_interrupt(NnrtRun *r)
+{
+    NnrtModel *m = r->m;
+    NnrtCkptMeta meta;
+    nnrt_ckpt_meta_of(&r->train, &meta);
+    meta.batch = r->batch;
+    nnrt_tick_break(&r->tick, r->out);
+    fflush(r->out);
+    if (nnrt_csvlog_close(&r->log, r->msg, sizeof r->msg) < 0)
+        fprintf(r->err, "nnrt: %s\n", r->msg);
+    if (nnrt_ckpt_save(r->stop_path, m->name, r->epoch, r->step, &meta, m->params, m->n_params,
+                       m->state, m->n_state, r->msg, sizeof r->msg) < 0) {
+        fprintf(r->err, "nnrt: interrupted by %s, and %s\n", nnrt_stop_signame(r->sig), r->msg);
+        r->msg[0] = '\0';
+        return 1;
+    }
+    if (r->batch > 0)
+        fprintf(r->err, "nnrt: interrupted by %s in epoch %d after batch %ld of %ld (step %ld): "
+                "saved %s; resume with: ", nnrt_stop_signame(r->sig), r->epoch + 1, r->batch,
+                nnrt_iters(r), r->step, r->stop_path);
+    else
+        fprintf(r->err, "nnrt: interrupted by %s after epoch %d (step %ld): saved %s; resume "
+                "with: ", nnrt_stop_signame(r->sig), r->epoch, r->step, r->stop_path);
+    nnrt_args_resume(r->err, r->a, m->name, r->stop_path);
+    fputc('\n', r->err);
+    fflush(r->err);
+    return NNRT_EXIT_INTERRUPTED;
+}
+
+/* --save-every N: the checkpoint after every N-th epoch, unless it is the
+ * last one and the run's own save follows.  0, or -1 on a write error. */
+static int nnrt_save_every(NnrtRun *r)
+{
+    NnrtModel *m = r->m;
+    if (r->save_every <= 0 || r->epoch % r->save_every != 0 || (r->save && r->epoch >= r->epochs))
+        return 0;
+    NnrtCkptMeta meta;
+    nnrt_ckpt_meta_of(&r->train, &meta);
+    if (nnrt_ckpt_save(r->stop_path, m->name, r->epoch, r->step, &meta, m->params, m->n_params,
+                       m->state, m->n_state, r->msg, sizeof r->msg) < 0)
+        return -1;
+    nnrt_tick_break(&r->tick, r->out);
+    if (!r->quiet)
+        fprintf(r->out, "saved %s (epoch %d, step %ld)\n", r->stop_path, r->epoch, r->step);
+    return 0;
 }
 
 /* ---- the loop ---------------------------------------------------------------- */
@@ -369,6 +484,7 @@ typedef struct NnrtEpoch {
     long iters;
     double sum, rows;       /* the epoch's loss * rows and rows */
     double win_sum, win_rows;
+    int logged;             /* a plain progress line was due in this epoch */
 } NnrtEpoch;
 
 /* An epoch's figures before any evaluation: NaN everywhere. */
@@ -384,9 +500,28 @@ static int nnrt_progress(NnrtRun *r, NnrtEpoch *ep, long iter, const NnrtFigures
 {
     double loss = ep->win_rows > 0 ? ep->win_sum / ep->win_rows : ep->sum / ep->rows;
     ep->win_sum = ep->win_rows = 0.0;
-    if (r->quiet || nnrt_log_progress_val(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0,
-                                          loss, f->val_loss, f->val_acc, f->test_loss,
-                                          f->test_acc) == 0)
+    ep->logged = 1;
+    if (r->quiet || r->tick.on ||
+        nnrt_log_progress_val(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0, loss,
+                              f->val_loss, f->val_acc, f->test_loss, f->test_acc) == 0)
+        return 0;
+    return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
+}
+
+/* The terminal's line after step `iter` of the epoch (end: the epoch is
+ * over; its figures f stay, with a newline when a plain line was due). */
+static int nnrt_tick(NnrtRun *r, NnrtEpoch *ep, long iter, int end, const NnrtFigures *f)
+{
+    if (!r->tick.on)
+        return 0;
+    double secs = nnrt_now() - r->t0;
+    long done = r->step - r->step0, left = ep->iters - iter + (long)(r->epochs - ep->e - 1) * ep->iters;
+    NnrtTickFigures t = { ep->e + 1, r->epochs, iter, ep->iters, secs > 0 ? r->rows_run / secs : 0.0,
+                          ep->rows > 0 ? ep->sum / ep->rows : (double)NAN, f->val_loss, f->val_acc,
+                          f->test_loss, f->test_acc,
+                          done > 0 ? secs / (double)done * (double)left : (double)NAN };
+    int newline = end && (ep->logged || ep->e + 1 >= r->epochs);
+    if (nnrt_tick_draw(&r->tick, r->out, &t, newline) == 0)
         return 0;
     return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
 }
@@ -410,6 +545,7 @@ static int nnrt_step(NnrtRun *r, NnrtEpoch *ep, size_t start, size_t n)
     nnrt_gather(&r->train, r->perm, start, n, m->x_buf, m->t_buf);
     float loss = m->forward(m->x_buf, m->t_buf, (int)n, NNRT_TRAIN);
     if (!isfinite(loss)) {
+        nnrt_tick_break(&r->tick, r->out);
         fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
                 isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
         return 3;
@@ -419,6 +555,7 @@ static int nnrt_step(NnrtRun *r, NnrtEpoch *ep, size_t start, size_t n)
     double w = (double)loss * (double)n;
     ep->sum += w;
     ep->rows += (double)n;
+    r->rows_run += (double)n;
     ep->win_sum += w;
     ep->win_rows += (double)n;
     return 0;
@@ -440,6 +577,7 @@ static int nnrt_early_stop(NnrtRun *r, NnrtEpoch *ep, const NnrtFigures *f)
     if (!(loss > r->best_loss))
         return 0;
     nnrt_params_copy(m, r->best, 0);
+    nnrt_tick_break(&r->tick, r->out);
     if (!r->quiet)
         fprintf(r->out, "early stop at epoch %d: %s loss %.4f rose above %.4f (epoch %d); "
                 "best params restored\n", ep->e + 1, what, loss, r->best_loss, r->best_epoch);
@@ -460,8 +598,10 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
         nnrt_evaluate(m, &r->val, &f.val_loss, &f.val_acc);
     if (eval && r->has_test)
         nnrt_evaluate(m, &r->test, &f.test_loss, &f.test_acc);
-    if ((m->log_every <= 0 || r->step % m->log_every == 0 || eval) &&
+    if ((r->log_every <= 0 || r->step % r->log_every == 0 || eval) &&
         nnrt_progress(r, ep, ep->iters, &f) < 0)
+        return -1;
+    if (nnrt_tick(r, ep, ep->iters, 1, &f) < 0)
         return -1;
     f.loss = ep->sum / ep->rows;
     if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
@@ -476,27 +616,53 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
     return nnrt_early_stop(r, ep, &f);
 }
 
-/* One epoch; 0 go on, 1 early stop, 3 non-finite loss, -1 log error. */
-static int nnrt_epoch(NnrtRun *r, int e)
+/* One epoch, from its batch `first` (> 0 only when resuming an
+ * interrupted epoch); 0 go on, 1 early stop, 3 non-finite loss, -1 log
+ * error, NNRT_EXIT_INTERRUPTED after a signal (r->batch: the batches done). */
+static int nnrt_epoch(NnrtRun *r, int e, long first)
 {
     NnrtModel *m = r->m;
     size_t B = m->batch, rows = r->train.rows;
-    NnrtEpoch ep = { e, nnrt_lr_at(r->lr, m->final_lr, m->decay, e, r->epochs), 0, 0, 0, 0, 0 };
+    NnrtEpoch ep = { e, nnrt_lr_at(r->lr, m->final_lr, m->decay, e, r->epochs), 0, 0, 0, 0, 0, 0 };
     NnrtFigures none = nnrt_no_figures(e + 1);
-    ep.iters = (long)(m->drop_last ? rows / B : (rows + B - 1) / B);
+    ep.iters = nnrt_iters(r);
     nnrt_epoch_perm(r, e);
-    for (long it = 0; it < ep.iters; it++) {
+    for (long it = first; it < ep.iters; it++) {
         size_t start = (size_t)it * B;
         size_t n = rows - start < B ? rows - start : B;
         int rc = nnrt_step(r, &ep, start, n);
         if (rc)
             return rc;
-        if (m->log_every > 0 && r->step % m->log_every == 0 && it + 1 < ep.iters &&
+        if (r->log_every > 0 && r->step % r->log_every == 0 && it + 1 < ep.iters &&
             nnrt_progress(r, &ep, it + 1, &none) < 0)
             return -1;
+        if (it + 1 < ep.iters && nnrt_tick(r, &ep, it + 1, 0, &none) < 0)
+            return -1;
+        if (it + 1 < ep.iters && (r->sig = nnrt_stop_signal()) != 0) {
+            r->batch = it + 1;
+            return NNRT_EXIT_INTERRUPTED;
+        }
     }
     r->epoch = e + 1;
+    r->batch = 0;
     return nnrt_epoch_end(r, &ep);
+}
+
+/* The epochs left; 0 when done (or stopped early), else nnrt_epoch's code. */
+static int nnrt_epochs(NnrtRun *r)
+{
+    for (int e = r->epoch; e < r->epochs; e++) {
+        int rc = nnrt_epoch(r, e, e == r->epoch ? r->batch : 0);
+        if (rc == 1)
+            break;
+        if (rc == 0 && nnrt_save_every(r) < 0)
+            return -1;
+        if (rc == 0 && e + 1 < r->epochs && (r->sig = nnrt_stop_signal()) != 0)
+            return NNRT_EXIT_INTERRUPTED;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int nnrt_train(NnrtRun *r)
@@ -505,34 +671,37 @@ static int nnrt_train(NnrtRun *r)
     if (m->drop_last && r->train.rows < m->batch && r->epoch < r->epochs)
         return nnrt_errf(r->msg, sizeof r->msg, "the training set has %zu rows, fewer than one "
                          "batch of %zu, and drop_last is on", r->train.rows, m->batch);
-    if (r->a->log_csv && nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg, sizeof r->msg) < 0)
+    if (r->a->log_csv && (r->a->load ? nnrt_csvlog_resume(&r->log, r->a->log_csv, r->epoch, r->msg,
+                                                         sizeof r->msg)
+                                     : nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg,
+                                                        sizeof r->msg)) < 0)
         return -1;
     if (r->a->plot && nnrt_history_init(&r->hist, r->epochs > r->epoch ? (size_t)(r->epochs - r->epoch)
                                         : 0, m->acc_kind != NNRT_ACC_NONE, r->msg, sizeof r->msg) < 0)
         return -1;
     nnrt_snapshot(r);
-    for (int e = r->epoch; e < r->epochs; e++) {
-        int rc = nnrt_epoch(r, e);
-        if (rc == 1)
-            break;
-        if (rc != 0)
-            return rc;
-    }
+    nnrt_stop_catch();
+    int rc = nnrt_epochs(r);
+    nnrt_stop_release();
+    if (rc != 0)
+        return rc;
     return nnrt_csvlog_close(&r->log, r->msg, sizeof r->msg);
 }
 
-/* The summary over the whole training (and test) set, then the checkpoint. */
+/* The summary over the whole training (and test) set, then the checkpoint
+ * (none when this run trained nothing: the loaded file is the state). */
 static int nnrt_finish(NnrtRun *r)
 {
     NnrtModel *m = r->m;
     double secs = nnrt_now() - r->t0;
     NnrtFigures f = nnrt_no_figures(r->epoch);
+    nnrt_tick_break(&r->tick, r->out);
     nnrt_evaluate(m, &r->train, &f.loss, &f.acc);
     if (r->has_val)
         nnrt_evaluate(m, &r->val, &f.val_loss, &f.val_acc);
     if (r->has_test)
         nnrt_evaluate(m, &r->test, &f.test_loss, &f.test_acc);
-    if (r->save) {
+    if (r->save && !r->nothing_left) {
         NnrtCkptMeta meta;
         nnrt_ckpt_meta_of(&r->train, &meta);
         if (nnrt_ckpt_save(r->save, m->name, r->epoch, r->step, &meta, m->params, m->n_params,
@@ -541,7 +710,7 @@ static int nnrt_finish(NnrtRun *r)
         if (!r->quiet)
             fprintf(r->out, "saved %s\n", r->save);
     }
-    if (nnrt_log_summary_val(r->out, r->epoch, r->step, secs, f.loss, f.acc, f.val_loss, f.val_acc,
+    if (nnrt_log_summary_val(r->out, r->epoch, r->step, r->step - r->step0, secs, f.loss, f.acc, f.val_loss, f.val_acc,
                              f.test_loss, f.test_acc) < 0)
         return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
     return 0;
@@ -560,6 +729,16 @@ static int nnrt_run_plot(NnrtRun *r)
     return -1;
 }
 
+/* A --load already at --epochs: nothing to train. */
+static int nnrt_nothing_left(NnrtRun *r)
+{
+    if (!r->a->load || r->epoch < r->epochs)
+        return 0;
+    if (!r->quiet)
+        nnrt_stop_nothing_left(r->out, r->a->load, r->epoch, r->epochs);
+    return r->nothing_left = 1;
+}
+
 static int nnrt_run_body(NnrtRun *r)
 {
     if (nnrt_model_check(r->m, r->msg, sizeof r->msg) < 0 || nnrt_run_config(r) < 0 ||
@@ -567,9 +746,17 @@ static int nnrt_run_body(NnrtRun *r)
         return 1;
     if (r->a->gradcheck)
         return nnrt_gradcheck(r->m, &r->train, r->out);
+    nnrt_tick_init(&r->tick, r->out, r->quiet);
+    r->step0 = r->step;
     r->t0 = nnrt_now();
-    int rc = nnrt_train(r);
+    int rc = nnrt_nothing_left(r) ? 0 : nnrt_train(r);
+    if (rc == NNRT_EXIT_INTERRUPTED) {
+        rc = nnrt_interrupt(r);
+        nnrt_run_plot(r); /* the epochs run so far; an error is printed */
+        return rc;
+    }
     if (rc != 0) {
+        nnrt_tick_break(&r->tick, r->out);
         if (rc != 3)
             fprintf(r->err, "nnrt: %s\n", r->msg);
         r->msg[0] = '\0';
@@ -603,6 +790,7 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
     free(r.perm);
     free(r.best);
     free(r.snap);
+    free(r.stop_path);
     nnrt_history_free(&r.hist);
     if (nnrt_write_check(out, "standard output", r.msg, sizeof r.msg) < 0 && rc == 0) {
         fprintf(err, "nnrt: %s\n", r.msg);

@@ -60,6 +60,8 @@ START_TEST(test_defaults_unset)
     ck_assert_ptr_null(a.load);
     ck_assert_ptr_null(a.log_csv);
     ck_assert_int_eq(a.quiet + a.gradcheck + a.help, 0);
+    ck_assert_int_eq(a.save_every, 0);
+    ck_assert_int_eq(a.log_every, -1);
     ck_assert_str_eq(mem_text(&e), "");
     mem_close(&e);
     nnrt_args_free(&a);
@@ -72,7 +74,8 @@ START_TEST(test_every_flag_both_forms)
     Mem e;
     const char *argv[] = { "prog", "--epochs", "12", "--lr=0.5", "--seed", "18446744073709551615",
                            "--data=img.gz,lab.gz", "--test", "t.csv", "--save", "out.st",
-                           "--load=in.st", "--log-csv", "log.csv", "--quiet", "--gradcheck", NULL };
+                           "--load=in.st", "--log-csv", "log.csv", "--quiet", "--gradcheck",
+                           "--save-every", "5", "--log-every=0", NULL };
     ck_assert_msg(parse(&a, &e, argv) == 0, "%s", mem_text(&e));
     ck_assert_int_eq(a.epochs, 12);
     ASSERT_FEQ(a.lr, 0.5f);
@@ -89,6 +92,8 @@ START_TEST(test_every_flag_both_forms)
     ck_assert_int_eq(a.quiet, 1);
     ck_assert_int_eq(a.gradcheck, 1);
     ck_assert_int_eq(a.help, 0);
+    ck_assert_int_eq(a.save_every, 5);
+    ck_assert_int_eq(a.log_every, 0);
     mem_close(&e);
     nnrt_args_free(&a);
     ck_assert_ptr_null(a.owned[0]);
@@ -176,6 +181,16 @@ START_TEST(test_bad_flags)
     check_bad(a12, "prog: --save wants a file name, got '' (try 'prog --help')\n");
     const char *a13[] = { "prog", "--", NULL };
     check_bad(a13, "prog: unexpected argument '--' (try 'prog --help')\n");
+    const char *a14[] = { "prog", "--epoch", "3", NULL };
+    check_bad(a14, "prog: unknown flag '--epoch'; did you mean '--epochs'? (try 'prog --help')\n");
+    const char *a15[] = { "prog", "--log-evry=2", NULL };
+    check_bad(a15, "prog: unknown flag '--log-evry'; did you mean '--log-every'? (try 'prog --help')\n");
+    const char *a16[] = { "prog", "--sav", "x", NULL };
+    check_bad(a16, "prog: unknown flag '--sav'; did you mean '--save'? (try 'prog --help')\n");
+    const char *a17[] = { "prog", "--save-every", "-1", NULL };
+    check_bad(a17, "prog: --save-every wants a whole number >= 0, got '-1' (try 'prog --help')\n");
+    const char *a18[] = { "prog", "--log-every", "x", NULL };
+    check_bad(a18, "prog: --log-every wants a whole number >= 0, got 'x' (try 'prog --help')\n");
 }
 END_TEST
 
@@ -215,13 +230,15 @@ START_TEST(test_usage_lists_flags_and_defaults)
     ASSERT_HAS(t, "--log-csv FILE");
     ASSERT_HAS(t, "--init-from FILE");
     ASSERT_HAS(t, "--plot FILE.svg");
+    ASSERT_HAS(t, "--save-every N");
+    ASSERT_HAS(t, "--log-every N");
     ASSERT_HAS(t, "--quiet");
     ASSERT_HAS(t, "--gradcheck");
     ASSERT_HAS(t, "--help");
     int lines = 0;
     for (const char *p = t; *p; p++)
         lines += *p == '\n';
-    ck_assert_int_eq(lines, 2 + 13);
+    ck_assert_int_eq(lines, 2 + 15);
     mem_close(&o);
 }
 END_TEST
@@ -233,10 +250,12 @@ START_TEST(test_progress_and_summary_lines)
     nnrt_log_progress(o.f, 3, 10, 10, 0.0125, 0.91234, (double)NAN, (double)NAN);
     nnrt_log_progress(o.f, 4, 5, 10, 1.5, 0.5, 0.45671, 0.85123);
     nnrt_log_progress(o.f, 5, 5, 10, 1.5, 0.5, 0.45671, (double)NAN);
-    nnrt_log_summary(o.f, 300, 3000, 0.1234, 0.12962, 0.97333, (double)NAN, (double)NAN);
-    nnrt_log_summary(o.f, 3, 30, 2.0, 0.5, (double)NAN, 0.25, 0.75);
+    nnrt_log_summary(o.f, 300, 3000, 3000, 0.1234, 0.12962, 0.97333, (double)NAN, (double)NAN);
+    nnrt_log_summary(o.f, 3, 30, 30, 2.0, 0.5, (double)NAN, 0.25, 0.75);
     nnrt_log_progress_val(o.f, 6, 5, 10, 1.5, 0.5, 0.3, 0.9, 0.45671, 0.85123);
-    nnrt_log_summary_val(o.f, 3, 30, 2.0, 0.5, 0.8, 0.3, (double)NAN, (double)NAN, (double)NAN);
+    nnrt_log_summary_val(o.f, 3, 30, 30, 2.0, 0.5, 0.8, 0.3, (double)NAN, (double)NAN, (double)NAN);
+    nnrt_log_summary(o.f, 30, 300, 0, 0.0001, 0.5, (double)NAN, (double)NAN, (double)NAN);
+    nnrt_log_summary(o.f, 30, 300, 100, 0.5, 0.5, (double)NAN, (double)NAN, (double)NAN);
     ck_assert_str_eq(mem_text(&o),
                      "| epoch 3 | iter 10/10 | time 0.01s | loss 0.9123\n"
                      "| epoch 4 | iter 5/10 | time 1.50s | loss 0.5000 | test loss 0.4567 | test acc 0.8512\n"
@@ -244,8 +263,67 @@ START_TEST(test_progress_and_summary_lines)
                      "done: 300 epochs, 3000 steps in 0.12s (41.13 us a step) | loss 0.1296 | acc 0.9733\n"
                      "done: 3 epochs, 30 steps in 2.00s (66666.67 us a step) | loss 0.5000 | test loss 0.2500 | test acc 0.7500\n"
                      "| epoch 6 | iter 5/10 | time 1.50s | loss 0.5000 | val loss 0.3000 | val acc 0.9000 | test loss 0.4567 | test acc 0.8512\n"
-                     "done: 3 epochs, 30 steps in 2.00s (66666.67 us a step) | loss 0.5000 | acc 0.8000 | val loss 0.3000\n");
+                     "done: 3 epochs, 30 steps in 2.00s (66666.67 us a step) | loss 0.5000 | acc 0.8000 | val loss 0.3000\n"
+                     "done: 30 epochs, 300 steps in 0.00s | loss 0.5000\n"
+                     "done: 30 epochs, 300 steps in 0.50s (5000.00 us a step) | loss 0.5000\n");
     mem_close(&o);
+}
+END_TEST
+
+/* The resume command: argv without --load (either form), then --load PATH,
+ * quoted where a shell would read it otherwise; a value that looks like
+ * --load (of --save) is kept. */
+START_TEST(test_resume_command)
+{
+    NnrtArgs a;
+    Mem e, o;
+    const char *argv[] = { "./m", "--load", "old.st", "--save", "--load", "--log-csv=my log.csv",
+                           "--load=x", "--epochs", "9", "--data", "it's.csv", NULL };
+    ck_assert_msg(parse(&a, &e, argv) == 0, "%s", mem_text(&e));
+    mem_open(&o);
+    nnrt_args_resume(o.f, &a, "prog", "m.interrupted.safetensors");
+    ck_assert_str_eq(mem_text(&o), "./m --save --load '--log-csv=my log.csv' --epochs 9 --data "
+                                   "'it'\\''s.csv' --load m.interrupted.safetensors");
+    mem_close(&o);
+    mem_close(&e);
+    nnrt_args_free(&a);
+}
+END_TEST
+
+/* --log-csv with --load keeps the rows up to the checkpoint's epoch. */
+START_TEST(test_csv_log_resume)
+{
+    char dir[] = "/tmp/nnrt_log_XXXXXX", path[64], err[256], buf[512] = "";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/log.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n1,0.5,,,,0.1,,\n2,0.4,,,,0.1,,\n3,0.3,,,,0.1,,\n4,0.2", f);
+    fclose(f);
+    NnrtCsvLog log;
+    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_csvlog_row(&log, 3, 0.25, (double)NAN, (double)NAN, (double)NAN, 0.1, err,
+                                     sizeof err), 0);
+    ck_assert_int_eq(nnrt_csvlog_close(&log, err, sizeof err), 0);
+    f = fopen(path, "r");
+    ck_assert_uint_gt(fread(buf, 1, sizeof buf - 1, f), 0);
+    fclose(f);
+    ck_assert_str_eq(buf, "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n1,0.5,,,,0.1,,\n2,0.4,,,,0.1,,\n"
+                          "3,0.25,,,,0.1,,\n");
+    f = fopen(path, "w"); /* not a log: written afresh */
+    fputs("a,b\n1,2\n", f);
+    fclose(f);
+    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_csvlog_close(&log, err, sizeof err), 0);
+    f = fopen(path, "r");
+    memset(buf, 0, sizeof buf);
+    ck_assert_uint_gt(fread(buf, 1, sizeof buf - 1, f), 0);
+    fclose(f);
+    ck_assert_str_eq(buf, "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n");
+    unlink(path);
+    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, err, sizeof err), 0); /* none: new */
+    ck_assert_int_eq(nnrt_csvlog_close(&log, err, sizeof err), 0);
+    unlink(path);
+    rmdir(dir);
 }
 END_TEST
 
@@ -314,6 +392,8 @@ int main(void)
     TCase *lg = tcase_create("log");
     tcase_add_test(lg, test_progress_and_summary_lines);
     tcase_add_test(lg, test_csv_log);
+    tcase_add_test(lg, test_csv_log_resume);
+    tcase_add_test(lg, test_resume_command);
     tcase_add_test(lg, test_lr_schedule);
     tcase_add_test(lg, test_now_and_errf);
     suite_add_tcase(s, lg);

@@ -901,7 +901,7 @@ static int nnrt_cuda_finish(NnrtCudaRun *r)
         if (!r->quiet)
             fprintf(r->out, "saved %s\n", r->save);
     }
-    if (nnrt_log_summary(r->out, r->epoch, r->step, secs, loss, acc, tl, ta) < 0)
+    if (nnrt_log_summary(r->out, r->epoch, r->step, r->step, secs, loss, acc, tl, ta) < 0)
         return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
     return 0;
 }
