@@ -51,23 +51,39 @@
  * What nnrt_main does, in order:
  *   1. parses the flags (nnrt_args_parse; --help prints them with the
  *      model's defaults) and lays them over the train block's defaults;
- *   2. loads the training set with nnrt_data_load; with validation = f,
- *      holds out round(f * rows) of its rows (nnrt_data_split, seeded by
- *      the run's seed; the figures of normalize come from the rows left);
- *      then the test set, normalised with the training figures and its
- *      class names read through the training set's;
+ *   2. loads the training set with nnrt_data_load ("loading FILE... N
+ *      rows" for files, unless --quiet); with validation = f, holds out
+ *      round(f * rows) of its rows (nnrt_data_split, seeded by the run's
+ *      seed; the figures of normalize come from the rows left); then the
+ *      test set, normalised with the training figures and its class names
+ *      read through the training set's;
  *   3. init(seed), then --init-from FILE (the params alone, from any
  *      safetensors file naming them: nnrt_init_from), or --load FILE
- *      (params, optimizer state, epoch, step);
+ *      (params, optimizer state, epoch, step and the batch an interrupted
+ *      epoch reached); a file already at --epochs trains nothing: "nothing
+ *      left to train" and how to train more, the summary, exit 0;
  *   4. --gradcheck: nnrt_gradcheck on the first batch, exit 0 or 1;
  *   5. trains epoch by epoch (below), writes the checkpoint (--save FILE or
  *      the train block's checkpoint, with the training set's input figures
  *      and class names in its metadata: see Checkpoints) and prints the
  *      summary.
  * Exit status: 0 done, 1 a data/checkpoint/file error (one line naming the
- * file), 2 bad flags, 3 the loss became NaN or infinite.  A stop at a
- * failed write (stdout, the CSV log) or a non-finite loss still writes the
- * checkpoint asked for, of the state at the last epoch boundary.
+ * file), 2 bad flags, 3 the loss became NaN or infinite, 130 stopped by
+ * SIGINT or SIGTERM.  A stop at a failed write (stdout, the CSV log) or a
+ * non-finite loss still writes the checkpoint asked for, of the state at
+ * the last epoch boundary.
+ *
+ * Stopping (stop.c): during training SIGINT and SIGTERM only set a flag;
+ * the loop finishes the step at hand (and the epoch's end when it was the
+ * epoch's last step), writes the state after it with epoch, step and batch
+ * to --save, else the train block's checkpoint, else
+ * MODEL.interrupted.safetensors, flushes the logs, prints one line on
+ * stderr with the command that resumes (the run's own flags, --load FILE)
+ * and exits 130.  --load of it goes on at the next batch of the same
+ * permutation: interrupted and resumed, a run (without dropout) ends with
+ * an unbroken run's params bit for bit.  --save-every N writes the same
+ * file after every N-th epoch.  A second signal ends the program at once
+ * (saves are atomic: the file is then the previous one, whole).
  *
  * One epoch e (counted from 0; printed from 1):
  *   lr_e    = nnrt_lr_at(lr, final_lr, decay, e, epochs)
@@ -77,9 +93,11 @@
  *   batches = rows/B full batches, plus the last rows%B rows as a smaller
  *             batch unless drop_last
  *   a step  = gather -> forward(TRAIN) -> backward -> update(lr_e, ++step)
- * A progress line is printed every log_every steps (counted over the whole
- * run), or at the end of each epoch when log_every is 0; its loss is the
- * mean over the batches since the previous line, weighted by rows:
+ * A progress line is printed every log_every steps (--log-every, else the
+ * train block's; counted over the whole run), or at the end of each epoch
+ * when log_every is 0; its loss is the mean over the batches since the
+ * previous line, weighted by rows (on a terminal, a line redrawn in place
+ * replaces these: NnrtTick below):
  *     | epoch 3 | iter 10/10 | time 0.01s | loss 0.9123
  * Every eval_every epochs the validation rows and the test set are
  * evaluated at the end of the epoch (loss with forward(EVAL), accuracy
@@ -89,15 +107,17 @@
  * early_stopping stops at the first evaluation whose validation loss (the
  * test loss when there is no validation) is above the best so far and
  * puts the best params back (optimizer state is not rewound).  --log-csv
- * FILE writes one row per epoch: the epoch's mean training loss, the
- * training accuracy after it (a predict pass, made only for the log or
- * the plot), the test figures when evaluated, lr_e (an empty field when
- * no_lr: the optimizer has no rate, and --lr only draws a warning), then
- * the validation figures.  --plot FILE.svg keeps the same figures per
- * epoch (NnrtHistory) and draws them when training ends, however it ends
+ * FILE (with --load: kept up to the checkpoint's epoch and appended to)
+ * writes one row per epoch: the epoch's mean training loss, the training
+ * accuracy after it (a predict pass, made only for the log or the plot),
+ * the test figures when evaluated, lr_e (an empty field when no_lr: the
+ * optimizer has no rate, and --lr only draws a warning), then the
+ * validation figures.  --plot FILE.svg keeps the same figures per epoch
+ * (NnrtHistory) and draws them when training ends, however it ends
  * (nnrt_plot_svg).  The summary evaluates the whole training set (and the
  * validation rows and the test set) after training:
- *     done: 300 epochs, 3000 steps in 0.12s | loss 0.1296 | acc 0.9733
+ *     done: 300 epochs, 3000 steps in 0.12s (41.13 us a step) | loss 0.1296 | acc 0.9733
+ * (epochs and steps: where training stands; the times: this run's own)
  * "resumed from FILE at epoch E, step S", "params from FILE" and "saved
  * FILE" lines come with --load, --init-from and the checkpoint; --quiet keeps only the summary (errors
  * still go to stderr).  Nothing is allocated inside the training loop.

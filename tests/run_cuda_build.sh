@@ -29,7 +29,10 @@
 #      tabular data: tests/e2e/iris_like.nn without its validation line
 #      (normalize="column" converted on the host) through the checks a-c,
 #      and with it (validation through the runtime's loop) to its targets;
-#      a resumed run prints what an unbroken one prints; a NaN loss stops
+#      a resumed run prints what an unbroken one prints; a run stopped by
+#      SIGTERM mid-training exits 130 and, resumed, saves the unbroken run's
+#      checkpoint (tests/interrupt/long_spiral.nn), a --load with nothing
+#      left exits 0, the progress line redraws on a terminal; a NaN loss stops
 #      with exit 3 and the C program's message, and still saves the
 #      checkpoint of the last epoch boundary (tests/e2e/nan_late.nn);
 #      --init-from the C program's checkpoint gives its loss and accuracy;
@@ -269,6 +272,53 @@ if [ -x "$p.mock" ]; then
         ok "emulation ops_shapes: resumed after 3 epochs, prints what an unbroken run of 6 prints"
     else
         bad "emulation ops_shapes: the resumed run differs from the unbroken one"
+    fi
+fi
+
+# an interrupt: SIGTERM (a background job of sh ignores SIGINT, and the
+# trainer leaves an ignored signal alone) once the CSV log has 2 rows;
+# exit 130, the checkpoint at the step reached (--log-every 25 ends the
+# driver's runs of steps inside an epoch, so the stop can fall there: the
+# 75 steps of an epoch are otherwise one run), and --load of it run to
+# E+2 epochs saves what an unbroken run of E+2 saves, byte for byte; then
+# a --load with nothing left; and the progress line on a terminal (script)
+p=$W/long_spiral
+if $NNC tests/interrupt/long_spiral.nn --target cuda -o "$p.cu" 2>/dev/null && sh tests/cuda/mock/cu2cpp.sh "$p.cu" "$p.cpp" &&
+   $MOCK -c -o "$p.o" "$p.cpp" && $CXX -o "$p.mock" "$p.o" "$W/nnrt_cuda.o" build/libnnrt.a $BLAS_LIBS -lz -lm; then
+    "$p.mock" --epochs 100000 --log-every 25 --log-csv "$p.csv" --save "$p.int.st" >"$p.int.out" 2>&1 &
+    pid=$!
+    i=0
+    while [ $i -lt 600 ] && [ "$( (wc -l <"$p.csv") 2>/dev/null || echo 0)" -lt 3 ] && kill -0 $pid 2>/dev/null; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -TERM $pid 2>/dev/null
+    wait $pid
+    rc=$?
+    e=$(head -c 200 "$p.int.st" 2>/dev/null | grep -ao '"epoch":"[0-9]*"' | grep -o '[0-9][0-9]*')
+    b=$(head -c 200 "$p.int.st" 2>/dev/null | grep -ao '"batch":"[0-9]*"' | grep -o '[0-9][0-9]*')
+    if [ $rc -ne 130 ] || [ -z "$e" ] || ! grep -q "interrupted by SIGTERM.*saved $p.int.st; resume with: .* --load $p.int.st" "$p.int.out"; then
+        bad "emulation long_spiral: SIGTERM: exit $rc, want 130 and the resume line: $(tail -1 "$p.int.out")"
+    else
+        "$p.mock" --epochs $((e + 2)) --load "$p.int.st" --save "$p.res.st" >"$p.res.out" 2>&1
+        "$p.mock" --epochs $((e + 2)) --save "$p.whole.st" >/dev/null 2>&1
+        "$p.mock" --epochs $((e + 2)) --load "$p.whole.st" >"$p.none.out" 2>&1
+        rc2=$?
+        if ! cmp -s "$p.res.st" "$p.whole.st"; then
+            bad "emulation long_spiral: stopped at epoch $e batch ${b:-0} and resumed to $((e + 2)): not the unbroken run's checkpoint"
+        elif [ $rc2 -ne 0 ] || ! grep -q "^nothing left to train: $p.whole.st is at epoch $((e + 2))" "$p.none.out"; then
+            bad "emulation long_spiral: --load at --epochs: exit $rc2: $(head -2 "$p.none.out")"
+        else
+            ok "emulation long_spiral: SIGTERM at epoch $e batch ${b:-0}: exit 130; resumed to $((e + 2)) epochs, the unbroken run's checkpoint byte for byte; --load at --epochs: nothing left, exit 0"
+        fi
+    fi
+    if command -v script >/dev/null 2>&1; then
+        script -qc "$p.mock --epochs 3" /dev/null >"$p.tty" 2>&1
+        if grep -q "$(printf '\r')epoch 2/3 | step [0-9]*/75 | .* | ETA " "$p.tty" && ! grep -q '^| epoch' "$p.tty"; then
+            ok "emulation long_spiral: on a terminal, the progress line redrawn in place (carriage returns) with an ETA"
+        else
+            bad "emulation long_spiral: on a terminal, no redrawn progress line: $(tr '\r' '~' <"$p.tty" | head -c 300)"
+        fi
     fi
 fi
 

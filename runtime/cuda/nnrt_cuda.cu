@@ -547,6 +547,8 @@ typedef struct NnrtCudaRun {
     float lr;
     uint64_t seed;
     const char *save;
+    int log_every, save_every;
+    char *stop_path;       /* an interrupt's and --save-every's checkpoint (nnrt_stop_path) */
     NnrtSource src, test_src;
     NnrtData train, test;
     int has_test, early;
@@ -556,19 +558,29 @@ typedef struct NnrtCudaRun {
     NnrtHistory hist;      /* --plot: the figures of every epoch run */
     int epoch;             /* epochs completed */
     long step;             /* updates done, over all epochs */
+    long batch;            /* batches done of epoch `epoch` (an interrupted one), else 0 */
+    long step0;            /* step when this run began: its throughput counts from here */
+    double rows_run;       /* rows this run has trained on (samples/s) */
+    int nothing_left;      /* --load was already at --epochs: no training, no save */
     double t0;
+    NnrtTick tick;         /* the progress line on a terminal */
+    int sig;               /* the signal that stopped the run, or 0 */
     FILE *step_log;        /* NNRT_STEP_LOG: every step's loss, %.9g */
     char *snap;            /* host copy of params then state at an epoch boundary (a checkpoint due) */
-    int snap_epoch;        /* the epoch and step it holds; -1: none yet */
-    long snap_step;
+    int snap_epoch;        /* the position it holds; snap_epoch -1: none yet */
+    long snap_step, snap_batch;
     char msg[1024];
 } NnrtCudaRun;
+
+/* Steps replayed before the host looks at the losses and at a stop signal. */
+#define NNRT_CUDA_CHUNK 256
 
 typedef struct NnrtCudaEpoch {
     int e;
     float lr;
     long iters;
     double sum, rows, win_sum, win_rows;
+    int logged;            /* a plain progress line was due in this epoch */
 } NnrtCudaEpoch;
 
 /* Mean loss (EVAL, weighted by rows) and accuracy over a whole set, in
@@ -616,6 +628,8 @@ static int nnrt_cuda_config(NnrtCudaRun *r)
                 r->m->name);
     r->seed = c.seed;
     r->save = c.save;
+    r->log_every = c.log_every;
+    r->save_every = c.save_every;
     r->quiet = c.quiet;
     r->src = c.src;
     r->test_src = c.test_src;
@@ -628,13 +642,11 @@ static int nnrt_cuda_load(NnrtCudaRun *r)
     NnrtModel *m = r->m;
     if (r->src.kind == NNRT_SRC_NONE)
         return nnrt_errf(r->msg, sizeof r->msg, "model %s has no training data (a data= source or --data)", m->name);
-    size_t classes = nnrt_model_classes(m);
-    if (nnrt_data_load(&r->src, m->in_dim, m->label_kind, m->label_dim, classes, &r->train, NULL, r->msg,
-                       sizeof r->msg) < 0)
+    if (nnrt_load_announced(m, &r->src, &r->train, NULL, r->out, r->quiet, r->msg, sizeof r->msg) < 0)
         return -1;
     r->has_test = r->test_src.kind != NNRT_SRC_NONE;
-    if (r->has_test && nnrt_data_load(&r->test_src, m->in_dim, m->label_kind, m->label_dim, classes, &r->test,
-                                      &r->train, r->msg, sizeof r->msg) < 0)
+    if (r->has_test && nnrt_load_announced(m, &r->test_src, &r->test, &r->train, r->out, r->quiet, r->msg,
+                                           sizeof r->msg) < 0)
         return -1;
     r->early = m->early_stopping && r->has_test;
     if (m->early_stopping && !r->has_test)
@@ -659,7 +671,16 @@ static int nnrt_cuda_load(NnrtCudaRun *r)
     const char *path = getenv("NNRT_STEP_LOG");
     if (path && *path && !(r->step_log = fopen(path, "w")))
         return nnrt_errf(r->msg, sizeof r->msg, "cannot write NNRT_STEP_LOG %s", path);
+    if (!(r->stop_path = nnrt_stop_path(r->save, m->name)))
+        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the checkpoint's name");
     return 0;
+}
+
+/* Batches an epoch takes: rows/B, plus one for the rest unless drop_last. */
+static long nnrt_cuda_iters(const NnrtCudaRun *r)
+{
+    size_t B = r->m->batch, rows = r->train.rows;
+    return (long)(r->m->drop_last ? rows / B : (rows + B - 1) / B);
 }
 
 /* --init-from FILE into the host mirrors (train.c's nnrt_run_init_from), then uploaded. */
@@ -674,7 +695,7 @@ static int nnrt_cuda_init_from(NnrtCudaRun *r)
 }
 
 /* init(seed), then the params of --init-from, or the checkpoint of --load
- * with its epoch and step. */
+ * with its epoch, step and batch. */
 static int nnrt_cuda_start(NnrtCudaRun *r)
 {
     NnrtModel *m = r->m;
@@ -693,7 +714,15 @@ static int nnrt_cuda_start(NnrtCudaRun *r)
     nnrt_cuda_upload_params();
     r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
     r->step = step;
-    if (!r->quiet)
+    r->batch = meta.batch;
+    if (r->batch > 0 && r->batch >= nnrt_cuda_iters(r))
+        return nnrt_errf(r->msg, sizeof r->msg, "checkpoint %s stopped after batch %ld of epoch %d, but an epoch "
+                         "here has %ld batches; was it trained on other data or another batch size?", r->a->load,
+                         r->batch, r->epoch + 1, nnrt_cuda_iters(r));
+    if (!r->quiet && r->batch > 0)
+        fprintf(r->out, "resumed from %s at epoch %d, step %ld (batch %ld of epoch %d done)\n", r->a->load,
+                r->epoch, r->step, r->batch, r->epoch + 1);
+    else if (!r->quiet)
         fprintf(r->out, "resumed from %s at epoch %d, step %ld\n", r->a->load, r->epoch, r->step);
     return 0;
 }
@@ -703,8 +732,25 @@ static int nnrt_cuda_progress(NnrtCudaRun *r, NnrtCudaEpoch *ep, long iter, doub
 {
     double loss = ep->win_rows > 0 ? ep->win_sum / ep->win_rows : ep->sum / ep->rows;
     ep->win_sum = ep->win_rows = 0.0;
-    if (r->quiet ||
+    ep->logged = 1;
+    if (r->quiet || r->tick.on ||
         nnrt_log_progress(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0, loss, test_loss, test_acc) == 0)
+        return 0;
+    return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
+}
+
+/* The terminal's line after step `iter` of the epoch (train.c's nnrt_tick). */
+static int nnrt_cuda_tick(NnrtCudaRun *r, NnrtCudaEpoch *ep, long iter, int end, double tl, double ta)
+{
+    if (!r->tick.on)
+        return 0;
+    double secs = nnrt_now() - r->t0;
+    long done = r->step - r->step0, left = ep->iters - iter + (long)(r->epochs - ep->e - 1) * ep->iters;
+    NnrtTickFigures f = {ep->e + 1, r->epochs, iter, ep->iters, secs > 0 ? r->rows_run / secs : 0.0,
+                         ep->rows > 0 ? ep->sum / ep->rows : (double)NAN, (double)NAN, (double)NAN, tl, ta,
+                         done > 0 ? secs / (double)done * (double)left : (double)NAN};
+    int newline = end && (ep->logged || ep->e + 1 >= r->epochs);
+    if (nnrt_tick_draw(&r->tick, r->out, &f, newline) == 0)
         return 0;
     return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
 }
@@ -721,6 +767,7 @@ static void nnrt_cuda_snapshot(NnrtCudaRun *r)
     memcpy(r->snap + cm->params_bytes, cm->host_state, cm->state_bytes);
     r->snap_epoch = r->epoch;
     r->snap_step = r->step;
+    r->snap_batch = r->batch;
 }
 
 /* A run stopped by a bad loss or a failed write: the checkpoint it asked
@@ -736,12 +783,67 @@ static void nnrt_cuda_save_snapshot(NnrtCudaRun *r)
     char msg[1024];
     NnrtCkptMeta meta;
     nnrt_ckpt_meta_of(&r->train, &meta);
+    meta.batch = r->snap_batch;
     if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, &meta, m->params, m->n_params, m->state,
                        m->n_state, msg, sizeof msg) < 0)
         fprintf(r->err, "nnrt: %s\n", msg);
+    else if (meta.batch > 0)
+        fprintf(r->err, "nnrt: saved %s: the state where this run began (epoch %d, step %ld), the last before the "
+                "stop; --load %s resumes from there\n", r->save, r->snap_epoch, r->snap_step, r->save);
     else
         fprintf(r->err, "nnrt: saved %s: the state at the end of epoch %d (step %ld), the last before the stop; "
                 "--load %s resumes from there\n", r->save, r->snap_epoch, r->snap_step, r->save);
+}
+
+/* Stopped by SIGINT or SIGTERM after a run of steps (train.c's
+ * nnrt_interrupt): the device's state now, with its position, into
+ * stop_path; one line with the command that resumes. */
+static int nnrt_cuda_interrupt(NnrtCudaRun *r)
+{
+    NnrtModel *m = r->m;
+    NnrtCkptMeta meta;
+    nnrt_ckpt_meta_of(&r->train, &meta);
+    meta.batch = r->batch;
+    nnrt_tick_break(&r->tick, r->out);
+    fflush(r->out);
+    if (nnrt_csvlog_close(&r->log, r->msg, sizeof r->msg) < 0)
+        fprintf(r->err, "nnrt: %s\n", r->msg);
+    nnrt_cuda_download_params();
+    if (nnrt_ckpt_save(r->stop_path, m->name, r->epoch, r->step, &meta, m->params, m->n_params, m->state, m->n_state,
+                       r->msg, sizeof r->msg) < 0) {
+        fprintf(r->err, "nnrt: interrupted by %s, and %s\n", nnrt_stop_signame(r->sig), r->msg);
+        r->msg[0] = '\0';
+        return 1;
+    }
+    if (r->batch > 0)
+        fprintf(r->err, "nnrt: interrupted by %s in epoch %d after batch %ld of %ld (step %ld): saved %s; resume "
+                "with: ", nnrt_stop_signame(r->sig), r->epoch + 1, r->batch, nnrt_cuda_iters(r), r->step,
+                r->stop_path);
+    else
+        fprintf(r->err, "nnrt: interrupted by %s after epoch %d (step %ld): saved %s; resume with: ",
+                nnrt_stop_signame(r->sig), r->epoch, r->step, r->stop_path);
+    nnrt_args_resume(r->err, r->a, m->name, r->stop_path);
+    fputc('\n', r->err);
+    fflush(r->err);
+    return NNRT_EXIT_INTERRUPTED;
+}
+
+/* --save-every N (train.c's nnrt_save_every).  0, or -1 on a write error. */
+static int nnrt_cuda_save_every(NnrtCudaRun *r)
+{
+    NnrtModel *m = r->m;
+    if (r->save_every <= 0 || r->epoch % r->save_every != 0 || (r->save && r->epoch >= r->epochs))
+        return 0;
+    NnrtCkptMeta meta;
+    nnrt_ckpt_meta_of(&r->train, &meta);
+    nnrt_cuda_download_params();
+    if (nnrt_ckpt_save(r->stop_path, m->name, r->epoch, r->step, &meta, m->params, m->n_params, m->state, m->n_state,
+                       r->msg, sizeof r->msg) < 0)
+        return -1;
+    nnrt_tick_break(&r->tick, r->out);
+    if (!r->quiet)
+        fprintf(r->out, "saved %s (epoch %d, step %ld)\n", r->stop_path, r->epoch, r->step);
+    return 0;
 }
 
 /* This epoch's order of rows on the host (train.c's nnrt_epoch_perm), then on the device. */
@@ -777,6 +879,7 @@ static int nnrt_cuda_steps(NnrtCudaRun *r, NnrtCudaEpoch *ep, long from, long to
         float loss = dev.losses_h[it];
         double n = (double)nnrt_cuda_rows_of(r, it);
         if (!isfinite(loss)) {
+            nnrt_tick_break(&r->tick, r->out);
             fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
                     isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
             return 3;
@@ -787,6 +890,7 @@ static int nnrt_cuda_steps(NnrtCudaRun *r, NnrtCudaEpoch *ep, long from, long to
         double w = (double)loss * n;
         ep->sum += w;
         ep->rows += n;
+        r->rows_run += n;
         ep->win_sum += w;
         ep->win_rows += n;
     }
@@ -804,7 +908,9 @@ static int nnrt_cuda_epoch_end(NnrtCudaRun *r, NnrtCudaEpoch *ep)
     nnrt_cuda_snapshot(r);
     if (eval)
         nnrt_cuda_eval(r, &dev.test, 1, &tl, &ta);
-    if ((m->log_every <= 0 || r->step % m->log_every == 0 || eval) && nnrt_cuda_progress(r, ep, ep->iters, tl, ta) < 0)
+    if ((r->log_every <= 0 || r->step % r->log_every == 0 || eval) && nnrt_cuda_progress(r, ep, ep->iters, tl, ta) < 0)
+        return -1;
+    if (nnrt_cuda_tick(r, ep, ep->iters, 1, tl, ta) < 0)
         return -1;
     if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
         nnrt_cuda_eval(r, &dev.train, 0, &unused, &acc);
@@ -825,39 +931,66 @@ static int nnrt_cuda_epoch_end(NnrtCudaRun *r, NnrtCudaEpoch *ep)
     if (!(tl > r->best_loss))
         return 0;
     NNRT_CUDA_CHECK(cudaMemcpyAsync(params, dev.best, r->cm->params_bytes, cudaMemcpyDeviceToDevice, dev.s));
+    nnrt_tick_break(&r->tick, r->out);
     if (!r->quiet)
         fprintf(r->out, "early stop at epoch %d: test loss %.4f rose above %.4f (epoch %d); best params restored\n",
                 ep->e + 1, tl, r->best_loss, r->best_epoch);
     return 1;
 }
 
-/* One epoch: the permutation and the control block once, then the steps
- * in runs that end where a progress line is due (log_every) or at the end
- * of the epoch.  0 go on, 1 early stop, 3 non-finite loss, -1 log error. */
-static int nnrt_cuda_epoch(NnrtCudaRun *r, int e)
+/* One epoch from its batch `first` (> 0 only when resuming an interrupted
+ * epoch): the permutation and the control block once, then the steps in
+ * runs of at most NNRT_CUDA_CHUNK that end where a progress line is due
+ * (log_every) or at the end of the epoch; a stop signal is looked at after
+ * each run.  0 go on, 1 early stop, 3 non-finite loss, -1 log error,
+ * NNRT_EXIT_INTERRUPTED after a signal (r->batch: the batches done). */
+static int nnrt_cuda_epoch(NnrtCudaRun *r, int e, long first)
 {
     NnrtModel *m = r->m;
-    size_t B = m->batch, rows = r->train.rows;
-    NnrtCudaEpoch ep = {e, nnrt_lr_at(r->lr, m->final_lr, m->decay, e, r->epochs), 0, 0, 0, 0, 0};
-    ep.iters = (long)(m->drop_last ? rows / B : (rows + B - 1) / B);
+    NnrtCudaEpoch ep = {e, nnrt_lr_at(r->lr, m->final_lr, m->decay, e, r->epochs), 0, 0, 0, 0, 0, 0};
+    ep.iters = nnrt_cuda_iters(r);
     nnrt_cuda_perm(r, e);
-    nnrt_cuda_set_ctl(ep.lr, r->step, 0);
-    for (long it = 0; it < ep.iters;) {
-        long to = ep.iters;
-        if (m->log_every > 0) {
-            long due = it + (m->log_every - r->step % m->log_every);
+    nnrt_cuda_set_ctl(ep.lr, r->step, (int)first);
+    for (long it = first; it < ep.iters;) {
+        long to = it + NNRT_CUDA_CHUNK < ep.iters ? it + NNRT_CUDA_CHUNK : ep.iters;
+        if (r->log_every > 0) {
+            long due = it + (r->log_every - r->step % r->log_every);
             to = due < to ? due : to;
         }
         int rc = nnrt_cuda_steps(r, &ep, it, to);
         if (rc)
             return rc;
         it = to;
-        if (m->log_every > 0 && r->step % m->log_every == 0 && it < ep.iters &&
+        if (r->log_every > 0 && r->step % r->log_every == 0 && it < ep.iters &&
             nnrt_cuda_progress(r, &ep, it, (double)NAN, (double)NAN) < 0)
             return -1;
+        if (it < ep.iters && nnrt_cuda_tick(r, &ep, it, 0, (double)NAN, (double)NAN) < 0)
+            return -1;
+        if (it < ep.iters && (r->sig = nnrt_stop_signal()) != 0) {
+            r->batch = it;
+            return NNRT_EXIT_INTERRUPTED;
+        }
     }
     r->epoch = e + 1;
+    r->batch = 0;
     return nnrt_cuda_epoch_end(r, &ep);
+}
+
+/* The epochs left; 0 when done (or stopped early), else nnrt_cuda_epoch's code. */
+static int nnrt_cuda_epochs(NnrtCudaRun *r)
+{
+    for (int e = r->epoch; e < r->epochs; e++) {
+        int rc = nnrt_cuda_epoch(r, e, e == r->epoch ? r->batch : 0);
+        if (rc == 1)
+            break;
+        if (rc == 0 && nnrt_cuda_save_every(r) < 0)
+            return -1;
+        if (rc == 0 && e + 1 < r->epochs && (r->sig = nnrt_stop_signal()) != 0)
+            return NNRT_EXIT_INTERRUPTED;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int nnrt_cuda_train(NnrtCudaRun *r)
@@ -866,19 +999,19 @@ static int nnrt_cuda_train(NnrtCudaRun *r)
     if (m->drop_last && r->train.rows < m->batch && r->epoch < r->epochs)
         return nnrt_errf(r->msg, sizeof r->msg, "the training set has %zu rows, fewer than one batch of %zu, and "
                          "drop_last is on", r->train.rows, m->batch);
-    if (r->a->log_csv && nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg, sizeof r->msg) < 0)
+    const char *csv = r->a->log_csv;
+    if (csv && (r->a->load ? nnrt_csvlog_resume(&r->log, csv, r->epoch, r->msg, sizeof r->msg)
+                           : nnrt_csvlog_open(&r->log, csv, r->msg, sizeof r->msg)) < 0)
         return -1;
     if (r->a->plot && nnrt_history_init(&r->hist, r->epochs > r->epoch ? (size_t)(r->epochs - r->epoch) : 0,
                                         m->acc_kind != NNRT_ACC_NONE, r->msg, sizeof r->msg) < 0)
         return -1;
     nnrt_cuda_snapshot(r);
-    for (int e = r->epoch; e < r->epochs; e++) {
-        int rc = nnrt_cuda_epoch(r, e);
-        if (rc == 1)
-            break;
-        if (rc != 0)
-            return rc;
-    }
+    nnrt_stop_catch();
+    int rc = nnrt_cuda_epochs(r);
+    nnrt_stop_release();
+    if (rc != 0)
+        return rc;
     return nnrt_csvlog_close(&r->log, r->msg, sizeof r->msg);
 }
 
@@ -888,10 +1021,11 @@ static int nnrt_cuda_finish(NnrtCudaRun *r)
     NnrtModel *m = r->m;
     double secs = nnrt_now() - r->t0;
     double loss, acc, tl = (double)NAN, ta = (double)NAN;
+    nnrt_tick_break(&r->tick, r->out);
     nnrt_cuda_eval(r, &dev.train, 1, &loss, &acc);
     if (r->has_test)
         nnrt_cuda_eval(r, &dev.test, 1, &tl, &ta);
-    if (r->save) {
+    if (r->save && !r->nothing_left) {
         nnrt_cuda_download_params();
         NnrtCkptMeta meta;
         nnrt_ckpt_meta_of(&r->train, &meta);
@@ -901,7 +1035,7 @@ static int nnrt_cuda_finish(NnrtCudaRun *r)
         if (!r->quiet)
             fprintf(r->out, "saved %s\n", r->save);
     }
-    if (nnrt_log_summary(r->out, r->epoch, r->step, r->step, secs, loss, acc, tl, ta) < 0)
+    if (nnrt_log_summary(r->out, r->epoch, r->step, r->step - r->step0, secs, loss, acc, tl, ta) < 0)
         return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
     return 0;
 }
@@ -922,9 +1056,20 @@ static int nnrt_cuda_body(NnrtCudaRun *r)
 {
     if (nnrt_cuda_config(r) < 0 || nnrt_cuda_load(r) < 0 || nnrt_cuda_start(r) < 0)
         return 1;
+    nnrt_tick_init(&r->tick, r->out, r->quiet);
+    r->step0 = r->step;
     r->t0 = nnrt_now();
-    int rc = nnrt_cuda_train(r);
+    r->nothing_left = r->a->load && r->epoch >= r->epochs;
+    if (r->nothing_left && !r->quiet)
+        nnrt_stop_nothing_left(r->out, r->a->load, r->epoch, r->epochs);
+    int rc = r->nothing_left ? 0 : nnrt_cuda_train(r);
+    if (rc == NNRT_EXIT_INTERRUPTED) {
+        rc = nnrt_cuda_interrupt(r);
+        nnrt_cuda_plot(r); /* the epochs run so far; an error is printed */
+        return rc;
+    }
     if (rc != 0) {
+        nnrt_tick_break(&r->tick, r->out);
         if (rc != 3)
             fprintf(r->err, "nnrt: %s\n", r->msg);
         r->msg[0] = '\0';
@@ -959,6 +1104,7 @@ static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *
     nnrt_data_free(&r.test);
     free(r.snap);
     nnrt_history_free(&r.hist);
+    free(r.stop_path);
     if (nnrt_write_check(out, "standard output", r.msg, sizeof r.msg) < 0 && rc == 0) {
         fprintf(err, "nnrt: %s\n", r.msg);
         rc = 1;
