@@ -203,6 +203,43 @@ START_TEST(test_hand_written_file)
 END_TEST
 
 /* Loads ckpt as model into the model; expects failure with nothing changed. */
+/* A mid-epoch position: "batch" is written only when > 0 and comes back;
+ * a file without it loads as batch 0; a malformed one is refused. */
+START_TEST(test_position_round_trip)
+{
+    char err[256];
+    long epoch = -1, step = -1;
+    fill_model(2.0f);
+    NnrtCkptMeta meta, got;
+    memset(&meta, 0, sizeof meta);
+    meta.batch = 7;
+    ck_assert_msg(nnrt_ckpt_save(ckpt, "twolayer", 4, 47, &meta, params, 2, state, 2, err, sizeof err) == 0,
+                  "%s", err);
+    size_t len;
+    unsigned char *b = slurp(ckpt, &len);
+    ASSERT_HAS((const char *)b + 8, "\"epoch\":\"4\",\"step\":\"47\",\"batch\":\"7\"}");
+    free(b);
+    memset(&got, 0, sizeof got);
+    got.in_dim = 2;
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", &epoch, &step, &got, params, 2, state, 2, err, sizeof err), 0);
+    ck_assert_int_eq(epoch, 4);
+    ck_assert_int_eq(step, 47);
+    ck_assert_int_eq(got.batch, 7);
+    nnrt_ckpt_meta_free(&got);
+    save_model("twolayer", 5, 50);
+    b = slurp(ckpt, &len);
+    ck_assert_ptr_null(strstr((const char *)b + 8, "batch"));
+    free(b);
+    memset(&got, 0, sizeof got);
+    got.in_dim = 2;
+    got.batch = 99;
+    ck_assert_int_eq(nnrt_ckpt_load(ckpt, "twolayer", &epoch, &step, &got, params, 2, state, 2, err, sizeof err), 0);
+    ck_assert_int_eq(got.batch, 0);
+    ck_assert_int_eq(epoch, 5);
+    nnrt_ckpt_meta_free(&got);
+}
+END_TEST
+
 static const char *load_fails(const char *model)
 {
     static char err[512];
@@ -251,6 +288,15 @@ static void st_file(const char *json, long adjust, size_t data_len)
     spit(ckpt, b, 8 + padded + data_len);
     free(b);
 }
+
+START_TEST(test_bad_batch_refused)
+{
+    st_file("{\"__metadata__\":{\"model\":\"twolayer\",\"epoch\":\"1\",\"step\":\"3\",\"batch\":\"-2\"},"
+            F32("W1", "[2,3]", 0, 24) "," F32("b1", "[3]", 24, 36) "," F32("opt.W1.v", "[2,3]", 36, 60) ","
+            F32("opt.b1.v", "[3]", 60, 72) "}", 0, 72);
+    ASSERT_HAS(load_fails("twolayer"), "epoch, step and batch must be whole numbers");
+}
+END_TEST
 
 START_TEST(test_wrong_model_rejected)
 {
@@ -912,6 +958,8 @@ int main(void)
     TCase *tc = tcase_create("safetensors");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_position_round_trip);
+    tcase_add_test(tc, test_bad_batch_refused);
     tcase_add_test(tc, test_tiny_file_bytes);
     tcase_add_test(tc, test_hand_written_file);
     tcase_add_test(tc, test_wrong_model_rejected);
