@@ -307,7 +307,7 @@ int main(int argc, char **argv)
     m.acc_threshold = 0.5f;
     m.classes = 10;
     m.epochs = 30;
-    m.lr = 0.05f;
+    m.lr = 0.02f;
     m.final_lr = 0.001f;
     m.decay = NNRT_DECAY_LINEAR;
     m.shuffle = 1;
