@@ -3,8 +3,9 @@
  *   nnrt_main = flags -> nnrt_run
  *   nnrt_run  = config (flags over the train block) -> load data ->
  *               init, --init-from or --load -> [gradcheck] -> epochs ->
- *               [plot] -> summary -> checkpoint (with the training set's
- *               input figures and class names in its metadata)
+ *               summary -> checkpoint (with the training set's input
+ *               figures and class names in its metadata) -> [plot: the
+ *               epochs there were, however the run ended]
  *
  * Everything the loop needs (the permutation, the copy of the best params
  * for early stopping, --plot's history) is allocated before the first
@@ -716,8 +717,8 @@ static int nnrt_finish(NnrtRun *r)
     return 0;
 }
 
-/* --plot: the figures of the epochs run, however the run ended (an
- * error is printed here: a failed plot costs no checkpoint). */
+/* --plot: the figures of the epochs run, however the run ended (after
+ * the checkpoint and the summary; an error is printed here). */
 static int nnrt_run_plot(NnrtRun *r)
 {
     char msg[1024];
@@ -761,13 +762,9 @@ static int nnrt_run_body(NnrtRun *r)
             fprintf(r->err, "nnrt: %s\n", r->msg);
         r->msg[0] = '\0';
         nnrt_save_snapshot(r);
-        nnrt_run_plot(r);
         return rc == 3 ? 3 : 1;
     }
-    int plot = nnrt_run_plot(r);
-    if (nnrt_finish(r) < 0)
-        return 1;
-    return plot < 0 ? 1 : 0;
+    return nnrt_finish(r) < 0 ? 1 : 0;
 }
 
 int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
@@ -782,6 +779,8 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
     int rc = nnrt_run_body(&r);
     if (rc == 1 && r.msg[0])
         fprintf(err, "nnrt: %s\n", r.msg);
+    if (nnrt_run_plot(&r) < 0 && rc == 0)
+        rc = 1;
     if (r.log.f)
         nnrt_csvlog_close(&r.log, NULL, 0);
     nnrt_data_free(&r.train);

@@ -3,7 +3,7 @@
  *   nnrt_cuda_main = flags -> device setup -> nnrt_cuda_run
  *   nnrt_cuda_run  = config (flags over the train block) -> load data ->
  *                    upload it -> init, --init-from or --load -> epochs ->
- *                    [plot] -> summary -> checkpoint
+ *                    summary -> checkpoint -> [plot]
  *
  * It is train.c's driver with the loop moved onto the device: the same
  * flags, messages, progress lines, CSV rows, early stopping and
@@ -1074,13 +1074,9 @@ static int nnrt_cuda_body(NnrtCudaRun *r)
             fprintf(r->err, "nnrt: %s\n", r->msg);
         r->msg[0] = '\0';
         nnrt_cuda_save_snapshot(r);
-        nnrt_cuda_plot(r);
         return rc == 3 ? 3 : 1;
     }
-    int plot = nnrt_cuda_plot(r);
-    if (nnrt_cuda_finish(r) < 0)
-        return 1;
-    return plot < 0 ? 1 : 0;
+    return nnrt_cuda_finish(r) < 0 ? 1 : 0;
 }
 
 static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *err)
@@ -1096,6 +1092,8 @@ static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *
     int rc = nnrt_cuda_body(&r);
     if (rc == 1 && r.msg[0])
         fprintf(err, "nnrt: %s\n", r.msg);
+    if (nnrt_cuda_plot(&r) < 0 && rc == 0)
+        rc = 1;
     if (r.log.f)
         nnrt_csvlog_close(&r.log, NULL, 0);
     if (r.step_log)
