@@ -183,11 +183,14 @@ demo: all
 # ---- generated/: the emitted program of every model, kept for reading -------
 MODELS := $(wildcard models/*.nn)
 
+# generated/lib/: library mode (--emit library) of the spiral model, the
+# header a device program includes and the functions beside it.
 regen: all
 	@for m in $(MODELS); do \
 	    $(BUILD)/nnc $$m -o generated/$$(basename $$m .nn).c || exit 1; \
 	done
-	@if git diff --quiet -- generated/ 2>/dev/null; then echo "regen: generated/ is up to date"; \
+	@mkdir -p generated/lib && $(BUILD)/nnc models/twolayer.nn --emit library -o generated/lib/twolayer.c
+	@if git diff --quiet -- generated/ 2>/dev/null && [ -z "$$(git ls-files --others -- generated/)" ]; then echo "regen: generated/ is up to date"; \
 	 else git diff --stat -- generated/; echo "regen: generated/ changed; commit it if the change is intended"; fi
 
 # ---- make report: every model's memory plan against its targets, ---------

@@ -6,7 +6,8 @@
 #      compared with generated/NAME.c (diff -u); a difference means the
 #      committed file is stale: "generated/NAME.c is out of date: run make
 #      regen".  The header names only the output's file name, so the two
-#      compare byte for byte.
+#      compare byte for byte.  The same for library mode:
+#      generated/lib/twolayer.c and twolayer.h (--emit library).
 #   2. every generated/NAME.c compiles with gcc and with clang under
 #      -std=c99 -Wall -Wextra -Werror -pedantic (clang is skipped, with a
 #      visible line, where it is not installed).
@@ -45,6 +46,22 @@ for m in models/*.nn; do
         head -40 "$OUT/$name.diff" | sed 's/^/     /'
     fi
 done
+# Library mode: generated/lib/twolayer.c and its header twolayer.h.
+mkdir -p "$OUT/lib"
+if ! "$NNC" models/twolayer.nn --emit library -o "$OUT/lib/twolayer.c" 2>"$OUT/lib.err"; then
+    bad "regen lib/twolayer: nnc --emit library failed: $(head -1 "$OUT/lib.err")"
+else
+    for f in twolayer.c twolayer.h; do
+        if [ ! -f "generated/lib/$f" ]; then
+            bad "generated/lib/$f is missing: run make regen"
+        elif diff -u "generated/lib/$f" "$OUT/lib/$f" >"$OUT/lib.diff"; then
+            ok "regen lib/$f: generated/lib/$f matches the compiler"
+        else
+            bad "generated/lib/$f is out of date: run make regen"
+            head -40 "$OUT/lib.diff" | sed 's/^/     /'
+        fi
+    done
+fi
 # A generated file whose model is gone is stale too.
 for c in generated/*.c; do
     [ -f "$c" ] || continue
@@ -61,11 +78,12 @@ for cc in gcc clang; do
         echo "skip $cc: $cc not found, skipped"
     fi
 done
-for c in generated/*.c; do
+for c in generated/*.c generated/lib/*.c; do
     [ -f "$c" ] || continue
     name=$(basename "$c" .c)
+    case "$c" in generated/lib/*) name=lib_$name ;; esac
     for cc in $compilers; do
-        if $cc $STRICT -o "$OUT/$name.$cc.o" "$c" 2>"$OUT/$name.$cc.err"; then
+        if $cc $STRICT -I"$(dirname "$c")" -o "$OUT/$name.$cc.o" "$c" 2>"$OUT/$name.$cc.err"; then
             ok "$cc $name: builds with $STRICT"
         else
             bad "$cc $name: does not build with $STRICT:"
