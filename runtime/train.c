@@ -751,11 +751,8 @@ static int nnrt_run_body(NnrtRun *r)
     r->step0 = r->step;
     r->t0 = nnrt_now();
     int rc = nnrt_nothing_left(r) ? 0 : nnrt_train(r);
-    if (rc == NNRT_EXIT_INTERRUPTED) {
-        rc = nnrt_interrupt(r);
-        nnrt_run_plot(r); /* the epochs run so far; an error is printed */
-        return rc;
-    }
+    if (rc == NNRT_EXIT_INTERRUPTED)
+        return nnrt_interrupt(r); /* the plot of the epochs run follows, as for every stop */
     if (rc != 0) {
         nnrt_tick_break(&r->tick, r->out);
         if (rc != 3)

@@ -1063,11 +1063,8 @@ static int nnrt_cuda_body(NnrtCudaRun *r)
     if (r->nothing_left && !r->quiet)
         nnrt_stop_nothing_left(r->out, r->a->load, r->epoch, r->epochs);
     int rc = r->nothing_left ? 0 : nnrt_cuda_train(r);
-    if (rc == NNRT_EXIT_INTERRUPTED) {
-        rc = nnrt_cuda_interrupt(r);
-        nnrt_cuda_plot(r); /* the epochs run so far; an error is printed */
-        return rc;
-    }
+    if (rc == NNRT_EXIT_INTERRUPTED)
+        return nnrt_cuda_interrupt(r); /* the plot of the epochs run follows, as for every stop */
     if (rc != 0) {
         nnrt_tick_break(&r->tick, r->out);
         if (rc != 3)
