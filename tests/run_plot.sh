@@ -12,7 +12,8 @@
 #   - a NaN stop (tests/e2e/nan_late.nn: exit 3 in epoch 2): the one epoch
 #     there is, as markers, in a valid chart; the same for --epochs 1;
 #   - a regression model (no accuracy): one panel;
-#   - --epochs 0: empty panels, still valid;
+#   - --epochs 0: empty panels, still valid; a run stopped by SIGTERM
+#     (exit 130): the chart of the epochs run so far;
 #   - write errors: a missing directory, and a full disk (ulimit -f) with a
 #     previous chart in place: exit 1 naming the file, the previous chart
 #     kept byte for byte, no temporary left, the --save checkpoint written.
@@ -64,8 +65,12 @@ TRAIN=train=1f77b4 TEST=test=d62728
 chart() {
     label=$1 want_rc=$2 svg=$3 title=$4 panels=$5 left=$6 right=$7
     shift 8
-    "$@" >"$E/out" 2>"$E/err"
-    rc=$?
+    if [ "$1" = true ]; then   # the run is over: its exit status is in $rc, stderr in $E/err
+        :
+    else
+        "$@" >"$E/out" 2>"$E/err"
+        rc=$?
+    fi
     if [ $rc -ne "$want_rc" ]; then
         bad "$label: exit $rc, want $want_rc: $(head -1 "$E/err")"
     elif [ ! -s "$svg" ]; then
@@ -99,6 +104,15 @@ chart "spiral_mlp --plot --epochs 1" 0 "$E/one.svg" spiral_mlp 2 "$TRAIN" "$TRAI
 chart "a regression model --plot: no accuracy, one panel" 0 "$E/reg.svg" reg 1 "$TRAIN" - -- \
     "$E/reg" --plot "$E/reg.svg"
 
+# an interrupt (SIGTERM): exit 130, and the chart of the epochs run so far
+"$E/spiral_mlp" --epochs 1000000 --quiet --plot "$E/int.svg" --save "$E/int.st" >"$E/int.out" 2>"$E/int.err" &
+pid=$!
+sleep 2
+kill -TERM $pid
+wait $pid
+rc=$?
+cp "$E/int.err" "$E/err"
+chart "spiral_mlp --plot stopped by SIGTERM" 130 "$E/int.svg" spiral_mlp 2 "$TRAIN" "$TRAIN" -- true
 # --epochs 0: no figures; the chart is still valid XML with its axes
 "$E/spiral_mlp" --epochs 0 --plot "$E/zero.svg" >"$E/out" 2>"$E/err"
 rc=$?
