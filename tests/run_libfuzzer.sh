@@ -47,13 +47,16 @@ LIMIT=10   # seconds an input may take
 FLAGS="-timeout=$LIMIT -rss_limit_mb=2048 -malloc_limit_mb=2048"
 REPLAY_FLAGS="-timeout=$((LIMIT * 6)) -rss_limit_mb=2048 -malloc_limit_mb=2048"
 
-# cpu_ms: the CPU milliseconds (user + system) this shell's finished
-# children have used so far; the second line of 'times' holds them
+# cpu_ms: sets CPU_MS to the CPU milliseconds (user + system) that this
+# shell's finished children have used so far, from the second line of
+# 'times'.  It is written to a file and read back: in a pipeline or a
+# $(...) 'times' would run in a subshell, which has no children.
 cpu_ms() {
-    times | sed -n 2p | awk '{
+    times >"$OUT/logs/times"
+    CPU_MS=$(sed -n 2p "$OUT/logs/times" | awk '{
         t = 0
         for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
-        printf "%d\n", t * 1000 }'
+        printf "%d\n", t * 1000 }')
 }
 failed=0
 
@@ -96,10 +99,12 @@ for h in $HARNESSES; do
         # times): a replay on a busy machine may take several times
         # longer by the clock, which libFuzzer's -timeout measures, so
         # that one gets six times the room as a backstop for a hang.
-        cpu0=$(cpu_ms)
+        cpu_ms
+        cpu0=$CPU_MS
         timeout 300 "$bin" $REPLAY_FLAGS "$f" >"$log" 2>&1
         rc=$?
-        ms=$(( $(cpu_ms) - cpu0 ))
+        cpu_ms
+        ms=$((CPU_MS - cpu0))
         if [ $rc -ne 0 ]; then
             echo "run_libfuzzer: FAIL $h: regression input $f (exit $rc, log: $log)"
             report "$log"
