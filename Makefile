@@ -2,7 +2,7 @@
 #
 #   make            build nnc and the runtime (libnnrt.a)
 #   make check      the fast tier (under a minute): Check suites, error corpus,
-#                   generated/ drift, output failures
+#                   generated/ drift, output failures, --predict
 #   make test       build and run every test (Check suites, golden files,
 #                   the error corpus, the sanitizer and libFuzzer runs, e2e)
 #   make demo       compile models/twolayer.nn, build and train it
@@ -116,11 +116,12 @@ $(BUILD)/tools/trace_replay: tools/trace_replay.c $(BUILD)/compiler/offsets.o $(
 
 # make check: the fast tier, to run after every edit (well under a minute
 # on two cores): the Check suites, the error corpus, generated/ against the
-# compiler, and the loud-failure checks.  make test runs all of it and more.
+# compiler, the loud-failure checks and --predict.  make test runs all of it
+# and more.
 .PHONY: check
 check: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
-	@for s in tests/run_err.sh tests/run_generated.sh tests/run_output.sh tests/run_interrupt.sh; do echo "== $$s"; sh $$s || exit 1; done
+	@for s in tests/run_err.sh tests/run_generated.sh tests/run_output.sh tests/run_interrupt.sh tests/run_predict.sh; do echo "== $$s"; sh $$s || exit 1; done
 	@echo "make check: all passed"
 
 test: all $(TEST_BIN)

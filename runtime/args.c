@@ -17,7 +17,8 @@
 typedef enum {
     NNRT_FLAG_EPOCHS, NNRT_FLAG_LR, NNRT_FLAG_SEED, NNRT_FLAG_DATA, NNRT_FLAG_TEST,
     NNRT_FLAG_SAVE, NNRT_FLAG_SAVE_EVERY, NNRT_FLAG_LOAD, NNRT_FLAG_INIT_FROM, NNRT_FLAG_LOG_CSV,
-    NNRT_FLAG_LOG_EVERY, NNRT_FLAG_PLOT, NNRT_FLAG_QUIET, NNRT_FLAG_GRADCHECK, NNRT_FLAG_HELP
+    NNRT_FLAG_LOG_EVERY, NNRT_FLAG_PLOT, NNRT_FLAG_QUIET, NNRT_FLAG_GRADCHECK, NNRT_FLAG_PREDICT,
+    NNRT_FLAG_OUT, NNRT_FLAG_HELP
 } NnrtFlagId;
 
 typedef struct NnrtFlag {
@@ -42,6 +43,9 @@ static const NnrtFlag nnrt_flags[] = {
     { NNRT_FLAG_PLOT, "plot", "FILE.svg", "draw loss and accuracy per epoch (SVG) at the end" },
     { NNRT_FLAG_QUIET, "quiet", NULL, "print only the summary" },
     { NNRT_FLAG_GRADCHECK, "gradcheck", NULL, "check the gradients on the first batch and exit" },
+    { NNRT_FLAG_PREDICT, "predict", "FILE", "outputs (and class) for FILE's rows (CSV or IDX "
+      "images) as CSV; trains nothing; needs --load or --init-from" },
+    { NNRT_FLAG_OUT, "out", "FILE", "where --predict writes (default standard output)" },
     { NNRT_FLAG_HELP, "help", NULL, "print this help" },
 };
 #define NNRT_N_FLAGS (sizeof nnrt_flags / sizeof nnrt_flags[0])
@@ -191,11 +195,13 @@ static int nnrt_flag_set(NnrtArgs *a, const NnrtFlag *f, const char *v, const ch
     case NNRT_FLAG_INIT_FROM: a->init_from = v; break;
     case NNRT_FLAG_LOG_CSV: a->log_csv = v; break;
     case NNRT_FLAG_PLOT: a->plot = v; break;
+    case NNRT_FLAG_PREDICT: a->predict = v; break;
+    case NNRT_FLAG_OUT: a->out = v; break;
     case NNRT_FLAG_QUIET: a->quiet = 1; return 0;
     case NNRT_FLAG_GRADCHECK: a->gradcheck = 1; return 0;
     case NNRT_FLAG_HELP: a->help = 1; return 0;
     }
-    *want = "a file name"; /* save, load, init-from, log-csv, plot */
+    *want = "a file name"; /* save, load, init-from, log-csv, plot, predict, out */
     return *v ? 0 : -1;
 }
 
@@ -245,13 +251,37 @@ static int nnrt_args_one(int argc, char **argv, int i, NnrtArgs *a, const char *
     return used;
 }
 
-/* Flags that cannot go together; 2 after printing the error. */
+/* Flags that cannot go together; 2 after printing the error: --init-from
+ * with --load; --out without --predict; --predict (which trains nothing)
+ * with a training flag, or without params to predict with. */
 static int nnrt_args_conflicts(const NnrtArgs *a, const char *prog, FILE *err)
 {
+    const char *clash = a->epochs >= 0 ? "--epochs" : !isnan(a->lr) ? "--lr"
+                      : a->has_seed ? "--seed" : a->n_data ? "--data" : a->n_test ? "--test"
+                      : a->save ? "--save" : a->save_every > 0 ? "--save-every"
+                      : a->log_csv ? "--log-csv" : a->log_every >= 0 ? "--log-every"
+                      : a->plot ? "--plot" : a->gradcheck ? "--gradcheck" : NULL;
+    if (a->help)
+        return 0;
     if (a->init_from && a->load) {
         fprintf(err, "%s: --init-from and --load cannot be used together: --load resumes a run "
                 "(params, optimizer, epoch), --init-from starts a new one from given params "
                 "(try '%s --help')\n", prog, prog);
+        return 2;
+    }
+    if (a->out && !a->predict) {
+        fprintf(err, "%s: --out names where --predict writes; there is no --predict (try '%s "
+                "--help')\n", prog, prog);
+        return 2;
+    }
+    if (a->predict && clash) {
+        fprintf(err, "%s: --predict trains nothing and reads no training data, so %s has no "
+                "effect with it (try '%s --help')\n", prog, clash, prog);
+        return 2;
+    }
+    if (a->predict && !a->load && !a->init_from) {
+        fprintf(err, "%s: --predict needs the trained params: --load CHECKPOINT or --init-from "
+                "FILE (try '%s --help')\n", prog, prog);
         return 2;
     }
     return 0;

@@ -34,6 +34,13 @@
  *
  * Errors give the file, the line (1-based, counting the header and blank
  * lines) and the column (the 1-based field number).
+ *
+ * Prediction's inputs (nnrt_csv_read_inputs): the same files, rows of the
+ * model's in_dim inputs, or of in_dim inputs and the label (a training
+ * file): the first data line's field count says which, and the label
+ * column is skipped without being read (a number or a name, whatever it
+ * holds).  The header can be found out: a first line one of whose input
+ * fields is not a number.
  */
 #include "nnrt.h"
 
@@ -177,6 +184,8 @@ typedef struct NnrtCsvCtx {
     size_t cap;             /* rows out->x and out->lab have room for */
     size_t classes;         /* K: labels are class ids in [0, K); 0: numbers */
     int by_name;            /* the labels are class names */
+    size_t in_dim;          /* nnrt_csv_read_inputs: the inputs a row (else 0); the label, */
+                            /*   when the rows have one, is skipped: lab stays NULL */
     int known;              /* the names are another file's (nnrt_csv_read_known) */
     NnrtCsvNames names;
     char *err; size_t errlen;
@@ -440,22 +449,28 @@ static int nnrt_csv_label(NnrtCsvCtx *c, const char *field, size_t line_no, floa
 
 /* ---- rows ------------------------------------------------------------------------- */
 
-/* Room for one more row: x and lab double when full.  Sizes are checked
- * against SIZE_MAX; cols - 1 >= 1. */
+/* Inputs a row: in_dim for prediction, else every column but the label. */
+static size_t nnrt_csv_feat(const NnrtCsvCtx *c)
+{
+    return c->in_dim ? c->in_dim : c->cols - 1;
+}
+
+/* Room for one more row: x and lab (none for prediction) double when
+ * full.  Sizes are checked against SIZE_MAX; the inputs a row >= 1. */
 static int nnrt_csv_room(NnrtCsvCtx *c, NnrtCsv *out)
 {
     if (out->rows < c->cap)
         return 0;
-    size_t feat = c->cols - 1, cap = c->cap ? c->cap * 2 : 64;
+    size_t feat = nnrt_csv_feat(c), cap = c->cap ? c->cap * 2 : 64;
     if (cap < c->cap || cap > SIZE_MAX / sizeof(float) / feat)
         return nnrt_errf(c->err, c->errlen, "%s: too many rows (%zu) for memory", c->path, out->rows);
     float *x = realloc(out->x, cap * feat * sizeof(float));
     if (x)
         out->x = x;
-    float *lab = x ? realloc(out->lab, cap * sizeof(float)) : NULL;
+    float *lab = x && !c->in_dim ? realloc(out->lab, cap * sizeof(float)) : NULL;
     if (lab)
         out->lab = lab;
-    if (!x || !lab)
+    if (!x || (!lab && !c->in_dim))
         return nnrt_errf(c->err, c->errlen, "%s: out of memory for %zu rows of %zu fields", c->path,
                          cap, c->cols);
     c->cap = cap;
@@ -475,13 +490,15 @@ static int nnrt_csv_row(NnrtCsvCtx *c, const char *line, const char *stop, size_
                          c->path, line_no, nf, c->cols, c->first_line);
     if (nnrt_csv_room(c, out) < 0)
         return -1;
-    float *x = out->x + out->rows * (c->cols - 1);
+    float *x = out->x + out->rows * nnrt_csv_feat(c);
     for (size_t col = 0; col < c->cols; col++) {
         int why = nnrt_csv_field(c, &line, stop);
         float v = 0.0f;
         if (why != NNRT_FLD_OK)
             return nnrt_csv_field_error(c, why, line_no, col + 1);
-        if (col == c->label) {
+        if (col == c->label && c->in_dim) {
+            continue; /* prediction: the label is not read */
+        } else if (col == c->label) {
             if (nnrt_csv_label(c, c->fld, line_no, &v) < 0)
                 return -1;
             out->lab[out->rows] = v;
@@ -530,6 +547,24 @@ static void nnrt_csv_header_check(NnrtCsvCtx *c, const char *line, const char *s
             "header=false if it is data\n", c->path, line_no);
 }
 
+/* Prediction's first data line: in_dim fields (no label: c->label is
+ * past the last column) or in_dim + 1 (the label at label_col). */
+static int nnrt_csv_setup_inputs(NnrtCsvCtx *c, size_t cols, size_t line_no, int label_col)
+{
+    size_t in = c->in_dim;
+    if (cols != in && cols != in + 1)
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu has %zu field%s; the model takes rows of "
+                         "%zu inputs, or %zu inputs and the label (%zu fields)", c->path, line_no,
+                         cols, cols == 1 ? "" : "s", in, in, in + 1);
+    long long lc = label_col < 0 ? (long long)cols + label_col : label_col;
+    if (cols == in + 1 && (lc < 0 || (unsigned long long)lc >= cols))
+        return nnrt_errf(c->err, c->errlen, "%s: label column %d is out of range for %zu columns",
+                         c->path, label_col, cols);
+    c->cols = cols;
+    c->label = cols == in ? cols : (size_t)lc;
+    return 0;
+}
+
 /* From the first data line: the column count and the label column. */
 static int nnrt_csv_setup(NnrtCsvCtx *c, const char *line, const char *stop, size_t line_no,
                           int label_col)
@@ -537,6 +572,8 @@ static int nnrt_csv_setup(NnrtCsvCtx *c, const char *line, const char *stop, siz
     int open;
     size_t cols = nnrt_count_fields(line, stop, &open);
     c->first_line = line_no;
+    if (c->in_dim)
+        return nnrt_csv_setup_inputs(c, cols, line_no, label_col);
     if (cols < 2)
         return nnrt_errf(c->err, c->errlen, "%s: line %zu has %zu field; need features and a label",
                          c->path, line_no, cols);
@@ -658,6 +695,63 @@ int nnrt_csv_read_known(const char *path, int header, int label_col, size_t clas
         }
     }
     return nnrt_csv_read_ctx(&c, header, label_col, out);
+}
+
+/* Prediction's header, when not told: the first non-blank line is one
+ * when one of its input fields (the label's aside, where its field count
+ * says there is a label) is not a number. */
+static int nnrt_csv_sniff(NnrtCsvCtx *c, int label_col)
+{
+    const char *next = c->buf, *stop = NULL, *line = NULL;
+    while (next && nnrt_is_blank(line = nnrt_csv_line(&next, c->end, &stop), stop))
+        line = NULL;
+    if (!line || nnrt_csv_fld_room(c, (size_t)(stop - line)) < 0)
+        return 0; /* no rows, or no memory: the reading says so */
+    int open;
+    size_t n = nnrt_count_fields(line, stop, &open);
+    long long lc = n != c->in_dim + 1 ? -1 : label_col < 0 ? (long long)n + label_col : label_col;
+    float v;
+    for (size_t col = 0; col < n && !open; col++) {
+        if (nnrt_csv_field(c, &line, stop) != NNRT_FLD_OK)
+            return 0;
+        if ((long long)col != lc && nnrt_csv_number(c->fld, &v) < 0)
+            return 1;
+    }
+    return 0;
+}
+
+int nnrt_csv_read_inputs(const char *path, int header, size_t in_dim, int label_col,
+                         NnrtCsv *out, char *err, size_t errlen)
+{
+    NnrtCsvCtx c;
+    memset(out, 0, sizeof *out);
+    memset(&c, 0, sizeof c);
+    c.path = path;
+    c.in_dim = in_dim;
+    c.err = err;
+    c.errlen = errlen;
+    if (in_dim == 0)
+        return nnrt_errf(err, errlen, "%s: the model's input width is 0", path);
+    size_t len = 0;
+    char *buf = nnrt_slurp(path, &len, err, errlen);
+    if (!buf)
+        return -1;
+    int rc = 0;
+    if (memchr(buf, '\0', len)) {
+        rc = nnrt_errf(err, errlen, "%s: not a text file (it holds NUL bytes)", path);
+    } else {
+        c.buf = buf;
+        c.end = buf + len;
+        if (header < 0)
+            header = nnrt_csv_sniff(&c, label_col);
+        rc = nnrt_csv_pass(&c, 1, header, label_col, out);
+        out->cols = c.cols;
+    }
+    free(buf);
+    free(c.fld);
+    if (rc < 0)
+        nnrt_csv_free(out);
+    return rc;
 }
 
 void nnrt_csv_free(NnrtCsv *c)

@@ -48,7 +48,11 @@
  *                            from 1 (Adam's bias correction).
  *   predict(x, n, y)         n output rows of out_dim floats, no dropout.
  *
- * What nnrt_main does, in order:
+ * What nnrt_main does, in order (with --predict FILE, steps 2-5 are
+ * replaced by nnrt_predict, predict.c: params and input figures from
+ * --load, or params alone from --init-from; FILE's rows, CSV with or
+ * without the label column or IDX images, through predict in batches of
+ * B; a CSV line of outputs and class a row to --out FILE or stdout):
  *   1. parses the flags (nnrt_args_parse; --help prints them with the
  *      model's defaults) and lays them over the train block's defaults;
  *   2. loads the training set with nnrt_data_load ("loading FILE... N
@@ -331,6 +335,15 @@ typedef struct NnrtCsv {
 } NnrtCsv;
 int nnrt_csv_read(const char *path, int header, int label_col, size_t classes,
                   NnrtCsv *out, char *err, size_t errlen);
+/* For prediction: rows of in_dim inputs, or in_dim inputs and a label
+ * (in_dim + 1 fields, the label in column label_col, negative from the
+ * end, skipped without being read: a number or a name); the first data
+ * line's field count says which, and any other count is an error naming
+ * both.  header < 0: found out, a header being a first line one of whose
+ * input fields is not a number.  x has in_dim floats a row, lab stays
+ * NULL, cols is the field count. */
+int nnrt_csv_read_inputs(const char *path, int header, size_t in_dim, int label_col,
+                         NnrtCsv *out, char *err, size_t errlen);
 /* As nnrt_csv_read, with labels read through another file's class names
  * (a test set through its training set's): known[0..n_known) name ids
  * 0..n_known-1 and every label must be one of them (as text: "1" is the
@@ -484,6 +497,7 @@ struct NnrtArgs {
     const char *plot;                  /* --plot FILE.svg: loss and accuracy per epoch */
     int save_every;                /* 0: not given (off) */
     int log_every;                 /* -1: not given */
+    const char *predict, *out;         /* --predict FILE, --out FILE (NULL: standard output) */
     int quiet, gradcheck, help;
     int argc; char **argv;         /* the command line, for the resume hint */
     char *owned[2];                /* copies behind data/test, freed by nnrt_args_free */
@@ -491,7 +505,11 @@ struct NnrtArgs {
 
 /* Accepts "--flag value" and "--flag=value".  0 on success (args->help set
  * for --help); 2 after printing one line to err naming the flag and
- * "try 'PROG --help'". */
+ * "try 'PROG --help'": a bad value, an unknown flag, --init-from with
+ * --load, --out without --predict, --predict without --load or
+ * --init-from or with a training flag (--epochs, --lr, --seed, --data,
+ * --test, --save, --save-every, --log-csv, --log-every, --plot,
+ * --gradcheck). */
 int nnrt_args_parse(int argc, char **argv, NnrtArgs *args, const char *prog, FILE *err);
 void nnrt_args_free(NnrtArgs *args);
 /* The command that resumes this run from a checkpoint: argv as parsed
@@ -757,5 +775,18 @@ int nnrt_ckpt_load_params(const char *path, NnrtTensor *params, int n_params, ch
  * "nnrt: warning: ...".  Optimizer state, epoch and step are untouched:
  * call it after init(seed), so the optimizer starts fresh. */
 int nnrt_init_from(const NnrtModel *m, const char *path, FILE *warn, char *err, size_t errlen);
+
+/* ===================================================================== *
+ * Prediction (predict.c)                                                 *
+ * ===================================================================== */
+/* --predict a->predict [--out a->out]: params and figures from --load
+ * (a->load) or params alone from --init-from (a->init_from: the train
+ * block's scale, refused when the model normalizes), the rows of the file
+ * (IDX images, or CSV of in_dim fields or in_dim and the label), one CSV
+ * line of outputs (and class) a row after a header; docs/language.md
+ * gives the format.  Nothing is trained and no data source is read.
+ * Returns the exit status: 0, or 1 after one line on err (a checkpoint,
+ * input or output error). */
+int nnrt_predict(NnrtModel *m, const NnrtArgs *a, FILE *out, FILE *err);
 
 #endif /* NNRT_H */

@@ -1234,8 +1234,9 @@ static int nnrt_meta_list(const NnrtJson *j, const NnrtStHeader *h, const char *
     for (const char *c = s; *c; c++)
         n += *c == ',';
     if (want && n != want)
-        return nnrt_meta_fail(j, key, "has %zu value%s, the model's input has %zu columns (a "
-                              "checkpoint of another model or data set?)", n, n == 1 ? "" : "s", want);
+        return nnrt_errf(j->err, j->errlen, "checkpoint %s: __metadata__ '%s' has %zu value%s, the "
+                         "model's input has %zu columns (a checkpoint of another model?)", j->path,
+                         key, n, n == 1 ? "" : "s", want);
     for (size_t i = 0; i < n; i++) {
         size_t len = strcspn(s, ",");
         float v;

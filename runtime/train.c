@@ -5,7 +5,8 @@
  *               init, --init-from or --load -> [gradcheck] -> epochs ->
  *               summary -> checkpoint (with the training set's input
  *               figures and class names in its metadata) -> [plot: the
- *               epochs there were, however the run ended]
+ *               epochs there were, however the run ended];
+ *               or, with --predict, nnrt_predict (predict.c)
  *
  * Everything the loop needs (the permutation, the copy of the best params
  * for early stopping, --plot's history) is allocated before the first
@@ -766,6 +767,8 @@ static int nnrt_run_body(NnrtRun *r)
 
 int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
 {
+    if (args->predict)
+        return nnrt_predict(m, args, out, err);
     NnrtRun r;
     memset(&r, 0, sizeof r);
     r.m = m;

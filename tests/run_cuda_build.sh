@@ -36,7 +36,9 @@
 #      with exit 3 and the C program's message, and still saves the
 #      checkpoint of the last epoch boundary (tests/e2e/nan_late.nn);
 #      --init-from the C program's checkpoint gives its loss and accuracy;
-#      --plot draws a valid chart (tests/e2e/svg_check.py).
+#      --plot draws a valid chart (tests/e2e/svg_check.py); --predict with
+#      the C program's checkpoint of tests/predict/clf.nn agrees with
+#      tests/predict/ref.py within 1e-5.
 #      The Fashion-MNIST models
 #      train on the first 1000/300 rows (tests/cuda/idx_head.py), or are
 #      skipped with a line where the data set is not installed.
@@ -369,6 +371,26 @@ if [ -x "$p.mock" ] && $NNC models/spiral_mlp.nn -o "$p.cbin" 2>/dev/null; then
     else
         bad "emulation spiral_mlp --init-from: exit $rc, loss '$gl' acc '$ga' (host loop '$hl'), the C program's '$cl' '$ca': $(head -1 "$p.init.err")"
     fi
+fi
+
+# --predict through the device's forward (it goes through the runtime's
+# loop): the C program's checkpoint of tests/predict/clf.nn, every output
+# and class within 1e-5 of tests/predict/ref.py's forward pass
+pc=$W/clf
+if $NNC tests/predict/clf.nn --target cuda -o "$pc.cu" 2>"$pc.err" && sh tests/cuda/mock/cu2cpp.sh "$pc.cu" "$pc.cpp" &&
+   $MOCK -c -o "$pc.o" "$pc.cpp" 2>>"$pc.err" &&
+   $CXX -o "$pc.mock" "$pc.o" "$W/nnrt_cuda.o" build/libnnrt.a $BLAS_LIBS -lz -lm 2>>"$pc.err" &&
+   $NNC tests/predict/clf.nn -o "$pc.cbin" 2>>"$pc.err" && "$pc.cbin" --save "$pc.st" --quiet >/dev/null 2>>"$pc.err"; then
+    "$pc.mock" --load "$pc.st" --predict tests/predict/train.csv --out "$pc.csv" >"$pc.out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && r=$(python3 tests/predict/ref.py check "$pc.st" tests/predict/train.csv "$pc.csv" \
+            --layers W1,b1,tanh/W2,b2,none --in-dim 4 --header --label-col -1); then
+        ok "emulation clf --predict with the C program's checkpoint: $r"
+    else
+        bad "emulation clf --predict: exit $rc: $(head -2 "$pc.out") ${r:-}"
+    fi
+else
+    bad "emulation clf: does not build or train: $(head -3 "$pc.err")"
 fi
 
 # --plot from the device loop: the chart of a 5-epoch run, rendered and

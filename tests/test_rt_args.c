@@ -127,6 +127,57 @@ START_TEST(test_init_from_and_plot)
 }
 END_TEST
 
+/* --predict and --out take file names; --out needs --predict, --predict
+ * needs params (--load or --init-from) and refuses the flags of training. */
+START_TEST(test_predict_and_out)
+{
+    NnrtArgs a;
+    Mem e;
+    const char *argv[] = { "prog", "--predict", "in.csv", "--out=o.csv", "--load", "m.st", "--quiet", NULL };
+    ck_assert_msg(parse(&a, &e, argv) == 0, "%s", mem_text(&e));
+    ck_assert_str_eq(a.predict, "in.csv");
+    ck_assert_str_eq(a.out, "o.csv");
+    mem_close(&e);
+    nnrt_args_free(&a);
+    const char *init[] = { "prog", "--predict=in.csv", "--init-from", "p.st", NULL };
+    ck_assert_msg(parse(&a, &e, init) == 0, "%s", mem_text(&e));
+    ck_assert_ptr_null(a.out);
+    mem_close(&e);
+    nnrt_args_free(&a);
+    static struct {
+        const char *argv[8];
+        const char *want;
+    } bad[] = {
+        { { "prog", "--predict", "in.csv", NULL }, "prog: --predict needs the trained params: "
+          "--load CHECKPOINT or --init-from FILE (try 'prog --help')\n" },
+        { { "prog", "--out", "o.csv", "--load", "m.st", NULL }, "prog: --out names where --predict "
+          "writes; there is no --predict (try 'prog --help')\n" },
+        { { "prog", "--predict", "", "--load", "m.st", NULL }, "prog: --predict wants a file name, "
+          "got '' (try 'prog --help')\n" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--save", "s.st", NULL }, "prog: --predict "
+          "trains nothing and reads no training data, so --save has no effect with it (try 'prog --help')\n" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--data", "d.csv", NULL }, "so --data has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--lr", "0.1", NULL }, "so --lr has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--seed", "1", NULL }, "so --seed has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--test", "t.csv", NULL }, "so --test has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--log-csv", "l.csv", NULL }, "so --log-csv has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--plot", "p.svg", NULL }, "so --plot has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--save-every", "2", NULL }, "so --save-every has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--log-every", "0", NULL }, "so --log-every has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--gradcheck", NULL }, "so --gradcheck has no effect" },
+        { { "prog", "--predict", "i", "--load", "m.st", "--epochs", "0", NULL }, "so --epochs has no effect" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(parse(&a, &e, bad[i].argv), 2);
+        ASSERT_HAS(mem_text(&e), bad[i].want);
+        const char *t = mem_text(&e);
+        ck_assert_msg(strchr(t, '\n') == t + strlen(t) - 1, "not one line: %s", t);
+        mem_close(&e);
+        nnrt_args_free(&a);
+    }
+}
+END_TEST
+
 START_TEST(test_repeated_flag_last_wins)
 {
     NnrtArgs a;
@@ -234,11 +285,14 @@ START_TEST(test_usage_lists_flags_and_defaults)
     ASSERT_HAS(t, "--log-every N");
     ASSERT_HAS(t, "--quiet");
     ASSERT_HAS(t, "--gradcheck");
+    ASSERT_HAS(t, "  --predict FILE       outputs (and class) for FILE's rows (CSV or IDX images) as "
+                  "CSV; trains nothing; needs --load or --init-from\n");
+    ASSERT_HAS(t, "  --out FILE           where --predict writes (default standard output)\n");
     ASSERT_HAS(t, "--help");
     int lines = 0;
     for (const char *p = t; *p; p++)
         lines += *p == '\n';
-    ck_assert_int_eq(lines, 2 + 15);
+    ck_assert_int_eq(lines, 2 + 17);
     mem_close(&o);
 }
 END_TEST
@@ -385,6 +439,7 @@ int main(void)
     tcase_add_test(tc, test_defaults_unset);
     tcase_add_test(tc, test_every_flag_both_forms);
     tcase_add_test(tc, test_init_from_and_plot);
+    tcase_add_test(tc, test_predict_and_out);
     tcase_add_test(tc, test_repeated_flag_last_wins);
     tcase_add_test(tc, test_bad_flags);
     tcase_add_test(tc, test_usage_lists_flags_and_defaults);

@@ -25,13 +25,14 @@
  *     device too, a captured graph per batch size, and return one loss
  *     and one count of right predictions per batch.
  *
- * --gradcheck, a train block with validation= (the held-out set lives in
- * train.c), and any run with NNRT_CUDA_HOST_LOOP=1 in the environment, go
- * through train.c itself (nnrt_run) with the model's functions wrapped to
- * run on the device one call at a time: params and state uploaded from
- * the host mirrors before each forward, grads copied back after each
- * backward.  That is slow and simple, and it gives the test suite a second
- * route to the same numbers.
+ * --gradcheck, --predict, a train block with validation= (the held-out set
+ * lives in train.c), and any run with NNRT_CUDA_HOST_LOOP=1 in the
+ * environment, go through train.c itself (nnrt_run) with the model's
+ * functions wrapped to run on the device one call at a time: params and
+ * state uploaded from the host mirrors before each forward, grads copied
+ * back after each backward.  That is slow and simple, and it gives the
+ * test suite a second route to the same numbers (--predict's batches go
+ * through the device's forward, a copy in and out each).
  */
 #include "nnrt_cuda.h"
 
@@ -1118,7 +1119,8 @@ int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv)
         nnrt_cuda_setup(cm);
         nnrt_cuda_host_functions(cm->m);
         const char *host_loop = getenv("NNRT_CUDA_HOST_LOOP");
-        if (a.gradcheck || (host_loop && strcmp(host_loop, "1") == 0) || cm->m->validation != 0.0f)
+        if (a.gradcheck || a.predict || (host_loop && strcmp(host_loop, "1") == 0) ||
+            cm->m->validation != 0.0f)
             rc = nnrt_run(cm->m, &a, stdout, stderr);
         else
             rc = nnrt_cuda_run(cm, &a, stdout, stderr);

@@ -21,7 +21,10 @@
  *   2  nnrt_csv_read: header = bit 0, label column = (flags >> 2 & 7) - 4
  *      (-4..3); bit 1 class ids, below K = 1 + (flags >> 5) (K = 8 means
  *      2^24, the largest); a file of class names is read again through
- *      its own names (nnrt_csv_read_known) and must give the same ids
+ *      its own names (nnrt_csv_read_known) and must give the same ids.
+ *      nnrt_csv_read_inputs on the same file: with the header found out
+ *      and in_dim 1 + (flags >> 5 & 3); and, where nnrt_csv_read took the
+ *      file, with its header and cols - 1 inputs, which must be its x
  *   3  nnrt_data_load of idx(images, labels): payload bytes 0-1 are the
  *      images file's length n (little-endian, clamped), byte 2 the model's
  *      class count (0..255), then n bytes of images, then the labels file;
@@ -290,6 +293,32 @@ static void csv_known_again(int header, int label, size_t classes, const NnrtCsv
     nnrt_csv_free(&k);
 }
 
+/* nnrt_csv_read_inputs (prediction's reader) on the same file: rows of
+ * in_dim inputs, or in_dim and a label skipped unread.  A refusal keeps
+ * nothing; a success has rows of in_dim floats and no labels.  With
+ * want_x (nnrt_csv_read's inputs of the same file, read with the same
+ * header and label column) the inputs must be the same, bit for bit. */
+static void csv_inputs(int header, int label, size_t in_dim, const float *want_x, size_t want_rows)
+{
+    NnrtCsv c;
+    char err[512] = "";
+    if (nnrt_csv_read_inputs(path_a, header, in_dim, label, &c, err, sizeof err) < 0) {
+        check_error(err);
+        if (c.x || c.lab || c.names)
+            broken("nnrt_csv_read_inputs: a refused file kept its rows");
+        if (want_x)
+            broken("nnrt_csv_read_inputs: refused a file nnrt_csv_read reads");
+        return;
+    }
+    if (c.rows == 0 || !c.x || c.lab || c.names || (c.cols != in_dim && c.cols != in_dim + 1))
+        broken("nnrt_csv_read_inputs: a success without rows of in_dim inputs, or with labels");
+    touch(c.x, c.rows * in_dim * sizeof(float));
+    if (want_x && (c.rows != want_rows || memcmp(c.x, want_x, c.rows * in_dim * sizeof(float)) != 0))
+        broken("nnrt_csv_read_inputs: inputs other than nnrt_csv_read's");
+    nnrt_csv_free(&c);
+    accepted("nnrt_csv_read_inputs");
+}
+
 static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
 {
     int header = flags & 1, label = (int)(flags >> 2 & 7) - 4;
@@ -297,12 +326,14 @@ static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
     NnrtCsv c;
     char err[512] = "";
     write_file(path_a, p, n);
+    csv_inputs(-1, label, 1 + (flags >> 5 & 3), NULL, 0); /* the header found out */
     if (nnrt_csv_read(path_a, header, label, classes, &c, err, sizeof err) < 0) {
         check_error(err);
         if (c.x || c.lab || c.names)
             broken("nnrt_csv_read: a refused file kept its rows");
         return;
     }
+    csv_inputs(header, label, c.cols - 1, c.x, c.rows);
     if (c.rows == 0 || c.cols == 0 || !c.x || !c.lab)
         broken("nnrt_csv_read: a success with no rows");
     touch(c.x, c.rows * (c.cols - 1) * sizeof(float));
