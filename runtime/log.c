@@ -126,9 +126,35 @@ int nnrt_csvlog_open(NnrtCsvLog *log, const char *path, char *err, size_t errlen
     return 0;
 }
 
+/* The figures of a kept row "epoch,loss,acc,test_loss,test_acc,lr,
+ * val_loss,val_acc" after its epoch (rest points at the comma): a field
+ * that is empty or not a finite number is NaN, as the row had it. */
+static void nnrt_csvlog_figures(int epoch, const char *rest, NnrtFigures *f)
+{
+    double v[7]; /* loss acc test_loss test_acc lr val_loss val_acc */
+    for (int i = 0; i < 7; i++) {
+        v[i] = NAN;
+        if (*rest != ',')
+            continue;
+        char *end;
+        double x = strtod(++rest, &end);
+        if (end != rest && (*end == ',' || *end == '\n') && isfinite(x))
+            v[i] = x;
+        rest += strcspn(rest, ",\n");
+    }
+    f->epoch = epoch;
+    f->loss = v[0];
+    f->acc = v[1];
+    f->test_loss = v[2];
+    f->test_acc = v[3];
+    f->val_loss = v[5];
+    f->val_acc = v[6];
+}
+
 /* The offset just after the last whole row of f (opened at the start of a
- * log whose header matched) whose epoch is <= epoch; rows are in order. */
-static long nnrt_csvlog_keep(FILE *f, long epoch)
+ * log whose header matched) whose epoch is <= epoch; rows are in order.
+ * Each kept row's figures go into hist (NULL: none). */
+static long nnrt_csvlog_keep(FILE *f, long epoch, NnrtHistory *hist)
 {
     char line[512];
     long keep = ftell(f);
@@ -138,12 +164,18 @@ static long nnrt_csvlog_keep(FILE *f, long epoch)
         long e = strtol(line, &end, 10);
         if (len == 0 || line[len - 1] != '\n' || end == line || *end != ',' || e < 1 || e > epoch)
             break;
+        if (hist) {
+            NnrtFigures fig;
+            nnrt_csvlog_figures((int)e, end, &fig);
+            nnrt_history_add(hist, &fig);
+        }
         keep = ftell(f);
     }
     return keep;
 }
 
-int nnrt_csvlog_resume(NnrtCsvLog *log, const char *path, long epoch, char *err, size_t errlen)
+int nnrt_csvlog_resume(NnrtCsvLog *log, const char *path, long epoch, NnrtHistory *hist, char *err,
+                       size_t errlen)
 {
     char head[sizeof nnrt_csv_header];
     FILE *f = fopen(path, "r+");
@@ -153,7 +185,7 @@ int nnrt_csvlog_resume(NnrtCsvLog *log, const char *path, long epoch, char *err,
         fclose(f);
         return nnrt_csvlog_open(log, path, err, errlen);
     }
-    long keep = nnrt_csvlog_keep(f, epoch);
+    long keep = nnrt_csvlog_keep(f, epoch, hist);
     if (keep < 0 || fflush(f) != 0 || ftruncate(fileno(f), (off_t)keep) != 0 ||
         fseek(f, keep, SEEK_SET) != 0) {
         int saved = errno;

@@ -626,8 +626,11 @@ int nnrt_csvlog_open(NnrtCsvLog *log, const char *path, char *err, size_t errlen
 /* With --load: an existing log at path keeps its header and its rows of
  * epochs 1..epoch (the checkpoint's), later rows are cut, and the run's
  * rows follow; a file that does not start with the header (or none) is
- * written afresh as nnrt_csvlog_open does. */
-int nnrt_csvlog_resume(NnrtCsvLog *log, const char *path, long epoch, char *err, size_t errlen);
+ * written afresh as nnrt_csvlog_open does.  hist (NULL: none) receives
+ * the kept rows' figures, so that --plot after --load draws the whole run. */
+typedef struct NnrtHistory NnrtHistory;
+int nnrt_csvlog_resume(NnrtCsvLog *log, const char *path, long epoch, NnrtHistory *hist, char *err,
+                       size_t errlen);
 int nnrt_csvlog_row(NnrtCsvLog *log, int epoch, double loss, double acc,
                     double test_loss, double test_acc, double lr, char *err, size_t errlen);
 /* The same with val_loss and val_acc (nnrt_csvlog_row writes them empty). */
@@ -651,11 +654,11 @@ typedef struct NnrtFigures {
 /* The figures of every epoch of a run, room for cap made before the
  * loop (nnrt_history_init: 0, or -1 with one line in err); add copies one
  * in (nothing when full). */
-typedef struct NnrtHistory {
+struct NnrtHistory {
     NnrtFigures *rows;
     size_t n, cap;
     int has_acc;                /* the model reports an accuracy: a second panel */
-} NnrtHistory;
+};
 int nnrt_history_init(NnrtHistory *h, size_t cap, int has_acc, char *err, size_t errlen);
 void nnrt_history_add(NnrtHistory *h, const NnrtFigures *f);
 void nnrt_history_free(NnrtHistory *h);

@@ -113,6 +113,21 @@ wait $pid
 rc=$?
 cp "$E/int.err" "$E/err"
 chart "spiral_mlp --plot stopped by SIGTERM" 130 "$E/int.svg" spiral_mlp 2 "$TRAIN" "$TRAIN" -- true
+# --load with the --log-csv being resumed: the chart shows the whole run,
+# the log's kept rows first (6 epochs, then 6 more: 12 points a line)
+"$E/spiral_mlp" --epochs 6 --quiet --save "$E/half.st" --log-csv "$E/half.csv" >"$E/out" 2>"$E/err" &&
+    "$E/spiral_mlp" --epochs 12 --quiet --load "$E/half.st" --log-csv "$E/half.csv" --plot "$E/whole.svg" \
+        >"$E/out" 2>"$E/err"
+rc=$?
+points=$("$PY" -c 'import sys, xml.etree.ElementTree as E
+lines = [e for e in E.parse(sys.argv[1]).iter() if e.tag.endswith("polyline")]
+print(",".join(str(len(l.get("points").split())) for l in lines))' "$E/whole.svg" 2>>"$E/err")
+if [ $rc -eq 0 ] && [ -n "$points" ] && [ "$(echo "$points" | tr ',' '\n' | sort -u)" = 12 ]; then
+    ok "--plot after --load with its --log-csv: every line has the 12 epochs ($points points)"
+else
+    bad "--plot after --load with its --log-csv: exit $rc, points per line '$points', want 12 each: $(head -1 "$E/err")"
+fi
+
 # --epochs 0: no figures; the chart is still valid XML with its axes
 "$E/spiral_mlp" --epochs 0 --plot "$E/zero.svg" >"$E/out" 2>"$E/err"
 rc=$?

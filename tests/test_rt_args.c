@@ -354,7 +354,7 @@ START_TEST(test_csv_log_resume)
     fputs("epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n1,0.5,,,,0.1,,\n2,0.4,,,,0.1,,\n3,0.3,,,,0.1,,\n4,0.2", f);
     fclose(f);
     NnrtCsvLog log;
-    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, NULL, err, sizeof err), 0);
     ck_assert_int_eq(nnrt_csvlog_row(&log, 3, 0.25, (double)NAN, (double)NAN, (double)NAN, 0.1, err,
                                      sizeof err), 0);
     ck_assert_int_eq(nnrt_csvlog_close(&log, err, sizeof err), 0);
@@ -366,7 +366,7 @@ START_TEST(test_csv_log_resume)
     f = fopen(path, "w"); /* not a log: written afresh */
     fputs("a,b\n1,2\n", f);
     fclose(f);
-    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, NULL, err, sizeof err), 0);
     ck_assert_int_eq(nnrt_csvlog_close(&log, err, sizeof err), 0);
     f = fopen(path, "r");
     memset(buf, 0, sizeof buf);
@@ -374,8 +374,39 @@ START_TEST(test_csv_log_resume)
     fclose(f);
     ck_assert_str_eq(buf, "epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n");
     unlink(path);
-    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, err, sizeof err), 0); /* none: new */
+    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, NULL, err, sizeof err), 0); /* none: new */
     ck_assert_int_eq(nnrt_csvlog_close(&log, err, sizeof err), 0);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* --plot after --load: the kept rows of the log start the chart's history,
+ * empty fields and junk read as NaN. */
+START_TEST(test_csv_log_resume_history)
+{
+    char dir[] = "/tmp/nnrt_log_XXXXXX", path[64], err[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/log.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("epoch,loss,acc,test_loss,test_acc,lr,val_loss,val_acc\n"
+          "1,0.5,0.75,0.625,0.7,0.1,,\n2,0.4,x,inf,,0.1,0.3,0.9\n3,0.3,,,,0.1,,\n", f);
+    fclose(f);
+    NnrtHistory h;
+    ck_assert_int_eq(nnrt_history_init(&h, 5, 1, err, sizeof err), 0);
+    NnrtCsvLog log;
+    ck_assert_int_eq(nnrt_csvlog_resume(&log, path, 2, &h, err, sizeof err), 0);
+    ck_assert_int_eq(nnrt_csvlog_close(&log, err, sizeof err), 0);
+    ck_assert_uint_eq(h.n, 2);
+    ck_assert_int_eq(h.rows[0].epoch, 1);
+    ck_assert(h.rows[0].loss == 0.5 && h.rows[0].acc == 0.75);
+    ck_assert(h.rows[0].test_loss == 0.625 && h.rows[0].test_acc == 0.7);
+    ck_assert(isnan(h.rows[0].val_loss) && isnan(h.rows[0].val_acc));
+    ck_assert_int_eq(h.rows[1].epoch, 2);
+    ck_assert(h.rows[1].loss == 0.4 && isnan(h.rows[1].acc));
+    ck_assert(isnan(h.rows[1].test_loss) && isnan(h.rows[1].test_acc));
+    ck_assert(h.rows[1].val_loss == 0.3 && h.rows[1].val_acc == 0.9);
+    nnrt_history_free(&h);
     unlink(path);
     rmdir(dir);
 }
@@ -448,6 +479,7 @@ int main(void)
     tcase_add_test(lg, test_progress_and_summary_lines);
     tcase_add_test(lg, test_csv_log);
     tcase_add_test(lg, test_csv_log_resume);
+    tcase_add_test(lg, test_csv_log_resume_history);
     tcase_add_test(lg, test_resume_command);
     tcase_add_test(lg, test_lr_schedule);
     tcase_add_test(lg, test_now_and_errf);

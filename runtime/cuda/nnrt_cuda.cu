@@ -1001,11 +1001,12 @@ static int nnrt_cuda_train(NnrtCudaRun *r)
         return nnrt_errf(r->msg, sizeof r->msg, "the training set has %zu rows, fewer than one batch of %zu, and "
                          "drop_last is on", r->train.rows, m->batch);
     const char *csv = r->a->log_csv;
-    if (csv && (r->a->load ? nnrt_csvlog_resume(&r->log, csv, r->epoch, r->msg, sizeof r->msg)
-                           : nnrt_csvlog_open(&r->log, csv, r->msg, sizeof r->msg)) < 0)
-        return -1;
-    if (r->a->plot && nnrt_history_init(&r->hist, r->epochs > r->epoch ? (size_t)(r->epochs - r->epoch) : 0,
+    if (r->a->plot && nnrt_history_init(&r->hist, (size_t)(r->epochs > r->epoch ? r->epochs : r->epoch),
                                         m->acc_kind != NNRT_ACC_NONE, r->msg, sizeof r->msg) < 0)
+        return -1;
+    NnrtHistory *kept = r->a->plot ? &r->hist : NULL; /* a resumed log's rows start the chart */
+    if (csv && (r->a->load ? nnrt_csvlog_resume(&r->log, csv, r->epoch, kept, r->msg, sizeof r->msg)
+                           : nnrt_csvlog_open(&r->log, csv, r->msg, sizeof r->msg)) < 0)
         return -1;
     nnrt_cuda_snapshot(r);
     nnrt_stop_catch();
