@@ -27,7 +27,8 @@
  * through predict in batches of B, the last one smaller.  --out FILE is
  * written as FILE.tmp and renamed over FILE once complete, so a failed
  * run leaves FILE as it was; without --out the lines go to standard
- * output.
+ * output.  SIGINT or SIGTERM stops the run after the batch at hand (exit
+ * 130), removing FILE.tmp.
  */
 #include "nnrt.h"
 
@@ -242,6 +243,10 @@ static int nnrt_pred_write(NnrtPred *p)
             nnrt_pred_line(p, m->y_buf + i * m->out_dim);
         if (ferror(p->f))
             return nnrt_write_error(what, errno, p->msg, sizeof p->msg);
+        if (nnrt_stop_signal()) /* SIGINT/SIGTERM: stop between batches, FILE as it was */
+            return nnrt_errf(p->msg, sizeof p->msg, "interrupted by %s after %zu of %zu rows: %s",
+                             nnrt_stop_signame(nnrt_stop_signal()), start + n, rows,
+                             p->tmp ? "nothing written" : "the output is incomplete");
     }
     if (nnrt_write_check(p->f, what, p->msg, sizeof p->msg) < 0)
         return -1;
@@ -278,7 +283,9 @@ int nnrt_predict(NnrtModel *m, const NnrtArgs *a, FILE *out, FILE *err)
     p.a = a;
     p.out = out;
     p.err = err;
-    int rc = nnrt_pred_body(&p) < 0 ? 1 : 0;
+    nnrt_stop_catch();
+    int rc = nnrt_pred_body(&p) < 0 ? (nnrt_stop_signal() ? NNRT_EXIT_INTERRUPTED : 1) : 0;
+    nnrt_stop_release();
     if (rc)
         fprintf(err, "nnrt: %s\n", p.msg);
     if (p.tmp) { /* a failure after --out's temporary was opened */

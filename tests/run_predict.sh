@@ -242,6 +242,31 @@ else
     bad "iris_like: does not build or train: $(head -3 "$E/iris.build" "$E/iris.train")"
 fi
 
+# ---- an interrupt: SIGINT while 400,000 rows are read and predicted --------------------
+# The signal lands while the file is read or while rows are written: the
+# run stops between batches, exits 130 with one line, leaves no FILE.tmp,
+# and FILE keeps what it held.
+if [ -f "$E/iris.st" ]; then
+    python3 -c 'import random, sys
+r = random.Random(5)
+with open(sys.argv[1], "w") as f:
+    for _ in range(400000):
+        f.write("%.2f,%.2f,%.2f,%.2f\n" % (r.uniform(4, 8), r.uniform(2, 4), r.uniform(10, 70), r.uniform(50, 900)))' "$E/big.csv"
+    printf 'kept\n' >"$E/int.csv"
+    rc=$(python3 -c 'import signal, subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[-1] + ".err", "w"))
+time.sleep(0.05)
+p.send_signal(signal.SIGINT)
+print(p.wait())' "$E/iris_like" --load "$E/iris.st" --predict "$E/big.csv" --out "$E/int.csv")
+    err=$(cat "$E/int.csv.err")
+    if [ "$rc" = 130 ] && [ "$(cat "$E/int.csv")" = kept ] && [ ! -e "$E/int.csv.tmp" ] &&
+       [ "$(wc -l <"$E/int.csv.err")" -eq 1 ] && echo "$err" | grep -q 'interrupted by SIGINT after [0-9]* of 400000 rows: nothing written'; then
+        ok "--predict interrupted: exit 130, FILE kept, no temporary: $err"
+    else
+        bad "--predict interrupted: exit $rc, FILE '$(head -c 20 "$E/int.csv")', tmp $(ls "$E"/int.csv.tmp 2>/dev/null), stderr: $err"
+    fi
+fi
+
 echo "run_predict: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && rm -rf "$E"
 [ "$fail" -eq 0 ]
