@@ -673,6 +673,23 @@ void nnrt_history_free(NnrtHistory *h);
 int nnrt_plot_svg(const char *path, const char *title, const NnrtHistory *h, char *err,
                   size_t errlen);
 
+/* A file that appears whole or not at all (outfile.c), for checkpoints,
+ * charts and predictions: open, write to f, then commit (flush, fsync,
+ * rename over path) or discard.  Until the commit the data is in an
+ * unnamed file (O_TMPFILE) or, where the system has none, in PATH.tmp.
+ * Errors: "cannot write WHAT PATH.tmp: ..." when the file cannot be made,
+ * "cannot write WHAT PATH: ..." when a write, the flush or the rename
+ * fails; after a failed commit nothing is left behind. */
+typedef struct NnrtOutFile {
+    FILE *f;
+    const char *path, *what;
+    char *tmp;              /* PATH.tmp */
+    int fd, unnamed;
+} NnrtOutFile;
+int nnrt_out_open(NnrtOutFile *o, const char *path, const char *what, char *err, size_t errlen);
+int nnrt_out_commit(NnrtOutFile *o, char *err, size_t errlen);
+void nnrt_out_discard(NnrtOutFile *o);
+
 /* Formats one line into err (truncated to errlen) and returns -1. */
 int nnrt_errf(char *err, size_t errlen, const char *fmt, ...) NNRT_PRINTF(3, 4);
 

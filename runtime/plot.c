@@ -18,18 +18,17 @@
  * inf) are skipped and the line joins the finite ones around them; points
  * get markers when a series has few of them, so a one-epoch run still
  * shows its figures.  Ticks fall on round numbers (1, 2 or 5 times a power
- * of ten).  The file is written as PATH.tmp and renamed over PATH once
- * every write, the flush to disk and the close have succeeded.
+ * of ten).  The file is written through NnrtOutFile (outfile.c): PATH
+ * changes only once every write, the flush to disk and the close have
+ * succeeded.
  */
 #include "nnrt.h"
 
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- the history ---------------------------------------------------------------- */
 
@@ -334,35 +333,9 @@ static void nnrt_plot_write(FILE *f, const char *title, const NnrtHistory *h)
 int nnrt_plot_svg(const char *path, const char *title, const NnrtHistory *h, char *err,
                   size_t errlen)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp)
-        return nnrt_errf(err, errlen, "cannot write plot %s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "w");
-    int rc = f ? 0 : -1, saved = errno;
-    if (f) {
-        nnrt_plot_write(f, title, h);
-        errno = 0;
-        if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-            rc = -1;
-            saved = errno;
-        }
-        if (fclose(f) != 0 && rc == 0) {
-            rc = -1;
-            saved = errno;
-        }
-        if (rc == 0 && rename(tmp, path) != 0) {
-            rc = -1;
-            saved = errno;
-        }
-        if (rc < 0)
-            remove(tmp);
-    }
-    if (rc < 0)
-        nnrt_errf(err, errlen, "cannot write plot %s: %s", f ? path : tmp,
-                  saved ? strerror(saved) : "a write failed (is the disk full?)");
-    free(tmp);
-    return rc;
+    NnrtOutFile o;
+    if (nnrt_out_open(&o, path, "plot", err, errlen) < 0)
+        return -1;
+    nnrt_plot_write(o.f, title, h);
+    return nnrt_out_commit(&o, err, errlen);
 }

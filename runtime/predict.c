@@ -25,8 +25,8 @@
  *
  * Rows are converted by nnrt_gather (the formula training used) and go
  * through predict in batches of B, the last one smaller.  --out FILE is
- * written as FILE.tmp and renamed over FILE once complete, so a failed
- * run leaves FILE as it was; without --out the lines go to standard
+ * written through NnrtOutFile and renamed over FILE once complete, so a
+ * failed run leaves FILE as it was; without --out the lines go to standard
  * output.  SIGINT or SIGTERM stops the run after the batch at hand (exit
  * 130), removing FILE.tmp.
  */
@@ -43,8 +43,9 @@ typedef struct NnrtPred {
     FILE *out, *err;       /* standard output (the closing line), standard error (warnings) */
     NnrtCkptMeta meta;     /* the checkpoint's figures (class names kept here) */
     NnrtData d;            /* the rows, with the input transforms */
-    FILE *f;               /* where the CSV goes: out, or --out's temporary */
-    char *tmp;             /* --out FILE's FILE.tmp, or NULL */
+    FILE *f;               /* where the CSV goes: out, or file.f */
+    NnrtOutFile file;      /* --out FILE, written whole or not at all */
+    int to_file;           /* file is open */
     char msg[1024];
 } NnrtPred;
 
@@ -210,21 +211,17 @@ static void nnrt_pred_line(const NnrtPred *p, const float *y)
     fputc('\n', p->f);
 }
 
-/* --out FILE: FILE.tmp, renamed when complete; else standard output. */
+/* --out FILE through NnrtOutFile (FILE changes only when complete); else
+ * standard output. */
 static int nnrt_pred_open(NnrtPred *p)
 {
-    const char *path = p->a->out;
-    if (!path) {
-        p->f = p->out;
+    p->f = p->out;
+    if (!p->a->out)
         return 0;
-    }
-    size_t n = strlen(path);
-    if (!(p->tmp = malloc(n + 5)))
-        return nnrt_errf(p->msg, sizeof p->msg, "out of memory");
-    memcpy(p->tmp, path, n);
-    memcpy(p->tmp + n, ".tmp", 5);
-    if (!(p->f = fopen(p->tmp, "w")))
-        return nnrt_errf(p->msg, sizeof p->msg, "cannot write %s: %s", p->tmp, strerror(errno));
+    if (nnrt_out_open(&p->file, p->a->out, "predictions", p->msg, sizeof p->msg) < 0)
+        return -1;
+    p->to_file = 1;
+    p->f = p->file.f;
     return 0;
 }
 
@@ -233,7 +230,7 @@ static int nnrt_pred_write(NnrtPred *p)
 {
     NnrtModel *m = p->m;
     size_t B = m->batch, rows = p->d.rows;
-    const char *what = p->tmp ? p->tmp : "standard output";
+    const char *what = p->to_file ? p->a->out : "standard output";
     nnrt_pred_header(p);
     for (size_t start = 0; start < rows; start += B) {
         size_t n = rows - start < B ? rows - start : B;
@@ -246,22 +243,13 @@ static int nnrt_pred_write(NnrtPred *p)
         if (nnrt_stop_signal()) /* SIGINT/SIGTERM: stop between batches, FILE as it was */
             return nnrt_errf(p->msg, sizeof p->msg, "interrupted by %s after %zu of %zu rows: %s",
                              nnrt_stop_signame(nnrt_stop_signal()), start + n, rows,
-                             p->tmp ? "nothing written" : "the output is incomplete");
+                             p->to_file ? "nothing written" : "the output is incomplete");
     }
-    if (nnrt_write_check(p->f, what, p->msg, sizeof p->msg) < 0)
-        return -1;
-    if (!p->tmp)
-        return 0;
-    FILE *f = p->f;
-    p->f = NULL;
-    if (fclose(f) != 0)
-        return nnrt_write_error(p->tmp, errno, p->msg, sizeof p->msg);
-    if (rename(p->tmp, p->a->out) != 0)
-        return nnrt_errf(p->msg, sizeof p->msg, "cannot rename %s to %s: %s", p->tmp, p->a->out,
-                         strerror(errno));
-    free(p->tmp);
-    p->tmp = NULL;
-    return 0;
+    if (!p->to_file)
+        return nnrt_write_check(p->f, what, p->msg, sizeof p->msg);
+    p->to_file = 0;
+    p->f = p->out;
+    return nnrt_out_commit(&p->file, p->msg, sizeof p->msg);
 }
 
 static int nnrt_pred_body(NnrtPred *p)
@@ -288,12 +276,8 @@ int nnrt_predict(NnrtModel *m, const NnrtArgs *a, FILE *out, FILE *err)
     nnrt_stop_release();
     if (rc)
         fprintf(err, "nnrt: %s\n", p.msg);
-    if (p.tmp) { /* a failure after --out's temporary was opened */
-        if (p.f)
-            fclose(p.f);
-        remove(p.tmp);
-        free(p.tmp);
-    }
+    if (p.to_file) /* a failure after --out's file was opened */
+        nnrt_out_discard(&p.file);
     nnrt_data_free(&p.d);
     nnrt_ckpt_meta_free(&p.meta);
     if (nnrt_write_check(out, "standard output", p.msg, sizeof p.msg) < 0 && rc == 0) {

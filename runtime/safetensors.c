@@ -11,12 +11,11 @@
  * converted to little-endian byte by byte, so files move between hosts of
  * either byte order.
  *
- * Saving writes a temporary file, flushes it to disk and renames it over
- * PATH: readers see the old file or the new one, never half of one.  On
- * Linux the temporary is an unnamed file in PATH's directory (O_TMPFILE),
- * given the name PATH.tmp only for the instant before the rename, so a
- * save killed at any moment leaves nothing behind; elsewhere (or on a file
- * system without O_TMPFILE) it is PATH.tmp from the start.  Loading
+ * Saving goes through NnrtOutFile (outfile.c): a temporary file, flushed
+ * to disk and renamed over PATH, so readers see the old file or the new
+ * one, never half of one, and a save killed at any moment leaves nothing
+ * behind (on Linux the temporary has no name until just before the
+ * rename).  Loading
  * reads and checks everything (model name, each tensor's dtype, shape and
  * offsets) into temporary memory and copies into the model only when all
  * of it is right, so a failed load changes nothing.  The JSON reader is
@@ -30,13 +29,9 @@
  * exactly in_dim long (counted before anything is allocated), the class
  * names at most the model's class count and distinct.
  */
-#if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE /* O_TMPFILE */
-#endif
 #include "nnrt.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -279,89 +274,24 @@ static int nnrt_ckpt_write(FILE *f, const NnrtStr *h, const NnrtTensor *params, 
     for (int i = 0; i < ns; i++)
         if (nnrt_write_f32le(f, state[i].data, state[i].numel) < 0)
             return -1;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+    return 0;
+}
+
+/* Writes the checkpoint through NnrtOutFile: PATH is the old file or the
+ * new one, whole, whatever happens. */
+static int nnrt_ckpt_commit(const char *path, const NnrtStr *h, const NnrtTensor *params, int np,
+                            const NnrtTensor *state, int ns, char *err, size_t errlen)
+{
+    NnrtOutFile o;
+    if (nnrt_out_open(&o, path, "checkpoint", err, errlen) < 0)
         return -1;
-    return 0;
-}
-
-/* An unnamed file in path's directory, opened for writing (fd in *fd), or
- * NULL where the system or the file system has no O_TMPFILE. */
-static FILE *nnrt_open_unnamed(const char *path, int *fd)
-{
-#if defined(__linux__) && defined(O_TMPFILE)
-    size_t n = strlen(path);
-    while (n > 0 && path[n - 1] != '/')
-        n--;
-    char *dir = malloc(n + 2);
-    if (!dir)
-        return NULL;
-    if (n == 0)
-        memcpy(dir, ".", 2);
-    else {
-        memcpy(dir, path, n);
-        dir[n] = '\0';
+    if (nnrt_ckpt_write(o.f, h, params, np, state, ns) < 0) {
+        int saved = errno;
+        nnrt_out_discard(&o);
+        return nnrt_errf(err, errlen, "cannot write checkpoint %s: %s", path,
+                         saved ? strerror(saved) : "a write failed (is the disk full?)");
     }
-    *fd = open(dir, O_TMPFILE | O_WRONLY, 0666);
-    free(dir);
-    if (*fd < 0)
-        return NULL;
-    FILE *f = fdopen(*fd, "wb");
-    if (!f)
-        close(*fd);
-    return f;
-#else
-    (void)path;
-    (void)fd;
-    return NULL;
-#endif
-}
-
-/* The unnamed file fd gets the name tmp (through /proc/self/fd). */
-static int nnrt_name_unnamed(int fd, const char *tmp)
-{
-#if defined(__linux__) && defined(O_TMPFILE)
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    remove(tmp); /* left by a save killed before O_TMPFILE was used */
-    return linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
-#else
-    (void)fd;
-    (void)tmp;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-/* Writes tmp (unnamed until it is complete, where the system allows),
- * then renames it to path; removes tmp on any failure. */
-static int nnrt_ckpt_commit(const char *path, const char *tmp, const NnrtStr *h,
-                            const NnrtTensor *params, int np, const NnrtTensor *state, int ns,
-                            char *err, size_t errlen)
-{
-    int fd = -1;
-    FILE *f = nnrt_open_unnamed(path, &fd);
-    int unnamed = f != NULL;
-    if (!f && !(f = fopen(tmp, "wb")))
-        return nnrt_errf(err, errlen, "cannot write checkpoint %s: %s", tmp, strerror(errno));
-    int rc = nnrt_ckpt_write(f, h, params, np, state, ns);
-    int saved = errno;
-    if (rc == 0 && unnamed && nnrt_name_unnamed(fd, tmp) != 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (fclose(f) != 0 && rc == 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc < 0) {
-        remove(tmp);
-        return nnrt_errf(err, errlen, "cannot write checkpoint %s: %s", path, strerror(saved));
-    }
-    return 0;
+    return nnrt_out_commit(&o, err, errlen);
 }
 
 /* What nnrt_header_meta writes is what the loader accepts: finite
@@ -409,21 +339,14 @@ int nnrt_ckpt_save(const char *path, const char *model, long epoch, long step,
     if (nnrt_utf8_bad((const unsigned char *)model, mlen) < mlen)
         return nnrt_errf(err, errlen, "cannot write checkpoint %s: the model name is not UTF-8", path);
     NnrtStr h = { NULL, 0, 0, 0 };
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
     int rc = -1;
-    if (!tmp || nnrt_header_build(&h, model, epoch, step, meta, params, n_params, state,
-                                  n_state) < 0)
+    if (nnrt_header_build(&h, model, epoch, step, meta, params, n_params, state, n_state) < 0)
         nnrt_errf(err, errlen, "cannot write checkpoint %s: out of memory", path);
     else if (h.len > NNRT_ST_MAX_HEADER)
         nnrt_errf(err, errlen, "cannot write checkpoint %s: its header of %zu bytes is over the "
                   "format's limit of %u (too many tensors)", path, h.len, NNRT_ST_MAX_HEADER);
-    else {
-        memcpy(tmp, path, plen);
-        memcpy(tmp + plen, ".tmp", 5);
-        rc = nnrt_ckpt_commit(path, tmp, &h, params, n_params, state, n_state, err, errlen);
-    }
-    free(tmp);
+    else
+        rc = nnrt_ckpt_commit(path, &h, params, n_params, state, n_state, err, errlen);
     free(h.p);
     return rc;
 }

@@ -174,7 +174,7 @@ if build clf; then
     refused "clf: standard output on /dev/full" 1 "cannot write standard output" \
         sh -c '"$0" --load "$1" --predict "$2" >/dev/full' "$E/clf" "$C" "$E/x.csv"
     for i in $(seq 2000); do echo "10,20,30,40"; done >"$E/big.csv"
-    refused "clf: --out past a 10 KB file-size limit" 1 "cannot write $E/keep.csv.tmp" \
+    refused "clf: --out past a 10 KB file-size limit" 1 "cannot write $E/keep.csv: File too large" \
         sh -c 'ulimit -f 20 && trap "" XFSZ && "$0" --load "$1" --predict "$2" --out "$3"' \
         "$E/clf" "$C" "$E/big.csv" "$E/keep.csv"
     refused "clf: --predict without --load" 2 "--predict needs the trained params: --load CHECKPOINT or --init-from FILE" \
