@@ -465,6 +465,16 @@ int nnrt_main(NnrtModel *m, int argc, char **argv);
  * exponential: lr * (final/lr)^(e/(E-1)) (needs lr, final > 0, else lr). */
 float nnrt_lr_at(float lr, float final_lr, int decay, int e, int epochs);
 
+/* Batches an epoch of rows takes: rows/B, plus one for the rest unless
+ * drop_last. */
+long nnrt_epoch_iters(const NnrtModel *m, size_t rows);
+/* After --load of PATH (at epoch, step, and batch inside the next epoch):
+ * refuses a batch the data's epoch does not have, else prints the
+ * "resumed from" line unless quiet.  Both drivers call it.  0, or -1 with
+ * one line in err. */
+int nnrt_resumed(const NnrtModel *m, size_t rows, const char *path, int epoch, long step,
+                 long batch, FILE *out, int quiet, char *err, size_t errlen);
+
 /* Mean loss (forward EVAL, weighted by rows) and accuracy (predict; NaN
  * for NNRT_ACC_NONE) over the whole of d, in batches of B in row order. */
 void nnrt_evaluate(const NnrtModel *m, const NnrtData *d, double *loss, double *acc);

@@ -319,11 +319,31 @@ static int nnrt_run_load(NnrtRun *r)
     return 0;
 }
 
-/* Batches an epoch takes: rows/B, plus one for the rest unless drop_last. */
+long nnrt_epoch_iters(const NnrtModel *m, size_t rows)
+{
+    size_t B = m->batch;
+    return (long)(m->drop_last ? rows / B : (rows + B - 1) / B);
+}
+
+int nnrt_resumed(const NnrtModel *m, size_t rows, const char *path, int epoch, long step,
+                 long batch, FILE *out, int quiet, char *err, size_t errlen)
+{
+    long iters = nnrt_epoch_iters(m, rows);
+    if (batch > 0 && batch >= iters)
+        return nnrt_errf(err, errlen, "checkpoint %s stopped after batch %ld of epoch %d, but an "
+                         "epoch here has %ld batches; was it trained on other data or another "
+                         "batch size?", path, batch, epoch + 1, iters);
+    if (!quiet && batch > 0)
+        fprintf(out, "resumed from %s at epoch %d, step %ld (batch %ld of epoch %d done)\n", path,
+                epoch, step, batch, epoch + 1);
+    else if (!quiet)
+        fprintf(out, "resumed from %s at epoch %d, step %ld\n", path, epoch, step);
+    return 0;
+}
+
 static long nnrt_iters(const NnrtRun *r)
 {
-    size_t B = r->m->batch, rows = r->train.rows;
-    return (long)(r->m->drop_last ? rows / B : (rows + B - 1) / B);
+    return nnrt_epoch_iters(r->m, r->train.rows);
 }
 
 /* --init-from FILE: the params from FILE over init's, the optimizer fresh. */
@@ -356,16 +376,8 @@ static int nnrt_run_start(NnrtRun *r)
     r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
     r->step = step;
     r->batch = meta.batch;
-    if (r->batch > 0 && r->batch >= nnrt_iters(r))
-        return nnrt_errf(r->msg, sizeof r->msg, "checkpoint %s stopped after batch %ld of epoch %d, "
-                         "but an epoch here has %ld batches; was it trained on other data or "
-                         "another batch size?", r->a->load, r->batch, r->epoch + 1, nnrt_iters(r));
-    if (!r->quiet && r->batch > 0)
-        fprintf(r->out, "resumed from %s at epoch %d, step %ld (batch %ld of epoch %d done)\n",
-                r->a->load, r->epoch, r->step, r->batch, r->epoch + 1);
-    else if (!r->quiet)
-        fprintf(r->out, "resumed from %s at epoch %d, step %ld\n", r->a->load, r->epoch, r->step);
-    return 0;
+    return nnrt_resumed(m, r->train.rows, r->a->load, r->epoch, r->step, r->batch, r->out,
+                        r->quiet, r->msg, sizeof r->msg);
 }
 
 /* n tensors <-> buf, one after the other; returns the end of buf. */

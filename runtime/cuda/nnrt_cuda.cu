@@ -677,11 +677,9 @@ static int nnrt_cuda_load(NnrtCudaRun *r)
     return 0;
 }
 
-/* Batches an epoch takes: rows/B, plus one for the rest unless drop_last. */
 static long nnrt_cuda_iters(const NnrtCudaRun *r)
 {
-    size_t B = r->m->batch, rows = r->train.rows;
-    return (long)(r->m->drop_last ? rows / B : (rows + B - 1) / B);
+    return nnrt_epoch_iters(r->m, r->train.rows);
 }
 
 /* --init-from FILE into the host mirrors (train.c's nnrt_run_init_from), then uploaded. */
@@ -716,16 +714,8 @@ static int nnrt_cuda_start(NnrtCudaRun *r)
     r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
     r->step = step;
     r->batch = meta.batch;
-    if (r->batch > 0 && r->batch >= nnrt_cuda_iters(r))
-        return nnrt_errf(r->msg, sizeof r->msg, "checkpoint %s stopped after batch %ld of epoch %d, but an epoch "
-                         "here has %ld batches; was it trained on other data or another batch size?", r->a->load,
-                         r->batch, r->epoch + 1, nnrt_cuda_iters(r));
-    if (!r->quiet && r->batch > 0)
-        fprintf(r->out, "resumed from %s at epoch %d, step %ld (batch %ld of epoch %d done)\n", r->a->load,
-                r->epoch, r->step, r->batch, r->epoch + 1);
-    else if (!r->quiet)
-        fprintf(r->out, "resumed from %s at epoch %d, step %ld\n", r->a->load, r->epoch, r->step);
-    return 0;
+    return nnrt_resumed(r->m, r->train.rows, r->a->load, r->epoch, r->step, r->batch, r->out, r->quiet,
+                        r->msg, sizeof r->msg);
 }
 
 /* The progress line; -1 when stdout cannot be written. */
