@@ -179,18 +179,26 @@ static const char *find_nvcc(char *buf, size_t len)
     return NULL;
 }
 
-/* CUDA's libraries: lib64 beside the bin/ that holds nvcc (DIR/bin/nvcc:
- * DIR/lib64, kept as named so that /usr/local/cuda follows its symlink),
- * or "" without nvcc. */
+/* CUDA's libraries: the first lib64 that exists of DIR/lib64 beside the
+ * bin/ that holds nvcc (kept as named so that /usr/local/cuda follows its
+ * symlink), $CUDA_HOME/lib64 and /usr/local/cuda/lib64 (nvcc may be a
+ * wrapper script elsewhere, /usr/local/bin/nvcc say); "" when none does,
+ * as where the libraries sit in the linker's own directories. */
 static void cuda_libdir(char *out, size_t len, const char *nvcc)
 {
     const char *slash = nvcc ? strrchr(nvcc, '/') : NULL;
+    const char *home = getenv("CUDA_HOME");
     int n = slash ? (int)(slash - nvcc) : 0;
     out[0] = '\0';
     if (n >= 4 && strncmp(slash - 4, "/bin", 4) == 0)
         snprintf(out, len, "%.*s/lib64", n - 4, nvcc);
     else if (slash)
         snprintf(out, len, "%.*s/../lib64", n, nvcc);
+    if (out[0] && access(out, F_OK) == 0)
+        return;
+    if (home && *home && snprintf(out, len, "%s/lib64", home) < (int)len && access(out, F_OK) == 0)
+        return;
+    snprintf(out, len, "%s", access("/usr/local/cuda/lib64", F_OK) == 0 ? "/usr/local/cuda/lib64" : "");
 }
 
 /* The flags of a build, as shell words (put_path): the headers (cflags),

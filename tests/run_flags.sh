@@ -41,15 +41,23 @@ else
 fi
 
 # ---- 2. the CUDA flags ----------------------------------------------------------
-missing=
-for w in $("$NNC" --target cuda --libs); do
-    case "$w" in -*) ;; *) [ -e "$w" ] || missing="$missing $w" ;; esac
+# Every path word of --libs names a file: with the nvcc found on PATH, and
+# with nvcc a wrapper script in a bin/ that has no lib64 beside it (as
+# /usr/local/bin/nvcc is on some machines).
+mkdir -p "$W/wrap/bin"
+printf '#!/bin/sh\nexit 1\n' >"$W/wrap/bin/nvcc" && chmod +x "$W/wrap/bin/nvcc"
+for how in "PATH" "a wrapper nvcc"; do
+    if [ "$how" = PATH ]; then words=$("$NNC" --target cuda --libs); else words=$(PATH="$W/wrap/bin:$PATH" "$NNC" --target cuda --libs); fi
+    missing=
+    for w in $words; do
+        case "$w" in -*) ;; *) [ -e "$w" ] || missing="$missing $w" ;; esac
+    done
+    if [ -z "$missing" ]; then
+        ok "nnc --target cuda --libs (nvcc from $how): every path word names a file"
+    else
+        bad "nnc --target cuda --libs (nvcc from $how): these words name no file:$missing"
+    fi
 done
-if [ -z "$missing" ]; then
-    ok "nnc --target cuda --libs: every path word names a file"
-else
-    bad "nnc --target cuda --libs: these words name no file:$missing"
-fi
 
 NVCC=${NVCC:-$(command -v nvcc 2>/dev/null)}
 [ -z "$NVCC" ] && [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc
