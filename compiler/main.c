@@ -3,29 +3,22 @@
  *   read -> parse -> sema/lower -> autodiff -> optimize -> plan -> emit
  *
  * and each pass can print its result (-dA AST, -dS named values and shapes,
- * -dG graph, -dP plan totals, --report, --dot, --explain).  Exit status: 0
+ * -dG graph, -dP plan totals, --report, --dot, --explain).  -o NAME (not
+ * .c, .cu or '-') builds the source into the program NAME, and --cflags /
+ * --libs print the flags to build one yourself: build.c.  Exit status: 0
  * ok, 1 errors in the model (or a file that cannot be read or written), 2
  * bad usage.  Every file is written whole or not at all (OutFile in base.h):
  * a full disk leaves the previous file and no temporary behind.
  */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include "base.h"
 #include "ast.h"
 #include "graph.h"
 #include "plan.h"
 #include "emit.h"
+#include "build.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#ifndef NNC_PREFIX
-#define NNC_PREFIX "/usr/local"
-#endif
-#ifndef NNC_BLAS_LIBS
-#define NNC_BLAS_LIBS "-lopenblas"
-#endif
 
 typedef struct Options {
     const char *input, *output, *dot;
@@ -75,180 +68,6 @@ static int usage_error(const char *before, const char *arg, const char *after)
 {
     fprintf(stderr, "nnc: %s%s%s\ntry 'nnc --help'\n", before, arg, after);
     return 2;
-}
-
-/* ---- where the runtime is: beside an nnc in build/, or under PREFIX ---- */
-
-/* dir/rel with "." and ".." resolved when it exists (build/../runtime
- * prints as runtime), else as written. */
-static int join_path(char *out, size_t len, const char *dir, const char *rel)
-{
-    char joined[8192], *real;
-    if (snprintf(joined, sizeof joined, "%s/%s", dir, rel) >= (int)sizeof joined)
-        return 0;
-    real = realpath(joined, NULL);
-    int n = snprintf(out, len, "%s", real ? real : joined);
-    free(real);
-    return n < (int)len;
-}
-
-static void runtime_dirs(char *inc, char *lib, size_t len)
-{
-    char exe[4096], probe[4200];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
-    if (slash) {
-        *slash = '\0';
-        /* in the build tree: build/nnc beside build/libnnrt.a, runtime/nnrt.h */
-        snprintf(probe, sizeof probe, "%s/libnnrt.a", exe);
-        if (access(probe, R_OK) == 0 && join_path(lib, len, exe, ".") && join_path(inc, len, exe, "../runtime"))
-            return;
-        /* installed: PREFIX/bin/nnc, PREFIX/lib/libnnrt.a, PREFIX/include/nnrt.h */
-        snprintf(probe, sizeof probe, "%s/../lib/libnnrt.a", exe);
-        if (access(probe, R_OK) == 0 && join_path(lib, len, exe, "../lib") && join_path(inc, len, exe, "../include"))
-            return;
-    }
-    snprintf(inc, len, "%s/include", NNC_PREFIX);
-    snprintf(lib, len, "%s/lib", NNC_PREFIX);
-}
-
-/* ---- the flags as shell words ----
- * For the command nnc runs itself (quote = 1) a path is one word in single
- * quotes (a ' inside written '\''), so any name works.  For --cflags and
- * --libs (quote = 0) the words are printed bare, because the shell does not
- * remove quotes from the output of $(nnc --cflags): it only splits it at
- * blanks and expands * ? [.  A path holding one of those cannot be printed
- * usably; print_flags refuses it. */
-static void put_path(char *out, size_t len, const char *path, int quote)
-{
-    size_t k = strlen(out);
-    if (!quote) {
-        snprintf(out + k, len - k, "%s", path);
-        return;
-    }
-    if (k + 1 < len)
-        out[k++] = '\'', out[k] = '\0';
-    for (const char *c = path; *c && k + 5 < len; c++) {
-        if (*c == '\'')
-            memcpy(out + k, "'\\''", 4), k += 4;
-        else
-            out[k++] = *c;
-    }
-    snprintf(out + k, len - k, "'");
-}
-
-/* "before<path>after", appended to out. */
-static void put_word(char *out, size_t len, const char *before, const char *path, const char *after, int quote)
-{
-    size_t k = strlen(out);
-    snprintf(out + k, len - k, "%s", before);
-    put_path(out, len, path, quote);
-    k = strlen(out);
-    snprintf(out + k, len - k, "%s", after);
-}
-
-/* The first character of path that $(...) would split at or expand, or 0. */
-static char unsafe_char(const char *path)
-{
-    const char *c = path + strcspn(path, " \t\n*?[");
-    return *c;
-}
-
-/* ---- --target cuda: nvcc, its -arch, and the CUDA runtime beside libnnrt ---- */
-static const char *cuda_arch(void)
-{
-    const char *a = getenv("NNC_CUDA_ARCH");
-    return a && *a ? a : "sm_90";
-}
-
-/* $NVCC, else nvcc on PATH, else /usr/local/cuda/bin/nvcc; NULL if none. */
-static const char *find_nvcc(char *buf, size_t len)
-{
-    const char *env = getenv("NVCC"), *path = getenv("PATH");
-    if (env && *env)
-        return env;
-    for (const char *p = path; p && *p;) {
-        const char *colon = strchr(p, ':');
-        int n = colon ? (int)(colon - p) : (int)strlen(p);
-        if (n > 0 && snprintf(buf, len, "%.*s/nvcc", n, p) < (int)len && access(buf, X_OK) == 0)
-            return buf;
-        p = colon ? colon + 1 : NULL;
-    }
-    if (access("/usr/local/cuda/bin/nvcc", X_OK) == 0)
-        return "/usr/local/cuda/bin/nvcc";
-    return NULL;
-}
-
-/* CUDA's libraries: the first lib64 that exists of DIR/lib64 beside the
- * bin/ that holds nvcc (kept as named so that /usr/local/cuda follows its
- * symlink), $CUDA_HOME/lib64 and /usr/local/cuda/lib64 (nvcc may be a
- * wrapper script elsewhere, /usr/local/bin/nvcc say); "" when none does,
- * as where the libraries sit in the linker's own directories. */
-static void cuda_libdir(char *out, size_t len, const char *nvcc)
-{
-    const char *slash = nvcc ? strrchr(nvcc, '/') : NULL;
-    const char *home = getenv("CUDA_HOME");
-    int n = slash ? (int)(slash - nvcc) : 0;
-    out[0] = '\0';
-    if (n >= 4 && strncmp(slash - 4, "/bin", 4) == 0)
-        snprintf(out, len, "%.*s/lib64", n - 4, nvcc);
-    else if (slash)
-        snprintf(out, len, "%.*s/../lib64", n, nvcc);
-    if (out[0] && access(out, F_OK) == 0)
-        return;
-    if (home && *home && snprintf(out, len, "%s/lib64", home) < (int)len && access(out, F_OK) == 0)
-        return;
-    snprintf(out, len, "%s", access("/usr/local/cuda/lib64", F_OK) == 0 ? "/usr/local/cuda/lib64" : "");
-}
-
-/* The flags of a build, as shell words (put_path): the headers (cflags),
- * or the libraries.  CPU: libnnrt.a, BLAS, zlib.  CUDA: the headers of both
- * runtimes; libnnrt_cuda.a, libnnrt.a, cuBLAS, with an rpath to CUDA's
- * libraries beside nvcc. */
-static void build_flags(char *out, size_t len, int cflags, int cuda, const char *nvcc, int quote)
-{
-    char inc[4096], lib[4096], cudalib[4200];
-    runtime_dirs(inc, lib, sizeof inc);
-    out[0] = '\0';
-    if (cflags) {
-        put_word(out, len, "-I", inc, "", quote);
-        if (cuda)
-            put_word(out, len, " -I", inc, "/cuda", quote);
-        return;
-    }
-    if (cuda)
-        put_word(out, len, "", lib, "/libnnrt_cuda.a ", quote);
-    put_word(out, len, "", lib, "/libnnrt.a " NNC_BLAS_LIBS, quote);
-    size_t k = strlen(out);
-    snprintf(out + k, len - k, "%s -lz -lm", cuda ? " -lcublas" : "");
-    cuda_libdir(cudalib, sizeof cudalib, nvcc);
-    if (cuda && cudalib[0])
-        put_word(out, len, " -Xlinker -rpath -Xlinker ", cudalib, "", quote);
-}
-
-/* --cflags, --libs: bare words for $(nnc --cflags); a path that the shell
- * would split or expand there is an error (exit 1). */
-static int print_flags(int cflags, int cuda)
-{
-    char inc[4096], lib[4096], nv[4096], cudalib[4200], flags[16384];
-    const char *nvcc = cuda ? find_nvcc(nv, sizeof nv) : NULL;
-    runtime_dirs(inc, lib, sizeof inc);
-    cuda_libdir(cudalib, sizeof cudalib, nvcc);
-    const char *paths[3] = {cflags ? inc : lib, cuda && !cflags ? cudalib : "", ""};
-    for (int i = 0; paths[i][0]; i++) {
-        char c = unsafe_char(paths[i]);
-        if (c) {
-            fprintf(stderr, "nnc: %s's path '%s' holds %s, which the shell splits or expands in $(nnc %s); "
-                            "install nnc under a path without blanks or * ? [ (make install PREFIX=DIR)\n",
-                    i ? "CUDA's libraries" : "the runtime", paths[i],
-                    c == ' ' ? "a space" : c == '\t' ? "a tab" : c == '\n' ? "a newline" : c == '*' ? "a '*'" : c == '?' ? "a '?'" : "a '['",
-                    cflags ? "--cflags" : "--libs");
-            return 1;
-        }
-    }
-    build_flags(flags, sizeof flags, cflags, cuda, nvcc, 0);
-    printf("%s\n", flags);
-    return 0;
 }
 
 static int parse_value(int argc, char **argv, int *i, const char **out)
@@ -314,7 +133,7 @@ static int parse_options(int argc, char **argv, Options *o)
         }
     }
     if (o->flags)
-        return print_flags(o->flags == 1, o->emit.cuda);
+        return build_print_flags(o->flags == 1, o->emit.cuda);
     if (!o->input)
         return usage_error("", "no model given", "");
     return -1;
@@ -324,52 +143,6 @@ static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* Runs a build command (shown with -v); 0 or 1. */
-static int run_build(const Options *o, const char *cmd)
-{
-    if (o->verbose)
-        fprintf(stderr, "%s\n", cmd);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "nnc: building %s failed (the command was: %s)\n", o->output, cmd);
-        return 1;
-    }
-    return 0;
-}
-
-/* --target cuda -o NAME: the .cu built with nvcc into NAME. */
-static int build_cuda(const Options *o, const char *cusrc)
-{
-    char nv[4096], cflags[9000], libs[16384], cmd[40000] = "";
-    const char *nvcc = find_nvcc(nv, sizeof nv);
-    if (!nvcc) {
-        fprintf(stderr, "nnc: nvcc not found (set NVCC, or put CUDA's bin on PATH); -o NAME.cu writes the source "
-                        "without building it\n");
-        return 1;
-    }
-    build_flags(cflags, sizeof cflags, 1, 1, nvcc, 1);
-    build_flags(libs, sizeof libs, 0, 1, nvcc, 1);
-    put_word(cmd, sizeof cmd, "", nvcc, " -O2 -std=c++17", 1);
-    put_word(cmd, sizeof cmd, " -arch=", cuda_arch(), "", 1);
-    put_word(cmd, sizeof cmd, " -o ", o->output, "", 1);
-    put_word(cmd, sizeof cmd, " ", cusrc, " ", 1);
-    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "%s %s", cflags, libs);
-    return run_build(o, cmd);
-}
-
-/* -o NAME: the C source built with $CC (a command line, so unquoted) into NAME. */
-static int build_program(const Options *o, const char *csrc)
-{
-    char cflags[9000], libs[16384], cmd[40000] = "";
-    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    build_flags(cflags, sizeof cflags, 1, 0, NULL, 1);
-    build_flags(libs, sizeof libs, 0, 0, NULL, 1);
-    snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -fno-math-errno", cc);
-    put_word(cmd, sizeof cmd, " -o ", o->output, "", 1);
-    put_word(cmd, sizeof cmd, " ", csrc, " ", 1);
-    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "%s %s", cflags, libs);
-    return run_build(o, cmd);
 }
 
 /* Writes the source (emit_c or emit_cuda) and, in library mode, the header
@@ -432,7 +205,7 @@ static int write_cuda(const Options *o, const EmitOptions *eo, const Graph *g, c
         return 1;
     if (write_files(path, NULL, 1, eo, g, p, argc, argv))
         return 1;
-    return build ? build_cuda(o, path) : 0;
+    return build ? build_cuda(o->output, path, o->verbose) : 0;
 }
 
 static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
@@ -461,7 +234,7 @@ static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const
         return 1;
     if (write_files(path, eo->library && !to_stdout ? hpath : NULL, 0, eo, g, p, argc, argv))
         return 1;
-    return build ? build_program(o, path) : 0;
+    return build ? build_program(o->output, path, o->verbose) : 0;
 }
 
 static int compile(const Options *o, Arena *a, int argc, char **argv)
