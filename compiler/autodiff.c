@@ -38,12 +38,13 @@ typedef struct AD {
  * uses is known, into "x is used twice: branch gradients add". */
 static const char BRANCH_RULE[] = "branch rule: gradients add";
 
-/* Appends a backward node built from the op's shape rule. */
-static int bw(AD *ad, Op op, const int *in, int n_in, const char *rule)
+/* Appends a backward node of op with its inputs and attributes, shaped by
+ * the op's rule (graph_op; a mismatch is a bug), in the place and on behalf
+ * of the forward node whose VJP is being built. */
+static int bw(AD *ad, Op op, const int *in, int n_in, Attrs at, const char *rule)
 {
     Graph *g = ad->g;
-    Loc loc = g->nodes[ad->fwd].loc;
-    int id = graph_add(g, op, in, n_in, shape_scalar(), DT_F32, loc);
+    int id = graph_op(g, NULL, op, in, n_in, g->nodes[ad->fwd].loc, at);
     Node *n = graph_node(g, id);
     n->stage = STAGE_BACKWARD;
     n->grad_of = ad->fwd;
@@ -51,22 +52,16 @@ static int bw(AD *ad, Op op, const int *in, int n_in, const char *rule)
     return id;
 }
 
-/* Finishes a node after its attributes are set: infers the shape. */
-static int done(AD *ad, int id)
-{
-    char msg[256];
-    const char *err = shape_infer(ad->g, graph_node(ad->g, id), msg, sizeof msg);
-    NNC_ASSERT(err == NULL, err ? err : "");
-    return id;
-}
+static int bw1_at(AD *ad, Op op, int a, Attrs at, const char *rule) { return bw(ad, op, &a, 1, at, rule); }
+static int bw1(AD *ad, Op op, int a, const char *rule) { return bw1_at(ad, op, a, NO_ATTRS, rule); }
 
-static int bw1(AD *ad, Op op, int a, const char *rule) { return done(ad, bw(ad, op, &a, 1, rule)); }
-
-static int bw2(AD *ad, Op op, int a, int b, const char *rule)
+static int bw2_at(AD *ad, Op op, int a, int b, Attrs at, const char *rule)
 {
     int in[2] = {a, b};
-    return done(ad, bw(ad, op, in, 2, rule));
+    return bw(ad, op, in, 2, at, rule);
 }
+
+static int bw2(AD *ad, Op op, int a, int b, const char *rule) { return bw2_at(ad, op, a, b, NO_ATTRS, rule); }
 
 static int konst(AD *ad, double v)
 {
@@ -82,9 +77,7 @@ static Shape shape_of(AD *ad, int id) { return ad->g->nodes[id].shape; }
 
 static int with_to(AD *ad, Op op, int x, Shape to, const char *rule)
 {
-    int id = bw(ad, op, &x, 1, rule);
-    graph_node(ad->g, id)->to = to;
-    return done(ad, id);
+    return bw1_at(ad, op, x, (Attrs){.to = to}, rule);
 }
 
 /* "x was repeated over the B rows: Repeat ↔ Sum": the axes of `got` along
@@ -124,11 +117,7 @@ static int unbroadcast(AD *ad, int c, int input)
 
 static int matmul(AD *ad, int a, int b, int ta, int tb, const char *rule)
 {
-    int in[2] = {a, b};
-    int id = bw(ad, OP_MATMUL, in, 2, rule);
-    graph_node(ad->g, id)->ta = ta;
-    graph_node(ad->g, id)->tb = tb;
-    return done(ad, id);
+    return bw2_at(ad, OP_MATMUL, a, b, (Attrs){.ta = ta, .tb = tb}, rule);
 }
 
 /* dy reshaped to keep the reduced axes as 1, for broadcasting back. */
@@ -174,19 +163,15 @@ static void vjp(AD *ad, int i, int dy)
     case OP_TANH: add_grad(ad, x, bw2(ad, OP_TANH_GRAD, i, dy, "Tanh: dx = dy·(1-y²), y = tanh x")); return;
     case OP_RELU: add_grad(ad, x, bw2(ad, OP_RELU_GRAD, i, dy, "ReLU: the gradient passes where the output is positive")); return;
     case OP_LEAKY_RELU:
-        c = bw2(ad, OP_LEAKY_RELU_GRAD, x, dy, "LeakyReLU: dx = dy where x > 0, else slope·dy");
-        graph_node(g, c)->c[0] = n.c[0];
-        add_grad(ad, x, c);
+        add_grad(ad, x, bw2_at(ad, OP_LEAKY_RELU_GRAD, x, dy, (Attrs){.c = {n.c[0]}},
+                               "LeakyReLU: dx = dy where x > 0, else slope·dy"));
         return;
     case OP_CLIP:
-        c = bw2(ad, OP_CLIP_GRAD, x, dy, "Clip: the gradient passes where x was not clipped");
-        graph_node(g, c)->c[0] = n.c[0];
-        graph_node(g, c)->c[1] = n.c[1];
-        add_grad(ad, x, c);
+        add_grad(ad, x, bw2_at(ad, OP_CLIP_GRAD, x, dy, (Attrs){.c = {n.c[0], n.c[1]}},
+                               "Clip: the gradient passes where x was not clipped"));
         return;
     case OP_POW: {
-        int p = bw1(ad, OP_POW, x, "Pow: dx = dy·p·x^(p-1)");
-        graph_node(g, p)->c[0] = n.c[0] - 1;
+        int p = bw1_at(ad, OP_POW, x, (Attrs){.c = {n.c[0] - 1}}, "Pow: dx = dy·p·x^(p-1)");
         c = bw2(ad, OP_MUL, p, konst(ad, n.c[0]), "Pow: dx = dy·p·x^(p-1)");
         add_grad(ad, x, bw2(ad, OP_MUL, dy, c, "Pow: dx = dy·p·x^(p-1)"));
         return;
@@ -228,10 +213,10 @@ static void vjp(AD *ad, int i, int dy)
                                  : matmul(ad, x, dy, !n.ta, 0, "MatMul: transpose the other operand"));
         return;
     case OP_TRANSPOSE: {
-        c = bw(ad, OP_TRANSPOSE, &dy, 1, "Transpose: move the axes back");
+        Attrs back = NO_ATTRS;
         for (int k = 0; k < n.shape.rank; k++)
-            graph_node(g, c)->perm[n.perm[k]] = k;
-        add_grad(ad, x, done(ad, c));
+            back.perm[n.perm[k]] = k;
+        add_grad(ad, x, bw1_at(ad, OP_TRANSPOSE, dy, back, "Transpose: move the axes back"));
         return;
     }
     case OP_RESHAPE: add_grad(ad, x, with_to(ad, OP_RESHAPE, dy, shape_of(ad, x), "Reshape: the gradient takes the input's shape back")); return;
@@ -242,35 +227,28 @@ static void vjp(AD *ad, int i, int dy)
         add_grad(ad, x, with_to(ad, OP_BROADCAST_TO, dy, shape_of(ad, x), "sum_to: repeat the gradient back (Sum ↔ Repeat)"));
         return;
     case OP_SLICE:
-        c = with_to(ad, OP_PAD, dy, shape_of(ad, x), "Slice: the gradient goes back to its place, zeros elsewhere");
-        graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = n.lo, graph_node(g, c)->hi = n.hi;
-        add_grad(ad, x, c);
+        add_grad(ad, x, bw1_at(ad, OP_PAD, dy, (Attrs){.to = shape_of(ad, x), .axis = n.axis, .lo = n.lo, .hi = n.hi},
+                               "Slice: the gradient goes back to its place, zeros elsewhere"));
         return;
     case OP_PAD:
-        c = bw(ad, OP_SLICE, &dy, 1, "Pad: slice the gradient back out");
-        graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = n.lo, graph_node(g, c)->hi = n.hi;
-        add_grad(ad, x, done(ad, c));
+        add_grad(ad, x, bw1_at(ad, OP_SLICE, dy, (Attrs){.axis = n.axis, .lo = n.lo, .hi = n.hi},
+                               "Pad: slice the gradient back out"));
         return;
     case OP_CONCAT: {
         int off = 0;
         for (int k = 0; k < n.n_in; k++) {
             int len = shape_of(ad, n.in[k]).d[n.axis];
-            if (ad->needs[n.in[k]]) {
-                c = bw(ad, OP_SLICE, &dy, 1, "Concat: each input gets its slice of the gradient");
-                graph_node(g, c)->axis = n.axis, graph_node(g, c)->lo = off, graph_node(g, c)->hi = off + len;
-                add_grad(ad, n.in[k], done(ad, c));
-            }
+            if (ad->needs[n.in[k]])
+                add_grad(ad, n.in[k], bw1_at(ad, OP_SLICE, dy, (Attrs){.axis = n.axis, .lo = off, .hi = off + len},
+                                             "Concat: each input gets its slice of the gradient"));
             off += len;
         }
         return;
     }
-    case OP_GATHER: {
-        int in[2] = {dy, w};
-        c = bw(ad, OP_SCATTER_ADD, in, 2, "Gather: scatter-add back, gradients of repeated indices add up");
-        graph_node(g, c)->to = shape_of(ad, x);
-        add_grad(ad, x, done(ad, c));
+    case OP_GATHER:
+        add_grad(ad, x, bw2_at(ad, OP_SCATTER_ADD, dy, w, (Attrs){.to = shape_of(ad, x)},
+                               "Gather: scatter-add back, gradients of repeated indices add up"));
         return;
-    }
     case OP_SCATTER_ADD: add_grad(ad, x, bw2(ad, OP_GATHER, dy, w, "ScatterAdd: gather the gradient back")); return;
     case OP_SUM:
         c = keepdims_of(ad, dy, &n);
@@ -284,30 +262,25 @@ static void vjp(AD *ad, int i, int dy)
         return;
     }
     case OP_SOFTMAX:
-        c = bw2(ad, OP_SOFTMAX_GRAD, i, dy, "Softmax: dx = y·(dy - Σ dy·y) along the axis");
-        graph_node(g, c)->axis = n.axis;
-        add_grad(ad, x, c);
+        add_grad(ad, x, bw2_at(ad, OP_SOFTMAX_GRAD, i, dy, (Attrs){.axis = n.axis},
+                               "Softmax: dx = y·(dy - Σ dy·y) along the axis"));
         return;
     case OP_LOG_SOFTMAX:
-        c = bw2(ad, OP_LOG_SOFTMAX_GRAD, i, dy, "LogSoftmax: dx = dy - softmax(x)·Σ dy along the axis");
-        graph_node(g, c)->axis = n.axis;
-        add_grad(ad, x, c);
+        add_grad(ad, x, bw2_at(ad, OP_LOG_SOFTMAX_GRAD, i, dy, (Attrs){.axis = n.axis},
+                               "LogSoftmax: dx = dy - softmax(x)·Σ dy along the axis"));
         return;
     case OP_SOFTMAX_CE: {
         int in[3] = {x, w, dy};
-        add_grad(ad, x, done(ad, bw(ad, OP_SOFTMAX_CE_GRAD, in, 3, "Softmax-with-loss: softmax and cross-entropy differentiated together")));
+        add_grad(ad, x, bw(ad, OP_SOFTMAX_CE_GRAD, in, 3, NO_ATTRS, "Softmax-with-loss: softmax and cross-entropy differentiated together"));
         return;
     }
-    case OP_NLL: {
-        int in[2] = {w, dy};
-        c = bw(ad, OP_NLL_GRAD, in, 2, "NLL: -1/n at each row's target, 0 elsewhere");
-        graph_node(g, c)->to = shape_of(ad, x);
-        add_grad(ad, x, done(ad, c));
+    case OP_NLL:
+        add_grad(ad, x, bw2_at(ad, OP_NLL_GRAD, w, dy, (Attrs){.to = shape_of(ad, x)},
+                               "NLL: -1/n at each row's target, 0 elsewhere"));
         return;
-    }
     case OP_SIGMOID_CE: {
         int in[3] = {x, w, dy};
-        add_grad(ad, x, done(ad, bw(ad, OP_SIGMOID_CE_GRAD, in, 3, "Sigmoid-with-loss: sigmoid and cross-entropy differentiated together")));
+        add_grad(ad, x, bw(ad, OP_SIGMOID_CE_GRAD, in, 3, NO_ATTRS, "Sigmoid-with-loss: sigmoid and cross-entropy differentiated together"));
         return;
     }
     case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD:
@@ -369,10 +342,9 @@ static void add_grad(AD *ad, int input, int c)
     if (k == 2)
         name_part(ad, input, old, 1);
     name_part(ad, input, c, k);
-    int in[2] = {old, c};
-    int sum = bw(ad, OP_ADD, in, 2, BRANCH_RULE);
+    int sum = bw2(ad, OP_ADD, old, c, BRANCH_RULE);
     graph_node(g, sum)->grad_of = input;
-    set_grad(ad, input, done(ad, sum));
+    set_grad(ad, input, sum);
 }
 
 /* "x is used twice: branch gradients add", now that the uses are counted. */
@@ -448,10 +420,9 @@ static void update_param(Graph *g, int p, int norm)
         in[n_in++] = state_node(g, p, slots[k][s]);
     if (norm >= 0)
         in[n_in++] = norm;
-    int id = graph_add(g, ops[k], in, n_in, graph_node(g, p)->shape, DT_F32, graph_node(g, p)->loc);
+    int id = graph_op(g, NULL, ops[k], in, n_in, graph_node(g, p)->loc, (Attrs){.clip = norm >= 0});
     Node *u = graph_node(g, id);
     u->stage = STAGE_UPDATE;
-    u->clip = norm >= 0;
     u->rule = rules[k];
     u->name = arena_printf(g->arena, "update.%s", graph_node(g, p)->name);
 }
@@ -467,7 +438,7 @@ static void update_stage(Graph *g, int n_forward)
         int *grads = arena_alloc(g->arena, (size_t)np * sizeof *grads);
         for (int k = 0; k < np; k++)
             grads[k] = g->grad[params[k]];
-        norm = graph_add(g, OP_GRAD_NORM, grads, np, shape_scalar(), DT_F32, g->nodes[g->loss].loc);
+        norm = graph_op(g, NULL, OP_GRAD_NORM, grads, np, g->nodes[g->loss].loc, NO_ATTRS);
         g->nodes[norm].stage = STAGE_UPDATE;
         g->nodes[norm].name = "grad_norm";
         g->nodes[norm].rule = arena_printf(g->arena, "clip_grad = %g: when grad_norm > %g, every gradient is scaled by "

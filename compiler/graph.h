@@ -41,7 +41,9 @@ typedef struct Node {
     int grad_of;        /* backward nodes: the forward node whose gradient this is (or a part of), else -1 */
     const char *rule;   /* backward nodes: the rule that made it, for comments and --explain */
 
-    /* attributes (which ones an op reads is said in ops.h and shape.c) */
+    /* attributes (which ones an op reads is said in ops.h and shape.c);
+     * graph_op() sets those of Attrs from its argument, the rest are set
+     * by the node's maker */
     int ta, tb;         /* MATMUL: transpose flags of the two operands */
     int axis;           /* SLICE, PAD, CONCAT, SOFTMAX, ...: one axis */
     unsigned axes;      /* SUM, MAX, MIN: bit i set = reduce axis i */
@@ -57,6 +59,24 @@ typedef struct Node {
     int state_of;       /* STATE: the param it belongs to */
     int clip;           /* UPD: the last input is the grad_norm node */
 } Node;
+
+/* The attributes graph_op() gives a node, as Node names them; a compound
+ * literal with designated initializers names those a node has, and every
+ * other one is 0:
+ *   graph_op(g, d, OP_SLICE, &x, 1, loc, (Attrs){.axis = 1, .lo = 0, .hi = 2})
+ *   graph_op(g, d, OP_ADD, in, 2, loc, NO_ATTRS) */
+typedef struct Attrs {
+    int ta, tb;
+    int axis;
+    unsigned axes;
+    int keepdims;
+    int lo, hi;
+    int perm[NNC_MAX_RANK];
+    Shape to;
+    double c[3];
+    int clip;
+} Attrs;
+#define NO_ATTRS ((Attrs){0})
 
 /* ---- the train block, as sema resolved it ------------------------------ */
 typedef enum { SRC_NONE, SRC_SPIRAL, SRC_XOR, SRC_GATE, SRC_TABLE, SRC_IDX, SRC_CSV } SourceKind;
@@ -119,14 +139,17 @@ typedef struct Graph {
     PtrVec consts;      /* ConstDef*: the model's consts, for -dS */
 } Graph;
 
+/* ---- the node array (graph.c) ---------------------------------------- */
 void graph_init(Graph *g, Arena *a);
-/* Appends a node with op, the given inputs, shape and dtype; returns its id.
- * The caller sets attributes through graph_node() right after. */
+/* Appends a node with op, the given inputs, shape and dtype, every
+ * attribute 0; returns its id.  Leaves are made this way (the caller sets
+ * their data, init, slot... through graph_node() right after); every other
+ * node through graph_op(). */
 int graph_add(Graph *g, Op op, const int *in, int n_in, Shape shape, DType dt, Loc loc);
 Node *graph_node(Graph *g, int id);
 const char *graph_name(Graph *g, int id); /* the node's name, or t<id> */
 
-/* ---- shapes ---------------------------------------------------------- */
+/* ---- shapes (shape.c) ------------------------------------------------- */
 Shape shape_make(int rank, const int *d);
 Shape shape_scalar(void);
 int shape_eq(Shape a, Shape b);
@@ -151,10 +174,11 @@ int storage_check(const Graph *g, const struct Plan *p, Diag *d); /* after plan_
  * when the inputs do not fit the op. shape.c. */
 const char *shape_infer(const Graph *g, Node *n, char *msg, size_t len);
 
-/* Builds a node, infers its shape, and on a mismatch reports the message
- * at loc through d (if d is NULL the mismatch is an internal error).
- * Returns the id, or -1 after an error. */
-int graph_op(Graph *g, Diag *d, Op op, const int *in, int n_in, Loc loc);
+/* Builds a node of op with its inputs and attributes and infers its shape
+ * (shape.c): returns its id, or -1 after reporting the mismatch at loc
+ * through d, the graph left as it was (with d NULL a mismatch is an
+ * internal error). */
+int graph_op(Graph *g, Diag *d, Op op, const int *in, int n_in, Loc loc, Attrs at);
 
 /* The passes, in pipeline order (main.c). */
 int sema_lower(Graph *g, Diag *d, const Program *p, int batch_override);  /* sema.c */

@@ -254,7 +254,7 @@ static int uniform_const(const Node *d)
 /* Appends the node that writes gradient d of param p; returns its id. */
 static int add_writer(Graph *g, int d, int p)
 {
-    const Node src = g->nodes[d]; /* graph_add may move the array */
+    const Node src = g->nodes[d]; /* a new node may move the array */
     NNC_ASSERT(src.dtype == DT_F32 && src.stage != STAGE_UPDATE, "a param gradient is not an f32 value");
     int w;
     const char *rule;
@@ -264,14 +264,13 @@ static int add_writer(Graph *g, int d, int p)
         cn->stage = STAGE_BACKWARD;
         cn->data = arena_alloc(g->arena, sizeof(double));
         cn->data[0] = cn->c[0] = src.data[0];
-        w = graph_add(g, OP_BROADCAST_TO, &c, 1, src.shape, DT_F32, src.loc);
+        w = graph_op(g, NULL, OP_BROADCAST_TO, &c, 1, src.loc, (Attrs){.to = src.shape});
         rule = "a constant gradient: filled in at every step";
     } else {
-        w = graph_add(g, OP_RESHAPE, &d, 1, src.shape, DT_F32, src.loc);
+        w = graph_op(g, NULL, OP_RESHAPE, &d, 1, src.loc, (Attrs){.to = src.shape});
         rule = "the gradient is another value: copied in at every step";
     }
     Node *wn = graph_node(g, w);
-    wn->to = src.shape;
     wn->stage = STAGE_BACKWARD;
     wn->grad_of = p;
     wn->rule = rule;

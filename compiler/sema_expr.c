@@ -57,12 +57,19 @@ int sema_scalar_const(Sema *s, double v, Loc loc)
     return id;
 }
 
-static int op1(Sema *s, Op op, int x, Loc loc) { return x < 0 ? -1 : graph_op(s->g, s->d, op, &x, 1, loc); }
+/* One node through graph_op (its shape checked, a mismatch reported at
+ * loc), or -1 when an input is -1: its error was reported already. */
+static int op1_at(Sema *s, Op op, int x, Attrs at, Loc loc)
+{
+    return x < 0 ? -1 : graph_op(s->g, s->d, op, &x, 1, loc, at);
+}
+
+static int op1(Sema *s, Op op, int x, Loc loc) { return op1_at(s, op, x, NO_ATTRS, loc); }
 
 static int op2(Sema *s, Op op, int x, int y, Loc loc)
 {
     int in[2] = {x, y};
-    return x < 0 || y < 0 ? -1 : graph_op(s->g, s->d, op, in, 2, loc);
+    return x < 0 || y < 0 ? -1 : graph_op(s->g, s->d, op, in, 2, loc, NO_ATTRS);
 }
 
 /* ---- numbers and tensors ---------------------------------------------- */
@@ -145,10 +152,7 @@ static Val binary(Sema *s, const Expr *e)
             error_at(s->d, e->rhs->loc, "the exponent of ** must be a number known at compile time");
             return val_err();
         }
-        int id = op1(s, OP_POW, as_node(s, a), e->loc);
-        if (id >= 0)
-            graph_node(s->g, id)->c[0] = b.num;
-        return tensor_or_err(id, e->loc);
+        return tensor_or_err(op1_at(s, OP_POW, as_node(s, a), (Attrs){.c = {b.num}}, e->loc), e->loc);
     }
     Op op = e->op == '+' ? OP_ADD : e->op == '-' ? OP_SUB : e->op == '*' ? OP_MUL
           : e->op == '/' ? OP_DIV : OP_MATMUL;
@@ -202,21 +206,7 @@ static Val name_val(Sema *s, const Expr *e)
 /* ---- indexing: x[i], x[i:j], x[:, i], x[idx] ------------------------- */
 static int slice_axis(Sema *s, int x, int axis, int lo, int hi, Loc loc)
 {
-    if (x < 0)
-        return -1;
-    int id = graph_add(s->g, OP_SLICE, &x, 1, shape_scalar(), DT_F32, loc);
-    Node *n = graph_node(s->g, id);
-    n->axis = axis;
-    n->lo = lo;
-    n->hi = hi;
-    char msg[256];
-    const char *err = shape_infer(s->g, n, msg, sizeof msg);
-    if (err) {
-        error_at(s->d, loc, "%s", err);
-        s->g->n--;
-        return -1;
-    }
-    return id;
+    return op1_at(s, OP_SLICE, x, (Attrs){.axis = axis, .lo = lo, .hi = hi}, loc);
 }
 
 static int index_bound(Sema *s, const Expr *e, int extent, int dflt, int *out)
@@ -327,39 +317,25 @@ static Val index_expr(Sema *s, const Expr *e)
             }
             to.d[to.rank++] = sh.d[i];
         }
-        int id = graph_add(s->g, OP_RESHAPE, &x, 1, to, DT_F32, e->loc);
-        graph_node(s->g, id)->to = to;
-        x = id;
+        x = op1_at(s, OP_RESHAPE, x, (Attrs){.to = to}, e->loc);
     }
-    return val_tensor(x, e->loc);
+    return tensor_or_err(x, e->loc);
 }
 
-static Val transpose_of(Sema *s, int x, const int *perm, Loc loc)
+/* x.T, and transpose(x) without axes: the axes reversed. */
+static Val reversed_axes(Sema *s, int x, Loc loc)
 {
-    if (x < 0)
-        return val_err();
-    int id = graph_add(s->g, OP_TRANSPOSE, &x, 1, shape_scalar(), DT_F32, loc);
-    Node *n = graph_node(s->g, id);
-    memcpy(n->perm, perm, sizeof n->perm);
-    char msg[256];
-    const char *err = shape_infer(s->g, n, msg, sizeof msg);
-    if (err) {
-        error_at(s->d, loc, "%s", err);
-        s->g->n--;
-        return val_err();
-    }
-    return val_tensor(id, loc);
+    Attrs at = NO_ATTRS;
+    int r = graph_node(s->g, x)->shape.rank;
+    for (int i = 0; i < r; i++)
+        at.perm[i] = r - 1 - i;
+    return tensor_or_err(op1_at(s, OP_TRANSPOSE, x, at, loc), loc);
 }
 
 static Val dot_t(Sema *s, const Expr *e)
 {
     int x = sema_tensor(s, e->lhs);
-    if (x < 0)
-        return val_err();
-    int r = graph_node(s->g, x)->shape.rank, perm[NNC_MAX_RANK] = {0};
-    for (int i = 0; i < r; i++)
-        perm[i] = r - 1 - i;
-    return transpose_of(s, x, perm, e->loc);
+    return x < 0 ? val_err() : reversed_axes(s, x, e->loc);
 }
 
 static Val list_val(Sema *s, const Expr *e)
@@ -678,17 +654,18 @@ static Val call_expr(Sema *s, const Expr *e)
 
 static int arg_node(Sema *s, Val v) { return as_node(s, v); }
 
+/* An elementwise builtin; leaky_relu's slope and clip's lo, hi are c[]. */
 static Val lower_unary(Sema *s, const Builtin *b, const Expr *e, Val *a)
 {
-    int id = op1(s, (Op)b->op, arg_node(s, a[0]), e->loc);
-    if (id >= 0 && (b->op == OP_LEAKY_RELU || b->op == OP_CLIP)) {
-        graph_node(s->g, id)->c[0] = a[1].num;
-        if (b->op == OP_CLIP)
-            graph_node(s->g, id)->c[1] = a[2].num;
-        if (b->op == OP_CLIP && a[1].num > a[2].num) {
-            error_at(s->d, e->loc, "clip needs lo <= hi (got %g > %g)", a[1].num, a[2].num);
-            return val_err();
-        }
+    Attrs at = NO_ATTRS;
+    if (b->op == OP_LEAKY_RELU || b->op == OP_CLIP)
+        at.c[0] = a[1].num;
+    if (b->op == OP_CLIP)
+        at.c[1] = a[2].num;
+    int id = op1_at(s, (Op)b->op, arg_node(s, a[0]), at, e->loc);
+    if (id >= 0 && b->op == OP_CLIP && a[1].num > a[2].num) {
+        error_at(s->d, e->loc, "clip needs lo <= hi (got %g > %g)", a[1].num, a[2].num);
+        return val_err();
     }
     return tensor_or_err(id, e->loc);
 }
@@ -721,20 +698,7 @@ static int axes_of(Sema *s, Val v, int rank, unsigned *axes)
 
 static int reduce(Sema *s, Op op, int x, unsigned axes, int keepdims, Loc loc)
 {
-    if (x < 0)
-        return -1;
-    int id = graph_add(s->g, op, &x, 1, shape_scalar(), DT_F32, loc);
-    Node *n = graph_node(s->g, id);
-    n->axes = axes;
-    n->keepdims = keepdims;
-    char msg[256];
-    const char *err = shape_infer(s->g, n, msg, sizeof msg);
-    if (err) {
-        error_at(s->d, loc, "%s", err);
-        s->g->n--;
-        return -1;
-    }
-    return id;
+    return op1_at(s, op, x, (Attrs){.axes = axes, .keepdims = keepdims}, loc);
 }
 
 /* The number of elements a reduction over `axes` averages: a CONST, times
@@ -799,16 +763,7 @@ static Val lower_shape_op(Sema *s, const Builtin *b, const Expr *e, Val *a)
     Shape to;
     if (x < 0 || !shape_of_list(s, a[1], &to))
         return val_err();
-    int id = graph_add(s->g, (Op)b->op, &x, 1, shape_scalar(), DT_F32, e->loc);
-    graph_node(s->g, id)->to = to;
-    char msg[256];
-    const char *err = shape_infer(s->g, graph_node(s->g, id), msg, sizeof msg);
-    if (err) {
-        error_at(s->d, e->loc, "%s", err);
-        s->g->n--;
-        return val_err();
-    }
-    return val_tensor(id, e->loc);
+    return tensor_or_err(op1_at(s, (Op)b->op, x, (Attrs){.to = to}, e->loc), e->loc);
 }
 
 static Val lower_flatten(Sema *s, const Builtin *b, const Expr *e, Val *a)
@@ -822,9 +777,7 @@ static Val lower_flatten(Sema *s, const Builtin *b, const Expr *e, Val *a)
     to.rank = has_b ? 2 : 1;
     to.d[0] = has_b ? DIM_B : (int)shape_row_numel(sh);
     to.d[1] = (int)shape_row_numel(sh);
-    int id = graph_add(s->g, OP_RESHAPE, &x, 1, to, DT_F32, e->loc);
-    graph_node(s->g, id)->to = to;
-    return val_tensor(id, e->loc);
+    return tensor_or_err(op1_at(s, OP_RESHAPE, x, (Attrs){.to = to}, e->loc), e->loc);
 }
 
 static Val lower_transpose(Sema *s, const Builtin *b, const Expr *e, Val *a)
@@ -833,16 +786,14 @@ static Val lower_transpose(Sema *s, const Builtin *b, const Expr *e, Val *a)
     int x = arg_node(s, a[0]);
     if (x < 0)
         return val_err();
-    int r = graph_node(s->g, x)->shape.rank, perm[NNC_MAX_RANK] = {0}, seen = 0;
-    if (a[1].kind != V_LIST) {
-        for (int i = 0; i < r; i++)
-            perm[i] = r - 1 - i;
-        return transpose_of(s, x, perm, e->loc);
-    }
+    int r = graph_node(s->g, x)->shape.rank, seen = 0;
+    if (a[1].kind != V_LIST)
+        return reversed_axes(s, x, e->loc);
     if (a[1].n_items != r) {
         error_at(s->d, a[1].loc, "transpose axes must name each of the %d axes once", r);
         return val_err();
     }
+    Attrs at = NO_ATTRS;
     for (int i = 0; i < r; i++) {
         int ax = (int)a[1].items[i].num;
         if (a[1].items[i].kind != V_NUM || ax < 0 || ax >= r || (seen >> ax & 1)) {
@@ -850,9 +801,9 @@ static Val lower_transpose(Sema *s, const Builtin *b, const Expr *e, Val *a)
             return val_err();
         }
         seen |= 1 << ax;
-        perm[i] = ax;
+        at.perm[i] = ax;
     }
-    return transpose_of(s, x, perm, e->loc);
+    return tensor_or_err(op1_at(s, OP_TRANSPOSE, x, at, e->loc), e->loc);
 }
 
 static Val lower_concat(Sema *s, const Builtin *b, const Expr *e, Val *a)
@@ -871,16 +822,8 @@ static Val lower_concat(Sema *s, const Builtin *b, const Expr *e, Val *a)
         error_at(s->d, a[1].loc, "concat axis %d is out of range for %d axes", axis, rank);
         return val_err();
     }
-    int id = graph_add(s->g, OP_CONCAT, ins, n, shape_scalar(), DT_F32, e->loc);
-    graph_node(s->g, id)->axis = axis < 0 ? axis + rank : axis;
-    char msg[256];
-    const char *err = shape_infer(s->g, graph_node(s->g, id), msg, sizeof msg);
-    if (err) {
-        error_at(s->d, e->loc, "%s", err);
-        s->g->n--;
-        return val_err();
-    }
-    return val_tensor(id, e->loc);
+    int id = graph_op(s->g, s->d, OP_CONCAT, ins, n, e->loc, (Attrs){.axis = axis < 0 ? axis + rank : axis});
+    return tensor_or_err(id, e->loc);
 }
 
 static Val lower_linear(Sema *s, const Builtin *b, const Expr *e, Val *a)
@@ -897,16 +840,7 @@ static int softmax_node(Sema *s, Op op, int x, int axis, Loc loc)
     if (x < 0)
         return -1;
     int rank = graph_node(s->g, x)->shape.rank;
-    int id = graph_add(s->g, op, &x, 1, shape_scalar(), DT_F32, loc);
-    graph_node(s->g, id)->axis = axis < 0 ? axis + rank : axis;
-    char msg[256];
-    const char *err = shape_infer(s->g, graph_node(s->g, id), msg, sizeof msg);
-    if (err) {
-        error_at(s->d, loc, "%s", err);
-        s->g->n--;
-        return -1;
-    }
-    return id;
+    return op1_at(s, op, x, (Attrs){.axis = axis < 0 ? axis + rank : axis}, loc);
 }
 
 static Val lower_softmax(Sema *s, const Builtin *b, const Expr *e, Val *a)
@@ -986,9 +920,7 @@ static Val lower_bce(Sema *s, const Builtin *b, const Expr *e, Val *a)
     Loc l = e->loc;
     if (!same_shape(s, p, t, b->name, l))
         return val_err();
-    int pc = op1(s, OP_CLIP, p, l);
-    graph_node(s->g, pc)->c[0] = 1e-7;
-    graph_node(s->g, pc)->c[1] = 1 - 1e-7;
+    int pc = op1_at(s, OP_CLIP, p, (Attrs){.c = {1e-7, 1 - 1e-7}}, l);
     int one = sema_scalar_const(s, 1, l);
     int pos = op2(s, OP_MUL, t, op1(s, OP_LOG, pc, l), l);
     int neg = op2(s, OP_MUL, op2(s, OP_SUB, one, t, l), op1(s, OP_LOG, op2(s, OP_SUB, one, pc, l), l), l);
@@ -1007,12 +939,7 @@ static int activation(Sema *s, int x, Val act, Loc loc)
     if (strcmp(w, "tanh") == 0) return op1(s, OP_TANH, x, loc);
     if (strcmp(w, "relu") == 0) return op1(s, OP_RELU, x, loc);
     if (strcmp(w, "softmax") == 0) return softmax_node(s, OP_SOFTMAX, x, -1, loc);
-    if (strcmp(w, "leaky_relu") == 0) {
-        int id = op1(s, OP_LEAKY_RELU, x, loc);
-        if (id >= 0)
-            graph_node(s->g, id)->c[0] = 0.2;
-        return id;
-    }
+    if (strcmp(w, "leaky_relu") == 0) return op1_at(s, OP_LEAKY_RELU, x, (Attrs){.c = {0.2}}, loc);
     static const char *const acts[] = {"none", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"};
     const char *hint = sema_hint(w, acts, 7);
     if (hint)

@@ -2,9 +2,12 @@
  *
  * shape_infer() reads the shapes of a node's inputs and its attributes,
  * sets node->shape (and dtype), and returns NULL; when the inputs do not
- * fit it returns a message for the user, written into msg.  Sema reports
- * the message at the source place (graph_op in graph.c); autodiff builds
- * its nodes through the same rules and treats a message as a bug.
+ * fit it returns a message for the user, written into msg.  graph_op()
+ * (at the end) builds every node that is not a leaf through it: sema
+ * reports the message at the source place, and autodiff, the optimizer's
+ * writers and the update stage treat a message as a bug.  The helpers on
+ * Shape (make, compare, count, print) come first; graph.c only stores
+ * nodes and calls none of this.
  *
  * Broadcasting is NumPy's: align trailing axes; two extents agree when they
  * are equal or one of them is 1.  The batch extent B agrees with B and 1.
@@ -21,6 +24,74 @@
 
 #include <string.h>
 
+/* ---- shapes ---------------------------------------------------------- */
+Shape shape_make(int rank, const int *d)
+{
+    Shape s;
+    memset(&s, 0, sizeof s);
+    NNC_ASSERT(rank >= 0 && rank <= NNC_MAX_RANK, "rank out of range");
+    s.rank = rank;
+    for (int i = 0; i < rank; i++)
+        s.d[i] = d[i];
+    return s;
+}
+
+Shape shape_scalar(void) { return shape_make(0, NULL); }
+
+int shape_eq(Shape a, Shape b)
+{
+    if (a.rank != b.rank)
+        return 0;
+    for (int i = 0; i < a.rank; i++)
+        if (a.d[i] != b.d[i])
+            return 0;
+    return 1;
+}
+
+long shape_numel(Shape s, int batch)
+{
+    long n = 1;
+    for (int i = 0; i < s.rank; i++)
+        n *= s.d[i] == DIM_B ? batch : s.d[i];
+    return n;
+}
+
+long shape_row_numel(Shape s)
+{
+    long n = 1;
+    for (int i = (s.rank > 0 && s.d[0] == DIM_B); i < s.rank; i++)
+        n *= s.d[i];
+    return n;
+}
+
+const char *shape_str(Shape s, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < s.rank && used < len; i++) {
+        const char *sep = i ? ", " : "";
+        if (s.d[i] == DIM_B)
+            used += (size_t)snprintf(buf + used, len - used, "%sB", sep);
+        else
+            used += (size_t)snprintf(buf + used, len - used, "%s%d", sep, s.d[i]);
+    }
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+    return buf;
+}
+
+long long shape_count(Shape s, long long batch)
+{
+    long long n = 1;
+    for (int i = 0; i < s.rank; i++) {
+        long long d = s.d[i] == DIM_B ? batch : s.d[i];
+        if (d < 0 || (d > 0 && n > (1LL << 62) / d))
+            return -1;
+        n *= d;
+    }
+    return n;
+}
+
+/* ---- the rules --------------------------------------------------------- */
 #define FAIL(...) (snprintf(msg, len, __VA_ARGS__), msg)
 
 static const char *sh(Shape s, char *buf) { return shape_str(s, buf, 64); }
@@ -64,18 +135,6 @@ static int clash_axis(Shape a, Shape b)
             return k;
     }
     return 0;
-}
-
-long long shape_count(Shape s, long long batch)
-{
-    long long n = 1;
-    for (int i = 0; i < s.rank; i++) {
-        long long d = s.d[i] == DIM_B ? batch : s.d[i];
-        if (d < 0 || (d > 0 && n > (1LL << 62) / d))
-            return -1;
-        n *= d;
-    }
-    return n;
 }
 
 /* NULL when a value of shape s (a row of it, with B) fits the static
@@ -346,4 +405,30 @@ const char *shape_infer(const Graph *g, Node *n, char *msg, size_t len)
     char what[64];
     snprintf(what, sizeof what, "the result of %s", op_name(n->op));
     return too_big(n->shape, what, msg, len);
+}
+
+int graph_op(Graph *g, Diag *d, Op op, const int *in, int n_in, Loc loc, Attrs at)
+{
+    int id = graph_add(g, op, in, n_in, shape_scalar(), DT_F32, loc);
+    Node *n = &g->nodes[id];
+    n->ta = at.ta;
+    n->tb = at.tb;
+    n->axis = at.axis;
+    n->axes = at.axes;
+    n->keepdims = at.keepdims;
+    n->lo = at.lo;
+    n->hi = at.hi;
+    memcpy(n->perm, at.perm, sizeof n->perm);
+    n->to = at.to;
+    memcpy(n->c, at.c, sizeof n->c);
+    n->clip = at.clip;
+    char msg[256];
+    const char *err = shape_infer(g, n, msg, sizeof msg);
+    if (err) {
+        NNC_ASSERT(d != NULL, err);
+        error_at(d, loc, "%s", err);
+        g->n--; /* drop the node that does not fit */
+        return -1;
+    }
+    return id;
 }

@@ -90,8 +90,8 @@ static int infer(Graph *g, int id)
     return id;
 }
 
-static int op1(Graph *g, Op op, int x) { return graph_op(g, NULL, op, &x, 1, L); }
-static int op2(Graph *g, Op op, int x, int y) { return graph_op(g, NULL, op, (int[]){x, y}, 2, L); }
+static int op1(Graph *g, Op op, int x) { return graph_op(g, NULL, op, &x, 1, L, NO_ATTRS); }
+static int op2(Graph *g, Op op, int x, int y) { return graph_op(g, NULL, op, (int[]){x, y}, 2, L, NO_ATTRS); }
 
 static int named(Graph *g, int id, const char *name)
 {
