@@ -1,86 +1,26 @@
-/* sema.c: declarations, names, params and the train block; the driver of
- * the sema/lower pass (sema.h says why checking and lowering are one pass).
+/* sema.c: the driver of the sema/lower pass (sema_lower), declarations and
+ * the checks of the whole model; sema.h says how sema is split and why
+ * checking and lowering are one pass.
  *
  * Declarations are taken in source order: a name must be defined before it
  * is used and is defined once.  `model` comes first; `minimize` names a
  * scalar that depends on a param; `output` defaults to the last value
  * assigned before the loss.  The train block is resolved last, into the
- * Graph's TrainSpec, since `freeze` names params declared anywhere.
+ * Graph's TrainSpec (sema_train.c), since `freeze` names params declared
+ * anywhere.
  *
  * Sizes: a declared value must fit the static storage limit (graph.h) as
- * it is declared (a row of it, with B); once the train block has bound B,
- * every value with B and an estimate of the whole static storage (params,
- * their gradients and optimizer state, batch buffers, tables) are checked
- * too, so --check refuses what could not be built.  The arena exists only
- * after planning: storage_check() adds it then.
+ * it is declared (a row of it, with B; sema_fits); once the train block has
+ * bound B, every value with B and an estimate of the whole static storage
+ * (params, their gradients and optimizer state, batch buffers, tables) are
+ * checked too, so --check refuses what could not be built.  The arena
+ * exists only after planning: storage_check() adds it then.
  */
 #include "sema.h"
 #include "plan.h"
 
 #include <math.h>
-#include <limits.h>
 #include <string.h>
-
-/* ---- the symbol table: open addressing over names ----------------------- */
-static unsigned name_hash(const char *s)
-{
-    unsigned h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
-static Sym *slot_for(Sym *syms, int cap, const char *name)
-{
-    unsigned i = name_hash(name) & (unsigned)(cap - 1);
-    while (syms[i].name && strcmp(syms[i].name, name) != 0)
-        i = (i + 1) & (unsigned)(cap - 1);
-    return &syms[i];
-}
-
-Sym *sema_lookup(Sema *s, const char *name)
-{
-    if (!s->cap_syms)
-        return NULL;
-    Sym *sym = slot_for(s->syms, s->cap_syms, name);
-    return sym->name ? sym : NULL;
-}
-
-static void grow_syms(Sema *s)
-{
-    int cap = s->cap_syms ? 2 * s->cap_syms : 64;
-    Sym *syms = arena_alloc(s->a, (size_t)cap * sizeof *syms);
-    for (int i = 0; i < s->cap_syms; i++)
-        if (s->syms[i].name)
-            *slot_for(syms, cap, s->syms[i].name) = s->syms[i];
-    s->syms = syms;
-    s->cap_syms = cap;
-}
-
-/* Defines name, or reports a redefinition (with where the first one is)
- * and returns NULL. */
-Sym *sema_define(Sema *s, const char *name, Loc loc, const Decl *decl)
-{
-    Sym *old = sema_lookup(s, name);
-    if (old) {
-        error_at(s->d, loc, "redefinition of '%s'", name);
-        note_at(s->d, old->loc, "'%s' was first defined here", name);
-        return NULL;
-    }
-    if (strcmp(name, "B") == 0) {
-        error_at(s->d, loc, "'B' is the batch dimension and cannot be redefined");
-        return NULL;
-    }
-    if (2 * (s->n_syms + 1) > s->cap_syms)
-        grow_syms(s);
-    Sym *sym = slot_for(s->syms, s->cap_syms, name);
-    sym->name = name;
-    sym->loc = loc;
-    sym->decl = decl;
-    sym->node = -1;
-    s->n_syms++;
-    return sym;
-}
 
 static void name_node(Sema *s, int id, const char *name)
 {
@@ -122,27 +62,6 @@ static int resolve_type(Sema *s, const TypeSpec *t, int allow_b, Shape *out)
     return 1;
 }
 
-/* 1 when a declared value of shape sh fits the static storage limit (a
- * row of it, when it has B); else reported at loc. */
-static int fits(Sema *s, const char *kind, const char *name, Shape sh, Loc loc)
-{
-    long long cnt = shape_count(sh, 1);
-    if (cnt >= 0 && cnt <= NNC_MAX_STATIC_BYTES / 4)
-        return 1;
-    char b[64], bytes[32];
-    int has_b = sh.rank && sh.d[0] == DIM_B;
-    if (cnt < 0)
-        snprintf(bytes, sizeof bytes, "over 2^64");
-    else if (cnt > LLONG_MAX / 4)
-        snprintf(bytes, sizeof bytes, "over 2^63");
-    else
-        snprintf(bytes, sizeof bytes, "%lld", cnt * 4);
-    error_at(s->d, loc, "%s '%s' %s takes %s bytes%s, more than the %lld bytes of static storage a model may take; "
-             "use smaller %s", kind, name, shape_str(sh, b, sizeof b), bytes, has_b ? " a row" : "",
-             NNC_MAX_STATIC_BYTES, strcmp(kind, "param") == 0 ? "layers" : "rows");
-    return 0;
-}
-
 static void declare_leaf(Sema *s, const Decl *dc, Op op)
 {
     Shape sh;
@@ -171,78 +90,10 @@ static void declare_leaf(Sema *s, const Decl *dc, Op op)
         return;
     }
     Sym *sym = sema_define(s, dc->name, dc->name_loc, dc);
-    if (!sym || !fits(s, op == OP_INPUT ? "input" : "label", dc->name, sh, dc->name_loc))
+    if (!sym || !sema_fits(s, op == OP_INPUT ? "input" : "label", dc->name, sh, dc->name_loc))
         return;
     sym->node = graph_add(s->g, op, NULL, 0, sh, dt, dc->name_loc);
     name_node(s, sym->node, dc->name);
-}
-
-/* ---- params and their inits --------------------------------------------- */
-
-static int init_of(Sema *s, Val v, Node *p, int fan_in, int fan_out)
-{
-    static const char *const words[] = {"zeros", "ones", "glorot", "he", "const", "randn", "uniform"};
-    const char *name = v.kind == V_WORD ? v.str : v.kind == V_CALL ? v.call->str : NULL;
-    if (!name) {
-        if (v.kind == V_NUM)
-            error_at(s->d, v.loc, "a param's init is a name or a call; write const(%g) to fill it with %g", v.num, v.num);
-        else if (v.kind != V_ERR)
-            error_at(s->d, v.loc, "a param's init is one of zeros, ones, const(v), randn(std=s), uniform(lo=a, hi=b), glorot, he");
-        return 0;
-    }
-    const Builtin *b = builtin_find(name);
-    if (b && b->group != G_INIT) {
-        error_at(s->d, v.loc, "'%s' is %s, not an init: use zeros, ones, const(v), randn(std=s), uniform(lo=a, hi=b), glorot or he",
-                 name, builtin_group_name(b->group));
-        return 0;
-    }
-    if (!b) {
-        const char *hint = sema_hint(name, words, 7);
-        error_at(s->d, v.loc, "unknown init '%s'%s%s%s", name, hint ? "; did you mean '" : "", hint ? hint : "",
-                 hint ? "'?" : "");
-        return 0;
-    }
-    Val args[10];
-    if (v.kind == V_CALL && !sema_call_args(s, v.call, G_INIT, args))
-        return 0;
-    if (v.kind == V_WORD && b->params[0].name && b->params[0].required) {
-        error_at(s->d, v.loc, "init '%s' needs an argument: %s(%s=...)", name, name, b->params[0].name);
-        return 0;
-    }
-    if (v.kind == V_WORD && b->params[0].name)
-        args[0].num = b->params[0].num; /* randn alone: its default std */
-    if (strcmp(name, "zeros") == 0) p->init = INIT_ZEROS;
-    else if (strcmp(name, "ones") == 0) p->init = INIT_ONES;
-    else if (strcmp(name, "const") == 0) { p->init = INIT_CONST; p->c[0] = args[0].num; }
-    else if (strcmp(name, "randn") == 0) { p->init = INIT_RANDN; p->c[0] = args[0].num; }
-    else if (strcmp(name, "uniform") == 0) { p->init = INIT_UNIFORM; p->c[0] = args[0].num; p->c[1] = args[1].num; }
-    else if (strcmp(name, "glorot") == 0) { p->init = INIT_GLOROT; p->c[0] = sqrt(2.0 / (fan_in + fan_out)); }
-    else { p->init = INIT_HE; p->c[0] = sqrt(2.0 / fan_in); }
-    if ((p->init == INIT_RANDN && p->c[0] < 0) || (p->init == INIT_UNIFORM && p->c[0] > p->c[1])) {
-        if (p->init == INIT_RANDN)
-            error_at(s->d, v.loc, "randn needs std >= 0; got %g", p->c[0]);
-        else
-            error_at(s->d, v.loc, "uniform needs lo <= hi; got lo=%g, hi=%g", p->c[0], p->c[1]);
-        return 0;
-    }
-    return 1;
-}
-
-int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init, int fan_in, int fan_out, Loc loc)
-{
-    Sym *sym = sema_define(s, name, loc, NULL);
-    if (!sym || !fits(s, "param", name, shape_make(rank, d), loc))
-        return -1;
-    int id = graph_add(s->g, OP_PARAM, NULL, 0, shape_make(rank, d), DT_F32, loc);
-    name_node(s, id, name);
-    if (init.kind != V_NONE && !init_of(s, init, graph_node(s->g, id), fan_in, fan_out))
-        return -1;
-    if (init.kind == V_NONE) { /* a layer's default: randn(std=0.01) */
-        graph_node(s->g, id)->init = INIT_RANDN;
-        graph_node(s->g, id)->c[0] = 0.01;
-    }
-    sym->node = id;
-    return id;
 }
 
 /* ---- declarations ------------------------------------------------------- */

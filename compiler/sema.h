@@ -1,11 +1,19 @@
-/* sema.h: shared by the two halves of sema (sema.c: declarations, names and
- * the train block; sema_expr.c: expressions, builtins and layers).
+/* sema.h: what the files of sema share (the pass itself is sema_lower()
+ * in graph.h).
  *
  * Sema walks the AST once, in source order, checks everything a user can
  * get wrong, and lowers what it checked straight into the forward graph:
  * the shape rules live with the ops (shape.c), so checking a shape and
  * building the node are one step (graph_op) and no rule is written twice.
  * After sema, later passes assert instead of reporting.
+ *
+ * Four files, each calling only those listed after it:
+ *   sema.c        the driver: declarations in order, minimize, output, the
+ *                 checks of the whole model and its sizes
+ *   sema_train.c  the train block: keys, data sources, optimizer, freeze
+ *   sema_expr.c   expressions, the builtin table and its argument checks,
+ *                 params and their inits, layers (which make params)
+ *   sema_sym.c    the symbol table
  */
 #ifndef NNC_SEMA_H
 #define NNC_SEMA_H
@@ -65,9 +73,13 @@ typedef struct Sema {
     int no_output;     /* the default output candidate without a batch axis, or -1 */
 } Sema;
 
+/* ---- sema_sym.c -------------------------------------------------------- */
 Sym *sema_lookup(Sema *s, const char *name);
+/* Defines name, or reports a redefinition (with where the first one is)
+ * and returns NULL. */
 Sym *sema_define(Sema *s, const char *name, Loc loc, const Decl *decl);
 
+/* ---- sema_expr.c ------------------------------------------------------- */
 Val sema_expr(Sema *s, const Expr *e);
 /* What a value is, for a message: "a string", "a tensor", or "the string
  * const 'D' (\"data/iris.csv\")" for a string read through a const. */
@@ -76,14 +88,18 @@ int sema_tensor(Sema *s, const Expr *e);           /* a value that must be a ten
 int sema_number(Sema *s, const Expr *e, double *out); /* a compile-time number: 1 ok, 0 error */
 int sema_call_args(Sema *s, const Expr *call, int group, Val *out); /* checks a call against the builtin table */
 int sema_scalar_const(Sema *s, double v, Loc loc);  /* a CONST scalar node */
-/* A PARAM node named `name` with its init checked and recorded (sema.c);
- * fan_in/fan_out feed glorot and he.  Returns the id or -1. */
+/* A PARAM node named `name` with its init checked and recorded; fan_in and
+ * fan_out feed glorot and he.  Returns the id or -1. */
 int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init, int fan_in, int fan_out, Loc loc);
+/* 1 when a declared value (kind "param", "input" or "label") of shape sh
+ * fits the static storage limit (a row of it, when it has B); else 0 and
+ * an error at loc. */
+int sema_fits(Sema *s, const char *kind, const char *name, Shape sh, Loc loc);
 
 /* Builtin groups: where a call may stand. */
 enum { G_EXPR = 1, G_LAYER = 2, G_INIT = 4, G_SOURCE = 8, G_OPT = 16 };
 
-/* The parameters of a builtin (sema_expr.c). */
+/* The parameters of a builtin. */
 /* A_NORM: true, false or a string (normalize="column"; sema_train.c checks the string) */
 typedef enum { A_TENSOR, A_NUM, A_INT, A_BOOL, A_STR, A_LIST, A_AXIS, A_WORD, A_INIT, A_TENSORS, A_NORM } ArgKind;
 typedef struct ParamSpec {
@@ -104,15 +120,15 @@ struct Builtin {
     ParamSpec params[10];
 };
 const Builtin *builtin_find(const char *name);
-/* A "did you mean" among cands, or NULL when none is close (sema_expr.c). */
+const char *builtin_group_name(int group); /* "a layer", "an init", ... */
+/* A "did you mean" among cands, or NULL when none is close. */
 const char *sema_hint(const char *name, const char *const *cands, int n);
 /* Reports a bare name that names no value: undefined (with a hint among
  * the names defined so far), or a builtin written without its call. */
 void sema_undefined(Sema *s, const char *name, Loc loc);
 
-/* The train block into g->train (sema_train.c). */
+/* ---- sema_train.c: the train block into g->train ----------------------- */
 void sema_train_defaults(TrainSpec *t);
 void sema_train(Sema *s, const Decl *train);
-const char *builtin_group_name(int group);
 
 #endif

@@ -1,4 +1,4 @@
-/* sema_expr.c: expressions, the builtin table, and layer sugar.
+/* sema_expr.c: expressions, the builtin table, params and layer sugar.
  *
  * sema_expr() evaluates an expression at compile time into a Val: numbers
  * fold (consts, 1/255), tensors become graph nodes built through graph_op(),
@@ -6,12 +6,16 @@
  * Calls are checked against the one builtin table below: the function must
  * exist and be allowed where it stands (an optimizer is no expression),
  * keywords must be known and given once, required ones present, and each
- * value of the right kind.  Layers (dense, mlp) create params named after
- * the value they are assigned to: `h = dense(x, 10)` makes h.W and h.b.
+ * value of the right kind.  Params are made here, with their init checked
+ * against the table (sema_make_param), for a declaration (sema.c) and for
+ * layers: dense and mlp create params named after the value they are
+ * assigned to, `h = dense(x, 10)` makes h.W and h.b.  Of the rest of sema
+ * this file calls only the symbol table (sema_sym.c).
  */
 #include "sema.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -928,6 +932,93 @@ static Val lower_bce(Sema *s, const Builtin *b, const Expr *e, Val *a)
     return tensor_or_err(sum_per_row(s, sum, l), l);
 }
 
+/* ---- params and their inits (declared, or made by a layer) ------------ */
+
+static int init_of(Sema *s, Val v, Node *p, int fan_in, int fan_out)
+{
+    static const char *const words[] = {"zeros", "ones", "glorot", "he", "const", "randn", "uniform"};
+    const char *name = v.kind == V_WORD ? v.str : v.kind == V_CALL ? v.call->str : NULL;
+    if (!name) {
+        if (v.kind == V_NUM)
+            error_at(s->d, v.loc, "a param's init is a name or a call; write const(%g) to fill it with %g", v.num, v.num);
+        else if (v.kind != V_ERR)
+            error_at(s->d, v.loc, "a param's init is one of zeros, ones, const(v), randn(std=s), uniform(lo=a, hi=b), glorot, he");
+        return 0;
+    }
+    const Builtin *b = builtin_find(name);
+    if (b && b->group != G_INIT) {
+        error_at(s->d, v.loc, "'%s' is %s, not an init: use zeros, ones, const(v), randn(std=s), uniform(lo=a, hi=b), glorot or he",
+                 name, builtin_group_name(b->group));
+        return 0;
+    }
+    if (!b) {
+        const char *hint = sema_hint(name, words, 7);
+        error_at(s->d, v.loc, "unknown init '%s'%s%s%s", name, hint ? "; did you mean '" : "", hint ? hint : "",
+                 hint ? "'?" : "");
+        return 0;
+    }
+    Val args[10];
+    if (v.kind == V_CALL && !sema_call_args(s, v.call, G_INIT, args))
+        return 0;
+    if (v.kind == V_WORD && b->params[0].name && b->params[0].required) {
+        error_at(s->d, v.loc, "init '%s' needs an argument: %s(%s=...)", name, name, b->params[0].name);
+        return 0;
+    }
+    if (v.kind == V_WORD && b->params[0].name)
+        args[0].num = b->params[0].num; /* randn alone: its default std */
+    if (strcmp(name, "zeros") == 0) p->init = INIT_ZEROS;
+    else if (strcmp(name, "ones") == 0) p->init = INIT_ONES;
+    else if (strcmp(name, "const") == 0) { p->init = INIT_CONST; p->c[0] = args[0].num; }
+    else if (strcmp(name, "randn") == 0) { p->init = INIT_RANDN; p->c[0] = args[0].num; }
+    else if (strcmp(name, "uniform") == 0) { p->init = INIT_UNIFORM; p->c[0] = args[0].num; p->c[1] = args[1].num; }
+    else if (strcmp(name, "glorot") == 0) { p->init = INIT_GLOROT; p->c[0] = sqrt(2.0 / (fan_in + fan_out)); }
+    else { p->init = INIT_HE; p->c[0] = sqrt(2.0 / fan_in); }
+    if ((p->init == INIT_RANDN && p->c[0] < 0) || (p->init == INIT_UNIFORM && p->c[0] > p->c[1])) {
+        if (p->init == INIT_RANDN)
+            error_at(s->d, v.loc, "randn needs std >= 0; got %g", p->c[0]);
+        else
+            error_at(s->d, v.loc, "uniform needs lo <= hi; got lo=%g, hi=%g", p->c[0], p->c[1]);
+        return 0;
+    }
+    return 1;
+}
+
+int sema_fits(Sema *s, const char *kind, const char *name, Shape sh, Loc loc)
+{
+    long long cnt = shape_count(sh, 1);
+    if (cnt >= 0 && cnt <= NNC_MAX_STATIC_BYTES / 4)
+        return 1;
+    char b[64], bytes[32];
+    int has_b = sh.rank && sh.d[0] == DIM_B;
+    if (cnt < 0)
+        snprintf(bytes, sizeof bytes, "over 2^64");
+    else if (cnt > LLONG_MAX / 4)
+        snprintf(bytes, sizeof bytes, "over 2^63");
+    else
+        snprintf(bytes, sizeof bytes, "%lld", cnt * 4);
+    error_at(s->d, loc, "%s '%s' %s takes %s bytes%s, more than the %lld bytes of static storage a model may take; "
+             "use smaller %s", kind, name, shape_str(sh, b, sizeof b), bytes, has_b ? " a row" : "",
+             NNC_MAX_STATIC_BYTES, strcmp(kind, "param") == 0 ? "layers" : "rows");
+    return 0;
+}
+
+int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init, int fan_in, int fan_out, Loc loc)
+{
+    Sym *sym = sema_define(s, name, loc, NULL);
+    if (!sym || !sema_fits(s, "param", name, shape_make(rank, d), loc))
+        return -1;
+    int id = graph_add(s->g, OP_PARAM, NULL, 0, shape_make(rank, d), DT_F32, loc);
+    graph_node(s->g, id)->name = name;
+    if (init.kind != V_NONE && !init_of(s, init, graph_node(s->g, id), fan_in, fan_out))
+        return -1;
+    if (init.kind == V_NONE) { /* a layer's default: randn(std=0.01) */
+        graph_node(s->g, id)->init = INIT_RANDN;
+        graph_node(s->g, id)->c[0] = 0.01;
+    }
+    sym->node = id;
+    return id;
+}
+
 /* ---- layers ------------------------------------------------------------ */
 
 static int activation(Sema *s, int x, Val act, Loc loc)
@@ -1017,9 +1108,9 @@ static Val lower_mlp(Sema *s, const Builtin *b, const Expr *e, Val *a)
     return tensor_or_err(x, e->loc);
 }
 
-/* Calls that are not expressions (inits, sources, optimizers) are checked by
- * their consumers in sema.c; standing in an expression they are refused in
- * sema_call_args before lower is reached. */
+/* Calls that are not expressions are checked by their consumers (inits by
+ * init_of above, sources and optimizers by sema_train.c); standing in an
+ * expression they are refused in sema_call_args before lower is reached. */
 static Val lower_refused(Sema *s, const Builtin *b, const Expr *e, Val *a)
 {
     (void)a;
