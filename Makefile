@@ -36,6 +36,9 @@ WARN += -Wundef
 WARN += -Wvla
 WARN += -Wdouble-promotion
 WARN += -Wnull-dereference
+# A switch over an enum without a default must name every value: a pass
+# that forgets an op (ops.h) does not build.
+WARN += -Werror=switch
 
 OPT     ?= -O2 -g
 CFLAGS  := -std=c99 $(OPT) $(WARN) -MMD -MP

@@ -170,6 +170,12 @@ static void vjp(AD *ad, int i, int dy)
         add_grad(ad, x, bw2_at(ad, OP_CLIP_GRAD, x, dy, (Attrs){.c = {n.c[0], n.c[1]}},
                                "Clip: the gradient passes where x was not clipped"));
         return;
+    case OP_SOFTPLUS: add_grad(ad, x, bw2(ad, OP_SOFTPLUS_GRAD, x, dy, "Softplus: dx = dy·σ(x)")); return;
+    case OP_ELU:
+        add_grad(ad, x, bw2_at(ad, OP_ELU_GRAD, x, dy, (Attrs){.c = {n.c[0]}}, "ELU: dx = dy where x > 0, else dy·α·eˣ"));
+        return;
+    case OP_SILU: add_grad(ad, x, bw2(ad, OP_SILU_GRAD, x, dy, "SiLU: dx = dy·σ(x)·(1 + x·(1 - σ(x)))")); return;
+    case OP_GELU: add_grad(ad, x, bw2(ad, OP_GELU_GRAD, x, dy, "GELU: dx = dy·(½(1 + t) + ½x(1 - t²)·t'), t = tanh(k(x + a·x³))")); return;
     case OP_POW: {
         int p = bw1_at(ad, OP_POW, x, (Attrs){.c = {n.c[0] - 1}}, "Pow: dx = dy·p·x^(p-1)");
         c = bw2(ad, OP_MUL, p, konst(ad, n.c[0]), "Pow: dx = dy·p·x^(p-1)");
@@ -283,8 +289,8 @@ static void vjp(AD *ad, int i, int dy)
         add_grad(ad, x, bw(ad, OP_SIGMOID_CE_GRAD, in, 3, NO_ATTRS, "Sigmoid-with-loss: sigmoid and cross-entropy differentiated together"));
         return;
     }
-    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD:
-    case OP_CLIP_GRAD: case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD: case OP_SOFTMAX_CE_GRAD:
+    NNC_EW_GRAD_OPS(NNC_CASE)
+    case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD: case OP_SOFTMAX_CE_GRAD:
     case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: case OP_GRAD_NORM: case OP_SGD: case OP_MOMENTUM:
     case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM:
         NNC_ASSERT(0, "gradient ops are not differentiated again");

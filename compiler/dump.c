@@ -125,6 +125,19 @@ static const char *axes_text(unsigned axes, int rank, char *buf, size_t len)
     return buf;
 }
 
+/* lhs = an elementwise op's notation (ops.h), its operands and constants
+ * in place. */
+static void ew_formula(const Node *n, const char *lhs, const char *a, const char *b, char *buf, size_t len)
+{
+    char c0[32], c1[32], rhs[512];
+    snprintf(c0, sizeof c0, "%.9g", n->c[0]);
+    snprintf(c1, sizeof c1, "%.9g", n->c[1]);
+    OpText t = {{a, b, c0, c1}, 0};
+    if (!op_render(op_notation(n->op), &t, rhs, sizeof rhs))
+        snprintf(rhs, sizeof rhs, "%s(%s%s%s)", op_name(n->op), a, n->n_in > 1 ? ", " : "", b);
+    snprintf(buf, len, "%s = %s", lhs, rhs);
+}
+
 const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
 {
     const Node *n = &g->nodes[id];
@@ -145,20 +158,10 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
     case OP_CONST: const_formula(n, lhs, buf, len); break;
     case OP_ROWS: snprintf(buf, len, "n: rows of the batch"); break;
     case OP_DROPMASK: snprintf(buf, len, "%s = (uniform < %g) / %g, a dropout mask", lhs, n->c[0], n->c[0]); break;
-    case OP_NEG: snprintf(buf, len, "%s = -%s", lhs, a); break;
-    case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS: case OP_SIGN:
-    case OP_TANH: case OP_RELU:
-        snprintf(buf, len, "%s = %s(%s)", lhs, op_name(n->op), a);
+    NNC_EW_OPS(NNC_CASE)
+    NNC_EW_GRAD_OPS(NNC_CASE)
+        ew_formula(n, lhs, a, b, buf, len);
         break;
-    case OP_SIGMOID: snprintf(buf, len, "%s = σ(%s)", lhs, a); break;
-    case OP_LEAKY_RELU: snprintf(buf, len, "%s = leaky_relu(%s, %g)", lhs, a, n->c[0]); break;
-    case OP_CLIP: snprintf(buf, len, "%s = clip(%s, %.9g, %.9g)", lhs, a, n->c[0], n->c[1]); break;
-    case OP_POW: snprintf(buf, len, "%s = %s^%g", lhs, a, n->c[0]); break;
-    case OP_ADD: snprintf(buf, len, "%s = %s + %s", lhs, a, b); break;
-    case OP_SUB: snprintf(buf, len, "%s = %s - %s", lhs, a, b); break;
-    case OP_MUL: snprintf(buf, len, "%s = %s · %s", lhs, a, b); break;
-    case OP_DIV: snprintf(buf, len, "%s = %s / %s", lhs, a, b); break;
-    case OP_EQ: snprintf(buf, len, "%s = (%s == %s)", lhs, a, b); break;
     case OP_MATMUL: snprintf(buf, len, "%s = %s%s · %s%s", lhs, a, n->ta ? "ᵀ" : "", b, n->tb ? "ᵀ" : ""); break;
     case OP_TRANSPOSE: snprintf(buf, len, "%s = %sᵀ", lhs, a); break;
     case OP_RESHAPE: snprintf(buf, len, "%s = reshape(%s, %s)", lhs, a, sh(n->shape, s1)); break;
@@ -182,11 +185,6 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
     case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: case OP_ACCURACY:
         snprintf(buf, len, "%s = %s(%s, %s)", lhs, op_name(n->op), a, b);
         break;
-    case OP_SIGMOID_GRAD: snprintf(buf, len, "%s = %s · %s · (1 - %s)", lhs, b, a, a); break;
-    case OP_TANH_GRAD: snprintf(buf, len, "%s = %s · (1 - %s²)", lhs, b, a); break;
-    case OP_RELU_GRAD: snprintf(buf, len, "%s = %s where %s > 0, else 0", lhs, b, a); break;
-    case OP_LEAKY_RELU_GRAD: snprintf(buf, len, "%s = %s where %s > 0, else %g · %s", lhs, b, a, n->c[0], b); break;
-    case OP_CLIP_GRAD: snprintf(buf, len, "%s = %s where %.9g <= %s <= %.9g, else 0", lhs, b, n->c[0], a, n->c[1]); break;
     case OP_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s · (%s - Σ %s·%s)", lhs, a, b, b, a); break;
     case OP_LOG_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s - exp(%s) · Σ %s", lhs, b, a, b); break;
     case OP_SOFTMAX_CE_GRAD:

@@ -428,10 +428,8 @@ static void emit_node(Emit *e, int id)
     case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST: case OP_ROWS:
         return;
     case OP_DROPMASK: emit_dropmask(e, id); return;
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
-    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
-    case OP_POW: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
-    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
+    NNC_EW_OPS(NNC_CASE)
+    NNC_EW_GRAD_OPS(NNC_CASE)
         emit_ew(e, id);
         return;
     case OP_MATMUL: emit_matmul(e, id); return;
@@ -634,7 +632,7 @@ static void portable_gemm(Emit *e)
  * (docs/embedded.md).  No model name can clash with the nnrt_ prefix.
  * fabsf, fmaxf, fminf, sqrtf, floorf and fmodf stay libm's: IEEE defines
  * their results exactly. */
-enum { LM_EXP = 1, LM_LOG = 2, LM_LOG1P = 4, LM_TANH = 8, LM_SINCOS = 16, LM_POW = 32 };
+enum { LM_EXP = OPM_EXP, LM_LOG = OPM_LOG, LM_LOG1P = OPM_LOG1P, LM_TANH = OPM_TANH, LM_SINCOS = OPM_SINCOS, LM_POW = OPM_POW };
 
 static const char lm_intro[] =
     "\n/* ---- portable float math: the same bits on every target ----\n"
@@ -812,30 +810,18 @@ static const char lm_powf[] =
     "    return x < 0.0f && floorf(y * 0.5f) != y * 0.5f ? -p : p;\n"
     "}\n";
 
-/* The functions the emitted code calls: the ops whose C text names expf,
- * logf, ... (emit_common.c's formulas, emit_softmax, emit_loss,
- * emit_loss_grad, Adam's rate) and rng_normal.  tests/run_embedded.sh fails
- * when a library object still calls libm's, so a new op cannot slip by. */
+/* The functions the emitted code calls: each op's OPM_* column in ops.h
+ * (x^2 is x * x, no powf), rng_normal's for a random init, and what the
+ * functions themselves call.  tests/run_embedded.sh fails when a library
+ * object still calls libm's, so a column that misses one cannot slip by. */
 static unsigned library_math_needs(const Emit *e)
 {
     unsigned need = has_init(e->g) ? LM_LOG | LM_SINCOS : 0;
     for (int i = 0; i < e->g->n; i++) {
         const Node *n = nd(e, i);
-        switch (n->op) {
-        case OP_EXP: case OP_SIGMOID: case OP_SOFTMAX: case OP_LOG_SOFTMAX_GRAD: case OP_SOFTMAX_CE_GRAD:
-        case OP_SIGMOID_CE_GRAD:
-            need |= LM_EXP;
-            break;
-        case OP_LOG: need |= LM_LOG; break;
-        case OP_LOG_SOFTMAX: case OP_SOFTMAX_CE: need |= LM_EXP | LM_LOG; break;
-        case OP_SIGMOID_CE: need |= LM_EXP | LM_LOG1P; break;
-        case OP_TANH: need |= LM_TANH; break;
-        case OP_SIN: case OP_COS: need |= LM_SINCOS; break;
-        case OP_POW: need |= n->c[0] == 2 ? 0 : LM_POW; break;
-        default: break;
-        }
+        need |= op_props(n->op) & OPM_ALL & (n->op == OP_POW && n->c[0] == 2 ? ~(unsigned)OPM_POW : ~0u);
     }
-    if (need & (LM_TANH | LM_POW)) /* what the functions themselves call */
+    if (need & (LM_TANH | LM_POW))
         need |= LM_EXP;
     if (need & (LM_LOG1P | LM_POW))
         need |= LM_LOG;

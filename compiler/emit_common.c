@@ -146,48 +146,17 @@ Str emit_lit(double v)
     return r;
 }
 
-/* Writes into r.s; an expression that does not fit is a bug (fusion keeps
+/* The op's formula (ops.h) as float C, x and y in place of its operands;
+ * x^2 is x * x.  An expression that does not fit is a bug (fusion keeps
  * chains short). */
-#define PUT(...) NNC_ASSERT(snprintf(r.s, sizeof r.s, __VA_ARGS__) < (int)sizeof r.s, "expression too long")
-
 Big emit_ew_expr(const Node *n, const char *x, const char *y)
 {
     Big r;
     Str c0 = emit_lit(n->c[0]), c1 = emit_lit(n->c[1]);
-    switch (n->op) {
-    case OP_NEG: PUT("-%s", x); break;
-    case OP_EXP: PUT("expf(%s)", x); break;
-    case OP_LOG: PUT("logf(%s)", x); break;
-    case OP_SQRT: PUT("sqrtf(%s)", x); break;
-    case OP_SIN: PUT("sinf(%s)", x); break;
-    case OP_COS: PUT("cosf(%s)", x); break;
-    case OP_ABS: PUT("fabsf(%s)", x); break;
-    case OP_SIGN: PUT("(float)((%s > 0.0f) - (%s < 0.0f))", x, x); break;
-    case OP_SIGMOID: PUT("1.0f / (1.0f + expf(-%s))", x); break;
-    case OP_TANH: PUT("tanhf(%s)", x); break;
-    case OP_RELU: PUT("%s > 0.0f ? %s : 0.0f", x, x); break;
-    case OP_LEAKY_RELU: PUT("%s > 0.0f ? %s : %s * %s", x, x, c0.s, x); break;
-    case OP_CLIP: PUT("fminf(fmaxf(%s, %s), %s)", x, c0.s, c1.s); break;
-    case OP_POW:
-        if (n->c[0] == 2)
-            PUT("%s * %s", x, x);
-        else
-            PUT("powf(%s, %s)", x, c0.s);
-        break;
-    case OP_ADD: PUT("%s + %s", x, y); break;
-    case OP_SUB: PUT("%s - %s", x, y); break;
-    case OP_MUL: PUT("%s * %s", x, y); break;
-    case OP_DIV: PUT("%s / %s", x, y); break;
-    case OP_EQ: PUT("(float)(%s == %s)", x, y); break;
-    case OP_SIGMOID_GRAD: PUT("%s * %s * (1.0f - %s)", y, x, x); break;
-    case OP_TANH_GRAD: PUT("%s * (1.0f - %s * %s)", y, x, x); break;
-    case OP_RELU_GRAD: PUT("%s > 0.0f ? %s : 0.0f", x, y); break;
-    case OP_LEAKY_RELU_GRAD: PUT("%s > 0.0f ? %s : %s * %s", x, y, c0.s, y); break;
-    case OP_CLIP_GRAD:
-        PUT("%s >= %s && %s <= %s ? %s : 0.0f", x, c0.s, x, c1.s, y);
-        break;
-    default: NNC_ASSERT(0, "not an elementwise op");
-    }
+    OpText t = {{x, y, c0.s, c1.s}, 1};
+    const char *f = n->op == OP_POW && n->c[0] == 2 ? "x * x" : op_formula(n->op);
+    NNC_ASSERT(op_is_ew(n->op), "not an elementwise op");
+    NNC_ASSERT(op_render(f, &t, r.s, sizeof r.s), "expression too long");
     return r;
 }
 
@@ -224,18 +193,7 @@ Str emit_index_in(Shape s, Shape big)
 /* ---- fusion ---------------------------------------------------------------- */
 static const Node *gnode(const Graph *g, int id) { return &g->nodes[id]; }
 
-int emit_is_ew(Op op)
-{
-    switch (op) {
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
-    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
-    case OP_POW: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
-    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
-        return 1;
-    default:
-        return 0;
-    }
-}
+int emit_is_ew(Op op) { return op_is_ew(op); }
 
 /* A fused chain is computed at the step of its last node; an operand read
  * with broadcasting (another shape) must not share bytes with that node's

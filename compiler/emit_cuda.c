@@ -889,10 +889,8 @@ static Kind kind_of(const Cu *e, int id)
     case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST: case OP_ROWS:
         return K_NONE;
     case OP_DROPMASK: return K_DROPMASK;
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
-    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
-    case OP_POW: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
-    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
+    NNC_EW_OPS(NNC_CASE)
+    NNC_EW_GRAD_OPS(NNC_CASE)
         return K_EW;
     case OP_MATMUL: return K_MATMUL;
     case OP_RESHAPE: return e->p->buf[id].cls == SC_ALIAS ? K_NONE : K_RESHAPE;

@@ -1,5 +1,4 @@
-/* graph.c: the node array and the op names, arities and classes from the
- * one op list (ops.h).
+/* graph.c: the node array (the op table's columns are read in ops.c).
  *
  * graph_add() appends a node; ids never change, so passes hold ids, never
  * Node pointers across an append (the array may move).  This file only
@@ -9,26 +8,6 @@
 #include "graph.h"
 
 #include <string.h>
-
-static const char *const op_names[] = {
-#define X(e, name, arity, cls) name,
-    NNC_OPS(X)
-#undef X
-};
-static const int op_arities[] = {
-#define X(e, name, arity, cls) arity,
-    NNC_OPS(X)
-#undef X
-};
-static const OpClass op_classes[] = {
-#define X(e, name, arity, cls) OPC_##cls,
-    NNC_OPS(X)
-#undef X
-};
-
-const char *op_name(Op op) { return op_names[op]; }
-int op_arity(Op op) { return op_arities[op]; }
-OpClass op_class(Op op) { return op_classes[op]; }
 
 const char *dtype_name(DType t)
 {

@@ -139,58 +139,54 @@ void interp_init_params(Interp *it, uint64_t seed)
 }
 
 /* ---- elementwise ----------------------------------------------------------- */
-static double unary(const Node *n, double x)
-{
-    switch (n->op) {
-    case OP_NEG: return -x;
-    case OP_EXP: return exp(x);
-    case OP_LOG: return log(x);
-    case OP_SQRT: return sqrt(x);
-    case OP_SIN: return sin(x);
-    case OP_COS: return cos(x);
-    case OP_ABS: return fabs(x);
-    case OP_SIGN: return (x > 0) - (x < 0);
-    case OP_SIGMOID: return 1 / (1 + exp(-x));
-    case OP_TANH: return tanh(x);
-    case OP_RELU: return x > 0 ? x : 0;
-    case OP_LEAKY_RELU: return x > 0 ? x : n->c[0] * x;
-    case OP_CLIP: return x < n->c[0] ? n->c[0] : x > n->c[1] ? n->c[1] : x;
-    case OP_POW: return pow(x, n->c[0]);
-    default: NNC_ASSERT(0, "not a unary op");
+/* One function an op, its formula from ops.h compiled as it stands in
+ * double: the reference that the emitted float code is checked against. */
+#define X(e, name, arity, cls, props, notation, formula)                 \
+    static double ew_##e(double x, double y, double c0, double c1)       \
+    {                                                                     \
+        (void)x, (void)y, (void)c0, (void)c1;                             \
+        return formula;                                                   \
     }
-    return 0;
+NNC_EW_OPS(X)
+NNC_EW_GRAD_OPS(X)
+#undef X
+
+typedef double EwFn(double x, double y, double c0, double c1);
+static EwFn *ew_fn(Op op)
+{
+    switch (op) {
+#define X(e, ...) case OP_##e: return ew_##e;
+    NNC_EW_OPS(X)
+    NNC_EW_GRAD_OPS(X)
+#undef X
+    NNC_LEAF_OPS(NNC_CASE)
+    NNC_OTHER_OPS(NNC_CASE)
+        break;
+    }
+    NNC_ASSERT(0, "not an elementwise op");
+    return NULL;
 }
 
-static double binary(const Node *n, double a, double b)
-{
-    switch (n->op) {
-    case OP_ADD: return a + b;
-    case OP_SUB: return a - b;
-    case OP_MUL: return a * b;
-    case OP_DIV: return a / b;
-    case OP_EQ: return a == b;
-    case OP_SIGMOID_GRAD: return b * a * (1 - a);  /* a = y, b = dy */
-    case OP_TANH_GRAD: return b * (1 - a * a);
-    case OP_RELU_GRAD: return a > 0 ? b : 0;
-    case OP_LEAKY_RELU_GRAD: return a > 0 ? b : n->c[0] * b;
-    case OP_CLIP_GRAD: return a >= n->c[0] && a <= n->c[1] ? b : 0;
-    default: NNC_ASSERT(0, "not a binary op");
-    }
-    return 0;
-}
-
-/* out = f(a, b) over the broadcast of the two inputs. */
-static void eval_ew2(Interp *it, int id)
+/* out = f(x) element by element, or f(x, y) over the broadcast of the two
+ * inputs. */
+static void eval_ew(Interp *it, int id)
 {
     const Node *n = &it->g->nodes[id];
+    EwFn *f = ew_fn(n->op);
+    const double *x = it->val[n->in[0]];
+    if (n->n_in == 1) {
+        for (long i = 0, cnt = interp_numel(it, id); i < cnt; i++)
+            it->val[id][i] = f(x[i], 0, n->c[0], n->c[1]);
+        return;
+    }
     Dims o = dims_of(it, n->shape), a = dims_of(it, it->g->nodes[n->in[0]].shape),
          b = dims_of(it, it->g->nodes[n->in[1]].shape);
     long sa[NNC_MAX_RANK], sb[NNC_MAX_RANK];
     bcast_strides(a, o, sa);
     bcast_strides(b, o, sb);
-    const double *x = it->val[n->in[0]], *y = it->val[n->in[1]];
+    const double *y = it->val[n->in[1]];
     for (long i = 0, cnt = dims_numel(o); i < cnt; i++)
-        it->val[id][i] = binary(n, x[bcast_off(o, sa, i)], y[bcast_off(o, sb, i)]);
+        it->val[id][i] = f(x[bcast_off(o, sa, i)], y[bcast_off(o, sb, i)], n->c[0], n->c[1]);
 }
 
 /* ---- linear algebra and shapes ------------------------------------------------ */
@@ -520,15 +516,9 @@ static void eval_node(Interp *it, int id)
         for (long i = 0; i < cnt; i++)
             out[i] = unit(it->mask_seed + (uint64_t)id, i) < n->c[0] ? 1 / n->c[0] : 0;
         return;
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS: case OP_ABS:
-    case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU: case OP_LEAKY_RELU: case OP_CLIP:
-    case OP_POW:
-        for (long i = 0; i < cnt; i++)
-            out[i] = unary(n, it->val[n->in[0]][i]);
-        return;
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
-    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
-        eval_ew2(it, id);
+    NNC_EW_OPS(NNC_CASE)
+    NNC_EW_GRAD_OPS(NNC_CASE)
+        eval_ew(it, id);
         return;
     case OP_MATMUL: eval_matmul(it, id); return;
     case OP_TRANSPOSE: eval_transpose(it, id); return;

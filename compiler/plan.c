@@ -128,22 +128,7 @@ static int plan_is_update(Op op)
  * elementwise ops, the reductions, broadcast_to (a fill) and dL of the loss
  * gradients.  Every other reader (matmul, concat, a copy, ...) indexes the
  * input's buffer by name. */
-static int plan_reads_literal(Op op, int k)
-{
-    switch (op_class(op)) {
-    case OPC_EW: return 1;
-    case OPC_RED: return k == 0;
-    default: break;
-    }
-    switch (op) {
-    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD: case OP_CLIP_GRAD:
-        return 1;
-    case OP_SUM_TO: case OP_BROADCAST_TO: return k == 0;
-    case OP_SOFTMAX_CE_GRAD: case OP_SIGMOID_CE_GRAD: return k == 2;
-    case OP_NLL_GRAD: return k == 1;
-    default: return 0;
-    }
-}
+static int plan_reads_literal(Op op, int k) { return k < 3 && (op_props(op) & OPP_LIT(k)); }
 
 /* Marks the one-element constants that some reader reads by name: they
  * need a buffer (SC_CONST) rather than a literal. */
@@ -623,16 +608,9 @@ static int *plan_liveness(const Plan *p, const PlanCtx *c)
 }
 
 /* ---- 4. in place -------------------------------------------------------- */
-/* Elementwise ops: output element i depends only on input elements i (and
- * on broadcast operands, which never share its bytes). EQ is left out. */
-static int plan_inplace_op(Op op)
-{
-    if (op == OP_EQ)
-        return 0;
-    return op_class(op) == OPC_EW || op == OP_SIGMOID_GRAD || op == OP_TANH_GRAD ||
-           op == OP_RELU_GRAD || op == OP_LEAKY_RELU_GRAD || op == OP_CLIP_GRAD ||
-           op == OP_SOFTMAX_CE_GRAD || op == OP_SIGMOID_CE_GRAD;
-}
+/* Output element i depends only on input elements i (and on broadcast
+ * operands, which never share its bytes): OPP_INPLACE in ops.h. */
+static int plan_inplace_op(Op op) { return (op_props(op) & OPP_INPLACE) != 0; }
 
 /* True when node n reads x's bytes through another input (an alias of x). */
 static int plan_reads_alias_of(const Plan *p, const Node *n, int x)

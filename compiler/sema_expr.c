@@ -658,21 +658,31 @@ static Val call_expr(Sema *s, const Expr *e)
 
 static int arg_node(Sema *s, Val v) { return as_node(s, v); }
 
-/* An elementwise builtin; leaky_relu's slope and clip's lo, hi are c[]. */
-static Val lower_unary(Sema *s, const Builtin *b, const Expr *e, Val *a)
+/* The node of an elementwise builtin b on x, its number parameters after
+ * x as the node's constants c[0], c[1] (leaky_relu's slope, elu's alpha,
+ * clip's lo and hi): the values given (a), or their defaults (a NULL). */
+static int ew_call(Sema *s, const Builtin *b, int x, const Val *a, Loc loc)
 {
     Attrs at = NO_ATTRS;
-    if (b->op == OP_LEAKY_RELU || b->op == OP_CLIP)
-        at.c[0] = a[1].num;
-    if (b->op == OP_CLIP)
-        at.c[1] = a[2].num;
-    int id = op1_at(s, (Op)b->op, arg_node(s, a[0]), at, e->loc);
+    for (int k = 1; k <= 2 && b->params[k].name; k++)
+        at.c[k - 1] = a ? a[k].num : b->params[k].num;
+    return op1_at(s, (Op)b->op, x, at, loc);
+}
+
+/* An elementwise builtin. */
+static Val lower_unary(Sema *s, const Builtin *b, const Expr *e, Val *a)
+{
+    int id = ew_call(s, b, arg_node(s, a[0]), a, e->loc);
     if (id >= 0 && b->op == OP_CLIP && a[1].num > a[2].num) {
         error_at(s->d, e->loc, "clip needs lo <= hi (got %g > %g)", a[1].num, a[2].num);
         return val_err();
     }
     return tensor_or_err(id, e->loc);
 }
+
+/* An activation: an elementwise builtin that act= also names (dense,
+ * mlp), with its parameters' defaults there. */
+static Val lower_act(Sema *s, const Builtin *b, const Expr *e, Val *a) { return lower_unary(s, b, e, a); }
 
 /* The axis argument as a bit set over a value of rank r: None = all. */
 static int axes_of(Sema *s, Val v, int rank, unsigned *axes)
@@ -1021,22 +1031,29 @@ int sema_make_param(Sema *s, const char *name, int rank, const int *d, Val init,
 
 /* ---- layers ------------------------------------------------------------ */
 
+static int activation_names(const char **names, int max);
+
 static int activation(Sema *s, int x, Val act, Loc loc)
 {
     const char *w = act.kind == V_WORD || act.kind == V_STR ? act.str : "none";
     if (strcmp(w, "none") == 0 || strcmp(w, "linear") == 0)
         return x;
-    if (strcmp(w, "sigmoid") == 0) return op1(s, OP_SIGMOID, x, loc);
-    if (strcmp(w, "tanh") == 0) return op1(s, OP_TANH, x, loc);
-    if (strcmp(w, "relu") == 0) return op1(s, OP_RELU, x, loc);
-    if (strcmp(w, "softmax") == 0) return softmax_node(s, OP_SOFTMAX, x, -1, loc);
-    if (strcmp(w, "leaky_relu") == 0) return op1_at(s, OP_LEAKY_RELU, x, (Attrs){.c = {0.2}}, loc);
-    static const char *const acts[] = {"none", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"};
-    const char *hint = sema_hint(w, acts, 7);
+    if (strcmp(w, "softmax") == 0)
+        return softmax_node(s, OP_SOFTMAX, x, -1, loc);
+    const Builtin *b = builtin_find(w);
+    if (b && b->lower == lower_act)
+        return ew_call(s, b, x, NULL, loc);
+    const char *acts[32] = {"none", "linear"};
+    int n = 2 + activation_names(acts + 2, 29);
+    acts[n++] = "softmax";
+    char list[512] = "";
+    for (int k = 0; k < n; k++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? " " : "", acts[k]);
+    const char *hint = sema_hint(w, acts, n);
     if (hint)
         error_at(s->d, act.loc, "unknown activation '%s'; did you mean '%s'?", w, hint);
     else
-        error_at(s->d, act.loc, "unknown activation '%s' (one of none linear sigmoid tanh relu leaky_relu softmax)", w);
+        error_at(s->d, act.loc, "unknown activation '%s' (one of %s)", w, list);
     return -1;
 }
 
@@ -1132,10 +1149,14 @@ static const Builtin builtins[] = {
     {"sin", G_EXPR, OP_SIN, lower_unary, {T("x")}},
     {"cos", G_EXPR, OP_COS, lower_unary, {T("x")}},
     {"abs", G_EXPR, OP_ABS, lower_unary, {T("x")}},
-    {"sigmoid", G_EXPR, OP_SIGMOID, lower_unary, {T("x")}},
-    {"tanh", G_EXPR, OP_TANH, lower_unary, {T("x")}},
-    {"relu", G_EXPR, OP_RELU, lower_unary, {T("x")}},
-    {"leaky_relu", G_EXPR, OP_LEAKY_RELU, lower_unary, {T("x"), {"slope", A_NUM, 0, 0.2, NULL}}},
+    {"sigmoid", G_EXPR, OP_SIGMOID, lower_act, {T("x")}},
+    {"tanh", G_EXPR, OP_TANH, lower_act, {T("x")}},
+    {"relu", G_EXPR, OP_RELU, lower_act, {T("x")}},
+    {"leaky_relu", G_EXPR, OP_LEAKY_RELU, lower_act, {T("x"), {"slope", A_NUM, 0, 0.2, NULL}}},
+    {"softplus", G_EXPR, OP_SOFTPLUS, lower_act, {T("x")}},
+    {"elu", G_EXPR, OP_ELU, lower_act, {T("x"), {"alpha", A_NUM, 0, 1.0, NULL}}},
+    {"silu", G_EXPR, OP_SILU, lower_act, {T("x")}},
+    {"gelu", G_EXPR, OP_GELU, lower_act, {T("x")}},
     {"clip", G_EXPR, OP_CLIP, lower_unary, {T("x"), {"lo", A_NUM, 1, 0, NULL}, {"hi", A_NUM, 1, 0, NULL}}},
     /* reductions */
     {"sum", G_EXPR, OP_SUM, lower_reduce, {T("x"), {"axis", A_AXIS, 0, 0, NULL}, {"keepdims", A_BOOL, 0, 0, NULL}}},
@@ -1201,6 +1222,16 @@ static int builtin_names(int group, const char **names, int cap)
     int n = 0;
     for (const Builtin *b = builtins; b->name && n < cap; b++)
         if (b->group & group)
+            names[n++] = b->name;
+    return n;
+}
+
+/* The activations' names, in the table's order (act='s hint and list). */
+static int activation_names(const char **names, int max)
+{
+    int n = 0;
+    for (const Builtin *b = builtins; b->name && n < max; b++)
+        if (b->lower == lower_act)
             names[n++] = b->name;
     return n;
 }

@@ -361,10 +361,7 @@ static const char *rule(const Graph *g, Node *n, char *msg, size_t len)
     case OP_INPUT: case OP_LABEL: case OP_PARAM: case OP_STATE: case OP_CONST:
     case OP_ROWS: case OP_DROPMASK:
         return NULL; /* leaves: the creator sets shape and dtype */
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_SIN: case OP_COS:
-    case OP_ABS: case OP_SIGN: case OP_SIGMOID: case OP_TANH: case OP_RELU:
-    case OP_LEAKY_RELU: case OP_CLIP: case OP_POW:
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_EQ:
+    NNC_EW_OPS(NNC_CASE)
         return rule_ew(g, n, msg, len);
     case OP_MATMUL: return rule_matmul(g, n, msg, len);
     case OP_TRANSPOSE: return rule_transpose(g, n, msg, len);
@@ -381,8 +378,8 @@ static const char *rule(const Graph *g, Node *n, char *msg, size_t len)
     case OP_SOFTMAX: case OP_LOG_SOFTMAX: return rule_softmax(g, n, msg, len);
     case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: case OP_ACCURACY:
         return rule_loss(g, n, msg, len);
-    case OP_SIGMOID_GRAD: case OP_TANH_GRAD: case OP_RELU_GRAD: case OP_LEAKY_RELU_GRAD:
-    case OP_CLIP_GRAD: case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD:
+    NNC_EW_GRAD_OPS(NNC_CASE)
+    case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD:
     case OP_SOFTMAX_CE_GRAD: case OP_SIGMOID_CE_GRAD:
         n->shape = in_shape(g, n, 0);
         return NULL;

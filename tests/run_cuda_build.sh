@@ -159,7 +159,8 @@ fi
 
 # The models the emulation trains: those whose data the repository has.
 EMU_MODELS="models/*.nn tests/cuda/models/*.nn tests/e2e/spiral_adam.nn tests/e2e/gate_adagrad.nn
-            tests/e2e/table_adadelta.nn tests/e2e/xor_wide.nn tests/e2e/csv3.nn tests/e2e/const_grads.nn"
+            tests/e2e/table_adadelta.nn tests/e2e/xor_wide.nn tests/e2e/csv3.nn tests/e2e/const_grads.nn
+            tests/e2e/spiral_acts.nn"
 
 # worst_rel A B: the worst relative difference of the first 20 losses of two step logs
 worst_rel() {

@@ -47,7 +47,7 @@
  * bias correction alone, under a constant gradient, to 1e-6: a correction
  * computed in float is 6e-6 off), tests/e2e/gate_adagrad
  * (Adagrad, exponential lr decay across epochs, one-hot labels, softmax,
- * mse), tests/e2e/table_adadelta (a table source, ReLU, sigmoid_cross_entropy,
+ * mse), tests/e2e/spiral_acts (softplus, elu, silu, gelu), tests/e2e/table_adadelta (a table source, ReLU, sigmoid_cross_entropy,
  * Adadelta), tests/e2e/csv3 (a CSV source); with Fashion-MNIST installed
  * also fashion_relu (IDX, scale, He init, ReLU, B = 100) and mnist_tanh
  * (normalize, momentum with linear decay).  Models with dropout are left
@@ -492,6 +492,9 @@ END_TEST
 START_TEST(csv_source) { check_model("tests/e2e/csv3.nn"); }
 END_TEST
 
+START_TEST(smooth_activations) { check_model("tests/e2e/spiral_acts.nn"); }
+END_TEST
+
 START_TEST(fashion_relu_idx)
 {
     if (have_fashion())
@@ -518,6 +521,7 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, gate_adagrad_schedule);
     tcase_add_test(tc, table_adadelta);
     tcase_add_test(tc, csv_source);
+    tcase_add_test(tc, smooth_activations);
     tcase_add_test(tc, fashion_relu_idx);
     tcase_add_test(tc, mnist_tanh_normalize);
     tcase_set_timeout(tc, 300);

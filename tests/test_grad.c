@@ -545,6 +545,81 @@ START_TEST(test_grad_leaky_relu)
 }
 END_TEST
 
+START_TEST(test_grad_softplus)
+{
+    static const Variant v[] = {
+        {"softplus(P), P in [-4, 4]", P23, "softplus(P)", "[2, 3]", {.lo = -4, .hi = 4}},
+        {"softplus(P) on both sides of 20, where it becomes x", P23, "softplus(P)", "[2, 3]",
+         {.lo = 15, .hi = 25, .kink = {20}, .n_kink = 1}},
+    };
+    CHECK("softplus", v);
+}
+END_TEST
+
+START_TEST(test_grad_elu)
+{
+    static const Variant v[] = {
+        {"elu(P), alpha 1 by default", P23, "elu(P)", "[2, 3]", {.lo = -3, .hi = 3, .kink = {0}, .n_kink = 1}},
+        {"elu(P, alpha=0.5)", P23, "elu(P, alpha=0.5)", "[2, 3]", {.lo = -3, .hi = 3, .kink = {0}, .n_kink = 1}},
+    };
+    CHECK("elu", v);
+}
+END_TEST
+
+START_TEST(test_grad_silu)
+{
+    static const Variant v[] = {
+        {"silu(P), P in [-5, 5]", P23, "silu(P)", "[2, 3]", {.lo = -5, .hi = 5}},
+    };
+    CHECK("silu", v);
+}
+END_TEST
+
+START_TEST(test_grad_gelu)
+{
+    static const Variant v[] = {
+        {"gelu(P), P in [-4, 4]", P23, "gelu(P)", "[2, 3]", {.lo = -4, .hi = 4}},
+        {"gelu(X @ P) with rows", XB P23, "gelu(X @ P)", "[B, 3]", ANY},
+    };
+    CHECK("gelu", v);
+}
+END_TEST
+
+/* The activations' values at four points against the definitions
+ * evaluated independently (Python's math module, double):
+ *   softplus ln(1 + eˣ), elu eˣ - 1 below 0 (alpha 1), silu x·σ(x),
+ *   gelu ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
+START_TEST(test_activation_values)
+{
+    static const double x[4] = {-2, -0.5, 0.5, 3};
+    static const struct {
+        const char *act;
+        double want[4];
+    } v[] = {
+        {"softplus", {0.1269280110429726, 0.47407698418010669, 0.97407698418010669, 3.0485873515737421}},
+        {"elu", {-0.8646647167633873, -0.39346934028736658, 0.5, 3}},
+        {"silu", {-0.23840584404423509, -0.1887703343990727, 0.3112296656009273, 2.8577223804673002}},
+        {"gelu", {-0.045402305912224938, -0.15428599017485606, 0.34571400982514394, 2.9963626079182268}},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char src[256];
+        snprintf(src, sizeof src, "model act;\nparam P: [4];\nf = %s(P);\nloss = sum(f);\nminimize loss;\n", v[i].act);
+        Net m;
+        net_source(&m, src);
+        Interp it;
+        interp_init(&it, &m.g, ROWS);
+        interp_set(&it, node_named(&m.g, "P"), x);
+        interp_run(&it, STAGE_FORWARD);
+        const double *f = interp_value(&it, node_named(&m.g, "f"));
+        for (int k = 0; k < 4; k++)
+            ck_assert_msg(fabs(f[k] - v[i].want[k]) < 1e-15 * (1 + fabs(v[i].want[k])), "%s(%g) = %.17g, want %.17g",
+                          v[i].act, x[k], f[k], v[i].want[k]);
+        interp_free(&it);
+        net_free(&m);
+    }
+}
+END_TEST
+
 START_TEST(test_grad_clip)
 {
     static const Variant v[] = {
@@ -1013,6 +1088,10 @@ START_TEST(test_grad_dense)
         {"act tanh", "dense(X, 3, act=tanh)"},
         {"act relu", "dense(X, 3, act=relu)"},
         {"act leaky_relu", "dense(X, 3, act=leaky_relu)"},
+        {"act softplus", "dense(X, 3, act=softplus)"},
+        {"act elu", "dense(X, 3, act=elu)"},
+        {"act silu", "dense(X, 3, act=silu)"},
+        {"act gelu", "dense(X, 3, act=gelu)"},
         {"act softmax", "dense(X, 3, act=softmax)"},
         {"bias=false", "dense(X, 3, act=sigmoid, bias=false)"},
         {"keep=0.5 (dropout)", "dense(X, 3, act=tanh, keep=0.5)"},
@@ -1438,6 +1517,11 @@ static Suite *grad_suite(void)
     tcase_add_test(ops, test_grad_tanh);
     tcase_add_test(ops, test_grad_relu);
     tcase_add_test(ops, test_grad_leaky_relu);
+    tcase_add_test(ops, test_activation_values);
+    tcase_add_test(ops, test_grad_softplus);
+    tcase_add_test(ops, test_grad_elu);
+    tcase_add_test(ops, test_grad_silu);
+    tcase_add_test(ops, test_grad_gelu);
     tcase_add_test(ops, test_grad_clip);
     tcase_add_test(ops, test_grad_pow);
     tcase_add_test(ops, test_grad_add);
