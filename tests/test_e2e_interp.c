@@ -27,14 +27,18 @@
  * steps) and step = k.
  *
  * Why this is an independent check of the emitter: the two sides share
- * only the graph and the runtime's data loading.  Everything that stands
+ * only the graph, the runtime's data loading and the elementwise formulas
+ * of ops.h (one C expression an op, compiled in double here and printed
+ * for floats there; test_grad.c checks each against finite differences
+ * and the newer activations' values against independent figures).  Everything that stands
  * between the graph and the numbers of the emitted program -- the memory
  * plan (offsets, in-place reuse, buffer lifetimes), fusion of elementwise
  * chains and of softmax+cross-entropy, the GEMM calls with their transpose
  * flags and leading dimensions, the emitted backward and optimizer loops,
  * the constants and train-block settings written into main -- is absent
  * from the interpreter, which evaluates node by node in double with plain
- * loops written a second time from the math of ops.h.  Running it on the
+ * loops written a second time (matmul, reductions, softmax, losses,
+ * optimizers).  Running it on the
  * graph before optimize as well also takes the optimizer's rewrites out of
  * the reference.  A wrong offset, a buffer reused too early, a transpose
  * flag, an lr or momentum constant, a bias correction or a missed scale
