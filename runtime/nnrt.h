@@ -4,6 +4,9 @@
  * static arena) plus a main that fills in one NnrtModel and calls
  * nnrt_main().  The runtime does everything else: flags, data loading and
  * batching, the training loop, logs, checkpoints and the gradient check.
+ * The training loop is one driver (train.c) over a backend that runs the
+ * steps and evaluations: the CPU backend calls the model's functions
+ * below; the CUDA runtime supplies a device backend (see Backends).
  *
  * Writing a main by hand
  * ----------------------
@@ -78,8 +81,9 @@
  * the last epoch boundary.
  *
  * Stopping (stop.c): during training SIGINT and SIGTERM only set a flag;
- * the loop finishes the step at hand (and the epoch's end when it was the
- * epoch's last step), writes the state after it with epoch, step and batch
+ * the loop finishes the step at hand (on a backend that runs several
+ * steps a call, that call's steps), and the epoch's end when it was the
+ * epoch's last step, writes the state after it with epoch, step and batch
  * to --save, else the train block's checkpoint, else
  * MODEL.interrupted.safetensors, flushes the logs, prints one line on
  * stderr with the command that resumes (the run's own flags, --load FILE)
@@ -97,6 +101,7 @@
  *   batches = rows/B full batches, plus the last rows%B rows as a smaller
  *             batch unless drop_last
  *   a step  = gather -> forward(TRAIN) -> backward -> update(lr_e, ++step)
+ *             (a non-finite loss stops the run before backward: exit 3)
  * A progress line is printed every log_every steps (--log-every, else the
  * train block's; counted over the whole run), or at the end of each epoch
  * when log_every is 0; its loss is the mean over the batches since the
@@ -126,9 +131,11 @@
  * FILE" lines come with --load, --init-from and the checkpoint; --quiet keeps only the summary (errors
  * still go to stderr).  Nothing is allocated inside the training loop.
  *
- * What emitted code calls besides nnrt_main: nnrt_sgemm for every matrix
- * product (nnrt_sgemm_loops under --blas none), NnrtRng and nnrt_init_*
- * in init, nnrt_rng_uniform for dropout masks.
+ * What emitted code calls besides nnrt_main: nnrt_sgemm for the matrix
+ * products above 65,536 multiply-adds a batch (smaller ones are emitted as
+ * loops with constant bounds; under --blas none the large ones go to a
+ * loop GEMM written into the file), NnrtRng and nnrt_init_* in init,
+ * nnrt_rng_uniform for dropout masks.
  *
  * Accuracy (NnrtModel.acc_kind): ARGMAX compares the argmax of each output
  * row with the class id (or the argmax of a one-hot label row); THRESHOLD
@@ -435,28 +442,7 @@ typedef struct NnrtModel {
  * or out_dim when 0, for CLASS labels; 0 for FLOAT labels. */
 size_t nnrt_model_classes(const NnrtModel *m);
 
-/* What a run uses: the flags laid over the train block (--data/--test
- * paths replace the sources' files: two paths are IDX images and labels,
- * one a CSV file).  0, or -1 with one line in err. */
 typedef struct NnrtArgs NnrtArgs;
-typedef struct NnrtConfig {
-    int epochs;
-    float lr;
-    int lr_unused;          /* --lr given to a model with no_lr: the drivers warn */
-    uint64_t seed;
-    const char *save;       /* checkpoint written at the end, or NULL */
-    int log_every;          /* --log-every, else the train block's */
-    int save_every;         /* --save-every N: the checkpoint every N epochs too (0: off) */
-    int quiet;
-    NnrtSource src, test_src;
-} NnrtConfig;
-int nnrt_config(const NnrtModel *m, const NnrtArgs *a, NnrtConfig *c, char *err, size_t errlen);
-
-/* nnrt_data_load for the model, announced on out unless quiet when the
- * set is read from files (IDX, CSV): "loading FILE... " before (an IDX
- * gunzip takes a while), "N rows" or "failed" after. */
-int nnrt_load_announced(const NnrtModel *m, const NnrtSource *src, NnrtData *d,
-                        const NnrtData *stats, FILE *out, int quiet, char *err, size_t errlen);
 
 /* Parses argv, trains, returns the exit status (0, 1, 2, 3 or 130). */
 int nnrt_main(NnrtModel *m, int argc, char **argv);
@@ -465,15 +451,9 @@ int nnrt_main(NnrtModel *m, int argc, char **argv);
  * exponential: lr * (final/lr)^(e/(E-1)) (needs lr, final > 0, else lr). */
 float nnrt_lr_at(float lr, float final_lr, int decay, int e, int epochs);
 
-/* Batches an epoch of rows takes: rows/B, plus one for the rest unless
- * drop_last. */
-long nnrt_epoch_iters(const NnrtModel *m, size_t rows);
-/* After --load of PATH (at epoch, step, and batch inside the next epoch):
- * refuses a batch the data's epoch does not have, else prints the
- * "resumed from" line unless quiet.  Both drivers call it.  0, or -1 with
- * one line in err. */
-int nnrt_resumed(const NnrtModel *m, size_t rows, const char *path, int epoch, long step,
-                 long batch, FILE *out, int quiet, char *err, size_t errlen);
+/* The rows of batch `it` of an epoch of `rows` rows: B, or the rest for
+ * the last batch of an epoch that does not drop it. */
+size_t nnrt_batch_rows(const NnrtModel *m, size_t rows, long it);
 
 /* Mean loss (forward EVAL, weighted by rows) and accuracy (predict; NaN
  * for NNRT_ACC_NONE) over the whole of d, in batches of B in row order. */
@@ -530,8 +510,91 @@ void nnrt_args_resume(FILE *out, const NnrtArgs *args, const char *prog, const c
 /* Every flag, one line each, with the model's defaults. */
 void nnrt_args_usage(FILE *out, const char *prog, const NnrtModel *m);
 /* nnrt_main after the flags (train.c): progress and summary to out,
- * errors to err; returns the exit status. */
+ * errors to err; returns the exit status.  nnrt_run_on with the CPU
+ * backend (below). */
 int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err);
+
+/* ===================================================================== *
+ * Backends (train.c): where the steps and evaluations of a run happen    *
+ * ===================================================================== */
+/* nnrt_run_on(m, b, ...) is the one training driver: flags, data
+ * loading, init, --init-from and --load, the epochs and their
+ * permutations, progress lines, the CSV log, early stopping, checkpoints
+ * (the copy at each epoch boundary, --save-every, an interrupt's), the
+ * summary and the plot, as described at the top of this file.  A backend
+ * only computes: it runs training steps, evaluates sets and holds the
+ * params and optimizer state, through the functions below.  nnrt_run
+ * uses the CPU backend (train.c): the model's own functions over the host
+ * tensors, one step per call, as "a step" above.  The CUDA runtime
+ * (nnrt_cuda.cu) keeps the sets, params and state on the device, replays a
+ * captured graph per step and reads the losses back once per call.
+ *
+ * The driver calls, in this order:
+ *   prepare(b, m, sets, early)   once, after loading: sets[NNRT_SET_*] the
+ *                                training set, the held-out rows and the
+ *                                test set (NULL: none); early: best will be
+ *                                called.  0, or -1 with one line in err.
+ *   push(b)                      after m->init(seed) and --init-from or
+ *                                --load wrote the host tensors (m->params,
+ *                                m->state): they become the backend's
+ *   epoch(b, perm, lr, step, first)   at each epoch's start: its order of
+ *                                rows (perm[0..rows), kept until the next
+ *                                call), its rate, the updates done before
+ *                                it and the batch it starts at (> 0 when a
+ *                                resumed run goes on inside it)
+ *   steps(b, from, to, losses)   batches [from, to) of the epoch, 1 <=
+ *                                to - from <= chunk, batch `it` being rows
+ *                                perm[it*B ..) (nnrt_batch_rows of them):
+ *                                each a step, gather -> forward(TRAIN) ->
+ *                                backward -> update(lr, ++step); losses[k]
+ *                                = batch from+k's loss.  A backend may stop
+ *                                after a non-finite loss: the driver stops
+ *                                at the first one and reads no further
+ *   evaluate(b, set, want_loss, loss, acc)   the mean loss (forward EVAL,
+ *                                weighted by rows; NaN when !want_loss)
+ *                                and accuracy (predict, as "Accuracy"
+ *                                above; NaN for NNRT_ACC_NONE) over a whole
+ *                                set, in batches of B in row order
+ *   best(b, restore)             early stopping: 0 keeps a copy of the
+ *                                params (not the state), 1 puts it back
+ *   pull(b)                      before the driver reads the host tensors
+ *                                (the checkpoint's copy, a checkpoint): the
+ *                                backend's params and state into them
+ *   release(b)                   at the end, whether prepare ran or not
+ * push and pull may be NULL: the backend works on the host tensors.
+ * chunk: the most steps one steps() call runs.  After each call the
+ * driver takes the losses in order, and looks at the progress line, the
+ * terminal's line and the stop signal; a call ends where a progress line
+ * is due (log_every), so every backend prints the same lines.  The CPU
+ * backend's chunk is 1 (a stop signal is seen after every step), the
+ * CUDA backend's 256.  Every backend must compute what the CPU backend
+ * computes, bit for bit where the arithmetic allows.
+ *
+ * Training on several processes (data parallel, MPI) is one more
+ * backend, the driver unchanged but for printing and writing files on
+ * rank 0 alone: its steps() would, between each step's backward and its
+ * update, sum the contiguous gradient block (every param's grad lies in
+ * one block of the arena, the plan's) over the ranks with MPI_Allreduce
+ * and scale it, so that every rank applies the same update; push would
+ * broadcast rank 0's params and state, and evaluate sum the losses and
+ * counts over the ranks. */
+enum { NNRT_SET_TRAIN = 0, NNRT_SET_VAL = 1, NNRT_SET_TEST = 2, NNRT_SETS = 3 };
+typedef struct NnrtBackend NnrtBackend;
+struct NnrtBackend {
+    void *self;            /* the backend's own state */
+    long chunk;            /* >= 1 */
+    int (*prepare)(NnrtBackend *b, NnrtModel *m, const NnrtData *const sets[NNRT_SETS],
+                   int early, char *err, size_t errlen);
+    void (*push)(NnrtBackend *b);
+    void (*pull)(NnrtBackend *b);
+    void (*epoch)(NnrtBackend *b, const uint32_t *perm, float lr, long step, long first);
+    void (*steps)(NnrtBackend *b, long from, long to, float *losses);
+    void (*evaluate)(NnrtBackend *b, int set, int want_loss, double *loss, double *acc);
+    void (*best)(NnrtBackend *b, int restore);
+    void (*release)(NnrtBackend *b);
+};
+/* A run (nnrt_run's) on backend b; returns the exit status. */
+int nnrt_run_on(NnrtModel *m, NnrtBackend *b, const NnrtArgs *args, FILE *out, FILE *err);
 
 /* ===================================================================== *
  * Stopping (stop.c)                                                      *

@@ -1,33 +1,38 @@
-/* train.c: the driver every emitted main hands control to.
+/* train.c: the driver every emitted main hands control to, for every
+ * backend (nnrt.h: NnrtBackend).
  *
- *   nnrt_main = flags -> nnrt_run
- *   nnrt_run  = config (flags over the train block) -> load data ->
- *               init, --init-from or --load -> [gradcheck] -> epochs ->
- *               summary -> checkpoint (with the training set's input
- *               figures and class names in its metadata) -> [plot: the
- *               epochs there were, however the run ended];
- *               or, with --predict, nnrt_predict (predict.c)
+ *   nnrt_main   = flags -> nnrt_run
+ *   nnrt_run    = nnrt_run_on with the CPU backend (the model's own
+ *                 functions on the host: the end of this file)
+ *   nnrt_run_on = config (flags over the train block) -> load data ->
+ *                 prepare the backend -> init, --init-from or --load ->
+ *                 [gradcheck] -> epochs -> summary -> checkpoint (with the
+ *                 training set's input figures and class names in its
+ *                 metadata) -> [plot: the epochs there were, however the
+ *                 run ended]; or, with --predict, nnrt_predict (predict.c)
  *
- * Everything the loop needs (the permutation, the copy of the best params
- * for early stopping, --plot's history) is allocated before the first
- * epoch; the loop itself
- * only gathers rows into the model's static batch buffers and calls its
- * forward, backward and update.  Schedules, logging cadence and early
- * stopping are described in nnrt.h.
+ * Everything the loop needs (the permutation, the step losses, the copy
+ * for the checkpoint, --plot's history, the backend's own buffers) is
+ * allocated before the first epoch; the loop itself makes each epoch's
+ * permutation, hands runs of steps to the backend and takes their losses
+ * in order.  Schedules, logging cadence and early stopping are described
+ * in nnrt.h.
  *
  * A run that stops early still writes the checkpoint it was asked for.
  * When a checkpoint is due (--save or the train block's), the params and
- * optimizer state are copied at every epoch boundary (one memcpy an epoch);
- * a non-finite loss, or an output that cannot be written (the CSV log,
- * stdout on a full disk), stops the run and saves that copy: the last
- * good state, which --load resumes exactly (same epoch, same permutation).
+ * optimizer state are copied at every epoch boundary (one memcpy an epoch,
+ * after the backend's pull); a non-finite loss, or an output that cannot
+ * be written (the CSV log, stdout on a full disk), stops the run and saves
+ * that copy: the last good state, which --load resumes exactly (same
+ * epoch, same permutation).
  *
  * SIGINT and SIGTERM (nnrt_stop_*, stop.c) only set a flag.  The loop looks at
- * it after each step: the step at hand is finished (and, when it was the
- * epoch's last, the epoch's end too), then the state after it is written
- * with its epoch, step and batch (nnrt_interrupt), and the run exits 130.
- * --load of that file goes on at the next batch of the same permutation,
- * so an interrupted and resumed run ends with the params of an unbroken one.
+ * it after each run of steps (one step on the CPU): the run at hand is
+ * finished (and, when it ended the epoch, the epoch's end too), then the
+ * state after it is written with its epoch, step and batch (nnrt_interrupt),
+ * and the run exits 130.  --load of that file goes on at the next batch of
+ * the same permutation, so an interrupted and resumed run ends with the
+ * params of an unbroken one.
  */
 #include "nnrt.h"
 
@@ -40,6 +45,7 @@
 /* One run: the model, its settings after the flags, and what it owns. */
 typedef struct NnrtRun {
     NnrtModel *m;
+    NnrtBackend *b;        /* where the steps and evaluations run */
     const NnrtArgs *a;
     FILE *out, *err;
     int epochs, quiet;
@@ -54,7 +60,7 @@ typedef struct NnrtRun {
     NnrtData val;          /* rows held out of train (validation=) */
     int has_test, has_val, early;
     uint32_t *perm;
-    float *best;           /* early stopping: the params at the best val (else test) loss */
+    float *losses;         /* the losses of one run of steps (b->chunk) */
     float *snap;           /* params then state at an epoch boundary (with a checkpoint due) */
     int snap_epoch;        /* the position that snap holds; snap_epoch -1: none yet */
     long snap_step, snap_batch;
@@ -198,43 +204,29 @@ static int nnrt_apply_paths(NnrtSource *src, const NnrtSource *tmpl, const char 
     return 0;
 }
 
-int nnrt_config(const NnrtModel *m, const NnrtArgs *a, NnrtConfig *c, char *err, size_t errlen)
+/* Flags over the train block (--data/--test paths replace the sources'
+ * files). */
+static int nnrt_run_config(NnrtRun *r)
 {
-    c->epochs = a->epochs >= 0 ? a->epochs : m->epochs;
-    c->lr = isnan(a->lr) || m->no_lr ? m->lr : a->lr;
-    c->lr_unused = m->no_lr && !isnan(a->lr);
-    c->seed = a->has_seed ? a->seed : m->seed;
-    c->save = a->save ? a->save : m->checkpoint;
-    c->log_every = a->log_every >= 0 ? a->log_every : m->log_every;
-    c->save_every = a->save_every;
-    c->quiet = a->quiet;
-    if (nnrt_apply_paths(&c->src, &m->data, a->data, a->n_data, "--data", err, errlen) < 0)
+    const NnrtModel *m = r->m;
+    const NnrtArgs *a = r->a;
+    r->epochs = a->epochs >= 0 ? a->epochs : m->epochs;
+    r->lr = isnan(a->lr) || m->no_lr ? m->lr : a->lr;
+    if (m->no_lr && !isnan(a->lr))
+        fprintf(r->err, "nnrt: warning: --lr changes nothing: %s's optimizer (adadelta) has no learning rate\n",
+                m->name);
+    r->seed = a->has_seed ? a->seed : m->seed;
+    r->save = a->save ? a->save : m->checkpoint;
+    r->log_every = a->log_every >= 0 ? a->log_every : m->log_every;
+    r->save_every = a->save_every;
+    r->quiet = a->quiet;
+    if (nnrt_apply_paths(&r->src, &m->data, a->data, a->n_data, "--data", r->msg, sizeof r->msg) < 0)
         return -1;
     const NnrtSource *tmpl = m->test.kind != NNRT_SRC_NONE ? &m->test : &m->data;
     if (a->n_test)
-        return nnrt_apply_paths(&c->test_src, tmpl, a->test, a->n_test, "--test", err, errlen);
-    c->test_src = m->test;
-    return 0;
-}
-
-/* Flags over the train block. */
-static int nnrt_run_config(NnrtRun *r)
-{
-    NnrtConfig c;
-    if (nnrt_config(r->m, r->a, &c, r->msg, sizeof r->msg) < 0)
-        return -1;
-    r->epochs = c.epochs;
-    r->lr = c.lr;
-    if (c.lr_unused)
-        fprintf(r->err, "nnrt: warning: --lr changes nothing: %s's optimizer (adadelta) has no learning rate\n",
-                r->m->name);
-    r->seed = c.seed;
-    r->save = c.save;
-    r->log_every = c.log_every;
-    r->save_every = c.save_every;
-    r->quiet = c.quiet;
-    r->src = c.src;
-    r->test_src = c.test_src;
+        return nnrt_apply_paths(&r->test_src, tmpl, a->test, a->n_test, "--test", r->msg,
+                                sizeof r->msg);
+    r->test_src = m->test;
     return 0;
 }
 
@@ -262,32 +254,47 @@ static int nnrt_run_validation(NnrtRun *r)
     return nnrt_errf(r->msg, sizeof r->msg, "%s: %s", what, why);
 }
 
-int nnrt_load_announced(const NnrtModel *m, const NnrtSource *src, NnrtData *d,
-                        const NnrtData *stats, FILE *out, int quiet, char *err, size_t errlen)
+/* nnrt_data_load for the model, announced on out unless quiet when the
+ * set is read from files (IDX, CSV): "loading FILE... " before (an IDX
+ * gunzip takes a while), "N rows" or "failed" after. */
+static int nnrt_load_set(NnrtRun *r, const NnrtSource *src, NnrtData *d, const NnrtData *stats)
 {
-    int say = !quiet && (src->kind == NNRT_SRC_IDX || src->kind == NNRT_SRC_CSV);
+    const NnrtModel *m = r->m;
+    int say = !r->quiet && (src->kind == NNRT_SRC_IDX || src->kind == NNRT_SRC_CSV);
     if (say) {
         if (src->kind == NNRT_SRC_IDX)
-            fprintf(out, "loading %s, %s... ", src->images, src->labels);
+            fprintf(r->out, "loading %s, %s... ", src->images, src->labels);
         else
-            fprintf(out, "loading %s... ", src->csv_path);
-        fflush(out);
+            fprintf(r->out, "loading %s... ", src->csv_path);
+        fflush(r->out);
     }
     int rc = nnrt_data_load(src, m->in_dim, m->label_kind, m->label_dim, nnrt_model_classes(m), d,
-                            stats, err, errlen);
+                            stats, r->msg, sizeof r->msg);
     if (say && rc < 0)
-        fprintf(out, "failed\n");
+        fprintf(r->out, "failed\n");
     else if (say)
-        fprintf(out, "%zu rows\n", d->rows);
+        fprintf(r->out, "%zu rows\n", d->rows);
     return rc;
 }
 
-static int nnrt_load_set(NnrtRun *r, const NnrtSource *src, NnrtData *d, const NnrtData *stats)
+/* The backend takes the sets (and, for early stopping, room for the best
+ * params); the step losses of one of its runs. */
+static int nnrt_run_prepare(NnrtRun *r)
 {
-    return nnrt_load_announced(r->m, src, d, stats, r->out, r->quiet, r->msg, sizeof r->msg);
+    NnrtBackend *b = r->b;
+    const NnrtData *sets[NNRT_SETS] = { &r->train, r->has_val ? &r->val : NULL,
+                                        r->has_test ? &r->test : NULL };
+    if (b->chunk < 1)
+        return nnrt_errf(r->msg, sizeof r->msg, "the backend runs %ld steps at a time; it must "
+                         "run at least 1", b->chunk);
+    if (b->prepare(b, r->m, sets, r->early, r->msg, sizeof r->msg) < 0)
+        return -1;
+    if (!(r->losses = malloc((size_t)b->chunk * sizeof *r->losses)))
+        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for %ld step losses", b->chunk);
+    return 0;
 }
 
-/* Training and test sets, the permutation, the early-stopping copy and
+/* Training and test sets, the permutation, the backend's preparation and
  * the checkpoint's copy. */
 static int nnrt_run_load(NnrtRun *r)
 {
@@ -308,10 +315,10 @@ static int nnrt_run_load(NnrtRun *r)
     r->early = m->early_stopping && (r->has_test || r->has_val);
     if (m->early_stopping && !r->early)
         fprintf(r->err, "nnrt: early_stopping needs a test set or validation; ignored\n");
-    size_t total = nnrt_tensors_numel(m->params, m->n_params);
-    if (r->early && !(r->best = malloc((total ? total : 1) * sizeof(float))))
-        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the best params");
-    total += nnrt_tensors_numel(m->state, m->n_state);
+    if (nnrt_run_prepare(r) < 0)
+        return -1;
+    size_t total = nnrt_tensors_numel(m->params, m->n_params) +
+                   nnrt_tensors_numel(m->state, m->n_state);
     if (r->save && !(r->snap = malloc((total ? total : 1) * sizeof(float))))
         return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the checkpoint's copy");
     if (!(r->stop_path = nnrt_stop_path(r->save, m->name)))
@@ -319,31 +326,49 @@ static int nnrt_run_load(NnrtRun *r)
     return 0;
 }
 
-long nnrt_epoch_iters(const NnrtModel *m, size_t rows)
+/* Batches an epoch takes: rows/B, plus one for the rest unless drop_last. */
+static long nnrt_iters(const NnrtRun *r)
 {
-    size_t B = m->batch;
-    return (long)(m->drop_last ? rows / B : (rows + B - 1) / B);
+    size_t B = r->m->batch, rows = r->train.rows;
+    return (long)(r->m->drop_last ? rows / B : (rows + B - 1) / B);
 }
 
-int nnrt_resumed(const NnrtModel *m, size_t rows, const char *path, int epoch, long step,
-                 long batch, FILE *out, int quiet, char *err, size_t errlen)
+size_t nnrt_batch_rows(const NnrtModel *m, size_t rows, long it)
 {
-    long iters = nnrt_epoch_iters(m, rows);
+    size_t B = m->batch, start = (size_t)it * B;
+    return rows - start < B ? rows - start : B;
+}
+
+/* After --load (at epoch, step, and batch inside the next epoch): refuses
+ * a batch the data's epoch does not have, else prints the "resumed from"
+ * line unless quiet. */
+static int nnrt_resumed(NnrtRun *r)
+{
+    long iters = nnrt_iters(r), batch = r->batch;
+    const char *path = r->a->load;
     if (batch > 0 && batch >= iters)
-        return nnrt_errf(err, errlen, "checkpoint %s stopped after batch %ld of epoch %d, but an "
-                         "epoch here has %ld batches; was it trained on other data or another "
-                         "batch size?", path, batch, epoch + 1, iters);
-    if (!quiet && batch > 0)
-        fprintf(out, "resumed from %s at epoch %d, step %ld (batch %ld of epoch %d done)\n", path,
-                epoch, step, batch, epoch + 1);
-    else if (!quiet)
-        fprintf(out, "resumed from %s at epoch %d, step %ld\n", path, epoch, step);
+        return nnrt_errf(r->msg, sizeof r->msg, "checkpoint %s stopped after batch %ld of epoch %d, "
+                         "but an epoch here has %ld batches; was it trained on other data or "
+                         "another batch size?", path, batch, r->epoch + 1, iters);
+    if (!r->quiet && batch > 0)
+        fprintf(r->out, "resumed from %s at epoch %d, step %ld (batch %ld of epoch %d done)\n",
+                path, r->epoch, r->step, batch, r->epoch + 1);
+    else if (!r->quiet)
+        fprintf(r->out, "resumed from %s at epoch %d, step %ld\n", path, r->epoch, r->step);
     return 0;
 }
 
-static long nnrt_iters(const NnrtRun *r)
+/* The host tensors to the backend, and back. */
+static void nnrt_push(NnrtRun *r)
 {
-    return nnrt_epoch_iters(r->m, r->train.rows);
+    if (r->b->push)
+        r->b->push(r->b);
+}
+
+static void nnrt_pull(NnrtRun *r)
+{
+    if (r->b->pull)
+        r->b->pull(r->b);
 }
 
 /* --init-from FILE: the params from FILE over init's, the optimizer fresh. */
@@ -356,16 +381,10 @@ static int nnrt_run_init_from(NnrtRun *r)
     return 0;
 }
 
-/* init(seed), then the params of --init-from, or the checkpoint of --load
- * with its epoch, step and batch. */
-static int nnrt_run_start(NnrtRun *r)
+/* --load FILE: params, optimizer state, epoch, step and batch. */
+static int nnrt_run_resume(NnrtRun *r)
 {
     NnrtModel *m = r->m;
-    m->init(r->seed);
-    if (r->a->init_from)
-        return nnrt_run_init_from(r);
-    if (!r->a->load)
-        return 0;
     long epoch = 0, step = 0;
     NnrtCkptMeta meta; /* checked as the file is read; training uses its own figures */
     nnrt_ckpt_meta_want(m, &meta);
@@ -376,8 +395,18 @@ static int nnrt_run_start(NnrtRun *r)
     r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
     r->step = step;
     r->batch = meta.batch;
-    return nnrt_resumed(m, r->train.rows, r->a->load, r->epoch, r->step, r->batch, r->out,
-                        r->quiet, r->msg, sizeof r->msg);
+    return nnrt_resumed(r);
+}
+
+/* init(seed), then the params of --init-from, or the checkpoint of --load;
+ * then they are the backend's. */
+static int nnrt_run_start(NnrtRun *r)
+{
+    r->m->init(r->seed);
+    if (r->a->init_from ? nnrt_run_init_from(r) < 0 : r->a->load && nnrt_run_resume(r) < 0)
+        return -1;
+    nnrt_push(r);
+    return 0;
 }
 
 /* n tensors <-> buf, one after the other; returns the end of buf. */
@@ -394,17 +423,12 @@ static float *nnrt_tensors_copy(const NnrtTensor *ts, int n, float *buf, int to_
     return buf;
 }
 
-/* params <-> the early-stopping copy */
-static void nnrt_params_copy(const NnrtModel *m, float *buf, int to_buf)
-{
-    nnrt_tensors_copy(m->params, m->n_params, buf, to_buf);
-}
-
 /* The checkpoint's copy: params and state now, at an epoch boundary. */
 static void nnrt_snapshot(NnrtRun *r)
 {
     if (!r->snap)
         return;
+    nnrt_pull(r);
     float *end = nnrt_tensors_copy(r->m->params, r->m->n_params, r->snap, 1);
     nnrt_tensors_copy(r->m->state, r->m->n_state, end, 1);
     r->snap_epoch = r->epoch;
@@ -452,6 +476,7 @@ static int nnrt_interrupt(NnrtRun *r)
     fflush(r->out);
     if (nnrt_csvlog_close(&r->log, r->msg, sizeof r->msg) < 0)
         fprintf(r->err, "nnrt: %s\n", r->msg);
+    nnrt_pull(r);
     if (nnrt_ckpt_save(r->stop_path, m->name, r->epoch, r->step, &meta, m->params, m->n_params,
                        m->state, m->n_state, r->msg, sizeof r->msg) < 0) {
         fprintf(r->err, "nnrt: interrupted by %s, and %s\n", nnrt_stop_signame(r->sig), r->msg);
@@ -480,6 +505,7 @@ static int nnrt_save_every(NnrtRun *r)
         return 0;
     NnrtCkptMeta meta;
     nnrt_ckpt_meta_of(&r->train, &meta);
+    nnrt_pull(r);
     if (nnrt_ckpt_save(r->stop_path, m->name, r->epoch, r->step, &meta, m->params, m->n_params,
                        m->state, m->n_state, r->msg, sizeof r->msg) < 0)
         return -1;
@@ -552,26 +578,40 @@ static void nnrt_epoch_perm(NnrtRun *r, int e)
     }
 }
 
-/* One step on rows perm[start..start+n); 3 when the loss is not finite. */
-static int nnrt_step(NnrtRun *r, NnrtEpoch *ep, size_t start, size_t n)
+/* Where a run of steps from batch `it` ends: after at most b->chunk
+ * steps, at the epoch's end, or where a progress line is due. */
+static long nnrt_run_end(const NnrtRun *r, long it, long iters)
 {
-    NnrtModel *m = r->m;
-    nnrt_gather(&r->train, r->perm, start, n, m->x_buf, m->t_buf);
-    float loss = m->forward(m->x_buf, m->t_buf, (int)n, NNRT_TRAIN);
-    if (!isfinite(loss)) {
-        nnrt_tick_break(&r->tick, r->out);
-        fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
-                isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
-        return 3;
+    long to = iters - it > r->b->chunk ? it + r->b->chunk : iters;
+    if (r->log_every > 0) {
+        long due = it + (r->log_every - r->step % r->log_every);
+        to = due < to ? due : to;
     }
-    m->backward((int)n);
-    m->update(ep->lr, ++r->step);
-    double w = (double)loss * (double)n;
-    ep->sum += w;
-    ep->rows += (double)n;
-    r->rows_run += (double)n;
-    ep->win_sum += w;
-    ep->win_rows += (double)n;
+    return to;
+}
+
+/* Batches [from, to) on the backend, then their losses taken in order;
+ * 3 at a non-finite loss (reported at its epoch and step). */
+static int nnrt_steps(NnrtRun *r, NnrtEpoch *ep, long from, long to)
+{
+    r->b->steps(r->b, from, to, r->losses);
+    for (long it = from; it < to; it++) {
+        float loss = r->losses[it - from];
+        double n = (double)nnrt_batch_rows(r->m, r->train.rows, it);
+        if (!isfinite(loss)) {
+            nnrt_tick_break(&r->tick, r->out);
+            fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
+                    isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
+            return 3;
+        }
+        r->step++;
+        double w = (double)loss * n;
+        ep->sum += w;
+        ep->rows += n;
+        r->rows_run += n;
+        ep->win_sum += w;
+        ep->win_rows += n;
+    }
     return 0;
 }
 
@@ -579,18 +619,17 @@ static int nnrt_step(NnrtRun *r, NnrtEpoch *ep, size_t start, size_t n)
  * is a validation set, else the test loss.  1 to stop. */
 static int nnrt_early_stop(NnrtRun *r, NnrtEpoch *ep, const NnrtFigures *f)
 {
-    NnrtModel *m = r->m;
     double loss = r->has_val ? f->val_loss : f->test_loss;
     const char *what = r->has_val ? "val" : "test";
     if (loss < r->best_loss || r->best_epoch == 0) {
         r->best_loss = loss;
         r->best_epoch = ep->e + 1;
-        nnrt_params_copy(m, r->best, 1);
+        r->b->best(r->b, 0);
         return 0;
     }
     if (!(loss > r->best_loss))
         return 0;
-    nnrt_params_copy(m, r->best, 0);
+    r->b->best(r->b, 1);
     nnrt_tick_break(&r->tick, r->out);
     if (!r->quiet)
         fprintf(r->out, "early stop at epoch %d: %s loss %.4f rose above %.4f (epoch %d); "
@@ -609,9 +648,9 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
     int eval = (r->has_test || r->has_val) && m->eval_every > 0 && (ep->e + 1) % m->eval_every == 0;
     nnrt_snapshot(r);
     if (eval && r->has_val)
-        nnrt_evaluate(m, &r->val, &f.val_loss, &f.val_acc);
+        r->b->evaluate(r->b, NNRT_SET_VAL, 1, &f.val_loss, &f.val_acc);
     if (eval && r->has_test)
-        nnrt_evaluate(m, &r->test, &f.test_loss, &f.test_acc);
+        r->b->evaluate(r->b, NNRT_SET_TEST, 1, &f.test_loss, &f.test_acc);
     if ((r->log_every <= 0 || r->step % r->log_every == 0 || eval) &&
         nnrt_progress(r, ep, ep->iters, &f) < 0)
         return -1;
@@ -619,7 +658,7 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
         return -1;
     f.loss = ep->sum / ep->rows;
     if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
-        nnrt_eval_pass(m, &r->train, 0, &unused, &f.acc);
+        r->b->evaluate(r->b, NNRT_SET_TRAIN, 0, &unused, &f.acc);
     double lr = m->no_lr ? (double)NAN : (double)ep->lr; /* no rate: an empty field */
     if (nnrt_csvlog_row_val(&r->log, ep->e + 1, f.loss, f.acc, f.test_loss, f.test_acc, lr,
                             f.val_loss, f.val_acc, r->msg, sizeof r->msg) < 0)
@@ -631,29 +670,32 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
 }
 
 /* One epoch, from its batch `first` (> 0 only when resuming an
- * interrupted epoch); 0 go on, 1 early stop, 3 non-finite loss, -1 log
- * error, NNRT_EXIT_INTERRUPTED after a signal (r->batch: the batches done). */
+ * interrupted epoch): the permutation to the backend, then runs of steps
+ * (nnrt_run_end), each followed by the progress line when due, the
+ * terminal's line and a look at the stop signal.  0 go on, 1 early stop,
+ * 3 non-finite loss, -1 log error, NNRT_EXIT_INTERRUPTED after a signal
+ * (r->batch: the batches done). */
 static int nnrt_epoch(NnrtRun *r, int e, long first)
 {
     NnrtModel *m = r->m;
-    size_t B = m->batch, rows = r->train.rows;
     NnrtEpoch ep = { e, nnrt_lr_at(r->lr, m->final_lr, m->decay, e, r->epochs), 0, 0, 0, 0, 0, 0 };
     NnrtFigures none = nnrt_no_figures(e + 1);
     ep.iters = nnrt_iters(r);
     nnrt_epoch_perm(r, e);
-    for (long it = first; it < ep.iters; it++) {
-        size_t start = (size_t)it * B;
-        size_t n = rows - start < B ? rows - start : B;
-        int rc = nnrt_step(r, &ep, start, n);
+    r->b->epoch(r->b, r->perm, ep.lr, r->step, first);
+    for (long it = first; it < ep.iters;) {
+        long to = nnrt_run_end(r, it, ep.iters);
+        int rc = nnrt_steps(r, &ep, it, to);
         if (rc)
             return rc;
-        if (r->log_every > 0 && r->step % r->log_every == 0 && it + 1 < ep.iters &&
-            nnrt_progress(r, &ep, it + 1, &none) < 0)
+        it = to;
+        if (r->log_every > 0 && r->step % r->log_every == 0 && it < ep.iters &&
+            nnrt_progress(r, &ep, it, &none) < 0)
             return -1;
-        if (it + 1 < ep.iters && nnrt_tick(r, &ep, it + 1, 0, &none) < 0)
+        if (it < ep.iters && nnrt_tick(r, &ep, it, 0, &none) < 0)
             return -1;
-        if (it + 1 < ep.iters && (r->sig = nnrt_stop_signal()) != 0) {
-            r->batch = it + 1;
+        if (it < ep.iters && (r->sig = nnrt_stop_signal()) != 0) {
+            r->batch = it;
             return NNRT_EXIT_INTERRUPTED;
         }
     }
@@ -711,14 +753,15 @@ static int nnrt_finish(NnrtRun *r)
     double secs = nnrt_now() - r->t0;
     NnrtFigures f = nnrt_no_figures(r->epoch);
     nnrt_tick_break(&r->tick, r->out);
-    nnrt_evaluate(m, &r->train, &f.loss, &f.acc);
+    r->b->evaluate(r->b, NNRT_SET_TRAIN, 1, &f.loss, &f.acc);
     if (r->has_val)
-        nnrt_evaluate(m, &r->val, &f.val_loss, &f.val_acc);
+        r->b->evaluate(r->b, NNRT_SET_VAL, 1, &f.val_loss, &f.val_acc);
     if (r->has_test)
-        nnrt_evaluate(m, &r->test, &f.test_loss, &f.test_acc);
+        r->b->evaluate(r->b, NNRT_SET_TEST, 1, &f.test_loss, &f.test_acc);
     if (r->save && !r->nothing_left) {
         NnrtCkptMeta meta;
         nnrt_ckpt_meta_of(&r->train, &meta);
+        nnrt_pull(r);
         if (nnrt_ckpt_save(r->save, m->name, r->epoch, r->step, &meta, m->params, m->n_params,
                            m->state, m->n_state, r->msg, sizeof r->msg) < 0)
             return -1;
@@ -778,13 +821,14 @@ static int nnrt_run_body(NnrtRun *r)
     return nnrt_finish(r) < 0 ? 1 : 0;
 }
 
-int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
+int nnrt_run_on(NnrtModel *m, NnrtBackend *b, const NnrtArgs *args, FILE *out, FILE *err)
 {
     if (args->predict)
         return nnrt_predict(m, args, out, err);
     NnrtRun r;
     memset(&r, 0, sizeof r);
     r.m = m;
+    r.b = b;
     r.a = args;
     r.out = out;
     r.err = err;
@@ -796,11 +840,12 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
         rc = 1;
     if (r.log.f)
         nnrt_csvlog_close(&r.log, NULL, 0);
+    b->release(b);
     nnrt_data_free(&r.train);
     nnrt_data_free(&r.test);
     nnrt_data_free(&r.val);
     free(r.perm);
-    free(r.best);
+    free(r.losses);
     free(r.snap);
     free(r.stop_path);
     nnrt_history_free(&r.hist);
@@ -809,6 +854,95 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
         rc = 1;
     }
     return rc;
+}
+
+/* ---- the CPU backend: the model's own functions on the host tensors ---------- */
+
+typedef struct NnrtCpu {
+    NnrtModel *m;
+    const NnrtData *sets[NNRT_SETS];
+    const uint32_t *perm;  /* the epoch's order of rows */
+    float lr;
+    long step;             /* updates done */
+    float *best;           /* early stopping: a copy of the params */
+} NnrtCpu;
+
+static int nnrt_cpu_prepare(NnrtBackend *b, NnrtModel *m, const NnrtData *const sets[NNRT_SETS],
+                            int early, char *err, size_t errlen)
+{
+    NnrtCpu *c = b->self;
+    size_t total = nnrt_tensors_numel(m->params, m->n_params);
+    c->m = m;
+    memcpy(c->sets, sets, sizeof c->sets);
+    if (early && !(c->best = malloc((total ? total : 1) * sizeof(float))))
+        return nnrt_errf(err, errlen, "out of memory for the best params");
+    return 0;
+}
+
+static void nnrt_cpu_epoch(NnrtBackend *b, const uint32_t *perm, float lr, long step, long first)
+{
+    NnrtCpu *c = b->self;
+    (void)first;
+    c->perm = perm;
+    c->lr = lr;
+    c->step = step;
+}
+
+/* One step on rows perm[start..start+n): gather -> forward(TRAIN) -> (a
+ * non-finite loss stops here) -> backward -> update(lr, step). */
+static float nnrt_cpu_step(const NnrtModel *m, const NnrtData *d, const uint32_t *perm,
+                           size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, m->x_buf, m->t_buf);
+    float loss = m->forward(m->x_buf, m->t_buf, n, NNRT_TRAIN);
+    if (!isfinite(loss))
+        return loss;
+    m->backward(n);
+    m->update(lr, step);
+    return loss;
+}
+
+static void nnrt_cpu_steps(NnrtBackend *b, long from, long to, float *losses)
+{
+    NnrtCpu *c = b->self;
+    const NnrtData *d = c->sets[NNRT_SET_TRAIN];
+    for (long it = from; it < to; it++) {
+        size_t n = nnrt_batch_rows(c->m, d->rows, it);
+        float loss = nnrt_cpu_step(c->m, d, c->perm, (size_t)it * c->m->batch, (int)n, c->lr,
+                                   c->step + 1);
+        losses[it - from] = loss;
+        if (!isfinite(loss))
+            return;
+        c->step++;
+    }
+}
+
+static void nnrt_cpu_evaluate(NnrtBackend *b, int set, int want_loss, double *loss, double *acc)
+{
+    NnrtCpu *c = b->self;
+    nnrt_eval_pass(c->m, c->sets[set], want_loss, loss, acc);
+}
+
+static void nnrt_cpu_best(NnrtBackend *b, int restore)
+{
+    NnrtCpu *c = b->self;
+    nnrt_tensors_copy(c->m->params, c->m->n_params, c->best, !restore);
+}
+
+static void nnrt_cpu_release(NnrtBackend *b)
+{
+    NnrtCpu *c = b->self;
+    free(c->best);
+    c->best = NULL;
+}
+
+int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
+{
+    NnrtCpu cpu;
+    memset(&cpu, 0, sizeof cpu);
+    NnrtBackend b = { &cpu, 1, nnrt_cpu_prepare, NULL, NULL, nnrt_cpu_epoch, nnrt_cpu_steps,
+                      nnrt_cpu_evaluate, nnrt_cpu_best, nnrt_cpu_release };
+    return nnrt_run_on(m, &b, args, out, err);
 }
 
 int nnrt_main(NnrtModel *m, int argc, char **argv)

@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -230,7 +231,268 @@ static int exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/* ---- a backend of the test's own (nnrt.h: NnrtBackend) -------------------------
+ * Built as a device backend is: the params and state live in its own copy
+ * (dev), the host tensors are overwritten with NaN whenever it is done with
+ * them (a host tensor the driver reads without pull, or a backend copy it
+ * does not push, shows), it runs up to 3 steps a call and goes on past a
+ * non-finite loss.  On call term_at of steps it raises SIGTERM. */
+typedef struct Stash {
+    NnrtModel *m;
+    const NnrtData *sets[NNRT_SETS];
+    const uint32_t *perm;
+    float lr, dev[6], best[3];
+    long step;
+    int calls, term_at, released;
+} Stash;
+static Stash stash;
+
+static float *const host[6] = { &W[0], &W[1], &b[0], &vW[0], &vW[1], &vb[0] };
+
+static void stash_in(void)
+{
+    for (int i = 0; i < 6; i++)
+        *host[i] = stash.dev[i];
+}
+
+static void stash_out(void)
+{
+    for (int i = 0; i < 6; i++) {
+        stash.dev[i] = *host[i];
+        *host[i] = NAN;
+    }
+}
+
+static int stash_prepare(NnrtBackend *bk, NnrtModel *m, const NnrtData *const sets[NNRT_SETS],
+                         int early, char *err, size_t errlen)
+{
+    (void)bk, (void)early, (void)err, (void)errlen;
+    stash.m = m;
+    memcpy(stash.sets, sets, sizeof stash.sets);
+    return 0;
+}
+
+static void stash_push(NnrtBackend *bk)
+{
+    (void)bk;
+    stash_out();
+}
+
+static void stash_pull(NnrtBackend *bk)
+{
+    (void)bk;
+    stash_in();
+}
+
+static void stash_epoch(NnrtBackend *bk, const uint32_t *perm, float lr, long step, long first)
+{
+    (void)bk, (void)first;
+    stash.perm = perm;
+    stash.lr = lr;
+    stash.step = step;
+}
+
+static void stash_steps(NnrtBackend *bk, long from, long to, float *losses)
+{
+    const NnrtModel *m = stash.m;
+    const NnrtData *d = stash.sets[NNRT_SET_TRAIN];
+    ck_assert(to > from && to - from <= bk->chunk);
+    stash_in();
+    for (long it = from; it < to; it++) {
+        int n = (int)nnrt_batch_rows(m, d->rows, it);
+        nnrt_gather(d, stash.perm, (size_t)it * B, (size_t)n, x_buf, t_buf);
+        losses[it - from] = lr_forward(x_buf, t_buf, n, NNRT_TRAIN);
+        lr_backward(n);
+        lr_update(stash.lr, ++stash.step);
+    }
+    stash_out();
+    if (++stash.calls == stash.term_at)
+        raise(SIGTERM);
+}
+
+static void stash_evaluate(NnrtBackend *bk, int set, int want_loss, double *loss, double *acc)
+{
+    (void)bk;
+    stash_in();
+    nnrt_evaluate(stash.m, stash.sets[set], loss, acc);
+    if (!want_loss)
+        *loss = NAN;
+    stash_out();
+}
+
+static void stash_best(NnrtBackend *bk, int restore)
+{
+    (void)bk;
+    for (int i = 0; i < 3; i++) {
+        if (restore)
+            stash.dev[i] = stash.best[i];
+        else
+            stash.best[i] = stash.dev[i];
+    }
+}
+
+static void stash_release(NnrtBackend *bk)
+{
+    (void)bk;
+    stash.released++;
+}
+
+/* run() on the test's backend */
+static void run_stash(Run *r, NnrtModel *m, const char **argv)
+{
+    const char *full[32] = { "gate_and" };
+    int argc = 1;
+    for (; argv && argv[argc - 1]; argc++)
+        full[argc] = argv[argc - 1];
+    memset(r, 0, sizeof *r);
+    r->out.f = open_memstream(&r->out.buf, &r->out.len);
+    r->err.f = open_memstream(&r->err.buf, &r->err.len);
+    NnrtArgs a;
+    NnrtBackend bk = { &stash, 3, stash_prepare, stash_push, stash_pull, stash_epoch, stash_steps,
+                       stash_evaluate, stash_best, stash_release };
+    int term_at = stash.term_at;
+    memset(&stash, 0, sizeof stash);
+    stash.term_at = term_at;
+    r->rc = nnrt_args_parse(argc, (char **)(void *)full, &a, "gate_and", r->err.f);
+    if (r->rc == 0)
+        r->rc = nnrt_run_on(m, &bk, &a, r->out.f, r->err.f);
+    nnrt_args_free(&a);
+    ck_assert_int_eq(stash.released, 1);
+    mem_text(&r->out);
+    mem_text(&r->err);
+}
+
+/* The model on 20 spiral rows: 7 batches an epoch (the last of 2 rows). */
+static void make_spiral_model(NnrtModel *m)
+{
+    make_model(m);
+    m->data.kind = NNRT_SRC_SPIRAL;
+    m->data.classes = 2;
+    m->data.points = 10;
+    m->data.seed = 3;
+    m->test = m->data;
+    m->test.seed = 4;
+}
+
+/* s without its times ("time T.TTs" of a progress line, "in T.TTs (U us
+ * a step)" of the summary): what two runs of the same training share. */
+static char *without_times(const char *s)
+{
+    char *t = malloc(strlen(s) + 1), *o = t;
+    while (*s) {
+        if (strncmp(s, "time ", 5) == 0 || strncmp(s, " in ", 4) == 0) {
+            const char *bar = strstr(s, " | ");
+            s = bar ? bar : s + strlen(s);
+            continue;
+        }
+        *o++ = *s++;
+    }
+    *o = '\0';
+    return t;
+}
+
+static void assert_same_file(const char *p1, const char *p2)
+{
+    char a[4096], c[4096];
+    FILE *f1 = fopen(p1, "rb"), *f2 = fopen(p2, "rb");
+    ck_assert_msg(f1 && f2, "%s or %s is missing", p1, p2);
+    size_t n1 = fread(a, 1, sizeof a, f1), n2 = fread(c, 1, sizeof c, f2);
+    fclose(f1);
+    fclose(f2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_msg(memcmp(a, c, n1) == 0, "%s and %s differ", p1, p2);
+}
+
 /* ---- tests --------------------------------------------------------------------- */
+
+/* A backend that runs 3 steps a call, keeps the params to itself and
+ * reads every loss back late trains as the CPU backend does: the same
+ * progress lines (log_every 2 ends runs early), test figures, CSV rows,
+ * early stopping and checkpoint, byte for byte. */
+START_TEST(test_backend_runs_as_the_cpu)
+{
+    NnrtModel m;
+    const char *ck[2] = { tpath("cpu.st"), tpath("m.st") }; /* m.st: the name printed */
+    const char *log[2] = { tpath("cpu.csv"), tpath("stash.csv") };
+    char *out[2];
+    for (int k = 0; k < 2; k++) {
+        make_spiral_model(&m);
+        m.early_stopping = 1;
+        const char *argv[] = { "--epochs", "30", "--log-every", "2", "--lr", "0.3", "--save", ck[1],
+                               "--log-csv", log[k], NULL };
+        Run r;
+        (k ? run_stash : run)(&r, &m, argv);
+        ck_assert_msg(r.rc == 0, "%s", r.err.buf);
+        ck_assert_str_eq(r.err.buf, "");
+        out[k] = without_times(r.out.buf);
+        run_free(&r);
+        ck_assert_int_eq(k ? 0 : rename(ck[1], ck[0]), 0);
+    }
+    ck_assert_str_eq(out[1], out[0]);
+    ASSERT_HAS(out[0], "| epoch 1 | iter 2/7 |  | loss ");
+    ASSERT_HAS(out[0], "| epoch 1 | iter 7/7 |  | loss ");
+    ASSERT_HAS(out[0], "| test loss ");
+    ASSERT_HAS(out[0], "best params restored\n");
+    assert_same_file(log[0], log[1]);
+    assert_same_file(ck[0], ck[1]);
+    free(out[0]);
+    free(out[1]);
+}
+END_TEST
+
+/* A non-finite loss in the middle of a run of steps is reported at its
+ * own epoch and step, and the checkpoint of the last epoch boundary is
+ * saved, as on the CPU backend. */
+START_TEST(test_backend_nan_in_a_run)
+{
+    NnrtModel m;
+    const char *ck[2] = { tpath("cpu.st"), tpath("stash.st") };
+    for (int k = 0; k < 2; k++) {
+        make_spiral_model(&m);
+        nan_at = 9; /* epoch 2, its second batch: inside the run [0, 3) */
+        const char *argv[] = { "--epochs", "4", "--save", ck[k], NULL };
+        Run r;
+        (k ? run_stash : run)(&r, &m, argv);
+        ck_assert_int_eq(r.rc, 3);
+        ASSERT_HAS(r.err.buf, "nnrt: loss is nan at epoch 2 step 9; stopping\n");
+        ASSERT_HAS(r.err.buf, "the state at the end of epoch 1 (step 7)");
+        run_free(&r);
+    }
+    assert_same_file(ck[0], ck[1]);
+}
+END_TEST
+
+/* SIGTERM during a run of steps stops after it (batch 6 of epoch 2), with
+ * the backend's state in the checkpoint; resumed, the run ends with the
+ * unbroken run's checkpoint. */
+START_TEST(test_backend_interrupt_and_resume)
+{
+    NnrtModel m;
+    const char *whole = tpath("whole.st"), *ck = tpath("parts.st");
+    const char *a1[] = { "--epochs", "3", "--save", whole, NULL };
+    Run r;
+    make_spiral_model(&m);
+    run_stash(&r, &m, a1);
+    ck_assert_int_eq(r.rc, 0);
+    run_free(&r);
+    const char *a2[] = { "--epochs", "3", "--save", ck, NULL };
+    stash.term_at = 5; /* epoch 1: [0,3) [3,6) [6,7); epoch 2: [0,3) [3,6) */
+    make_spiral_model(&m);
+    run_stash(&r, &m, a2);
+    stash.term_at = 0;
+    ck_assert_int_eq(r.rc, NNRT_EXIT_INTERRUPTED);
+    ASSERT_HAS(r.err.buf, "nnrt: interrupted by SIGTERM in epoch 2 after batch 6 of 7 (step 13)");
+    run_free(&r);
+    const char *a3[] = { "--epochs", "3", "--save", ck, "--load", ck, NULL };
+    make_spiral_model(&m);
+    run_stash(&r, &m, a3);
+    ck_assert_msg(r.rc == 0, "%s", r.err.buf);
+    ASSERT_HAS(r.out.buf, "(batch 6 of epoch 2 done)");
+    run_free(&r);
+    assert_same_file(whole, ck);
+}
+END_TEST
+
 
 START_TEST(test_trains_to_full_accuracy)
 {
@@ -882,6 +1144,9 @@ int main(void)
     tcase_add_test(tc, test_data_errors_exit_1);
     tcase_add_test(tc, test_bad_descriptor_and_flags);
     tcase_add_test(tc, test_nnrt_main);
+    tcase_add_test(tc, test_backend_runs_as_the_cpu);
+    tcase_add_test(tc, test_backend_nan_in_a_run);
+    tcase_add_test(tc, test_backend_interrupt_and_resume);
     suite_add_tcase(s, tc);
     TCase *gc = tcase_create("gradcheck");
     tcase_add_checked_fixture(gc, setup, teardown);

@@ -1,43 +1,40 @@
-/* nnrt_cuda.cu: the driver of a CUDA training program (libnnrt_cuda.a).
+/* nnrt_cuda.cu: the CUDA backend of the training driver (libnnrt_cuda.a).
  *
- *   nnrt_cuda_main = flags -> device setup -> nnrt_cuda_run
- *   nnrt_cuda_run  = config (flags over the train block) -> load data ->
- *                    upload it -> init, --init-from or --load -> epochs ->
- *                    summary -> checkpoint -> [plot]
+ *   nnrt_cuda_main = flags -> device setup -> nnrt_run_on(the backend below)
  *
- * It is train.c's driver with the loop moved onto the device: the same
- * flags, messages, progress lines, CSV rows, early stopping and
- * checkpoints, computed from the same numbers (nnrt.h describes them).
- * What differs is where the work happens:
- *   - the data sets are uploaded once; a batch is gathered on the device
- *     (image bytes through a 256-entry table of nnrt_gather's formula,
- *     so the inputs are the C program's bit for bit);
- *   - the epoch's permutation is made on the host by the runtime's RNG
- *     (nnrt_rng_seed_stream(seed + e, NNRT_STREAM_SHUFFLE), nnrt_shuffle)
- *     and uploaded once per epoch;
- *   - a training step is captured once as a CUDA graph for each batch size
- *     (B, and the last batch's rows) and replayed; lr, step and the batch
- *     cursor live in device memory (NnrtCudaCtl);
- *   - the step losses stay on the device until the end of the epoch, or
- *     until a progress line (log_every) needs them; a non-finite loss is
- *     reported at its epoch and step as the C program does;
- *   - evaluations (test set, summary, the CSV log's accuracy) run on the
- *     device too, a captured graph per batch size, and return one loss
- *     and one count of right predictions per batch.
+ * train.c's driver runs the whole program (flags, data loading, the
+ * epochs and their permutations, progress lines, the CSV log, early
+ * stopping, checkpoints, interrupts, the summary, the plot); this file only
+ * supplies the backend functions nnrt.h describes (NnrtBackend), so the
+ * same numbers go through the same code to the same messages.  What the
+ * device does:
+ *   - prepare: the data sets are uploaded once; a batch is gathered on the
+ *     device (image bytes through a 256-entry table of nnrt_gather's
+ *     formula, so the inputs are the C program's bit for bit);
+ *   - epoch: the driver's permutation (made on the host by the runtime's
+ *     RNG) is uploaded, and lr, step and the batch cursor written into the
+ *     control block (NnrtCudaCtl), once per epoch;
+ *   - steps: a training step is captured once as a CUDA graph for each
+ *     batch size (B, and the last batch's rows) and replayed; the step
+ *     losses stay on the device until the end of a run of steps (at most
+ *     NNRT_CUDA_CHUNK, ending where the driver's progress line is due);
+ *   - evaluate: on the device too, a captured graph per batch size, one
+ *     loss and one count of right predictions per batch;
+ *   - best: early stopping's copy of the params stays on the device;
+ *   - pull/push: params and state through the host mirrors, only for a
+ *     checkpoint (or its copy at an epoch boundary) and after a load.
  *
- * --gradcheck, --predict, a train block with validation= (the held-out set
- * lives in train.c), and any run with NNRT_CUDA_HOST_LOOP=1 in the
- * environment, go through train.c itself (nnrt_run) with the model's
- * functions wrapped to run on the device one call at a time: params and
- * state uploaded from the host mirrors before each forward, grads copied
- * back after each backward.  That is slow and simple, and it gives the
- * test suite a second route to the same numbers (--predict's batches go
- * through the device's forward, a copy in and out each).
+ * --gradcheck, --predict, a train block with validation=, and any run
+ * with NNRT_CUDA_HOST_LOOP=1 in the environment, run on the CPU backend
+ * (nnrt_run) with the model's functions wrapped to run on the device one
+ * call at a time: params and state uploaded from the host mirrors before
+ * each forward, grads copied back after each backward.  That is slow and
+ * simple, and it gives the test suite a second route to the same numbers
+ * (--predict's batches go through the device's forward, a copy in and out
+ * each).
  */
 #include "nnrt_cuda.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -234,11 +231,13 @@ typedef struct NnrtCudaDev {
     void *workspace;
     char *mem;                 /* the model's one allocation */
     NnrtCudaCtl *ctl, *ctl_h;  /* device, pinned host staging */
-    NnrtCudaSet train, test;
-    uint32_t *perm, *perm_h;   /* the epoch's order: device, pinned host */
+    NnrtCudaSet sets[NNRT_SETS]; /* NNRT_SET_*: those the run has (rows 0: none) */
+    uint32_t *perm;            /* the epoch's order of the training rows */
     float *losses, *losses_h;  /* per step of an epoch, or per batch of an evaluation */
     int *ok, *ok_h;            /* right predictions per batch of an evaluation */
-    char *best;                /* early stopping: the params region at the best test loss */
+    char *best;                /* early stopping: the params region at the best loss */
+    long step;                 /* updates done, as the driver counts them (NNRT_STEP_LOG) */
+    FILE *step_log;            /* NNRT_STEP_LOG: every step's loss, %.9g */
     NnrtCudaGraph graphs[NNRT_CUDA_GRAPHS];
     int n_graphs;
     void *owned[8];            /* data set buffers */
@@ -280,7 +279,6 @@ static void nnrt_cuda_teardown(void)
     NNRT_CUDA_CHECK(cudaFree(dev.losses));
     NNRT_CUDA_CHECK(cudaFree(dev.ok));
     NNRT_CUDA_CHECK(cudaFree(dev.best));
-    NNRT_CUDA_CHECK(cudaFreeHost(dev.perm_h));
     NNRT_CUDA_CHECK(cudaFreeHost(dev.losses_h));
     NNRT_CUDA_CHECK(cudaFreeHost(dev.ok_h));
     NNRT_CUDA_CHECK(cudaFreeHost(dev.ctl_h));
@@ -331,7 +329,7 @@ static void nnrt_cuda_set_ctl(float lr, long long step, int cursor)
                                     dev.s));
 }
 
-/* ---- the model's functions for train.c (--gradcheck, NNRT_CUDA_HOST_LOOP) ---- */
+/* ---- the model's functions for the CPU backend (--gradcheck, NNRT_CUDA_HOST_LOOP) ---- */
 
 static void nnrt_cuda_host_init(uint64_t seed)
 {
@@ -537,77 +535,106 @@ static void nnrt_cuda_replay(int kind, const NnrtCudaSet *set, int n)
     NNRT_CUDA_CHECK(cudaGraphLaunch(nnrt_cuda_graph(kind, set, n), dev.s));
 }
 
-/* ---- the run: train.c's NnrtRun, on the device ----------------------------------- */
+/* ---- the backend: what train.c's driver asks of the device (nnrt.h) --------------- */
 
-typedef struct NnrtCudaRun {
-    NnrtCudaModel *cm;
-    NnrtModel *m;
-    const NnrtArgs *a;
-    FILE *out, *err;
-    int epochs, quiet;
-    float lr;
-    uint64_t seed;
-    const char *save;
-    int log_every, save_every;
-    char *stop_path;       /* an interrupt's and --save-every's checkpoint (nnrt_stop_path) */
-    NnrtSource src, test_src;
-    NnrtData train, test;
-    int has_test, early;
-    double best_loss;
-    int best_epoch;
-    NnrtCsvLog log;
-    NnrtHistory hist;      /* --plot: the figures of every epoch run */
-    int epoch;             /* epochs completed */
-    long step;             /* updates done, over all epochs */
-    long batch;            /* batches done of epoch `epoch` (an interrupted one), else 0 */
-    long step0;            /* step when this run began: its throughput counts from here */
-    double rows_run;       /* rows this run has trained on (samples/s) */
-    int nothing_left;      /* --load was already at --epochs: no training, no save */
-    double t0;
-    NnrtTick tick;         /* the progress line on a terminal */
-    int sig;               /* the signal that stopped the run, or 0 */
-    FILE *step_log;        /* NNRT_STEP_LOG: every step's loss, %.9g */
-    char *snap;            /* host copy of params then state at an epoch boundary (a checkpoint due) */
-    int snap_epoch;        /* the position it holds; snap_epoch -1: none yet */
-    long snap_step, snap_batch;
-    char msg[1024];
-} NnrtCudaRun;
-
-/* Steps replayed before the host looks at the losses and at a stop signal. */
+/* Steps replayed before the host reads their losses back (and the driver
+ * looks at the progress line and a stop signal). */
 #define NNRT_CUDA_CHUNK 256
 
-typedef struct NnrtCudaEpoch {
-    int e;
-    float lr;
-    long iters;
-    double sum, rows, win_sum, win_rows;
-    int logged;            /* a plain progress line was due in this epoch */
-} NnrtCudaEpoch;
+/* The sets uploaded; the permutation, the loss and count slots (one a
+ * batch of the longest set, and one more), the early-stopping copy. */
+static int nnrt_cuda_prepare(NnrtBackend *b, NnrtModel *m, const NnrtData *const sets[NNRT_SETS], int early,
+                             char *err, size_t errlen)
+{
+    (void)b;
+    size_t B = m->batch, rows = sets[NNRT_SET_TRAIN]->rows, slots = 0;
+    for (int i = 0; i < NNRT_SETS; i++) {
+        if (!sets[i])
+            continue;
+        nnrt_cuda_upload_set(sets[i], &dev.sets[i]);
+        size_t n = (sets[i]->rows + B - 1) / B;
+        slots = n > slots ? n : slots;
+    }
+    slots++;
+    NNRT_CUDA_CHECK(cudaMalloc(&dev.perm, (rows ? rows : 1) * sizeof(uint32_t)));
+    NNRT_CUDA_CHECK(cudaMalloc(&dev.losses, slots * sizeof(float)));
+    NNRT_CUDA_CHECK(cudaMallocHost(&dev.losses_h, slots * sizeof(float)));
+    NNRT_CUDA_CHECK(cudaMalloc(&dev.ok, slots * sizeof(int)));
+    NNRT_CUDA_CHECK(cudaMallocHost(&dev.ok_h, slots * sizeof(int)));
+    if (early)
+        NNRT_CUDA_CHECK(cudaMalloc(&dev.best, dev.cm->params_bytes ? dev.cm->params_bytes : 1));
+    const char *path = getenv("NNRT_STEP_LOG");
+    if (path && *path && !(dev.step_log = fopen(path, "w")))
+        return nnrt_errf(err, errlen, "cannot write NNRT_STEP_LOG %s", path);
+    return 0;
+}
+
+static void nnrt_cuda_push(NnrtBackend *b)
+{
+    (void)b;
+    nnrt_cuda_upload_params();
+}
+
+static void nnrt_cuda_pull(NnrtBackend *b)
+{
+    (void)b;
+    nnrt_cuda_download_params();
+}
+
+/* The epoch's permutation uploaded, lr, step and the batch cursor into the
+ * control block: the only writes to the device an epoch's steps need. */
+static void nnrt_cuda_epoch(NnrtBackend *b, const uint32_t *perm, float lr, long step, long first)
+{
+    (void)b;
+    size_t rows = dev.sets[NNRT_SET_TRAIN].rows;
+    NNRT_CUDA_CHECK(cudaMemcpyAsync(dev.perm, perm, rows * sizeof(uint32_t), cudaMemcpyHostToDevice, dev.s));
+    nnrt_cuda_set_ctl(lr, step, (int)first);
+    dev.step = step;
+}
+
+/* Steps [from, to) replayed, then their losses read back at once (and
+ * written to NNRT_STEP_LOG up to the first that is not finite). */
+static void nnrt_cuda_steps(NnrtBackend *b, long from, long to, float *losses)
+{
+    (void)b;
+    const NnrtCudaSet *train = &dev.sets[NNRT_SET_TRAIN];
+    for (long it = from; it < to; it++)
+        nnrt_cuda_replay(NNRT_CUDA_G_TRAIN, train, (int)nnrt_batch_rows(dev.cm->m, train->rows, it));
+    size_t bytes = (size_t)(to - from) * sizeof(float);
+    NNRT_CUDA_CHECK(cudaMemcpyAsync(dev.losses_h + from, dev.losses + from, bytes, cudaMemcpyDeviceToHost, dev.s));
+    NNRT_CUDA_CHECK(cudaStreamSynchronize(dev.s));
+    memcpy(losses, dev.losses_h + from, bytes);
+    for (long k = 0; dev.step_log && k < to - from && isfinite(losses[k]); k++)
+        fprintf(dev.step_log, "%ld %.9g\n", ++dev.step, (double)losses[k]);
+}
 
 /* Mean loss (EVAL, weighted by rows) and accuracy over a whole set, in
- * batches of B in row order: train.c's nnrt_eval_pass. */
-static void nnrt_cuda_eval(NnrtCudaRun *r, const NnrtCudaSet *set, int want_loss, double *loss, double *acc)
+ * batches of B in row order (train.c's nnrt_eval_pass): one replay a
+ * batch, each leaving its loss and count of right predictions in a slot,
+ * read back at the end. */
+static void nnrt_cuda_evaluate(NnrtBackend *b, int which, int want_loss, double *loss, double *acc)
 {
-    const NnrtModel *m = r->m;
+    (void)b;
+    const NnrtModel *m = dev.cm->m;
+    const NnrtCudaSet *set = &dev.sets[which];
     size_t B = m->batch, batches = (set->rows + B - 1) / B;
     int want_acc = m->acc_kind != NNRT_ACC_NONE;
     *loss = *acc = (double)NAN;
     if (!(want_loss || want_acc) || set->rows == 0)
         return;
     NNRT_CUDA_CHECK(cudaMemsetAsync(&dev.ctl->eval_cursor, 0, sizeof(int), dev.s));
-    for (size_t b = 0; b < batches; b++) {
-        size_t n = set->rows - b * B < B ? set->rows - b * B : B;
-        nnrt_cuda_replay(want_loss ? NNRT_CUDA_G_EVAL : NNRT_CUDA_G_PREDICT, set, (int)n);
-    }
+    for (size_t i = 0; i < batches; i++)
+        nnrt_cuda_replay(want_loss ? NNRT_CUDA_G_EVAL : NNRT_CUDA_G_PREDICT, set,
+                         (int)nnrt_batch_rows(m, set->rows, (long)i));
     NNRT_CUDA_CHECK(cudaMemcpyAsync(dev.losses_h, dev.losses, batches * sizeof(float), cudaMemcpyDeviceToHost, dev.s));
     NNRT_CUDA_CHECK(cudaMemcpyAsync(dev.ok_h, dev.ok, batches * sizeof(int), cudaMemcpyDeviceToHost, dev.s));
     NNRT_CUDA_CHECK(cudaStreamSynchronize(dev.s));
     double sum = 0.0;
     size_t ok = 0, count = 0;
-    for (size_t b = 0; b < batches; b++) {
-        size_t n = set->rows - b * B < B ? set->rows - b * B : B;
-        sum += (double)dev.losses_h[b] * (double)n;
-        ok += (size_t)dev.ok_h[b];
+    for (size_t i = 0; i < batches; i++) {
+        size_t n = nnrt_batch_rows(m, set->rows, (long)i);
+        sum += (double)dev.losses_h[i] * (double)n;
+        ok += (size_t)dev.ok_h[i];
         count += m->acc_kind == NNRT_ACC_ARGMAX ? n : n * m->out_dim;
     }
     if (want_loss)
@@ -616,487 +643,21 @@ static void nnrt_cuda_eval(NnrtCudaRun *r, const NnrtCudaSet *set, int want_loss
         *acc = (double)ok / (double)count;
 }
 
-/* Flags over the train block (nnrt_config, shared with the C driver). */
-static int nnrt_cuda_config(NnrtCudaRun *r)
+/* Early stopping's copy of the params, kept on the device. */
+static void nnrt_cuda_best(NnrtBackend *b, int restore)
 {
-    NnrtConfig c;
-    if (nnrt_config(r->m, r->a, &c, r->msg, sizeof r->msg) < 0)
-        return -1;
-    r->epochs = c.epochs;
-    r->lr = c.lr;
-    if (c.lr_unused)
-        fprintf(r->err, "nnrt: warning: --lr changes nothing: %s's optimizer (adadelta) has no learning rate\n",
-                r->m->name);
-    r->seed = c.seed;
-    r->save = c.save;
-    r->log_every = c.log_every;
-    r->save_every = c.save_every;
-    r->quiet = c.quiet;
-    r->src = c.src;
-    r->test_src = c.test_src;
-    return 0;
+    (void)b;
+    char *params = dev.mem + dev.cm->params_off;
+    NNRT_CUDA_CHECK(cudaMemcpyAsync(restore ? params : dev.best, restore ? dev.best : params, dev.cm->params_bytes,
+                                    cudaMemcpyDeviceToDevice, dev.s));
 }
 
-/* Both sets loaded (as train.c loads them) and uploaded; the per-epoch buffers. */
-static int nnrt_cuda_load(NnrtCudaRun *r)
+static void nnrt_cuda_release(NnrtBackend *b)
 {
-    NnrtModel *m = r->m;
-    if (r->src.kind == NNRT_SRC_NONE)
-        return nnrt_errf(r->msg, sizeof r->msg, "model %s has no training data (a data= source or --data)", m->name);
-    if (nnrt_load_announced(m, &r->src, &r->train, NULL, r->out, r->quiet, r->msg, sizeof r->msg) < 0)
-        return -1;
-    r->has_test = r->test_src.kind != NNRT_SRC_NONE;
-    if (r->has_test && nnrt_load_announced(m, &r->test_src, &r->test, &r->train, r->out, r->quiet, r->msg,
-                                           sizeof r->msg) < 0)
-        return -1;
-    r->early = m->early_stopping && r->has_test;
-    if (m->early_stopping && !r->has_test)
-        fprintf(r->err, "nnrt: early_stopping needs a test set or validation; ignored\n");
-    nnrt_cuda_upload_set(&r->train, &dev.train);
-    if (r->has_test)
-        nnrt_cuda_upload_set(&r->test, &dev.test);
-    size_t B = m->batch, rows = r->train.rows;
-    size_t slots = (rows + B - 1) / B, test_slots = r->has_test ? (r->test.rows + B - 1) / B : 0;
-    slots = (slots > test_slots ? slots : test_slots) + 1;
-    NNRT_CUDA_CHECK(cudaMalloc(&dev.perm, (rows ? rows : 1) * sizeof(uint32_t)));
-    NNRT_CUDA_CHECK(cudaMallocHost(&dev.perm_h, (rows ? rows : 1) * sizeof(uint32_t)));
-    NNRT_CUDA_CHECK(cudaMalloc(&dev.losses, slots * sizeof(float)));
-    NNRT_CUDA_CHECK(cudaMallocHost(&dev.losses_h, slots * sizeof(float)));
-    NNRT_CUDA_CHECK(cudaMalloc(&dev.ok, slots * sizeof(int)));
-    NNRT_CUDA_CHECK(cudaMallocHost(&dev.ok_h, slots * sizeof(int)));
-    if (r->early)
-        NNRT_CUDA_CHECK(cudaMalloc(&dev.best, r->cm->params_bytes ? r->cm->params_bytes : 1));
-    size_t snap_bytes = r->cm->params_bytes + r->cm->state_bytes;
-    if (r->save && !(r->snap = (char *)malloc(snap_bytes ? snap_bytes : 1)))
-        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the checkpoint's copy");
-    const char *path = getenv("NNRT_STEP_LOG");
-    if (path && *path && !(r->step_log = fopen(path, "w")))
-        return nnrt_errf(r->msg, sizeof r->msg, "cannot write NNRT_STEP_LOG %s", path);
-    if (!(r->stop_path = nnrt_stop_path(r->save, m->name)))
-        return nnrt_errf(r->msg, sizeof r->msg, "out of memory for the checkpoint's name");
-    return 0;
-}
-
-static long nnrt_cuda_iters(const NnrtCudaRun *r)
-{
-    return nnrt_epoch_iters(r->m, r->train.rows);
-}
-
-/* --init-from FILE into the host mirrors (train.c's nnrt_run_init_from), then uploaded. */
-static int nnrt_cuda_init_from(NnrtCudaRun *r)
-{
-    if (nnrt_init_from(r->m, r->a->init_from, r->err, r->msg, sizeof r->msg) < 0)
-        return -1;
-    nnrt_cuda_upload_params();
-    if (!r->quiet)
-        fprintf(r->out, "params from %s\n", r->a->init_from);
-    return 0;
-}
-
-/* init(seed), then the params of --init-from, or the checkpoint of --load
- * with its epoch, step and batch. */
-static int nnrt_cuda_start(NnrtCudaRun *r)
-{
-    NnrtModel *m = r->m;
-    nnrt_cuda_host_init(r->seed);
-    if (r->a->init_from)
-        return nnrt_cuda_init_from(r);
-    if (!r->a->load)
-        return 0;
-    long epoch = 0, step = 0;
-    NnrtCkptMeta meta; /* checked as the file is read; training uses its own figures */
-    nnrt_ckpt_meta_want(m, &meta);
-    if (nnrt_ckpt_load(r->a->load, m->name, &epoch, &step, &meta, m->params, m->n_params, m->state, m->n_state,
-                       r->msg, sizeof r->msg) < 0)
-        return -1;
-    nnrt_ckpt_meta_free(&meta);
-    nnrt_cuda_upload_params();
-    r->epoch = epoch > INT_MAX ? INT_MAX : (int)epoch;
-    r->step = step;
-    r->batch = meta.batch;
-    return nnrt_resumed(r->m, r->train.rows, r->a->load, r->epoch, r->step, r->batch, r->out, r->quiet,
-                        r->msg, sizeof r->msg);
-}
-
-/* The progress line; -1 when stdout cannot be written. */
-static int nnrt_cuda_progress(NnrtCudaRun *r, NnrtCudaEpoch *ep, long iter, double test_loss, double test_acc)
-{
-    double loss = ep->win_rows > 0 ? ep->win_sum / ep->win_rows : ep->sum / ep->rows;
-    ep->win_sum = ep->win_rows = 0.0;
-    ep->logged = 1;
-    if (r->quiet || r->tick.on ||
-        nnrt_log_progress(r->out, ep->e + 1, iter, ep->iters, nnrt_now() - r->t0, loss, test_loss, test_acc) == 0)
-        return 0;
-    return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
-}
-
-/* The terminal's line after step `iter` of the epoch (train.c's nnrt_tick). */
-static int nnrt_cuda_tick(NnrtCudaRun *r, NnrtCudaEpoch *ep, long iter, int end, double tl, double ta)
-{
-    if (!r->tick.on)
-        return 0;
-    double secs = nnrt_now() - r->t0;
-    long done = r->step - r->step0, left = ep->iters - iter + (long)(r->epochs - ep->e - 1) * ep->iters;
-    NnrtTickFigures f = {ep->e + 1, r->epochs, iter, ep->iters, secs > 0 ? r->rows_run / secs : 0.0,
-                         ep->rows > 0 ? ep->sum / ep->rows : (double)NAN, (double)NAN, (double)NAN, tl, ta,
-                         done > 0 ? secs / (double)done * (double)left : (double)NAN};
-    int newline = end && (ep->logged || ep->e + 1 >= r->epochs);
-    if (nnrt_tick_draw(&r->tick, r->out, &f, newline) == 0)
-        return 0;
-    return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
-}
-
-/* The checkpoint's copy at an epoch boundary (train.c's nnrt_snapshot):
- * the device's params and state, downloaded. */
-static void nnrt_cuda_snapshot(NnrtCudaRun *r)
-{
-    if (!r->snap)
-        return;
-    NnrtCudaModel *cm = r->cm;
-    nnrt_cuda_download_params();
-    memcpy(r->snap, cm->host_params, cm->params_bytes);
-    memcpy(r->snap + cm->params_bytes, cm->host_state, cm->state_bytes);
-    r->snap_epoch = r->epoch;
-    r->snap_step = r->step;
-    r->snap_batch = r->batch;
-}
-
-/* A run stopped by a bad loss or a failed write: the checkpoint it asked
- * for, of the copy (train.c's nnrt_save_snapshot). */
-static void nnrt_cuda_save_snapshot(NnrtCudaRun *r)
-{
-    if (!r->snap || r->snap_epoch < 0)
-        return;
-    NnrtCudaModel *cm = r->cm;
-    NnrtModel *m = r->m;
-    memcpy(cm->host_params, r->snap, cm->params_bytes);
-    memcpy(cm->host_state, r->snap + cm->params_bytes, cm->state_bytes);
-    char msg[1024];
-    NnrtCkptMeta meta;
-    nnrt_ckpt_meta_of(&r->train, &meta);
-    meta.batch = r->snap_batch;
-    if (nnrt_ckpt_save(r->save, m->name, r->snap_epoch, r->snap_step, &meta, m->params, m->n_params, m->state,
-                       m->n_state, msg, sizeof msg) < 0)
-        fprintf(r->err, "nnrt: %s\n", msg);
-    else if (meta.batch > 0)
-        fprintf(r->err, "nnrt: saved %s: the state where this run began (epoch %d, step %ld), the last before the "
-                "stop; --load %s resumes from there\n", r->save, r->snap_epoch, r->snap_step, r->save);
-    else
-        fprintf(r->err, "nnrt: saved %s: the state at the end of epoch %d (step %ld), the last before the stop; "
-                "--load %s resumes from there\n", r->save, r->snap_epoch, r->snap_step, r->save);
-}
-
-/* Stopped by SIGINT or SIGTERM after a run of steps (train.c's
- * nnrt_interrupt): the device's state now, with its position, into
- * stop_path; one line with the command that resumes. */
-static int nnrt_cuda_interrupt(NnrtCudaRun *r)
-{
-    NnrtModel *m = r->m;
-    NnrtCkptMeta meta;
-    nnrt_ckpt_meta_of(&r->train, &meta);
-    meta.batch = r->batch;
-    nnrt_tick_break(&r->tick, r->out);
-    fflush(r->out);
-    if (nnrt_csvlog_close(&r->log, r->msg, sizeof r->msg) < 0)
-        fprintf(r->err, "nnrt: %s\n", r->msg);
-    nnrt_cuda_download_params();
-    if (nnrt_ckpt_save(r->stop_path, m->name, r->epoch, r->step, &meta, m->params, m->n_params, m->state, m->n_state,
-                       r->msg, sizeof r->msg) < 0) {
-        fprintf(r->err, "nnrt: interrupted by %s, and %s\n", nnrt_stop_signame(r->sig), r->msg);
-        r->msg[0] = '\0';
-        return 1;
-    }
-    if (r->batch > 0)
-        fprintf(r->err, "nnrt: interrupted by %s in epoch %d after batch %ld of %ld (step %ld): saved %s; resume "
-                "with: ", nnrt_stop_signame(r->sig), r->epoch + 1, r->batch, nnrt_cuda_iters(r), r->step,
-                r->stop_path);
-    else
-        fprintf(r->err, "nnrt: interrupted by %s after epoch %d (step %ld): saved %s; resume with: ",
-                nnrt_stop_signame(r->sig), r->epoch, r->step, r->stop_path);
-    nnrt_args_resume(r->err, r->a, m->name, r->stop_path);
-    fputc('\n', r->err);
-    fflush(r->err);
-    return NNRT_EXIT_INTERRUPTED;
-}
-
-/* --save-every N (train.c's nnrt_save_every).  0, or -1 on a write error. */
-static int nnrt_cuda_save_every(NnrtCudaRun *r)
-{
-    NnrtModel *m = r->m;
-    if (r->save_every <= 0 || r->epoch % r->save_every != 0 || (r->save && r->epoch >= r->epochs))
-        return 0;
-    NnrtCkptMeta meta;
-    nnrt_ckpt_meta_of(&r->train, &meta);
-    nnrt_cuda_download_params();
-    if (nnrt_ckpt_save(r->stop_path, m->name, r->epoch, r->step, &meta, m->params, m->n_params, m->state, m->n_state,
-                       r->msg, sizeof r->msg) < 0)
-        return -1;
-    nnrt_tick_break(&r->tick, r->out);
-    if (!r->quiet)
-        fprintf(r->out, "saved %s (epoch %d, step %ld)\n", r->stop_path, r->epoch, r->step);
-    return 0;
-}
-
-/* This epoch's order of rows on the host (train.c's nnrt_epoch_perm), then on the device. */
-static void nnrt_cuda_perm(NnrtCudaRun *r, int e)
-{
-    for (size_t i = 0; i < r->train.rows; i++)
-        dev.perm_h[i] = (uint32_t)i;
-    if (r->m->shuffle) {
-        NnrtRng rng;
-        nnrt_rng_seed_stream(&rng, r->seed + (uint64_t)e, NNRT_STREAM_SHUFFLE);
-        nnrt_shuffle(dev.perm_h, r->train.rows, &rng);
-    }
-    NNRT_CUDA_CHECK(cudaMemcpyAsync(dev.perm, dev.perm_h, r->train.rows * sizeof(uint32_t), cudaMemcpyHostToDevice,
-                                    dev.s));
-}
-
-static size_t nnrt_cuda_rows_of(const NnrtCudaRun *r, long it)
-{
-    size_t B = r->m->batch, start = (size_t)it * B;
-    return r->train.rows - start < B ? r->train.rows - start : B;
-}
-
-/* Steps [from, to) of the epoch: replayed, then their losses read back and
- * taken in order as train.c's nnrt_step takes them; 3 at a non-finite loss. */
-static int nnrt_cuda_steps(NnrtCudaRun *r, NnrtCudaEpoch *ep, long from, long to)
-{
-    for (long it = from; it < to; it++)
-        nnrt_cuda_replay(NNRT_CUDA_G_TRAIN, &dev.train, (int)nnrt_cuda_rows_of(r, it));
-    NNRT_CUDA_CHECK(cudaMemcpyAsync(dev.losses_h + from, dev.losses + from, (size_t)(to - from) * sizeof(float),
-                                    cudaMemcpyDeviceToHost, dev.s));
-    NNRT_CUDA_CHECK(cudaStreamSynchronize(dev.s));
-    for (long it = from; it < to; it++) {
-        float loss = dev.losses_h[it];
-        double n = (double)nnrt_cuda_rows_of(r, it);
-        if (!isfinite(loss)) {
-            nnrt_tick_break(&r->tick, r->out);
-            fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
-                    isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
-            return 3;
-        }
-        r->step++;
-        if (r->step_log)
-            fprintf(r->step_log, "%ld %.9g\n", r->step, (double)loss);
-        double w = (double)loss * n;
-        ep->sum += w;
-        ep->rows += n;
-        r->rows_run += n;
-        ep->win_sum += w;
-        ep->win_rows += n;
-    }
-    return 0;
-}
-
-/* The end of an epoch (train.c's nnrt_epoch_end): test evaluation, the
- * last progress line, the CSV row, early stopping with the params kept on
- * the device.  1 to stop, 0 to go on, -1 on a log error. */
-static int nnrt_cuda_epoch_end(NnrtCudaRun *r, NnrtCudaEpoch *ep)
-{
-    NnrtModel *m = r->m;
-    double tl = (double)NAN, ta = (double)NAN, acc = (double)NAN, unused;
-    int eval = r->has_test && m->eval_every > 0 && (ep->e + 1) % m->eval_every == 0;
-    nnrt_cuda_snapshot(r);
-    if (eval)
-        nnrt_cuda_eval(r, &dev.test, 1, &tl, &ta);
-    if ((r->log_every <= 0 || r->step % r->log_every == 0 || eval) && nnrt_cuda_progress(r, ep, ep->iters, tl, ta) < 0)
-        return -1;
-    if (nnrt_cuda_tick(r, ep, ep->iters, 1, tl, ta) < 0)
-        return -1;
-    if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
-        nnrt_cuda_eval(r, &dev.train, 0, &unused, &acc);
-    double lr = m->no_lr ? (double)NAN : (double)ep->lr; /* no rate: an empty field */
-    if (nnrt_csvlog_row(&r->log, ep->e + 1, ep->sum / ep->rows, acc, tl, ta, lr, r->msg, sizeof r->msg) < 0)
-        return -1;
-    NnrtFigures fig = {ep->e + 1, ep->sum / ep->rows, acc, tl, ta, (double)NAN, (double)NAN};
-    nnrt_history_add(&r->hist, &fig);
-    if (!r->early || !eval)
-        return 0;
-    char *params = dev.mem + r->cm->params_off;
-    if (tl < r->best_loss || r->best_epoch == 0) {
-        r->best_loss = tl;
-        r->best_epoch = ep->e + 1;
-        NNRT_CUDA_CHECK(cudaMemcpyAsync(dev.best, params, r->cm->params_bytes, cudaMemcpyDeviceToDevice, dev.s));
-        return 0;
-    }
-    if (!(tl > r->best_loss))
-        return 0;
-    NNRT_CUDA_CHECK(cudaMemcpyAsync(params, dev.best, r->cm->params_bytes, cudaMemcpyDeviceToDevice, dev.s));
-    nnrt_tick_break(&r->tick, r->out);
-    if (!r->quiet)
-        fprintf(r->out, "early stop at epoch %d: test loss %.4f rose above %.4f (epoch %d); best params restored\n",
-                ep->e + 1, tl, r->best_loss, r->best_epoch);
-    return 1;
-}
-
-/* One epoch from its batch `first` (> 0 only when resuming an interrupted
- * epoch): the permutation and the control block once, then the steps in
- * runs of at most NNRT_CUDA_CHUNK that end where a progress line is due
- * (log_every) or at the end of the epoch; a stop signal is looked at after
- * each run.  0 go on, 1 early stop, 3 non-finite loss, -1 log error,
- * NNRT_EXIT_INTERRUPTED after a signal (r->batch: the batches done). */
-static int nnrt_cuda_epoch(NnrtCudaRun *r, int e, long first)
-{
-    NnrtModel *m = r->m;
-    NnrtCudaEpoch ep = {e, nnrt_lr_at(r->lr, m->final_lr, m->decay, e, r->epochs), 0, 0, 0, 0, 0, 0};
-    ep.iters = nnrt_cuda_iters(r);
-    nnrt_cuda_perm(r, e);
-    nnrt_cuda_set_ctl(ep.lr, r->step, (int)first);
-    for (long it = first; it < ep.iters;) {
-        long to = it + NNRT_CUDA_CHUNK < ep.iters ? it + NNRT_CUDA_CHUNK : ep.iters;
-        if (r->log_every > 0) {
-            long due = it + (r->log_every - r->step % r->log_every);
-            to = due < to ? due : to;
-        }
-        int rc = nnrt_cuda_steps(r, &ep, it, to);
-        if (rc)
-            return rc;
-        it = to;
-        if (r->log_every > 0 && r->step % r->log_every == 0 && it < ep.iters &&
-            nnrt_cuda_progress(r, &ep, it, (double)NAN, (double)NAN) < 0)
-            return -1;
-        if (it < ep.iters && nnrt_cuda_tick(r, &ep, it, 0, (double)NAN, (double)NAN) < 0)
-            return -1;
-        if (it < ep.iters && (r->sig = nnrt_stop_signal()) != 0) {
-            r->batch = it;
-            return NNRT_EXIT_INTERRUPTED;
-        }
-    }
-    r->epoch = e + 1;
-    r->batch = 0;
-    return nnrt_cuda_epoch_end(r, &ep);
-}
-
-/* The epochs left; 0 when done (or stopped early), else nnrt_cuda_epoch's code. */
-static int nnrt_cuda_epochs(NnrtCudaRun *r)
-{
-    for (int e = r->epoch; e < r->epochs; e++) {
-        int rc = nnrt_cuda_epoch(r, e, e == r->epoch ? r->batch : 0);
-        if (rc == 1)
-            break;
-        if (rc == 0 && nnrt_cuda_save_every(r) < 0)
-            return -1;
-        if (rc == 0 && e + 1 < r->epochs && (r->sig = nnrt_stop_signal()) != 0)
-            return NNRT_EXIT_INTERRUPTED;
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int nnrt_cuda_train(NnrtCudaRun *r)
-{
-    NnrtModel *m = r->m;
-    if (m->drop_last && r->train.rows < m->batch && r->epoch < r->epochs)
-        return nnrt_errf(r->msg, sizeof r->msg, "the training set has %zu rows, fewer than one batch of %zu, and "
-                         "drop_last is on", r->train.rows, m->batch);
-    const char *csv = r->a->log_csv;
-    if (r->a->plot && nnrt_history_init(&r->hist, (size_t)(r->epochs > r->epoch ? r->epochs : r->epoch),
-                                        m->acc_kind != NNRT_ACC_NONE, r->msg, sizeof r->msg) < 0)
-        return -1;
-    NnrtHistory *kept = r->a->plot ? &r->hist : NULL; /* a resumed log's rows start the chart */
-    if (csv && (r->a->load ? nnrt_csvlog_resume(&r->log, csv, r->epoch, kept, r->msg, sizeof r->msg)
-                           : nnrt_csvlog_open(&r->log, csv, r->msg, sizeof r->msg)) < 0)
-        return -1;
-    nnrt_cuda_snapshot(r);
-    nnrt_stop_catch();
-    int rc = nnrt_cuda_epochs(r);
-    nnrt_stop_release();
-    if (rc != 0)
-        return rc;
-    return nnrt_csvlog_close(&r->log, r->msg, sizeof r->msg);
-}
-
-/* The summary over the whole training (and test) set, then the checkpoint. */
-static int nnrt_cuda_finish(NnrtCudaRun *r)
-{
-    NnrtModel *m = r->m;
-    double secs = nnrt_now() - r->t0;
-    double loss, acc, tl = (double)NAN, ta = (double)NAN;
-    nnrt_tick_break(&r->tick, r->out);
-    nnrt_cuda_eval(r, &dev.train, 1, &loss, &acc);
-    if (r->has_test)
-        nnrt_cuda_eval(r, &dev.test, 1, &tl, &ta);
-    if (r->save && !r->nothing_left) {
-        nnrt_cuda_download_params();
-        NnrtCkptMeta meta;
-        nnrt_ckpt_meta_of(&r->train, &meta);
-        if (nnrt_ckpt_save(r->save, m->name, r->epoch, r->step, &meta, m->params, m->n_params, m->state, m->n_state,
-                           r->msg, sizeof r->msg) < 0)
-            return -1;
-        if (!r->quiet)
-            fprintf(r->out, "saved %s\n", r->save);
-    }
-    if (nnrt_log_summary(r->out, r->epoch, r->step, r->step - r->step0, secs, loss, acc, tl, ta) < 0)
-        return nnrt_write_error("standard output", errno, r->msg, sizeof r->msg);
-    return 0;
-}
-
-/* --plot, however the run ended (train.c's nnrt_run_plot). */
-static int nnrt_cuda_plot(NnrtCudaRun *r)
-{
-    char msg[1024];
-    if (!r->a->plot || !r->hist.rows)
-        return 0;
-    if (nnrt_plot_svg(r->a->plot, r->m->name, &r->hist, msg, sizeof msg) == 0)
-        return 0;
-    fprintf(r->err, "nnrt: %s\n", msg);
-    return -1;
-}
-
-static int nnrt_cuda_body(NnrtCudaRun *r)
-{
-    if (nnrt_cuda_config(r) < 0 || nnrt_cuda_load(r) < 0 || nnrt_cuda_start(r) < 0)
-        return 1;
-    nnrt_tick_init(&r->tick, r->out, r->quiet);
-    r->step0 = r->step;
-    r->t0 = nnrt_now();
-    r->nothing_left = r->a->load && r->epoch >= r->epochs;
-    if (r->nothing_left && !r->quiet)
-        nnrt_stop_nothing_left(r->out, r->a->load, r->epoch, r->epochs);
-    int rc = r->nothing_left ? 0 : nnrt_cuda_train(r);
-    if (rc == NNRT_EXIT_INTERRUPTED)
-        return nnrt_cuda_interrupt(r); /* the plot of the epochs run follows, as for every stop */
-    if (rc != 0) {
-        nnrt_tick_break(&r->tick, r->out);
-        if (rc != 3)
-            fprintf(r->err, "nnrt: %s\n", r->msg);
-        r->msg[0] = '\0';
-        nnrt_cuda_save_snapshot(r);
-        return rc == 3 ? 3 : 1;
-    }
-    return nnrt_cuda_finish(r) < 0 ? 1 : 0;
-}
-
-static int nnrt_cuda_run(NnrtCudaModel *cm, const NnrtArgs *a, FILE *out, FILE *err)
-{
-    NnrtCudaRun r;
-    memset(&r, 0, sizeof r);
-    r.cm = cm;
-    r.m = cm->m;
-    r.a = a;
-    r.out = out;
-    r.err = err;
-    r.snap_epoch = -1;
-    int rc = nnrt_cuda_body(&r);
-    if (rc == 1 && r.msg[0])
-        fprintf(err, "nnrt: %s\n", r.msg);
-    if (nnrt_cuda_plot(&r) < 0 && rc == 0)
-        rc = 1;
-    if (r.log.f)
-        nnrt_csvlog_close(&r.log, NULL, 0);
-    if (r.step_log)
-        fclose(r.step_log);
-    nnrt_data_free(&r.train);
-    nnrt_data_free(&r.test);
-    free(r.snap);
-    nnrt_history_free(&r.hist);
-    free(r.stop_path);
-    if (nnrt_write_check(out, "standard output", r.msg, sizeof r.msg) < 0 && rc == 0) {
-        fprintf(err, "nnrt: %s\n", r.msg);
-        rc = 1;
-    }
-    return rc;
+    (void)b;
+    if (dev.step_log)
+        fclose(dev.step_log);
+    dev.step_log = NULL;
 }
 
 int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv)
@@ -1110,11 +671,13 @@ int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv)
         nnrt_cuda_setup(cm);
         nnrt_cuda_host_functions(cm->m);
         const char *host_loop = getenv("NNRT_CUDA_HOST_LOOP");
+        NnrtBackend b = {NULL, NNRT_CUDA_CHUNK, nnrt_cuda_prepare, nnrt_cuda_push, nnrt_cuda_pull, nnrt_cuda_epoch,
+                         nnrt_cuda_steps, nnrt_cuda_evaluate, nnrt_cuda_best, nnrt_cuda_release};
         if (a.gradcheck || a.predict || (host_loop && strcmp(host_loop, "1") == 0) ||
             cm->m->validation != 0.0f)
             rc = nnrt_run(cm->m, &a, stdout, stderr);
         else
-            rc = nnrt_cuda_run(cm, &a, stdout, stderr);
+            rc = nnrt_run_on(cm->m, &b, &a, stdout, stderr);
         nnrt_cuda_teardown();
     }
     nnrt_args_free(&a);

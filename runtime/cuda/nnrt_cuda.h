@@ -2,10 +2,12 @@
  *
  * A program emitted by `nnc --target cuda` is the model's math (kernels and
  * cuBLAS calls over one device allocation carved at the plan's offsets)
- * plus a main that fills one NnrtCudaModel and calls nnrt_cuda_main().  The
- * driver does the rest, reusing the C runtime (libnnrt.a) for everything
- * that is not arithmetic: flags, data loading, the RNG and the shuffle,
- * progress lines, the CSV log, safetensors checkpoints, the gradient check.
+ * plus a main that fills one NnrtCudaModel and calls nnrt_cuda_main().  That
+ * runs the C runtime's training driver (libnnrt.a, train.c: nnrt_run_on)
+ * over the device backend of nnrt_cuda.cu (nnrt.h: NnrtBackend), so
+ * everything that is not arithmetic is the C program's own code: flags,
+ * data loading, the RNG and the shuffle, progress lines, the CSV log,
+ * early stopping, safetensors checkpoints, interrupts, the gradient check.
  *
  * What lives where on the device
  * ------------------------------
@@ -26,8 +28,9 @@
  *   and ctl->step)
  * so the same graph replays every step of every epoch; the host writes lr,
  * cursor and step once per epoch, uploads the permutation once per epoch,
- * and reads the losses back at the end of the epoch (and where a progress
- * line is due), never in between.
+ * and reads the losses back after each run of at most 256 steps (the
+ * backend's chunk; a run also ends where a progress line is due and at
+ * the epoch's end), never in between.
  *
  * Determinism: every reduction is a fixed-order tree (no atomics), the
  * dropout masks come from the runtime's PCG32 jumped ahead to each
@@ -81,9 +84,10 @@ typedef struct NnrtCudaModel NnrtCudaModel;
 struct NnrtCudaModel {
     /* The host side, as nnrt.h describes it: name, dimensions, the train
      * block, and params/state tensors over host mirrors (grad over a host
-     * mirror of the grad block).  The driver sets its five functions to
-     * wrappers that run the device code one call at a time (for
-     * --gradcheck and NNRT_CUDA_HOST_LOOP=1). */
+     * mirror of the grad block).  nnrt_cuda_main sets its five functions
+     * to wrappers that run the device code one call at a time, for the
+     * runs on the CPU backend (--gradcheck, --predict, validation=,
+     * NNRT_CUDA_HOST_LOOP=1). */
     NnrtModel *m;
     size_t mem_bytes;                        /* the one cudaMalloc */
     size_t params_off, params_bytes;         /* regions of it mirrored on the host */
