@@ -1,6 +1,7 @@
 /* main.c: the nnc driver.  main() is the pipeline, one call per pass:
  *
- *   read -> parse -> sema/lower -> autodiff -> optimize -> plan -> emit
+ *   read -> parse -> sema/lower -> optimize -> autodiff -> optimize -> plan
+ *        -> emit (C or CUDA)
  *
  * and each pass can print its result (-dA AST, -dS named values and shapes,
  * -dG graph, -dP plan totals, --report, --dot, --explain).  -o NAME (not
