@@ -3,10 +3,13 @@
  * emit_c() writes one C99 file from the graph and its plan: a header that
  * says what made it and the plan's totals, a legend of dimensions, params,
  * gradients and optimizer state as static arrays, one static arena with a
- * named pointer per buffer, then forward, backward, update, init, predict,
- * and in program mode the NnrtModel descriptor and main.  Every statement
- * is preceded by the .nn line it comes from; every backward statement names
- * the rule that produced it.  The output is deterministic.
+ * named pointer per buffer, then forward, backward, update, init, and in
+ * program mode train_step, the runtime's forward and predict, the tensor
+ * tables and a main that fills the NnrtModel descriptor.  Every statement
+ * is preceded by the .nn line it comes from and its equation with shapes;
+ * every backward statement names the rule that produced it.  The output is
+ * deterministic.  emit_c and emit_cuda write the parts they share through
+ * emit_common.c's skeleton.
  */
 #ifndef NNC_EMIT_H
 #define NNC_EMIT_H

@@ -9,10 +9,18 @@
  *   forward     the schedule's forward steps; returns the mean loss
  *   backward    the backward steps, each named with its rule
  *   update      the optimizer, param by param
- *   init, predict, and (program mode) the NnrtModel descriptor and main
+ *   init        params to their initial values
+ *   train_step  (program mode) gather, forward, backward, update: one step
+ *   main        (program mode) the tensor tables and the NnrtModel
+ *               descriptor, handed to nnrt_main
+ *
+ * What the CUDA program shares (the header, the passes' structure, init,
+ * the tables, main) is emit_common.c's skeleton; the hooks at the end of
+ * this file (c_target) are what the C program does its own way.
  *
  * Every step is one loop nest or one runtime call with a comment above it:
- * the .nn line when it changes, then the node as an equation.  Extents are
+ * the .nn line when it changes, then the node as an equation with shapes
+ * (h_matmul[n,10] = x[n,2] · W1[2,10]).  Extents are
  * numbers except the batch axis, which is `n`, the rows of this batch.
  * Names come from the model (h.W becomes h_W); a name that would clash with
  * C or with the emitted code's own names gets a trailing underscore.
@@ -23,68 +31,32 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct Emit {
-    FILE *out;
-    const Graph *g;
-    const Plan *p;
-    const EmitOptions *o;
-    const char **name; /* C name of every node */
-    int last_line;     /* the .nn line of the previous comment */
-    SrcCursor src_at;  /* where source_line last looked */
-    Fusion fu;         /* which values are computed inside their reader's loop */
-    ExprEnv env;       /* for the shared expression builders */
-    const char *model; /* C prefix-safe model name */
-} Emit;
-
 #define OUT(...) fprintf(e->out, __VA_ARGS__)
 
 /* ---- extents and element expressions ----------------------------------- */
 static const Node *nd(const Emit *e, int id) { return &e->g->nodes[id]; }
 
-/* ---- comments ---------------------------------------------------------- */
-static void source_line(Emit *e, int line, const char *indent)
-{
-    if (line == e->last_line || !e->o->src)
-        return;
-    e->last_line = line;
-    const char *end = e->o->src + e->o->src_len;
-    const char *p = emit_src_line(e->o->src, e->o->src_len, line, &e->src_at);
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    const char *eol = p;
-    while (eol < end && *eol != '\n' && *eol != '#')
-        eol++;
-    while (eol > p && (eol[-1] == ' ' || eol[-1] == '\t'))
-        eol--;
-    int len = (int)(eol - p);
-    char text[240];
-    snprintf(text, sizeof text, "%.*s", len > 200 ? 200 : len, p);
-    for (char *q = text; *q; q++) /* keep the comment a comment */
-        if (q[0] == '*' && q[1] == '/')
-            q[1] = '|';
-    OUT("\n%s/* line %d: %s */\n", indent, line, text);
-}
-
-static void step_comment(Emit *e, int id)
-{
-    const Node *n = nd(e, id);
-    char f[512];
-    source_line(e, n->loc.line, "    ");
-    graph_formula(e->g, id, f, sizeof f);
-    for (char *q = f; *q; q++)
-        if (q[0] == '*' && q[1] == '/')
-            q[1] = '|';
-    if (n->rule)
-        OUT("    /* %s\n       %s */\n", f, n->rule);
-    else
-        OUT("    /* %s */\n", f);
-}
-
 /* ---- elementwise ------------------------------------------------------- */
-static void open_loops(Emit *e, Shape s)
+/* for loops over s, the innermost opening a block when brace is set. */
+static void open_block(Emit *e, Shape s, int brace)
 {
     for (int a = 0; a < s.rank; a++)
-        OUT("%*sfor (int %c = 0; %c < %s; %c++)\n", 4 * (a + 1), "", emit_loopvar[a], emit_loopvar[a], emit_ext(s.d[a]).s, emit_loopvar[a]);
+        OUT("%*sfor (int %c = 0; %c < %s; %c++)%s\n", 4 * (a + 1), "", emit_loopvar[a], emit_loopvar[a],
+            emit_ext(s.d[a]).s, emit_loopvar[a], brace && a == s.rank - 1 ? " {" : "");
+}
+
+static void open_loops(Emit *e, Shape s) { open_block(e, s, 0); }
+
+/* The body of an elementwise loop (whose for is at depth): its locals,
+ * then the statement, in a block when there are locals. */
+static void ew_body(Emit *e, int depth, const Lets *lets, const char *stmt)
+{
+    char ind[32];
+    snprintf(ind, sizeof ind, "%*s", depth + 4, "");
+    emit_lets(e->out, lets, ind);
+    OUT("%s%s\n", ind, stmt);
+    if (lets->n)
+        OUT("%*s}\n", depth, "");
 }
 
 /* out = f(a[, b]) elementwise, with any fused producers expanded: one flat
@@ -94,25 +66,32 @@ static void open_loops(Emit *e, Shape s)
 static void emit_ew(Emit *e, int id)
 {
     const Node *n = nd(e, id);
-    int red = e->fu.epilogue[id];
-    int flat = red < 0 && emit_flat_operands(&e->env, id, n->shape);
-    Big f = emit_ew_tree(&e->env, id, n->shape, flat);
+    EwStep st;
+    emit_ew_step(e, id, &st);
+    int red = st.red, flat = st.flat;
+    const Lets *lets = &st.lets;
+    const Big *f = &st.f;
+    Big stmt;
     if (flat) {
-        OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;\n", emit_numel(n->shape).s, e->name[id], f.s);
+        OUT("    for (int i = 0; i < %s; i++)%s\n", emit_numel(n->shape).s, lets->n ? " {" : "");
+        snprintf(stmt.s, sizeof stmt.s, "%s[i] = %.4000s;", e->name[id], f->s);
+        ew_body(e, 4, lets, stmt.s);
         return;
     }
-    int depth = 4 * (n->shape.rank + 1);
+    int depth = 4 * n->shape.rank;
     Str at = emit_index_in(n->shape, n->shape);
     if (red < 0) {
-        open_loops(e, n->shape);
-        OUT("%*s%s[%s] = %s;\n", depth, "", e->name[id], at.s, f.s);
+        open_block(e, n->shape, lets->n > 0);
+        snprintf(stmt.s, sizeof stmt.s, "%s[%s] = %.3900s;", e->name[id], at.s, f->s);
+        ew_body(e, depth, lets, stmt.s);
         return;
     }
     /* rank 2: rows i, columns j; the column sum rides along */
     OUT("    for (int j = 0; j < %d; j++)\n        %s[j] = 0.0f;\n", n->shape.d[1], e->name[red]);
     OUT("    for (int i = 0; i < %s; i++)\n", emit_ext(n->shape.d[0]).s);
     OUT("        for (int j = 0; j < %d; j++) {\n", n->shape.d[1]);
-    OUT("            %s[%s] = %s;\n", e->name[id], at.s, f.s);
+    emit_lets(e->out, lets, "            ");
+    OUT("            %s[%s] = %s;\n", e->name[id], at.s, f->s);
     OUT("            %s[j] += %s[%s];  /* %s = Σ_rows %s, in the same loop */\n        }\n", e->name[red],
         e->name[id], at.s, nd(e, red)->name, nd(e, id)->name);
 }
@@ -125,23 +104,24 @@ enum { SMALL_GEMM = 65536 };
 
 static void emit_matmul(Emit *e, int id)
 {
-    const Node *n = nd(e, id), *a = nd(e, n->in[0]), *b = nd(e, n->in[1]);
-    int kd = n->ta ? a->shape.d[0] : a->shape.d[1], lda = a->shape.d[1], ldb = b->shape.d[1], ldc = n->shape.d[1];
-    Str M = emit_ext(n->shape.d[0]), N = emit_ext(n->shape.d[1]), K = emit_ext(kd);
-    long work = shape_numel(n->shape, e->g->batch) * (kd == DIM_B ? e->g->batch : kd);
+    const Node *n = nd(e, id);
+    Gemm g = emit_gemm(e->g, id);
+    int lda = g.lda, ldb = g.ldb, ldc = g.ldc;
+    const char *M = g.M.s, *N = g.N.s, *K = g.K.s;
+    long work = g.work;
     const char *A = e->name[n->in[0]], *Bm = e->name[n->in[1]], *C = e->name[id];
     if (e->o->blas && work > SMALL_GEMM) {
-        OUT("    nnrt_sgemm(%d, %d, %s, %s, %s, 1.0f, %s, %d, %s, %d, 0.0f, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s,
+        OUT("    nnrt_sgemm(%d, %d, %s, %s, %s, 1.0f, %s, %d, %s, %d, 0.0f, %s, %d);\n", n->ta, n->tb, M, N, K,
             A, lda, Bm, ldb, C, ldc);
         return;
     }
     if (!e->o->blas && work > SMALL_GEMM) {
-        OUT("    gemm(%d, %d, %s, %s, %s, %s, %d, %s, %d, %s, %d);\n", n->ta, n->tb, M.s, N.s, K.s, A, lda, Bm, ldb, C, ldc);
+        OUT("    gemm(%d, %d, %s, %s, %s, %s, %d, %s, %d, %s, %d);\n", n->ta, n->tb, M, N, K, A, lda, Bm, ldb, C, ldc);
         return;
     }
     if (n->tb) { /* C[i,j] = Σ_k A[i,k]·B[j,k]: a dot product of two rows */
-        OUT("    for (int i = 0; i < %s; i++)\n        for (int j = 0; j < %s; j++) {\n", M.s, N.s);
-        OUT("            float s = 0.0f;\n            for (int k = 0; k < %s; k++)\n", K.s);
+        OUT("    for (int i = 0; i < %s; i++)\n        for (int j = 0; j < %s; j++) {\n", M, N);
+        OUT("            float s = 0.0f;\n            for (int k = 0; k < %s; k++)\n", K);
         char ai[48];
         snprintf(ai, sizeof ai, n->ta ? "k * %d + i" : "i * %d + k", lda);
         OUT("                s += %s[%s] * %s[j * %d + k];\n            %s[i * %d + j] = s;\n        }\n", A, ai, Bm,
@@ -152,12 +132,12 @@ static void emit_matmul(Emit *e, int id)
     OUT("    memset(%s, 0, sizeof(float) * (%s));\n", C, emit_numel(n->shape).s);
     if (n->ta)
         OUT("    for (int k = 0; k < %s; k++)\n        for (int i = 0; i < %s; i++) {\n"
-            "            const float a = %s[k * %d + i];\n", K.s, M.s, A, lda);
+            "            const float a = %s[k * %d + i];\n", K, M, A, lda);
     else
         OUT("    for (int i = 0; i < %s; i++)\n        for (int k = 0; k < %s; k++) {\n"
-            "            const float a = %s[i * %d + k];\n", M.s, K.s, A, lda);
+            "            const float a = %s[i * %d + k];\n", M, K, A, lda);
     OUT("            for (int j = 0; j < %s; j++)\n                %s[i * %d + j] += a * %s[k * %d + j];\n        }\n",
-        N.s, C, ldc, Bm, ldb);
+        N, C, ldc, Bm, ldb);
 }
 
 /* ---- moving data ------------------------------------------------------- */
@@ -203,41 +183,17 @@ static void emit_broadcast(Emit *e, int id)
 }
 
 /* slice: out = x[.., lo:hi, ..];  pad: zeros, then out[.., lo:hi, ..] = x */
-static Str shifted_index(Shape big, int axis, int lo)
-{
-    Str r;
-    r.s[0] = '\0';
-    long stride = 1;
-    char terms[NNC_MAX_RANK][64];
-    for (int a = big.rank - 1; a >= 0; a--) {
-        if (a == axis && lo)
-            snprintf(terms[a], 64, "(%c + %d)%s", emit_loopvar[a], lo, "");
-        else
-            snprintf(terms[a], 64, "%c", emit_loopvar[a]);
-        if (stride != 1) {
-            size_t u = strlen(terms[a]);
-            snprintf(terms[a] + u, 64 - u, " * %ld", stride);
-        }
-        stride *= big.d[a] == DIM_B ? 1 : big.d[a];
-    }
-    for (int a = 0; a < big.rank; a++) {
-        size_t used = strlen(r.s);
-        snprintf(r.s + used, sizeof r.s - used, "%s%s", a ? " + " : "", terms[a]);
-    }
-    return r;
-}
-
 static void emit_slice_pad(Emit *e, int id)
 {
     const Node *n = nd(e, id);
     Shape in = nd(e, n->in[0])->shape;
     if (n->op == OP_SLICE) {
         emit_copy_loops(e, id, n->shape, emit_index_in(n->shape, n->shape).s, e->name[n->in[0]],
-                        shifted_index(in, n->axis, n->lo).s);
+                        emit_shifted(in, n->axis, n->lo).s);
         return;
     }
     OUT("    memset(%s, 0, sizeof(float) * (%s));\n", e->name[id], emit_numel(n->shape).s);
-    emit_copy_loops(e, id, in, shifted_index(n->shape, n->axis, n->lo).s, e->name[n->in[0]], emit_index_in(in, in).s);
+    emit_copy_loops(e, id, in, emit_shifted(n->shape, n->axis, n->lo).s, e->name[n->in[0]], emit_index_in(in, in).s);
 }
 
 static void emit_concat(Emit *e, int id)
@@ -246,7 +202,7 @@ static void emit_concat(Emit *e, int id)
     int off = 0;
     for (int k = 0; k < n->n_in; k++) {
         Shape in = nd(e, n->in[k])->shape;
-        emit_copy_loops(e, id, in, shifted_index(n->shape, n->axis, off).s, e->name[n->in[k]], emit_index_in(in, in).s);
+        emit_copy_loops(e, id, in, emit_shifted(n->shape, n->axis, off).s, e->name[n->in[k]], emit_index_in(in, in).s);
         off += in.d[n->axis];
     }
 }
@@ -254,25 +210,8 @@ static void emit_concat(Emit *e, int id)
 static void emit_transpose(Emit *e, int id)
 {
     const Node *n = nd(e, id);
-    Shape in = nd(e, n->in[0])->shape;
-    /* loop over the output; input axis perm[a] is output axis a */
-    Big src;
-    src.s[0] = '\0';
-    long stride = 1;
-    char terms[NNC_MAX_RANK][48];
-    for (int a = in.rank - 1; a >= 0; a--) {
-        int out_axis = 0;
-        for (int q = 0; q < n->shape.rank; q++)
-            if (n->perm[q] == a)
-                out_axis = q;
-        snprintf(terms[a], 48, stride == 1 ? "%c" : "%c * %ld", emit_loopvar[out_axis], stride);
-        stride *= in.d[a] == DIM_B ? 1 : in.d[a];
-    }
-    for (int a = 0; a < in.rank; a++) {
-        size_t used = strlen(src.s);
-        snprintf(src.s + used, sizeof src.s - used, "%s%s", a ? " + " : "", terms[a]);
-    }
-    emit_copy_loops(e, id, n->shape, emit_index_in(n->shape, n->shape).s, e->name[n->in[0]], src.s);
+    emit_copy_loops(e, id, n->shape, emit_index_in(n->shape, n->shape).s, e->name[n->in[0]],
+                    emit_transpose_src(e->g, id).s);
 }
 
 /* gather: out row i = x row idx[i];  scatter_add: zeros, out row idx[i] += dy row i */
@@ -299,35 +238,25 @@ static void emit_softmax(Emit *e, int id)
     const char *x = e->name[n->in[0]], *y = e->name[id];
     OUT("    for (int r = 0; r < %s; r++) {\n", emit_rows_of(n->shape).s);
     OUT("        const float *xr = %s + r * %d;\n        float *yr = %s + r * %d;\n", x, k, y, k);
-    if (n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX) {
+    if (!emit_softmax_sum(n->op)) { /* m = max_j x, s = Σ_j e^(x - m) */
         OUT("        float m = xr[0], s = 0.0f;\n");
         OUT("        for (int j = 1; j < %d; j++)\n            m = xr[j] > m ? xr[j] : m;\n", k);
         OUT("        for (int j = 0; j < %d; j++)\n            s += expf(xr[j] - m);\n", k);
-        if (n->op == OP_SOFTMAX)
-            OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = expf(xr[j] - m) / s;\n", k);
-        else
-            OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = xr[j] - m - logf(s);\n", k);
     } else {
-        const char *dy = e->name[n->in[1]];
-        OUT("        const float *dr = %s + r * %d;\n        float s = 0.0f;\n", dy, k);
-        if (n->op == OP_SOFTMAX_GRAD) {
-            OUT("        for (int j = 0; j < %d; j++)\n            s += dr[j] * xr[j];\n", k);
-            OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = xr[j] * (dr[j] - s);\n", k);
-        } else {
-            OUT("        for (int j = 0; j < %d; j++)\n            s += dr[j];\n", k);
-            OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = dr[j] - expf(xr[j]) * s;\n", k);
-        }
+        OUT("        const float *dr = %s + r * %d;\n        float s = 0.0f;\n", e->name[n->in[1]], k);
+        OUT("        for (int j = 0; j < %d; j++)\n            s += %s;\n", k, emit_softmax_sum(n->op));
     }
+    OUT("        for (int j = 0; j < %d; j++)\n            yr[j] = %s;\n", k, emit_softmax_out(n->op));
     OUT("    }\n");
 }
 
 static void emit_loss(Emit *e, int id)
 {
     const Node *n = nd(e, id);
-    Shape ys = nd(e, n->in[0])->shape;
-    int k = ys.d[1], t = n->in[1];
+    LossRows L = emit_loss_rows(&e->env, id);
+    int k = L.k, t = L.t;
     const char *y = e->name[n->in[0]];
-    Str rows = emit_ext(ys.d[0]), tg = emit_target(&e->env, t, k);
+    Str rows = L.rows, tg = L.tg;
     OUT("    {\n        %s total = 0.0%s;\n", e->o->library ? "float" : "double", e->o->library ? "f" : "");
     OUT("        for (int r = 0; r < %s; r++) {\n            const float *yr = %s + r * %d;\n", rows.s, y, k);
     if (n->op == OP_SOFTMAX_CE) {
@@ -353,23 +282,21 @@ static void emit_loss(Emit *e, int id)
             OUT("            total += best == %s[r];\n", e->name[t]);
         else if (k == 1)
             OUT("            total += (yr[0] >= 0.5f) == (%s[r] >= 0.5f);\n", e->name[t]);
-        else
-            OUT("            int want = 0;\n            for (int j = 1; j < %d; j++)\n                want = %s[r * %d + j] > %s[r * %d + want] ? j : want;\n            total += best == want;\n",
-                k, e->name[t], k, e->name[t], k);
+        else {
+            emit_want(e, &L, "            ");
+            OUT("            total += best == want;\n");
+        }
     }
-    OUT("        }\n        %s[0] = (float)total / (float)%s;\n    }\n", e->name[id], ys.d[0] == DIM_B ? "n" : rows.s);
+    OUT("        }\n        %s[0] = (float)total / (float)%s;\n    }\n", e->name[id], L.mean.s);
 }
 
 static void emit_loss_grad(Emit *e, int id)
 {
     const Node *n = nd(e, id);
-    int nll = n->op == OP_NLL_GRAD;
-    Shape ys = nll ? n->to : nd(e, n->in[0])->shape;
-    int k = ys.d[1], t = n->in[nll ? 0 : 1], dl = n->in[nll ? 1 : 2];
-    Str rows = emit_ext(ys.d[0]), tg = emit_target(&e->env, t, k), dls = emit_elem(&e->env, dl, "0");
-    const char *g = e->name[id];
-    OUT("    {\n        const float dl = %s / %s; /* dL/n */\n", dls.s, ys.d[0] == DIM_B ? "(float)n" : emit_lit(ys.d[0]).s);
-    OUT("        for (int r = 0; r < %s; r++) {\n", rows.s);
+    LossRows L = emit_loss_rows(&e->env, id);
+    int k = L.k, t = L.t, nll = n->op == OP_NLL_GRAD;
+    const char *g = e->name[id], *tg = L.tg.s;
+    OUT("    {\n        const float dl = %s; /* dL/n */\n        for (int r = 0; r < %s; r++) {\n", L.dl_n.s, L.rows.s);
     if (n->op == OP_SOFTMAX_CE_GRAD) {
         const char *y = e->name[n->in[0]];
         OUT("            const float *yr = %s + r * %d;\n            float *gr = %s + r * %d;\n", y, k, g, k);
@@ -377,17 +304,17 @@ static void emit_loss_grad(Emit *e, int id)
         OUT("            for (int j = 1; j < %d; j++)\n                m = yr[j] > m ? yr[j] : m;\n", k);
         OUT("            for (int j = 0; j < %d; j++)\n                s += (gr[j] = expf(yr[j] - m));\n", k);
         if (nd(e, t)->dtype == DT_I32) {
-            OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s - %s);\n", k, tg.s);
+            OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s - %s);\n", k, tg);
         } else { /* target rows need not sum to 1: d/dy Σ t·(lse - y) = softmax(y)·Σt - t */
-            OUT("            float tsum = 0.0f;\n            for (int j = 0; j < %d; j++)\n                tsum += %s;\n", k, tg.s);
-            OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s * tsum - %s);\n", k, tg.s);
+            OUT("            float tsum = 0.0f;\n            for (int j = 0; j < %d; j++)\n                tsum += %s;\n", k, tg);
+            OUT("            for (int j = 0; j < %d; j++)\n                gr[j] = dl * (gr[j] / s * tsum - %s);\n", k, tg);
         }
     } else if (nll) {
-        OUT("            for (int j = 0; j < %d; j++)\n                %s[r * %d + j] = -dl * %s;\n", k, g, k, tg.s);
+        OUT("            for (int j = 0; j < %d; j++)\n                %s[r * %d + j] = -dl * %s;\n", k, g, k, tg);
     } else {
         const char *y = e->name[n->in[0]];
         OUT("            for (int j = 0; j < %d; j++)\n                %s[r * %d + j] = dl * (1.0f / (1.0f + expf(-%s[r * %d + j])) - %s);\n",
-            k, g, k, y, k, tg.s);
+            k, g, k, y, k, tg);
     }
     OUT("        }\n    }\n");
 }
@@ -399,6 +326,10 @@ static void emit_grad_norm(Emit *e, int id)
     OUT("    {   /* one pass over the contiguous gradient block */\n        %s s = 0.0%s;\n", acc, e->o->library ? "f" : "");
     OUT("        for (int i = 0; i < %zu; i++)\n            s += (%s)grads[i] * grads[i];\n", e->p->grad_bytes / 4, acc);
     OUT("        %s[0] = %s(s);\n    }\n", e->name[id], e->o->library ? "sqrtf" : "(float)sqrt");
+    Str clip = emit_lit(e->g->train.clip_grad);
+    OUT("    /* clip: scale every gradient so the global norm is at most %g */\n"
+        "    const float scale = %s[0] > %s ? %s / (%s[0] + 1e-6f) : 1.0f;\n",
+        e->g->train.clip_grad, e->name[id], clip.s, clip.s, e->name[id]);
 }
 
 static void emit_update(Emit *e, int id)
@@ -465,9 +396,9 @@ static int has_code(const Emit *e, int id)
  * loss; it dies at most once (plan_dies_at), at its root's last step.  The
  * buffers that die in steps [from, to) are listed per step once, in id
  * order: die.item[die.start[s - from] .. die.start[s - from + 1]). */
-typedef struct Dying {
+struct Dying {
     int *start, *item;
-} Dying;
+};
 
 static int poisoned(const Emit *e, int id)
 {
@@ -476,25 +407,29 @@ static int poisoned(const Emit *e, int id)
            plan_dies_at(e->p, id, b->last);
 }
 
-static Dying dying_in(const Emit *e, int from, int to, Arena *a)
+static Dying *dying_in(const Emit *e, int from, int to, Arena *a)
 {
-    Dying d = {arena_alloc(a, (size_t)(to - from + 1) * sizeof(int)), NULL};
+    Dying *d = arena_alloc(a, sizeof *d);
+    d->start = arena_alloc(a, (size_t)(to - from + 1) * sizeof(int));
+    memset(d->start, 0, (size_t)(to - from + 1) * sizeof(int));
     for (int id = 0; id < e->g->n; id++)
         if (poisoned(e, id) && e->p->buf[id].last >= from && e->p->buf[id].last < to)
-            d.start[e->p->buf[id].last - from + 1]++;
+            d->start[e->p->buf[id].last - from + 1]++;
     for (int s = from; s < to; s++)
-        d.start[s - from + 1] += d.start[s - from];
-    d.item = arena_alloc(a, (size_t)d.start[to - from] * sizeof(int) + 1);
+        d->start[s - from + 1] += d->start[s - from];
+    d->item = arena_alloc(a, (size_t)d->start[to - from] * sizeof(int) + 1);
     int *next = arena_alloc(a, (size_t)(to - from + 1) * sizeof(int));
-    memcpy(next, d.start, (size_t)(to - from) * sizeof(int));
+    memcpy(next, d->start, (size_t)(to - from) * sizeof(int));
     for (int id = 0; id < e->g->n; id++)
         if (poisoned(e, id) && e->p->buf[id].last >= from && e->p->buf[id].last < to)
-            d.item[next[e->p->buf[id].last - from]++] = id;
+            d->item[next[e->p->buf[id].last - from]++] = id;
     return d;
 }
 
-static void emit_poison(Emit *e, const Dying *d, int from, int step)
+static void emit_poison(Emit *e, int step)
 {
+    const Dying *d = e->die;
+    int from = e->die_from;
     for (int k = d->start[step - from]; k < d->start[step - from + 1]; k++) {
         int id = d->item[k];
         const BufPlan *b = &e->p->buf[id];
@@ -505,35 +440,15 @@ static void emit_poison(Emit *e, const Dying *d, int from, int step)
     }
 }
 
-static void emit_steps(Emit *e, int from, int to)
+/* After step s: NaN over what died there.  A fused node is computed at its
+ * reader's step, so what dies at it dies there too. */
+static void after_step(Emit *e, int s)
 {
-    Arena a;
-    arena_init(&a);
-    Dying die = dying_in(e, from, to, &a);
-    e->last_line = 0;
-    for (int s = from; s < to; s++) {
-        int id = e->p->order[s];
-        if (has_code(e, id)) {
-            step_comment(e, id);
-            if (e->fu.fused[id])
-                OUT("    /*   (computed inside the next loop, never stored) */\n");
-            else if (emit_is_epilogue(&e->env, id))
-                OUT("    /*   (summed inside the loop above) */\n");
-            else
-                emit_node(e, id);
-        }
-        /* a fused node is computed at its reader's step: what dies at it
-         * dies there too */
-        if (!e->fu.fused[id]) {
-            for (int q = s; q > from && e->fu.fused[e->p->order[q - 1]]; q--)
-                emit_poison(e, &die, from, q - 1);
-            emit_poison(e, &die, from, s);
-        }
-        if (id == e->g->output && from == 0)
-            OUT("    if (mode == PREDICT)  /* %s is the output: predict stops here */\n        return 0.0f;\n",
-                e->name[id]);
-    }
-    arena_free(&a);
+    if (!e->die || e->fu.fused[e->p->order[s]])
+        return;
+    for (int q = s; q > e->die_from && e->fu.fused[e->p->order[q - 1]]; q--)
+        emit_poison(e, q - 1);
+    emit_poison(e, s);
 }
 
 /* ---- the file around the steps ------------------------------------------- */
@@ -548,41 +463,19 @@ static int has_init(const Graph *g)
     return 0;
 }
 
-static void header(Emit *e, int argc, char **argv)
+static void c_intro(Emit *e, const char *file)
 {
-    if (e->o->source)
-        OUT("/* %s: ", e->o->source);
-    else
-        OUT("/* %s.c: ", e->g->model);
+    OUT("/* %s: ", file);
     if (e->o->library)
         OUT("the training library for the model '%s'\n * (%s), whose API %s declares.\n", e->g->model,
             e->o->path, e->o->header);
     else
         OUT("a training program for the model '%s' (%s).\n", e->g->model, e->o->path);
-    OUT(" * Generated by nnc %s; do not edit, edit the model and run nnc again:\n *   nnc", NNC_VERSION);
-    for (int i = 1; i < argc; i++) { /* the output's folder is left out, so regenerating elsewhere compares */
-        const char *arg = argv[i], *slash = strrchr(arg, '/');
-        OUT(" %s", strcmp(argv[i - 1], "-o") == 0 && slash ? slash + 1 : arg);
-    }
-    OUT("\n *\n");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (m) {
-        plan_dump(m, e->p);
-        fclose(m);
-        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-            OUT(" * %s\n", line);
-        free(buf);
-    }
-    OUT(" *\n * Dimensions:\n *   B = %d   rows of a batch, the size every buffer is planned for\n", e->g->batch);
-    OUT(" *   n        rows of the batch at hand (n <= B: the last batch may be smaller)\n");
-    for (int i = 0; i < e->g->consts.len; i++) {
-        const ConstDef *c = e->g->consts.items[i];
-        if (!c->str) /* a string const is a path, not a dimension */
-            OUT(" *   %-8s %g (const, line %d)\n", c->name, c->value, c->loc.line);
-    }
-    OUT(" * Shapes are written [rows, columns]; every tensor is row-major float.\n */\n");
+}
+
+/* After the header: the includes, B, the forward modes, POISON. */
+static void includes(Emit *e)
+{
     OUT("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n");
     if (e->o->library)
         OUT("#include \"%s\"\n\n", e->o->header);
@@ -601,11 +494,7 @@ static void header(Emit *e, int argc, char **argv)
 static int large_matmul(const Graph *g)
 {
     for (int i = 0; i < g->n; i++) {
-        const Node *n = &g->nodes[i];
-        if (n->op != OP_MATMUL)
-            continue;
-        int kd = n->ta ? g->nodes[n->in[0]].shape.d[0] : g->nodes[n->in[0]].shape.d[1];
-        if (shape_numel(n->shape, g->batch) * (kd == DIM_B ? g->batch : kd) > SMALL_GEMM)
+        if (g->nodes[i].op == OP_MATMUL && emit_gemm(g, i).work > SMALL_GEMM)
             return 1;
     }
     return 0;
@@ -901,32 +790,6 @@ static void library_rng(Emit *e)
             "    return sqrtf(-2.0f * logf(1.0f - u1)) * cosf(6.28318531f * u2);\n}\n");
 }
 
-static Str dims_c(Shape s)
-{
-    Str r;
-    r.s[0] = '\0';
-    for (int i = 0; i < s.rank; i++) {
-        size_t u = strlen(r.s);
-        if (s.d[i] == DIM_B)
-            snprintf(r.s + u, sizeof r.s - u, "%sB", i ? " * " : "");
-        else
-            snprintf(r.s + u, sizeof r.s - u, "%s%d", i ? " * " : "", s.d[i]);
-    }
-    if (!s.rank)
-        snprintf(r.s, sizeof r.s, "1");
-    return r;
-}
-
-static void decl_comment(Emit *e, int id)
-{
-    const Node *n = nd(e, id);
-    char b[64];
-    OUT("  /* %s", shape_str(n->shape, b, sizeof b));
-    if (n->loc.line)
-        OUT(", line %d", n->loc.line);
-    OUT(" */\n");
-}
-
 static void decl_persistent(Emit *e)
 {
     const Graph *g = e->g;
@@ -934,7 +797,7 @@ static void decl_persistent(Emit *e)
     OUT("\n/* ---- params: trained, persistent ---- */\n");
     for (int i = 0; i < g->n; i++)
         if (nd(e, i)->op == OP_PARAM) {
-            OUT("static float %s[%s];", e->name[i], dims_c(nd(e, i)->shape).s);
+            OUT("static float %s[%s];", e->name[i], emit_dims(nd(e, i)->shape).s);
             OUT("  /* %s = %s%s */\n", shape_str(nd(e, i)->shape, b, sizeof b), emit_init_text(nd(e, i), b + 48, 48),
                 nd(e, i)->frozen ? ", frozen" : "");
         }
@@ -943,37 +806,30 @@ static void decl_persistent(Emit *e)
     for (int i = 0; i < g->n; i++)
         if (e->p->buf[i].cls == SC_GRAD) {
             OUT("static float *const %s = grads + %zu;", e->name[i], e->p->buf[i].offset / 4);
-            decl_comment(e, i);
+            emit_decl_comment(e, i, NULL);
         }
     int any = 0;
     for (int i = 0; i < g->n; i++)
         if (nd(e, i)->op == OP_STATE) {
             if (!any++)
                 OUT("\n/* ---- optimizer state: persistent, saved in checkpoints ---- */\n");
-            OUT("static float %s[%s];", e->name[i], dims_c(nd(e, i)->shape).s);
-            decl_comment(e, i);
+            OUT("static float %s[%s];", e->name[i], emit_dims(nd(e, i)->shape).s);
+            emit_decl_comment(e, i, NULL);
         }
     OUT("\n/* ---- the batch: B rows, filled by the runtime ---- */\n");
     for (int i = 0; i < g->n; i++)
         if (e->p->buf[i].cls == SC_BATCH) {
             OUT("static %s %s[%s];", nd(e, i)->dtype == DT_I32 ? "int32_t" : "float", e->name[i],
-                dims_c(nd(e, i)->shape).s);
-            decl_comment(e, i);
+                emit_dims(nd(e, i)->shape).s);
+            emit_decl_comment(e, i, NULL);
         }
 }
 
 static void decl_consts(Emit *e)
 {
-    for (int i = 0; i < e->g->n; i++) {
-        if (e->p->buf[i].cls != SC_CONST)
-            continue;
-        const Node *n = nd(e, i);
-        long cnt = shape_numel(n->shape, e->g->batch);
-        OUT("static const %s %s[%ld] = {", n->dtype == DT_I32 ? "int32_t" : "float", e->name[i], cnt);
-        for (long k = 0; k < cnt; k++)
-            OUT("%s%s", k ? ", " : "", n->dtype == DT_I32 ? emit_ext((int)n->data[k]).s : emit_lit(n->data[k]).s);
-        OUT("};\n");
-    }
+    for (int i = 0; i < e->g->n; i++)
+        if (e->p->buf[i].cls == SC_CONST)
+            emit_const_array(e, i, "static const");
 }
 
 static const char *root_base(const Emit *e, int id)
@@ -1004,83 +860,59 @@ static void decl_arena(Emit *e)
         } else {
             continue;
         }
-        decl_comment(e, id);
+        emit_decl_comment(e, id, NULL);
     }
     decl_consts(e);
 }
 
-static void fn_forward(Emit *e)
+static int has_dropout(const Graph *g) { return emit_leaf(g, OP_DROPMASK) >= 0; }
+
+static void adam_rate(Emit *e) { emit_adam_rate(e->out, &e->g->train, "    ", "step"); }
+
+/* forward, backward and update: the schedule's steps in three functions
+ * (a forward or backward step's buffers poisoned after their last reader). */
+static void fn_passes(Emit *e)
 {
-    if (!e->o->library)
+    static const char *const fwd[] = {"n", "mode", NULL}, *const bwd[] = {"n", NULL}, *const upd[] = {"lr", "step", NULL};
+    char ret[160], comment[160];
+    if (!e->o->library && has_dropout(e->g))
         OUT("\nstatic NnrtRng rng; /* dropout masks */\n");
-    OUT("\n/* forward: the mean loss of the n rows in the batch buffers.\n");
-    OUT(" * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */\n");
-    OUT("static float forward(int n, int mode)\n{\n");
-    emit_steps(e, 0, e->p->fwd_end);
-    OUT("    (void)mode;\n    return %s[0];\n}\n", e->name[e->g->loss]);
-}
-
-static void fn_backward(Emit *e)
-{
-    OUT("\n/* backward: the gradient of the loss, from the loss back to every param,\n");
-    OUT(" * in reverse order of the forward pass. */\nstatic void backward(int n)\n{\n    (void)n;\n");
-    emit_steps(e, e->p->fwd_end, e->p->bwd_end);
-    OUT("}\n");
-}
-
-static void fn_update(Emit *e)
-{
-    const TrainSpec *t = &e->g->train;
-    static const char *const names[] = {"sgd", "momentum", "adagrad", "adadelta", "adam"};
-    if (t->opt == OPT_ADAM)
+    snprintf(ret, sizeof ret, "    return %s[0];\n", e->name[e->g->loss]);
+    e->die = dying_in(e, 0, e->p->fwd_end, e->a), e->die_from = 0;
+    emit_pass(e, "/* forward: the mean loss of the n rows in the batch buffers.\n"
+                 " * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */",
+              "static float forward(int n, int mode)", fwd, NULL, 0, e->p->fwd_end, ret);
+    e->die = dying_in(e, e->p->fwd_end, e->p->bwd_end, e->a), e->die_from = e->p->fwd_end;
+    emit_pass(e, "/* backward: the gradient of the loss, from the loss back to every param,\n"
+                 " * in reverse order of the forward pass. */",
+              "static void backward(int n)", bwd, NULL, e->p->fwd_end, e->p->bwd_end, "");
+    e->die = NULL;
+    if (e->g->train.opt == OPT_ADAM)
         emit_adam_pow(e->out, "static", "long");
-    OUT("\n/* update: one %s step over every trainable param (lr for this epoch). */\n", names[t->opt]);
-    OUT("static void update(float lr, long step)\n{\n    (void)lr;\n    (void)step;\n");
-    if (t->opt == OPT_ADAM)
-        emit_adam_rate(e->out, t, "    ", "step");
-    e->last_line = 0;
-    for (int s = e->p->bwd_end; s < e->p->n_steps; s++) {
-        int id = e->p->order[s];
-        if (!has_code(e, id))
-            continue;
-        step_comment(e, id);
-        emit_node(e, id);
-        if (nd(e, id)->op == OP_GRAD_NORM)
-            OUT("    /* clip: scale every gradient so the global norm is at most %g */\n"
-                "    const float scale = %s[0] > %s ? %s / (%s[0] + 1e-6f) : 1.0f;\n",
-                t->clip_grad, e->name[id], emit_lit(t->clip_grad).s, emit_lit(t->clip_grad).s, e->name[id]);
-    }
-    OUT("}\n");
+    snprintf(comment, sizeof comment, "/* update: one %s step over every trainable param (lr for this epoch). */",
+             emit_opt_name(e->g));
+    emit_pass(e, comment, "static void update(float lr, long step)", upd, e->g->train.opt == OPT_ADAM ? adam_rate : NULL,
+              e->p->bwd_end, e->p->n_steps, "");
 }
 
-/* One param's initial values: a runtime call, or in library mode a loop. */
+/* Library mode's init: loops over the portable generator. */
 static void init_param(Emit *e, int i)
 {
     const Node *n = nd(e, i);
     const char *name = e->name[i];
     Str cnt = emit_numel(n->shape), c0 = emit_lit(n->c[0]), c1 = emit_lit(n->c[1]);
     char b[96];
-    int lib = e->o->library;
     switch (n->init) {
     case INIT_ZEROS: case INIT_ONES: case INIT_CONST: {
         Str v = n->init == INIT_ZEROS ? emit_lit(0) : n->init == INIT_ONES ? emit_lit(1) : c0;
-        if (lib)
-            OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;", cnt.s, name, v.s);
-        else
-            OUT("    nnrt_init_fill(%s, %s, %s);", name, cnt.s, v.s);
+        OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;", cnt.s, name, v.s);
         break;
     }
     case INIT_UNIFORM:
-        if (lib)
-            OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s + (%s - %s) * rng_uniform(&r);", cnt.s, name, c0.s, c1.s, c0.s);
-        else
-            OUT("    nnrt_init_uniform(%s, %s, %s, %s, &r);", name, cnt.s, c0.s, c1.s);
+        OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s + (%s - %s) * rng_uniform(&r);", cnt.s, name, c0.s, c1.s, c0.s);
         break;
     case INIT_RANDN: case INIT_GLOROT: case INIT_HE:
-        if (lib)
-            OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s * rng_normal(&r);", cnt.s, name, c0.s);
-        else
-            OUT("    nnrt_init_normal(%s, %s, %s, &r);", name, cnt.s, c0.s);
+        OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s * rng_normal(&r);", cnt.s, name, c0.s);
         break;
     }
     OUT("  /* %s = %s */\n", n->name, emit_init_text(n, b, sizeof b));
@@ -1088,31 +920,55 @@ static void init_param(Emit *e, int i)
 
 static void fn_init(Emit *e)
 {
-    OUT("\n/* init: params to their initial values, optimizer state to zero. */\n");
-    if (e->o->library) {
-        OUT("static void init(uint32_t seed)\n{\n    struct pcg32 r = {0x748fea9bu ^ seed, 0x853c49e6u};\n    (void)r;\n");
-    } else {
-        OUT("static void init(uint64_t seed)\n{\n    NnrtRng r;\n    nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);\n");
+    OUT("\n/* init: params to their initial values, optimizer state to zero%s. */\n",
+        has_dropout(e->g) ? ", the dropout generator seeded" : "");
+    if (!e->o->library) {
+        emit_init(e, has_dropout(e->g) ? "nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);" : NULL);
+        return;
     }
+    OUT("static void init(uint32_t seed)\n{\n    struct pcg32 r = {0x748fea9bu ^ seed, 0x853c49e6u};\n    (void)r;\n");
     for (int i = 0; i < e->g->n; i++) {
         if (nd(e, i)->op == OP_PARAM)
             init_param(e, i);
         else if (nd(e, i)->op == OP_STATE)
             OUT("    memset(%s, 0, sizeof %s);\n", e->name[i], e->name[i]);
     }
-    if (e->o->library)
-        OUT("    ctl.rng.lo = 0x94b95bdbu ^ seed; /* dropout masks */\n    ctl.rng.hi = 0xda3e39cbu;\n"
-            "    ctl.step = 0;\n    ctl.lr = %s;\n}\n",
-            emit_lit(e->g->train.lr).s);
-    else
-        OUT("    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);\n}\n");
+    OUT("    ctl.rng.lo = 0x94b95bdbu ^ seed; /* dropout masks */\n    ctl.rng.hi = 0xda3e39cbu;\n"
+        "    ctl.step = 0;\n    ctl.lr = %s;\n}\n",
+        emit_lit(e->g->train.lr).s);
 }
 
+/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
 static void fn_glue(Emit *e)
 {
     int x = emit_leaf(e->g, OP_INPUT), t = emit_leaf(e->g, OP_LABEL), y = e->g->output;
     const char *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
-    OUT("\n/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */\n");
+    char gather[200], upd[64];
+    snprintf(gather, sizeof gather, "nnrt_gather(d, perm, start, (size_t)n, %s, %s);", e->name[x], e->name[t]);
+    snprintf(upd, sizeof upd, "update: one %s step", emit_opt_name(e->g));
+    const char *const stage[][2] = { /* a statement and its comment */
+        {gather, "gather: rows perm[start..start+n) of d, the batch"},
+        {"float loss_value = forward(n, TRAIN);",
+         has_dropout(e->g) ? "forward: the mean loss, with new dropout masks" : "forward: the mean loss"},
+        {"if (!isfinite(loss_value))", "the runtime stops: the params stay as they were"},
+        {"    return loss_value;", NULL},
+        {"backward(n);", "backward: the gradient of every param"},
+        {"update(lr, step);", upd},
+        {"return loss_value;", NULL},
+    };
+    int width = 0;
+    for (size_t k = 0; k < sizeof stage / sizeof *stage; k++)
+        width = stage[k][1] && (int)strlen(stage[k][0]) > width ? (int)strlen(stage[k][0]) : width;
+    OUT("\n/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:\n");
+    OUT(" * NnrtModel.train_step); the mean loss of the rows before the update. */\n");
+    OUT("static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)\n{\n");
+    for (size_t k = 0; k < sizeof stage / sizeof *stage; k++)
+        if (stage[k][1])
+            OUT("    %-*s  /* %s */\n", width, stage[k][0], stage[k][1]);
+        else
+            OUT("    %s\n", stage[k][0]);
+    OUT("}\n");
+    OUT("\n/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */\n");
     OUT("static float model_forward(const float *x_in, const void *t_in, int n, int mode)\n{\n");
     OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], emit_numel(nd(e, x)->shape).s);
     OUT("    if (t_in != (const void *)%s)\n        memcpy(%s, t_in, sizeof(%s) * (%s));\n", e->name[t], e->name[t], tt,
@@ -1123,58 +979,27 @@ static void fn_glue(Emit *e)
     OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], emit_numel(nd(e, y)->shape).s);
 }
 
-static void tensor_entry(Emit *e, int id, const char *grad)
+/* ---- main's hooks ---------------------------------------------------------- */
+static void c_addr(const Emit *e, int id, char *buf, size_t len) { snprintf(buf, len, "%s", e->name[id]); }
+
+static void c_main_decls(Emit *e)
 {
-    const Node *n = nd(e, id);
-    OUT("    {\"%s\", %s, %s, %d, {", n->name, e->name[id], grad, n->shape.rank);
-    for (int k = 0; k < n->shape.rank; k++)
-        OUT("%s%d", k ? ", " : "", n->shape.d[k]);
-    OUT("%s}, %ld},\n", n->shape.rank ? "" : "0", shape_numel(n->shape, e->g->batch));
+    OUT("static float y_buf[%s];  /* predict's output rows */\n", emit_dims(nd(e, e->g->output)->shape).s);
 }
 
-static int tensor_tables(Emit *e)
+static void c_model_fns(Emit *e)
 {
-    int n_state = 0;
-    OUT("\nstatic NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */\n");
-    for (int i = 0; i < e->g->n; i++)
-        if (nd(e, i)->op == OP_PARAM) {
-            int gi = e->g->grad && i < e->g->n_forward ? e->g->grad[i] : -1;
-            tensor_entry(e, i, gi >= 0 && e->p->buf[gi].cls == SC_GRAD && !nd(e, i)->frozen ? e->name[gi] : "NULL");
-        }
-    OUT("};\n");
-    for (int i = 0; i < e->g->n; i++)
-        n_state += nd(e, i)->op == OP_STATE;
-    if (!n_state) {
-        OUT("static NnrtTensor state[1];  /* this optimizer keeps no state */\n");
-        return 0;
-    }
-    OUT("static NnrtTensor state[] = {\n");
-    for (int i = 0; i < e->g->n; i++)
-        if (nd(e, i)->op == OP_STATE)
-            tensor_entry(e, i, "NULL");
-    OUT("};\n");
-    return n_state;
+    emit_field(e, NULL, "init", "init");
+    emit_field(e, NULL, "forward", "model_forward");
+    emit_field(e, NULL, "backward", "backward");
+    emit_field(e, NULL, "update", "update");
+    emit_field(e, NULL, "predict", "model_predict");
+    emit_field(e, NULL, "train_step", "train_step");
+    if (e->o->blas && large_matmul(e->g))
+        emit_field(e, NULL, "blas_tune", "nnrt_blas_tune");  /* OpenBLAS's fastest kernels for this CPU */
 }
 
-static void fn_main(Emit *e)
-{
-    const Graph *g = e->g;
-    int x = emit_leaf(g, OP_INPUT), lab = emit_leaf(g, OP_LABEL), n_params = 0;
-    for (int i = 0; i < g->n; i++)
-        n_params += nd(e, i)->op == OP_PARAM;
-    int n_state = tensor_tables(e);
-    emit_table_arrays(e->out, g);
-    OUT("static float y_buf[%s];  /* predict's output rows */\n", dims_c(nd(e, g->output)->shape).s);
-    OUT("\nint main(int argc, char **argv)\n{\n    NnrtModel m;\n    memset(&m, 0, sizeof m);\n");
-    emit_model_fields(e->out, g);
-    OUT("    m.params = params;\n    m.n_params = %d;\n    m.state = state;\n    m.n_state = %d;\n", n_params, n_state);
-    OUT("    m.init = init;\n    m.forward = model_forward;\n    m.backward = backward;\n");
-    OUT("    m.update = update;\n    m.predict = model_predict;\n");
-    OUT("    m.x_buf = %s;\n    m.t_buf = %s;\n    m.y_buf = y_buf;\n", e->name[x], e->name[lab]);
-    if (e->o->blas && large_matmul(g))
-        OUT("    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */\n");
-    OUT("    return nnrt_main(&m, argc, argv);\n}\n");
-}
+static void c_main_tail(Emit *e) { OUT("    return nnrt_main(&m, argc, argv);\n"); }
 
 /* ---- library mode: the API of M.h over the static storage ---------------- */
 static long params_numel(const Emit *e)
@@ -1358,29 +1183,41 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
     return why == NULL;
 }
 
-void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int argc, char **argv)
+static void c_prepare(Emit *e) { e->model = upper_name(e->g->model, e->a); }
+
+static void c_code(Emit *e)
 {
-    Arena a;
-    arena_init(&a);
-    Emit em = {.out = out, .g = g, .p = p, .o = o}, *e = &em;
-    e->name = emit_names(g, &a);
-    e->model = upper_name(g->model, &a);
-    emit_fusion(&e->fu, g, p, &a);
-    e->env = (ExprEnv){g, p, e->name, &e->fu};
-    header(e, argc, argv);
+    fn_passes(e);
+    fn_init(e);
+}
+
+static void c_decls(Emit *e)
+{
+    includes(e);
     decl_persistent(e);
     decl_arena(e);
     library_rng(e);
     portable_gemm(e);
-    fn_forward(e);
-    fn_backward(e);
-    fn_update(e);
-    fn_init(e);
+}
+
+static void c_finish(Emit *e)
+{
     if (e->o->library) {
         fn_library(e);
     } else {
         fn_glue(e);
-        fn_main(e);
+        emit_main(e);
     }
-    arena_free(&a);
+}
+
+static const EmitTarget c_target = {
+    .ext = "c", .prepare = c_prepare, .code = c_code, .decls = c_decls, .finish = c_finish, .intro = c_intro,
+    .unit = "loop", .step_rules = 1, .stop = "return 0.0f;",
+    .has_code = has_code, .step = emit_node, .after_step = after_step,
+    .designated = 1, .addr = c_addr, .main_decls = c_main_decls, .model_fns = c_model_fns, .main_tail = c_main_tail,
+};
+
+void emit_c(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int argc, char **argv)
+{
+    emit_program(out, g, p, o, &c_target, argc, argv);
 }

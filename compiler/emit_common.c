@@ -1,12 +1,18 @@
 /* emit_common.c: what the C and CUDA emitters share: C names for nodes,
  * extents and literals as C text, the elementwise formulas, broadcast
- * indices, and the fusion decisions (which values never need storing).
+ * indices, the fusion decisions (which values never need storing), and
+ * the program skeleton (header, comments, passes, init, tensor tables,
+ * main) with each target's hooks (EmitTarget).
  */
 #include "emit_common.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define OUT(...) fprintf(e->out, __VA_ARGS__) /* e: the Emit at hand */
 
 /* ---- names ------------------------------------------------------------- */
 static const char *const reserved[] = {
@@ -19,7 +25,7 @@ static const char *const reserved[] = {
     "want", "lse", "NULL", "INFINITY", "POISON", "PREDICT", "sqrtf", "expf", "logf", "tanhf",
     "TRAIN", "EVAL", "TRAIN_SAME_MASK", "gemm", "ctl", "rng_u32", "rng_uniform", "rng_normal", "buf", "len",
     "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr", "a", "u", "b", "tsum",
-    "adam_pow",
+    "adam_pow", "v0", "v1", "v2", "v3", "loss_value", "train_step", "perm", "start", "d",
 };
 
 static int is_reserved(const char *s)
@@ -172,7 +178,7 @@ Str emit_index_in(Shape s, Shape big)
     for (int a = big.rank - 1; a >= 0; a--) {
         int k = s.rank - big.rank + a;
         int ext_k = k >= 0 ? s.d[k] : 1;
-        if (ext_k != 1 || (k >= 0 && big.d[a] == 1 && ext_k == 1 && 0)) {
+        if (ext_k != 1) {
             if (stride == 1)
                 snprintf(terms[nt++], 48, "%c", emit_loopvar[a]);
             else
@@ -256,7 +262,6 @@ void emit_fusion(Fusion *f, const Graph *g, const Plan *p, Arena *a)
 }
 
 
-/* ---- the NnrtModel descriptor ---------------------------------------------- */
 /* ---- expressions over node buffers (both emitters) ------------------------- */
 /* Element `idx` of node id: a literal for scalar constants, n for ROWS. */
 Str emit_elem(const ExprEnv *e, int id, const char *idx)
@@ -294,18 +299,45 @@ int emit_flat_operands(const ExprEnv *e, int id, Shape loop)
     return 1;
 }
 
+/* How many times node n's formula reads its operand k; *whole: each read
+ * is a whole argument of a call, f(x) or f(x, c), which needs no
+ * parentheses around an expression. */
+static int reads_of(const Node *n, int k, int *whole)
+{
+    Big probe = emit_ew_expr(n, "\x01", "\x02");
+    int count = 0;
+    *whole = 1;
+    for (const char *q = probe.s; *q; q++)
+        if (*q == (k ? '\x02' : '\x01')) {
+            count++;
+            *whole &= q > probe.s && q[-1] == '(' && (q[1] == ')' || q[1] == ',');
+        }
+    return count;
+}
+
 /* The expression of node id inside a loop over `loop`: operands that are
- * fused into it are expanded in place (in parentheses), the others read
- * from their buffers. */
-Big emit_ew_tree(const ExprEnv *e, int id, Shape loop, int flat)
+ * fused into it are expanded in place, in parentheses unless the formula
+ * passes them whole to a function (tanhf(a + b)); the others are read
+ * from their buffers.  A fused operand the formula reads twice (relu's
+ * x > 0 ? x : 0) is computed once, into a local v0..v3 declared in lets
+ * (one "const float v0 = ...;" a line), when lets is given. */
+Big emit_ew_tree(const ExprEnv *e, int id, Shape loop, int flat, Lets *lets)
 {
     const Node *n = gnode(e->g, id);
     Big arg[2];
     for (int k = 0; k < n->n_in && k < 2; k++) {
         int in = n->in[k];
         if (e->fu->fused[in]) {
-            Big inner = emit_ew_tree(e, in, loop, flat);
-            snprintf(arg[k].s, sizeof arg[k].s, "(%.4000s)", inner.s);
+            Big inner = emit_ew_tree(e, in, loop, flat, lets);
+            int whole, reads = reads_of(n, k, &whole);
+            if (lets && lets->n < 4 && reads > 1) {
+                size_t used = strlen(lets->text.s);
+                NNC_ASSERT(snprintf(lets->text.s + used, sizeof lets->text.s - used, "const float v%d = %s;\n",
+                                    lets->n, inner.s) < (int)(sizeof lets->text.s - used), "expression too long");
+                snprintf(arg[k].s, sizeof arg[k].s, "v%d", lets->n++);
+            } else {
+                snprintf(arg[k].s, sizeof arg[k].s, whole ? "%.4000s" : "(%.4000s)", inner.s);
+            }
         } else {
             snprintf(arg[k].s, sizeof arg[k].s, "%s",
                      emit_elem(e, in, flat ? "i" : emit_index_in(gnode(e->g, in)->shape, loop).s).s);
@@ -314,12 +346,87 @@ Big emit_ew_tree(const ExprEnv *e, int id, Shape loop, int flat)
     return emit_ew_expr(n, arg[0].s, n->n_in > 1 ? arg[1].s : "");
 }
 
+void emit_ew_step(const Emit *e, int id, EwStep *st)
+{
+    Shape s = gnode(e->g, id)->shape;
+    st->red = e->fu.epilogue[id];
+    st->flat = st->red < 0 && emit_flat_operands(&e->env, id, s);
+    st->lets.text.s[0] = '\0';
+    st->lets.n = 0;
+    st->f = emit_ew_tree(&e->env, id, s, st->flat, &st->lets);
+}
+
+void emit_want(Emit *e, const LossRows *L, const char *ind)
+{
+    const char *t = e->name[L->t];
+    OUT("%sint want = 0;\n%sfor (int j = 1; j < %d; j++)\n", ind, ind, L->k);
+    OUT("%s    want = %s[r * %d + j] > %s[r * %d + want] ? j : want;\n", ind, t, L->k, t, L->k);
+}
+
+/* The lines of lets, each after indent. */
+void emit_lets(FILE *out, const Lets *lets, const char *indent)
+{
+    for (const char *p = lets->text.s; *p;) {
+        const char *eol = strchr(p, '\n');
+        fprintf(out, "%s%.*s\n", indent, (int)(eol - p), p);
+        p = eol + 1;
+    }
+}
+
 /* ---- softmax and losses: rows of the last axis -------------------------- */
 Str emit_rows_of(Shape s)
 {
     Shape r = s;
     r.rank = s.rank - 1;
     return emit_numel(r);
+}
+
+const char *emit_softmax_sum(Op op)
+{
+    return op == OP_SOFTMAX_GRAD ? "dr[j] * xr[j]" : op == OP_LOG_SOFTMAX_GRAD ? "dr[j]" : NULL;
+}
+
+const char *emit_softmax_out(Op op)
+{
+    switch (op) {
+    case OP_SOFTMAX: return "expf(xr[j] - m) / s";
+    case OP_LOG_SOFTMAX: return "xr[j] - m - logf(s)";
+    case OP_SOFTMAX_GRAD: return "xr[j] * (dr[j] - s)";
+    default: return "dr[j] - expf(xr[j]) * s";
+    }
+}
+
+/* softmax_cross_entropy, nll, sigmoid_cross_entropy, accuracy: scores,
+ * label; their gradients: scores, label, dL (nll's: label, dL, and the
+ * scores' shape in n->to). */
+LossRows emit_loss_rows(const ExprEnv *e, int id)
+{
+    const Node *n = gnode(e->g, id);
+    int grad = n->op == OP_SOFTMAX_CE_GRAD || n->op == OP_NLL_GRAD || n->op == OP_SIGMOID_CE_GRAD;
+    int nll = n->op == OP_NLL_GRAD;
+    LossRows r;
+    r.ys = nll ? n->to : gnode(e->g, n->in[0])->shape;
+    r.k = r.ys.d[1];
+    r.t = n->in[nll ? 0 : 1];
+    r.dl = grad ? n->in[nll ? 1 : 2] : -1;
+    r.rows = emit_ext(r.ys.d[0]);
+    r.tg = emit_target(e, r.t, r.k);
+    r.mean = r.ys.d[0] == DIM_B ? emit_ext(DIM_B) : r.rows;
+    r.dl_n.s[0] = '\0';
+    if (grad)
+        snprintf(r.dl_n.s, sizeof r.dl_n.s, "%.60s / %.30s", emit_elem(e, r.dl, "0").s,
+                 r.ys.d[0] == DIM_B ? "(float)n" : emit_lit(r.ys.d[0]).s);
+    return r;
+}
+
+Gemm emit_gemm(const Graph *g, int id)
+{
+    const Node *n = gnode(g, id), *a = gnode(g, n->in[0]), *b = gnode(g, n->in[1]);
+    int kd = n->ta ? a->shape.d[0] : a->shape.d[1];
+    Gemm m = {n->ta, n->tb, a->shape.d[1], b->shape.d[1], n->shape.d[1], emit_ext(n->shape.d[0]),
+              emit_ext(n->shape.d[1]), emit_ext(kd), 0};
+    m.work = shape_numel(n->shape, g->batch) * (kd == DIM_B ? g->batch : kd);
+    return m;
 }
 
 /* The elements of one row of a gather's table or a scatter_add's result:
@@ -457,84 +564,6 @@ void emit_table_arrays(FILE *out, const Graph *g)
     table_array(out, g, &g->train.test, "test");
 }
 
-static void source_fields(FILE *out, const Source *s, const char *f)
-{
-    static const char *const kinds[] = {"NONE", "SPIRAL", "XOR", "GATE", "TABLE", "IDX", "CSV"};
-    fprintf(out, "    nnrt_source_init(&m.%s);\n", f);
-    if (s->kind == SRC_NONE)
-        return;
-    fprintf(out, "    m.%s.kind = NNRT_SRC_%s;\n", f, kinds[s->kind]);
-    switch (s->kind) {
-    case SRC_SPIRAL:
-        fprintf(out, "    m.%s.classes = %d;\n    m.%s.points = %d;\n    m.%s.seed = %ld;\n", f, s->classes, f,
-                s->points, f, s->seed);
-        break;
-    case SRC_GATE:
-        fprintf(out, "    m.%s.gate = ", f);
-        emit_c_string(out, s->gate);
-        fprintf(out, ";\n");
-        break;
-    case SRC_TABLE:
-        fprintf(out, "    m.%s.table_x = %s_x;\n    m.%s.table_t = %s_t;\n    m.%s.table_rows = %d;\n"
-                     "    m.%s.table_t_dim = %d;\n", f, f, f, f, f, s->table_rows, f, s->table_t_width);
-        break;
-    case SRC_IDX:
-        fprintf(out, "    m.%s.images = ", f);
-        emit_c_string(out, s->images);
-        fprintf(out, ";\n    m.%s.labels = ", f);
-        emit_c_string(out, s->labels);
-        fprintf(out, ";\n");
-        break;
-    case SRC_CSV:
-        fprintf(out, "    m.%s.csv_path = ", f);
-        emit_c_string(out, s->path);
-        fprintf(out, ";\n    m.%s.csv_label = %d;\n    m.%s.csv_header = %d;\n", f, s->csv_label, f, s->csv_header);
-        break;
-    default: break;
-    }
-    if (s->scale != 1)
-        fprintf(out, "    m.%s.scale = %s;\n", f, emit_lit(s->scale).s);
-    if (s->normalize == NORM_COLUMN)
-        fprintf(out, "    m.%s.normalize = NNRT_NORM_COLUMN;\n", f);
-    else
-        fprintf(out, "    m.%s.normalize = %d;\n", f, s->normalize);
-    fprintf(out, "    m.%s.flatten = %d;\n    m.%s.one_hot = %d;\n", f, s->flatten, f, s->one_hot);
-}
-
-void emit_model_fields(FILE *out, const Graph *g)
-{
-    static const char *const acc[] = {"NONE", "ARGMAX", "THRESHOLD"};
-    static const char *const decay[] = {"NONE", "LINEAR", "EXPONENTIAL"};
-    const TrainSpec *t = &g->train;
-    int x = emit_leaf(g, OP_INPUT), lab = emit_leaf(g, OP_LABEL), acc_kind;
-    float thr;
-    emit_acc_kind(g, &acc_kind, &thr);
-    fprintf(out, "    m.name = \"%s\";\n    m.batch = B;\n    m.in_dim = %ld;\n", g->model,
-            shape_row_numel(gnode(g, x)->shape));
-    fprintf(out, "    m.label_kind = NNRT_LABEL_%s;\n    m.label_dim = %ld;\n",
-            gnode(g, lab)->dtype == DT_I32 ? "CLASS" : "FLOAT", shape_row_numel(gnode(g, lab)->shape));
-    fprintf(out, "    m.out_dim = %ld;\n    m.acc_kind = NNRT_ACC_%s;\n    m.acc_threshold = %s;\n",
-            shape_row_numel(gnode(g, g->output)->shape), acc[acc_kind], emit_lit(thr).s);
-    if (gnode(g, lab)->dtype == DT_I32)
-        fprintf(out, "    m.classes = %ld;\n", emit_label_classes(g));
-    fprintf(out, "    m.epochs = %d;\n    m.lr = %s;\n    m.final_lr = %s;\n    m.decay = NNRT_DECAY_%s;\n", t->epochs,
-            emit_lit(t->lr).s, emit_lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s, decay[t->decay]);
-    if (t->opt == OPT_ADADELTA)
-        fprintf(out, "    m.no_lr = 1;  /* adadelta has no learning rate: --lr changes nothing */\n");
-    fprintf(out, "    m.shuffle = %d;\n    m.drop_last = %d;\n    m.seed = %ld;\n", t->shuffle, t->drop_last, t->seed);
-    fprintf(out, "    m.log_every = %d;\n    m.eval_every = %d;\n    m.early_stopping = %d;\n", t->log_every,
-            t->eval_every, t->early_stopping);
-    if (t->validation > 0)
-        fprintf(out, "    m.validation = %s;\n", emit_lit(t->validation).s);
-    if (t->checkpoint) {
-        fprintf(out, "    m.checkpoint = ");
-        emit_c_string(out, t->checkpoint);
-        fprintf(out, ";\n");
-    }
-    source_fields(out, &t->data, "data");
-    source_fields(out, &t->test, "test");
-}
-
 /* Adam's bias correction 1 - β^t loses its digits in float: β = 0.999
  * becomes 0.99900001287f, so 1 - β^t comes out 1.3e-5 too small in
  * relative terms and every step 6e-6 too large.  The emitted code takes
@@ -609,4 +638,575 @@ void emit_update_body(FILE *out, const ExprEnv *e, int id, const char *ind)
         break;
     default: NNC_ASSERT(0, "not an update op");
     }
+}
+
+
+/* ---- the program skeleton ------------------------------------------------- */
+void emit_capture(Emit *e, Capture *c)
+{
+    c->saved = e->out;
+    c->text = NULL;
+    c->len = 0;
+    e->out = open_memstream(&c->text, &c->len);
+    NNC_ASSERT(e->out, "open_memstream failed");
+}
+
+char *emit_captured(Emit *e, Capture *c)
+{
+    fclose(e->out);
+    e->out = c->saved;
+    return c->text;
+}
+
+void emit_program(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, const EmitTarget *t,
+                  int argc, char **argv)
+{
+    Arena a;
+    arena_init(&a);
+    Emit em = {.out = out, .g = g, .p = p, .o = o, .t = t, .a = &a}, *e = &em;
+    e->name = emit_names_except(g, &a, t->reserved, t->n_reserved);
+    emit_fusion(&e->fu, g, p, &a);
+    e->env = (ExprEnv){g, p, e->name, &e->fu};
+    if (t->prepare)
+        t->prepare(e);
+    Capture c; /* the code first: writing it decides what the declarations need */
+    emit_capture(e, &c);
+    t->code(e);
+    char *code = emit_captured(e, &c);
+    emit_header(e, argc, argv);
+    t->decls(e);
+    fputs(code, out);
+    free(code);
+    t->finish(e);
+    arena_free(&a);
+}
+
+const char *emit_opt_name(const Graph *g)
+{
+    static const char *const names[] = {"sgd", "momentum", "adagrad", "adadelta", "adam"};
+    return names[g->train.opt];
+}
+
+static int word_char(char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Whether C code names `name` outside its comments. */
+int emit_uses_name(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = text; *p; p++) {
+        if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            if (!end)
+                return 0;
+            p = end + 1;
+        } else if (strncmp(p, name, len) == 0 && (p == text || !word_char(p[-1])) && !word_char(p[len])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A shape as text: each extent (batch: the axis B), the separator between
+ * them, and what opens and closes it; `scalar` for rank 0. */
+static Str shape_text(Shape s, const char *batch, const char *sep, const char *open, const char *close,
+                      const char *scalar)
+{
+    Str r;
+    snprintf(r.s, sizeof r.s, "%s", s.rank ? open : scalar);
+    for (int i = 0; i < s.rank; i++) {
+        size_t u = strlen(r.s);
+        if (s.d[i] == DIM_B)
+            snprintf(r.s + u, sizeof r.s - u, "%s%s", i ? sep : "", batch);
+        else
+            snprintf(r.s + u, sizeof r.s - u, "%s%d", i ? sep : "", s.d[i]);
+    }
+    if (s.rank)
+        strcat(r.s, close);
+    return r;
+}
+
+/* An array's extent: "B * 10" (B for the batch axis), "1" for a scalar. */
+Str emit_dims(Shape s) { return shape_text(s, "B", " * ", "", "", "1"); }
+
+/* A shape as the equations write it: "[n,10]" (n, the rows at hand, for
+ * the batch axis); nothing for a scalar. */
+Str emit_shaped(Shape s) { return shape_text(s, "n", ",", "[", "]", ""); }
+
+/* A node's name in graph_formula's equations: its own, or t<id>. */
+static const char *shown_name(const Graph *g, int id, char *buf, size_t len)
+{
+    if (gnode(g, id)->name)
+        return gnode(g, id)->name;
+    snprintf(buf, len, "t%d", id);
+    return buf;
+}
+
+enum { SHAPED_MAX = 9 }; /* the node and its first 8 operands get shapes */
+
+/* graph_formula's equation with the shapes of the node and its operands
+ * after their first appearance: "h_matmul[n,10] = x[n,2] · W1[2,10]".
+ * Scalars, literals and n stay as they are. */
+const char *emit_shaped_formula(const Graph *g, int id, char *buf, size_t len)
+{
+    char f[512], word[96], own[32];
+    int who[SHAPED_MAX], n_who = 0;
+    const Node *n = gnode(g, id);
+    who[n_who++] = id;
+    for (int k = 0; k < n->n_in && n_who < SHAPED_MAX; k++)
+        who[n_who++] = n->in[k];
+    graph_formula(g, id, f, sizeof f);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *p = f; *p && used + 1 < len;) {
+        size_t w = 0;
+        while (word_char(p[w]) || (w && p[w] == '.' && word_char(p[w + 1])))
+            w++;
+        if (!w) {
+            buf[used++] = *p++;
+            buf[used] = '\0';
+            continue;
+        }
+        snprintf(word, sizeof word, "%.*s", (int)w, p);
+        Str shape = {{0}};
+        for (int k = 0; k < n_who; k++) {
+            if (who[k] < 0 || strcmp(shown_name(g, who[k], own, sizeof own), word) != 0)
+                continue;
+            const Node *o = gnode(g, who[k]);
+            if (o->op != OP_ROWS && !(o->op == OP_CONST && o->shape.rank == 0))
+                shape = emit_shaped(o->shape);
+            for (int q = 0; q < n_who; q++) /* each name once */
+                if (who[q] >= 0 && strcmp(shown_name(g, who[q], own, sizeof own), word) == 0)
+                    who[q] = -1;
+            break;
+        }
+        int wrote = snprintf(buf + used, len - used, "%s%s", word, shape.s);
+        used = wrote < 0 || (size_t)wrote >= len - used ? len - 1 : used + (size_t)wrote;
+        p += w;
+    }
+    for (char *q = buf; *q; q++) /* keep the comment a comment */
+        if (q[0] == '*' && q[1] == '/')
+            q[1] = '|';
+    return buf;
+}
+
+/* "line 15: h = sigmoid(x @ W1 + b1);" above the first statement of a
+ * .nn line (its comment and trailing blanks left out). */
+void emit_source_line(Emit *e, int line, const char *indent)
+{
+    if (line == e->last_line || !e->o->src)
+        return;
+    e->last_line = line;
+    const char *end = e->o->src + e->o->src_len;
+    const char *p = emit_src_line(e->o->src, e->o->src_len, line, &e->src_at);
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *eol = p;
+    while (eol < end && *eol != '\n' && *eol != '#')
+        eol++;
+    while (eol > p && (eol[-1] == ' ' || eol[-1] == '\t'))
+        eol--;
+    int len = (int)(eol - p);
+    char text[240];
+    snprintf(text, sizeof text, "%.*s", len > 200 ? 200 : len, p);
+    for (char *q = text; *q; q++) /* keep the comment a comment */
+        if (q[0] == '*' && q[1] == '/')
+            q[1] = '|';
+    OUT("\n%s/* line %d: %s */\n", indent, line, text);
+}
+
+/* The node's shaped equation, and the backward rule that made it. */
+void emit_formula(Emit *e, int id, const char *indent, int with_rule)
+{
+    const Node *n = gnode(e->g, id);
+    char f[640];
+    emit_shaped_formula(e->g, id, f, sizeof f);
+    if (with_rule && n->rule)
+        OUT("%s/* %s\n%s   %s */\n", indent, f, indent, n->rule);
+    else
+        OUT("%s/* %s */\n", indent, f);
+}
+
+/* "  /- [B, 10], MEM_ARENA + 0, line 15 -/" after a declaration (where: NULL or a place). */
+void emit_decl_comment(Emit *e, int id, const char *where)
+{
+    const Node *n = gnode(e->g, id);
+    char b[64];
+    OUT("  /* %s", shape_str(n->shape, b, sizeof b));
+    if (where)
+        OUT(", %s", where);
+    if (n->loc.line)
+        OUT(", line %d", n->loc.line);
+    OUT(" */\n");
+}
+
+void emit_const_array(Emit *e, int id, const char *qual)
+{
+    const Node *n = gnode(e->g, id);
+    long cnt = shape_numel(n->shape, e->g->batch);
+    OUT("%s %s %s[%ld] = {", qual, n->dtype == DT_I32 ? "int32_t" : "float", e->name[id], cnt);
+    for (long k = 0; k < cnt; k++)
+        OUT("%s%s", k ? ", " : "", n->dtype == DT_I32 ? emit_ext((int)n->data[k]).s : emit_lit(n->data[k]).s);
+    OUT("};\n");
+}
+
+/* The flat index into shape s of the loop variables, axis a's being
+ * emit_loopvar[var[a]], with axis `axis` shifted by delta:
+ * "i * 100 + (j + 3)". */
+static Str strided(Shape s, const int *var, int axis, int delta)
+{
+    Str r;
+    long stride = 1;
+    char terms[NNC_MAX_RANK][64];
+    for (int a = s.rank - 1; a >= 0; a--) {
+        char v = emit_loopvar[var[a]];
+        if (a == axis && delta)
+            snprintf(terms[a], 64, "(%c %c %d)", v, delta > 0 ? '+' : '-', delta > 0 ? delta : -delta);
+        else
+            snprintf(terms[a], 64, "%c", v);
+        if (stride != 1) {
+            size_t u = strlen(terms[a]);
+            snprintf(terms[a] + u, 64 - u, " * %ld", stride);
+        }
+        stride *= s.d[a] == DIM_B ? 1 : s.d[a];
+    }
+    snprintf(r.s, sizeof r.s, "%s", s.rank ? "" : "0");
+    for (int a = 0; a < s.rank; a++) {
+        size_t used = strlen(r.s);
+        snprintf(r.s + used, sizeof r.s - used, "%s%s", a ? " + " : "", terms[a]);
+    }
+    return r;
+}
+
+Str emit_shifted(Shape big, int axis, int delta)
+{
+    int same[NNC_MAX_RANK];
+    for (int a = 0; a < NNC_MAX_RANK; a++)
+        same[a] = a;
+    return strided(big, same, axis, delta);
+}
+
+/* The source index of a transpose, looping over its output: input axis
+ * perm[a] is output axis a. */
+Str emit_transpose_src(const Graph *g, int id)
+{
+    const Node *n = gnode(g, id);
+    int var[NNC_MAX_RANK] = {0};
+    for (int q = 0; q < n->shape.rank; q++)
+        var[n->perm[q]] = q;
+    return strided(gnode(g, n->in[0])->shape, var, -1, 0);
+}
+
+/* ---- the header ----------------------------------------------------------- */
+void emit_header(Emit *e, int argc, char **argv)
+{
+    char deflt[512];
+    snprintf(deflt, sizeof deflt, "%s.%s", e->g->model, e->t->ext);
+    const char *file = e->o->source ? e->o->source : deflt;
+    e->t->intro(e, file);
+    OUT(" * Generated by nnc %s; do not edit, edit the model and run nnc again:\n *   nnc", NNC_VERSION);
+    for (int i = 1; i < argc; i++) { /* the output's folder is left out, so regenerating elsewhere compares */
+        const char *arg = argv[i], *slash = strrchr(arg, '/');
+        OUT(" %s", strcmp(argv[i - 1], "-o") == 0 && slash ? slash + 1 : arg);
+    }
+    OUT("\n");
+    if (e->t->notes)
+        e->t->notes(e, file, 0);
+    OUT(" *\n");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m) {
+        plan_dump(m, e->p);
+        fclose(m);
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+            OUT(" * %s\n", line);
+        free(buf);
+    }
+    if (e->t->notes)
+        e->t->notes(e, file, 1);
+    OUT(" *\n * Dimensions:\n *   B = %d   rows of a batch, the size every buffer is planned for\n", e->g->batch);
+    OUT(" *   n        rows of the batch at hand (n <= B: the last batch may be smaller)\n");
+    for (int i = 0; i < e->g->consts.len; i++) {
+        const ConstDef *c = e->g->consts.items[i];
+        if (!c->str) /* a string const is a path, not a dimension */
+            OUT(" *   %-8s %g (const, line %d)\n", c->name, c->value, c->loc.line);
+    }
+    OUT(" * Shapes are written [rows, columns]; every tensor is row-major float.\n */\n");
+}
+
+/* ---- forward, backward, update ------------------------------------------- */
+/* One statement per step, each under its .nn line and its equation; a
+ * fused value and a column sum done in its producer's loop get a note. */
+void emit_steps(Emit *e, int from, int to)
+{
+    e->last_line = 0;
+    for (int s = from; s < to; s++) {
+        int id = e->p->order[s];
+        if (e->t->has_code(e, id)) {
+            emit_source_line(e, gnode(e->g, id)->loc.line, "    ");
+            emit_formula(e, id, "    ", e->t->step_rules);
+            if (e->fu.fused[id])
+                OUT("    /*   (computed inside the next %s, never stored) */\n", e->t->unit);
+            else if (emit_is_epilogue(&e->env, id))
+                OUT("    /*   (summed inside the %s above) */\n", e->t->unit);
+            else
+                e->t->step(e, id);
+        }
+        if (e->t->after_step)
+            e->t->after_step(e, s);
+        if (id == e->g->output && from == 0)
+            OUT("    if (mode == PREDICT)  /* %s is the output: predict stops here */\n        %s\n", e->name[id],
+                e->t->stop);
+    }
+}
+
+void emit_pass(Emit *e, const char *comment, const char *sig, const char *const *params,
+               void (*prelude)(Emit *e), int from, int to, const char *tail)
+{
+    Capture c;
+    emit_capture(e, &c);
+    if (prelude)
+        prelude(e);
+    emit_steps(e, from, to);
+    OUT("%s", tail);
+    char *body = emit_captured(e, &c);
+    OUT("\n%s\n%s\n{\n", comment, sig);
+    int voids = 0;
+    for (; *params; params++) {
+        char names[128], *save = NULL;
+        int used = 0;
+        snprintf(names, sizeof names, "%s", *params);
+        for (char *w = strtok_r(names, "|", &save); w; w = strtok_r(NULL, "|", &save))
+            used |= emit_uses_name(body, w);
+        if (!used)
+            OUT("    (void)%.*s;\n", (int)strcspn(*params, "|"), *params), voids++;
+    }
+    OUT("%s}\n", body + (!voids && body[0] == '\n')); /* no blank line right after the brace */
+    free(body);
+}
+
+/* ---- init, the tensor tables, main ---------------------------------------- */
+void emit_init(Emit *e, const char *rng_seed)
+{
+    OUT("static void init(uint64_t seed)\n{\n    NnrtRng r;\n    nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);\n");
+    for (int i = 0; i < e->g->n; i++) {
+        const Node *n = gnode(e->g, i);
+        if (n->op != OP_PARAM && n->op != OP_STATE)
+            continue;
+        char at[96], b[96];
+        e->t->addr(e, i, at, sizeof at);
+        Str cnt = emit_numel(n->shape), c0 = emit_lit(n->c[0]), c1 = emit_lit(n->c[1]);
+        if (n->op == OP_STATE) {
+            OUT("    nnrt_init_fill(%s, %s, 0.0f);  /* %s = zeros */\n", at, cnt.s, n->name);
+            continue;
+        }
+        switch (n->init) {
+        case INIT_ZEROS: case INIT_ONES: case INIT_CONST: {
+            Str v = n->init == INIT_ZEROS ? emit_lit(0) : n->init == INIT_ONES ? emit_lit(1) : c0;
+            OUT("    nnrt_init_fill(%s, %s, %s);", at, cnt.s, v.s);
+            break;
+        }
+        case INIT_UNIFORM: OUT("    nnrt_init_uniform(%s, %s, %s, %s, &r);", at, cnt.s, c0.s, c1.s); break;
+        case INIT_RANDN: case INIT_GLOROT: case INIT_HE:
+            OUT("    nnrt_init_normal(%s, %s, %s, &r);", at, cnt.s, c0.s);
+            break;
+        }
+        OUT("  /* %s = %s */\n", n->name, emit_init_text(n, b, sizeof b));
+    }
+    if (rng_seed)
+        OUT("    %s\n", rng_seed);
+    OUT("}\n");
+}
+
+static void tensor_entry(Emit *e, int id, int gi)
+{
+    const Node *n = gnode(e->g, id);
+    char at[96], grad[96] = "NULL";
+    e->t->addr(e, id, at, sizeof at);
+    if (gi >= 0)
+        e->t->addr(e, gi, grad, sizeof grad);
+    OUT("    {\"%s\", %s, %s, %d, {", n->name, at, grad, n->shape.rank);
+    for (int k = 0; k < n->shape.rank; k++)
+        OUT("%s%d", k ? ", " : "", n->shape.d[k]);
+    OUT("%s}, %ld},\n", n->shape.rank ? "" : "0", shape_numel(n->shape, e->g->batch));
+}
+
+/* params[] and state[]: what the runtime saves, loads and checks. */
+static void tensor_tables(Emit *e, int *n_params, int *n_state)
+{
+    const Graph *g = e->g;
+    *n_params = *n_state = 0;
+    OUT("\n/* ---- the tensors the runtime saves, loads and checks ---- */\n");
+    OUT("static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */\n");
+    for (int i = 0; i < g->n; i++)
+        if (gnode(g, i)->op == OP_PARAM) {
+            int gi = g->grad && i < g->n_forward ? g->grad[i] : -1;
+            tensor_entry(e, i, gi >= 0 && e->p->buf[gi].cls == SC_GRAD && !gnode(g, i)->frozen ? gi : -1);
+            ++*n_params;
+        }
+    OUT("};\n");
+    for (int i = 0; i < g->n; i++)
+        *n_state += gnode(g, i)->op == OP_STATE;
+    if (!*n_state) {
+        OUT("static NnrtTensor state[1];  /* this optimizer keeps no state */\n");
+        return;
+    }
+    OUT("static NnrtTensor state[] = {\n");
+    for (int i = 0; i < g->n; i++)
+        if (gnode(g, i)->op == OP_STATE)
+            tensor_entry(e, i, -1);
+    OUT("};\n");
+}
+
+/* One field of main's NnrtModel m: ".name = v," inside its initializer
+ * (designated targets) or "m.name = v;" (C++ has no designated
+ * initializers before C++20).  depth 1: a field of m.data or m.test. */
+void emit_field(Emit *e, const char *parent, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    if (e->t->designated)
+        OUT("%*s.%s = ", parent ? 12 : 8, "", name);
+    else
+        OUT("    m.%s%s%s = ", parent ? parent : "", parent ? "." : "", name);
+    va_start(ap, fmt);
+    vfprintf(e->out, fmt, ap);
+    va_end(ap);
+    OUT("%s\n", e->t->designated ? "," : ";");
+}
+
+static void string_field(Emit *e, const char *parent, const char *name, const char *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    NNC_ASSERT(f, "open_memstream failed");
+    emit_c_string(f, s);
+    fclose(f);
+    emit_field(e, parent, name, "%s", buf);
+    free(buf);
+}
+
+/* A data source, with the values nnrt_source_init gives the fields the
+ * train block leaves alone (scale 1, csv_label -1, csv_header 1). */
+static void source_fields(Emit *e, const Source *s, const char *f)
+{
+    static const char *const kinds[] = {"NONE", "SPIRAL", "XOR", "GATE", "TABLE", "IDX", "CSV"};
+    int all = e->t->designated; /* an initializer leaves the rest zero; nnrt_source_init does not */
+    if (all)
+        OUT("        .%s = {\n", f);
+    else
+        OUT("    nnrt_source_init(&m.%s);\n", f);
+    if (all || s->kind != SRC_NONE)
+        emit_field(e, f, "kind", "NNRT_SRC_%s", kinds[s->kind]);
+    switch (s->kind) {
+    case SRC_SPIRAL:
+        emit_field(e, f, "classes", "%d", s->classes);
+        emit_field(e, f, "points", "%d", s->points);
+        emit_field(e, f, "seed", "%ld", s->seed);
+        break;
+    case SRC_GATE: string_field(e, f, "gate", s->gate); break;
+    case SRC_TABLE:
+        emit_field(e, f, "table_x", "%s_x", f);
+        emit_field(e, f, "table_t", "%s_t", f);
+        emit_field(e, f, "table_rows", "%d", s->table_rows);
+        emit_field(e, f, "table_t_dim", "%d", s->table_t_width);
+        break;
+    case SRC_IDX:
+        string_field(e, f, "images", s->images);
+        string_field(e, f, "labels", s->labels);
+        break;
+    default: break;
+    }
+    if (s->kind == SRC_CSV) {
+        string_field(e, f, "csv_path", s->path);
+        emit_field(e, f, "csv_label", "%d", s->csv_label);
+        emit_field(e, f, "csv_header", "%d", s->csv_header);
+    } else if (all) {
+        emit_field(e, f, "csv_label", "-1");
+        emit_field(e, f, "csv_header", "1");
+    }
+    if (all || (s->kind != SRC_NONE && s->scale != 1))
+        emit_field(e, f, "scale", "%s", emit_lit(s->kind == SRC_NONE ? 1 : s->scale).s);
+    if (s->normalize == NORM_COLUMN)
+        emit_field(e, f, "normalize", "NNRT_NORM_COLUMN");
+    else if (s->normalize)
+        emit_field(e, f, "normalize", "%d", s->normalize);
+    if (s->flatten)
+        emit_field(e, f, "flatten", "%d", s->flatten);
+    if (s->one_hot)
+        emit_field(e, f, "one_hot", "%d", s->one_hot);
+    if (all)
+        OUT("        },\n");
+}
+
+/* The model's dimensions, its train block and its data sources. */
+static void model_fields(Emit *e)
+{
+    static const char *const acc[] = {"NONE", "ARGMAX", "THRESHOLD"};
+    static const char *const decay[] = {"NONE", "LINEAR", "EXPONENTIAL"};
+    const Graph *g = e->g;
+    const TrainSpec *t = &g->train;
+    int x = emit_leaf(g, OP_INPUT), lab = emit_leaf(g, OP_LABEL), acc_kind;
+    float thr;
+    emit_acc_kind(g, &acc_kind, &thr);
+    string_field(e, NULL, "name", g->model);
+    emit_field(e, NULL, "batch", "B");
+    emit_field(e, NULL, "in_dim", "%ld", shape_row_numel(gnode(g, x)->shape));
+    emit_field(e, NULL, "label_kind", "NNRT_LABEL_%s", gnode(g, lab)->dtype == DT_I32 ? "CLASS" : "FLOAT");
+    emit_field(e, NULL, "label_dim", "%ld", shape_row_numel(gnode(g, lab)->shape));
+    emit_field(e, NULL, "out_dim", "%ld", shape_row_numel(gnode(g, g->output)->shape));
+    emit_field(e, NULL, "acc_kind", "NNRT_ACC_%s", acc[acc_kind]);
+    emit_field(e, NULL, "acc_threshold", "%s", emit_lit(thr).s);
+    if (gnode(g, lab)->dtype == DT_I32)
+        emit_field(e, NULL, "classes", "%ld", emit_label_classes(g));
+    emit_field(e, NULL, "epochs", "%d", t->epochs);
+    emit_field(e, NULL, "lr", "%s", emit_lit(t->lr).s);
+    emit_field(e, NULL, "final_lr", "%s", emit_lit(t->decay == DECAY_NONE ? t->lr : t->final_lr).s);
+    emit_field(e, NULL, "decay", "NNRT_DECAY_%s", decay[t->decay]);
+    if (t->opt == OPT_ADADELTA)
+        emit_field(e, NULL, "no_lr", "1");  /* adadelta has no learning rate: --lr changes nothing */
+    emit_field(e, NULL, "shuffle", "%d", t->shuffle);
+    emit_field(e, NULL, "drop_last", "%d", t->drop_last);
+    emit_field(e, NULL, "seed", "%ld", t->seed);
+    emit_field(e, NULL, "log_every", "%d", t->log_every);
+    emit_field(e, NULL, "eval_every", "%d", t->eval_every);
+    emit_field(e, NULL, "early_stopping", "%d", t->early_stopping);
+    if (t->validation > 0)
+        emit_field(e, NULL, "validation", "%s", emit_lit(t->validation).s);
+    if (t->checkpoint)
+        string_field(e, NULL, "checkpoint", t->checkpoint);
+    source_fields(e, &t->data, "data");
+    source_fields(e, &t->test, "test");
+}
+
+/* The tensor tables, the host buffers and main: an NnrtModel filled from
+ * the graph, handed to the target's driver. */
+void emit_main(Emit *e)
+{
+    int n_params, n_state;
+    tensor_tables(e, &n_params, &n_state);
+    emit_table_arrays(e->out, e->g);
+    e->t->main_decls(e);
+    OUT("\nint main(int argc, char **argv)\n{\n");
+    if (e->t->designated)
+        OUT("    NnrtModel m = {\n");
+    else
+        OUT("    NnrtModel m;\n    memset(&m, 0, sizeof m);\n");
+    model_fields(e);
+    emit_field(e, NULL, "params", "params");
+    emit_field(e, NULL, "n_params", "%d", n_params);
+    emit_field(e, NULL, "state", "state");
+    emit_field(e, NULL, "n_state", "%d", n_state);
+    if (e->t->model_fns)
+        e->t->model_fns(e);
+    emit_field(e, NULL, "x_buf", "%s", e->t->x_buf ? e->t->x_buf : e->name[emit_leaf(e->g, OP_INPUT)]);
+    emit_field(e, NULL, "t_buf", "%s", e->t->t_buf ? e->t->t_buf : e->name[emit_leaf(e->g, OP_LABEL)]);
+    emit_field(e, NULL, "y_buf", "y_buf");
+    if (e->t->designated)
+        OUT("    };\n");
+    e->t->main_tail(e);
+    OUT("}\n");
 }

@@ -49,37 +49,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Cu {
-    FILE *out;
-    const Graph *g;
-    const Plan *p;
-    const EmitOptions *o;
-    const char **name; /* C name of every node */
-    int last_line;
-    SrcCursor src_at;  /* where source_line last looked */
-    Fusion fu;
-    ExprEnv env;       /* for the shared expression builders */
+struct CuState {
     size_t *pos;       /* params, state, batch: byte offset of the node in its region */
     size_t params_bytes, state_bytes, batch_bytes;
     size_t mem_params, mem_state, mem_grads, mem_batch, mem_arena, mem_scratch, mem_bytes;
     char *used;        /* used[i]: the host code reads node i's device pointer */
     int uses_norm;     /* grad_norm: the code reads grads and scratch */
-} Cu;
+};
+typedef Emit Cu;
 
 #define OUT(...) fprintf(e->out, __VA_ARGS__)
 #define SCRATCH_BYTES (64 * 8) /* NNRT_CUDA_NORM_BLOCKS doubles */
 
 static const Node *nd(const Cu *e, int id) { return &e->g->nodes[id]; }
 static size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
-
-/* An extent as text: "n" for the batch axis (bat: what to write for it), else the number. */
-static void ext_text(char *buf, size_t len, int d, const char *bat)
-{
-    if (d == DIM_B)
-        snprintf(buf, len, "%s", bat);
-    else
-        snprintf(buf, len, "%d", d);
-}
 
 /* "a * k": a count of rows times a row width. */
 static Str product(const char *a, long k)
@@ -107,13 +90,6 @@ static const char *const cuda_reserved[] = {
     "MEM_PARAMS", "MEM_STATE", "MEM_GRADS", "MEM_BATCH", "MEM_ARENA", "MEM_SCRATCH", "MEM_BYTES",
     "host_params", "host_state", "host_grads", "host_bind", "t_buf", "tensor_params", "tensor_state",
 };
-
-/* emit_names(), with the names the .cu needs itself taken too: a clash gets
- * a trailing '_', checked against every name in one hash lookup. */
-static const char **cuda_names(const Graph *g, Arena *a)
-{
-    return emit_names_except(g, a, cuda_reserved, sizeof cuda_reserved / sizeof *cuda_reserved);
-}
 
 /* ---- element expressions (as emit_c.c's) ----------------------------------- */
 /* A node whose value lives in device memory (it has a pointer). */
@@ -161,7 +137,7 @@ static const char *ctype(const Cu *e, int id) { return nd(e, id)->dtype == DT_I3
  * something reads are declared (the body is written first). */
 static const char *use(Cu *e, int id)
 {
-    e->used[id] = 1;
+    e->cu->used[id] = 1;
     return e->name[id];
 }
 
@@ -176,44 +152,6 @@ static void param_call(Cu *e, const Params *a)
 {
     for (int i = 0; i < a->n; i++)
         OUT("%s%s", i ? ", " : "", use(e, a->id[i]));
-}
-
-/* ---- comments ------------------------------------------------------------------ */
-static void source_line(Cu *e, int line)
-{
-    if (line == e->last_line || !e->o->src)
-        return;
-    e->last_line = line;
-    const char *end = e->o->src + e->o->src_len;
-    const char *p = emit_src_line(e->o->src, e->o->src_len, line, &e->src_at);
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    const char *eol = p;
-    while (eol < end && *eol != '\n' && *eol != '#')
-        eol++;
-    while (eol > p && (eol[-1] == ' ' || eol[-1] == '\t'))
-        eol--;
-    int len = (int)(eol - p);
-    char text[240];
-    snprintf(text, sizeof text, "%.*s", len > 200 ? 200 : len, p);
-    for (char *q = text; *q; q++)
-        if (q[0] == '*' && q[1] == '/')
-            q[1] = '|';
-    OUT("\n    /* line %d: %s */\n", line, text);
-}
-
-static void formula(Cu *e, int id, const char *indent, int with_rule)
-{
-    const Node *n = nd(e, id);
-    char f[512];
-    graph_formula(e->g, id, f, sizeof f);
-    for (char *q = f; *q; q++)
-        if (q[0] == '*' && q[1] == '/')
-            q[1] = '|';
-    if (with_rule && n->rule)
-        OUT("%s/* %s\n%s   %s */\n", indent, f, indent, n->rule);
-    else
-        OUT("%s/* %s */\n", indent, f);
 }
 
 /* ---- index arithmetic in kernels ------------------------------------------------ */
@@ -260,34 +198,6 @@ static void coords(Cu *e, Shape s, const char *indent, const char *body)
     OUT("%sint i = q;\n%s(void)i;\n", indent, indent);
 }
 
-/* The flat index of the coordinates (i, j, ...) in shape big, with axis
- * `axis` shifted by delta: "i * 100 + (j + 3)". */
-static Str shifted(Shape big, int axis, int delta)
-{
-    Str r;
-    r.s[0] = '\0';
-    long stride = 1;
-    char terms[NNC_MAX_RANK][64];
-    for (int a = big.rank - 1; a >= 0; a--) {
-        if (a == axis && delta)
-            snprintf(terms[a], 64, "(%c %c %d)", emit_loopvar[a], delta > 0 ? '+' : '-', delta > 0 ? delta : -delta);
-        else
-            snprintf(terms[a], 64, "%c", emit_loopvar[a]);
-        if (stride != 1) {
-            size_t u = strlen(terms[a]);
-            snprintf(terms[a] + u, 64 - u, " * %ld", stride);
-        }
-        stride *= big.d[a] == DIM_B ? 1 : big.d[a];
-    }
-    for (int a = 0; a < big.rank; a++) {
-        size_t used = strlen(r.s);
-        snprintf(r.s + used, sizeof r.s - used, "%s%s", a ? " + " : "", terms[a]);
-    }
-    if (big.rank == 0)
-        snprintf(r.s, sizeof r.s, "0");
-    return r;
-}
-
 /* The opening of a kernel with a thread per element of `count` elements. */
 static void kernel_open(Cu *e, int id, const Params *a, const char *count)
 {
@@ -324,9 +234,9 @@ static void ew_params(const Cu *e, int id, Params *a)
 static void kernel_ew(Cu *e, int id)
 {
     const Node *n = nd(e, id);
-    int red = e->fu.epilogue[id];
-    int flat = red < 0 && emit_flat_operands(&e->env, id, n->shape);
-    Big f = emit_ew_tree(&e->env, id, n->shape, flat);
+    EwStep st;
+    emit_ew_step(e, id, &st);
+    int red = st.red;
     Params a;
     ew_params(e, id, &a);
     Str at = emit_index_in(n->shape, n->shape);
@@ -337,21 +247,25 @@ static void kernel_ew(Cu *e, int id)
         OUT(", int n)\n{\n    int j = blockIdx.x * NNRT_COL_X + threadIdx.x;\n    float s = 0.0f;\n");
         OUT("    if (j < %d)\n        for (int i = threadIdx.y; i < %s; i += NNRT_COL_Y) {\n", cols,
             emit_ext(n->shape.d[0]).s);
-        OUT("            float v = %s;\n            %s[%s] = v;\n            s += v;\n        }\n", f.s, e->name[id], at.s);
+        emit_lets(e->out, &st.lets, "            ");
+        OUT("            float v = %s;\n            %s[%s] = v;\n            s += v;\n        }\n", st.f.s, e->name[id], at.s);
         OUT("    s = nnrt_col_tree(s);  /* %s = Σ_rows %s, a fixed-order tree over the row groups */\n",
             nd(e, red)->name, n->name);
         OUT("    if (threadIdx.y == 0 && j < %d)\n        %s[j] = s;\n}\n", cols, e->name[red]);
         return;
     }
     kernel_open(e, id, &a, emit_numel(n->shape).s);
-    if (flat) {
-        OUT("    int i = idx;\n    %s[i] = %s;\n}\n", e->name[id], f.s);
-        return;
-    }
-    Big stmt;
-    snprintf(stmt.s, sizeof stmt.s, "    %s[%s] = %.3900s;\n", e->name[id], at.s, f.s);
-    coords(e, n->shape, "    ", stmt.s);
-    OUT("%s}\n", stmt.s);
+    Capture c; /* the body first: the coordinates are those it reads */
+    emit_capture(e, &c);
+    emit_lets(e->out, &st.lets, "    ");
+    OUT("    %s[%s] = %s;\n", e->name[id], st.flat ? "i" : at.s, st.f.s);
+    char *body = emit_captured(e, &c);
+    if (st.flat)
+        OUT("    int i = idx;\n");
+    else
+        coords(e, n->shape, "    ", body);
+    OUT("%s}\n", body);
+    free(body);
 }
 
 static void launch_ew(Cu *e, int id)
@@ -372,15 +286,14 @@ static void launch_ew(Cu *e, int id)
 static void launch_matmul(Cu *e, int id)
 {
     const Node *n = nd(e, id), *a = nd(e, n->in[0]), *b = nd(e, n->in[1]);
-    int kd = n->ta ? a->shape.d[0] : a->shape.d[1], lda = a->shape.d[1], ldb = b->shape.d[1], ldc = n->shape.d[1];
-    Str M = emit_ext(n->shape.d[0]), N = emit_ext(n->shape.d[1]), K = emit_ext(kd);
+    Gemm m = emit_gemm(e->g, id);
     OUT("    /* row-major %s = op(%s)·op(%s) is column-major %sᵀ = op(%s)ᵀ·op(%s)ᵀ: operands swapped */\n",
         n->name ? n->name : e->name[id], a->name ? a->name : "a", b->name ? b->name : "b",
         n->name ? n->name : e->name[id], b->name ? b->name : "b", a->name ? a->name : "a");
     OUT("    NNRT_CUBLAS_CHECK(cublasSgemm(cublas, CUBLAS_OP_%c, CUBLAS_OP_%c, %s, %s, %s, &one, %s, %d, %s, %d, &zero, "
         "%s, %d));\n",
-        n->tb ? 'T' : 'N', n->ta ? 'T' : 'N', N.s, M.s, K.s, use(e, n->in[1]), ldb, use(e, n->in[0]), lda,
-        use(e, id), ldc);
+        m.tb ? 'T' : 'N', m.ta ? 'T' : 'N', m.N.s, m.M.s, m.K.s, use(e, n->in[1]), m.ldb, use(e, n->in[0]), m.lda,
+        use(e, id), m.ldc);
 }
 
 /* ---- sum, max, min, sum_to ----------------------------------------------------- */
@@ -420,10 +333,8 @@ static Str fold_count(const Cu *e, int id, long *at_b)
     *at_b = 1;
     for (int a = 0; a < in.rank; a++)
         if (red >> a & 1u) {
-            char ext[16];
             size_t u = strlen(r.s);
-            ext_text(ext, sizeof ext, in.d[a], "n");
-            snprintf(r.s + u, sizeof r.s - u, "%s%s", u ? " * " : "", ext);
+            snprintf(r.s + u, sizeof r.s - u, "%s%.15s", u ? " * " : "", emit_ext(in.d[a]).s);
             *at_b *= in.d[a] == DIM_B ? e->g->batch : in.d[a];
         }
     if (!r.s[0])
@@ -544,30 +455,6 @@ static void data_params(const Cu *e, int id, Params *a)
             param_add(a, n->in[k], 0);
 }
 
-/* The source index of a transpose: input axis perm[a] is output axis a. */
-static Big transpose_src(const Cu *e, int id)
-{
-    const Node *n = nd(e, id);
-    Shape in = nd(e, n->in[0])->shape;
-    Big src;
-    src.s[0] = '\0';
-    long stride = 1;
-    char terms[NNC_MAX_RANK][48];
-    for (int a = in.rank - 1; a >= 0; a--) {
-        int out_axis = 0;
-        for (int q = 0; q < n->shape.rank; q++)
-            if (n->perm[q] == a)
-                out_axis = q;
-        snprintf(terms[a], 48, stride == 1 ? "%c" : "%c * %ld", emit_loopvar[out_axis], stride);
-        stride *= in.d[a] == DIM_B ? 1 : in.d[a];
-    }
-    for (int a = 0; a < in.rank; a++) {
-        size_t used = strlen(src.s);
-        snprintf(src.s + used, sizeof src.s - used, "%s%s", a ? " + " : "", terms[a]);
-    }
-    return src;
-}
-
 /* gather/scatter_add: the row width (emit_row_width). */
 static long rows_width(const Cu *e, int id)
 {
@@ -601,21 +488,18 @@ static void kernel_data(Cu *e, int id)
         return;
     }
     kernel_open(e, id, &a, emit_numel(n->shape).s);
-    char *body = NULL;
-    size_t len = 0;
-    FILE *saved = e->out;
-    e->out = open_memstream(&body, &len);
-    NNC_ASSERT(e->out, "open_memstream failed");
+    Capture cap; /* the body first: the coordinates are those it reads */
+    emit_capture(e, &cap);
     switch (n->op) {
     case OP_BROADCAST_TO: /* a scalar constant x is a literal: a fill */
         OUT("    %s[%s] = %s;\n", y, at.s, emit_elem(&e->env, n->in[0], emit_index_in(in, n->shape).s).s);
         break;
-    case OP_TRANSPOSE: OUT("    %s[%s] = %s[%s];\n", y, at.s, x, transpose_src(e, id).s); break;
-    case OP_SLICE: OUT("    %s[%s] = %s[%s];\n", y, at.s, x, shifted(in, n->axis, n->lo).s); break;
+    case OP_TRANSPOSE: OUT("    %s[%s] = %s[%s];\n", y, at.s, x, emit_transpose_src(e->g, id).s); break;
+    case OP_SLICE: OUT("    %s[%s] = %s[%s];\n", y, at.s, x, emit_shifted(in, n->axis, n->lo).s); break;
     case OP_PAD: {
         char c = emit_loopvar[n->axis];
         OUT("    %s[%s] = %c >= %d && %c < %d ? %s[%s] : 0.0f;\n", y, at.s, c, n->lo, c, n->lo + in.d[n->axis], x,
-            shifted(in, n->axis, -n->lo).s);
+            emit_shifted(in, n->axis, -n->lo).s);
         break;
     }
     case OP_CONCAT: {
@@ -628,14 +512,13 @@ static void kernel_data(Cu *e, int id)
                 OUT("    %sif (%c < %d)\n    ", k ? "else " : "", c, off);
             else if (k)
                 OUT("    else\n    ");
-            OUT("    %s[%s] = %s[%s];\n", y, at.s, e->name[n->in[k]], shifted(ink, n->axis, -(off - ink.d[n->axis])).s);
+            OUT("    %s[%s] = %s[%s];\n", y, at.s, e->name[n->in[k]], emit_shifted(ink, n->axis, -(off - ink.d[n->axis])).s);
         }
         break;
     }
     default: NNC_ASSERT(0, "not a data-moving op");
     }
-    fclose(e->out);
-    e->out = saved;
+    char *body = emit_captured(e, &cap);
     coords(e, n->shape, "    ", body);
     OUT("%s}\n", body);
     free(body);
@@ -682,22 +565,14 @@ static void kernel_softmax(Cu *e, int id)
     warp_row(e, emit_rows_of(n->shape).s);
     OUT("    const float *xr = %s + (long)r * %d;\n    float *yr = %s + (long)r * %d;\n", e->name[n->in[0]], k,
         e->name[id], k);
-    if (n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX) {
+    if (!emit_softmax_sum(n->op)) {
         warp_max_sum(e, "xr", k);
-        if (n->op == OP_SOFTMAX)
-            OUT("    for (int j = lane; j < %d; j += 32)\n        yr[j] = expf(xr[j] - m) / s;\n}\n", k);
-        else
-            OUT("    for (int j = lane; j < %d; j += 32)\n        yr[j] = xr[j] - m - logf(s);\n}\n", k);
-        return;
-    }
-    OUT("    const float *dr = %s + (long)r * %d;\n    float s = 0.0f;\n", e->name[n->in[1]], k);
-    if (n->op == OP_SOFTMAX_GRAD) {
-        OUT("    for (int j = lane; j < %d; j += 32)\n        s += dr[j] * xr[j];\n    s = nnrt_warp_sum(s);\n", k);
-        OUT("    for (int j = lane; j < %d; j += 32)\n        yr[j] = xr[j] * (dr[j] - s);\n}\n", k);
     } else {
-        OUT("    for (int j = lane; j < %d; j += 32)\n        s += dr[j];\n    s = nnrt_warp_sum(s);\n", k);
-        OUT("    for (int j = lane; j < %d; j += 32)\n        yr[j] = dr[j] - expf(xr[j]) * s;\n}\n", k);
+        OUT("    const float *dr = %s + (long)r * %d;\n    float s = 0.0f;\n", e->name[n->in[1]], k);
+        OUT("    for (int j = lane; j < %d; j += 32)\n        s += %s;\n    s = nnrt_warp_sum(s);\n", k,
+            emit_softmax_sum(n->op));
     }
+    OUT("    for (int j = lane; j < %d; j += 32)\n        yr[j] = %s;\n}\n", k, emit_softmax_out(n->op));
 }
 
 static void launch_rows(Cu *e, int id, const char *rows)
@@ -715,11 +590,11 @@ static void launch_rows(Cu *e, int id, const char *rows)
 static void kernel_loss(Cu *e, int id)
 {
     const Node *n = nd(e, id);
-    Shape ys = nd(e, n->in[0])->shape;
-    int k = ys.d[1], t = n->in[1];
-    const char *y = e->name[n->in[0]], *tn = e->name[t];
-    int ids = nd(e, t)->dtype == DT_I32;
-    Str rows = emit_ext(ys.d[0]), tg = emit_target(&e->env, t, k);
+    LossRows L = emit_loss_rows(&e->env, id);
+    int k = L.k;
+    const char *y = e->name[n->in[0]], *tn = e->name[L.t];
+    int ids = nd(e, L.t)->dtype == DT_I32;
+    Str rows = L.rows, tg = L.tg;
     Params a;
     data_params(e, id, &a);
     OUT("__global__ void %s(", e->name[id]);
@@ -757,59 +632,54 @@ static void kernel_loss(Cu *e, int id)
             OUT("        float v = best == %s[r];\n", tn);
         else if (k == 1)
             OUT("        float v = (yr[0] >= 0.5f) == (%s[r] >= 0.5f);\n        (void)best;\n", tn);
-        else
-            OUT("        int want = 0;\n        for (int j = 1; j < %d; j++)\n            want = %s[r * %d + j] > %s[r * %d + want] ? j : want;\n"
-                "        float v = best == want;\n", k, tn, k, tn, k);
+        else {
+            emit_want(e, &L, "        ");
+            OUT("        float v = best == want;\n");
+        }
     }
     OUT("        total += v;\n    }\n    if (lane == 0)\n        part[warp] = total;\n    __syncthreads();\n");
     OUT("    if (threadIdx.x == 0) {\n        double sum = 0.0;\n");
     OUT("        for (int w = 0; w < NNRT_CUDA_LOSS_THREADS / 32; w++)\n            sum += part[w];\n");
-    OUT("        %s[0] = (float)sum / (float)%s;\n    }\n}\n", e->name[id], ys.d[0] == DIM_B ? "n" : rows.s);
+    OUT("        %s[0] = (float)sum / (float)%s;\n    }\n}\n", e->name[id], L.mean.s);
 }
 
 static void kernel_loss_grad(Cu *e, int id)
 {
     const Node *n = nd(e, id);
-    int nll = n->op == OP_NLL_GRAD;
-    Shape ys = nll ? n->to : nd(e, n->in[0])->shape;
-    int k = ys.d[1], t = n->in[nll ? 0 : 1], dl = n->in[nll ? 1 : 2];
-    Str rows = emit_ext(ys.d[0]), tg = emit_target(&e->env, t, k), dls = emit_elem(&e->env, dl, "0");
-    const char *g = e->name[id];
+    LossRows L = emit_loss_rows(&e->env, id);
+    int k = L.k;
+    const char *g = e->name[id], *rows = L.rows.s, *tg = L.tg.s;
     Params a;
     data_params(e, id, &a);
     OUT("__global__ void %s(", g);
     param_decl(e, &a);
     OUT(", int n)\n{\n");
     if (n->op == OP_SOFTMAX_CE_GRAD) {
-        warp_row(e, rows.s);
-        OUT("    const float dl = %s / %s; /* dL/n */\n", dls.s, ys.d[0] == DIM_B ? "(float)n" : emit_lit(ys.d[0]).s);
+        warp_row(e, rows);
+        OUT("    const float dl = %s; /* dL/n */\n", L.dl_n.s);
         OUT("    const float *yr = %s + (long)r * %d;\n    float *gr = %s + (long)r * %d;\n", e->name[n->in[0]], k, g, k);
         warp_max_sum(e, "yr", k);
-        OUT("    for (int j = lane; j < %d; j += 32)\n        gr[j] = dl * (expf(yr[j] - m) / s - %s);\n}\n", k, tg.s);
+        OUT("    for (int j = lane; j < %d; j += 32)\n        gr[j] = dl * (expf(yr[j] - m) / s - %s);\n}\n", k, tg);
         return;
     }
-    OUT("    int idx = blockIdx.x * blockDim.x + threadIdx.x;\n    if (idx >= %s * %d)\n        return;\n", rows.s, k);
+    OUT("    int idx = blockIdx.x * blockDim.x + threadIdx.x;\n    if (idx >= %s * %d)\n        return;\n", rows, k);
     OUT("    int r = idx / %d, j = idx %% %d;\n", k, k);
-    OUT("    const float dl = %s / %s; /* dL/n */\n", dls.s, ys.d[0] == DIM_B ? "(float)n" : emit_lit(ys.d[0]).s);
-    if (nll)
-        OUT("    %s[idx] = -dl * %s;\n}\n", g, tg.s);
+    OUT("    const float dl = %s; /* dL/n */\n", L.dl_n.s);
+    if (n->op == OP_NLL_GRAD)
+        OUT("    %s[idx] = -dl * %s;\n}\n", g, tg);
     else
-        OUT("    %s[idx] = dl * (1.0f / (1.0f + expf(-%s[idx])) - %s);\n}\n", g, e->name[n->in[0]], tg.s);
+        OUT("    %s[idx] = dl * (1.0f / (1.0f + expf(-%s[idx])) - %s);\n}\n", g, e->name[n->in[0]], tg);
 }
 
 static void launch_loss_grad(Cu *e, int id)
 {
-    const Node *n = nd(e, id);
-    int nll = n->op == OP_NLL_GRAD;
-    Shape ys = nll ? n->to : nd(e, n->in[0])->shape;
+    LossRows L = emit_loss_rows(&e->env, id);
     Params a;
     data_params(e, id, &a);
-    Str rows = emit_ext(ys.d[0]);
-    if (n->op == OP_SOFTMAX_CE_GRAD) {
-        launch_rows(e, id, rows.s);
-        return;
-    }
-    launch_grid(e, id, product(rows.s, ys.d[1]), &a);
+    if (nd(e, id)->op == OP_SOFTMAX_CE_GRAD)
+        launch_rows(e, id, L.rows.s);
+    else
+        launch_grid(e, id, product(L.rows.s, L.k), &a);
 }
 
 /* ---- dropout masks: the C program's draws, each thread jumping to its own ---------- */
@@ -952,7 +822,7 @@ static void emit_launch(Cu *e, int id)
     case K_LOSS_GRAD: launch_loss_grad(e, id); break;
     case K_DROPMASK: launch_dropmask(e, id); break;
     case K_GRAD_NORM:
-        e->uses_norm = 1;
+        e->cu->uses_norm = 1;
         OUT("    nnrt_cuda_grad_norm(s, grads, %zu, scratch, %s);  /* one pass over the contiguous gradient block */\n",
             e->p->grad_bytes / 4, use(e, id));
         break;
@@ -962,44 +832,30 @@ static void emit_launch(Cu *e, int id)
 }
 
 /* ---- the file ----------------------------------------------------------------------- */
-static void header(Cu *e, int argc, char **argv)
+static void cu_intro(Cu *e, const char *file)
 {
-    char src[512];
-    snprintf(src, sizeof src, "%s.cu", e->g->model);
-    const char *file = e->o->source ? e->o->source : src;
     OUT("/* %s: a CUDA training program for the model '%s' (%s).\n", file, e->g->model, e->o->path);
-    OUT(" * Generated by nnc %s; do not edit, edit the model and run nnc again:\n *   nnc", NNC_VERSION);
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *slash = strrchr(arg, '/');
-        OUT(" %s", strcmp(argv[i - 1], "-o") == 0 && slash ? slash + 1 : arg);
+}
+
+/* The build line after the command; the device memory after the plan. */
+static void cu_notes(Cu *e, const char *file, int after_plan)
+{
+    if (!after_plan) {
+        OUT(" * Build: nvcc -O2 -arch=sm_90 %s $(nnc --cflags --target cuda) $(nnc --libs --target cuda)\n", file);
+        return;
     }
-    OUT("\n * Build: nvcc -O2 -arch=sm_90 %s $(nnc --cflags --target cuda) $(nnc --libs --target cuda)\n *\n",
-        file);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (m) {
-        plan_dump(m, e->p);
-        fclose(m);
-        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-            OUT(" * %s\n", line);
-        free(buf);
-    }
-    OUT(" *\n * Device memory: one cudaMalloc of %zu bytes\n", e->mem_bytes);
-    OUT(" *   params %zu B | state %zu B | grads %zu B | batch %zu B | arena %zu B | scratch %d B\n", e->params_bytes,
-        e->state_bytes, e->p->grad_bytes, e->batch_bytes, e->p->arena_bytes, SCRATCH_BYTES);
+    OUT(" *\n * Device memory: one cudaMalloc of %zu bytes\n", e->cu->mem_bytes);
+    OUT(" *   params %zu B | state %zu B | grads %zu B | batch %zu B | arena %zu B | scratch %d B\n",
+        e->cu->params_bytes, e->cu->state_bytes, e->p->grad_bytes, e->cu->batch_bytes, e->p->arena_bytes, SCRATCH_BYTES);
     OUT(" * The arena and the gradient block keep the plan's offsets.  The data sets,\n");
     OUT(" * the epoch's permutation and the step losses belong to the runtime\n");
     OUT(" * (runtime/cuda/nnrt_cuda.cu), which captures one training step as a CUDA\n");
-    OUT(" * graph and replays it.\n *\n");
-    OUT(" * Dimensions:\n *   B = %d   rows of a batch, the size every buffer is planned for\n", e->g->batch);
-    OUT(" *   n        rows of the batch at hand (n <= B: the last batch may be smaller)\n");
-    for (int i = 0; i < e->g->consts.len; i++) {
-        const ConstDef *c = e->g->consts.items[i];
-        if (!c->str) /* a string const is a path, not a dimension */
-            OUT(" *   %-8s %g (const, line %d)\n", c->name, c->value, c->loc.line);
-    }
-    OUT(" * Shapes are written [rows, columns]; every tensor is row-major float.\n */\n");
+    OUT(" * graph and replays it.\n");
+}
+
+/* After the header: the includes, B, the forward modes, the launch configurations. */
+static void includes(Cu *e)
+{
     OUT("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"nnrt_cuda.h\"\n\n");
     OUT("#define B %d\n", e->g->batch);
     OUT("enum { TRAIN = NNRT_TRAIN, EVAL = NNRT_EVAL, TRAIN_SAME_MASK = NNRT_TRAIN_SAME_MASK, PREDICT = NNRT_CUDA_PREDICT };\n");
@@ -1016,41 +872,41 @@ static void header(Cu *e, int argc, char **argv)
 static void layout(Cu *e, Arena *a)
 {
     const Graph *g = e->g;
-    e->pos = arena_alloc(a, (size_t)g->n * sizeof *e->pos);
+    e->cu->pos = arena_alloc(a, (size_t)g->n * sizeof *e->cu->pos);
     for (int i = 0; i < g->n; i++) {
         size_t *region = NULL;
         switch (e->p->buf[i].cls) {
-        case SC_PARAM: region = &e->params_bytes; break;
-        case SC_STATE: region = &e->state_bytes; break;
-        case SC_BATCH: region = &e->batch_bytes; break;
+        case SC_PARAM: region = &e->cu->params_bytes; break;
+        case SC_STATE: region = &e->cu->state_bytes; break;
+        case SC_BATCH: region = &e->cu->batch_bytes; break;
         default: continue;
         }
-        e->pos[i] = *region;
+        e->cu->pos[i] = *region;
         *region += align_up(e->p->buf[i].bytes, PLAN_ALIGN);
     }
-    e->mem_params = 0;
-    e->mem_state = align_up(e->params_bytes, 256);
-    e->mem_grads = e->mem_state + align_up(e->state_bytes, 256);
-    e->mem_batch = e->mem_grads + align_up(e->p->grad_bytes, 256);
-    e->mem_arena = e->mem_batch + align_up(e->batch_bytes, 256);
-    e->mem_scratch = e->mem_arena + align_up(e->p->arena_bytes, 256);
-    e->mem_bytes = e->mem_scratch + SCRATCH_BYTES;
+    e->cu->mem_params = 0;
+    e->cu->mem_state = align_up(e->cu->params_bytes, 256);
+    e->cu->mem_grads = e->cu->mem_state + align_up(e->cu->state_bytes, 256);
+    e->cu->mem_batch = e->cu->mem_grads + align_up(e->p->grad_bytes, 256);
+    e->cu->mem_arena = e->cu->mem_batch + align_up(e->cu->batch_bytes, 256);
+    e->cu->mem_scratch = e->cu->mem_arena + align_up(e->p->arena_bytes, 256);
+    e->cu->mem_bytes = e->cu->mem_scratch + SCRATCH_BYTES;
 }
 
 static void decl_layout(Cu *e)
 {
     OUT("\n/* ---- device memory: one allocation, regions at these byte offsets ---- */\n");
     OUT("enum : size_t {\n");
-    OUT("    MEM_PARAMS = %zu,   /* %zu B */\n", e->mem_params, e->params_bytes);
-    OUT("    MEM_STATE = %zu,    /* %zu B */\n", e->mem_state, e->state_bytes);
-    OUT("    MEM_GRADS = %zu,    /* %zu B, the plan's gradient block */\n", e->mem_grads, e->p->grad_bytes);
-    OUT("    MEM_BATCH = %zu,    /* %zu B, inputs and labels */\n", e->mem_batch, e->batch_bytes);
-    OUT("    MEM_ARENA = %zu,    /* %zu B, the plan's arena */\n", e->mem_arena, e->p->arena_bytes);
-    OUT("    MEM_SCRATCH = %zu,  /* %d B, partial sums of the gradient norm */\n", e->mem_scratch, SCRATCH_BYTES);
-    OUT("    MEM_BYTES = %zu\n};\n", e->mem_bytes);
+    OUT("    MEM_PARAMS = %zu,   /* %zu B */\n", e->cu->mem_params, e->cu->params_bytes);
+    OUT("    MEM_STATE = %zu,    /* %zu B */\n", e->cu->mem_state, e->cu->state_bytes);
+    OUT("    MEM_GRADS = %zu,    /* %zu B, the plan's gradient block */\n", e->cu->mem_grads, e->p->grad_bytes);
+    OUT("    MEM_BATCH = %zu,    /* %zu B, inputs and labels */\n", e->cu->mem_batch, e->cu->batch_bytes);
+    OUT("    MEM_ARENA = %zu,    /* %zu B, the plan's arena */\n", e->cu->mem_arena, e->p->arena_bytes);
+    OUT("    MEM_SCRATCH = %zu,  /* %d B, partial sums of the gradient norm */\n", e->cu->mem_scratch, SCRATCH_BYTES);
+    OUT("    MEM_BYTES = %zu\n};\n", e->cu->mem_bytes);
     OUT("\n/* ---- host mirrors: init, checkpoints and --gradcheck read and write these ---- */\n");
-    OUT("static float host_params[%zu];\n", e->params_bytes / 4 ? e->params_bytes / 4 : 1);
-    OUT("static float host_state[%zu];\n", e->state_bytes / 4 ? e->state_bytes / 4 : 1);
+    OUT("static float host_params[%zu];\n", e->cu->params_bytes / 4 ? e->cu->params_bytes / 4 : 1);
+    OUT("static float host_state[%zu];\n", e->cu->state_bytes / 4 ? e->cu->state_bytes / 4 : 1);
     OUT("static float host_grads[%zu];\n", e->p->grad_bytes / 4 ? e->p->grad_bytes / 4 : 1);
 }
 
@@ -1070,17 +926,7 @@ static const char *region_of(StorageClass c)
 static size_t offset_of(const Cu *e, int id)
 {
     StorageClass c = e->p->buf[id].cls;
-    return c == SC_GRAD || c == SC_ARENA ? e->p->buf[id].offset : e->pos[id];
-}
-
-static void decl_comment(Cu *e, int id, const char *where)
-{
-    const Node *n = nd(e, id);
-    char b[64];
-    OUT("  /* %s, %s", shape_str(n->shape, b, sizeof b), where);
-    if (n->loc.line)
-        OUT(", line %d", n->loc.line);
-    OUT(" */\n");
+    return c == SC_GRAD || c == SC_ARENA ? e->p->buf[id].offset : e->cu->pos[id];
 }
 
 static void decl_pointers(Cu *e)
@@ -1088,7 +934,7 @@ static void decl_pointers(Cu *e)
     OUT("\n/* ---- device pointers into the one allocation, set by bind() ---- */\n");
     for (int i = 0; i < e->g->n; i++) {
         StorageClass c = e->p->buf[i].cls;
-        if (c == SC_NONE || !e->used[i])
+        if (c == SC_NONE || !e->cu->used[i])
             continue;
         char where[96];
         if (c == SC_ALIAS)
@@ -1098,9 +944,9 @@ static void decl_pointers(Cu *e)
         else
             snprintf(where, sizeof where, "%s + %zu", region_of(c), offset_of(e, i));
         OUT("static %s%s *%s;", c == SC_CONST ? "const " : "", ctype(e, i), e->name[i]);
-        decl_comment(e, i, where);
+        emit_decl_comment(e, i, where);
     }
-    if (e->uses_norm)
+    if (e->cu->uses_norm)
         OUT("static float *grads;           /* the gradient block, MEM_GRADS */\n"
             "static double *scratch;        /* MEM_SCRATCH */\n");
     OUT("static NnrtCudaCtl *ctl;       /* lr, step, cursors, the dropout stream */\n");
@@ -1112,16 +958,11 @@ static void decl_consts(Cu *e)
 {
     int any = 0;
     for (int i = 0; i < e->g->n; i++) {
-        if (e->p->buf[i].cls != SC_CONST || !e->used[i])
+        if (e->p->buf[i].cls != SC_CONST || !e->cu->used[i])
             continue;
         if (!any++)
             OUT("\n/* ---- constant tensors, in device memory ---- */\nnamespace consts {\n");
-        const Node *n = nd(e, i);
-        long cnt = shape_numel(n->shape, e->g->batch);
-        OUT("__device__ %s %s[%ld] = {", ctype(e, i), e->name[i], cnt);
-        for (long k = 0; k < cnt; k++)
-            OUT("%s%s", k ? ", " : "", n->dtype == DT_I32 ? emit_ext((int)n->data[k]).s : emit_lit(n->data[k]).s);
-        OUT("};\n");
+        emit_const_array(e, i, "__device__");
     }
     if (any)
         OUT("} /* namespace consts */\n");
@@ -1133,7 +974,7 @@ static void fn_bind(Cu *e)
     OUT("static void bind(char *mem, NnrtCudaCtl *control, cublasHandle_t handle)\n{\n");
     for (int i = 0; i < e->g->n; i++) {
         StorageClass c = e->p->buf[i].cls;
-        if (!e->used[i])
+        if (!e->cu->used[i])
             continue;
         if (region_of(c))
             OUT("    %s = (%s *)(mem + %s + %zu);\n", e->name[i], ctype(e, i), region_of(c), offset_of(e, i));
@@ -1141,9 +982,9 @@ static void fn_bind(Cu *e)
             OUT("    NNRT_CUDA_CHECK(cudaGetSymbolAddress((void **)&%s, consts::%s));\n", e->name[i], e->name[i]);
     }
     for (int i = 0; i < e->g->n; i++) /* views, after what they view */
-        if (e->p->buf[i].cls == SC_ALIAS && e->used[i])
+        if (e->p->buf[i].cls == SC_ALIAS && e->cu->used[i])
             OUT("    %s = (%s *)%s;\n", e->name[i], ctype(e, i), e->name[e->p->buf[i].root]);
-    if (e->uses_norm)
+    if (e->cu->uses_norm)
         OUT("    grads = (float *)(mem + MEM_GRADS);\n    scratch = (double *)(mem + MEM_SCRATCH);\n");
     OUT("    ctl = control;\n    cublas = handle;\n}\n");
 }
@@ -1159,13 +1000,11 @@ static void emit_kernels(Cu *e)
         if (!own_kernel(e, id))
             continue;
         OUT("\n");
-        formula(e, id, "", 1);
+        emit_formula(e, id, "", 1);
         for (int k = 0; k < nd(e, id)->n_in; k++)
             if (e->fu.fused[nd(e, id)->in[k]]) {
-                OUT("/*   with ");
-                char f[512];
-                graph_formula(e->g, nd(e, id)->in[k], f, sizeof f);
-                OUT("%s inline */\n", f);
+                char f[640];
+                OUT("/*   with %s inline */\n", emit_shaped_formula(e->g, nd(e, id)->in[k], f, sizeof f));
             }
         emit_kernel(e, id);
     }
@@ -1195,44 +1034,32 @@ static void emit_metric_launch(Cu *e, int id)
     OUT(", n);\n        NNRT_CUDA_LAUNCHED(\"%s\");\n    }\n", e->name[id]);
 }
 
-static void emit_steps(Cu *e, int from, int to)
+/* One step of a pass: its kernel's launch (an accuracy only in EVAL). */
+static void cu_step(Cu *e, int id)
 {
-    e->last_line = 0;
-    for (int s = from; s < to; s++) {
-        int id = e->p->order[s];
-        if (kind_of(e, id) == K_NONE)
-            continue;
-        source_line(e, nd(e, id)->loc.line);
-        formula(e, id, "    ", 0);
-        if (e->fu.fused[id])
-            OUT("    /*   (computed inside the next kernel, never stored) */\n");
-        else if (emit_is_epilogue(&e->env, id))
-            OUT("    /*   (summed inside the kernel above) */\n");
-        else if (unread_metric(e, id))
-            emit_metric_launch(e, id);
-        else
-            emit_launch(e, id);
-        if (id == e->g->output && from == 0)
-            OUT("    if (mode == PREDICT)  /* %s is the output: predict stops here */\n        return;\n", e->name[id]);
-    }
+    if (unread_metric(e, id))
+        emit_metric_launch(e, id);
+    else
+        emit_launch(e, id);
 }
+
+static int cu_has_code(const Cu *e, int id) { return kind_of(e, id) != K_NONE; }
 
 static void fn_passes(Cu *e)
 {
-    OUT("\n/* forward: the mean loss of the n rows in the batch buffers into %s.\n", e->name[e->g->loss]);
-    OUT(" * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */\n");
-    OUT("static void forward(cudaStream_t s, int n, int mode)\n{\n");
-    emit_steps(e, 0, e->p->fwd_end);
-    OUT("    (void)mode;\n}\n");
-    OUT("\n/* backward: the gradient of the loss, from the loss back to every param,\n");
-    OUT(" * in reverse order of the forward pass. */\nstatic void backward(cudaStream_t s, int n)\n{\n    (void)s;\n    (void)n;\n");
-    emit_steps(e, e->p->fwd_end, e->p->bwd_end);
-    OUT("}\n");
-    static const char *const names[] = {"sgd", "momentum", "adagrad", "adadelta", "adam"};
-    OUT("\n/* update: one %s step over every trainable param (lr and step from ctl). */\n", names[e->g->train.opt]);
-    OUT("static void update(cudaStream_t s)\n{\n    (void)s;\n");
-    emit_steps(e, e->p->bwd_end, e->p->n_steps);
-    OUT("}\n");
+#define S "s|GRID|WARPS|BLOCKS|LOSS_BLOCK|COLS" /* the launch configurations name the stream */
+    static const char *const fwd[] = {S, "n", "mode", NULL}, *const bwd[] = {S, "n", NULL}, *const upd[] = {S, NULL};
+#undef S
+    char comment[200];
+    snprintf(comment, sizeof comment, "/* forward: the mean loss of the n rows in the batch buffers into %s.\n"
+             " * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */", e->name[e->g->loss]);
+    emit_pass(e, comment, "static void forward(cudaStream_t s, int n, int mode)", fwd, NULL, 0, e->p->fwd_end, "");
+    emit_pass(e, "/* backward: the gradient of the loss, from the loss back to every param,\n"
+                 " * in reverse order of the forward pass. */",
+              "static void backward(cudaStream_t s, int n)", bwd, NULL, e->p->fwd_end, e->p->bwd_end, "");
+    snprintf(comment, sizeof comment, "/* update: one %s step over every trainable param (lr and step from ctl). */",
+             emit_opt_name(e->g));
+    emit_pass(e, comment, "static void update(cudaStream_t s)", upd, NULL, e->p->bwd_end, e->p->n_steps, "");
 }
 
 /* init: the C program's init, into the host mirrors (the same RNG calls in the same order). */
@@ -1240,152 +1067,98 @@ static void fn_init(Cu *e)
 {
     OUT("\n/* init: params to their initial values in the host mirrors (the C program's\n");
     OUT(" * numbers: the same calls in the same order), optimizer state to zero. */\n");
-    OUT("static void init(uint64_t seed)\n{\n    NnrtRng r;\n    nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);\n");
-    for (int i = 0; i < e->g->n; i++) {
-        const Node *n = nd(e, i);
-        char b[96];
-        if (n->op == OP_STATE) {
-            OUT("    memset(host_state + %zu, 0, %zu);  /* %s */\n", e->pos[i] / 4, e->p->buf[i].bytes, n->name);
-            continue;
-        }
-        if (n->op != OP_PARAM)
-            continue;
-        Str cnt = emit_numel(n->shape), c0 = emit_lit(n->c[0]), c1 = emit_lit(n->c[1]);
-        size_t at = e->pos[i] / 4;
-        switch (n->init) {
-        case INIT_ZEROS: case INIT_ONES: case INIT_CONST: {
-            Str v = n->init == INIT_ZEROS ? emit_lit(0) : n->init == INIT_ONES ? emit_lit(1) : c0;
-            OUT("    nnrt_init_fill(host_params + %zu, %s, %s);", at, cnt.s, v.s);
-            break;
-        }
-        case INIT_UNIFORM: OUT("    nnrt_init_uniform(host_params + %zu, %s, %s, %s, &r);", at, cnt.s, c0.s, c1.s); break;
-        case INIT_RANDN: case INIT_GLOROT: case INIT_HE:
-            OUT("    nnrt_init_normal(host_params + %zu, %s, %s, &r);", at, cnt.s, c0.s);
-            break;
-        }
-        OUT("  /* %s = %s */\n", n->name, emit_init_text(n, b, sizeof b));
-    }
-    OUT("}\n");
+    emit_init(e, NULL);
 }
 
-static void tensor_entry(Cu *e, int id, int gi)
+/* ---- main's hooks: the host mirrors, the batch rows, NnrtCudaModel ---------- */
+static void cu_addr(const Cu *e, int id, char *buf, size_t len)
 {
-    const Node *n = nd(e, id);
-    char grad[64] = "NULL";
-    if (gi >= 0)
-        snprintf(grad, sizeof grad, "host_grads + %zu", e->p->buf[gi].offset / 4);
-    OUT("    {\"%s\", host_%s + %zu, %s, %d, {", n->name, n->op == OP_PARAM ? "params" : "state", e->pos[id] / 4, grad,
-        n->shape.rank);
-    for (int k = 0; k < n->shape.rank; k++)
-        OUT("%s%d", k ? ", " : "", n->shape.d[k]);
-    OUT("%s}, %ld},\n", n->shape.rank ? "" : "0", shape_numel(n->shape, e->g->batch));
+    StorageClass c = e->p->buf[id].cls;
+    if (c == SC_GRAD)
+        snprintf(buf, len, "host_grads + %zu", e->p->buf[id].offset / 4);
+    else
+        snprintf(buf, len, "host_%s + %zu", c == SC_PARAM ? "params" : "state", e->cu->pos[id] / 4);
 }
 
-static void tensor_tables(Cu *e, int *n_params, int *n_state)
+static void cu_main_decls(Cu *e)
 {
-    const Graph *g = e->g;
-    *n_params = *n_state = 0;
-    OUT("\n/* ---- the tensors the runtime saves, loads and checks (over the host mirrors) ---- */\n");
-    OUT("static NnrtTensor tensor_params[] = {  /* name, data, grad, rank, shape, numel */\n");
-    for (int i = 0; i < g->n; i++)
-        if (nd(e, i)->op == OP_PARAM) {
-            int gi = g->grad && i < g->n_forward ? g->grad[i] : -1;
-            tensor_entry(e, i, gi >= 0 && e->p->buf[gi].cls == SC_GRAD && !nd(e, i)->frozen ? gi : -1);
-            ++*n_params;
-        }
-    OUT("};\n");
-    for (int i = 0; i < g->n; i++)
-        *n_state += nd(e, i)->op == OP_STATE;
-    if (!*n_state) {
-        OUT("static NnrtTensor tensor_state[1];  /* this optimizer keeps no state */\n");
-        return;
-    }
-    OUT("static NnrtTensor tensor_state[] = {\n");
-    for (int i = 0; i < g->n; i++)
-        if (nd(e, i)->op == OP_STATE)
-            tensor_entry(e, i, -1);
-    OUT("};\n");
-}
-
-static Str dims_c(Shape s)
-{
-    Str r;
-    r.s[0] = '\0';
-    for (int i = 0; i < s.rank; i++) {
-        char ext[16];
-        size_t u = strlen(r.s);
-        ext_text(ext, sizeof ext, s.d[i], "B");
-        snprintf(r.s + u, sizeof r.s - u, "%s%s", i ? " * " : "", ext);
-    }
-    if (!s.rank)
-        snprintf(r.s, sizeof r.s, "1");
-    return r;
-}
-
-static void fn_main(Cu *e)
-{
-    const Graph *g = e->g;
-    int x = emit_leaf(g, OP_INPUT), t = emit_leaf(g, OP_LABEL), n_params, n_state;
-    tensor_tables(e, &n_params, &n_state);
-    emit_table_arrays(e->out, g);
+    int x = emit_leaf(e->g, OP_INPUT), t = emit_leaf(e->g, OP_LABEL);
     OUT("/* host batch rows: the runtime gathers into these for --gradcheck and predict */\n");
-    OUT("static float x_buf[%s];\nstatic %s t_buf[%s];\nstatic float y_buf[%s];\n", dims_c(nd(e, x)->shape).s,
-        ctype(e, t), dims_c(nd(e, t)->shape).s, dims_c(nd(e, g->output)->shape).s);
+    OUT("static float x_buf[%s];\nstatic %s t_buf[%s];\nstatic float y_buf[%s];\n", emit_dims(nd(e, x)->shape).s,
+        ctype(e, t), emit_dims(nd(e, t)->shape).s, emit_dims(nd(e, e->g->output)->shape).s);
     OUT("\nstatic void host_bind(NnrtCudaModel *cm, char *mem, NnrtCudaCtl *c, cublasHandle_t h)\n{\n");
     OUT("    model::bind(mem, c, h);\n    cm->x = model::%s;\n    cm->t = model::%s;\n", e->name[x], e->name[t]);
-    OUT("    cm->loss = model::%s;\n    cm->output = model::%s;\n}\n", e->name[g->loss], e->name[g->output]);
-    OUT("\nint main(int argc, char **argv)\n{\n    NnrtModel m;\n    memset(&m, 0, sizeof m);\n");
-    emit_model_fields(e->out, g);
-    OUT("    m.params = tensor_params;\n    m.n_params = %d;\n    m.state = tensor_state;\n    m.n_state = %d;\n", n_params,
-        n_state);
-    OUT("    m.x_buf = x_buf;\n    m.t_buf = t_buf;\n    m.y_buf = y_buf;\n");
+    OUT("    cm->loss = model::%s;\n    cm->output = model::%s;\n}\n", e->name[e->g->loss], e->name[e->g->output]);
+}
+
+static void cu_main_tail(Cu *e)
+{
+    int x = emit_leaf(e->g, OP_INPUT), t = emit_leaf(e->g, OP_LABEL);
     OUT("\n    NnrtCudaModel cm;\n    memset(&cm, 0, sizeof cm);\n    cm.m = &m;\n    cm.mem_bytes = MEM_BYTES;\n");
-    OUT("    cm.params_off = MEM_PARAMS;\n    cm.params_bytes = %zu;\n", e->params_bytes);
-    OUT("    cm.state_off = MEM_STATE;\n    cm.state_bytes = %zu;\n", e->state_bytes);
+    OUT("    cm.params_off = MEM_PARAMS;\n    cm.params_bytes = %zu;\n", e->cu->params_bytes);
+    OUT("    cm.state_off = MEM_STATE;\n    cm.state_bytes = %zu;\n", e->cu->state_bytes);
     OUT("    cm.grads_off = MEM_GRADS;\n    cm.grads_bytes = %zu;\n", e->p->grad_bytes);
     OUT("    cm.host_params = host_params;\n    cm.host_state = host_state;\n    cm.host_grads = host_grads;\n");
     OUT("    cm.x_bytes_per_row = %ld;\n    cm.t_bytes_per_row = %ld;\n", shape_row_numel(nd(e, x)->shape) * 4,
         shape_row_numel(nd(e, t)->shape) * 4);
     OUT("    cm.bind = host_bind;\n    cm.init = model::init;\n    cm.forward = model::forward;\n");
     OUT("    cm.backward = model::backward;\n    cm.update = model::update;\n");
-    OUT("    return nnrt_cuda_main(&cm, argc, argv);\n}\n");
+    OUT("    return nnrt_cuda_main(&cm, argc, argv);\n");
 }
 
-void emit_cuda(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int argc, char **argv)
+/* The device memory map, before any code is written. */
+static void cu_prepare(Cu *e)
 {
-    Arena a;
-    arena_init(&a);
-    Cu em = {.out = out, .g = g, .p = p, .o = o}, *e = &em;
-    e->name = cuda_names(g, &a);
-    e->used = arena_alloc(&a, (size_t)g->n);
-    emit_fusion(&e->fu, g, p, &a);
-    e->env = (ExprEnv){g, p, e->name, &e->fu};
-    layout(e, &a);
-    /* the kernels and passes first, into memory: they decide which pointers exist */
-    char *body = NULL;
-    size_t len = 0;
-    e->out = open_memstream(&body, &len);
-    NNC_ASSERT(e->out, "open_memstream failed");
+    e->cu = arena_alloc(e->a, sizeof *e->cu);
+    memset(e->cu, 0, sizeof *e->cu);
+    e->cu->used = arena_alloc(e->a, (size_t)e->g->n);
+    memset(e->cu->used, 0, (size_t)e->g->n);
+    layout(e, e->a);
+}
+
+static void cu_code(Cu *e)
+{
     emit_kernels(e);
     fn_passes(e);
     fn_init(e);
-    fclose(e->out);
-    e->out = out;
+}
+
+/* After the code: the pointers it reads are known, and main's. */
+static void cu_decls(Cu *e)
+{
+    const Graph *g = e->g;
     int leaves[4] = {emit_leaf(g, OP_INPUT), emit_leaf(g, OP_LABEL), g->loss, g->output};
     for (int k = 0; k < 4; k++)
-        e->used[leaves[k]] = 1; /* main hands these to the runtime */
+        e->cu->used[leaves[k]] = 1; /* main hands these to the runtime */
     for (int i = 0; i < g->n; i++) /* a view is set from what it views */
-        if (e->used[i] && p->buf[i].cls == SC_ALIAS)
-            e->used[p->buf[i].root] = 1;
-    header(e, argc, argv);
+        if (e->cu->used[i] && e->p->buf[i].cls == SC_ALIAS)
+            e->cu->used[e->p->buf[i].root] = 1;
+    includes(e);
     decl_layout(e);
     OUT("\nnamespace model {\n");
     decl_consts(e);
     decl_pointers(e);
     fn_bind(e);
-    fputs(body, out);
-    free(body);
+}
+
+static void cu_finish(Cu *e)
+{
     OUT("} /* namespace model */\n");
-    fn_main(e);
-    arena_free(&a);
+    emit_main(e);
+}
+
+static const EmitTarget cuda_target = {
+    .ext = "cu",
+    .reserved = cuda_reserved,
+    .n_reserved = sizeof cuda_reserved / sizeof *cuda_reserved,
+    .prepare = cu_prepare, .code = cu_code, .decls = cu_decls, .finish = cu_finish,
+    .intro = cu_intro, .notes = cu_notes,
+    .unit = "kernel", .step_rules = 0, /* the kernels carry the rules */
+    .stop = "return;", .has_code = cu_has_code, .step = cu_step,
+    .addr = cu_addr, .main_decls = cu_main_decls, .x_buf = "x_buf", .t_buf = "t_buf", .main_tail = cu_main_tail,
+};
+
+void emit_cuda(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o, int argc, char **argv)
+{
+    emit_program(out, g, p, o, &cuda_target, argc, argv);
 }

@@ -60,27 +60,26 @@ static float *const dy = arena + 20000;  /* [B, 10], line 12 */
 static float *const dh = arena + 10000;  /* [B, 100], line 11 */
 static float *const dh_add = arena + 0;  /* [B, 100], line 10 */
 
-static NnrtRng rng; /* dropout masks */
-
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 10: h    = dense(x, 100, act=relu, init=he); */
-    /* h_matmul = x · h.W */
+    /* h_matmul[n,100] = x[n,784] · h.W[784,100] */
     nnrt_sgemm(0, 0, n, 100, 784, 1.0f, x, 784, h_W, 100, 0.0f, h_matmul, 100);
-    /* h_add = h_matmul + h.b */
+    /* h_add[n,100] = h_matmul[n,100] + h.b[100] */
     /*   (computed inside the next loop, never stored) */
-    /* h = relu(h_add) */
+    /* h[n,100] = relu(h_add[n,100]) */
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < 100; j++)
-            h[i * 100 + j] = (h_matmul[i * 100 + j] + h_b[j]) > 0.0f ? (h_matmul[i * 100 + j] + h_b[j]) : 0.0f;
+        for (int j = 0; j < 100; j++) {
+            const float v0 = h_matmul[i * 100 + j] + h_b[j];
+            h[i * 100 + j] = v0 > 0.0f ? v0 : 0.0f;
+        }
 
     /* line 11: y    = dense(h, 10, init=he); */
-    /* y_matmul = h · y.W */
+    /* y_matmul[n,10] = h[n,100] · y.W[100,10] */
     nnrt_sgemm(0, 0, n, 10, 100, 1.0f, h, 100, y_W, 10, 0.0f, y_matmul, 10);
-    /* y = y_matmul + y.b */
+    /* y[n,10] = y_matmul[n,10] + y.b[10] */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             y[i * 10 + j] = y_matmul[i * 10 + j] + y_b[j];
@@ -88,7 +87,7 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 12: loss = softmax_cross_entropy(y, t); */
-    /* loss = softmax_cross_entropy(y, t) */
+    /* loss = softmax_cross_entropy(y[n,10], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -105,7 +104,7 @@ static float forward(int n, int mode)
     }
 
     /* line 13: acc  = accuracy(y, t); */
-    /* acc = accuracy(y, t) */
+    /* acc = accuracy(y[n,10], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -117,7 +116,6 @@ static float forward(int n, int mode)
         }
         acc_[0] = (float)total / (float)n;
     }
-    (void)mode;
     return loss[0];
 }
 
@@ -125,10 +123,8 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 12: loss = softmax_cross_entropy(y, t); */
-    /* dy = (softmax(y) - onehot(t)) / n
+    /* dy[n,10] = (softmax(y[n,10]) - onehot(t[n])) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -146,23 +142,23 @@ static void backward(int n)
     }
 
     /* line 11: y    = dense(h, 10, init=he); */
-    /* dy.b = Σ_rows dy
+    /* dy.b[10] = Σ_rows dy[n,10]
        y.b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
         dy_b[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             dy_b[j] += dy[i * 10 + j];
-    /* dh = dy · y.Wᵀ
+    /* dh[n,100] = dy[n,10] · y.W[100,10]ᵀ
        MatMul: transpose the other operand */
     nnrt_sgemm(0, 1, n, 100, 10, 1.0f, dy, 10, y_W, 10, 0.0f, dh, 100);
-    /* dy.W = hᵀ · dy
+    /* dy.W[100,10] = h[n,100]ᵀ · dy[n,10]
        MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 100, 10, n, 1.0f, h, 100, dy, 10, 0.0f, dy_W, 10);
     POISON(y_matmul, n * 10);
 
     /* line 10: h    = dense(x, 100, act=relu, init=he); */
-    /* dh_add = dh where h > 0, else 0
+    /* dh_add[n,100] = dh[n,100] where h[n,100] > 0, else 0
        ReLU: the gradient passes where the output is positive */
     for (int j = 0; j < 100; j++)
         dh_b[j] = 0.0f;
@@ -172,10 +168,10 @@ static void backward(int n)
             dh_b[j] += dh_add[i * 100 + j];  /* dh.b = Σ_rows dh_add, in the same loop */
         }
     POISON(dh, n * 100);
-    /* dh.b = Σ_rows dh_add
+    /* dh.b[100] = Σ_rows dh_add[n,100]
        h.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dh.W = xᵀ · dh_add
+    /* dh.W[784,100] = x[n,784]ᵀ · dh_add[n,100]
        MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 784, 100, n, 1.0f, x, 784, dh_add, 100, 0.0f, dh_W, 100);
     POISON(h_matmul, n * 100);
@@ -184,17 +180,16 @@ static void backward(int n)
 /* update: one sgd step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 10: h    = dense(x, 100, act=relu, init=he); */
-    /* h.W -= lr · dh.W
+    /* h.W[784,100] -= lr · dh.W[784,100]
        SGD: a step against the gradient */
     for (int i = 0; i < 78400; i++) {
         float gi = dh_W[i];
         h_W[i] -= lr * gi;
     }
-    /* h.b -= lr · dh.b
+    /* h.b[100] -= lr · dh.b[100]
        SGD: a step against the gradient */
     for (int i = 0; i < 100; i++) {
         float gi = dh_b[i];
@@ -202,13 +197,13 @@ static void update(float lr, long step)
     }
 
     /* line 11: y    = dense(h, 10, init=he); */
-    /* y.W -= lr · dy.W
+    /* y.W[100,10] -= lr · dy.W[100,10]
        SGD: a step against the gradient */
     for (int i = 0; i < 1000; i++) {
         float gi = dy_W[i];
         y_W[i] -= lr * gi;
     }
-    /* y.b -= lr · dy.b
+    /* y.b[10] -= lr · dy.b[10]
        SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = dy_b[i];
@@ -225,10 +220,22 @@ static void init(uint64_t seed)
     nnrt_init_fill(h_b, 100, 0.0f);  /* h.b = zeros */
     nnrt_init_normal(y_W, 1000, 0.141421356f, &r);  /* y.W = he: normal, std 0.141421 */
     nnrt_init_fill(y_b, 10, 0.0f);  /* y.b = zeros */
-    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 
-/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
+/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:
+ * NnrtModel.train_step); the mean loss of the rows before the update. */
+static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x, t);  /* gather: rows perm[start..start+n) of d, the batch */
+    float loss_value = forward(n, TRAIN);          /* forward: the mean loss */
+    if (!isfinite(loss_value))                     /* the runtime stops: the params stay as they were */
+        return loss_value;
+    backward(n);                                   /* backward: the gradient of every param */
+    update(lr, step);                              /* update: one sgd step */
+    return loss_value;
+}
+
+/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */
 static float model_forward(const float *x_in, const void *t_in, int n, int mode)
 {
     if (x_in != x)
@@ -246,6 +253,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
     memcpy(y_out, y, sizeof(float) * (n * 10));
 }
 
+/* ---- the tensors the runtime saves, loads and checks ---- */
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"h.W", h_W, dh_W, 2, {784, 100}, 78400},
     {"h.b", h_b, dh_b, 1, {100}, 100},
@@ -257,55 +265,60 @@ static float y_buf[B * 10];  /* predict's output rows */
 
 int main(int argc, char **argv)
 {
-    NnrtModel m;
-    memset(&m, 0, sizeof m);
-    m.name = "fashion_relu";
-    m.batch = B;
-    m.in_dim = 784;
-    m.label_kind = NNRT_LABEL_CLASS;
-    m.label_dim = 1;
-    m.out_dim = 10;
-    m.acc_kind = NNRT_ACC_ARGMAX;
-    m.acc_threshold = 0.5f;
-    m.classes = 10;
-    m.epochs = 5;
-    m.lr = 0.1f;
-    m.final_lr = 0.1f;
-    m.decay = NNRT_DECAY_NONE;
-    m.shuffle = 1;
-    m.drop_last = 0;
-    m.seed = 0;
-    m.log_every = 100;
-    m.eval_every = 1;
-    m.early_stopping = 0;
-    nnrt_source_init(&m.data);
-    m.data.kind = NNRT_SRC_IDX;
-    m.data.images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-    m.data.labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
-    m.data.scale = 0.00392156863f;
-    m.data.normalize = 1;
-    m.data.flatten = 1;
-    m.data.one_hot = 0;
-    nnrt_source_init(&m.test);
-    m.test.kind = NNRT_SRC_IDX;
-    m.test.images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-    m.test.labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-    m.test.scale = 0.00392156863f;
-    m.test.normalize = 1;
-    m.test.flatten = 1;
-    m.test.one_hot = 0;
-    m.params = params;
-    m.n_params = 4;
-    m.state = state;
-    m.n_state = 0;
-    m.init = init;
-    m.forward = model_forward;
-    m.backward = backward;
-    m.update = update;
-    m.predict = model_predict;
-    m.x_buf = x;
-    m.t_buf = t;
-    m.y_buf = y_buf;
-    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */
+    NnrtModel m = {
+        .name = "fashion_relu",
+        .batch = B,
+        .in_dim = 784,
+        .label_kind = NNRT_LABEL_CLASS,
+        .label_dim = 1,
+        .out_dim = 10,
+        .acc_kind = NNRT_ACC_ARGMAX,
+        .acc_threshold = 0.5f,
+        .classes = 10,
+        .epochs = 5,
+        .lr = 0.1f,
+        .final_lr = 0.1f,
+        .decay = NNRT_DECAY_NONE,
+        .shuffle = 1,
+        .drop_last = 0,
+        .seed = 0,
+        .log_every = 100,
+        .eval_every = 1,
+        .early_stopping = 0,
+        .data = {
+            .kind = NNRT_SRC_IDX,
+            .images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+            .labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 0.00392156863f,
+            .normalize = 1,
+            .flatten = 1,
+        },
+        .test = {
+            .kind = NNRT_SRC_IDX,
+            .images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+            .labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 0.00392156863f,
+            .normalize = 1,
+            .flatten = 1,
+        },
+        .params = params,
+        .n_params = 4,
+        .state = state,
+        .n_state = 0,
+        .init = init,
+        .forward = model_forward,
+        .backward = backward,
+        .update = update,
+        .predict = model_predict,
+        .train_step = train_step,
+        .blas_tune = nnrt_blas_tune,
+        .x_buf = x,
+        .t_buf = t,
+        .y_buf = y_buf,
+    };
     return nnrt_main(&m, argc, argv);
 }

@@ -60,25 +60,22 @@ static float *const dy = arena + 10016;  /* [B, 10], line 18 */
 static float *const dh = arena + 5008;  /* [B, 50], line 17 */
 static float *const dh_add = arena + 0;  /* [B, 50], line 16 */
 
-static NnrtRng rng; /* dropout masks */
-
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 16: h    = sigmoid(x @ W1 + b1); */
-    /* h_matmul = x · W1 */
+    /* h_matmul[n,50] = x[n,784] · W1[784,50] */
     nnrt_sgemm(0, 0, n, 50, 784, 1.0f, x, 784, W1, 50, 0.0f, h_matmul, 50);
-    /* h_add = h_matmul + b1 */
+    /* h_add[n,50] = h_matmul[n,50] + b1[50] */
     /*   (computed inside the next loop, never stored) */
-    /* h = σ(h_add) */
+    /* h[n,50] = σ(h_add[n,50]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 50; j++)
             h[i * 50 + j] = 1.0f / (1.0f + expf(-(h_matmul[i * 50 + j] + b1[j])));
 
     /* line 17: y    = h @ W2 + b2; */
-    /* y_matmul = h · W2 */
+    /* y_matmul[n,10] = h[n,50] · W2[50,10] */
     memset(y_matmul, 0, sizeof(float) * (n * 10));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 50; k++) {
@@ -86,7 +83,7 @@ static float forward(int n, int mode)
             for (int j = 0; j < 10; j++)
                 y_matmul[i * 10 + j] += a * W2[k * 10 + j];
         }
-    /* y = y_matmul + b2 */
+    /* y[n,10] = y_matmul[n,10] + b2[10] */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             y[i * 10 + j] = y_matmul[i * 10 + j] + b2[j];
@@ -94,7 +91,7 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 18: loss = softmax_cross_entropy(y, t); */
-    /* loss = softmax_cross_entropy(y, t) */
+    /* loss = softmax_cross_entropy(y[n,10], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -111,7 +108,7 @@ static float forward(int n, int mode)
     }
 
     /* line 19: acc  = accuracy(y, t); */
-    /* acc = accuracy(y, t) */
+    /* acc = accuracy(y[n,10], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -123,7 +120,6 @@ static float forward(int n, int mode)
         }
         acc_[0] = (float)total / (float)n;
     }
-    (void)mode;
     return loss[0];
 }
 
@@ -131,10 +127,8 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 18: loss = softmax_cross_entropy(y, t); */
-    /* dy = (softmax(y) - onehot(t)) / n
+    /* dy[n,10] = (softmax(y[n,10]) - onehot(t[n])) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -152,14 +146,14 @@ static void backward(int n)
     }
 
     /* line 17: y    = h @ W2 + b2; */
-    /* db2 = Σ_rows dy
+    /* db2[10] = Σ_rows dy[n,10]
        b2 was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
         db2[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             db2[j] += dy[i * 10 + j];
-    /* dh = dy · W2ᵀ
+    /* dh[n,50] = dy[n,10] · W2[50,10]ᵀ
        MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 50; j++) {
@@ -168,7 +162,7 @@ static void backward(int n)
                 s += dy[i * 10 + k] * W2[j * 10 + k];
             dh[i * 50 + j] = s;
         }
-    /* dW2 = hᵀ · dy
+    /* dW2[50,10] = h[n,50]ᵀ · dy[n,10]
        MatMul: transpose the other operand */
     memset(dW2, 0, sizeof(float) * (500));
     for (int k = 0; k < n; k++)
@@ -180,7 +174,7 @@ static void backward(int n)
     POISON(y_matmul, n * 10);
 
     /* line 16: h    = sigmoid(x @ W1 + b1); */
-    /* dh_add = dh · h · (1 - h)
+    /* dh_add[n,50] = dh[n,50] · h[n,50] · (1 - h)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 50; j++)
         db1[j] = 0.0f;
@@ -190,10 +184,10 @@ static void backward(int n)
             db1[j] += dh_add[i * 50 + j];  /* db1 = Σ_rows dh_add, in the same loop */
         }
     POISON(dh, n * 50);
-    /* db1 = Σ_rows dh_add
+    /* db1[50] = Σ_rows dh_add[n,50]
        b1 was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dW1 = xᵀ · dh_add
+    /* dW1[784,50] = x[n,784]ᵀ · dh_add[n,50]
        MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 784, 50, n, 1.0f, x, 784, dh_add, 50, 0.0f, dW1, 50);
     POISON(h_matmul, n * 50);
@@ -202,11 +196,10 @@ static void backward(int n)
 /* update: one sgd step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 11: param W1: [784, 50] = randn(std=0.01); */
-    /* W1 -= lr · dW1
+    /* W1[784,50] -= lr · dW1[784,50]
        SGD: a step against the gradient */
     for (int i = 0; i < 39200; i++) {
         float gi = dW1[i];
@@ -214,7 +207,7 @@ static void update(float lr, long step)
     }
 
     /* line 12: param b1: [50]      = zeros; */
-    /* b1 -= lr · db1
+    /* b1[50] -= lr · db1[50]
        SGD: a step against the gradient */
     for (int i = 0; i < 50; i++) {
         float gi = db1[i];
@@ -222,7 +215,7 @@ static void update(float lr, long step)
     }
 
     /* line 13: param W2: [50, 10]  = randn(std=0.01); */
-    /* W2 -= lr · dW2
+    /* W2[50,10] -= lr · dW2[50,10]
        SGD: a step against the gradient */
     for (int i = 0; i < 500; i++) {
         float gi = dW2[i];
@@ -230,7 +223,7 @@ static void update(float lr, long step)
     }
 
     /* line 14: param b2: [10]      = zeros; */
-    /* b2 -= lr · db2
+    /* b2[10] -= lr · db2[10]
        SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = db2[i];
@@ -247,10 +240,22 @@ static void init(uint64_t seed)
     nnrt_init_fill(b1, 50, 0.0f);  /* b1 = zeros */
     nnrt_init_normal(W2, 500, 0.01f, &r);  /* W2 = randn(std=0.01) */
     nnrt_init_fill(b2, 10, 0.0f);  /* b2 = zeros */
-    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 
-/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
+/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:
+ * NnrtModel.train_step); the mean loss of the rows before the update. */
+static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x, t);  /* gather: rows perm[start..start+n) of d, the batch */
+    float loss_value = forward(n, TRAIN);          /* forward: the mean loss */
+    if (!isfinite(loss_value))                     /* the runtime stops: the params stay as they were */
+        return loss_value;
+    backward(n);                                   /* backward: the gradient of every param */
+    update(lr, step);                              /* update: one sgd step */
+    return loss_value;
+}
+
+/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */
 static float model_forward(const float *x_in, const void *t_in, int n, int mode)
 {
     if (x_in != x)
@@ -268,6 +273,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
     memcpy(y_out, y, sizeof(float) * (n * 10));
 }
 
+/* ---- the tensors the runtime saves, loads and checks ---- */
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"W1", W1, dW1, 2, {784, 50}, 39200},
     {"b1", b1, db1, 1, {50}, 50},
@@ -279,55 +285,58 @@ static float y_buf[B * 10];  /* predict's output rows */
 
 int main(int argc, char **argv)
 {
-    NnrtModel m;
-    memset(&m, 0, sizeof m);
-    m.name = "mnist_sigmoid";
-    m.batch = B;
-    m.in_dim = 784;
-    m.label_kind = NNRT_LABEL_CLASS;
-    m.label_dim = 1;
-    m.out_dim = 10;
-    m.acc_kind = NNRT_ACC_ARGMAX;
-    m.acc_threshold = 0.5f;
-    m.classes = 10;
-    m.epochs = 17;
-    m.lr = 0.1f;
-    m.final_lr = 0.1f;
-    m.decay = NNRT_DECAY_NONE;
-    m.shuffle = 1;
-    m.drop_last = 0;
-    m.seed = 0;
-    m.log_every = 100;
-    m.eval_every = 1;
-    m.early_stopping = 0;
-    nnrt_source_init(&m.data);
-    m.data.kind = NNRT_SRC_IDX;
-    m.data.images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-    m.data.labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
-    m.data.scale = 0.00392156863f;
-    m.data.normalize = 0;
-    m.data.flatten = 1;
-    m.data.one_hot = 0;
-    nnrt_source_init(&m.test);
-    m.test.kind = NNRT_SRC_IDX;
-    m.test.images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-    m.test.labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-    m.test.scale = 0.00392156863f;
-    m.test.normalize = 0;
-    m.test.flatten = 1;
-    m.test.one_hot = 0;
-    m.params = params;
-    m.n_params = 4;
-    m.state = state;
-    m.n_state = 0;
-    m.init = init;
-    m.forward = model_forward;
-    m.backward = backward;
-    m.update = update;
-    m.predict = model_predict;
-    m.x_buf = x;
-    m.t_buf = t;
-    m.y_buf = y_buf;
-    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */
+    NnrtModel m = {
+        .name = "mnist_sigmoid",
+        .batch = B,
+        .in_dim = 784,
+        .label_kind = NNRT_LABEL_CLASS,
+        .label_dim = 1,
+        .out_dim = 10,
+        .acc_kind = NNRT_ACC_ARGMAX,
+        .acc_threshold = 0.5f,
+        .classes = 10,
+        .epochs = 17,
+        .lr = 0.1f,
+        .final_lr = 0.1f,
+        .decay = NNRT_DECAY_NONE,
+        .shuffle = 1,
+        .drop_last = 0,
+        .seed = 0,
+        .log_every = 100,
+        .eval_every = 1,
+        .early_stopping = 0,
+        .data = {
+            .kind = NNRT_SRC_IDX,
+            .images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+            .labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 0.00392156863f,
+            .flatten = 1,
+        },
+        .test = {
+            .kind = NNRT_SRC_IDX,
+            .images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+            .labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 0.00392156863f,
+            .flatten = 1,
+        },
+        .params = params,
+        .n_params = 4,
+        .state = state,
+        .n_state = 0,
+        .init = init,
+        .forward = model_forward,
+        .backward = backward,
+        .update = update,
+        .predict = model_predict,
+        .train_step = train_step,
+        .blas_tune = nnrt_blas_tune,
+        .x_buf = x,
+        .t_buf = t,
+        .y_buf = y_buf,
+    };
     return nnrt_main(&m, argc, argv);
 }

@@ -67,25 +67,22 @@ static float *const dy = arena + 5696;  /* [B, 10], line 15 */
 static float *const dh = arena + 2848;  /* [B, 89], line 14 */
 static float *const dh_add = arena + 0;  /* [B, 89], line 13 */
 
-static NnrtRng rng; /* dropout masks */
-
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 13: h    = dense(x, HIDDEN, act=tanh, init=glorot); */
-    /* h_matmul = x · h.W */
+    /* h_matmul[n,89] = x[n,784] · h.W[784,89] */
     nnrt_sgemm(0, 0, n, 89, 784, 1.0f, x, 784, h_W, 89, 0.0f, h_matmul, 89);
-    /* h_add = h_matmul + h.b */
+    /* h_add[n,89] = h_matmul[n,89] + h.b[89] */
     /*   (computed inside the next loop, never stored) */
-    /* h = tanh(h_add) */
+    /* h[n,89] = tanh(h_add[n,89]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 89; j++)
-            h[i * 89 + j] = tanhf((h_matmul[i * 89 + j] + h_b[j]));
+            h[i * 89 + j] = tanhf(h_matmul[i * 89 + j] + h_b[j]);
 
     /* line 14: y    = dense(h, 10, init=glorot); */
-    /* y_matmul = h · y.W */
+    /* y_matmul[n,10] = h[n,89] · y.W[89,10] */
     memset(y_matmul, 0, sizeof(float) * (n * 10));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 89; k++) {
@@ -93,7 +90,7 @@ static float forward(int n, int mode)
             for (int j = 0; j < 10; j++)
                 y_matmul[i * 10 + j] += a * y_W[k * 10 + j];
         }
-    /* y = y_matmul + y.b */
+    /* y[n,10] = y_matmul[n,10] + y.b[10] */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             y[i * 10 + j] = y_matmul[i * 10 + j] + y_b[j];
@@ -101,7 +98,7 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 15: loss = softmax_cross_entropy(y, t); */
-    /* loss = softmax_cross_entropy(y, t) */
+    /* loss = softmax_cross_entropy(y[n,10], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -118,7 +115,7 @@ static float forward(int n, int mode)
     }
 
     /* line 16: acc  = accuracy(y, t); */
-    /* acc = accuracy(y, t) */
+    /* acc = accuracy(y[n,10], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -130,7 +127,6 @@ static float forward(int n, int mode)
         }
         acc_[0] = (float)total / (float)n;
     }
-    (void)mode;
     return loss[0];
 }
 
@@ -138,10 +134,8 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 15: loss = softmax_cross_entropy(y, t); */
-    /* dy = (softmax(y) - onehot(t)) / n
+    /* dy[n,10] = (softmax(y[n,10]) - onehot(t[n])) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -159,14 +153,14 @@ static void backward(int n)
     }
 
     /* line 14: y    = dense(h, 10, init=glorot); */
-    /* dy.b = Σ_rows dy
+    /* dy.b[10] = Σ_rows dy[n,10]
        y.b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
         dy_b[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             dy_b[j] += dy[i * 10 + j];
-    /* dh = dy · y.Wᵀ
+    /* dh[n,89] = dy[n,10] · y.W[89,10]ᵀ
        MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 89; j++) {
@@ -175,7 +169,7 @@ static void backward(int n)
                 s += dy[i * 10 + k] * y_W[j * 10 + k];
             dh[i * 89 + j] = s;
         }
-    /* dy.W = hᵀ · dy
+    /* dy.W[89,10] = h[n,89]ᵀ · dy[n,10]
        MatMul: transpose the other operand */
     memset(dy_W, 0, sizeof(float) * (890));
     for (int k = 0; k < n; k++)
@@ -187,7 +181,7 @@ static void backward(int n)
     POISON(y_matmul, n * 10);
 
     /* line 13: h    = dense(x, HIDDEN, act=tanh, init=glorot); */
-    /* dh_add = dh · (1 - h²)
+    /* dh_add[n,89] = dh[n,89] · (1 - h[n,89]²)
        Tanh: dx = dy·(1-y²), y = tanh x */
     for (int j = 0; j < 89; j++)
         dh_b[j] = 0.0f;
@@ -197,10 +191,10 @@ static void backward(int n)
             dh_b[j] += dh_add[i * 89 + j];  /* dh.b = Σ_rows dh_add, in the same loop */
         }
     POISON(dh, n * 89);
-    /* dh.b = Σ_rows dh_add
+    /* dh.b[89] = Σ_rows dh_add[n,89]
        h.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dh.W = xᵀ · dh_add
+    /* dh.W[784,89] = x[n,784]ᵀ · dh_add[n,89]
        MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 784, 89, n, 1.0f, x, 784, dh_add, 89, 0.0f, dh_W, 89);
     POISON(h_matmul, n * 89);
@@ -209,18 +203,17 @@ static void backward(int n)
 /* update: one momentum step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 13: h    = dense(x, HIDDEN, act=tanh, init=glorot); */
-    /* opt.h.W.v = μ·opt.h.W.v - lr·dh.W;  h.W += opt.h.W.v
+    /* opt.h.W.v[784,89] = μ·opt.h.W.v - lr·dh.W[784,89];  h.W[784,89] += opt.h.W.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 69776; i++) {
         float gi = dh_W[i];
         opt_h_W_v[i] = 0.9f * opt_h_W_v[i] - lr * gi;
         h_W[i] += opt_h_W_v[i];
     }
-    /* opt.h.b.v = μ·opt.h.b.v - lr·dh.b;  h.b += opt.h.b.v
+    /* opt.h.b.v[89] = μ·opt.h.b.v - lr·dh.b[89];  h.b[89] += opt.h.b.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 89; i++) {
         float gi = dh_b[i];
@@ -229,14 +222,14 @@ static void update(float lr, long step)
     }
 
     /* line 14: y    = dense(h, 10, init=glorot); */
-    /* opt.y.W.v = μ·opt.y.W.v - lr·dy.W;  y.W += opt.y.W.v
+    /* opt.y.W.v[89,10] = μ·opt.y.W.v - lr·dy.W[89,10];  y.W[89,10] += opt.y.W.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 890; i++) {
         float gi = dy_W[i];
         opt_y_W_v[i] = 0.9f * opt_y_W_v[i] - lr * gi;
         y_W[i] += opt_y_W_v[i];
     }
-    /* opt.y.b.v = μ·opt.y.b.v - lr·dy.b;  y.b += opt.y.b.v
+    /* opt.y.b.v[10] = μ·opt.y.b.v - lr·dy.b[10];  y.b[10] += opt.y.b.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 10; i++) {
         float gi = dy_b[i];
@@ -254,14 +247,26 @@ static void init(uint64_t seed)
     nnrt_init_fill(h_b, 89, 0.0f);  /* h.b = zeros */
     nnrt_init_normal(y_W, 890, 0.142133811f, &r);  /* y.W = glorot: normal, std 0.142134 */
     nnrt_init_fill(y_b, 10, 0.0f);  /* y.b = zeros */
-    memset(opt_h_W_v, 0, sizeof opt_h_W_v);
-    memset(opt_h_b_v, 0, sizeof opt_h_b_v);
-    memset(opt_y_W_v, 0, sizeof opt_y_W_v);
-    memset(opt_y_b_v, 0, sizeof opt_y_b_v);
-    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
+    nnrt_init_fill(opt_h_W_v, 69776, 0.0f);  /* opt.h.W.v = zeros */
+    nnrt_init_fill(opt_h_b_v, 89, 0.0f);  /* opt.h.b.v = zeros */
+    nnrt_init_fill(opt_y_W_v, 890, 0.0f);  /* opt.y.W.v = zeros */
+    nnrt_init_fill(opt_y_b_v, 10, 0.0f);  /* opt.y.b.v = zeros */
 }
 
-/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
+/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:
+ * NnrtModel.train_step); the mean loss of the rows before the update. */
+static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x, t);  /* gather: rows perm[start..start+n) of d, the batch */
+    float loss_value = forward(n, TRAIN);          /* forward: the mean loss */
+    if (!isfinite(loss_value))                     /* the runtime stops: the params stay as they were */
+        return loss_value;
+    backward(n);                                   /* backward: the gradient of every param */
+    update(lr, step);                              /* update: one momentum step */
+    return loss_value;
+}
+
+/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */
 static float model_forward(const float *x_in, const void *t_in, int n, int mode)
 {
     if (x_in != x)
@@ -279,6 +284,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
     memcpy(y_out, y, sizeof(float) * (n * 10));
 }
 
+/* ---- the tensors the runtime saves, loads and checks ---- */
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"h.W", h_W, dh_W, 2, {784, 89}, 69776},
     {"h.b", h_b, dh_b, 1, {89}, 89},
@@ -295,55 +301,60 @@ static float y_buf[B * 10];  /* predict's output rows */
 
 int main(int argc, char **argv)
 {
-    NnrtModel m;
-    memset(&m, 0, sizeof m);
-    m.name = "mnist_tanh";
-    m.batch = B;
-    m.in_dim = 784;
-    m.label_kind = NNRT_LABEL_CLASS;
-    m.label_dim = 1;
-    m.out_dim = 10;
-    m.acc_kind = NNRT_ACC_ARGMAX;
-    m.acc_threshold = 0.5f;
-    m.classes = 10;
-    m.epochs = 30;
-    m.lr = 0.02f;
-    m.final_lr = 0.001f;
-    m.decay = NNRT_DECAY_LINEAR;
-    m.shuffle = 1;
-    m.drop_last = 0;
-    m.seed = 42;
-    m.log_every = 0;
-    m.eval_every = 1;
-    m.early_stopping = 1;
-    nnrt_source_init(&m.data);
-    m.data.kind = NNRT_SRC_IDX;
-    m.data.images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-    m.data.labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
-    m.data.scale = 0.00392156863f;
-    m.data.normalize = 1;
-    m.data.flatten = 1;
-    m.data.one_hot = 0;
-    nnrt_source_init(&m.test);
-    m.test.kind = NNRT_SRC_IDX;
-    m.test.images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-    m.test.labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-    m.test.scale = 0.00392156863f;
-    m.test.normalize = 1;
-    m.test.flatten = 1;
-    m.test.one_hot = 0;
-    m.params = params;
-    m.n_params = 4;
-    m.state = state;
-    m.n_state = 4;
-    m.init = init;
-    m.forward = model_forward;
-    m.backward = backward;
-    m.update = update;
-    m.predict = model_predict;
-    m.x_buf = x;
-    m.t_buf = t;
-    m.y_buf = y_buf;
-    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */
+    NnrtModel m = {
+        .name = "mnist_tanh",
+        .batch = B,
+        .in_dim = 784,
+        .label_kind = NNRT_LABEL_CLASS,
+        .label_dim = 1,
+        .out_dim = 10,
+        .acc_kind = NNRT_ACC_ARGMAX,
+        .acc_threshold = 0.5f,
+        .classes = 10,
+        .epochs = 30,
+        .lr = 0.02f,
+        .final_lr = 0.001f,
+        .decay = NNRT_DECAY_LINEAR,
+        .shuffle = 1,
+        .drop_last = 0,
+        .seed = 42,
+        .log_every = 0,
+        .eval_every = 1,
+        .early_stopping = 1,
+        .data = {
+            .kind = NNRT_SRC_IDX,
+            .images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+            .labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 0.00392156863f,
+            .normalize = 1,
+            .flatten = 1,
+        },
+        .test = {
+            .kind = NNRT_SRC_IDX,
+            .images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+            .labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 0.00392156863f,
+            .normalize = 1,
+            .flatten = 1,
+        },
+        .params = params,
+        .n_params = 4,
+        .state = state,
+        .n_state = 4,
+        .init = init,
+        .forward = model_forward,
+        .backward = backward,
+        .update = update,
+        .predict = model_predict,
+        .train_step = train_step,
+        .blas_tune = nnrt_blas_tune,
+        .x_buf = x,
+        .t_buf = t,
+        .y_buf = y_buf,
+    };
     return nnrt_main(&m, argc, argv);
 }

@@ -64,15 +64,12 @@ static float *const dloss_clip_1 = arena + 80;  /* [B, 1], line 14 */
 static float *const dp = arena + 80;  /* [B, 1], line 14 */
 static float *const dp_add = arena + 0;  /* [B, 1], line 13 */
 
-static NnrtRng rng; /* dropout masks */
-
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 13: p    = sigmoid(x @ W + b); */
-    /* p_matmul = x · W */
+    /* p_matmul[n,1] = x[n,2] · W[2,1] */
     memset(p_matmul, 0, sizeof(float) * (n));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++) {
@@ -80,9 +77,9 @@ static float forward(int n, int mode)
             for (int j = 0; j < 1; j++)
                 p_matmul[i * 1 + j] += a * W[k * 1 + j];
         }
-    /* p_add = p_matmul + b */
+    /* p_add[n,1] = p_matmul[n,1] + b[1] */
     /*   (computed inside the next loop, never stored) */
-    /* p = σ(p_add) */
+    /* p[n,1] = σ(p_add[n,1]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 1; j++)
             p[i] = 1.0f / (1.0f + expf(-(p_matmul[i] + b_[0])));
@@ -90,32 +87,32 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 14: loss = bce(p, t); */
-    /* loss_clip = clip(p, 1e-07, 0.9999999) */
+    /* loss_clip[n,1] = clip(p[n,1], 1e-07, 0.9999999) */
     for (int i = 0; i < n; i++)
         loss_clip[i] = fminf(fmaxf(p[i], 1e-07f), 0.9999999f);
-    /* loss_log = log(loss_clip) */
+    /* loss_log[n,1] = log(loss_clip[n,1]) */
     /*   (computed inside the next loop, never stored) */
-    /* loss_mul = t · loss_log */
+    /* loss_mul[n,1] = t[n,1] · loss_log[n,1] */
     for (int i = 0; i < n; i++)
         loss_mul[i] = t[i] * (logf(loss_clip[i]));
-    /* loss_sub = 1 - loss_clip */
+    /* loss_sub[n,1] = 1 - loss_clip[n,1] */
     for (int i = 0; i < n; i++)
         loss_sub[i] = 1.0f - loss_clip[i];
-    /* loss_log2 = log(loss_sub) */
+    /* loss_log2[n,1] = log(loss_sub[n,1]) */
     for (int i = 0; i < n; i++)
         loss_log2[i] = logf(loss_sub[i]);
-    /* loss_sub2 = 1 - t */
+    /* loss_sub2[n,1] = 1 - t[n,1] */
     for (int i = 0; i < n; i++)
         loss_sub2[i] = 1.0f - t[i];
-    /* loss_mul2 = loss_sub2 · loss_log2 */
+    /* loss_mul2[n,1] = loss_sub2[n,1] · loss_log2[n,1] */
     /*   (computed inside the next loop, never stored) */
-    /* loss_add = loss_mul + loss_mul2 */
+    /* loss_add[n,1] = loss_mul[n,1] + loss_mul2[n,1] */
     /*   (computed inside the next loop, never stored) */
-    /* loss_neg = -loss_add */
+    /* loss_neg[n,1] = -loss_add[n,1] */
     for (int i = 0; i < n; i++)
         loss_neg[i] = -(loss_mul[i] + (loss_sub2[i] * loss_log2[i]));
     POISON(loss_log2, n);
-    /* loss_sum = sum(loss_neg, axis=all) */
+    /* loss_sum = sum(loss_neg[n,1], axis=all) */
     for (int i = 0; i < 1; i++)
         loss_sum[i] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -125,7 +122,6 @@ static float forward(int n, int mode)
     /* loss = loss_sum / n */
     for (int i = 0; i < 1; i++)
         loss[i] = loss_sum[0] / (float)n;
-    (void)mode;
     return loss[0];
 }
 
@@ -133,44 +129,42 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 14: loss = bce(p, t); */
     /* dloss_sum = 1 / n
        Div: da = dy/b */
     for (int i = 0; i < 1; i++)
         dloss_sum[i] = 1.0f / (float)n;
-    /* dloss_neg = t21 repeated to [B, 1]
+    /* dloss_neg[n,1] = t21[1,1] repeated to [B, 1]
        Sum: dy repeated over the summed axes (Sum ↔ Repeat) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 1; j++)
             dloss_neg[i] = t21[0];
     POISON(dloss_sum, 1);
-    /* dloss_add = -dloss_neg
+    /* dloss_add[n,1] = -dloss_neg[n,1]
        Neg: dx = -dy */
     for (int i = 0; i < n; i++)
         dloss_add[i] = -dloss_neg[i];
-    /* dloss_log2 = dloss_add · loss_sub2
+    /* dloss_log2[n,1] = dloss_add[n,1] · loss_sub2[n,1]
        Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
-    /* dloss_sub = dloss_log2 / loss_sub
+    /* dloss_sub[n,1] = dloss_log2[n,1] / loss_sub[n,1]
        Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
-    /* dloss_clip_1 = -dloss_sub
+    /* dloss_clip_1[n,1] = -dloss_sub[n,1]
        Sub: d(a - b)/db = -1 */
     for (int i = 0; i < n; i++)
         dloss_clip_1[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
     POISON(loss_sub, n);
-    /* dloss_log = dloss_add · t
+    /* dloss_log[n,1] = dloss_add[n,1] · t[n,1]
        Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
-    /* dloss_clip_2 = dloss_log / loss_clip
+    /* dloss_clip_2[n,1] = dloss_log[n,1] / loss_clip[n,1]
        Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
-    /* dloss_clip = dloss_clip_1 + dloss_clip_2
+    /* dloss_clip[n,1] = dloss_clip_1[n,1] + dloss_clip_2[n,1]
        loss_clip is used twice: branch gradients add */
     /*   (computed inside the next loop, never stored) */
-    /* dp = dloss_clip where 1e-07 <= p <= 0.9999999, else 0
+    /* dp[n,1] = dloss_clip[n,1] where 1e-07 <= p[n,1] <= 0.9999999, else 0
        Clip: the gradient passes where x was not clipped */
     for (int i = 0; i < n; i++)
         dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (dloss_clip_1[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
@@ -178,7 +172,7 @@ static void backward(int n)
     POISON(loss_clip, n);
 
     /* line 13: p    = sigmoid(x @ W + b); */
-    /* dp_add = dp · p · (1 - p)
+    /* dp_add[n,1] = dp[n,1] · p[n,1] · (1 - p)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 1; j++)
         db[j] = 0.0f;
@@ -188,10 +182,10 @@ static void backward(int n)
             db[j] += dp_add[i];  /* db = Σ_rows dp_add, in the same loop */
         }
     POISON(loss_sub2, n);
-    /* db = Σ_rows dp_add
+    /* db[1] = Σ_rows dp_add[n,1]
        b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dW = xᵀ · dp_add
+    /* dW[2,1] = x[n,2]ᵀ · dp_add[n,1]
        MatMul: transpose the other operand */
     memset(dW, 0, sizeof(float) * (2));
     for (int k = 0; k < n; k++)
@@ -206,11 +200,10 @@ static void backward(int n)
 /* update: one sgd step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 10: param W: [2, 1] = randn(std=0.01); */
-    /* W -= lr · dW
+    /* W[2,1] -= lr · dW[2,1]
        SGD: a step against the gradient */
     for (int i = 0; i < 2; i++) {
         float gi = dW[i];
@@ -218,7 +211,7 @@ static void update(float lr, long step)
     }
 
     /* line 11: param b: [1]    = zeros; */
-    /* b -= lr · db
+    /* b[1] -= lr · db[1]
        SGD: a step against the gradient */
     for (int i = 0; i < 1; i++) {
         float gi = db[i];
@@ -233,10 +226,22 @@ static void init(uint64_t seed)
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
     nnrt_init_normal(W, 2, 0.01f, &r);  /* W = randn(std=0.01) */
     nnrt_init_fill(b_, 1, 0.0f);  /* b = zeros */
-    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 
-/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
+/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:
+ * NnrtModel.train_step); the mean loss of the rows before the update. */
+static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x, t);  /* gather: rows perm[start..start+n) of d, the batch */
+    float loss_value = forward(n, TRAIN);          /* forward: the mean loss */
+    if (!isfinite(loss_value))                     /* the runtime stops: the params stay as they were */
+        return loss_value;
+    backward(n);                                   /* backward: the gradient of every param */
+    update(lr, step);                              /* update: one sgd step */
+    return loss_value;
+}
+
+/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */
 static float model_forward(const float *x_in, const void *t_in, int n, int mode)
 {
     if (x_in != x)
@@ -254,6 +259,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
     memcpy(y_out, p, sizeof(float) * (n));
 }
 
+/* ---- the tensors the runtime saves, loads and checks ---- */
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"W", W, dW, 2, {2, 1}, 2},
     {"b", b_, db, 1, {1}, 1},
@@ -263,44 +269,51 @@ static float y_buf[B * 1];  /* predict's output rows */
 
 int main(int argc, char **argv)
 {
-    NnrtModel m;
-    memset(&m, 0, sizeof m);
-    m.name = "nand";
-    m.batch = B;
-    m.in_dim = 2;
-    m.label_kind = NNRT_LABEL_FLOAT;
-    m.label_dim = 1;
-    m.out_dim = 1;
-    m.acc_kind = NNRT_ACC_THRESHOLD;
-    m.acc_threshold = 0.5f;
-    m.epochs = 2000;
-    m.lr = 1.0f;
-    m.final_lr = 1.0f;
-    m.decay = NNRT_DECAY_NONE;
-    m.shuffle = 1;
-    m.drop_last = 0;
-    m.seed = 0;
-    m.log_every = 200;
-    m.eval_every = 1;
-    m.early_stopping = 0;
-    nnrt_source_init(&m.data);
-    m.data.kind = NNRT_SRC_GATE;
-    m.data.gate = "nand";
-    m.data.normalize = 0;
-    m.data.flatten = 0;
-    m.data.one_hot = 0;
-    nnrt_source_init(&m.test);
-    m.params = params;
-    m.n_params = 2;
-    m.state = state;
-    m.n_state = 0;
-    m.init = init;
-    m.forward = model_forward;
-    m.backward = backward;
-    m.update = update;
-    m.predict = model_predict;
-    m.x_buf = x;
-    m.t_buf = t;
-    m.y_buf = y_buf;
+    NnrtModel m = {
+        .name = "nand",
+        .batch = B,
+        .in_dim = 2,
+        .label_kind = NNRT_LABEL_FLOAT,
+        .label_dim = 1,
+        .out_dim = 1,
+        .acc_kind = NNRT_ACC_THRESHOLD,
+        .acc_threshold = 0.5f,
+        .epochs = 2000,
+        .lr = 1.0f,
+        .final_lr = 1.0f,
+        .decay = NNRT_DECAY_NONE,
+        .shuffle = 1,
+        .drop_last = 0,
+        .seed = 0,
+        .log_every = 200,
+        .eval_every = 1,
+        .early_stopping = 0,
+        .data = {
+            .kind = NNRT_SRC_GATE,
+            .gate = "nand",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 1.0f,
+        },
+        .test = {
+            .kind = NNRT_SRC_NONE,
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 1.0f,
+        },
+        .params = params,
+        .n_params = 2,
+        .state = state,
+        .n_state = 0,
+        .init = init,
+        .forward = model_forward,
+        .backward = backward,
+        .update = update,
+        .predict = model_predict,
+        .train_step = train_step,
+        .x_buf = x,
+        .t_buf = t,
+        .y_buf = y_buf,
+    };
     return nnrt_main(&m, argc, argv);
 }

@@ -52,17 +52,14 @@ static float *const loss = arena + 1008;  /* [], line 15 */
 static float *const acc_ = arena + 1024;  /* [], line 16 */
 static float *const dy = arena + 0;  /* [B, 10], line 15 */
 
-static NnrtRng rng; /* dropout masks */
-
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 14: y    = x @ W + b; */
-    /* y_matmul = x · W */
+    /* y_matmul[n,10] = x[n,784] · W[784,10] */
     nnrt_sgemm(0, 0, n, 10, 784, 1.0f, x, 784, W, 10, 0.0f, y_matmul, 10);
-    /* y = y_matmul + b */
+    /* y[n,10] = y_matmul[n,10] + b[10] */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             y[i * 10 + j] = y_matmul[i * 10 + j] + b_[j];
@@ -70,7 +67,7 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 15: loss = softmax_cross_entropy(y, t); */
-    /* loss = softmax_cross_entropy(y, t) */
+    /* loss = softmax_cross_entropy(y[n,10], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -87,7 +84,7 @@ static float forward(int n, int mode)
     }
 
     /* line 16: acc  = accuracy(y, t); */
-    /* acc = accuracy(y, t) */
+    /* acc = accuracy(y[n,10], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -99,7 +96,6 @@ static float forward(int n, int mode)
         }
         acc_[0] = (float)total / (float)n;
     }
-    (void)mode;
     return loss[0];
 }
 
@@ -107,10 +103,8 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 15: loss = softmax_cross_entropy(y, t); */
-    /* dy = (softmax(y) - onehot(t)) / n
+    /* dy[n,10] = (softmax(y[n,10]) - onehot(t[n])) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -128,14 +122,14 @@ static void backward(int n)
     }
 
     /* line 14: y    = x @ W + b; */
-    /* db = Σ_rows dy
+    /* db[10] = Σ_rows dy[n,10]
        b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 10; i++)
         db[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             db[j] += dy[i * 10 + j];
-    /* dW = xᵀ · dy
+    /* dW[784,10] = x[n,784]ᵀ · dy[n,10]
        MatMul: transpose the other operand */
     nnrt_sgemm(1, 0, 784, 10, n, 1.0f, x, 784, dy, 10, 0.0f, dW, 10);
     POISON(y_matmul, n * 10);
@@ -144,11 +138,10 @@ static void backward(int n)
 /* update: one sgd step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 11: param W: [784, 10] = zeros; */
-    /* W -= lr · dW
+    /* W[784,10] -= lr · dW[784,10]
        SGD: a step against the gradient */
     for (int i = 0; i < 7840; i++) {
         float gi = dW[i];
@@ -156,7 +149,7 @@ static void update(float lr, long step)
     }
 
     /* line 12: param b: [10]      = zeros; */
-    /* b -= lr · db
+    /* b[10] -= lr · db[10]
        SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = db[i];
@@ -171,10 +164,22 @@ static void init(uint64_t seed)
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
     nnrt_init_fill(W, 7840, 0.0f);  /* W = zeros */
     nnrt_init_fill(b_, 10, 0.0f);  /* b = zeros */
-    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 
-/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
+/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:
+ * NnrtModel.train_step); the mean loss of the rows before the update. */
+static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x, t);  /* gather: rows perm[start..start+n) of d, the batch */
+    float loss_value = forward(n, TRAIN);          /* forward: the mean loss */
+    if (!isfinite(loss_value))                     /* the runtime stops: the params stay as they were */
+        return loss_value;
+    backward(n);                                   /* backward: the gradient of every param */
+    update(lr, step);                              /* update: one sgd step */
+    return loss_value;
+}
+
+/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */
 static float model_forward(const float *x_in, const void *t_in, int n, int mode)
 {
     if (x_in != x)
@@ -192,6 +197,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
     memcpy(y_out, y, sizeof(float) * (n * 10));
 }
 
+/* ---- the tensors the runtime saves, loads and checks ---- */
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"W", W, dW, 2, {784, 10}, 7840},
     {"b", b_, db, 1, {10}, 10},
@@ -201,55 +207,58 @@ static float y_buf[B * 10];  /* predict's output rows */
 
 int main(int argc, char **argv)
 {
-    NnrtModel m;
-    memset(&m, 0, sizeof m);
-    m.name = "softmax_regression";
-    m.batch = B;
-    m.in_dim = 784;
-    m.label_kind = NNRT_LABEL_CLASS;
-    m.label_dim = 1;
-    m.out_dim = 10;
-    m.acc_kind = NNRT_ACC_ARGMAX;
-    m.acc_threshold = 0.5f;
-    m.classes = 10;
-    m.epochs = 5;
-    m.lr = 0.5f;
-    m.final_lr = 0.5f;
-    m.decay = NNRT_DECAY_NONE;
-    m.shuffle = 1;
-    m.drop_last = 0;
-    m.seed = 0;
-    m.log_every = 100;
-    m.eval_every = 1;
-    m.early_stopping = 0;
-    nnrt_source_init(&m.data);
-    m.data.kind = NNRT_SRC_IDX;
-    m.data.images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-    m.data.labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
-    m.data.scale = 0.00392156863f;
-    m.data.normalize = 0;
-    m.data.flatten = 1;
-    m.data.one_hot = 0;
-    nnrt_source_init(&m.test);
-    m.test.kind = NNRT_SRC_IDX;
-    m.test.images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-    m.test.labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-    m.test.scale = 0.00392156863f;
-    m.test.normalize = 0;
-    m.test.flatten = 1;
-    m.test.one_hot = 0;
-    m.params = params;
-    m.n_params = 2;
-    m.state = state;
-    m.n_state = 0;
-    m.init = init;
-    m.forward = model_forward;
-    m.backward = backward;
-    m.update = update;
-    m.predict = model_predict;
-    m.x_buf = x;
-    m.t_buf = t;
-    m.y_buf = y_buf;
-    m.blas_tune = nnrt_blas_tune;  /* OpenBLAS's fastest kernels for this CPU */
+    NnrtModel m = {
+        .name = "softmax_regression",
+        .batch = B,
+        .in_dim = 784,
+        .label_kind = NNRT_LABEL_CLASS,
+        .label_dim = 1,
+        .out_dim = 10,
+        .acc_kind = NNRT_ACC_ARGMAX,
+        .acc_threshold = 0.5f,
+        .classes = 10,
+        .epochs = 5,
+        .lr = 0.5f,
+        .final_lr = 0.5f,
+        .decay = NNRT_DECAY_NONE,
+        .shuffle = 1,
+        .drop_last = 0,
+        .seed = 0,
+        .log_every = 100,
+        .eval_every = 1,
+        .early_stopping = 0,
+        .data = {
+            .kind = NNRT_SRC_IDX,
+            .images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+            .labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 0.00392156863f,
+            .flatten = 1,
+        },
+        .test = {
+            .kind = NNRT_SRC_IDX,
+            .images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+            .labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 0.00392156863f,
+            .flatten = 1,
+        },
+        .params = params,
+        .n_params = 2,
+        .state = state,
+        .n_state = 0,
+        .init = init,
+        .forward = model_forward,
+        .backward = backward,
+        .update = update,
+        .predict = model_predict,
+        .train_step = train_step,
+        .blas_tune = nnrt_blas_tune,
+        .x_buf = x,
+        .t_buf = t,
+        .y_buf = y_buf,
+    };
     return nnrt_main(&m, argc, argv);
 }

@@ -66,15 +66,12 @@ static float *const dy = arena + 608;  /* [B, 3], line 11 */
 static float *const dy_sigmoid = arena + 304;  /* [B, 10], line 10 */
 static float *const dy_add = arena + 0;  /* [B, 10], line 10 */
 
-static NnrtRng rng; /* dropout masks */
-
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 10: y    = mlp(x, [10, 3], act=sigmoid); */
-    /* y_matmul = x · y.l0.W */
+    /* y_matmul[n,10] = x[n,2] · y.l0.W[2,10] */
     memset(y_matmul, 0, sizeof(float) * (n * 10));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++) {
@@ -82,13 +79,13 @@ static float forward(int n, int mode)
             for (int j = 0; j < 10; j++)
                 y_matmul[i * 10 + j] += a * y_l0_W[k * 10 + j];
         }
-    /* y_add = y_matmul + y.l0.b */
+    /* y_add[n,10] = y_matmul[n,10] + y.l0.b[10] */
     /*   (computed inside the next loop, never stored) */
-    /* y_sigmoid = σ(y_add) */
+    /* y_sigmoid[n,10] = σ(y_add[n,10]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             y_sigmoid[i * 10 + j] = 1.0f / (1.0f + expf(-(y_matmul[i * 10 + j] + y_l0_b[j])));
-    /* y_matmul2 = y_sigmoid · y.l1.W */
+    /* y_matmul2[n,3] = y_sigmoid[n,10] · y.l1.W[10,3] */
     memset(y_matmul2, 0, sizeof(float) * (n * 3));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 10; k++) {
@@ -96,7 +93,7 @@ static float forward(int n, int mode)
             for (int j = 0; j < 3; j++)
                 y_matmul2[i * 3 + j] += a * y_l1_W[k * 3 + j];
         }
-    /* y = y_matmul2 + y.l1.b */
+    /* y[n,3] = y_matmul2[n,3] + y.l1.b[3] */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
             y[i * 3 + j] = y_matmul2[i * 3 + j] + y_l1_b[j];
@@ -104,7 +101,7 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 11: loss = softmax_cross_entropy(y, t); */
-    /* loss = softmax_cross_entropy(y, t) */
+    /* loss = softmax_cross_entropy(y[n,3], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -121,7 +118,7 @@ static float forward(int n, int mode)
     }
 
     /* line 12: acc  = accuracy(y, t); */
-    /* acc = accuracy(y, t) */
+    /* acc = accuracy(y[n,3], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -133,7 +130,6 @@ static float forward(int n, int mode)
         }
         acc_[0] = (float)total / (float)n;
     }
-    (void)mode;
     return loss[0];
 }
 
@@ -141,10 +137,8 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 11: loss = softmax_cross_entropy(y, t); */
-    /* dy = (softmax(y) - onehot(t)) / n
+    /* dy[n,3] = (softmax(y[n,3]) - onehot(t[n])) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -162,14 +156,14 @@ static void backward(int n)
     }
 
     /* line 10: y    = mlp(x, [10, 3], act=sigmoid); */
-    /* dy.l1.b = Σ_rows dy
+    /* dy.l1.b[3] = Σ_rows dy[n,3]
        y.l1.b was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 3; i++)
         dy_l1_b[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
             dy_l1_b[j] += dy[i * 3 + j];
-    /* dy_sigmoid = dy · y.l1.Wᵀ
+    /* dy_sigmoid[n,10] = dy[n,3] · y.l1.W[10,3]ᵀ
        MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++) {
@@ -178,7 +172,7 @@ static void backward(int n)
                 s += dy[i * 3 + k] * y_l1_W[j * 3 + k];
             dy_sigmoid[i * 10 + j] = s;
         }
-    /* dy.l1.W = y_sigmoidᵀ · dy
+    /* dy.l1.W[10,3] = y_sigmoid[n,10]ᵀ · dy[n,3]
        MatMul: transpose the other operand */
     memset(dy_l1_W, 0, sizeof(float) * (30));
     for (int k = 0; k < n; k++)
@@ -188,7 +182,7 @@ static void backward(int n)
                 dy_l1_W[i * 3 + j] += a * dy[k * 3 + j];
         }
     POISON(y_matmul2, n * 3);
-    /* dy_add = dy_sigmoid · y_sigmoid · (1 - y_sigmoid)
+    /* dy_add[n,10] = dy_sigmoid[n,10] · y_sigmoid[n,10] · (1 - y_sigmoid)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 10; j++)
         dy_l0_b[j] = 0.0f;
@@ -198,10 +192,10 @@ static void backward(int n)
             dy_l0_b[j] += dy_add[i * 10 + j];  /* dy.l0.b = Σ_rows dy_add, in the same loop */
         }
     POISON(dy_sigmoid, n * 10);
-    /* dy.l0.b = Σ_rows dy_add
+    /* dy.l0.b[10] = Σ_rows dy_add[n,10]
        y.l0.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dy.l0.W = xᵀ · dy_add
+    /* dy.l0.W[2,10] = x[n,2]ᵀ · dy_add[n,10]
        MatMul: transpose the other operand */
     memset(dy_l0_W, 0, sizeof(float) * (20));
     for (int k = 0; k < n; k++)
@@ -216,32 +210,31 @@ static void backward(int n)
 /* update: one momentum step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 10: y    = mlp(x, [10, 3], act=sigmoid); */
-    /* opt.y.l0.W.v = μ·opt.y.l0.W.v - lr·dy.l0.W;  y.l0.W += opt.y.l0.W.v
+    /* opt.y.l0.W.v[2,10] = μ·opt.y.l0.W.v - lr·dy.l0.W[2,10];  y.l0.W[2,10] += opt.y.l0.W.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 20; i++) {
         float gi = dy_l0_W[i];
         opt_y_l0_W_v[i] = 0.9f * opt_y_l0_W_v[i] - lr * gi;
         y_l0_W[i] += opt_y_l0_W_v[i];
     }
-    /* opt.y.l0.b.v = μ·opt.y.l0.b.v - lr·dy.l0.b;  y.l0.b += opt.y.l0.b.v
+    /* opt.y.l0.b.v[10] = μ·opt.y.l0.b.v - lr·dy.l0.b[10];  y.l0.b[10] += opt.y.l0.b.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 10; i++) {
         float gi = dy_l0_b[i];
         opt_y_l0_b_v[i] = 0.9f * opt_y_l0_b_v[i] - lr * gi;
         y_l0_b[i] += opt_y_l0_b_v[i];
     }
-    /* opt.y.l1.W.v = μ·opt.y.l1.W.v - lr·dy.l1.W;  y.l1.W += opt.y.l1.W.v
+    /* opt.y.l1.W.v[10,3] = μ·opt.y.l1.W.v - lr·dy.l1.W[10,3];  y.l1.W[10,3] += opt.y.l1.W.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 30; i++) {
         float gi = dy_l1_W[i];
         opt_y_l1_W_v[i] = 0.9f * opt_y_l1_W_v[i] - lr * gi;
         y_l1_W[i] += opt_y_l1_W_v[i];
     }
-    /* opt.y.l1.b.v = μ·opt.y.l1.b.v - lr·dy.l1.b;  y.l1.b += opt.y.l1.b.v
+    /* opt.y.l1.b.v[3] = μ·opt.y.l1.b.v - lr·dy.l1.b[3];  y.l1.b[3] += opt.y.l1.b.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 3; i++) {
         float gi = dy_l1_b[i];
@@ -259,14 +252,26 @@ static void init(uint64_t seed)
     nnrt_init_fill(y_l0_b, 10, 0.0f);  /* y.l0.b = zeros */
     nnrt_init_normal(y_l1_W, 30, 0.01f, &r);  /* y.l1.W = randn(std=0.01) */
     nnrt_init_fill(y_l1_b, 3, 0.0f);  /* y.l1.b = zeros */
-    memset(opt_y_l0_W_v, 0, sizeof opt_y_l0_W_v);
-    memset(opt_y_l0_b_v, 0, sizeof opt_y_l0_b_v);
-    memset(opt_y_l1_W_v, 0, sizeof opt_y_l1_W_v);
-    memset(opt_y_l1_b_v, 0, sizeof opt_y_l1_b_v);
-    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
+    nnrt_init_fill(opt_y_l0_W_v, 20, 0.0f);  /* opt.y.l0.W.v = zeros */
+    nnrt_init_fill(opt_y_l0_b_v, 10, 0.0f);  /* opt.y.l0.b.v = zeros */
+    nnrt_init_fill(opt_y_l1_W_v, 30, 0.0f);  /* opt.y.l1.W.v = zeros */
+    nnrt_init_fill(opt_y_l1_b_v, 3, 0.0f);  /* opt.y.l1.b.v = zeros */
 }
 
-/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
+/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:
+ * NnrtModel.train_step); the mean loss of the rows before the update. */
+static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x, t);  /* gather: rows perm[start..start+n) of d, the batch */
+    float loss_value = forward(n, TRAIN);          /* forward: the mean loss */
+    if (!isfinite(loss_value))                     /* the runtime stops: the params stay as they were */
+        return loss_value;
+    backward(n);                                   /* backward: the gradient of every param */
+    update(lr, step);                              /* update: one momentum step */
+    return loss_value;
+}
+
+/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */
 static float model_forward(const float *x_in, const void *t_in, int n, int mode)
 {
     if (x_in != x)
@@ -284,6 +289,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
     memcpy(y_out, y, sizeof(float) * (n * 3));
 }
 
+/* ---- the tensors the runtime saves, loads and checks ---- */
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"y.l0.W", y_l0_W, dy_l0_W, 2, {2, 10}, 20},
     {"y.l0.b", y_l0_b, dy_l0_b, 1, {10}, 10},
@@ -300,47 +306,54 @@ static float y_buf[B * 3];  /* predict's output rows */
 
 int main(int argc, char **argv)
 {
-    NnrtModel m;
-    memset(&m, 0, sizeof m);
-    m.name = "spiral_mlp";
-    m.batch = B;
-    m.in_dim = 2;
-    m.label_kind = NNRT_LABEL_CLASS;
-    m.label_dim = 1;
-    m.out_dim = 3;
-    m.acc_kind = NNRT_ACC_ARGMAX;
-    m.acc_threshold = 0.5f;
-    m.classes = 3;
-    m.epochs = 300;
-    m.lr = 1.0f;
-    m.final_lr = 1.0f;
-    m.decay = NNRT_DECAY_NONE;
-    m.shuffle = 1;
-    m.drop_last = 0;
-    m.seed = 0;
-    m.log_every = 10;
-    m.eval_every = 1;
-    m.early_stopping = 0;
-    nnrt_source_init(&m.data);
-    m.data.kind = NNRT_SRC_SPIRAL;
-    m.data.classes = 3;
-    m.data.points = 100;
-    m.data.seed = 1984;
-    m.data.normalize = 0;
-    m.data.flatten = 0;
-    m.data.one_hot = 0;
-    nnrt_source_init(&m.test);
-    m.params = params;
-    m.n_params = 4;
-    m.state = state;
-    m.n_state = 4;
-    m.init = init;
-    m.forward = model_forward;
-    m.backward = backward;
-    m.update = update;
-    m.predict = model_predict;
-    m.x_buf = x;
-    m.t_buf = t;
-    m.y_buf = y_buf;
+    NnrtModel m = {
+        .name = "spiral_mlp",
+        .batch = B,
+        .in_dim = 2,
+        .label_kind = NNRT_LABEL_CLASS,
+        .label_dim = 1,
+        .out_dim = 3,
+        .acc_kind = NNRT_ACC_ARGMAX,
+        .acc_threshold = 0.5f,
+        .classes = 3,
+        .epochs = 300,
+        .lr = 1.0f,
+        .final_lr = 1.0f,
+        .decay = NNRT_DECAY_NONE,
+        .shuffle = 1,
+        .drop_last = 0,
+        .seed = 0,
+        .log_every = 10,
+        .eval_every = 1,
+        .early_stopping = 0,
+        .data = {
+            .kind = NNRT_SRC_SPIRAL,
+            .classes = 3,
+            .points = 100,
+            .seed = 1984,
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 1.0f,
+        },
+        .test = {
+            .kind = NNRT_SRC_NONE,
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 1.0f,
+        },
+        .params = params,
+        .n_params = 4,
+        .state = state,
+        .n_state = 4,
+        .init = init,
+        .forward = model_forward,
+        .backward = backward,
+        .update = update,
+        .predict = model_predict,
+        .train_step = train_step,
+        .x_buf = x,
+        .t_buf = t,
+        .y_buf = y_buf,
+    };
     return nnrt_main(&m, argc, argv);
 }

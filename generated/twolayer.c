@@ -60,15 +60,12 @@ static float *const dy = arena + 608;  /* [B, 3], line 17 */
 static float *const dh = arena + 304;  /* [B, 10], line 16 */
 static float *const dh_add = arena + 0;  /* [B, 10], line 15 */
 
-static NnrtRng rng; /* dropout masks */
-
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 15: h    = sigmoid(x @ W1 + b1); */
-    /* h_matmul = x · W1 */
+    /* h_matmul[n,10] = x[n,2] · W1[2,10] */
     memset(h_matmul, 0, sizeof(float) * (n * 10));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++) {
@@ -76,15 +73,15 @@ static float forward(int n, int mode)
             for (int j = 0; j < 10; j++)
                 h_matmul[i * 10 + j] += a * W1[k * 10 + j];
         }
-    /* h_add = h_matmul + b1 */
+    /* h_add[n,10] = h_matmul[n,10] + b1[10] */
     /*   (computed inside the next loop, never stored) */
-    /* h = σ(h_add) */
+    /* h[n,10] = σ(h_add[n,10]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             h[i * 10 + j] = 1.0f / (1.0f + expf(-(h_matmul[i * 10 + j] + b1[j])));
 
     /* line 16: y    = h @ W2 + b2; */
-    /* y_matmul = h · W2 */
+    /* y_matmul[n,3] = h[n,10] · W2[10,3] */
     memset(y_matmul, 0, sizeof(float) * (n * 3));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 10; k++) {
@@ -92,7 +89,7 @@ static float forward(int n, int mode)
             for (int j = 0; j < 3; j++)
                 y_matmul[i * 3 + j] += a * W2[k * 3 + j];
         }
-    /* y = y_matmul + b2 */
+    /* y[n,3] = y_matmul[n,3] + b2[3] */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
             y[i * 3 + j] = y_matmul[i * 3 + j] + b2[j];
@@ -100,7 +97,7 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 17: loss = softmax_cross_entropy(y, t); */
-    /* loss = softmax_cross_entropy(y, t) */
+    /* loss = softmax_cross_entropy(y[n,3], t[n]) */
     {
         double total = 0.0;
         for (int r = 0; r < n; r++) {
@@ -115,7 +112,6 @@ static float forward(int n, int mode)
         }
         loss[0] = (float)total / (float)n;
     }
-    (void)mode;
     return loss[0];
 }
 
@@ -123,10 +119,8 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 17: loss = softmax_cross_entropy(y, t); */
-    /* dy = (softmax(y) - onehot(t)) / n
+    /* dy[n,3] = (softmax(y[n,3]) - onehot(t[n])) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -144,14 +138,14 @@ static void backward(int n)
     }
 
     /* line 16: y    = h @ W2 + b2; */
-    /* db2 = Σ_rows dy
+    /* db2[3] = Σ_rows dy[n,3]
        b2 was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 3; i++)
         db2[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
             db2[j] += dy[i * 3 + j];
-    /* dh = dy · W2ᵀ
+    /* dh[n,10] = dy[n,3] · W2[10,3]ᵀ
        MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++) {
@@ -160,7 +154,7 @@ static void backward(int n)
                 s += dy[i * 3 + k] * W2[j * 3 + k];
             dh[i * 10 + j] = s;
         }
-    /* dW2 = hᵀ · dy
+    /* dW2[10,3] = h[n,10]ᵀ · dy[n,3]
        MatMul: transpose the other operand */
     memset(dW2, 0, sizeof(float) * (30));
     for (int k = 0; k < n; k++)
@@ -172,7 +166,7 @@ static void backward(int n)
     POISON(y_matmul, n * 3);
 
     /* line 15: h    = sigmoid(x @ W1 + b1); */
-    /* dh_add = dh · h · (1 - h)
+    /* dh_add[n,10] = dh[n,10] · h[n,10] · (1 - h)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 10; j++)
         db1[j] = 0.0f;
@@ -182,10 +176,10 @@ static void backward(int n)
             db1[j] += dh_add[i * 10 + j];  /* db1 = Σ_rows dh_add, in the same loop */
         }
     POISON(dh, n * 10);
-    /* db1 = Σ_rows dh_add
+    /* db1[10] = Σ_rows dh_add[n,10]
        b1 was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dW1 = xᵀ · dh_add
+    /* dW1[2,10] = x[n,2]ᵀ · dh_add[n,10]
        MatMul: transpose the other operand */
     memset(dW1, 0, sizeof(float) * (20));
     for (int k = 0; k < n; k++)
@@ -200,11 +194,10 @@ static void backward(int n)
 /* update: one sgd step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 10: param W1: [2, H] = randn(std=0.01); */
-    /* W1 -= lr · dW1
+    /* W1[2,10] -= lr · dW1[2,10]
        SGD: a step against the gradient */
     for (int i = 0; i < 20; i++) {
         float gi = dW1[i];
@@ -212,7 +205,7 @@ static void update(float lr, long step)
     }
 
     /* line 11: param b1: [H]    = zeros; */
-    /* b1 -= lr · db1
+    /* b1[10] -= lr · db1[10]
        SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = db1[i];
@@ -220,7 +213,7 @@ static void update(float lr, long step)
     }
 
     /* line 12: param W2: [H, 3] = randn(std=0.01); */
-    /* W2 -= lr · dW2
+    /* W2[10,3] -= lr · dW2[10,3]
        SGD: a step against the gradient */
     for (int i = 0; i < 30; i++) {
         float gi = dW2[i];
@@ -228,7 +221,7 @@ static void update(float lr, long step)
     }
 
     /* line 13: param b2: [3]    = zeros; */
-    /* b2 -= lr · db2
+    /* b2[3] -= lr · db2[3]
        SGD: a step against the gradient */
     for (int i = 0; i < 3; i++) {
         float gi = db2[i];
@@ -245,10 +238,22 @@ static void init(uint64_t seed)
     nnrt_init_fill(b1, 10, 0.0f);  /* b1 = zeros */
     nnrt_init_normal(W2, 30, 0.01f, &r);  /* W2 = randn(std=0.01) */
     nnrt_init_fill(b2, 3, 0.0f);  /* b2 = zeros */
-    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
 }
 
-/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
+/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:
+ * NnrtModel.train_step); the mean loss of the rows before the update. */
+static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x, t);  /* gather: rows perm[start..start+n) of d, the batch */
+    float loss_value = forward(n, TRAIN);          /* forward: the mean loss */
+    if (!isfinite(loss_value))                     /* the runtime stops: the params stay as they were */
+        return loss_value;
+    backward(n);                                   /* backward: the gradient of every param */
+    update(lr, step);                              /* update: one sgd step */
+    return loss_value;
+}
+
+/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */
 static float model_forward(const float *x_in, const void *t_in, int n, int mode)
 {
     if (x_in != x)
@@ -266,6 +271,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
     memcpy(y_out, y, sizeof(float) * (n * 3));
 }
 
+/* ---- the tensors the runtime saves, loads and checks ---- */
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"W1", W1, dW1, 2, {2, 10}, 20},
     {"b1", b1, db1, 1, {10}, 10},
@@ -277,47 +283,54 @@ static float y_buf[B * 3];  /* predict's output rows */
 
 int main(int argc, char **argv)
 {
-    NnrtModel m;
-    memset(&m, 0, sizeof m);
-    m.name = "twolayer";
-    m.batch = B;
-    m.in_dim = 2;
-    m.label_kind = NNRT_LABEL_CLASS;
-    m.label_dim = 1;
-    m.out_dim = 3;
-    m.acc_kind = NNRT_ACC_ARGMAX;
-    m.acc_threshold = 0.5f;
-    m.classes = 3;
-    m.epochs = 300;
-    m.lr = 1.0f;
-    m.final_lr = 1.0f;
-    m.decay = NNRT_DECAY_NONE;
-    m.shuffle = 1;
-    m.drop_last = 0;
-    m.seed = 0;
-    m.log_every = 10;
-    m.eval_every = 1;
-    m.early_stopping = 0;
-    nnrt_source_init(&m.data);
-    m.data.kind = NNRT_SRC_SPIRAL;
-    m.data.classes = 3;
-    m.data.points = 100;
-    m.data.seed = 1984;
-    m.data.normalize = 0;
-    m.data.flatten = 0;
-    m.data.one_hot = 0;
-    nnrt_source_init(&m.test);
-    m.params = params;
-    m.n_params = 4;
-    m.state = state;
-    m.n_state = 0;
-    m.init = init;
-    m.forward = model_forward;
-    m.backward = backward;
-    m.update = update;
-    m.predict = model_predict;
-    m.x_buf = x;
-    m.t_buf = t;
-    m.y_buf = y_buf;
+    NnrtModel m = {
+        .name = "twolayer",
+        .batch = B,
+        .in_dim = 2,
+        .label_kind = NNRT_LABEL_CLASS,
+        .label_dim = 1,
+        .out_dim = 3,
+        .acc_kind = NNRT_ACC_ARGMAX,
+        .acc_threshold = 0.5f,
+        .classes = 3,
+        .epochs = 300,
+        .lr = 1.0f,
+        .final_lr = 1.0f,
+        .decay = NNRT_DECAY_NONE,
+        .shuffle = 1,
+        .drop_last = 0,
+        .seed = 0,
+        .log_every = 10,
+        .eval_every = 1,
+        .early_stopping = 0,
+        .data = {
+            .kind = NNRT_SRC_SPIRAL,
+            .classes = 3,
+            .points = 100,
+            .seed = 1984,
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 1.0f,
+        },
+        .test = {
+            .kind = NNRT_SRC_NONE,
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 1.0f,
+        },
+        .params = params,
+        .n_params = 4,
+        .state = state,
+        .n_state = 0,
+        .init = init,
+        .forward = model_forward,
+        .backward = backward,
+        .update = update,
+        .predict = model_predict,
+        .train_step = train_step,
+        .x_buf = x,
+        .t_buf = t,
+        .y_buf = y_buf,
+    };
     return nnrt_main(&m, argc, argv);
 }

@@ -98,15 +98,12 @@ static float *const dh2_add = arena + 32;  /* [B, 8], line 12 */
 static float *const dh1 = arena + 64;  /* [B, 8], line 12 */
 static float *const dh1_add = arena + 0;  /* [B, 8], line 11 */
 
-static NnrtRng rng; /* dropout masks */
-
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 11: h1 = dense(x,  8, act=sigmoid, init=glorot); */
-    /* h1_matmul = x · h1.W */
+    /* h1_matmul[n,8] = x[n,2] · h1.W[2,8] */
     memset(h1_matmul, 0, sizeof(float) * (n * 8));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++) {
@@ -114,15 +111,15 @@ static float forward(int n, int mode)
             for (int j = 0; j < 8; j++)
                 h1_matmul[i * 8 + j] += a * h1_W[k * 8 + j];
         }
-    /* h1_add = h1_matmul + h1.b */
+    /* h1_add[n,8] = h1_matmul[n,8] + h1.b[8] */
     /*   (computed inside the next loop, never stored) */
-    /* h1 = σ(h1_add) */
+    /* h1[n,8] = σ(h1_add[n,8]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++)
             h1[i * 8 + j] = 1.0f / (1.0f + expf(-(h1_matmul[i * 8 + j] + h1_b[j])));
 
     /* line 12: h2 = dense(h1, 8, act=sigmoid, init=glorot); */
-    /* h2_matmul = h1 · h2.W */
+    /* h2_matmul[n,8] = h1[n,8] · h2.W[8,8] */
     memset(h2_matmul, 0, sizeof(float) * (n * 8));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 8; k++) {
@@ -130,15 +127,15 @@ static float forward(int n, int mode)
             for (int j = 0; j < 8; j++)
                 h2_matmul[i * 8 + j] += a * h2_W[k * 8 + j];
         }
-    /* h2_add = h2_matmul + h2.b */
+    /* h2_add[n,8] = h2_matmul[n,8] + h2.b[8] */
     /*   (computed inside the next loop, never stored) */
-    /* h2 = σ(h2_add) */
+    /* h2[n,8] = σ(h2_add[n,8]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++)
             h2[i * 8 + j] = 1.0f / (1.0f + expf(-(h2_matmul[i * 8 + j] + h2_b[j])));
 
     /* line 13: h3 = dense(h2, 8, act=sigmoid, init=glorot); */
-    /* h3_matmul = h2 · h3.W */
+    /* h3_matmul[n,8] = h2[n,8] · h3.W[8,8] */
     memset(h3_matmul, 0, sizeof(float) * (n * 8));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 8; k++) {
@@ -146,15 +143,15 @@ static float forward(int n, int mode)
             for (int j = 0; j < 8; j++)
                 h3_matmul[i * 8 + j] += a * h3_W[k * 8 + j];
         }
-    /* h3_add = h3_matmul + h3.b */
+    /* h3_add[n,8] = h3_matmul[n,8] + h3.b[8] */
     /*   (computed inside the next loop, never stored) */
-    /* h3 = σ(h3_add) */
+    /* h3[n,8] = σ(h3_add[n,8]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++)
             h3[i * 8 + j] = 1.0f / (1.0f + expf(-(h3_matmul[i * 8 + j] + h3_b[j])));
 
     /* line 14: p  = dense(h3, 1, act=sigmoid, init=glorot); */
-    /* p_matmul = h3 · p.W */
+    /* p_matmul[n,1] = h3[n,8] · p.W[8,1] */
     memset(p_matmul, 0, sizeof(float) * (n));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 8; k++) {
@@ -162,9 +159,9 @@ static float forward(int n, int mode)
             for (int j = 0; j < 1; j++)
                 p_matmul[i * 1 + j] += a * p_W[k * 1 + j];
         }
-    /* p_add = p_matmul + p.b */
+    /* p_add[n,1] = p_matmul[n,1] + p.b[1] */
     /*   (computed inside the next loop, never stored) */
-    /* p = σ(p_add) */
+    /* p[n,1] = σ(p_add[n,1]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 1; j++)
             p[i] = 1.0f / (1.0f + expf(-(p_matmul[i] + p_b[0])));
@@ -172,32 +169,32 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 15: loss = bce(p, t); */
-    /* loss_clip = clip(p, 1e-07, 0.9999999) */
+    /* loss_clip[n,1] = clip(p[n,1], 1e-07, 0.9999999) */
     for (int i = 0; i < n; i++)
         loss_clip[i] = fminf(fmaxf(p[i], 1e-07f), 0.9999999f);
-    /* loss_log = log(loss_clip) */
+    /* loss_log[n,1] = log(loss_clip[n,1]) */
     /*   (computed inside the next loop, never stored) */
-    /* loss_mul = t · loss_log */
+    /* loss_mul[n,1] = t[n,1] · loss_log[n,1] */
     for (int i = 0; i < n; i++)
         loss_mul[i] = t[i] * (logf(loss_clip[i]));
-    /* loss_sub = 1 - loss_clip */
+    /* loss_sub[n,1] = 1 - loss_clip[n,1] */
     for (int i = 0; i < n; i++)
         loss_sub[i] = 1.0f - loss_clip[i];
-    /* loss_log2 = log(loss_sub) */
+    /* loss_log2[n,1] = log(loss_sub[n,1]) */
     for (int i = 0; i < n; i++)
         loss_log2[i] = logf(loss_sub[i]);
-    /* loss_sub2 = 1 - t */
+    /* loss_sub2[n,1] = 1 - t[n,1] */
     for (int i = 0; i < n; i++)
         loss_sub2[i] = 1.0f - t[i];
-    /* loss_mul2 = loss_sub2 · loss_log2 */
+    /* loss_mul2[n,1] = loss_sub2[n,1] · loss_log2[n,1] */
     /*   (computed inside the next loop, never stored) */
-    /* loss_add = loss_mul + loss_mul2 */
+    /* loss_add[n,1] = loss_mul[n,1] + loss_mul2[n,1] */
     /*   (computed inside the next loop, never stored) */
-    /* loss_neg = -loss_add */
+    /* loss_neg[n,1] = -loss_add[n,1] */
     for (int i = 0; i < n; i++)
         loss_neg[i] = -(loss_mul[i] + (loss_sub2[i] * loss_log2[i]));
     POISON(loss_log2, n);
-    /* loss_sum = sum(loss_neg, axis=all) */
+    /* loss_sum = sum(loss_neg[n,1], axis=all) */
     for (int i = 0; i < 1; i++)
         loss_sum[i] = 0.0f;
     for (int i = 0; i < n; i++)
@@ -207,7 +204,6 @@ static float forward(int n, int mode)
     /* loss = loss_sum / n */
     for (int i = 0; i < 1; i++)
         loss[i] = loss_sum[0] / (float)n;
-    (void)mode;
     return loss[0];
 }
 
@@ -215,44 +211,42 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 15: loss = bce(p, t); */
     /* dloss_sum = 1 / n
        Div: da = dy/b */
     for (int i = 0; i < 1; i++)
         dloss_sum[i] = 1.0f / (float)n;
-    /* dloss_neg = t36 repeated to [B, 1]
+    /* dloss_neg[n,1] = t36[1,1] repeated to [B, 1]
        Sum: dy repeated over the summed axes (Sum ↔ Repeat) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 1; j++)
             dloss_neg[i] = t36[0];
     POISON(dloss_sum, 1);
-    /* dloss_add = -dloss_neg
+    /* dloss_add[n,1] = -dloss_neg[n,1]
        Neg: dx = -dy */
     for (int i = 0; i < n; i++)
         dloss_add[i] = -dloss_neg[i];
-    /* dloss_log2 = dloss_add · loss_sub2
+    /* dloss_log2[n,1] = dloss_add[n,1] · loss_sub2[n,1]
        Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
-    /* dloss_sub = dloss_log2 / loss_sub
+    /* dloss_sub[n,1] = dloss_log2[n,1] / loss_sub[n,1]
        Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
-    /* dloss_clip_1 = -dloss_sub
+    /* dloss_clip_1[n,1] = -dloss_sub[n,1]
        Sub: d(a - b)/db = -1 */
     for (int i = 0; i < n; i++)
         dloss_clip_1[i] = -((dloss_add[i] * loss_sub2[i]) / loss_sub[i]);
     POISON(loss_sub, n);
-    /* dloss_log = dloss_add · t
+    /* dloss_log[n,1] = dloss_add[n,1] · t[n,1]
        Mul: db = dy·a, the other factor */
     /*   (computed inside the next loop, never stored) */
-    /* dloss_clip_2 = dloss_log / loss_clip
+    /* dloss_clip_2[n,1] = dloss_log[n,1] / loss_clip[n,1]
        Log: dx = dy/x */
     /*   (computed inside the next loop, never stored) */
-    /* dloss_clip = dloss_clip_1 + dloss_clip_2
+    /* dloss_clip[n,1] = dloss_clip_1[n,1] + dloss_clip_2[n,1]
        loss_clip is used twice: branch gradients add */
     /*   (computed inside the next loop, never stored) */
-    /* dp = dloss_clip where 1e-07 <= p <= 0.9999999, else 0
+    /* dp[n,1] = dloss_clip[n,1] where 1e-07 <= p[n,1] <= 0.9999999, else 0
        Clip: the gradient passes where x was not clipped */
     for (int i = 0; i < n; i++)
         dp[i] = p[i] >= 1e-07f && p[i] <= 0.9999999f ? (dloss_clip_1[i] + ((dloss_add[i] * t[i]) / loss_clip[i])) : 0.0f;
@@ -260,7 +254,7 @@ static void backward(int n)
     POISON(loss_clip, n);
 
     /* line 14: p  = dense(h3, 1, act=sigmoid, init=glorot); */
-    /* dp_add = dp · p · (1 - p)
+    /* dp_add[n,1] = dp[n,1] · p[n,1] · (1 - p)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 1; j++)
         dp_b[j] = 0.0f;
@@ -270,10 +264,10 @@ static void backward(int n)
             dp_b[j] += dp_add[i];  /* dp.b = Σ_rows dp_add, in the same loop */
         }
     POISON(loss_sub2, n);
-    /* dp.b = Σ_rows dp_add
+    /* dp.b[1] = Σ_rows dp_add[n,1]
        p.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dh3 = dp_add · p.Wᵀ
+    /* dh3[n,8] = dp_add[n,1] · p.W[8,1]ᵀ
        MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++) {
@@ -282,7 +276,7 @@ static void backward(int n)
                 s += dp_add[i * 1 + k] * p_W[j * 1 + k];
             dh3[i * 8 + j] = s;
         }
-    /* dp.W = h3ᵀ · dp_add
+    /* dp.W[8,1] = h3[n,8]ᵀ · dp_add[n,1]
        MatMul: transpose the other operand */
     memset(dp_W, 0, sizeof(float) * (8));
     for (int k = 0; k < n; k++)
@@ -294,7 +288,7 @@ static void backward(int n)
     POISON(p_matmul, n);
 
     /* line 13: h3 = dense(h2, 8, act=sigmoid, init=glorot); */
-    /* dh3_add = dh3 · h3 · (1 - h3)
+    /* dh3_add[n,8] = dh3[n,8] · h3[n,8] · (1 - h3)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 8; j++)
         dh3_b[j] = 0.0f;
@@ -304,10 +298,10 @@ static void backward(int n)
             dh3_b[j] += dh3_add[i * 8 + j];  /* dh3.b = Σ_rows dh3_add, in the same loop */
         }
     POISON(dh3, n * 8);
-    /* dh3.b = Σ_rows dh3_add
+    /* dh3.b[8] = Σ_rows dh3_add[n,8]
        h3.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dh2 = dh3_add · h3.Wᵀ
+    /* dh2[n,8] = dh3_add[n,8] · h3.W[8,8]ᵀ
        MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++) {
@@ -316,7 +310,7 @@ static void backward(int n)
                 s += dh3_add[i * 8 + k] * h3_W[j * 8 + k];
             dh2[i * 8 + j] = s;
         }
-    /* dh3.W = h2ᵀ · dh3_add
+    /* dh3.W[8,8] = h2[n,8]ᵀ · dh3_add[n,8]
        MatMul: transpose the other operand */
     memset(dh3_W, 0, sizeof(float) * (64));
     for (int k = 0; k < n; k++)
@@ -328,7 +322,7 @@ static void backward(int n)
     POISON(h3_matmul, n * 8);
 
     /* line 12: h2 = dense(h1, 8, act=sigmoid, init=glorot); */
-    /* dh2_add = dh2 · h2 · (1 - h2)
+    /* dh2_add[n,8] = dh2[n,8] · h2[n,8] · (1 - h2)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 8; j++)
         dh2_b[j] = 0.0f;
@@ -338,10 +332,10 @@ static void backward(int n)
             dh2_b[j] += dh2_add[i * 8 + j];  /* dh2.b = Σ_rows dh2_add, in the same loop */
         }
     POISON(dh2, n * 8);
-    /* dh2.b = Σ_rows dh2_add
+    /* dh2.b[8] = Σ_rows dh2_add[n,8]
        h2.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dh1 = dh2_add · h2.Wᵀ
+    /* dh1[n,8] = dh2_add[n,8] · h2.W[8,8]ᵀ
        MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 8; j++) {
@@ -350,7 +344,7 @@ static void backward(int n)
                 s += dh2_add[i * 8 + k] * h2_W[j * 8 + k];
             dh1[i * 8 + j] = s;
         }
-    /* dh2.W = h1ᵀ · dh2_add
+    /* dh2.W[8,8] = h1[n,8]ᵀ · dh2_add[n,8]
        MatMul: transpose the other operand */
     memset(dh2_W, 0, sizeof(float) * (64));
     for (int k = 0; k < n; k++)
@@ -362,7 +356,7 @@ static void backward(int n)
     POISON(h2_matmul, n * 8);
 
     /* line 11: h1 = dense(x,  8, act=sigmoid, init=glorot); */
-    /* dh1_add = dh1 · h1 · (1 - h1)
+    /* dh1_add[n,8] = dh1[n,8] · h1[n,8] · (1 - h1)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 8; j++)
         dh1_b[j] = 0.0f;
@@ -372,10 +366,10 @@ static void backward(int n)
             dh1_b[j] += dh1_add[i * 8 + j];  /* dh1.b = Σ_rows dh1_add, in the same loop */
         }
     POISON(dh1, n * 8);
-    /* dh1.b = Σ_rows dh1_add
+    /* dh1.b[8] = Σ_rows dh1_add[n,8]
        h1.b was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dh1.W = xᵀ · dh1_add
+    /* dh1.W[2,8] = x[n,2]ᵀ · dh1_add[n,8]
        MatMul: transpose the other operand */
     memset(dh1_W, 0, sizeof(float) * (16));
     for (int k = 0; k < n; k++)
@@ -390,18 +384,17 @@ static void backward(int n)
 /* update: one momentum step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 11: h1 = dense(x,  8, act=sigmoid, init=glorot); */
-    /* opt.h1.W.v = μ·opt.h1.W.v - lr·dh1.W;  h1.W += opt.h1.W.v
+    /* opt.h1.W.v[2,8] = μ·opt.h1.W.v - lr·dh1.W[2,8];  h1.W[2,8] += opt.h1.W.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 16; i++) {
         float gi = dh1_W[i];
         opt_h1_W_v[i] = 0.9f * opt_h1_W_v[i] - lr * gi;
         h1_W[i] += opt_h1_W_v[i];
     }
-    /* opt.h1.b.v = μ·opt.h1.b.v - lr·dh1.b;  h1.b += opt.h1.b.v
+    /* opt.h1.b.v[8] = μ·opt.h1.b.v - lr·dh1.b[8];  h1.b[8] += opt.h1.b.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 8; i++) {
         float gi = dh1_b[i];
@@ -410,14 +403,14 @@ static void update(float lr, long step)
     }
 
     /* line 12: h2 = dense(h1, 8, act=sigmoid, init=glorot); */
-    /* opt.h2.W.v = μ·opt.h2.W.v - lr·dh2.W;  h2.W += opt.h2.W.v
+    /* opt.h2.W.v[8,8] = μ·opt.h2.W.v - lr·dh2.W[8,8];  h2.W[8,8] += opt.h2.W.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 64; i++) {
         float gi = dh2_W[i];
         opt_h2_W_v[i] = 0.9f * opt_h2_W_v[i] - lr * gi;
         h2_W[i] += opt_h2_W_v[i];
     }
-    /* opt.h2.b.v = μ·opt.h2.b.v - lr·dh2.b;  h2.b += opt.h2.b.v
+    /* opt.h2.b.v[8] = μ·opt.h2.b.v - lr·dh2.b[8];  h2.b[8] += opt.h2.b.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 8; i++) {
         float gi = dh2_b[i];
@@ -426,14 +419,14 @@ static void update(float lr, long step)
     }
 
     /* line 13: h3 = dense(h2, 8, act=sigmoid, init=glorot); */
-    /* opt.h3.W.v = μ·opt.h3.W.v - lr·dh3.W;  h3.W += opt.h3.W.v
+    /* opt.h3.W.v[8,8] = μ·opt.h3.W.v - lr·dh3.W[8,8];  h3.W[8,8] += opt.h3.W.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 64; i++) {
         float gi = dh3_W[i];
         opt_h3_W_v[i] = 0.9f * opt_h3_W_v[i] - lr * gi;
         h3_W[i] += opt_h3_W_v[i];
     }
-    /* opt.h3.b.v = μ·opt.h3.b.v - lr·dh3.b;  h3.b += opt.h3.b.v
+    /* opt.h3.b.v[8] = μ·opt.h3.b.v - lr·dh3.b[8];  h3.b[8] += opt.h3.b.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 8; i++) {
         float gi = dh3_b[i];
@@ -442,14 +435,14 @@ static void update(float lr, long step)
     }
 
     /* line 14: p  = dense(h3, 1, act=sigmoid, init=glorot); */
-    /* opt.p.W.v = μ·opt.p.W.v - lr·dp.W;  p.W += opt.p.W.v
+    /* opt.p.W.v[8,1] = μ·opt.p.W.v - lr·dp.W[8,1];  p.W[8,1] += opt.p.W.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 8; i++) {
         float gi = dp_W[i];
         opt_p_W_v[i] = 0.9f * opt_p_W_v[i] - lr * gi;
         p_W[i] += opt_p_W_v[i];
     }
-    /* opt.p.b.v = μ·opt.p.b.v - lr·dp.b;  p.b += opt.p.b.v
+    /* opt.p.b.v[1] = μ·opt.p.b.v - lr·dp.b[1];  p.b[1] += opt.p.b.v
        Momentum: the velocity v keeps μ of the last step */
     for (int i = 0; i < 1; i++) {
         float gi = dp_b[i];
@@ -471,18 +464,30 @@ static void init(uint64_t seed)
     nnrt_init_fill(h3_b, 8, 0.0f);  /* h3.b = zeros */
     nnrt_init_normal(p_W, 8, 0.471404521f, &r);  /* p.W = glorot: normal, std 0.471405 */
     nnrt_init_fill(p_b, 1, 0.0f);  /* p.b = zeros */
-    memset(opt_h1_W_v, 0, sizeof opt_h1_W_v);
-    memset(opt_h1_b_v, 0, sizeof opt_h1_b_v);
-    memset(opt_h2_W_v, 0, sizeof opt_h2_W_v);
-    memset(opt_h2_b_v, 0, sizeof opt_h2_b_v);
-    memset(opt_h3_W_v, 0, sizeof opt_h3_W_v);
-    memset(opt_h3_b_v, 0, sizeof opt_h3_b_v);
-    memset(opt_p_W_v, 0, sizeof opt_p_W_v);
-    memset(opt_p_b_v, 0, sizeof opt_p_b_v);
-    nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);
+    nnrt_init_fill(opt_h1_W_v, 16, 0.0f);  /* opt.h1.W.v = zeros */
+    nnrt_init_fill(opt_h1_b_v, 8, 0.0f);  /* opt.h1.b.v = zeros */
+    nnrt_init_fill(opt_h2_W_v, 64, 0.0f);  /* opt.h2.W.v = zeros */
+    nnrt_init_fill(opt_h2_b_v, 8, 0.0f);  /* opt.h2.b.v = zeros */
+    nnrt_init_fill(opt_h3_W_v, 64, 0.0f);  /* opt.h3.W.v = zeros */
+    nnrt_init_fill(opt_h3_b_v, 8, 0.0f);  /* opt.h3.b.v = zeros */
+    nnrt_init_fill(opt_p_W_v, 8, 0.0f);  /* opt.p.W.v = zeros */
+    nnrt_init_fill(opt_p_b_v, 1, 0.0f);  /* opt.p.b.v = zeros */
 }
 
-/* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
+/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:
+ * NnrtModel.train_step); the mean loss of the rows before the update. */
+static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x, t);  /* gather: rows perm[start..start+n) of d, the batch */
+    float loss_value = forward(n, TRAIN);          /* forward: the mean loss */
+    if (!isfinite(loss_value))                     /* the runtime stops: the params stay as they were */
+        return loss_value;
+    backward(n);                                   /* backward: the gradient of every param */
+    update(lr, step);                              /* update: one momentum step */
+    return loss_value;
+}
+
+/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */
 static float model_forward(const float *x_in, const void *t_in, int n, int mode)
 {
     if (x_in != x)
@@ -500,6 +505,7 @@ static void model_predict(const float *x_in, int n, float *y_out)
     memcpy(y_out, p, sizeof(float) * (n));
 }
 
+/* ---- the tensors the runtime saves, loads and checks ---- */
 static NnrtTensor params[] = {  /* name, data, grad, rank, shape, numel */
     {"h1.W", h1_W, dh1_W, 2, {2, 8}, 16},
     {"h1.b", h1_b, dh1_b, 1, {8}, 8},
@@ -524,43 +530,50 @@ static float y_buf[B * 1];  /* predict's output rows */
 
 int main(int argc, char **argv)
 {
-    NnrtModel m;
-    memset(&m, 0, sizeof m);
-    m.name = "xor";
-    m.batch = B;
-    m.in_dim = 2;
-    m.label_kind = NNRT_LABEL_FLOAT;
-    m.label_dim = 1;
-    m.out_dim = 1;
-    m.acc_kind = NNRT_ACC_THRESHOLD;
-    m.acc_threshold = 0.5f;
-    m.epochs = 5000;
-    m.lr = 0.5f;
-    m.final_lr = 0.5f;
-    m.decay = NNRT_DECAY_NONE;
-    m.shuffle = 1;
-    m.drop_last = 0;
-    m.seed = 1;
-    m.log_every = 500;
-    m.eval_every = 1;
-    m.early_stopping = 0;
-    nnrt_source_init(&m.data);
-    m.data.kind = NNRT_SRC_XOR;
-    m.data.normalize = 0;
-    m.data.flatten = 0;
-    m.data.one_hot = 0;
-    nnrt_source_init(&m.test);
-    m.params = params;
-    m.n_params = 8;
-    m.state = state;
-    m.n_state = 8;
-    m.init = init;
-    m.forward = model_forward;
-    m.backward = backward;
-    m.update = update;
-    m.predict = model_predict;
-    m.x_buf = x;
-    m.t_buf = t;
-    m.y_buf = y_buf;
+    NnrtModel m = {
+        .name = "xor",
+        .batch = B,
+        .in_dim = 2,
+        .label_kind = NNRT_LABEL_FLOAT,
+        .label_dim = 1,
+        .out_dim = 1,
+        .acc_kind = NNRT_ACC_THRESHOLD,
+        .acc_threshold = 0.5f,
+        .epochs = 5000,
+        .lr = 0.5f,
+        .final_lr = 0.5f,
+        .decay = NNRT_DECAY_NONE,
+        .shuffle = 1,
+        .drop_last = 0,
+        .seed = 1,
+        .log_every = 500,
+        .eval_every = 1,
+        .early_stopping = 0,
+        .data = {
+            .kind = NNRT_SRC_XOR,
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 1.0f,
+        },
+        .test = {
+            .kind = NNRT_SRC_NONE,
+            .csv_label = -1,
+            .csv_header = 1,
+            .scale = 1.0f,
+        },
+        .params = params,
+        .n_params = 8,
+        .state = state,
+        .n_state = 8,
+        .init = init,
+        .forward = model_forward,
+        .backward = backward,
+        .update = update,
+        .predict = model_predict,
+        .train_step = train_step,
+        .x_buf = x,
+        .t_buf = t,
+        .y_buf = y_buf,
+    };
     return nnrt_main(&m, argc, argv);
 }

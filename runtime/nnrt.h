@@ -29,7 +29,7 @@
  *         m.acc_kind = NNRT_ACC_THRESHOLD;  m.acc_threshold = 0.0f;   // logits
  *         m.params = params;  m.n_params = 2;  m.state = state;  m.n_state = 2;
  *         m.init = my_init;  m.forward = my_forward;  m.backward = my_backward;
- *         m.update = my_update;  m.predict = my_predict;
+ *         m.update = my_update;  m.predict = my_predict;  m.train_step = my_train_step;
  *         m.epochs = 100;  m.lr = 1.0f;  m.final_lr = 1.0f;  m.decay = NNRT_DECAY_NONE;
  *         m.shuffle = 1;  m.seed = 0;  m.eval_every = 1;
  *         nnrt_source_init(&m.data);  m.data.kind = NNRT_SRC_GATE;  m.data.gate = "and";
@@ -38,7 +38,7 @@
  *         return nnrt_main(&m, argc, argv);
  *     }
  *
- * The five functions the model provides (see NnrtModel):
+ * The six functions the model provides (see NnrtModel):
  *   init(seed)               params to their initial values (use NnrtRng and
  *                            nnrt_init_*), optimizer state to zero, and the
  *                            dropout RNG seeded (stream NNRT_STREAM_DROPOUT).
@@ -50,6 +50,15 @@
  *   update(lr, step)         one optimizer step over the params; step counts
  *                            from 1 (Adam's bias correction).
  *   predict(x, n, y)         n output rows of out_dim floats, no dropout.
+ *   train_step(d, perm, start, n, lr, step)
+ *                            one training step, the one the training loop
+ *                            calls: nnrt_gather of rows perm[start..start+n)
+ *                            of d into x_buf and t_buf, forward(TRAIN); a
+ *                            loss that is not finite is returned at once
+ *                            (no backward, no update: the params stay as
+ *                            they were, and the run stops with exit 3);
+ *                            else backward, update(lr, step) and the loss.
+ *                            step counts from 1.
  *
  * What nnrt_main does, in order (with --predict FILE, steps 2-5 are
  * replaced by nnrt_predict, predict.c: params and input figures from
@@ -423,6 +432,8 @@ typedef struct NnrtModel {
     void (*backward)(int n);
     void (*update)(float lr, long step);
     void (*predict)(const float *x, int n, float *y);
+    float (*train_step)(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr,
+                        long step);
     /* the train block: defaults that flags override */
     int epochs; float lr, final_lr; int decay;
     int no_lr;                     /* 1: the optimizer takes no learning rate (adadelta): lr is

@@ -163,7 +163,7 @@ void nnrt_evaluate(const NnrtModel *m, const NnrtData *d, double *loss, double *
 static int nnrt_model_check(const NnrtModel *m, char *err, size_t errlen)
 {
     const char *missing = !m->name ? "name" : !m->init ? "init" : !m->forward ? "forward"
-                        : !m->backward ? "backward" : !m->update ? "update"
+                        : !m->backward ? "backward" : !m->update ? "update" : !m->train_step ? "train_step"
                         : !m->x_buf ? "x_buf" : !m->t_buf ? "t_buf" : NULL;
     if (missing)
         return nnrt_errf(err, errlen, "the model descriptor has no %s", missing);
@@ -888,28 +888,16 @@ static void nnrt_cpu_epoch(NnrtBackend *b, const uint32_t *perm, float lr, long 
     c->step = step;
 }
 
-/* One step on rows perm[start..start+n): gather -> forward(TRAIN) -> (a
- * non-finite loss stops here) -> backward -> update(lr, step). */
-static float nnrt_cpu_step(const NnrtModel *m, const NnrtData *d, const uint32_t *perm,
-                           size_t start, int n, float lr, long step)
-{
-    nnrt_gather(d, perm, start, (size_t)n, m->x_buf, m->t_buf);
-    float loss = m->forward(m->x_buf, m->t_buf, n, NNRT_TRAIN);
-    if (!isfinite(loss))
-        return loss;
-    m->backward(n);
-    m->update(lr, step);
-    return loss;
-}
-
+/* Each step is the model's train_step on rows perm[start..start+n):
+ * gather -> forward(TRAIN) -> (a non-finite loss stops here) -> backward
+ * -> update(lr, step). */
 static void nnrt_cpu_steps(NnrtBackend *b, long from, long to, float *losses)
 {
     NnrtCpu *c = b->self;
     const NnrtData *d = c->sets[NNRT_SET_TRAIN];
     for (long it = from; it < to; it++) {
         size_t n = nnrt_batch_rows(c->m, d->rows, it);
-        float loss = nnrt_cpu_step(c->m, d, c->perm, (size_t)it * c->m->batch, (int)n, c->lr,
-                                   c->step + 1);
+        float loss = c->m->train_step(d, c->perm, (size_t)it * c->m->batch, (int)n, c->lr, c->step + 1);
         losses[it - from] = loss;
         if (!isfinite(loss))
             return;

@@ -92,6 +92,18 @@ static void lr_update(float lr, long step)
     b[0] += vb[0];
 }
 
+/* One step as an emitted train_step takes it: a non-finite loss changes nothing. */
+static float lr_train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)
+{
+    nnrt_gather(d, perm, start, (size_t)n, x_buf, t_buf);
+    float loss = lr_forward(x_buf, t_buf, n, NNRT_TRAIN);
+    if (!isfinite(loss))
+        return loss;
+    lr_backward(n);
+    lr_update(lr, step);
+    return loss;
+}
+
 static void lr_predict(const float *x, int n, float *y)
 {
     for (int i = 0; i < n; i++)
@@ -118,6 +130,7 @@ static void make_model(NnrtModel *m)
     m->backward = lr_backward;
     m->update = lr_update;
     m->predict = lr_predict;
+    m->train_step = lr_train_step;
     m->epochs = 200;
     m->lr = 0.5f;
     m->final_lr = 0.5f;
@@ -985,6 +998,12 @@ START_TEST(test_bad_descriptor_and_flags)
     run(&r, &m, NULL);
     ck_assert_int_eq(r.rc, 1);
     ck_assert_str_eq(r.err.buf, "nnrt: the model descriptor has no forward\n");
+    run_free(&r);
+    make_model(&m);
+    m.train_step = NULL;
+    run(&r, &m, NULL);
+    ck_assert_int_eq(r.rc, 1);
+    ck_assert_str_eq(r.err.buf, "nnrt: the model descriptor has no train_step\n");
     run_free(&r);
     make_model(&m);
     const char *argv[] = { "--epochs", "x", NULL };

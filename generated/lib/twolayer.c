@@ -212,9 +212,8 @@ static float rng_normal(struct pcg32 *s) /* Box-Muller */
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
 static float forward(int n, int mode)
 {
-
     /* line 15: h    = sigmoid(x @ W1 + b1); */
-    /* h_matmul = x · W1 */
+    /* h_matmul[n,10] = x[n,2] · W1[2,10] */
     memset(h_matmul, 0, sizeof(float) * (n * 10));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++) {
@@ -222,15 +221,15 @@ static float forward(int n, int mode)
             for (int j = 0; j < 10; j++)
                 h_matmul[i * 10 + j] += a * W1[k * 10 + j];
         }
-    /* h_add = h_matmul + b1 */
+    /* h_add[n,10] = h_matmul[n,10] + b1[10] */
     /*   (computed inside the next loop, never stored) */
-    /* h = σ(h_add) */
+    /* h[n,10] = σ(h_add[n,10]) */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++)
             h[i * 10 + j] = 1.0f / (1.0f + expf(-(h_matmul[i * 10 + j] + b1[j])));
 
     /* line 16: y    = h @ W2 + b2; */
-    /* y_matmul = h · W2 */
+    /* y_matmul[n,3] = h[n,10] · W2[10,3] */
     memset(y_matmul, 0, sizeof(float) * (n * 3));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 10; k++) {
@@ -238,7 +237,7 @@ static float forward(int n, int mode)
             for (int j = 0; j < 3; j++)
                 y_matmul[i * 3 + j] += a * W2[k * 3 + j];
         }
-    /* y = y_matmul + b2 */
+    /* y[n,3] = y_matmul[n,3] + b2[3] */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
             y[i * 3 + j] = y_matmul[i * 3 + j] + b2[j];
@@ -246,7 +245,7 @@ static float forward(int n, int mode)
         return 0.0f;
 
     /* line 17: loss = softmax_cross_entropy(y, t); */
-    /* loss = softmax_cross_entropy(y, t) */
+    /* loss = softmax_cross_entropy(y[n,3], t[n]) */
     {
         float total = 0.0f;
         for (int r = 0; r < n; r++) {
@@ -261,7 +260,6 @@ static float forward(int n, int mode)
         }
         loss[0] = (float)total / (float)n;
     }
-    (void)mode;
     return loss[0];
 }
 
@@ -269,10 +267,8 @@ static float forward(int n, int mode)
  * in reverse order of the forward pass. */
 static void backward(int n)
 {
-    (void)n;
-
     /* line 17: loss = softmax_cross_entropy(y, t); */
-    /* dy = (softmax(y) - onehot(t)) / n
+    /* dy[n,3] = (softmax(y[n,3]) - onehot(t[n])) / n
        Softmax-with-loss: softmax and cross-entropy differentiated together */
     {
         const float dl = 1.0f / (float)n; /* dL/n */
@@ -290,14 +286,14 @@ static void backward(int n)
     }
 
     /* line 16: y    = h @ W2 + b2; */
-    /* db2 = Σ_rows dy
+    /* db2[3] = Σ_rows dy[n,3]
        b2 was repeated over the B rows: Repeat ↔ Sum */
     for (int i = 0; i < 3; i++)
         db2[i] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++)
             db2[j] += dy[i * 3 + j];
-    /* dh = dy · W2ᵀ
+    /* dh[n,10] = dy[n,3] · W2[10,3]ᵀ
        MatMul: transpose the other operand */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 10; j++) {
@@ -306,7 +302,7 @@ static void backward(int n)
                 s += dy[i * 3 + k] * W2[j * 3 + k];
             dh[i * 10 + j] = s;
         }
-    /* dW2 = hᵀ · dy
+    /* dW2[10,3] = h[n,10]ᵀ · dy[n,3]
        MatMul: transpose the other operand */
     memset(dW2, 0, sizeof(float) * (30));
     for (int k = 0; k < n; k++)
@@ -318,7 +314,7 @@ static void backward(int n)
     POISON(y_matmul, n * 3);
 
     /* line 15: h    = sigmoid(x @ W1 + b1); */
-    /* dh_add = dh · h · (1 - h)
+    /* dh_add[n,10] = dh[n,10] · h[n,10] · (1 - h)
        Sigmoid: dx = dy·y·(1-y), y = σ(x) */
     for (int j = 0; j < 10; j++)
         db1[j] = 0.0f;
@@ -328,10 +324,10 @@ static void backward(int n)
             db1[j] += dh_add[i * 10 + j];  /* db1 = Σ_rows dh_add, in the same loop */
         }
     POISON(dh, n * 10);
-    /* db1 = Σ_rows dh_add
+    /* db1[10] = Σ_rows dh_add[n,10]
        b1 was repeated over the B rows: Repeat ↔ Sum */
     /*   (summed inside the loop above) */
-    /* dW1 = xᵀ · dh_add
+    /* dW1[2,10] = x[n,2]ᵀ · dh_add[n,10]
        MatMul: transpose the other operand */
     memset(dW1, 0, sizeof(float) * (20));
     for (int k = 0; k < n; k++)
@@ -346,11 +342,10 @@ static void backward(int n)
 /* update: one sgd step over every trainable param (lr for this epoch). */
 static void update(float lr, long step)
 {
-    (void)lr;
     (void)step;
 
     /* line 10: param W1: [2, H] = randn(std=0.01); */
-    /* W1 -= lr · dW1
+    /* W1[2,10] -= lr · dW1[2,10]
        SGD: a step against the gradient */
     for (int i = 0; i < 20; i++) {
         float gi = dW1[i];
@@ -358,7 +353,7 @@ static void update(float lr, long step)
     }
 
     /* line 11: param b1: [H]    = zeros; */
-    /* b1 -= lr · db1
+    /* b1[10] -= lr · db1[10]
        SGD: a step against the gradient */
     for (int i = 0; i < 10; i++) {
         float gi = db1[i];
@@ -366,7 +361,7 @@ static void update(float lr, long step)
     }
 
     /* line 12: param W2: [H, 3] = randn(std=0.01); */
-    /* W2 -= lr · dW2
+    /* W2[10,3] -= lr · dW2[10,3]
        SGD: a step against the gradient */
     for (int i = 0; i < 30; i++) {
         float gi = dW2[i];
@@ -374,7 +369,7 @@ static void update(float lr, long step)
     }
 
     /* line 13: param b2: [3]    = zeros; */
-    /* b2 -= lr · db2
+    /* b2[3] -= lr · db2[3]
        SGD: a step against the gradient */
     for (int i = 0; i < 3; i++) {
         float gi = db2[i];

@@ -385,6 +385,20 @@ static void nnrt_cuda_host_predict(const float *x, int n, float *y)
     NNRT_CUDA_CHECK(cudaStreamSynchronize(dev.s));
 }
 
+/* train.c's step: the batch gathered on the host, then the calls above. */
+static float nnrt_cuda_host_train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr,
+                                       long step)
+{
+    NnrtModel *m = dev.cm->m;
+    nnrt_gather(d, perm, start, (size_t)n, m->x_buf, m->t_buf);
+    float loss = nnrt_cuda_host_forward(m->x_buf, m->t_buf, n, NNRT_TRAIN);
+    if (!isfinite(loss))
+        return loss;
+    nnrt_cuda_host_backward(n);
+    nnrt_cuda_host_update(lr, step);
+    return loss;
+}
+
 static void nnrt_cuda_host_functions(NnrtModel *m)
 {
     m->init = nnrt_cuda_host_init;
@@ -392,6 +406,7 @@ static void nnrt_cuda_host_functions(NnrtModel *m)
     m->backward = nnrt_cuda_host_backward;
     m->update = nnrt_cuda_host_update;
     m->predict = nnrt_cuda_host_predict;
+    m->train_step = nnrt_cuda_host_train_step;
     m->blas_tune = NULL;
 }
 

@@ -84,7 +84,7 @@ typedef struct NnrtCudaModel NnrtCudaModel;
 struct NnrtCudaModel {
     /* The host side, as nnrt.h describes it: name, dimensions, the train
      * block, and params/state tensors over host mirrors (grad over a host
-     * mirror of the grad block).  nnrt_cuda_main sets its five functions
+     * mirror of the grad block).  nnrt_cuda_main sets its six functions
      * to wrappers that run the device code one call at a time, for the
      * runs on the CPU backend (--gradcheck, --predict, validation=,
      * NNRT_CUDA_HOST_LOOP=1). */
