@@ -194,6 +194,7 @@ regen: all
 	    $(BUILD)/nnc $$m -o generated/$$(basename $$m .nn).c || exit 1; \
 	done
 	@mkdir -p generated/lib && $(BUILD)/nnc models/twolayer.nn --emit library -o generated/lib/twolayer.c
+	@$(BUILD)/nnc models/twolayer.nn --target cuda -o generated/twolayer.cu
 	@if git diff --quiet -- generated/ 2>/dev/null && [ -z "$$(git ls-files --others -- generated/)" ]; then echo "regen: generated/ is up to date"; \
 	 else git diff --stat -- generated/; echo "regen: generated/ changed; commit it if the change is intended"; fi
 

@@ -7,7 +7,9 @@
 #      committed file is stale: "generated/NAME.c is out of date: run make
 #      regen".  The header names only the output's file name, so the two
 #      compare byte for byte.  The same for library mode:
-#      generated/lib/twolayer.c and twolayer.h (--emit library).
+#      generated/lib/twolayer.c and twolayer.h (--emit library), and the
+#      CUDA target's source for one model: generated/twolayer.cu (nnc
+#      --target cuda -o NAME.cu writes it without nvcc).
 #   2. every generated/NAME.c compiles with gcc and with clang under
 #      -std=c99 -Wall -Wextra -Werror -pedantic (clang is skipped, with a
 #      visible line, where it is not installed).
@@ -61,6 +63,17 @@ else
             head -40 "$OUT/lib.diff" | sed 's/^/     /'
         fi
     done
+fi
+# The CUDA target: generated/twolayer.cu (its builds are run_cuda_build.sh's).
+if ! "$NNC" models/twolayer.nn --target cuda -o "$OUT/twolayer.cu" 2>"$OUT/cu.err"; then
+    bad "regen twolayer.cu: nnc --target cuda failed: $(head -1 "$OUT/cu.err")"
+elif [ ! -f generated/twolayer.cu ]; then
+    bad "generated/twolayer.cu is missing: run make regen"
+elif diff -u generated/twolayer.cu "$OUT/twolayer.cu" >"$OUT/cu.diff"; then
+    ok "regen twolayer.cu: generated/twolayer.cu matches the compiler"
+else
+    bad "generated/twolayer.cu is out of date: run make regen"
+    head -40 "$OUT/cu.diff" | sed 's/^/     /'
 fi
 # A generated file whose model is gone is stale too.
 for c in generated/*.c; do
