@@ -110,7 +110,8 @@
  *   batches = rows/B full batches, plus the last rows%B rows as a smaller
  *             batch unless drop_last
  *   a step  = gather -> forward(TRAIN) -> backward -> update(lr_e, ++step)
- *             (a non-finite loss stops the run before backward: exit 3)
+ *             (a non-finite loss stops the run before backward: exit 3);
+ *             on the CPU the model's train_step takes it whole
  * A progress line is printed every log_every steps (--log-every, else the
  * train block's; counted over the whole run), or at the end of each epoch
  * when log_every is 0; its loss is the mean over the batches since the
