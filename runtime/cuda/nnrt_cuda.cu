@@ -8,9 +8,10 @@
  * supplies the backend functions nnrt.h describes (NnrtBackend), so the
  * same numbers go through the same code to the same messages.  What the
  * device does:
- *   - prepare: the data sets are uploaded once; a batch is gathered on the
- *     device (image bytes through a 256-entry table of nnrt_gather's
- *     formula, so the inputs are the C program's bit for bit);
+ *   - prepare: the data sets (training, held-out, test) are uploaded
+ *     once; a batch is gathered on the device (image bytes through a
+ *     256-entry table of nnrt_gather's formula, so the inputs are the C
+ *     program's bit for bit);
  *   - epoch: the driver's permutation (made on the host by the runtime's
  *     RNG) is uploaded, and lr, step and the batch cursor written into the
  *     control block (NnrtCudaCtl), once per epoch;
@@ -24,8 +25,8 @@
  *   - pull/push: params and state through the host mirrors, only for a
  *     checkpoint (or its copy at an epoch boundary) and after a load.
  *
- * --gradcheck, --predict, a train block with validation=, and any run
- * with NNRT_CUDA_HOST_LOOP=1 in the environment, run on the CPU backend
+ * --gradcheck, --predict and any run with NNRT_CUDA_HOST_LOOP=1 in the
+ * environment run on the CPU backend
  * (nnrt_run) with the model's functions wrapped to run on the device one
  * call at a time: params and state uploaded from the host mirrors before
  * each forward, grads copied back after each backward.  That is slow and
@@ -688,8 +689,7 @@ int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv)
         const char *host_loop = getenv("NNRT_CUDA_HOST_LOOP");
         NnrtBackend b = {NULL, NNRT_CUDA_CHUNK, nnrt_cuda_prepare, nnrt_cuda_push, nnrt_cuda_pull, nnrt_cuda_epoch,
                          nnrt_cuda_steps, nnrt_cuda_evaluate, nnrt_cuda_best, nnrt_cuda_release};
-        if (a.gradcheck || a.predict || (host_loop && strcmp(host_loop, "1") == 0) ||
-            cm->m->validation != 0.0f)
+        if (a.gradcheck || a.predict || (host_loop && strcmp(host_loop, "1") == 0))
             rc = nnrt_run(cm->m, &a, stdout, stderr);
         else
             rc = nnrt_run_on(cm->m, &b, &a, stdout, stderr);

@@ -86,7 +86,7 @@ struct NnrtCudaModel {
      * block, and params/state tensors over host mirrors (grad over a host
      * mirror of the grad block).  nnrt_cuda_main sets its six functions
      * to wrappers that run the device code one call at a time, for the
-     * runs on the CPU backend (--gradcheck, --predict, validation=,
+     * runs on the CPU backend (--gradcheck, --predict,
      * NNRT_CUDA_HOST_LOOP=1). */
     NnrtModel *m;
     size_t mem_bytes;                        /* the one cudaMalloc */

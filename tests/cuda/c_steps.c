@@ -3,7 +3,7 @@
  *
  * Linked with an emitted M.c (whose main calls nnrt_main) and libnnrt.a,
  * this file's nnrt_main replaces the runtime's: it trains as train.c does
- * (the epoch's permutation from nnrt_rng_seed_stream(seed + e,
+ * (validation='s rows held out by nnrt_data_split, the epoch's permutation from nnrt_rng_seed_stream(seed + e,
  * NNRT_STREAM_SHUFFLE) and nnrt_shuffle, nnrt_gather, forward(TRAIN),
  * backward, update(lr_e, ++step)) and prints one line per step,
  *     STEP LOSS          (the loss with %.9g: every float bit)
@@ -62,11 +62,12 @@ int nnrt_main(NnrtModel *m, int argc, char **argv)
     uint64_t seed = a.has_seed ? a.seed : m->seed;
     float lr = isnan(a.lr) ? m->lr : a.lr;
     NnrtSource src;
-    NnrtData d;
+    NnrtData d, val;
     char err[1024];
     if (source(&src, m, &a) < 0 ||
         nnrt_data_load(&src, m->in_dim, m->label_kind, m->label_dim, nnrt_model_classes(m), &d, NULL, err,
-                       sizeof err) < 0) {
+                       sizeof err) < 0 ||
+        (m->validation != 0.0f && nnrt_data_split(&d, (double)m->validation, seed, &val, err, sizeof err) < 0)) {
         fprintf(stderr, "c_steps: %s\n", err);
         return 1;
     }
@@ -96,6 +97,8 @@ int nnrt_main(NnrtModel *m, int argc, char **argv)
     }
     free(perm);
     nnrt_data_free(&d);
+    if (m->validation != 0.0f)
+        nnrt_data_free(&val);
     nnrt_args_free(&a);
     return 0;
 }
