@@ -541,7 +541,7 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err);
  * (nnrt_cuda.cu) keeps the sets, params and state on the device, replays a
  * captured graph per step and reads the losses back once per call.
  *
- * The driver calls, in this order:
+ * What the driver calls, and when:
  *   prepare(b, m, sets, early)   once, after loading: sets[NNRT_SET_*] the
  *                                training set, the held-out rows and the
  *                                test set (NULL: none); early: best will be
@@ -584,12 +584,14 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err);
  *
  * Training on several processes (data parallel, MPI) is one more
  * backend, the driver unchanged but for printing and writing files on
- * rank 0 alone: its steps() would, between each step's backward and its
- * update, sum the contiguous gradient block (every param's grad lies in
- * one block of the arena, the plan's) over the ranks with MPI_Allreduce
- * and scale it, so that every rank applies the same update; push would
- * broadcast rank 0's params and state, and evaluate sum the losses and
- * counts over the ranks. */
+ * rank 0 alone: in its steps() each rank would take its share of each
+ * batch's rows, run forward and backward, then sum the contiguous gradient
+ * block (every param's grad lies in one block of the arena, the plan's)
+ * over the ranks with MPI_Allreduce and scale it, then update, so that
+ * every rank applies the same update (the allreduce sits between backward
+ * and update: this backend calls them apart, not a fused step); push
+ * would broadcast rank 0's params and state, and evaluate sum the losses
+ * and counts over the ranks. */
 enum { NNRT_SET_TRAIN = 0, NNRT_SET_VAL = 1, NNRT_SET_TEST = 2, NNRT_SETS = 3 };
 typedef struct NnrtBackend NnrtBackend;
 struct NnrtBackend {
