@@ -75,8 +75,19 @@ mkdir -p $E/log || exit 1
 upper() { echo "$1" | tr 'a-z' 'A-Z'; }
 # macro NAME KEY: the number #define NAME_KEY holds in $E/NAME.h
 macro() { sed -n "s/^#define $(upper "$1")_$2 \([0-9]*\).*/\1/p" "$E/$1.h"; }
-# field NAME KEY: what the host program sets m.KEY to (m.data.kind, m.epochs...)
-field() { sed -n "s/^    m\.$2 = \(.*\);\$/\1/p" "$E/${1}_prog.c" | tr -d '"'; }
+# field NAME KEY: what the host program's main sets m.KEY to (data.kind,
+# epochs...): a line ".epochs = 300," of its NnrtModel initializer, or
+# ".kind = NNRT_SRC_SPIRAL," inside its ".data = {" for data.kind.
+field() {
+    awk -v key="$2" '
+        /^        \.[a-z_]+ = \{$/ { parent = $1; sub(/^\./, "", parent); next }
+        /^        },$/ { parent = ""; next }
+        /^ +\.[a-z_]+ = .*,$/ {
+            name = $1; sub(/^\./, "", name)
+            val = $0; sub(/^ +\.[a-z_]+ = /, "", val); sub(/,$/, "", val)
+            if ((parent == "" ? name : parent "." name) == key) print val
+        }' "$E/${1}_prog.c" | tr -d '"'
+}
 
 # emit NAME: the library ($E/NAME.c, NAME.h) and the host program ($E/NAME_prog.c)
 emit() {
