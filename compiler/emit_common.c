@@ -696,13 +696,15 @@ static int word_char(char c)
 int emit_uses_name(const char *text, const char *name)
 {
     size_t len = strlen(name);
+    int comment = 0; /* one pass, linear in the text */
     for (const char *p = text; *p; p++) {
-        if (p[0] == '/' && p[1] == '*') {
-            const char *end = strstr(p + 2, "*/");
-            if (!end)
-                return 0;
-            p = end + 1;
-        } else if (strncmp(p, name, len) == 0 && (p == text || !word_char(p[-1])) && !word_char(p[len])) {
+        if (comment) {
+            if (p[0] == '*' && p[1] == '/')
+                comment = 0, p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            comment = 1, p++;
+        } else if (*p == *name && strncmp(p, name, len) == 0 && (p == text || !word_char(p[-1])) &&
+                   !word_char(p[len])) {
             return 1;
         }
     }

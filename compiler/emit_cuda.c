@@ -88,7 +88,7 @@ static const char *const cuda_reserved[] = {
     "mem", "ctl", "cublas", "one", "zero", "idx", "lane", "warp", "part", "sum", "total", "o", "q", "oo", "qq",
     "v", "c", "w", "bv", "bi", "bind", "control", "handle", "cm", "scratch", "keep", "GRID", "WARPS", "COLS", "LOSS_BLOCK", "BLOCKS", "NAN",
     "MEM_PARAMS", "MEM_STATE", "MEM_GRADS", "MEM_BATCH", "MEM_ARENA", "MEM_SCRATCH", "MEM_BYTES",
-    "host_params", "host_state", "host_grads", "host_bind", "t_buf", "tensor_params", "tensor_state",
+    "host_params", "host_state", "host_grads", "host_bind", "t_buf",
 };
 
 /* ---- element expressions (as emit_c.c's) ----------------------------------- */
