@@ -753,13 +753,15 @@ static void library_math(Emit *e)
 }
 
 /* Whether the library draws random numbers: a random init or dropout. */
-static int library_draws(const Graph *g)
+static int init_draws(const Graph *g)
 {
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].op == OP_DROPMASK || (g->nodes[i].op == OP_PARAM && g->nodes[i].init == INIT_UNIFORM))
+        if (g->nodes[i].op == OP_PARAM && g->nodes[i].init == INIT_UNIFORM)
             return 1;
     return has_init(g);
 }
+
+static int library_draws(const Graph *g) { return emit_leaf(g, OP_DROPMASK) >= 0 || init_draws(g); }
 
 /* Library mode: portable math, the control state (rate, step, random
  * generator) and a small PCG32, the same numbers on every platform.  The
@@ -926,7 +928,8 @@ static void fn_init(Emit *e)
         emit_init(e, has_dropout(e->g) ? "nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);" : NULL);
         return;
     }
-    OUT("static void init(uint32_t seed)\n{\n    struct pcg32 r = {0x748fea9bu ^ seed, 0x853c49e6u};\n    (void)r;\n");
+    OUT("static void init(uint32_t seed)\n{\n    struct pcg32 r = {0x748fea9bu ^ seed, 0x853c49e6u};\n%s",
+        init_draws(e->g) ? "" : "    (void)r;  /* no param starts random */\n");
     for (int i = 0; i < e->g->n; i++) {
         if (nd(e, i)->op == OP_PARAM)
             init_param(e, i);

@@ -10,7 +10,9 @@
 #      generated/lib/twolayer.c and twolayer.h (--emit library), and the
 #      CUDA target's source for one model: generated/twolayer.cu (nnc
 #      --target cuda -o NAME.cu writes it without nvcc).
-#   2. every generated/NAME.c compiles with gcc and with clang under
+#   2. the C programs carry no noise: no "(void)x;" in a function that uses
+#      x, and the dropout generator only in models with dropout.
+#   3. every generated/NAME.c compiles with gcc and with clang under
 #      -std=c99 -Wall -Wextra -Werror -pedantic (clang is skipped, with a
 #      visible line, where it is not installed).
 #
@@ -82,7 +84,51 @@ for c in generated/*.c; do
     [ -f "models/$name.nn" ] || bad "generated/$name.c has no models/$name.nn: remove it (make regen)"
 done
 
-# ---- 2. strict builds under gcc and clang ----------------------------------
+# ---- 2. no noise in the C programs ----------------------------------------
+# A "(void)x;" says x is unused: it must not stand in a function that
+# names x elsewhere (outside comments); the dropout generator is declared
+# only where a model has dropout.
+unused_lint() {
+    awk '
+        /^[A-Za-z].*\)$/ { fn = $0 }
+        /^{$/ { body = ""; n = 0; infn = 1; next }
+        /^}$/ && infn {
+            gsub(/\/\*([^*]|\*+[^*\/])*\*+\//, "", body)
+            for (k = 1; k <= n; k++)
+                if (body ~ ("(^|[^A-Za-z0-9_])" v[k] "([^A-Za-z0-9_]|$)"))
+                    print fn ": (void)" v[k] "; but the function uses " v[k]
+            infn = 0
+            next
+        }
+        infn && /^    \(void\)[A-Za-z_][A-Za-z0-9_]*;/ { x = $0; sub(/^    \(void\)/, "", x); sub(/;.*/, "", x); v[++n] = x; next }
+        infn { body = body "\n" $0 }
+    ' "$1"
+}
+for c in generated/*.c generated/lib/*.c; do
+    [ -f "$c" ] || continue
+    noise=$(unused_lint "$c")
+    if [ -n "$noise" ]; then
+        bad "$c: a (void) for a name in use:"
+        echo "$noise" | head -5 | sed 's/^/     /'
+    else
+        ok "$c: every (void)x names an unused x"
+    fi
+    case $c in generated/lib/*) continue ;; esac
+    name=$(basename "$c" .c)
+    if grep -q 'dropout(' "models/$name.nn" || grep -q 'keep=' "models/$name.nn"; then
+        want=1
+    else
+        want=0
+    fi
+    have=$(grep -c '^static NnrtRng rng;' "$c")
+    if [ "$have" -eq "$want" ]; then
+        ok "$c: the dropout generator only with dropout ($have)"
+    else
+        bad "$c: 'static NnrtRng rng;' $have times, want $want (dropout in the model: $want)"
+    fi
+done
+
+# ---- 3. strict builds under gcc and clang ----------------------------------
 compilers=""
 for cc in gcc clang; do
     if command -v "$cc" >/dev/null 2>&1; then

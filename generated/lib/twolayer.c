@@ -381,7 +381,6 @@ static void update(float lr, long step)
 static void init(uint32_t seed)
 {
     struct pcg32 r = {0x748fea9bu ^ seed, 0x853c49e6u};
-    (void)r;
     for (int i = 0; i < 20; i++)
         W1[i] = 0.01f * rng_normal(&r);  /* W1 = randn(std=0.01) */
     for (int i = 0; i < 10; i++)
