@@ -750,7 +750,8 @@ enum { SHAPED_MAX = 9 }; /* the node and its first 8 operands get shapes */
 
 /* graph_formula's equation with the shapes of the node and its operands
  * after their first appearance: "h_matmul[n,10] = x[n,2] · W1[2,10]".
- * Scalars, literals and n stay as they are. */
+ * Scalars, literals, n and the functions (softmax(...), even where a
+ * value has that name) stay as they are. */
 const char *emit_shaped_formula(const Graph *g, int id, char *buf, size_t len)
 {
     char f[512], word[96], own[32];
@@ -773,7 +774,7 @@ const char *emit_shaped_formula(const Graph *g, int id, char *buf, size_t len)
         }
         snprintf(word, sizeof word, "%.*s", (int)w, p);
         Str shape = {{0}};
-        for (int k = 0; k < n_who; k++) {
+        for (int k = 0; k < n_who && p[w] != '('; k++) { /* a word before ( is a function */
             if (who[k] < 0 || strcmp(shown_name(g, who[k], own, sizeof own), word) != 0)
                 continue;
             const Node *o = gnode(g, who[k]);
