@@ -15,6 +15,8 @@
  *   y = sum(x)                       ->  dx = broadcast_to(dy)  (Sum ↔ Repeat)
  *   y = A·B                          ->  dA = dy·Bᵀ, dB = Aᵀ·dy (transpose flags, no transposes)
  *   y = x[idx]                       ->  dx = scatter_add(dy)   (repeats add up)
+ *   y = conv2d(x, W)                 ->  dx = dy convolved back with W (transposed), dW = dy against im2col(x)
+ *   y = max_pool(x) / avg_pool(x)    ->  dx = dy at each window's max / dy/size² over each window
  *   loss = softmax_ce(y, t)          ->  dy = (softmax(y) - onehot(t)) / n
  *
  * The update stage is one optimizer node per trainable param (STAGE_UPDATE)
@@ -275,6 +277,25 @@ static void vjp(AD *ad, int i, int dy)
         add_grad(ad, x, bw2_at(ad, OP_LOG_SOFTMAX_GRAD, i, dy, (Attrs){.axis = n.axis},
                                "LogSoftmax: dx = dy - softmax(x)·Σ dy along the axis"));
         return;
+    case OP_CONV2D:
+        if (ad->needs[x])
+            add_grad(ad, x, bw2_at(ad, OP_CONV2D_GRAD_X, dy, w,
+                                   (Attrs){.to = shape_of(ad, x), .stride = n.stride, .pad = n.pad},
+                                   "Conv2d: dx is the transposed convolution of dy with W (col2im of dy·W)"));
+        if (ad->needs[w])
+            add_grad(ad, w, bw2_at(ad, OP_CONV2D_GRAD_W, x, dy,
+                                   (Attrs){.to = shape_of(ad, w), .stride = n.stride, .pad = n.pad},
+                                   "Conv2d: dW is dy against the unfolded input (im2col of x)"));
+        return;
+    case OP_MAX_POOL:
+        add_grad(ad, x, bw2_at(ad, OP_MAX_POOL_GRAD, x, dy, (Attrs){.stride = n.stride, .pad = n.pad, .size = n.size},
+                               "MaxPool: dy goes to each window's maximum (the first in row-major order on ties)"));
+        return;
+    case OP_AVG_POOL:
+        add_grad(ad, x, bw1_at(ad, OP_AVG_POOL_GRAD, dy,
+                               (Attrs){.to = shape_of(ad, x), .stride = n.stride, .pad = n.pad, .size = n.size},
+                               "AvgPool: each element of a window gets dy/size²; the padding's share is dropped"));
+        return;
     case OP_SOFTMAX_CE: {
         int in[3] = {x, w, dy};
         add_grad(ad, x, bw(ad, OP_SOFTMAX_CE_GRAD, in, 3, NO_ATTRS, "Softmax-with-loss: softmax and cross-entropy differentiated together"));
@@ -292,7 +313,8 @@ static void vjp(AD *ad, int i, int dy)
     NNC_EW_GRAD_OPS(NNC_CASE)
     case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD: case OP_SOFTMAX_CE_GRAD:
     case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: case OP_GRAD_NORM: case OP_SGD: case OP_MOMENTUM:
-    case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM:
+    case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W:
+    case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD:
         NNC_ASSERT(0, "gradient ops are not differentiated again");
     }
 }

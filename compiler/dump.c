@@ -167,7 +167,7 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
     case OP_RESHAPE: snprintf(buf, len, "%s = reshape(%s, %s)", lhs, a, sh(n->shape, s1)); break;
     case OP_BROADCAST_TO: snprintf(buf, len, "%s = %s repeated to %s", lhs, a, sh(n->shape, s1)); break;
     case OP_SUM_TO:
-        if (in0.rank == n->shape.rank + 1 && in0.d[0] == DIM_B)
+        if (in0.rank == n->shape.rank + 1 && in0.d[0] == DIM_B && !memcmp(in0.d + 1, n->shape.d, sizeof(int) * (size_t)n->shape.rank))
             snprintf(buf, len, "%s = Σ_rows %s", lhs, a);
         else
             snprintf(buf, len, "%s = sum_to(%s, %s)", lhs, a, sh(n->shape, s1));
@@ -184,6 +184,25 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
     case OP_SOFTMAX: case OP_LOG_SOFTMAX: snprintf(buf, len, "%s = %s(%s)", lhs, op_name(n->op), a); break;
     case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: case OP_ACCURACY:
         snprintf(buf, len, "%s = %s(%s, %s)", lhs, op_name(n->op), a, b);
+        break;
+    case OP_CONV2D:
+        snprintf(buf, len, "%s = conv2d(%s, %s, stride=%d, pad=%d)", lhs, a, b, n->stride, n->pad);
+        break;
+    case OP_MAX_POOL: case OP_AVG_POOL:
+        snprintf(buf, len, "%s = %s(%s, size=%d, stride=%d, pad=%d)", lhs, op_name(n->op), a, n->size, n->stride,
+                 n->pad);
+        break;
+    case OP_CONV2D_GRAD_X:
+        snprintf(buf, len, "%s = conv2d_transpose(%s, %s, stride=%d, pad=%d)", lhs, a, b, n->stride, n->pad);
+        break;
+    case OP_CONV2D_GRAD_W:
+        snprintf(buf, len, "%s = Σ_b,oh,ow %s · im2col(%s, stride=%d, pad=%d)", lhs, b, a, n->stride, n->pad);
+        break;
+    case OP_MAX_POOL_GRAD:
+        snprintf(buf, len, "%s = %s routed to the max of each %d×%d window of %s", lhs, b, n->size, n->size, a);
+        break;
+    case OP_AVG_POOL_GRAD:
+        snprintf(buf, len, "%s = %s / %d spread over each %d×%d window", lhs, a, n->size * n->size, n->size, n->size);
         break;
     case OP_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s · (%s - Σ %s·%s)", lhs, a, b, b, a); break;
     case OP_LOG_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s - exp(%s) · Σ %s", lhs, b, a, b); break;

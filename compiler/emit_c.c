@@ -231,6 +231,122 @@ static void emit_rows(Emit *e, int id)
     OUT("            %s[i * %ld + j] = %s[%s[i] * %ld + j];\n", y, row, x, ix, row);
 }
 
+/* ---- windows over the last two axes: conv2d, max_pool, avg_pool ---------- */
+/* Direct loops, one window element a line: the input row a window element
+ * reads is ih = oh·stride - pad + kh (iw likewise), and one outside the
+ * image is the zero padding, skipped.  (im2col and a GEMM are faster; these
+ * loops say what the op is.) */
+
+/* "oh * 2 - 1 + kh": where an output row's window element lies in the input. */
+static Str win_at(const char *o, int stride, int pad, const char *k)
+{
+    Str r;
+    char st[24] = "", pd[24] = "";
+    if (stride != 1)
+        snprintf(st, sizeof st, " * %d", stride);
+    if (pad)
+        snprintf(pd, sizeof pd, " - %d", pad);
+    snprintf(r.s, sizeof r.s, "%s%s%s + %s", o, st, pd, k);
+    return r;
+}
+
+/* The window loops kh, kw at depth (spaces), each element's ih, iw, and the
+ * skip of the padding; the caller closes the block at depth + 4. */
+static void open_window(Emit *e, int depth, const Node *n, int kh, int kw, int h, int w)
+{
+    OUT("%*sfor (int kh = 0; kh < %d; kh++)\n", depth, "", kh);
+    OUT("%*sfor (int kw = 0; kw < %d; kw++) {\n", depth + 4, "", kw);
+    OUT("%*sconst int ih = %s, iw = %s;\n", depth + 8, "", win_at("oh", n->stride, n->pad, "kh").s,
+        win_at("ow", n->stride, n->pad, "kw").s);
+    OUT("%*sif (ih < 0 || ih >= %d || iw < 0 || iw >= %d)\n%*scontinue; /* outside the image: the padding */\n", depth + 8, "", h,
+        w, depth + 12, "");
+}
+
+/* conv2d: y[b,co,oh,ow] = Σ_ci,kh,kw x[b,ci,ih,iw]·W[co,ci,kh,kw];
+ * conv2d_grad_x (dy, W): dx[b,ci,ih,iw] += dy[b,co,oh,ow]·W[co,ci,kh,kw];
+ * conv2d_grad_w (x, dy): dW[co,ci,kh,kw] += dy[b,co,oh,ow]·x[b,ci,ih,iw]. */
+static void emit_conv(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    int fwd = n->op == OP_CONV2D, gx = n->op == OP_CONV2D_GRAD_X, gw = n->op == OP_CONV2D_GRAD_W;
+    Shape x = gx ? n->shape : nd(e, n->in[0])->shape, w = gw ? n->shape : nd(e, n->in[1])->shape;
+    Shape y = fwd ? n->shape : nd(e, n->in[gw])->shape;
+    const char *X = gx ? e->name[id] : e->name[n->in[0]], *W = gw ? e->name[id] : e->name[n->in[1]];
+    const char *Y = fwd ? e->name[id] : e->name[n->in[gw]];
+    char xi[96], wi[96], yi[96];
+    snprintf(xi, sizeof xi, "((b * %d + ci) * %d + ih) * %d + iw", x.d[1], x.d[2], x.d[3]);
+    snprintf(wi, sizeof wi, "((co * %d + ci) * %d + kh) * %d + kw", w.d[1], w.d[2], w.d[3]);
+    snprintf(yi, sizeof yi, "((b * %d + co) * %d + oh) * %d + ow", y.d[1], y.d[2], y.d[3]);
+    if (!fwd)
+        OUT("    memset(%s, 0, sizeof(float) * (%s));\n", e->name[id], emit_numel(n->shape).s);
+    OUT("    for (int b = 0; b < %s; b++)\n", emit_ext(x.d[0]).s);
+    OUT("        for (int co = 0; co < %d; co++)\n", y.d[1]);
+    OUT("            for (int oh = 0; oh < %d; oh++)\n", y.d[2]);
+    OUT("                for (int ow = 0; ow < %d; ow++) {\n", y.d[3]);
+    if (fwd)
+        OUT("                    float s = 0.0f;\n");
+    else
+        OUT("                    const float dv = %s[%s];\n", Y, yi);
+    OUT("                    for (int ci = 0; ci < %d; ci++)\n", x.d[1]);
+    open_window(e, 24, n, w.d[2], w.d[3], x.d[2], x.d[3]);
+    if (fwd)
+        OUT("%32ss += %s[%s] * %s[%s];\n", "", X, xi, W, wi);
+    else if (gx)
+        OUT("%32s%s[%s] += dv * %s[%s];\n", "", X, xi, W, wi);
+    else
+        OUT("%32s%s[%s] += dv * %s[%s];\n", "", W, wi, X, xi);
+    OUT("%28s}\n", "");
+    if (fwd)
+        OUT("                    %s[%s] = s;\n", Y, yi);
+    OUT("                }\n");
+}
+
+/* Over planes [H, W] (the axes before the last two, flattened):
+ * max_pool: y = x at the window's first largest element inside the image;
+ * max_pool_grad (x, dy): dx there += dy;
+ * avg_pool: y = Σ window / size² (the padding adds zeros);
+ * avg_pool_grad (dy): each element of the window inside the image += dy / size². */
+static void emit_pool(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    int fwd = n->op == OP_MAX_POOL || n->op == OP_AVG_POOL, is_max = n->op == OP_MAX_POOL || n->op == OP_MAX_POOL_GRAD;
+    Shape x = fwd ? nd(e, n->in[0])->shape : n->shape, y = fwd ? n->shape : nd(e, n->in[n->n_in - 1])->shape;
+    Shape planes = x;
+    planes.rank -= 2;
+    const char *X = fwd || is_max ? e->name[n->in[0]] : e->name[id];
+    const char *DX = e->name[id], *DY = e->name[n->in[n->n_in - 1]];
+    int r = x.rank, h = x.d[r - 2], w = x.d[r - 1], oh = y.d[r - 2], ow = y.d[r - 1], area = n->size * n->size;
+    char xi[64], yi[64];
+    snprintf(xi, sizeof xi, "(pl * %d + ih) * %d + iw", h, w);
+    snprintf(yi, sizeof yi, "(pl * %d + oh) * %d + ow", oh, ow);
+    if (!fwd)
+        OUT("    memset(%s, 0, sizeof(float) * (%s));\n", DX, emit_numel(n->shape).s);
+    OUT("    for (int pl = 0; pl < %s; pl++)\n", emit_numel(planes).s);
+    OUT("        for (int oh = 0; oh < %d; oh++)\n", oh);
+    OUT("            for (int ow = 0; ow < %d; ow++) {\n", ow);
+    if (is_max)
+        OUT("                int bi = -1; /* the first largest element of the window */\n");
+    else if (fwd)
+        OUT("                float s = 0.0f;\n");
+    else
+        OUT("                const float dv = %s[%s] / %d.0f;\n", DY, yi, area);
+    open_window(e, 16, n, n->size, n->size, h, w);
+    if (is_max)
+        OUT("%24sif (bi < 0 || %s[%s] > %s[bi])\n%28sbi = %s;\n", "", X, xi, X, "", xi);
+    else if (fwd)
+        OUT("%24ss += %s[%s];\n", "", X, xi);
+    else
+        OUT("%24s%s[%s] += dv;\n", "", DX, xi);
+    OUT("%20s}\n", "");
+    if (n->op == OP_MAX_POOL)
+        OUT("                %s[%s] = %s[bi];\n", e->name[id], yi, X);
+    else if (n->op == OP_MAX_POOL_GRAD)
+        OUT("                %s[bi] += %s[%s];\n", DX, DY, yi);
+    else if (fwd)
+        OUT("                %s[%s] = s / %d.0f;\n", e->name[id], yi, area);
+    OUT("            }\n");
+}
+
 static void emit_softmax(Emit *e, int id)
 {
     const Node *n = nd(e, id);
@@ -379,6 +495,8 @@ static void emit_node(Emit *e, int id)
         return;
     case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: case OP_ACCURACY: emit_loss(e, id); return;
     case OP_SOFTMAX_CE_GRAD: case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: emit_loss_grad(e, id); return;
+    case OP_CONV2D: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: emit_conv(e, id); return;
+    case OP_MAX_POOL: case OP_AVG_POOL: case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD: emit_pool(e, id); return;
     case OP_GRAD_NORM: emit_grad_norm(e, id); return;
     case OP_SGD: case OP_MOMENTUM: case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM: emit_update(e, id); return;
     }
@@ -1165,6 +1283,18 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     arena_free(&a);
 }
 
+/* The first conv2d, max_pool or avg_pool, or -1: ops only the C program
+ * runs so far. */
+static int window_op(const Graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        Op op = g->nodes[i].op;
+        if (op == OP_CONV2D || op == OP_MAX_POOL || op == OP_AVG_POOL)
+            return i;
+    }
+    return -1;
+}
+
 int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
 {
     int inputs = 0, labels = 0;
@@ -1181,6 +1311,9 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "an emitted trainer feeds one input and one label";
     else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype != DT_F32)
         why = "an emitted trainer feeds f32 inputs; an i32 input (ids for x[idx]) is not supported yet";
+    else if ((o->cuda || o->library) && window_op(g) >= 0)
+        why = arena_printf(g->arena, "%s is not supported by %s yet (the C program of nnc -o NAME.c runs it)",
+                           op_name(g->nodes[window_op(g)].op), o->cuda ? "--target cuda" : "--emit library");
     if (why)
         fprintf(err, "nnc: %s: cannot emit: %s\n", o->path, why);
     return why == NULL;
@@ -1213,8 +1346,11 @@ static void c_finish(Emit *e)
     }
 }
 
+/* The window loops' variables (emit_conv, emit_pool), kept from the model's names. */
+static const char *const c_reserved[] = {"co", "ci", "oh", "ow", "kh", "kw", "ih", "iw", "pl", "bi", "dv"};
+
 static const EmitTarget c_target = {
-    .ext = "c", .prepare = c_prepare, .code = c_code, .decls = c_decls, .finish = c_finish, .intro = c_intro,
+    .ext = "c", .reserved = c_reserved, .n_reserved = sizeof c_reserved / sizeof *c_reserved, .prepare = c_prepare, .code = c_code, .decls = c_decls, .finish = c_finish, .intro = c_intro,
     .unit = "loop", .step_rules = 1, .stop = "return 0.0f;",
     .has_code = has_code, .step = emit_node, .after_step = after_step,
     .designated = 1, .addr = c_addr, .main_decls = c_main_decls, .model_fns = c_model_fns, .main_tail = c_main_tail,

@@ -773,6 +773,10 @@ static Kind kind_of(const Cu *e, int id)
     case OP_SOFTMAX_CE_GRAD: case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: return K_LOSS_GRAD;
     case OP_GRAD_NORM: return K_GRAD_NORM;
     case OP_SGD: case OP_MOMENTUM: case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM: return K_UPDATE;
+    case OP_CONV2D: case OP_MAX_POOL: case OP_AVG_POOL: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W:
+    case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD:
+        NNC_ASSERT(0, "emit_check refuses conv2d and pooling for --target cuda");
+        break;
     }
     return K_NONE;
 }

@@ -52,6 +52,8 @@ typedef struct Node {
     int perm[NNC_MAX_RANK]; /* TRANSPOSE */
     Shape to;           /* RESHAPE, BROADCAST_TO, SUM_TO, PAD, SCATTER_ADD, NLL_GRAD: the result shape */
     double c[3];        /* slope, lo/hi of clip, pow exponent, dropout keep, const value, optimizer hyperparameters */
+    int stride, pad;    /* CONV2D, MAX_POOL, AVG_POOL and their gradients: the window's step and zero border */
+    int size;           /* MAX_POOL, AVG_POOL and their gradients: the window is size × size */
     double *data;       /* CONST tensor values (numel of shape, B never) */
     InitKind init;      /* PARAM: how it starts; c[0], c[1] its arguments */
     int frozen;         /* PARAM: in train.freeze */
@@ -62,7 +64,7 @@ typedef struct Node {
 
 /* The attributes graph_op() gives a node, as Node names them; a compound
  * literal with designated initializers names those a node has, and every
- * other one is 0:
+ * other one is 0 (a window op's stride is 1 or more, so it names it):
  *   graph_op(g, d, OP_SLICE, &x, 1, loc, (Attrs){.axis = 1, .lo = 0, .hi = 2})
  *   graph_op(g, d, OP_ADD, in, 2, loc, NO_ATTRS) */
 typedef struct Attrs {
@@ -74,6 +76,7 @@ typedef struct Attrs {
     int perm[NNC_MAX_RANK];
     Shape to;
     double c[3];
+    int stride, pad, size;
     int clip;
 } Attrs;
 #define NO_ATTRS ((Attrs){0})

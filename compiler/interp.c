@@ -335,6 +335,93 @@ static void eval_broadcast(Interp *it, int id)
         it->val[id][i] = it->val[n->in[0]][bcast_off(o, st, i)];
 }
 
+/* ---- windows over the last two axes ------------------------------------------ */
+
+/* conv2d and its two gradients, one loop nest over every product
+ * x[b,c,ih,iw]·W[o,c,kh,kw] that reaches y[b,o,oh,ow], ih = oh·stride -
+ * pad + kh (iw likewise), the padding's zeros skipped:
+ *   CONV2D         y[b,o,oh,ow]   += x·W
+ *   CONV2D_GRAD_X  dx[b,c,ih,iw]  += dy[b,o,oh,ow]·W   (inputs dy, W)
+ *   CONV2D_GRAD_W  dW[o,c,kh,kw]  += dy[b,o,oh,ow]·x   (inputs x, dy) */
+static void eval_conv(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    Dims x = dims_of(it, n->op == OP_CONV2D_GRAD_X ? n->shape : it->g->nodes[n->in[0]].shape);
+    Dims w = dims_of(it, n->op == OP_CONV2D_GRAD_W ? n->shape : it->g->nodes[n->in[1]].shape);
+    Dims y = dims_of(it, n->op == OP_CONV2D ? n->shape : it->g->nodes[n->in[n->op == OP_CONV2D_GRAD_W]].shape);
+    const double *xv = it->val[n->in[0]], *wv = it->val[n->in[1]];
+    double *out = it->val[id];
+    memset(out, 0, (size_t)dims_numel(n->op == OP_CONV2D ? y : n->op == OP_CONV2D_GRAD_X ? x : w) * sizeof(double));
+    long B = y.d[0], O = y.d[1], OH = y.d[2], OW = y.d[3], C = x.d[1], H = x.d[2], W = x.d[3];
+    long KH = w.d[2], KW = w.d[3];
+    for (long b = 0; b < B; b++)
+        for (long o = 0; o < O; o++)
+            for (long oh = 0; oh < OH; oh++)
+                for (long ow = 0; ow < OW; ow++)
+                    for (long c = 0; c < C; c++)
+                        for (long kh = 0; kh < KH; kh++)
+                            for (long kw = 0; kw < KW; kw++) {
+                                long ih = oh * n->stride - n->pad + kh, iw = ow * n->stride - n->pad + kw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                    continue;
+                                long xi = ((b * C + c) * H + ih) * W + iw, wi = ((o * C + c) * KH + kh) * KW + kw;
+                                long yi = ((b * O + o) * OH + oh) * OW + ow;
+                                if (n->op == OP_CONV2D)
+                                    out[yi] += xv[xi] * wv[wi];
+                                else if (n->op == OP_CONV2D_GRAD_X)
+                                    out[xi] += xv[yi] * wv[wi]; /* xv is dy here */
+                                else
+                                    out[wi] += wv[yi] * xv[xi]; /* wv is dy here */
+                            }
+}
+
+/* max_pool, avg_pool and their gradients over planes [H, W] (every axis
+ * before the last two is a plane), window size × size at oh·stride - pad:
+ *   MAX_POOL       y = the largest element inside the image (the first in
+ *                  row-major order on ties)
+ *   MAX_POOL_GRAD  dx[that element] += dy         (inputs x, dy)
+ *   AVG_POOL       y = Σ window / size², the padding counting as zeros
+ *   AVG_POOL_GRAD  dx[each element inside] += dy / size²  (input dy) */
+static void eval_pool(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    int fwd = n->op == OP_MAX_POOL || n->op == OP_AVG_POOL;
+    int is_max = n->op == OP_MAX_POOL || n->op == OP_MAX_POOL_GRAD;
+    Dims x = dims_of(it, fwd ? it->g->nodes[n->in[0]].shape : n->shape);
+    Dims y = dims_of(it, fwd ? n->shape : it->g->nodes[n->in[n->op == OP_MAX_POOL_GRAD]].shape);
+    long H = x.d[x.rank - 2], W = x.d[x.rank - 1], OH = y.d[y.rank - 2], OW = y.d[y.rank - 1];
+    long planes = dims_numel(x) / (H * W), k = n->size;
+    const double *xv = it->val[n->in[0]], *dy = it->val[n->in[n->n_in - 1]];
+    double *out = it->val[id];
+    if (!fwd)
+        memset(out, 0, (size_t)dims_numel(x) * sizeof(double));
+    for (long p = 0; p < planes; p++)
+        for (long oh = 0; oh < OH; oh++)
+            for (long ow = 0; ow < OW; ow++) {
+                long yi = (p * OH + oh) * OW + ow, best = -1;
+                double s = 0;
+                for (long kh = 0; kh < k; kh++)
+                    for (long kw = 0; kw < k; kw++) {
+                        long ih = oh * n->stride - n->pad + kh, iw = ow * n->stride - n->pad + kw;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                            continue;
+                        long xi = (p * H + ih) * W + iw;
+                        if (is_max && (best < 0 || xv[xi] > xv[best]))
+                            best = xi;
+                        if (n->op == OP_AVG_POOL)
+                            s += xv[xi];
+                        if (n->op == OP_AVG_POOL_GRAD)
+                            out[xi] += dy[yi] / (double)(k * k);
+                    }
+                if (n->op == OP_MAX_POOL)
+                    out[yi] = xv[best];
+                else if (n->op == OP_MAX_POOL_GRAD)
+                    out[best] += dy[yi];
+                else if (n->op == OP_AVG_POOL)
+                    out[yi] = s / (double)(k * k);
+            }
+}
+
 /* ---- softmax and losses (rows of the last axis) -------------------------------- */
 static void softmax_row(const double *x, long k, double *p)
 {
@@ -536,6 +623,8 @@ static void eval_node(Interp *it, int id)
     case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: eval_loss(it, id); return;
     case OP_SOFTMAX_CE_GRAD: case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: eval_loss_grad(it, id); return;
     case OP_ACCURACY: eval_accuracy(it, id); return;
+    case OP_CONV2D: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: eval_conv(it, id); return;
+    case OP_MAX_POOL: case OP_AVG_POOL: case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD: eval_pool(it, id); return;
     case OP_GRAD_NORM: {
         double s = 0;
         for (int k = 0; k < n->n_in; k++)

@@ -134,6 +134,10 @@ enum {
     /* nn */                                                                               \
     X(SOFTMAX, "softmax", 1, NN, OPM_EXP, "", 0)   /* e^x / Σ e^x over the last axis     */ \
     X(LOG_SOFTMAX, "log_softmax", 1, NN, OPM_EXP | OPM_LOG, "", 0) /* x - log Σ e^x       */ \
+    /* images [B, C, H, W]: windows over the last two axes (stride, pad, size: shape.c)  */ \
+    X(CONV2D, "conv2d", 2, NN, 0, "", 0)           /* y[b,o] = Σ_c,kh,kw W[o,c]·x[b,c] window */ \
+    X(MAX_POOL, "max_pool", 1, NN, 0, "", 0)       /* the largest of each size×size window */ \
+    X(AVG_POOL, "avg_pool", 1, NN, 0, "", 0)       /* Σ window / size², padding as zeros  */ \
     /* losses: scalars, mean over the n rows */                                            \
     X(SOFTMAX_CE, "softmax_cross_entropy", 2, LOSS, OPM_EXP | OPM_LOG, "", 0) /* -1/n Σ log softmax(y)[t] */ \
     X(NLL, "nll", 2, LOSS, 0, "", 0)               /* -1/n Σ logp[t]                     */ \
@@ -147,6 +151,10 @@ enum {
     X(NLL_GRAD, "nll_grad", 2, GRAD, OPP_LIT1, "", 0) /* -dL·onehot(t)/n                  */ \
     X(SIGMOID_CE_GRAD, "sigmoid_ce_grad", 3, GRAD, OPP_INPLACE | OPP_LIT2 | OPM_EXP, "", 0) \
                                                    /* dL·(σ(y) - t)/n                    */ \
+    X(CONV2D_GRAD_X, "conv2d_grad_x", 2, GRAD, 0, "", 0) /* (dy, W): transposed convolution */ \
+    X(CONV2D_GRAD_W, "conv2d_grad_w", 2, GRAD, 0, "", 0) /* (x, dy): dy against unfolded x   */ \
+    X(MAX_POOL_GRAD, "max_pool_grad", 2, GRAD, 0, "", 0) /* (x, dy): dy to each window's max */ \
+    X(AVG_POOL_GRAD, "avg_pool_grad", 1, GRAD, 0, "", 0) /* (dy): dy/size² over each window  */ \
     /* the update stage                                                                  */ \
     X(GRAD_NORM, "grad_norm", -1, UPD, 0, "", 0)   /* √(Σ g²) over all param grads       */ \
     X(SGD, "sgd", 2, UPD, 0, "", 0)                /* p -= lr·g                          */ \

@@ -71,7 +71,8 @@ static int identity(const Graph *g, int i)
 static int same_attrs(const Node *x, const Node *y)
 {
     if (x->ta != y->ta || x->tb != y->tb || x->axis != y->axis || x->axes != y->axes || x->keepdims != y->keepdims ||
-        x->lo != y->lo || x->hi != y->hi || memcmp(x->perm, y->perm, sizeof x->perm) != 0 ||
+        x->lo != y->lo || x->hi != y->hi || x->stride != y->stride || x->pad != y->pad || x->size != y->size ||
+        memcmp(x->perm, y->perm, sizeof x->perm) != 0 ||
         memcmp(x->c, y->c, sizeof x->c) != 0 || !shape_eq(x->shape, y->shape) || !shape_eq(x->to, y->to) ||
         x->n_in != y->n_in || x->dtype != y->dtype)
         return 0;

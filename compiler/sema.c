@@ -19,6 +19,7 @@
 #include "sema.h"
 #include "plan.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -86,6 +87,11 @@ static void declare_leaf(Sema *s, const Decl *dc, Op op)
             init = dc->value->kind == EX_CALL ? (Val){.kind = V_CALL, .call = dc->value, .loc = dc->value->loc}
                                               : sema_expr(s, dc->value);
         int fan_in = sh.rank ? sh.d[0] : 1, fan_out = sh.rank > 1 ? sh.d[sh.rank - 1] : fan_in;
+        if (sh.rank == 4) { /* conv filters [Cout, Cin, KH, KW]: fans Cin·KH·KW and Cout·KH·KW, as PyTorch's */
+            long long area = (long long)sh.d[2] * sh.d[3], in = sh.d[1] * area, out = sh.d[0] * area;
+            fan_in = in > INT_MAX ? INT_MAX : (int)in; /* too big to fit: sema_make_param says so */
+            fan_out = out > INT_MAX ? INT_MAX : (int)out;
+        }
         sema_make_param(s, dc->name, sh.rank, sh.d, init, fan_in, fan_out, dc->name_loc);
         return;
     }

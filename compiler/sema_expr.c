@@ -8,7 +8,7 @@
  * keywords must be known and given once, required ones present, and each
  * value of the right kind.  Params are made here, with their init checked
  * against the table (sema_make_param), for a declaration (sema.c) and for
- * layers: dense and mlp create params named after the value they are
+ * layers: dense, mlp and conv create params named after the value they are
  * assigned to, `h = dense(x, 10)` makes h.W and h.b.  Of the rest of sema
  * this file calls only the symbol table (sema_sym.c).
  */
@@ -849,6 +849,49 @@ static Val lower_linear(Sema *s, const Builtin *b, const Expr *e, Val *a)
     return tensor_or_err(y, e->loc);
 }
 
+/* ---- images: conv2d, pooling ------------------------------------------------ */
+
+/* y + b with b [Cout] seen as [Cout, 1, 1]: repeated over B, H and W, so
+ * its gradient is the sum of dy over them (Repeat ↔ Sum). */
+static int conv_bias(Sema *s, int y, int b, Loc loc)
+{
+    if (y < 0 || b < 0)
+        return -1;
+    Shape ys = graph_node(s->g, y)->shape, bs = graph_node(s->g, b)->shape;
+    if (bs.rank != 1 || bs.d[0] != ys.d[1]) {
+        char b1[64], b2[64];
+        error_at(s->d, loc, "conv2d: the bias b %s does not fit the %d filters of the result %s; it needs [%d]",
+                 shape_str(bs, b1, sizeof b1), ys.d[1], shape_str(ys, b2, sizeof b2), ys.d[1]);
+        return -1;
+    }
+    int d[3] = {ys.d[1], 1, 1};
+    return op2(s, OP_ADD, y, op1_at(s, OP_RESHAPE, b, (Attrs){.to = shape_make(3, d)}, loc), loc);
+}
+
+static int conv_node(Sema *s, int x, int w, int stride, int pad, Loc loc)
+{
+    int in[2] = {x, w};
+    return x < 0 || w < 0 ? -1 : graph_op(s->g, s->d, OP_CONV2D, in, 2, loc, (Attrs){.stride = stride, .pad = pad});
+}
+
+/* conv2d(x, W, b, stride=1, pad=0) */
+static Val lower_conv2d(Sema *s, const Builtin *b, const Expr *e, Val *a)
+{
+    (void)b;
+    int y = conv_node(s, arg_node(s, a[0]), arg_node(s, a[1]), (int)a[3].num, (int)a[4].num, e->loc);
+    if (a[2].kind != V_NONE)
+        y = conv_bias(s, y, arg_node(s, a[2]), e->loc);
+    return tensor_or_err(y, e->loc);
+}
+
+/* max_pool(x, size=2, stride=size, pad=0), avg_pool(...) */
+static Val lower_pool(Sema *s, const Builtin *b, const Expr *e, Val *a)
+{
+    int size = (int)a[1].num, stride = isnan(a[2].num) ? size : (int)a[2].num;
+    Attrs at = {.size = size, .stride = stride, .pad = (int)a[3].num};
+    return tensor_or_err(op1_at(s, (Op)b->op, arg_node(s, a[0]), at, e->loc), e->loc);
+}
+
 static int softmax_node(Sema *s, Op op, int x, int axis, Loc loc)
 {
     if (x < 0)
@@ -1095,6 +1138,45 @@ static Val lower_dense(Sema *s, const Builtin *b, const Expr *e, Val *a)
     return tensor_or_err(dropout_node(s, y, a[5].num, e->loc), e->loc);
 }
 
+/* h = conv(x, filters, kernel=3, stride=1, pad=0, act=none, init=he, bias=true):
+ * act(conv2d(x, h.W, h.b)), h.W [filters, Cin, kernel, kernel] with fan-in
+ * Cin·kernel² (PyTorch's), h.b [filters] zeros. */
+static Val lower_conv(Sema *s, const Builtin *b, const Expr *e, Val *a)
+{
+    (void)b;
+    int x = arg_node(s, a[0]), filters = (int)a[1].num, k = (int)a[2].num;
+    if (x < 0)
+        return val_err();
+    Shape sh = graph_node(s->g, x)->shape;
+    char b1[64];
+    if (sh.rank != 4) {
+        error_at(s->d, e->loc, "a conv layer needs images [B, C, H, W]; got %s", shape_str(sh, b1, sizeof b1));
+        return val_err();
+    }
+    if (filters < 1 || filters > 1e8 || k < 1 || k > 1e8) {
+        error_at(s->d, filters < 1 || filters > 1e8 ? a[1].loc : a[2].loc,
+                 "a conv layer needs filters >= 1 and kernel >= 1; got filters=%d, kernel=%d", filters, k);
+        return val_err();
+    }
+    long long fan_in = (long long)sh.d[1] * k * k, fan_out = (long long)filters * k * k;
+    if (fan_in > INT_MAX || fan_out > INT_MAX) {
+        error_at(s->d, e->loc, "a conv layer of %d filters %d×%d over %d channels is too large", filters, k, k,
+                 sh.d[1]);
+        return val_err();
+    }
+    int wd[4] = {filters, sh.d[1], k, k};
+    int W = sema_make_param(s, arena_printf(s->a, "%s.W", s->assign_name), 4, wd, a[6], (int)fan_in, (int)fan_out,
+                            e->loc);
+    int y = conv_node(s, x, W, (int)a[3].num, (int)a[4].num, e->loc);
+    if (a[7].num && y >= 0) {
+        Val zeros = {.kind = V_WORD, .str = "zeros", .loc = e->loc};
+        int bv = sema_make_param(s, arena_printf(s->a, "%s.b", s->assign_name), 1, &filters, zeros, (int)fan_in,
+                                 filters, e->loc);
+        y = conv_bias(s, y, bv, e->loc);
+    }
+    return tensor_or_err(y < 0 ? -1 : activation(s, y, a[5], e->loc), e->loc);
+}
+
 static Val lower_mlp(Sema *s, const Builtin *b, const Expr *e, Val *a)
 {
     (void)b;
@@ -1175,6 +1257,12 @@ static const Builtin builtins[] = {
     {"softmax", G_EXPR, OP_SOFTMAX, lower_softmax, {T("x"), {"axis", A_INT, 0, -1, NULL}}},
     {"log_softmax", G_EXPR, OP_LOG_SOFTMAX, lower_softmax, {T("x"), {"axis", A_INT, 0, -1, NULL}}},
     {"dropout", G_EXPR, -1, lower_dropout, {T("x"), {"keep", A_NUM, 0, 0.8, NULL}}},
+    {"conv2d", G_EXPR, OP_CONV2D, lower_conv2d,
+     {T("x"), T("W"), {"b", A_TENSOR, 0, 0, NULL}, {"stride", A_INT, 0, 1, NULL}, {"pad", A_INT, 0, 0, NULL}}},
+    {"max_pool", G_EXPR, OP_MAX_POOL, lower_pool,
+     {T("x"), {"size", A_INT, 0, 2, NULL}, {"stride", A_INT, 0, NAN, NULL}, {"pad", A_INT, 0, 0, NULL}}},
+    {"avg_pool", G_EXPR, OP_AVG_POOL, lower_pool,
+     {T("x"), {"size", A_INT, 0, 2, NULL}, {"stride", A_INT, 0, NAN, NULL}, {"pad", A_INT, 0, 0, NULL}}},
     /* losses and metrics */
     {"softmax_cross_entropy", G_EXPR, OP_SOFTMAX_CE, lower_pair, {T("y"), T("t")}},
     {"nll", G_EXPR, OP_NLL, lower_pair, {T("logp"), T("t")}},
@@ -1187,6 +1275,10 @@ static const Builtin builtins[] = {
     {"dense", G_LAYER, -1, lower_dense,
      {T("x"), {"n", A_INT, 1, 0, NULL}, {"act", A_WORD, 0, 0, "none"}, {"init", A_INIT, 0, 0, NULL},
       {"bias", A_BOOL, 0, 1, NULL}, {"keep", A_NUM, 0, 1, NULL}}},
+    {"conv", G_LAYER, -1, lower_conv,
+     {T("x"), {"filters", A_INT, 1, 0, NULL}, {"kernel", A_INT, 0, 3, NULL}, {"stride", A_INT, 0, 1, NULL},
+      {"pad", A_INT, 0, 0, NULL}, {"act", A_WORD, 0, 0, "none"}, {"init", A_INIT, 0, 0, "he"},
+      {"bias", A_BOOL, 0, 1, NULL}}},
     {"mlp", G_LAYER, -1, lower_mlp,
      {T("x"), {"sizes", A_LIST, 1, 0, NULL}, {"act", A_WORD, 0, 0, "sigmoid"}, {"init", A_INIT, 0, 0, NULL}}},
     /* inits */

@@ -331,6 +331,92 @@ static const char *rule_softmax(const Graph *g, Node *n, char *msg, size_t len)
     return NULL;
 }
 
+/* ---- windows over the last two axes: conv2d, max_pool, avg_pool ------------ */
+
+/* The extent along one axis of a window of k sliding by stride over an
+ * input of extent in with pad zeros at each end:
+ * floor((in + 2·pad - k)/stride) + 1, or -1 when the window does not fit
+ * the padded input.  64-bit: pad and stride come from the model. */
+static long long window_out(int in, int k, int stride, int pad)
+{
+    long long padded = (long long)in + 2LL * pad;
+    return k > padded ? -1 : (padded - k) / stride + 1;
+}
+
+/* stride >= 1, pad >= 0, and the values f32; NULL when they are. */
+static const char *window_attrs(const Graph *g, Node *n, char *msg, size_t len)
+{
+    for (int i = 0; i < n->n_in; i++)
+        if (in_dtype(g, n, i) != DT_F32)
+            return FAIL("%s needs f32 values; %s is %s", op_name(n->op),
+                        g->nodes[n->in[i]].name ? g->nodes[n->in[i]].name : "this operand",
+                        dtype_name(in_dtype(g, n, i)));
+    if (n->stride < 1)
+        return FAIL("%s needs stride >= 1; got stride=%d", op_name(n->op), n->stride);
+    if (n->pad < 0)
+        return FAIL("%s needs pad >= 0; got pad=%d", op_name(n->op), n->pad);
+    return NULL;
+}
+
+/* The result of a kh × kw window over the last two axes of x into *out;
+ * NULL, or the message naming x and `what` (the kernel or the window). */
+static const char *window_shape(Node *n, Shape x, int kh, int kw, const char *what, Shape *out, char *msg,
+                                size_t len)
+{
+    char b1[64];
+    int r = x.rank;
+    long long oh = window_out(x.d[r - 2], kh, n->stride, n->pad), ow = window_out(x.d[r - 1], kw, n->stride, n->pad);
+    if (oh < 0 || ow < 0)
+        return FAIL("%s: the %s %d×%d is larger than the padded image %lld×%lld of %s (pad=%d); use a smaller "
+                    "window or more padding", op_name(n->op), what, kh, kw, (long long)x.d[r - 2] + 2LL * n->pad,
+                    (long long)x.d[r - 1] + 2LL * n->pad, sh(x, b1), n->pad);
+    if (oh > NNC_MAX_STATIC_BYTES / 4 || ow > NNC_MAX_STATIC_BYTES / 4)
+        return FAIL("%s: pad=%d makes the result of %s larger than the static storage a model may take",
+                    op_name(n->op), n->pad, sh(x, b1));
+    *out = x;
+    out->d[r - 2] = (int)oh;
+    out->d[r - 1] = (int)ow;
+    return NULL;
+}
+
+/* conv2d: x [B, Cin, H, W], W [Cout, Cin, KH, KW] -> [B, Cout, OH, OW]. */
+static const char *rule_conv2d(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape x = in_shape(g, n, 0), w = in_shape(g, n, 1);
+    char b1[64], b2[64];
+    if (window_attrs(g, n, msg, len))
+        return msg;
+    if (x.rank != 4)
+        return FAIL("conv2d needs images x [B, C, H, W] (4 axes); got %s", sh(x, b1));
+    if (w.rank != 4 || w.d[0] == DIM_B)
+        return FAIL("conv2d needs filters W [Cout, Cin, KH, KW] (4 axes, no B); got %s", sh(w, b1));
+    if (x.d[1] != w.d[1])
+        return FAIL("conv2d: x %s has %d channels but W %s takes %d (W is [Cout, Cin, KH, KW])", sh(x, b1), x.d[1],
+                    sh(w, b2), w.d[1]);
+    if (window_shape(n, x, w.d[2], w.d[3], "kernel", &n->shape, msg, len))
+        return msg;
+    n->shape.d[1] = w.d[0];
+    return NULL;
+}
+
+/* max_pool, avg_pool: a size × size window over the last two axes of x
+ * [.., H, W]; pad at most half the window, so that no window lies wholly in
+ * the padding (PyTorch's rule). */
+static const char *rule_pool(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape x = in_shape(g, n, 0);
+    char b1[64];
+    if (window_attrs(g, n, msg, len))
+        return msg;
+    if (x.rank < 3)
+        return FAIL("%s works on images [B, C, H, W] or [B, H, W]; got %s", op_name(n->op), sh(x, b1));
+    if (n->size < 1)
+        return FAIL("%s needs size >= 1; got size=%d", op_name(n->op), n->size);
+    if (n->pad > n->size / 2)
+        return FAIL("%s needs pad <= size/2; got pad=%d with size=%d", op_name(n->op), n->pad, n->size);
+    return window_shape(n, x, n->size, n->size, "window", &n->shape, msg, len);
+}
+
 /* y [R, K] against t: i32 [R] class ids, or f32 [R, K] rows. */
 static const char *rule_loss(const Graph *g, Node *n, char *msg, size_t len)
 {
@@ -369,7 +455,10 @@ static const char *rule(const Graph *g, Node *n, char *msg, size_t len)
     case OP_BROADCAST_TO: return rule_broadcast(g, n, msg, len, 0);
     case OP_SUM_TO: return rule_broadcast(g, n, msg, len, 1);
     case OP_SLICE: return rule_slice(g, n, msg, len);
+    case OP_CONV2D: return rule_conv2d(g, n, msg, len);
+    case OP_MAX_POOL: case OP_AVG_POOL: return rule_pool(g, n, msg, len);
     case OP_PAD: case OP_SCATTER_ADD: case OP_NLL_GRAD:
+    case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: case OP_AVG_POOL_GRAD:
         n->shape = n->to;
         return NULL;
     case OP_CONCAT: return rule_concat(g, n, msg, len);
@@ -380,7 +469,7 @@ static const char *rule(const Graph *g, Node *n, char *msg, size_t len)
         return rule_loss(g, n, msg, len);
     NNC_EW_GRAD_OPS(NNC_CASE)
     case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD:
-    case OP_SOFTMAX_CE_GRAD: case OP_SIGMOID_CE_GRAD:
+    case OP_SOFTMAX_CE_GRAD: case OP_SIGMOID_CE_GRAD: case OP_MAX_POOL_GRAD:
         n->shape = in_shape(g, n, 0);
         return NULL;
     case OP_GRAD_NORM:
@@ -418,6 +507,9 @@ int graph_op(Graph *g, Diag *d, Op op, const int *in, int n_in, Loc loc, Attrs a
     memcpy(n->perm, at.perm, sizeof n->perm);
     n->to = at.to;
     memcpy(n->c, at.c, sizeof n->c);
+    n->stride = at.stride;
+    n->pad = at.pad;
+    n->size = at.size;
     n->clip = at.clip;
     char msg[256];
     const char *err = shape_infer(g, n, msg, sizeof msg);

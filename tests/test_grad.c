@@ -903,6 +903,138 @@ START_TEST(test_grad_min)
 }
 END_TEST
 
+/* ---- images: conv2d, pooling, flatten, global average pooling ------------------------- */
+START_TEST(test_grad_conv2d)
+{
+    static const Variant v[] = {
+        {"conv2d 1 channel, 3×3 over 5×5", "input X: f32[B, 1, 5, 5]; param P: [2, 1, 3, 3];", "conv2d(X, P)",
+         "[B, 2, 3, 3]", ANY},
+        {"Cin 3, stride 2, pad 1, bias", "input X: f32[B, 3, 5, 5]; param P: [4, 3, 3, 3]; param Q: [4];",
+         "conv2d(X, P, Q, stride=2, pad=1)", "[B, 4, 3, 3]", ANY},
+        {"non-square kernel 2×3, pad 1, by keyword", "input X: f32[B, 2, 4, 5]; param P: [3, 2, 2, 3];",
+         "conv2d(X, W=P, pad=1)", "[B, 3, 5, 5]", ANY},
+        {"the input's gradient: stride 2, pad 1", "param P: [2, 2, 4, 4]; param Q: [3, 2, 3, 3];",
+         "conv2d(P, Q, stride=2, pad=1)", "[2, 3, 2, 2]", ANY},
+        {"the input's gradient: non-square 3×2, Cin 2", "param P: [1, 2, 5, 4]; param Q: [2, 2, 3, 2];",
+         "conv2d(P, Q)", "[1, 2, 3, 3]", ANY},
+        {"stride 3 leaves the last row and column unread", "param P: [1, 1, 7, 7]; param Q: [1, 1, 3, 3];",
+         "conv2d(P, Q, stride=3)", "[1, 1, 2, 2]", ANY},
+        {"two convs over rows, bias left out", "input X: f32[B, 1, 6, 6]; param P: [2, 1, 3, 3]; param Q: [3, 2, 2, 2];",
+         "conv2d(tanh(conv2d(X, P)), Q, stride=2)", "[B, 3, 2, 2]", ANY},
+        {"pad larger than the kernel's reach: pad 2, 1×1", "param P: [1, 2, 3, 3]; param Q: [2, 2, 1, 1]; param S: [2];",
+         "conv2d(P, Q, S, pad=2)", "[1, 2, 7, 7]", ANY},
+    };
+    CHECK("conv2d", v);
+}
+END_TEST
+
+START_TEST(test_grad_conv)
+{
+    static const Variant v[] = {
+        {"conv(X, 3, kernel=3, pad=1, act=tanh)", "input X: f32[B, 2, 4, 4];", "conv(X, 3, kernel=3, pad=1, act=tanh)",
+         "[B, 3, 4, 4]", ANY},
+        {"conv(X, 2, kernel=2, stride=2, bias=false)", "input X: f32[B, 1, 4, 4];",
+         "conv(X, 2, kernel=2, stride=2, bias=false)", "[B, 2, 2, 2]", ANY},
+    };
+    CHECK("conv", v);
+}
+END_TEST
+
+START_TEST(test_grad_max_pool)
+{
+    static const Variant v[] = {
+        {"max_pool(P) 2×2, no ties", "param P: [2, 3, 4, 4];", "max_pool(P)", "[2, 3, 2, 2]", NO_TIES},
+        {"size 3, stride 2, pad 1: overlapping windows", "param P: [1, 2, 5, 5];", "max_pool(P, size=3, stride=2, pad=1)",
+         "[1, 2, 3, 3]", NO_TIES},
+        {"size 2, stride 1", "param P: [1, 1, 4, 4];", "max_pool(P, size=2, stride=1)", "[1, 1, 3, 3]", NO_TIES},
+        {"size 2 over 5×5: the last row and column unread", "param P: [1, 1, 5, 5];", "max_pool(P)", "[1, 1, 2, 2]",
+         NO_TIES},
+        {"rows [B, H, W]", "input X: f32[B, 4, 4]; param P: [4, 4];", "max_pool(X * P)", "[B, 2, 2]", NO_TIES},
+        {"after a conv, with rows", "input X: f32[B, 1, 5, 5]; param P: [2, 1, 2, 2];", "max_pool(conv2d(X, P))",
+         "[B, 2, 2, 2]", ANY},
+    };
+    CHECK("max_pool", v);
+}
+END_TEST
+
+START_TEST(test_grad_avg_pool)
+{
+    static const Variant v[] = {
+        {"avg_pool(P) 2×2", "param P: [2, 3, 4, 4];", "avg_pool(P)", "[2, 3, 2, 2]", ANY},
+        {"size 3, stride 2, pad 1", "param P: [1, 2, 5, 5];", "avg_pool(P, size=3, stride=2, pad=1)", "[1, 2, 3, 3]",
+         ANY},
+        {"size 2, stride 1, pad 1", "param P: [1, 1, 4, 4];", "avg_pool(P, size=2, stride=1, pad=1)", "[1, 1, 5, 5]",
+         ANY},
+        {"rows [B, C, H, W]", "input X: f32[B, 2, 4, 4]; param P: [2, 1, 1];", "avg_pool(X * P, size=2)",
+         "[B, 2, 2, 2]", ANY},
+    };
+    CHECK("avg_pool", v);
+}
+END_TEST
+
+START_TEST(test_grad_images)
+{
+    static const Variant v[] = {
+        {"flatten [B, C, H, W] after max_pool", "input X: f32[B, 2, 4, 4]; param P: [2, 4, 4];",
+         "flatten(max_pool(X * P))", "[B, 8]", ANY},
+        {"global average pooling: mean(axis=[2, 3])", "input X: f32[B, 2, 3, 3]; param P: [3, 2, 2, 2];",
+         "mean(conv2d(X, P, pad=1), axis=[2, 3])", "[B, 3]", ANY},
+        {"conv2d -> relu -> max_pool -> flatten -> matmul -> softmax_cross_entropy",
+         "input X: f32[B, 1, 6, 6]; label T: i32[B]; param P: [2, 1, 3, 3]; param Q: [8, 3];",
+         "softmax_cross_entropy(flatten(max_pool(relu(conv2d(X, P)))) @ Q, T)", NULL, ANY},
+    };
+    CHECK("images", v);
+}
+END_TEST
+
+/* conv2d, max_pool and avg_pool forward against figures worked out by hand:
+ * x = 1..9 as one 3×3 image (channel 0) and ones (channel 1);
+ * W[0] = [[1, 2], [3, 4]] over channel 0 and ones over channel 1, b = 0.5.
+ *   stride 1, pad 0: Σ of the 2×2 window·W[0] + 4 + b, e.g. 1+4+12+20 + 4.5 = 41.5
+ *   stride 2, pad 1: the in-image part of each window, e.g. the corner
+ *   (rows -1..0, cols -1..0) holds x[0,0]·4 = 4, plus 1 one, plus b = 5.5
+ *   max_pool size 2 stride 1 of channel 0: [[5, 6], [8, 9]]
+ *   avg_pool size 2 stride 2 pad 1 of channel 0: [[1, 5], [11, 28]] / 4 */
+START_TEST(test_window_values)
+{
+    static const struct {
+        const char *expr;
+        double want[8];
+        int n;
+    } v[] = {
+        {"conv2d(P, W, b)", {41.5, 51.5, 71.5, 81.5}, 4},
+        {"conv2d(P, W, b, stride=2, pad=1)", {5.5, 20.5, 38.5, 81.5}, 4},
+        {"max_pool(P[:, 0:1], size=2, stride=1)", {5, 6, 8, 9}, 4},
+        {"max_pool(P[:, 0:1], size=2, stride=2, pad=1)", {1, 3, 7, 9}, 4},
+        {"avg_pool(P[:, 0:1], size=2, stride=2, pad=1)", {0.25, 1.25, 2.75, 7}, 4},
+        {"avg_pool(P, size=3)", {5, 1}, 2},
+    };
+    static const double x[18] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    static const double w[8] = {1, 2, 3, 4, 1, 1, 1, 1}, b[1] = {0.5};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char src[512];
+        snprintf(src, sizeof src,
+                 "model win;\nparam P: [1, 2, 3, 3];\nparam W: [1, 2, 2, 2];\nparam b: [1];\nf = %s;\n"
+                 "loss = sum(f) + sum(W) + sum(b);\nminimize loss;\n", v[i].expr);
+        Net m;
+        net_source(&m, src);
+        Interp it;
+        interp_init(&it, &m.g, ROWS);
+        interp_set(&it, node_named(&m.g, "P"), x);
+        interp_set(&it, node_named(&m.g, "W"), w);
+        interp_set(&it, node_named(&m.g, "b"), b);
+        interp_run(&it, STAGE_FORWARD);
+        int f = node_named(&m.g, "f");
+        ck_assert_msg(interp_numel(&it, f) == v[i].n, "%s: %ld values, want %d", v[i].expr, interp_numel(&it, f), v[i].n);
+        for (int k = 0; k < v[i].n; k++)
+            ck_assert_msg(fabs(interp_value(&it, f)[k] - v[i].want[k]) < 1e-12, "%s[%d] = %.17g, want %g", v[i].expr,
+                          k, interp_value(&it, f)[k], v[i].want[k]);
+        interp_free(&it);
+        net_free(&m);
+    }
+}
+END_TEST
+
 /* ---- nn ---------------------------------------------------------------------------- */
 START_TEST(test_grad_softmax)
 {
@@ -1541,6 +1673,12 @@ static Suite *grad_suite(void)
     tcase_add_test(ops, test_grad_mean);
     tcase_add_test(ops, test_grad_max);
     tcase_add_test(ops, test_grad_min);
+    tcase_add_test(ops, test_grad_conv2d);
+    tcase_add_test(ops, test_grad_conv);
+    tcase_add_test(ops, test_grad_max_pool);
+    tcase_add_test(ops, test_grad_avg_pool);
+    tcase_add_test(ops, test_grad_images);
+    tcase_add_test(ops, test_window_values);
     tcase_add_test(ops, test_grad_softmax);
     tcase_add_test(ops, test_grad_log_softmax);
     tcase_add_test(ops, test_grad_dropout);
