@@ -359,16 +359,16 @@ static const char *window_attrs(const Graph *g, Node *n, char *msg, size_t len)
 }
 
 /* The result of a kh × kw window over the last two axes of x into *out;
- * NULL, or the message naming x and `what` (the kernel or the window). */
-static const char *window_shape(Node *n, Shape x, int kh, int kw, const char *what, Shape *out, char *msg,
-                                size_t len)
+ * NULL, or the message naming x and `what` (the kernel, `of` W, or the window). */
+static const char *window_shape(Node *n, Shape x, int kh, int kw, const char *what, const char *of, Shape *out,
+                                char *msg, size_t len)
 {
     char b1[64];
     int r = x.rank;
     long long oh = window_out(x.d[r - 2], kh, n->stride, n->pad), ow = window_out(x.d[r - 1], kw, n->stride, n->pad);
     if (oh < 0 || ow < 0)
-        return FAIL("%s: the %s %d×%d is larger than the padded image %lld×%lld of %s (pad=%d); use a smaller "
-                    "window or more padding", op_name(n->op), what, kh, kw, (long long)x.d[r - 2] + 2LL * n->pad,
+        return FAIL("%s: the %s %d×%d%s is larger than the padded image %lld×%lld of x %s (pad=%d); use a smaller "
+                    "window or more padding", op_name(n->op), what, kh, kw, of, (long long)x.d[r - 2] + 2LL * n->pad,
                     (long long)x.d[r - 1] + 2LL * n->pad, sh(x, b1), n->pad);
     if (oh > NNC_MAX_STATIC_BYTES / 4 || ow > NNC_MAX_STATIC_BYTES / 4)
         return FAIL("%s: pad=%d makes the result of %s larger than the static storage a model may take",
@@ -387,13 +387,16 @@ static const char *rule_conv2d(const Graph *g, Node *n, char *msg, size_t len)
     if (window_attrs(g, n, msg, len))
         return msg;
     if (x.rank != 4)
-        return FAIL("conv2d needs images x [B, C, H, W] (4 axes); got %s", sh(x, b1));
+        return FAIL("conv2d needs images x [B, C, H, W] (4 axes); got %s (declare the input f32[B, C, H, W]: a "
+                    "row fills it in row-major order)", sh(x, b1));
     if (w.rank != 4 || w.d[0] == DIM_B)
         return FAIL("conv2d needs filters W [Cout, Cin, KH, KW] (4 axes, no B); got %s", sh(w, b1));
     if (x.d[1] != w.d[1])
         return FAIL("conv2d: x %s has %d channels but W %s takes %d (W is [Cout, Cin, KH, KW])", sh(x, b1), x.d[1],
                     sh(w, b2), w.d[1]);
-    if (window_shape(n, x, w.d[2], w.d[3], "kernel", &n->shape, msg, len))
+    char of[80];
+    snprintf(of, sizeof of, " of W %s", sh(w, b2));
+    if (window_shape(n, x, w.d[2], w.d[3], "kernel", of, &n->shape, msg, len))
         return msg;
     n->shape.d[1] = w.d[0];
     return NULL;
@@ -409,12 +412,14 @@ static const char *rule_pool(const Graph *g, Node *n, char *msg, size_t len)
     if (window_attrs(g, n, msg, len))
         return msg;
     if (x.rank < 3)
-        return FAIL("%s works on images [B, C, H, W] or [B, H, W]; got %s", op_name(n->op), sh(x, b1));
+        return FAIL("%s works on images [B, C, H, W] or [B, H, W]; got %s (its window covers the last two axes)",
+                    op_name(n->op), sh(x, b1));
     if (n->size < 1)
         return FAIL("%s needs size >= 1; got size=%d", op_name(n->op), n->size);
     if (n->pad > n->size / 2)
-        return FAIL("%s needs pad <= size/2; got pad=%d with size=%d", op_name(n->op), n->pad, n->size);
-    return window_shape(n, x, n->size, n->size, "window", &n->shape, msg, len);
+        return FAIL("%s needs pad <= size/2; got pad=%d with size=%d (a window would lie wholly in the padding)",
+                    op_name(n->op), n->pad, n->size);
+    return window_shape(n, x, n->size, n->size, "window", "", &n->shape, msg, len);
 }
 
 /* y [R, K] against t: i32 [R] class ids, or f32 [R, K] rows. */

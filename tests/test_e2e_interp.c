@@ -52,7 +52,10 @@
  * computed in float is 6e-6 off), tests/e2e/gate_adagrad
  * (Adagrad, exponential lr decay across epochs, one-hot labels, softmax,
  * mse), tests/e2e/spiral_acts (softplus, elu, silu, gelu), tests/e2e/table_adadelta (a table source, ReLU, sigmoid_cross_entropy,
- * Adadelta), tests/e2e/csv3 (a CSV source); with Fashion-MNIST installed
+ * Adadelta), tests/e2e/csv3 (a CSV source), tests/e2e/cnn_bars (conv,
+ * conv2d with stride 2, max_pool, padded avg_pool, flatten, on 8x8 images
+ * from a CSV file; --target cuda and --emit library must refuse it with
+ * one line); with Fashion-MNIST installed
  * also fashion_relu (IDX, scale, He init, ReLU, B = 100) and mnist_tanh
  * (normalize, momentum with linear decay).  Models with dropout are left
  * out: the interpreter draws its masks from its own generator.
@@ -499,6 +502,40 @@ END_TEST
 START_TEST(smooth_activations) { check_model("tests/e2e/spiral_acts.nn"); }
 END_TEST
 
+START_TEST(cnn_conv_pool)
+{
+    check_model("tests/e2e/cnn_bars.nn");
+}
+END_TEST
+
+/* Only the C program runs conv2d and pooling so far: --target cuda and
+ * --emit library refuse such a model with one line naming the op and the
+ * target, and write nothing. */
+START_TEST(cnn_refused_elsewhere)
+{
+    static const struct {
+        const char *flags, *out, *target;
+    } v[] = {{"--target cuda", "cnn.cu", "--target cuda"}, {"--emit library", "cnn_lib.c", "--emit library"}};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char cmd[1024], out[512];
+        snprintf(out, sizeof out, "%s/%s", work, v[i].out);
+        snprintf(cmd, sizeof cmd, "%s/bin/nnc %s tests/e2e/cnn_bars.nn -o %s 2>&1; echo \"exit $?\"", work, v[i].flags,
+                 out);
+        char *got = run_capture(cmd);
+        ck_assert_msg(got != NULL, "cannot run %s", cmd);
+        char want[256];
+        snprintf(want, sizeof want, "nnc: tests/e2e/cnn_bars.nn: cannot emit: conv2d is not supported by %s yet",
+                 v[i].target);
+        ck_assert_msg(strncmp(got, want, strlen(want)) == 0, "nnc %s on a CNN printed:\n%s", v[i].flags, got);
+        const char *nl = strchr(got, '\n');
+        ck_assert_msg(nl && strcmp(nl + 1, "exit 1\n") == 0, "nnc %s on a CNN: not one line and exit 1:\n%s",
+                      v[i].flags, got);
+        ck_assert_msg(access(out, F_OK) != 0, "nnc %s on a CNN wrote %s", v[i].flags, out);
+        free(got);
+    }
+}
+END_TEST
+
 START_TEST(fashion_relu_idx)
 {
     if (have_fashion())
@@ -526,6 +563,8 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, table_adadelta);
     tcase_add_test(tc, csv_source);
     tcase_add_test(tc, smooth_activations);
+    tcase_add_test(tc, cnn_conv_pool);
+    tcase_add_test(tc, cnn_refused_elsewhere);
     tcase_add_test(tc, fashion_relu_idx);
     tcase_add_test(tc, mnist_tanh_normalize);
     tcase_set_timeout(tc, 300);
