@@ -343,7 +343,10 @@ static long long window_out(int in, int k, int stride, int pad)
     return k > padded ? -1 : (padded - k) / stride + 1;
 }
 
-/* stride >= 1, pad >= 0, and the values f32; NULL when they are. */
+/* stride >= 1, pad >= 0, and the values f32; NULL when they are.  Each of
+ * stride, pad and size at most 10^8, as a dimension, so that every window
+ * index (oh·stride - pad + kh, at most H + 2·pad) fits a C int. */
+enum { NNC_MAX_WINDOW_STEP = 100000000 };
 static const char *window_attrs(const Graph *g, Node *n, char *msg, size_t len)
 {
     for (int i = 0; i < n->n_in; i++)
@@ -355,6 +358,11 @@ static const char *window_attrs(const Graph *g, Node *n, char *msg, size_t len)
         return FAIL("%s needs stride >= 1; got stride=%d", op_name(n->op), n->stride);
     if (n->pad < 0)
         return FAIL("%s needs pad >= 0; got pad=%d", op_name(n->op), n->pad);
+    const char *big = n->stride > NNC_MAX_WINDOW_STEP ? "stride" : n->pad > NNC_MAX_WINDOW_STEP ? "pad"
+                    : n->size > NNC_MAX_WINDOW_STEP ? "size" : NULL;
+    if (big)
+        return FAIL("%s: %s=%d is more than %d, the largest extent", op_name(n->op), big,
+                    big[0] == 's' && big[1] == 't' ? n->stride : big[0] == 'p' ? n->pad : n->size, NNC_MAX_WINDOW_STEP);
     return NULL;
 }
 

@@ -79,7 +79,7 @@ nvcc_one() {
     if ! $NNC "$1" --target cuda -o "$W/$name.cu" 2>"$log.err"; then
         if grep -q "is not supported by --target cuda yet" "$log.err" && [ "$(wc -l <"$log.err")" -eq 1 ] &&
             [ ! -e "$W/$name.cu" ]; then
-            echo "ok   nvcc $name: nnc --target cuda refuses it in one line, as docs/cuda.md says: $(cut -d: -f4- "$log.err")" >"$log"
+            echo "ok   nvcc $name: nnc --target cuda refuses it in one line, as docs/cuda.md says:$(cut -d: -f4- "$log.err")" >"$log"
         else
             echo "FAIL nvcc $name: nnc --target cuda failed: $(head -1 "$log.err")" >"$log"
         fi

@@ -994,14 +994,16 @@ END_TEST
  *   stride 2, pad 1: the in-image part of each window, e.g. the corner
  *   (rows -1..0, cols -1..0) holds x[0,0]·4 = 4, plus 1 one, plus b = 5.5
  *   max_pool size 2 stride 1 of channel 0: [[5, 6], [8, 9]]
- *   avg_pool size 2 stride 2 pad 1 of channel 0: [[1, 5], [11, 28]] / 4 */
+ *   avg_pool size 2 stride 2 pad 1 of channel 0: [[1, 5], [11, 28]] / 4
+ * and flatten keeps the row-major order: channel 0's rows, then channel 1's. */
 START_TEST(test_window_values)
 {
     static const struct {
         const char *expr;
-        double want[8];
+        double want[18];
         int n;
     } v[] = {
+        {"flatten(P)", {1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 18}, /* row-major, as PyTorch's */
         {"conv2d(P, W, b)", {41.5, 51.5, 71.5, 81.5}, 4},
         {"conv2d(P, W, b, stride=2, pad=1)", {5.5, 20.5, 38.5, 81.5}, 4},
         {"max_pool(P[:, 0:1], size=2, stride=1)", {5, 6, 8, 9}, 4},
