@@ -3,13 +3,15 @@
  *   nnrt_out_open    PATH's contents go to an unnamed file in PATH's
  *                    folder (O_TMPFILE, Linux), or to PATH.tmp where the
  *                    system has no unnamed files
- *   nnrt_out_commit  flush, fsync, name it PATH.tmp, close, rename to PATH
+ *   nnrt_out_commit  flush, fsync, name it PATH.tmp, rename to PATH, close
  *   nnrt_out_discard close and remove whatever was written
  *
  * Checkpoints, --plot charts and --predict's --out go through it: a full
  * disk, a crash or a kill -9 at any moment leaves PATH as it was or as it
  * is meant to be, and the name PATH.tmp exists only for the instant
- * between the link and the rename (a killed writer leaves nothing behind).
+ * between the link and the rename, two system calls apart: a writer
+ * killed there leaves a whole PATH.tmp, which the next write replaces;
+ * killed anywhere else, it leaves nothing behind.
  * Errors name the temporary when it cannot be made, PATH when a write
  * fails: "cannot write WHAT NAME: reason".
  */
@@ -105,15 +107,15 @@ int nnrt_out_commit(NnrtOutFile *o, char *err, size_t errlen)
         rc = -1;
         saved = errno;
     }
+    if (rc == 0 && rename(o->tmp, o->path) != 0) { /* the next call after the link */
+        rc = -1;
+        saved = errno;
+    }
     if (fclose(o->f) != 0 && rc == 0) {
         rc = -1;
         saved = errno;
     }
     o->f = NULL;
-    if (rc == 0 && rename(o->tmp, o->path) != 0) {
-        rc = -1;
-        saved = errno;
-    }
     if (rc < 0) {
         nnrt_out_discard(o);
         return nnrt_errf(err, errlen, "cannot write %s %s: %s", o->what, o->path,
