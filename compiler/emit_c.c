@@ -1059,13 +1059,32 @@ static void fn_init(Emit *e)
         emit_lit(e->g->train.lr).s);
 }
 
+/* An i32 input: the runtime's rows carry the ids as floats (exact, as
+ * V <= 2^24), each checked in [0, V) when its file or table was loaded
+ * (nnrt.h: NnrtModel.in_ids); the batch buffer the model reads is int32_t,
+ * filled from them. */
+static void fn_take_ids(Emit *e, int x)
+{
+    long w = shape_row_numel(nd(e, x)->shape);
+    OUT("\n/* x_buf: a batch of id rows as the runtime gathers them, floats holding\n");
+    OUT(" * integers in [0, %ld) (checked at load); take_ids: n rows of them into\n", emit_input_ids(e->g));
+    OUT(" * the i32 input %s[B, %ld]. */\n", nd(e, x)->name, w);
+    OUT("static float x_buf[%s];\n", emit_dims(nd(e, x)->shape).s);
+    OUT("\nstatic void take_ids(const float *x_in, int n)\n{\n");
+    OUT("    for (int i = 0; i < n * %ld; i++)\n        %s[i] = (int32_t)x_in[i];\n}\n", w, e->name[x]);
+}
+
 /* The model's functions as the runtime calls them (nnrt.h: NnrtModel). */
 static void fn_glue(Emit *e)
 {
     int x = emit_leaf(e->g, OP_INPUT), t = emit_leaf(e->g, OP_LABEL), y = e->g->output;
     const char *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
     char gather[200], upd[64];
-    snprintf(gather, sizeof gather, "nnrt_gather(d, perm, start, (size_t)n, %s, %s);", e->name[x], e->name[t]);
+    int ids = nd(e, x)->dtype == DT_I32;
+    if (ids)
+        fn_take_ids(e, x);
+    snprintf(gather, sizeof gather, "nnrt_gather(d, perm, start, (size_t)n, %s, %s);%s", ids ? "x_buf" : e->name[x],
+             e->name[t], ids ? " take_ids(x_buf, n);" : "");
     snprintf(upd, sizeof upd, "update: one %s step", emit_opt_name(e->g));
     const char *const stage[][2] = { /* a statement and its comment */
         {gather, "gather: rows perm[start..start+n) of d, the batch"},
@@ -1091,12 +1110,18 @@ static void fn_glue(Emit *e)
     OUT("}\n");
     OUT("\n/* forward and predict on the runtime's rows (evaluation, --gradcheck, --predict). */\n");
     OUT("static float model_forward(const float *x_in, const void *t_in, int n, int mode)\n{\n");
-    OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], emit_numel(nd(e, x)->shape).s);
+    if (ids)
+        OUT("    take_ids(x_in, n);\n");
+    else
+        OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], emit_numel(nd(e, x)->shape).s);
     OUT("    if (t_in != (const void *)%s)\n        memcpy(%s, t_in, sizeof(%s) * (%s));\n", e->name[t], e->name[t], tt,
         emit_numel(nd(e, t)->shape).s);
     OUT("    return forward(n, mode);\n}\n");
     OUT("\nstatic void model_predict(const float *x_in, int n, float *y_out)\n{\n");
-    OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], emit_numel(nd(e, x)->shape).s);
+    if (ids)
+        OUT("    take_ids(x_in, n);\n");
+    else
+        OUT("    if (x_in != %s)\n        memcpy(%s, x_in, sizeof(float) * (%s));\n", e->name[x], e->name[x], emit_numel(nd(e, x)->shape).s);
     OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], emit_numel(nd(e, y)->shape).s);
 }
 
@@ -1309,8 +1334,13 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "a program needs training data: add 'data = ...;' to the train block (or use --emit library)";
     else if (inputs != 1 || labels != 1)
         why = "an emitted trainer feeds one input and one label";
-    else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype != DT_F32)
-        why = "an emitted trainer feeds f32 inputs; an i32 input (ids for x[idx]) is not supported yet";
+    else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && (o->cuda || o->library))
+        why = arena_printf(g->arena, "an i32 input (ids for E[ids]) is not supported by %s yet (the C program of "
+                           "nnc -o NAME.c runs it)", o->cuda ? "--target cuda" : "--emit library");
+    else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) <= 0)
+        why = "an i32 input must index a table (E[ids], E a param of [V, D]): its ids have no range to check";
+    else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) > (1L << 24))
+        why = "an i32 input indexes a table of more than 2^24 rows; the emitted program supports at most 2^24";
     else if ((o->cuda || o->library) && window_op(g) >= 0)
         why = arena_printf(g->arena, "%s is not supported by %s yet (the C program of nnc -o NAME.c runs it)",
                            op_name(g->nodes[window_op(g)].op), o->cuda ? "--target cuda" : "--emit library");

@@ -25,7 +25,7 @@ static const char *const reserved[] = {
     "want", "lse", "NULL", "INFINITY", "POISON", "PREDICT", "sqrtf", "expf", "logf", "tanhf",
     "TRAIN", "EVAL", "TRAIN_SAME_MASK", "gemm", "ctl", "rng_u32", "rng_uniform", "rng_normal", "buf", "len",
     "x_buf", "y_buf", "poison", "lr_t", "dx", "gi", "xr", "yr", "gr", "dr", "a", "u", "b", "tsum",
-    "adam_pow", "v0", "v1", "v2", "v3", "loss_value", "train_step", "perm", "start", "d",
+    "adam_pow", "v0", "v1", "v2", "v3", "loss_value", "train_step", "perm", "start", "d", "take_ids",
 };
 
 static int is_reserved(const char *s)
@@ -492,6 +492,24 @@ static long label_extent(const Graph *g, const Node *n, int j)
     case OP_SCATTER_ADD: return j == 1 ? n->to.d[0] : 0;
     default: return 0;
     }
+}
+
+/* V, the id count of an i32 input: every id must lie in [0, V) for each
+ * node that indexes with it (the rows of a table, x[ids]), so V is the
+ * smallest extent they index; 0 for an f32 input, or ids that index nothing. */
+long emit_input_ids(const Graph *g)
+{
+    int x = emit_leaf(g, OP_INPUT);
+    long v = 0;
+    if (x < 0 || gnode(g, x)->dtype != DT_I32)
+        return 0;
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < gnode(g, i)->n_in; j++) {
+            long e = gnode(g, i)->in[j] == x ? label_extent(g, gnode(g, i), j) : 0;
+            if (e > 0 && (v == 0 || e < v))
+                v = e;
+        }
+    return v;
 }
 
 /* K, the class count of an i32 label: every id must lie in [0, K) for
@@ -1158,6 +1176,8 @@ static void model_fields(Emit *e)
     string_field(e, NULL, "name", g->model);
     emit_field(e, NULL, "batch", "B");
     emit_field(e, NULL, "in_dim", "%ld", shape_row_numel(gnode(g, x)->shape));
+    if (gnode(g, x)->dtype == DT_I32)
+        emit_field(e, NULL, "in_ids", "%ld", emit_input_ids(g));  /* ids in [0, V), checked at load */
     emit_field(e, NULL, "label_kind", "NNRT_LABEL_%s", gnode(g, lab)->dtype == DT_I32 ? "CLASS" : "FLOAT");
     emit_field(e, NULL, "label_dim", "%ld", shape_row_numel(gnode(g, lab)->shape));
     emit_field(e, NULL, "out_dim", "%ld", shape_row_numel(gnode(g, g->output)->shape));
@@ -1205,7 +1225,8 @@ void emit_main(Emit *e)
     emit_field(e, NULL, "n_state", "%d", n_state);
     if (e->t->model_fns)
         e->t->model_fns(e);
-    emit_field(e, NULL, "x_buf", "%s", e->t->x_buf ? e->t->x_buf : e->name[emit_leaf(e->g, OP_INPUT)]);
+    int x = emit_leaf(e->g, OP_INPUT);
+    emit_field(e, NULL, "x_buf", "%s", e->t->x_buf ? e->t->x_buf : gnode(e->g, x)->dtype == DT_I32 ? "x_buf" : e->name[x]);
     emit_field(e, NULL, "t_buf", "%s", e->t->t_buf ? e->t->t_buf : e->name[emit_leaf(e->g, OP_LABEL)]);
     emit_field(e, NULL, "y_buf", "y_buf");
     if (e->t->designated)

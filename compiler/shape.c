@@ -292,13 +292,19 @@ static const char *rule_gather(const Graph *g, Node *n, char *msg, size_t len)
 {
     Shape x = in_shape(g, n, 0), idx = in_shape(g, n, 1);
     char b1[64];
-    if (in_dtype(g, n, 1) != DT_I32 || idx.rank != 1)
-        return FAIL("an index tensor must be a list of i32 ids (1-D); got %s %s",
+    char b2[64];
+    if (in_dtype(g, n, 1) != DT_I32 || idx.rank < 1)
+        return FAIL("an index tensor must be a tensor of i32 ids; got %s %s",
                     dtype_name(in_dtype(g, n, 1)), sh(idx, b1));
     if (x.rank < 1 || x.d[0] == DIM_B)
         return FAIL("indexing selects rows of a value without the batch axis; got %s", sh(x, b1));
-    n->shape = x;
-    n->shape.d[0] = idx.d[0];
+    if (idx.rank + x.rank - 1 > NNC_MAX_RANK)
+        return FAIL("rows of %s picked by ids %s would have more than %d axes", sh(x, b1), sh(idx, b2),
+                    NNC_MAX_RANK);
+    /* x[ids]: ids's shape, then one row of x: [V, D][ids of [B, T]] is [B, T, D] */
+    n->shape = idx;
+    for (int i = 1; i < x.rank; i++)
+        n->shape.d[n->shape.rank++] = x.d[i];
     return NULL;
 }
 

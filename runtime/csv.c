@@ -187,6 +187,7 @@ typedef struct NnrtCsvCtx {
     size_t in_dim;          /* nnrt_csv_read_inputs: the inputs a row (else 0); the label, */
                             /*   when the rows have one, is skipped: lab stays NULL */
     int known;              /* the names are another file's (nnrt_csv_read_known) */
+    size_t ids;             /* V > 0: input fields are ids, integers in [0, V); 0: numbers */
     NnrtCsvNames names;
     char *err; size_t errlen;
 } NnrtCsvCtx;
@@ -387,6 +388,24 @@ static int nnrt_csv_label_id(const NnrtCsvCtx *c, const char *field, size_t line
                      n < 40 ? n : 40, field, K, K, hint);
 }
 
+/* An input field of an id model: an integer in [0, V), read from its
+ * digits (V <= 2^24: exact as a float), or one line saying which it is not. */
+static int nnrt_csv_input_id(const NnrtCsvCtx *c, const char *field, size_t line_no, size_t col,
+                             float *v)
+{
+    long long id;
+    if (nnrt_csv_int(field, &id) < 0)
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: '%.40s' is not an id (an "
+                         "integer in [0, %zu)); the model's input is i32 ids", c->path, line_no,
+                         col, field, c->ids);
+    if (id < 0 || (unsigned long long)id >= c->ids)
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: id %lld is outside [0, %zu), "
+                         "the rows of the model's embedding table; %s", c->path, line_no, col, id,
+                         c->ids, id < 0 ? "ids count from 0" : "is the vocabulary larger than the model's?");
+    *v = (float)id;
+    return 0;
+}
+
 /* "setosa, versicolor, virginica" (the first few of the known names). */
 static void nnrt_csv_name_list(const NnrtCsvNames *t, char *buf, size_t len)
 {
@@ -502,6 +521,10 @@ static int nnrt_csv_row(NnrtCsvCtx *c, const char *line, const char *stop, size_
             if (nnrt_csv_label(c, c->fld, line_no, &v) < 0)
                 return -1;
             out->lab[out->rows] = v;
+        } else if (c->ids) {
+            if (nnrt_csv_input_id(c, c->fld, line_no, col + 1, &v) < 0)
+                return -1;
+            *x++ = v;
         } else if (nnrt_csv_number(c->fld, &v) < 0) {
             return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: '%.40s' is not a number",
                              c->path, line_no, col + 1, c->fld);
@@ -658,43 +681,55 @@ static int nnrt_csv_read_ctx(NnrtCsvCtx *c, int header, int label_col, NnrtCsv *
     return rc;
 }
 
-int nnrt_csv_read(const char *path, int header, int label_col, size_t classes,
-                  NnrtCsv *out, char *err, size_t errlen)
+/* nnrt_csv_read (known 0) and nnrt_csv_read_known (known 1), inputs ids
+ * in [0, ids) where ids > 0. */
+static int nnrt_csv_read_any(const char *path, int header, int label_col, size_t classes,
+                             size_t ids, int known, char *const *names, size_t n_names,
+                             NnrtCsv *out, char *err, size_t errlen)
 {
     NnrtCsvCtx c;
     memset(out, 0, sizeof *out);
     memset(&c, 0, sizeof c);
     c.path = path;
     c.classes = classes;
-    c.names.owned = 1;
+    c.ids = ids;
+    c.known = known;
+    c.names.owned = !known;
+    c.by_name = known && n_names > 0;
     c.err = err;
     c.errlen = errlen;
+    if (known && n_names > classes)
+        return nnrt_errf(err, errlen, "%s: %zu class names for a model with %zu classes", path,
+                         n_names, classes);
+    for (size_t i = 0; known && i < n_names; i++) {
+        if (nnrt_names_add(&c.names, names[i]) < 0) {
+            nnrt_names_free(&c.names);
+            return nnrt_errf(err, errlen, "%s: out of memory for class names", path);
+        }
+    }
     return nnrt_csv_read_ctx(&c, header, label_col, out);
+}
+
+int nnrt_csv_read(const char *path, int header, int label_col, size_t classes,
+                  NnrtCsv *out, char *err, size_t errlen)
+{
+    return nnrt_csv_read_any(path, header, label_col, classes, 0, 0, NULL, 0, out, err, errlen);
 }
 
 int nnrt_csv_read_known(const char *path, int header, int label_col, size_t classes,
                         char *const *known, size_t n_known, NnrtCsv *out, char *err,
                         size_t errlen)
 {
-    NnrtCsvCtx c;
-    memset(out, 0, sizeof *out);
-    memset(&c, 0, sizeof c);
-    c.path = path;
-    c.classes = classes;
-    c.known = 1;
-    c.by_name = n_known > 0;
-    c.err = err;
-    c.errlen = errlen;
-    if (n_known > classes)
-        return nnrt_errf(err, errlen, "%s: %zu class names for a model with %zu classes", path,
-                         n_known, classes);
-    for (size_t i = 0; i < n_known; i++) {
-        if (nnrt_names_add(&c.names, known[i]) < 0) {
-            nnrt_names_free(&c.names);
-            return nnrt_errf(err, errlen, "%s: out of memory for class names", path);
-        }
-    }
-    return nnrt_csv_read_ctx(&c, header, label_col, out);
+    return nnrt_csv_read_any(path, header, label_col, classes, 0, 1, known, n_known, out, err,
+                             errlen);
+}
+
+int nnrt_csv_read_ids(const char *path, int header, int label_col, size_t classes, size_t ids,
+                      int known, char *const *names, size_t n_names, NnrtCsv *out, char *err,
+                      size_t errlen)
+{
+    return nnrt_csv_read_any(path, header, label_col, classes, ids, known, names, n_names, out,
+                             err, errlen);
 }
 
 /* Prediction's header, when not told: the first non-blank line is one
@@ -723,11 +758,18 @@ static int nnrt_csv_sniff(NnrtCsvCtx *c, int label_col)
 int nnrt_csv_read_inputs(const char *path, int header, size_t in_dim, int label_col,
                          NnrtCsv *out, char *err, size_t errlen)
 {
+    return nnrt_csv_read_inputs_ids(path, header, in_dim, label_col, 0, out, err, errlen);
+}
+
+int nnrt_csv_read_inputs_ids(const char *path, int header, size_t in_dim, int label_col,
+                             size_t ids, NnrtCsv *out, char *err, size_t errlen)
+{
     NnrtCsvCtx c;
     memset(out, 0, sizeof *out);
     memset(&c, 0, sizeof c);
     c.path = path;
     c.in_dim = in_dim;
+    c.ids = ids;
     c.err = err;
     c.errlen = errlen;
     if (in_dim == 0)

@@ -220,6 +220,13 @@ static int nnrt_load_table(const NnrtSource *s, size_t in_dim, NnrtRaw *r, char 
         return -1;
     memcpy(r->xf, s->table_x, s->table_rows * in_dim * sizeof(float));
     memcpy(r->lab, s->table_t, s->table_rows * w * sizeof(float));
+    for (size_t i = 0; s->ids && i < s->table_rows * in_dim; i++) {
+        float v = r->xf[i]; /* an id: an integer in [0, V), V <= 2^24 */
+        if (!(v >= 0.0f && v < (float)s->ids && v == floorf(v)))
+            return nnrt_errf(err, errlen, "%s: row %zu, input %zu: %g is not an id in [0, %zu), "
+                             "the rows of the model's embedding table", r->what, i / in_dim + 1,
+                             i % in_dim + 1, (double)v, s->ids);
+    }
     return 0;
 }
 
@@ -302,11 +309,9 @@ static int nnrt_load_csv(const NnrtSource *s, size_t in_dim, size_t K, const Nnr
         return nnrt_errf(err, errlen, "%s: csv needs a path", r->what);
     snprintf(r->what, sizeof r->what, "%s", s->csv_path);
     snprintf(r->lab_what, sizeof r->lab_what, "%s", s->csv_path);
-    if (train)
-        rc = nnrt_csv_read_known(s->csv_path, s->csv_header, s->csv_label, K, train->class_names,
-                                 train->n_class_names, &c, err, errlen);
-    else
-        rc = nnrt_csv_read(s->csv_path, s->csv_header, s->csv_label, K, &c, err, errlen);
+    rc = nnrt_csv_read_ids(s->csv_path, s->csv_header, s->csv_label, K, s->ids, train != NULL,
+                           train ? train->class_names : NULL, train ? train->n_class_names : 0,
+                           &c, err, errlen);
     if (rc < 0)
         return -1;
     r->xf = c.x;
@@ -609,6 +614,27 @@ static int nnrt_fit_inputs(const NnrtSource *s, NnrtData *out, const NnrtData *t
     return 0;
 }
 
+/* An id model's source (s->ids = V > 0): CSV or a table, its values as they
+ * are (no scale, no normalize: an id is a row number), V <= 2^24 so that
+ * every id is exact in the float rows.  0, or -1 with one line in err. */
+static int nnrt_ids_plan(const NnrtSource *s, char *err, size_t errlen)
+{
+    char what[NNRT_WHAT];
+    if (!s->ids)
+        return 0;
+    nnrt_source_describe(s, what, sizeof what);
+    if (s->ids > (size_t)1 << 24)
+        return nnrt_errf(err, errlen, "%s: ids in [0, %zu): at most 2^24 rows of an embedding "
+                         "table are supported", what, s->ids);
+    if (s->kind != NNRT_SRC_CSV && s->kind != NNRT_SRC_TABLE)
+        return nnrt_errf(err, errlen, "%s: the model's input is i32 ids, read from a CSV file or a "
+                         "table only", what);
+    if ((s->scale != 0.0f && s->scale != 1.0f) || s->normalize != NNRT_NORM_NONE)
+        return nnrt_errf(err, errlen, "%s: the model's input is i32 ids, which are neither scaled "
+                         "nor normalized; drop scale and normalize", what);
+    return 0;
+}
+
 int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t label_dim,
                    size_t classes, NnrtData *out, const NnrtData *train_stats, char *err,
                    size_t errlen)
@@ -619,7 +645,9 @@ int nnrt_data_load(const NnrtSource *s, size_t in_dim, int label_kind, size_t la
     memset(out, 0, sizeof *out);
     if (in_dim == 0)
         return nnrt_errf(err, errlen, "the model's input width is 0");
-    int rc = nnrt_label_plan(s, label_kind, label_dim, classes, &K, err, errlen);
+    int rc = nnrt_ids_plan(s, err, errlen);
+    if (rc == 0)
+        rc = nnrt_label_plan(s, label_kind, label_dim, classes, &K, err, errlen);
     if (rc == 0)
         rc = nnrt_load_raw(s, in_dim, K, train_stats, &r, err, errlen);
     if (rc == 0 && r.rows == 0)

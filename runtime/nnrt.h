@@ -240,6 +240,10 @@ typedef struct NnrtSource {
                        (of all values, or of each input column) */
     int flatten;    /* images to rows: rows are always stored flat, so this only documents intent */
     int one_hot;    /* K > 0: class ids become one-hot rows of width K */
+    size_t ids;     /* V > 0: the inputs are ids in [0, V) (an i32 input; nnrt_main sets it
+                       from NnrtModel.in_ids): CSV input fields are read as integers from
+                       their digits, a table's values must be integers, and an id outside
+                       [0, V) is refused with the file and the line; 0: numbers */
 } NnrtSource;
 
 /* A loaded data set.  Inputs stay in their stored type (IDX images as
@@ -361,6 +365,17 @@ int nnrt_csv_read(const char *path, int header, int label_col, size_t classes,
  * NULL, cols is the field count. */
 int nnrt_csv_read_inputs(const char *path, int header, size_t in_dim, int label_col,
                          NnrtCsv *out, char *err, size_t errlen);
+/* The readers above for a model whose inputs are ids in [0, ids) (ids > 0,
+ * at most 2^24): every input field is read as an integer from its digits
+ * ("7", "7.0"; not "7.5" or "7e0"), and one outside [0, ids) is an error
+ * naming the file, the line and the column.  nnrt_csv_read_ids reads as
+ * nnrt_csv_read, or, when known is 1, as nnrt_csv_read_known through
+ * names[0..n_names). */
+int nnrt_csv_read_ids(const char *path, int header, int label_col, size_t classes, size_t ids,
+                      int known, char *const *names, size_t n_names, NnrtCsv *out, char *err,
+                      size_t errlen);
+int nnrt_csv_read_inputs_ids(const char *path, int header, size_t in_dim, int label_col,
+                             size_t ids, NnrtCsv *out, char *err, size_t errlen);
 /* As nnrt_csv_read, with labels read through another file's class names
  * (a test set through its training set's): known[0..n_known) name ids
  * 0..n_known-1 and every label must be one of them (as text: "1" is the
@@ -419,6 +434,9 @@ typedef struct NnrtModel {
     const char *name;
     size_t batch;                  /* B */
     size_t in_dim;                 /* floats per input row */
+    size_t in_ids;                 /* V > 0: the input is i32 ids in [0, V), carried in the
+                                      x floats (exact: V <= 2^24) and checked at load time
+                                      (NnrtSource.ids); 0: f32 inputs */
     int label_kind;                /* NNRT_LABEL_CLASS or NNRT_LABEL_FLOAT */
     size_t label_dim;              /* floats per label row (FLOAT) */
     size_t out_dim;                /* floats per predict row */

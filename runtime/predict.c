@@ -121,7 +121,7 @@ static int nnrt_pred_csv(NnrtPred *p, const char *path)
     const NnrtModel *m = p->m;
     int label = m->data.kind == NNRT_SRC_CSV ? m->data.csv_label : -1;
     NnrtCsv c;
-    if (nnrt_csv_read_inputs(path, -1, m->in_dim, label, &c, p->msg, sizeof p->msg) < 0)
+    if (nnrt_csv_read_inputs_ids(path, -1, m->in_dim, label, m->in_ids, &c, p->msg, sizeof p->msg) < 0)
         return -1;
     p->d.xf = c.x; /* ownership moves to d */
     p->d.rows = c.rows;
@@ -141,6 +141,9 @@ static int nnrt_pred_inputs(NnrtPred *p)
     p->d.in_dim = p->m->in_dim;
     if (got < 2 || !((b[0] == 0 && b[1] == 0) || (b[0] == 0x1f && b[1] == 0x8b)))
         return nnrt_pred_csv(p, path);
+    if (p->m->in_ids)
+        return nnrt_errf(p->msg, sizeof p->msg, "%s: IDX images for a model whose input is i32 "
+                         "ids; give a CSV file of ids", path);
     NnrtIdx im;
     if (nnrt_idx_read(path, 3, p->m->in_dim, &im, p->msg, sizeof p->msg) < 0)
         return -1;

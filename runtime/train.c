@@ -260,6 +260,9 @@ static int nnrt_run_validation(NnrtRun *r)
 static int nnrt_load_set(NnrtRun *r, const NnrtSource *src, NnrtData *d, const NnrtData *stats)
 {
     const NnrtModel *m = r->m;
+    NnrtSource ids_src = *src; /* the model's input ids range goes with the source */
+    ids_src.ids = m->in_ids;
+    src = &ids_src;
     int say = !r->quiet && (src->kind == NNRT_SRC_IDX || src->kind == NNRT_SRC_CSV);
     if (say) {
         if (src->kind == NNRT_SRC_IDX)
