@@ -39,6 +39,12 @@
 #     (iris_figures.py); a header row of numbers draws one warning; an
 #     unknown or extra class name, an open quote and a validation that
 #     holds out nothing are refused with the place;
+#   - token ids (tests/e2e/bag_ids.nn on bag_ids.csv, made by
+#     gen_bag_ids.py): an i32 input read from CSV integer columns, the
+#     embedding gather E[ids] and its scatter-add reach test acc >= 0.90
+#     in 120 steps; --predict writes a line per row; an id equal to the
+#     vocabulary size (in training data and in --predict's file) and an id
+#     that is not an integer are refused with the file, line and column;
 #   - hostile data, the same way (exit 1, one line with the place and the
 #     likely cause, target kept): 1-based CSV class ids
 #     (tests/e2e/labels_1based.csv), a CSV id of 2^24 + 1 (label_2p24.csv:
@@ -124,7 +130,7 @@ have_fm=1
 # ---- building every trainer ---------------------------------------------------
 built=""
 for src in models/*.nn tests/e2e/img100.nn tests/e2e/csv3.nn tests/e2e/nan_lr.nn tests/e2e/xor_wide.nn \
-           tests/e2e/iris_like.nn; do
+           tests/e2e/iris_like.nn tests/e2e/bag_ids.nn; do
     name=$(basename "$src" .nn)
     if "$NNC" "$src" -o "$E/$name" 2>"$E/log/build-$name.err"; then
         built="$built $name "
@@ -485,6 +491,41 @@ if is_built iris_like; then
     printf 'a,b,c,d,s\n1,2,3,4,setosa\n1,2,3,4,setosa\n' >"$E/iris_2rows.csv"
     want_file="$E/iris_2rows.csv" want_text="validation=0.1 of 2 training rows holds out 0 and leaves 2 to train on"
     refused "validation that holds out no row" "$E/iris_like" --data "$E/iris_2rows.csv" --save "$E/keep.bin"
+fi
+
+# ---- token ids: tests/e2e/bag_ids.nn -------------------------------------------------
+# An i32 input [B, 6] of ids in [0, 20) from CSV integer columns, E[ids] and
+# its scatter-add into E's rows; ids outside [0, 20) or not integers refused
+# at load time with the place.
+if is_built bag_ids; then
+    if train bag_ids --save "$E/bag_ids.st"; then
+        if ge "$tacc" 0.90 && grep -q '^done: 20 epochs, 120 steps' "$out"; then
+            ok "bag_ids: test acc $tacc >= 0.90 (loss $loss, acc $acc; 20 epochs of 90 rows: 120 steps)"
+        else
+            bad "bag_ids: $(grep '^done' "$out") (want test acc >= 0.90, 20 epochs, 120 steps)"
+        fi
+        run bag-predict "$E/bag_ids" --load "$E/bag_ids.st" --predict tests/e2e/bag_ids_test.csv --out "$E/bag.pred.csv"
+        lines=$(wc -l <"$E/bag.pred.csv" 2>/dev/null || echo 0)
+        if [ "$rc" -eq 0 ] && [ "$lines" -eq 31 ] && [ "$(head -1 "$E/bag.pred.csv")" = "y0,y1,y2,class" ]; then
+            ok "bag_ids: --predict of the 30 test rows: exit 0, a header and 30 lines"
+        else
+            bad "bag_ids: --predict: exit $rc, $lines lines: $(head -1 "$err")"
+        fi
+        printf '1,2,3,4,5,20\n' >"$E/bag_pred_bad.csv"
+        want_file="$E/bag_pred_bad.csv" want_text="line 1, column 6: id 20 is outside \[0, 20\)"
+        refused "bag_ids: --predict with an id of 20 for 20 rows of E" "$E/bag_ids" --load "$E/bag_ids.st" \
+            --predict "$E/bag_pred_bad.csv" --out "$E/keep.bin"
+    fi
+    awk -F, 'NR == 7 { $3 = 20 } { print }' OFS=, tests/e2e/bag_ids.csv >"$E/bag_id20.csv"
+    want_file="$E/bag_id20.csv"
+    want_text="line 7, column 3: id 20 is outside \[0, 20\), the rows of the model's embedding table"
+    refused "bag_ids: CSV with an id of 20 for 20 rows of E" "$E/bag_ids" --data "$E/bag_id20.csv" --save "$E/keep.bin"
+    awk -F, 'NR == 4 { $2 = "2.5" } { print }' OFS=, tests/e2e/bag_ids.csv >"$E/bag_idfrac.csv"
+    want_file="$E/bag_idfrac.csv" want_text="line 4, column 2: '2.5' is not an id"
+    refused "bag_ids: CSV with an id of 2.5" "$E/bag_ids" --data "$E/bag_idfrac.csv" --save "$E/keep.bin"
+    awk -F, 'NR == 3 { $1 = -1 } { print }' OFS=, tests/e2e/bag_ids_test.csv >"$E/bag_idneg.csv"
+    want_file="$E/bag_idneg.csv" want_text="line 3, column 1: id -1 is outside \[0, 20\).*ids count from 0"
+    refused "bag_ids: test CSV with an id of -1" "$E/bag_ids" --test "$E/bag_idneg.csv" --save "$E/keep.bin"
 fi
 
 # ---- hostile data: class ids, empty sets, gzip to its end, lying headers --------

@@ -55,7 +55,9 @@
  * Adadelta), tests/e2e/csv3 (a CSV source), tests/e2e/cnn_bars (conv,
  * conv2d with stride 2, max_pool, padded avg_pool, flatten, on 8x8 images
  * from a CSV file; --target cuda and --emit library must refuse it with
- * one line); with Fashion-MNIST installed
+ * one line), tests/e2e/bag_ids (an i32 input of token ids from a CSV
+ * file, the embedding gather E[ids] and its scatter-add; refused by
+ * --target cuda and --emit library with one line); with Fashion-MNIST installed
  * also fashion_relu (IDX, scale, He init, ReLU, B = 100) and mnist_tanh
  * (normalize, momentum with linear decay).  Models with dropout are left
  * out: the interpreter draws its masks from its own generator.
@@ -378,6 +380,7 @@ static void ref_run(const Graph *g, const Emitted *em, double *loss)
     float *tx, *tt;
     char err[1024];
     ref_source(&g->train.data, in_dim, &src, &tx, &tt);
+    src.ids = (size_t)emit_input_ids(g); /* an i32 input: ids read as integers, in [0, V) */
     ck_assert_msg(nnrt_data_load(&src, (size_t)in_dim, kind, (size_t)t_dim, (size_t)emit_label_classes(g), &d, NULL, err,
                                  sizeof err) == 0,
                   "%s", err);
@@ -508,31 +511,44 @@ START_TEST(cnn_conv_pool)
 }
 END_TEST
 
-/* Only the C program runs conv2d and pooling so far: --target cuda and
- * --emit library refuse such a model with one line naming the op and the
- * target, and write nothing. */
-START_TEST(cnn_refused_elsewhere)
+/* --target cuda and --emit library refuse `model` with one line that
+ * starts "cannot emit: WHAT is not supported by TARGET yet", and write
+ * nothing. */
+static void refused_elsewhere(const char *model, const char *what, const char *stem)
 {
     static const struct {
-        const char *flags, *out, *target;
-    } v[] = {{"--target cuda", "cnn.cu", "--target cuda"}, {"--emit library", "cnn_lib.c", "--emit library"}};
+        const char *flags, *ext;
+    } v[] = {{"--target cuda", "cu"}, {"--emit library", "c"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char cmd[1024], out[512];
-        snprintf(out, sizeof out, "%s/%s", work, v[i].out);
-        snprintf(cmd, sizeof cmd, "%s/bin/nnc %s tests/e2e/cnn_bars.nn -o %s 2>&1; echo \"exit $?\"", work, v[i].flags,
-                 out);
+        snprintf(out, sizeof out, "%s/%s_%zu.%s", work, stem, i, v[i].ext);
+        snprintf(cmd, sizeof cmd, "%s/bin/nnc %s %s -o %s 2>&1; echo \"exit $?\"", work, v[i].flags, model, out);
         char *got = run_capture(cmd);
         ck_assert_msg(got != NULL, "cannot run %s", cmd);
         char want[256];
-        snprintf(want, sizeof want, "nnc: tests/e2e/cnn_bars.nn: cannot emit: conv2d is not supported by %s yet",
-                 v[i].target);
-        ck_assert_msg(strncmp(got, want, strlen(want)) == 0, "nnc %s on a CNN printed:\n%s", v[i].flags, got);
+        snprintf(want, sizeof want, "nnc: %s: cannot emit: %s is not supported by %s yet", model, what, v[i].flags);
+        ck_assert_msg(strncmp(got, want, strlen(want)) == 0, "nnc %s on %s printed:\n%s", v[i].flags, model, got);
         const char *nl = strchr(got, '\n');
-        ck_assert_msg(nl && strcmp(nl + 1, "exit 1\n") == 0, "nnc %s on a CNN: not one line and exit 1:\n%s",
-                      v[i].flags, got);
-        ck_assert_msg(access(out, F_OK) != 0, "nnc %s on a CNN wrote %s", v[i].flags, out);
+        ck_assert_msg(nl && strcmp(nl + 1, "exit 1\n") == 0, "nnc %s on %s: not one line and exit 1:\n%s",
+                      v[i].flags, model, got);
+        ck_assert_msg(access(out, F_OK) != 0, "nnc %s on %s wrote %s", v[i].flags, model, out);
         free(got);
     }
+}
+
+/* Only the C program runs conv2d and pooling so far. */
+START_TEST(cnn_refused_elsewhere) { refused_elsewhere("tests/e2e/cnn_bars.nn", "conv2d", "cnn"); }
+END_TEST
+
+/* An i32 input of token ids, [B, 6], read from CSV integer columns: the
+ * embedding gather E[ids] ([B, 6, 8]) and its scatter-add into E's rows. */
+START_TEST(bag_of_embeddings) { check_model("tests/e2e/bag_ids.nn"); }
+END_TEST
+
+/* Only the C program takes an i32 input so far. */
+START_TEST(ids_refused_elsewhere)
+{
+    refused_elsewhere("tests/e2e/bag_ids.nn", "an i32 input (ids for E[ids])", "ids");
 }
 END_TEST
 
@@ -565,6 +581,8 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, smooth_activations);
     tcase_add_test(tc, cnn_conv_pool);
     tcase_add_test(tc, cnn_refused_elsewhere);
+    tcase_add_test(tc, bag_of_embeddings);
+    tcase_add_test(tc, ids_refused_elsewhere);
     tcase_add_test(tc, fashion_relu_idx);
     tcase_add_test(tc, mnist_tanh_normalize);
     tcase_set_timeout(tc, 300);
