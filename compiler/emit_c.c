@@ -214,7 +214,9 @@ static void emit_transpose(Emit *e, int id)
                     emit_transpose_src(e->g, id).s);
 }
 
-/* gather: out row i = x row idx[i];  scatter_add: zeros, out row idx[i] += dy row i */
+/* gather: out row i = x row idx[i];  scatter_add: zeros, out row idx[i] += dy row i
+ * (i runs over every id, whatever idx's shape: E[20, 8][ids[n, 6]] is
+ * [n, 6, 8]; repeated ids add up in the scatter-add, E's gradient) */
 static void emit_rows(Emit *e, int id)
 {
     const Node *n = nd(e, id);
