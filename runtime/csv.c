@@ -398,10 +398,14 @@ static int nnrt_csv_input_id(const NnrtCsvCtx *c, const char *field, size_t line
         return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: '%.40s' is not an id (an "
                          "integer in [0, %zu)); the model's input is i32 ids", c->path, line_no,
                          col, field, c->ids);
-    if (id < 0 || (unsigned long long)id >= c->ids)
-        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: id %lld is outside [0, %zu), "
-                         "the rows of the model's embedding table; %s", c->path, line_no, col, id,
-                         c->ids, id < 0 ? "ids count from 0" : "is the vocabulary larger than the model's?");
+    if (id < 0 || (unsigned long long)id >= c->ids) {
+        field += strspn(field, " \t"); /* the id as written (a huge one saturated in id) */
+        int n = (int)strcspn(field, " \t");
+        return nnrt_errf(c->err, c->errlen, "%s: line %zu, column %zu: id %.*s is outside [0, %zu), "
+                         "the rows of the model's embedding table; %s", c->path, line_no, col,
+                         n < 40 ? n : 40, field, c->ids,
+                         id < 0 ? "ids count from 0" : "is the vocabulary larger than the model's?");
+    }
     *v = (float)id;
     return 0;
 }

@@ -625,6 +625,60 @@ START_TEST(test_csv_good)
 }
 END_TEST
 
+/* An i32 input's ids (NnrtSource.ids = V): integers from their digits,
+ * each in [0, V), else one line with the file, line and column; a table's
+ * values the same; scale, normalize and other sources refused. */
+START_TEST(test_csv_ids)
+{
+    const char *p = tpath("ids.csv");
+    write_text(p, "w0,w1,t\n3,7.0,1\n0,19,0\n");
+    NnrtSource s = csv_source(p, -1, 1);
+    s.ids = 20;
+    NnrtData d;
+    char err[256];
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
+    static const float want[4] = { 3, 7, 0, 19 };
+    ck_assert_mem_eq(d.xf, want, sizeof want);
+    nnrt_data_free(&d);
+    static const struct { const char *text, *msg; } bad[] = {
+        { "w0,w1,t\n3,7,1\n0,20,0\n", "line 3, column 2: id 20 is outside [0, 20)" },
+        { "w0,w1,t\n3,-1,1\n", "line 2, column 2: id -1 is outside [0, 20)" },
+        { "w0,w1,t\n3,7e0,1\n", "line 2, column 2: '7e0' is not an id" },
+        { "w0,w1,t\n3,7.5,1\n", "line 2, column 2: '7.5' is not an id" },
+        { "w0,w1,t\n99999999999999999999,1,1\n", "line 2, column 1: id 99999999999999999999 is outside" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(p, bad[i].text);
+        ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), -1);
+        ASSERT_HAS(err, p);
+        ASSERT_HAS(err, bad[i].msg);
+    }
+    /* no scale or normalize on ids, and no more than 2^24 of them */
+    write_text(p, "w0,w1,t\n3,7,1\n");
+    s.normalize = NNRT_NORM_ALL;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "neither scaled nor normalized");
+    s.normalize = NNRT_NORM_NONE;
+    s.ids = ((size_t)1 << 24) + 1;
+    ck_assert_int_eq(nnrt_data_load(&s, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "at most 2^24");
+    /* a table: integers in [0, V) */
+    static const float tx[4] = { 1, 2, 3, 4 }, tt[2] = { 0, 1 };
+    NnrtSource t;
+    nnrt_source_init(&t);
+    t.kind = NNRT_SRC_TABLE;
+    t.table_x = tx;
+    t.table_t = tt;
+    t.table_rows = 2;
+    t.ids = 5;
+    ck_assert_int_eq(nnrt_data_load(&t, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), 0);
+    nnrt_data_free(&d);
+    t.ids = 4;
+    ck_assert_int_eq(nnrt_data_load(&t, 2, NNRT_LABEL_CLASS, 1, 2, &d, NULL, err, sizeof err), -1);
+    ASSERT_HAS(err, "row 2, input 2: 4 is not an id in [0, 4)");
+}
+END_TEST
+
 START_TEST(test_csv_no_header)
 {
     const char *p = tpath("nh.csv");
@@ -1582,6 +1636,7 @@ int main(void)
     TCase *csv = tcase_create("csv");
     tcase_add_checked_fixture(csv, setup, teardown);
     tcase_add_test(csv, test_csv_good);
+    tcase_add_test(csv, test_csv_ids);
     tcase_add_test(csv, test_csv_no_header);
     tcase_add_test(csv, test_csv_errors);
     tcase_add_test(csv, test_csv_missing_and_label_range);
