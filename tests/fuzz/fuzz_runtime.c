@@ -24,7 +24,10 @@
  *      its own names (nnrt_csv_read_known) and must give the same ids.
  *      nnrt_csv_read_inputs on the same file: with the header found out
  *      and in_dim 1 + (flags >> 5 & 3); and, where nnrt_csv_read took the
- *      file, with its header and cols - 1 inputs, which must be its x
+ *      file, with its header and cols - 1 inputs, which must be its x;
+ *      and the id readers (nnrt_csv_read_ids, nnrt_csv_read_inputs_ids)
+ *      with ids below 2 + (flags >> 4 & 15): every id a whole number below
+ *      that bound
  *   3  nnrt_data_load of idx(images, labels): payload bytes 0-1 are the
  *      images file's length n (little-endian, clamped), byte 2 the model's
  *      class count (0..255), then n bytes of images, then the labels file;
@@ -319,6 +322,45 @@ static void csv_inputs(int header, int label, size_t in_dim, const float *want_x
     accepted("nnrt_csv_read_inputs");
 }
 
+/* Every one of count inputs a whole number in [0, ids). */
+static void check_ids(const float *x, size_t count, size_t ids, const char *who)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!(x[i] >= 0.0f && (double)x[i] < (double)ids && x[i] == floorf(x[i])))
+            broken(who);
+}
+
+/* The id readers (a model whose input is i32 ids below ids) on the same
+ * file: a refusal keeps nothing; a success has rows whose every input is
+ * a whole number in [0, ids). */
+static void csv_ids(int header, int label, size_t classes, size_t in_dim, size_t ids)
+{
+    NnrtCsv c;
+    char err[512] = "";
+    if (nnrt_csv_read_ids(path_a, header, label, classes, ids, 0, NULL, 0, &c, err, sizeof err) < 0) {
+        check_error(err);
+        if (c.x || c.lab || c.names)
+            broken("nnrt_csv_read_ids: a refused file kept its rows");
+    } else {
+        if (c.rows == 0 || c.cols < 2 || !c.x || !c.lab)
+            broken("nnrt_csv_read_ids: a success with no rows");
+        check_ids(c.x, c.rows * (c.cols - 1), ids, "nnrt_csv_read_ids: an id that is not a whole number in [0, ids)");
+        nnrt_csv_free(&c);
+        accepted("nnrt_csv_read_ids");
+    }
+    if (nnrt_csv_read_inputs_ids(path_a, -1, in_dim, label, ids, &c, err, sizeof err) < 0) {
+        check_error(err);
+        if (c.x || c.lab || c.names)
+            broken("nnrt_csv_read_inputs_ids: a refused file kept its rows");
+        return;
+    }
+    if (c.rows == 0 || !c.x || c.lab)
+        broken("nnrt_csv_read_inputs_ids: a success without rows, or with labels");
+    check_ids(c.x, c.rows * in_dim, ids, "nnrt_csv_read_inputs_ids: an id that is not a whole number in [0, ids)");
+    nnrt_csv_free(&c);
+    accepted("nnrt_csv_read_inputs_ids");
+}
+
 static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
 {
     int header = flags & 1, label = (int)(flags >> 2 & 7) - 4;
@@ -327,6 +369,7 @@ static void target_csv(uint8_t flags, const uint8_t *p, size_t n)
     char err[512] = "";
     write_file(path_a, p, n);
     csv_inputs(-1, label, 1 + (flags >> 5 & 3), NULL, 0); /* the header found out */
+    csv_ids(header, label, classes, 1 + (flags >> 5 & 3), 2 + (size_t)(flags >> 4 & 15));
     if (nnrt_csv_read(path_a, header, label, classes, &c, err, sizeof err) < 0) {
         check_error(err);
         if (c.x || c.lab || c.names)
