@@ -654,7 +654,8 @@ void emit_update_body(FILE *out, const ExprEnv *e, int id, const char *ind)
         fprintf(out, "%s%s[i] += %s * (gi * gi - %s[i]);\n", ind, s2, emit_lit(1 - t->beta2).s, s2);
         fprintf(out, "%s%s[i] -= lr_t * %s[i] / (sqrtf(%s[i]) + %s);\n", ind, p, s1, s2, eps.s);
         break;
-    default: NNC_ASSERT(0, "not an update op");
+    NNC_NOT_OPT_CASES
+        NNC_ASSERT(0, "not an update op");
     }
 }
 

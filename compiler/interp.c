@@ -161,6 +161,7 @@ static EwFn *ew_fn(Op op)
 #undef X
     NNC_LEAF_OPS(NNC_CASE)
     NNC_OTHER_OPS(NNC_CASE)
+    NNC_OPT_OPS(NNC_CASE)
         break;
     }
     NNC_ASSERT(0, "not an elementwise op");
@@ -583,7 +584,8 @@ static void eval_update(Interp *it, int id)
             s2[i] += (1 - t->beta2) * (gi * gi - s2[i]);
             p[i] -= lr * sqrt(fix2) / fix1 * s1[i] / (sqrt(s2[i]) + t->eps);
             break;
-        default: NNC_ASSERT(0, "not an update op");
+        NNC_NOT_OPT_CASES
+            NNC_ASSERT(0, "not an update op");
         }
     }
 }

@@ -25,9 +25,10 @@
  *             y, c0, c1: emit_common.c), so one formula is the reference
  *             and both programs.
  *
- * The table comes in four parts: the leaves, the elementwise forward ops
+ * The table comes in five parts: the leaves, the elementwise forward ops
  * (unary, then binary), the elementwise gradient ops (x the forward value
- * named in the notation, y the incoming dy), and the rest.  A pass names a
+ * named in the notation, y the incoming dy), the rest, and the
+ * optimizers.  A pass names a
  * whole part in a switch with NNC_CASE (`NNC_EW_OPS(NNC_CASE)` is every
  * elementwise case label), so a new elementwise op needs its line here,
  * its gradient rule (autodiff.c) and its builtin (sema_expr.c), and no
@@ -156,17 +157,25 @@ enum {
     X(MAX_POOL_GRAD, "max_pool_grad", 2, GRAD, 0, "", 0) /* (x, dy): dy to each window's max */ \
     X(AVG_POOL_GRAD, "avg_pool_grad", 1, GRAD, 0, "", 0) /* (dy): dy/size² over each window  */ \
     /* the update stage                                                                  */ \
-    X(GRAD_NORM, "grad_norm", -1, UPD, 0, "", 0)   /* √(Σ g²) over all param grads       */ \
+    X(GRAD_NORM, "grad_norm", -1, UPD, 0, "", 0)   /* √(Σ g²) over all param grads       */
+
+/* The optimizers: (param, grad, state...), each writing its param and
+ * state in place. */
+#define NNC_OPT_OPS(X)                                                                      \
     X(SGD, "sgd", 2, UPD, 0, "", 0)                /* p -= lr·g                          */ \
     X(MOMENTUM, "momentum", 3, UPD, 0, "", 0)      /* v = μv - lr·g;  p += v             */ \
     X(ADAGRAD, "adagrad", 3, UPD, 0, "", 0)        /* h += g²;  p -= lr·g/(√h+ε)         */ \
     X(ADADELTA, "adadelta", 4, UPD, 0, "", 0)      /* see autodiff.c                     */ \
     X(ADAM, "adam", 4, UPD, 0, "", 0)              /* see autodiff.c                     */
 
-#define NNC_OPS(X) NNC_LEAF_OPS(X) NNC_EW_OPS(X) NNC_EW_GRAD_OPS(X) NNC_OTHER_OPS(X)
+#define NNC_OPS(X) NNC_LEAF_OPS(X) NNC_EW_OPS(X) NNC_EW_GRAD_OPS(X) NNC_OTHER_OPS(X) NNC_OPT_OPS(X)
 
 /* The case label of each op of a part: switch (op) { NNC_EW_OPS(NNC_CASE) ... } */
 #define NNC_CASE(e, ...) case OP_##e:
+/* Every op but the optimizers, for a switch that writes one optimizer's
+ * step: a new optimizer left out of it does not build. */
+#define NNC_NOT_OPT_CASES \
+    NNC_LEAF_OPS(NNC_CASE) NNC_EW_OPS(NNC_CASE) NNC_EW_GRAD_OPS(NNC_CASE) NNC_OTHER_OPS(NNC_CASE)
 
 typedef enum {
 #define X(e, ...) OP_##e,
