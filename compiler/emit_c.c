@@ -1085,11 +1085,12 @@ static void fn_glue(Emit *e)
     int ids = nd(e, x)->dtype == DT_I32;
     if (ids)
         fn_take_ids(e, x);
-    snprintf(gather, sizeof gather, "nnrt_gather(d, perm, start, (size_t)n, %s, %s);%s", ids ? "x_buf" : e->name[x],
-             e->name[t], ids ? " take_ids(x_buf, n);" : "");
+    snprintf(gather, sizeof gather, "nnrt_gather(d, perm, start, (size_t)n, %s, %s);", ids ? "x_buf" : e->name[x],
+             e->name[t]);
     snprintf(upd, sizeof upd, "update: one %s step", emit_opt_name(e->g));
     const char *const stage[][2] = { /* a statement and its comment */
         {gather, "gather: rows perm[start..start+n) of d, the batch"},
+        {ids ? "take_ids(x_buf, n);" : NULL, "the ids as int32_t, for the gather of E[ids]"},
         {"float loss_value = forward(n, TRAIN);",
          has_dropout(e->g) ? "forward: the mean loss, with new dropout masks" : "forward: the mean loss"},
         {"if (!isfinite(loss_value))", "the runtime stops: the params stay as they were"},
@@ -1099,13 +1100,15 @@ static void fn_glue(Emit *e)
         {"return loss_value;", NULL},
     };
     int width = 0;
-    for (size_t k = 0; k < sizeof stage / sizeof *stage; k++)
-        width = stage[k][1] && (int)strlen(stage[k][0]) > width ? (int)strlen(stage[k][0]) : width;
+    for (size_t k = 0; k < sizeof stage / sizeof *stage; k++) /* a NULL statement: none in this model */
+        width = stage[k][0] && stage[k][1] && (int)strlen(stage[k][0]) > width ? (int)strlen(stage[k][0]) : width;
     OUT("\n/* train_step: one training step on rows perm[start..start+n) of d (nnrt.h:\n");
     OUT(" * NnrtModel.train_step); the mean loss of the rows before the update. */\n");
     OUT("static float train_step(const NnrtData *d, const uint32_t *perm, size_t start, int n, float lr, long step)\n{\n");
     for (size_t k = 0; k < sizeof stage / sizeof *stage; k++)
-        if (stage[k][1])
+        if (!stage[k][0])
+            continue;
+        else if (stage[k][1])
             OUT("    %-*s  /* %s */\n", width, stage[k][0], stage[k][1]);
         else
             OUT("    %s\n", stage[k][0]);

@@ -364,11 +364,14 @@ static const char *window_attrs(const Graph *g, Node *n, char *msg, size_t len)
         return FAIL("%s needs stride >= 1; got stride=%d", op_name(n->op), n->stride);
     if (n->pad < 0)
         return FAIL("%s needs pad >= 0; got pad=%d", op_name(n->op), n->pad);
-    const char *big = n->stride > NNC_MAX_WINDOW_STEP ? "stride" : n->pad > NNC_MAX_WINDOW_STEP ? "pad"
-                    : n->size > NNC_MAX_WINDOW_STEP ? "size" : NULL;
-    if (big)
-        return FAIL("%s: %s=%d is more than %d, the largest extent", op_name(n->op), big,
-                    big[0] == 's' && big[1] == 't' ? n->stride : big[0] == 'p' ? n->pad : n->size, NNC_MAX_WINDOW_STEP);
+    const struct {
+        const char *name;
+        int value;
+    } attr[] = {{"stride", n->stride}, {"pad", n->pad}, {"size", n->size}};
+    for (size_t i = 0; i < sizeof attr / sizeof attr[0]; i++)
+        if (attr[i].value > NNC_MAX_WINDOW_STEP)
+            return FAIL("%s: %s=%d is more than %d, the largest extent", op_name(n->op), attr[i].name, attr[i].value,
+                        NNC_MAX_WINDOW_STEP);
     return NULL;
 }
 
