@@ -181,7 +181,7 @@ $(FUZZ)/fuzz_runtime: FUZZ_LIBS := -lz -lm
 demo: all
 	@sh scripts/deps.sh
 	$(BUILD)/nnc models/twolayer.nn -o generated/twolayer.c
-	$(CC) -std=c99 -O3 -fno-math-errno -Iruntime -o $(BUILD)/twolayer generated/twolayer.c $(RT_LIBS)
+	$(CC) -std=c99 -O3 -march=native -fno-math-errno -fno-trapping-math -Iruntime -o $(BUILD)/twolayer generated/twolayer.c $(RT_LIBS)
 	$(BUILD)/twolayer
 
 # ---- generated/: the emitted program of every model, kept for reading -------

@@ -233,7 +233,7 @@ int build_program(const char *output, const char *csrc, int verbose)
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     build_flags(cflags, sizeof cflags, 1, 0, NULL, 1);
     build_flags(libs, sizeof libs, 0, 0, NULL, 1);
-    snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -fno-math-errno", cc);
+    snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -march=native -fno-math-errno -fno-trapping-math", cc);
     put_word(cmd, sizeof cmd, " -o ", output, "", 1);
     put_word(cmd, sizeof cmd, " ", csrc, " ", 1);
     snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "%s %s", cflags, libs);
