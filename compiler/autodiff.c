@@ -17,11 +17,13 @@
  *   y = x[idx]                       ->  dx = scatter_add(dy)   (repeats add up)
  *   y = conv2d(x, W)                 ->  dx = dy convolved back with W (transposed), dW = dy against im2col(x)
  *   y = max_pool(x) / avg_pool(x)    ->  dx = dy at each window's max / dy/size² over each window
+ *   x̂ = (x - μ)/σ, μ σ² of the batch ->  dx = (dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂))/σ per feature (through μ and σ²)
  *   loss = softmax_ce(y, t)          ->  dy = (softmax(y) - onehot(t)) / n
  *
  * The update stage is one optimizer node per trainable param (STAGE_UPDATE)
  * with its state as persistent STATE nodes, after one GRAD_NORM node when
- * clip_grad is on.  docs/design.md says why it lives in the graph.
+ * clip_grad is on, then one BN_RUNNING node per batch norm, which moves its
+ * running statistics towards the batch's.  docs/design.md says why it lives in the graph.
  */
 #include "graph.h"
 
@@ -296,6 +298,15 @@ static void vjp(AD *ad, int i, int dy)
                                (Attrs){.to = shape_of(ad, x), .stride = n.stride, .pad = n.pad, .size = n.size},
                                "AvgPool: each element of a window gets dy/size²; the padding's share is dropped"));
         return;
+    case OP_BN_STATS:
+        return; /* μ and σ² are differentiated inside batchnorm_norm's rule, the one reader of the stats */
+    case OP_BN_NORM: {
+        int in[3] = {i, w, dy};
+        add_grad(ad, x, bw(ad, OP_BN_NORM_GRAD, in, 3, (Attrs){.c = {n.c[0]}},
+                           "BatchNorm: dx = (dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂))/σ per feature, through the batch's μ and σ² "
+                           "(with dx̂ = dy·γ: (γ/σ)·(dy - mean(dy) - x̂·mean(dy·x̂)))"));
+        return;
+    }
     case OP_SOFTMAX_CE: {
         int in[3] = {x, w, dy};
         add_grad(ad, x, bw(ad, OP_SOFTMAX_CE_GRAD, in, 3, NO_ATTRS, "Softmax-with-loss: softmax and cross-entropy differentiated together"));
@@ -314,7 +325,7 @@ static void vjp(AD *ad, int i, int dy)
     case OP_SOFTMAX_GRAD: case OP_LOG_SOFTMAX_GRAD: case OP_SOFTMAX_CE_GRAD:
     case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: case OP_GRAD_NORM: case OP_SGD: case OP_MOMENTUM:
     case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W:
-    case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD:
+    case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD: case OP_BN_NORM_GRAD: case OP_BN_RUNNING:
         NNC_ASSERT(0, "gradient ops are not differentiated again");
     }
 }
@@ -455,6 +466,21 @@ static void update_param(Graph *g, int p, int norm)
     u->name = arena_printf(g->arena, "update.%s", graph_node(g, p)->name);
 }
 
+/* A batch norm's running statistics, moved towards the batch's at each
+ * step (PyTorch's rule, the unbiased variance): r = (1 - m)·r + m·batch. */
+static void running_update(Graph *g, int stats)
+{
+    const Node s = *graph_node(g, stats); /* a copy: the array grows below */
+    int in[3] = {s.in[1], s.in[2], stats};
+    int id = graph_op(g, NULL, OP_BN_RUNNING, in, 3, s.loc, (Attrs){.c = {s.c[0]}});
+    Node *u = graph_node(g, id);
+    u->stage = STAGE_UPDATE;
+    u->rule = arena_printf(g->arena, "BatchNorm: running = (1 - %g)·running + %g·batch, the variance unbiased "
+                                     "(σ²·m/(m - 1) over the m values of a feature)", u->c[0], u->c[0]);
+    const char *mean = g->nodes[in[0]].name, *dot = strrchr(mean, '.'); /* h.mean: the layer h */
+    u->name = arena_printf(g->arena, "update.%.*s.running", dot ? (int)(dot - mean) : (int)strlen(mean), mean);
+}
+
 static void update_stage(Graph *g, int n_forward)
 {
     int *params = arena_alloc(g->arena, (size_t)n_forward * sizeof *params), np = 0;
@@ -475,6 +501,9 @@ static void update_stage(Graph *g, int n_forward)
     }
     for (int k = 0; k < np; k++)
         update_param(g, params[k], norm);
+    for (int i = 0; i < n_forward; i++)
+        if (g->nodes[i].op == OP_BN_STATS)
+            running_update(g, i);
 }
 
 void autodiff(Graph *g)

@@ -147,14 +147,19 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
     if (n->n_in > 2) operand(g, n->in[2], c, sizeof c);
     char lhs[96];
     lhs_name(g, id, lhs, sizeof lhs);
-    if (op_class(n->op) == OPC_UPD && n->op != OP_GRAD_NORM)
+    if (op_class(n->op) == OPC_UPD && n->op != OP_GRAD_NORM && n->op != OP_BN_RUNNING)
         update_grad(g, n, gr, sizeof gr);
     Shape in0 = n->n_in ? g->nodes[n->in[0]].shape : n->shape;
     switch (n->op) {
     case OP_INPUT: snprintf(buf, len, "%s: input %s", lhs, sh(n->shape, s1)); break;
     case OP_LABEL: snprintf(buf, len, "%s: label %s %s", lhs, dtype_name(n->dtype), sh(n->shape, s1)); break;
     case OP_PARAM: snprintf(buf, len, "%s: param %s", lhs, sh(n->shape, s1)); break;
-    case OP_STATE: snprintf(buf, len, "%s: optimizer state of %s", lhs, g->nodes[n->state_of].name); break;
+    case OP_STATE:
+        if (graph_is_running(n))
+            snprintf(buf, len, "%s: running %s of a batchnorm, not trained %s", lhs, n->slot, sh(n->shape, s1));
+        else
+            snprintf(buf, len, "%s: optimizer state of %s", lhs, g->nodes[n->state_of].name);
+        break;
     case OP_CONST: const_formula(n, lhs, buf, len); break;
     case OP_ROWS: snprintf(buf, len, "n: rows of the batch"); break;
     case OP_DROPMASK: snprintf(buf, len, "%s = (uniform < %g) / %g, a dropout mask", lhs, n->c[0], n->c[0]); break;
@@ -203,6 +208,19 @@ const char *graph_formula(const Graph *g, int id, char *buf, size_t len)
         break;
     case OP_AVG_POOL_GRAD:
         snprintf(buf, len, "%s = %s / %d spread over each %d×%d window", lhs, a, n->size * n->size, n->size, n->size);
+        break;
+    case OP_BN_STATS:
+        snprintf(buf, len, "%s = μ, σ², σ²·m/(m-1) of each feature of %s over the batch (train), or %s, %s, %s (eval)",
+                 lhs, a, b, c, c);
+        break;
+    case OP_BN_NORM: snprintf(buf, len, "%s = (%s - μ) / √(σ² + %g), μ and σ² from %s", lhs, a, n->c[0], b); break;
+    case OP_BN_NORM_GRAD:
+        snprintf(buf, len, "%s = (%s - mean(%s) - %s·mean(%s·%s)) / √(σ² + %g), σ² from %s", lhs, c, c, a, c, a,
+                 n->c[0], b);
+        break;
+    case OP_BN_RUNNING:
+        snprintf(buf, len, "%s = %g·%s + %g·μ;  %s = %g·%s + %g·σ²·m/(m-1),  from %s", a, 1 - n->c[0], a, n->c[0], b,
+                 1 - n->c[0], b, n->c[0], c);
         break;
     case OP_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s · (%s - Σ %s·%s)", lhs, a, b, b, a); break;
     case OP_LOG_SOFTMAX_GRAD: snprintf(buf, len, "%s = %s - exp(%s) · Σ %s", lhs, b, a, b); break;

@@ -437,6 +437,106 @@ static void emit_loss_grad(Emit *e, int id)
     OUT("        }\n    }\n");
 }
 
+/* ---- batch norm: per feature f of x [n, F] or [n, F, H, W] ----------------
+ * The m = n·H·W values of feature f are x[(b * F + f) * HW + i], b < n,
+ * i < HW (x [n, F]: x[b * F + fi]); the statistics are [3, F]: μ, σ² and
+ * σ²·m/(m - 1), the unbiased variance the running var averages. */
+typedef struct BnDims {
+    int F, hw;     /* features, and the values of one feature in one row (H·W, or 1) */
+    char at[64];   /* the index of value (b, f, i) */
+} BnDims;
+
+static BnDims bn_dims(Shape x)
+{
+    BnDims d = {.F = x.d[1], .hw = x.rank == 4 ? x.d[2] * x.d[3] : 1};
+    if (d.hw == 1)
+        snprintf(d.at, sizeof d.at, "b * %d + fi", d.F);
+    else
+        snprintf(d.at, sizeof d.at, "(b * %d + fi) * %d + i", d.F, d.hw);
+    return d;
+}
+
+/* The loops over the m values of feature f, at depth (spaces); the
+ * statement that follows is their body. */
+static void bn_values(Emit *e, const BnDims *d, int depth)
+{
+    OUT("%*sfor (int b = 0; b < n; b++)\n", depth, "");
+    if (d->hw > 1)
+        OUT("%*sfor (int i = 0; i < %d; i++)\n", depth + 4, "", d->hw);
+}
+
+/* batchnorm_stats (x, mean, var): the batch's μ and σ² in training (sums
+ * in double), the running mean and var in evaluation. */
+static void emit_bn_stats(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    BnDims d = bn_dims(nd(e, n->in[0])->shape);
+    const char *S = e->name[id], *X = e->name[n->in[0]];
+    int in = 12 + (d.hw > 1) * 4; /* the loop body's depth */
+    if (d.hw > 1)
+        OUT("    if (mode == TRAIN || mode == TRAIN_SAME_MASK) /* the batch's, over the m = n·%d values of each feature */\n",
+            d.hw);
+    else
+        OUT("    if (mode == TRAIN || mode == TRAIN_SAME_MASK) /* the batch's, over the m = n rows */\n");
+    OUT("        for (int fi = 0; fi < %d; fi++) {\n", d.F);
+    OUT("            const double cnt = (double)n * %d.0;\n            double mu = 0.0, sq = 0.0;\n", d.hw);
+    bn_values(e, &d, 12);
+    OUT("%*smu += (double)%s[%s];\n", in + 4, "", X, d.at);
+    OUT("            mu /= cnt; /* μ = Σ x / m */\n");
+    bn_values(e, &d, 12);
+    OUT("%*ssq += ((double)%s[%s] - mu) * ((double)%s[%s] - mu);\n", in + 4, "", X, d.at, X, d.at);
+    OUT("            %s[fi] = (float)mu;\n", S);
+    OUT("            %s[%d + fi] = (float)(sq / cnt); /* σ² = Σ (x - μ)² / m */\n", S, d.F);
+    OUT("            %s[%d + fi] = (float)(cnt > 1.0 ? sq / (cnt - 1.0) : sq / cnt); /* unbiased, for the running var */\n",
+        S, 2 * d.F);
+    OUT("        }\n    else /* evaluation: the running statistics */\n");
+    OUT("        for (int fi = 0; fi < %d; fi++) {\n", d.F);
+    OUT("            %s[fi] = %s[fi];\n", S, e->name[n->in[1]]);
+    OUT("            %s[%d + fi] = %s[%d + fi] = %s[fi];\n        }\n", S, d.F, S, 2 * d.F, e->name[n->in[2]]);
+}
+
+/* batchnorm_norm (x, stats):           x̂ = (x - μ)/σ, σ = √(σ² + ε);
+ * batchnorm_norm_grad (x̂, stats, dx̂): dx = (dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂))/σ. */
+static void emit_bn_norm(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    BnDims d = bn_dims(n->shape);
+    const char *Y = e->name[id], *X = e->name[n->in[0]], *S = e->name[n->in[1]];
+    int in = 8 + (d.hw > 1) * 4; /* the loop body's depth */
+    OUT("    for (int fi = 0; fi < %d; fi++) {\n", d.F);
+    if (n->op == OP_BN_NORM) {
+        OUT("        const float mu = %s[fi], sd = sqrtf(%s[%d + fi] + %s);\n", S, S, d.F, emit_lit(n->c[0]).s);
+        bn_values(e, &d, 8);
+        OUT("%*s%s[%s] = (%s[%s] - mu) / sd;\n", in + 4, "", Y, d.at, X, d.at);
+        OUT("    }\n");
+        return;
+    }
+    const char *DXH = e->name[n->in[2]];
+    OUT("        const float sd = sqrtf(%s[%d + fi] + %s);\n", S, d.F, emit_lit(n->c[0]).s);
+    OUT("        double md = 0.0, mdx = 0.0; /* mean(dx̂) and mean(dx̂·x̂) over the m = n·%d values */\n", d.hw);
+    bn_values(e, &d, 8);
+    OUT("%*s{\n", in + 4, "");
+    OUT("%*smd += (double)%s[%s];\n", in + 8, "", DXH, d.at);
+    OUT("%*smdx += (double)%s[%s] * (double)%s[%s];\n%*s}\n", in + 8, "", DXH, d.at, X, d.at, in + 4, "");
+    OUT("        md /= (double)n * %d.0;\n        mdx /= (double)n * %d.0;\n", d.hw, d.hw);
+    bn_values(e, &d, 8);
+    OUT("%*s%s[%s] = (%s[%s] - (float)md - %s[%s] * (float)mdx) / sd;\n", in + 4, "", Y, d.at, DXH, d.at, X, d.at);
+    OUT("    }\n");
+}
+
+/* batchnorm_running (mean, var, stats): each moves momentum of the way to
+ * the batch's μ and unbiased σ². */
+static void emit_bn_running(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    int F = n->shape.d[0];
+    const char *RM = e->name[n->in[0]], *RV = e->name[n->in[1]], *S = e->name[n->in[2]];
+    Str keep = emit_lit(1 - n->c[0]), m = emit_lit(n->c[0]);
+    OUT("    for (int fi = 0; fi < %d; fi++) {\n", F);
+    OUT("        %s[fi] = %s * %s[fi] + %s * %s[fi];\n", RM, keep.s, RM, m.s, S);
+    OUT("        %s[fi] = %s * %s[fi] + %s * %s[%d + fi];\n    }\n", RV, keep.s, RV, m.s, S, 2 * F);
+}
+
 /* ---- the update stage ---------------------------------------------------- */
 static void emit_grad_norm(Emit *e, int id)
 {
@@ -499,6 +599,9 @@ static void emit_node(Emit *e, int id)
     case OP_SOFTMAX_CE_GRAD: case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: emit_loss_grad(e, id); return;
     case OP_CONV2D: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: emit_conv(e, id); return;
     case OP_MAX_POOL: case OP_AVG_POOL: case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD: emit_pool(e, id); return;
+    case OP_BN_STATS: emit_bn_stats(e, id); return;
+    case OP_BN_NORM: case OP_BN_NORM_GRAD: emit_bn_norm(e, id); return;
+    case OP_BN_RUNNING: emit_bn_running(e, id); return;
     case OP_GRAD_NORM: emit_grad_norm(e, id); return;
     case OP_SGD: case OP_MOMENTUM: case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM: emit_update(e, id); return;
     }
@@ -1009,10 +1112,12 @@ static void decl_persistent(Emit *e)
             OUT("static float *const %s = grads + %zu;", e->name[i], e->p->buf[i].offset / 4);
             emit_decl_comment(e, i, NULL);
         }
-    int any = 0;
+    int any = 0, running = 0;
     for (int i = 0; i < g->n; i++)
         if (nd(e, i)->op == OP_STATE) {
-            if (!any++)
+            if (graph_is_running(nd(e, i)) && !running++)
+                OUT("\n/* ---- running statistics: not trained, moved by update, read in evaluation, saved ---- */\n");
+            else if (!graph_is_running(nd(e, i)) && !any++)
                 OUT("\n/* ---- optimizer state: persistent, saved in checkpoints ---- */\n");
             OUT("static float %s[%s];", e->name[i], emit_dims(nd(e, i)->shape).s);
             emit_decl_comment(e, i, NULL);
@@ -1404,6 +1509,15 @@ static int window_op(const Graph *g)
     return -1;
 }
 
+/* A batch norm's statistics node, or -1. */
+static int batchnorm_op(const Graph *g)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == OP_BN_STATS)
+            return i;
+    return -1;
+}
+
 int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
 {
     int inputs = 0, labels = 0;
@@ -1425,6 +1539,9 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "an i32 input must index a table (E[ids], E a param of [V, D]): its ids have no range to check";
     else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) > (1L << 24))
         why = "an i32 input indexes a table of more than 2^24 rows; the emitted program supports at most 2^24";
+    else if ((o->cuda || o->library) && batchnorm_op(g) >= 0)
+        why = arena_printf(g->arena, "batchnorm is not supported by %s yet (the C program of nnc -o NAME.c runs it)",
+                           o->cuda ? "--target cuda" : "--emit library");
     else if ((o->cuda || o->library) && window_op(g) >= 0)
         why = arena_printf(g->arena, "%s is not supported by %s yet (the C program of nnc -o NAME.c runs it)",
                            op_name(g->nodes[window_op(g)].op), o->cuda ? "--target cuda" : "--emit library");
@@ -1461,8 +1578,9 @@ static void c_finish(Emit *e)
     }
 }
 
-/* The window loops' variables (emit_conv, emit_pool), kept from the model's names. */
-static const char *const c_reserved[] = {"co", "ci", "oh", "ow", "kh", "kw", "ih", "iw", "pl", "bi", "dv"};
+/* The window loops' variables (emit_conv, emit_pool) and batch norm's (emit_bn_*), kept from the model's names. */
+static const char *const c_reserved[] = {"co", "ci", "oh", "ow", "kh", "kw", "ih", "iw", "pl", "bi", "dv",
+                                         "fi", "cnt", "mu", "sq", "sd", "md", "mdx"};
 
 static const EmitTarget c_target = {
     .ext = "c", .reserved = c_reserved, .n_reserved = sizeof c_reserved / sizeof *c_reserved, .prepare = c_prepare, .code = c_code, .decls = c_decls, .finish = c_finish, .intro = c_intro,

@@ -1021,8 +1021,9 @@ void emit_init(Emit *e, const char *rng_seed)
         char at[96], b[96];
         e->t->addr(e, i, at, sizeof at);
         Str cnt = emit_numel(n->shape), c0 = emit_lit(n->c[0]), c1 = emit_lit(n->c[1]);
-        if (n->op == OP_STATE) {
-            OUT("    nnrt_init_fill(%s, %s, 0.0f);  /* %s = zeros */\n", at, cnt.s, n->name);
+        if (n->op == OP_STATE) { /* optimizer state: zeros; running statistics: theirs (mean 0, var 1) */
+            OUT("    nnrt_init_fill(%s, %s, %s);  /* %s = %s */\n", at, cnt.s, emit_lit(n->init == INIT_ONES).s, n->name,
+                n->init == INIT_ONES ? "ones" : "zeros");
             continue;
         }
         switch (n->init) {
@@ -1054,6 +1055,20 @@ static void tensor_entry(Emit *e, int id, int gi)
     for (int k = 0; k < n->shape.rank; k++)
         OUT("%s%d", k ? ", " : "", n->shape.d[k]);
     OUT("%s}, %ld},\n", n->shape.rank ? "" : "0", shape_numel(n->shape, e->g->batch));
+}
+
+/* The running statistics (batchnorm's h.mean, h.var), which lead state[]:
+ * made in the forward graph, before any optimizer state. */
+int emit_running_count(const Graph *g)
+{
+    int k = 0, opt = 0;
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = gnode(g, i);
+        NNC_ASSERT(!(opt && graph_is_running(n)), "running statistics come before optimizer state");
+        opt |= n->op == OP_STATE && !graph_is_running(n);
+        k += graph_is_running(n);
+    }
+    return k;
 }
 
 /* params[] and state[]: what the runtime saves, loads and checks. */
@@ -1224,6 +1239,9 @@ void emit_main(Emit *e)
     emit_field(e, NULL, "n_params", "%d", n_params);
     emit_field(e, NULL, "state", "state");
     emit_field(e, NULL, "n_state", "%d", n_state);
+    int n_running = emit_running_count(e->g);
+    if (n_running)
+        emit_field(e, NULL, "n_running", "%d", n_running);  /* the running statistics lead state[] */
     if (e->t->model_fns)
         e->t->model_fns(e);
     int x = emit_leaf(e->g, OP_INPUT);

@@ -98,6 +98,7 @@ void emit_adam_rate(FILE *out, const TrainSpec *t, const char *ind, const char *
  * train block and the data sources, the same for every target. */
 int emit_leaf(const Graph *g, Op op);                       /* the first node of op, or -1 */
 void emit_acc_kind(const Graph *g, int *kind, float *threshold); /* NNRT_ACC_* and its threshold */
+int emit_running_count(const Graph *g);                     /* running statistics, leading state[] */
 long emit_input_ids(const Graph *g);                       /* V: i32 input ids lie in [0, V); 0: f32 input */
 long emit_label_classes(const Graph *g);                    /* K: i32 label ids lie in [0, K); 0: f32 labels */
 void emit_c_string(FILE *out, const char *s);               /* a C string literal */

@@ -777,6 +777,9 @@ static Kind kind_of(const Cu *e, int id)
     case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD:
         NNC_ASSERT(0, "emit_check refuses conv2d and pooling for --target cuda");
         break;
+    case OP_BN_STATS: case OP_BN_NORM: case OP_BN_NORM_GRAD: case OP_BN_RUNNING:
+        NNC_ASSERT(0, "emit_check refuses batchnorm for --target cuda");
+        break;
     }
     return K_NONE;
 }

@@ -61,6 +61,8 @@ int graph_add(Graph *g, Op op, const int *in, int n_in, Shape shape, DType dt, L
     return id;
 }
 
+int graph_is_running(const Node *n) { return n->op == OP_STATE && n->state_of < 0; }
+
 const char *graph_name(Graph *g, int id)
 {
     Node *n = graph_node(g, id);

@@ -51,14 +51,15 @@ typedef struct Node {
     int lo, hi;         /* SLICE, PAD: the range along axis */
     int perm[NNC_MAX_RANK]; /* TRANSPOSE */
     Shape to;           /* RESHAPE, BROADCAST_TO, SUM_TO, PAD, SCATTER_ADD, NLL_GRAD: the result shape */
-    double c[3];        /* slope, lo/hi of clip, pow exponent, dropout keep, const value, optimizer hyperparameters */
+    double c[3];        /* slope, lo/hi of clip, pow exponent, dropout keep, const value, optimizer hyperparameters,
+                         * BN_NORM(_GRAD)'s ε, BN_STATS' and BN_RUNNING's momentum */
     int stride, pad;    /* CONV2D, MAX_POOL, AVG_POOL and their gradients: the window's step and zero border */
     int size;           /* MAX_POOL, AVG_POOL and their gradients: the window is size × size */
     double *data;       /* CONST tensor values (numel of shape, B never) */
     InitKind init;      /* PARAM: how it starts; c[0], c[1] its arguments */
     int frozen;         /* PARAM: in train.freeze */
-    const char *slot;   /* STATE: m, v, h, ... */
-    int state_of;       /* STATE: the param it belongs to */
+    const char *slot;   /* STATE: m, v, h, ...; running statistics: mean, var */
+    int state_of;       /* STATE: the param it belongs to; -1 for running statistics (graph_is_running) */
     int clip;           /* UPD: the last input is the grad_norm node */
 } Node;
 
@@ -151,6 +152,11 @@ void graph_init(Graph *g, Arena *a);
 int graph_add(Graph *g, Op op, const int *in, int n_in, Shape shape, DType dt, Loc loc);
 Node *graph_node(Graph *g, int id);
 const char *graph_name(Graph *g, int id); /* the node's name, or t<id> */
+
+/* A STATE node that holds running statistics (batchnorm's h.mean, h.var:
+ * made in the forward graph, state_of -1, init zeros or ones) rather than
+ * an optimizer's state; both are persistent, not trained, and saved. */
+int graph_is_running(const Node *n);
 
 /* ---- shapes (shape.c) ------------------------------------------------- */
 Shape shape_make(int rank, const int *d);

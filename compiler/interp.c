@@ -119,7 +119,7 @@ void interp_init_params(Interp *it, uint64_t seed)
 {
     for (int i = 0; i < it->g->n; i++) {
         const Node *n = &it->g->nodes[i];
-        if (n->op != OP_PARAM)
+        if (n->op != OP_PARAM && !graph_is_running(n))
             continue;
         long cnt = interp_numel(it, i);
         double *vals = slot(it, i);
@@ -552,6 +552,85 @@ static void eval_accuracy(Interp *it, int id)
     it->val[id][0] = (double)right / (double)rows;
 }
 
+/* ---- batch norm ------------------------------------------------------------------ */
+/* Feature f of x [n, F] or [n, C, H, W] (F = C): the m = n·inner values
+ * x[(b·F + f)·inner + i], b < n, i < inner (H·W, or 1). */
+static void bn_dims(const Interp *it, const Node *x, long *rows, long *feat, long *inner)
+{
+    Dims d = dims_of(it, x->shape);
+    *rows = d.d[0];
+    *feat = d.d[1];
+    *inner = d.rank == 4 ? d.d[2] * d.d[3] : 1;
+}
+
+/* BN_STATS: [3, F] = μ, σ² (biased) and σ²·m/(m - 1) of each feature, or
+ * in evaluation the running mean and var (var twice). */
+static void eval_bn_stats(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    long rows, F, inner;
+    bn_dims(it, &it->g->nodes[n->in[0]], &rows, &F, &inner);
+    const double *x = it->val[n->in[0]], *rm = it->val[n->in[1]], *rv = it->val[n->in[2]];
+    double *out = it->val[id];
+    for (long f = 0; f < F; f++) {
+        if (it->eval) {
+            out[f] = rm[f], out[F + f] = out[2 * F + f] = rv[f];
+            continue;
+        }
+        double m = (double)(rows * inner), sum = 0, sq = 0;
+        for (long b = 0; b < rows; b++)
+            for (long i = 0; i < inner; i++)
+                sum += x[(b * F + f) * inner + i];
+        double mu = sum / m;
+        for (long b = 0; b < rows; b++)
+            for (long i = 0; i < inner; i++)
+                sq += (x[(b * F + f) * inner + i] - mu) * (x[(b * F + f) * inner + i] - mu);
+        out[f] = mu;
+        out[F + f] = sq / m;
+        out[2 * F + f] = m > 1 ? sq / (m - 1) : sq / m;
+    }
+}
+
+/* BN_NORM:      x̂ = (x - μ)/√(σ² + ε)
+ * BN_NORM_GRAD: dx = (dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂))/√(σ² + ε), the means
+ *               over the m values of each feature (inputs x̂, stats, dx̂) */
+static void eval_bn_norm(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    long rows, F, inner;
+    bn_dims(it, n, &rows, &F, &inner);
+    const double *x = it->val[n->in[0]], *st = it->val[n->in[1]];
+    const double *dxh = n->op == OP_BN_NORM_GRAD ? it->val[n->in[2]] : NULL;
+    double *out = it->val[id], m = (double)(rows * inner);
+    for (long f = 0; f < F; f++) {
+        double sd = sqrt(st[F + f] + n->c[0]), md = 0, mdx = 0;
+        for (long b = 0; dxh && b < rows; b++)
+            for (long i = 0; i < inner; i++) {
+                long k = (b * F + f) * inner + i;
+                md += dxh[k] / m;
+                mdx += dxh[k] * x[k] / m;
+            }
+        for (long b = 0; b < rows; b++)
+            for (long i = 0; i < inner; i++) {
+                long k = (b * F + f) * inner + i;
+                out[k] = dxh ? (dxh[k] - md - x[k] * mdx) / sd : (x[k] - st[f]) / sd;
+            }
+    }
+}
+
+/* BN_RUNNING: mean = (1 - m)·mean + m·μ, var = (1 - m)·var + m·σ²·m/(m - 1). */
+static void eval_bn_running(Interp *it, int id)
+{
+    const Node *n = &it->g->nodes[id];
+    double *rm = it->val[n->in[0]], *rv = it->val[n->in[1]];
+    const double *st = it->val[n->in[2]];
+    long F = interp_numel(it, id);
+    for (long f = 0; f < F; f++) {
+        rm[f] = (1 - n->c[0]) * rm[f] + n->c[0] * st[f];
+        rv[f] = (1 - n->c[0]) * rv[f] + n->c[0] * st[2 * F + f];
+    }
+}
+
 /* ---- the update stage --------------------------------------------------------- */
 static void eval_update(Interp *it, int id)
 {
@@ -627,6 +706,9 @@ static void eval_node(Interp *it, int id)
     case OP_ACCURACY: eval_accuracy(it, id); return;
     case OP_CONV2D: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: eval_conv(it, id); return;
     case OP_MAX_POOL: case OP_AVG_POOL: case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD: eval_pool(it, id); return;
+    case OP_BN_STATS: eval_bn_stats(it, id); return;
+    case OP_BN_NORM: case OP_BN_NORM_GRAD: eval_bn_norm(it, id); return;
+    case OP_BN_RUNNING: eval_bn_running(it, id); return;
     case OP_GRAD_NORM: {
         double s = 0;
         for (int k = 0; k < n->n_in; k++)

@@ -30,6 +30,8 @@ typedef struct Interp {
     double lr;        /* the learning rate of the update stage */
     long step;        /* 1, 2, ...: the update count, for Adam's bias correction */
     uint64_t mask_seed; /* dropout masks are a function of this seed and the node */
+    int eval;         /* 1: evaluation (the program's EVAL and PREDICT): batch norm takes its
+                         running statistics instead of the batch's (0: training) */
 } Interp;
 
 void interp_init(Interp *it, const Graph *g, int rows);
@@ -41,7 +43,8 @@ double *interp_value(Interp *it, int node);
 void interp_run(Interp *it, Stage upto);
 /* Evaluates node id alone (its inputs' values must be in place). */
 void interp_run_node(Interp *it, int id);
-/* Fills every param by its init with a simple seeded generator (tests). */
+/* Fills every param by its init with a simple seeded generator (tests),
+ * and running statistics by theirs (zeros, ones). */
 void interp_init_params(Interp *it, uint64_t seed);
 
 #endif

@@ -54,7 +54,7 @@ enum {
     X(INPUT, "input", 0, LEAF, 0, "", 0)       /* a per-sample input, rows = n          */ \
     X(LABEL, "label", 0, LEAF, 0, "", 0)       /* a per-sample target                   */ \
     X(PARAM, "param", 0, LEAF, 0, "", 0)       /* a trainable tensor                    */ \
-    X(STATE, "state", 0, LEAF, 0, "", 0)       /* optimizer state (persistent)          */ \
+    X(STATE, "state", 0, LEAF, 0, "", 0)       /* persistent, not trained: optimizer state or running stats */ \
     X(CONST, "const", 0, LEAF, 0, "", 0)       /* numbers known at compile time         */ \
     X(ROWS, "rows", 0, LEAF, 0, "", 0)         /* n, the rows of this batch (scalar)    */ \
     X(DROPMASK, "dropmask", 0, LEAF, 0, "", 0) /* m = (u < keep) / keep, 1 in eval      */
@@ -139,6 +139,9 @@ enum {
     X(CONV2D, "conv2d", 2, NN, 0, "", 0)           /* y[b,o] = Σ_c,kh,kw W[o,c]·x[b,c] window */ \
     X(MAX_POOL, "max_pool", 1, NN, 0, "", 0)       /* the largest of each size×size window */ \
     X(AVG_POOL, "avg_pool", 1, NN, 0, "", 0)       /* Σ window / size², padding as zeros  */ \
+    /* batch norm per feature f (axis 1 of [B, F] or [B, C, H, W]; m: the n·H·W values of f) */ \
+    X(BN_STATS, "batchnorm_stats", 3, NN, 0, "", 0) /* (x, mean, var) -> [3, F]: μ, σ², σ²·m/(m-1) */ \
+    X(BN_NORM, "batchnorm_norm", 2, NN, 0, "", 0)  /* (x, stats): x̂ = (x - μ)/√(σ² + ε)  */ \
     /* losses: scalars, mean over the n rows */                                            \
     X(SOFTMAX_CE, "softmax_cross_entropy", 2, LOSS, OPM_EXP | OPM_LOG, "", 0) /* -1/n Σ log softmax(y)[t] */ \
     X(NLL, "nll", 2, LOSS, 0, "", 0)               /* -1/n Σ logp[t]                     */ \
@@ -156,8 +159,10 @@ enum {
     X(CONV2D_GRAD_W, "conv2d_grad_w", 2, GRAD, 0, "", 0) /* (x, dy): dy against unfolded x   */ \
     X(MAX_POOL_GRAD, "max_pool_grad", 2, GRAD, 0, "", 0) /* (x, dy): dy to each window's max */ \
     X(AVG_POOL_GRAD, "avg_pool_grad", 1, GRAD, 0, "", 0) /* (dy): dy/size² over each window  */ \
+    X(BN_NORM_GRAD, "batchnorm_norm_grad", 3, GRAD, 0, "", 0) /* (x̂, stats, dx̂): through μ and σ² */ \
     /* the update stage                                                                  */ \
-    X(GRAD_NORM, "grad_norm", -1, UPD, 0, "", 0)   /* √(Σ g²) over all param grads       */
+    X(GRAD_NORM, "grad_norm", -1, UPD, 0, "", 0)   /* √(Σ g²) over all param grads       */ \
+    X(BN_RUNNING, "batchnorm_running", 3, UPD, 0, "", 0) /* (mean, var, stats): r = (1-m)·r + m·batch */
 
 /* The optimizers: (param, grad, state...), each writing its param and
  * state in place. */

@@ -239,7 +239,8 @@ static int needs_writer(const Node *d)
     return op_class(d->op) == OPC_LEAF || d->stage != STAGE_BACKWARD;
 }
 
-static int is_update_op(Op op) { return op_class(op) == OPC_UPD && op != OP_GRAD_NORM; }
+/* An optimizer's node: (param, grad, state...). */
+static int is_update_op(Op op) { return op_class(op) == OPC_UPD && op != OP_GRAD_NORM && op != OP_BN_RUNNING; }
 
 static int uniform_const(const Node *d)
 {

@@ -148,7 +148,7 @@ static StorageClass plan_op_class(const Node *n, int named)
 {
     if (n->op == OP_CONST)
         return shape_numel(n->shape, 1) == 1 && !named ? SC_NONE : SC_CONST;
-    if (n->op == OP_ROWS || plan_is_update(n->op))
+    if (n->op == OP_ROWS || plan_is_update(n->op) || n->op == OP_BN_RUNNING) /* these write their inputs */
         return SC_NONE;
     if (n->op == OP_PARAM)
         return SC_PARAM;
@@ -211,7 +211,11 @@ static void plan_totals(Plan *p, const BufPlan *b)
     for (int i = 0; i < p->g->n; i++) {
         switch (b[i].cls) {
         case SC_PARAM: p->param_bytes = plan_add(p->param_bytes, b[i].bytes); break;
-        case SC_STATE: p->state_bytes = plan_add(p->state_bytes, b[i].bytes); break;
+        case SC_STATE:
+            p->state_bytes = plan_add(p->state_bytes, b[i].bytes);
+            if (graph_is_running(&p->g->nodes[i]))
+                p->running_bytes = plan_add(p->running_bytes, b[i].bytes);
+            break;
         case SC_BATCH: p->batch_bytes = plan_add(p->batch_bytes, b[i].bytes); break;
         case SC_CONST: p->const_bytes = plan_add(p->const_bytes, b[i].bytes); break;
         case SC_NONE: case SC_GRAD: case SC_ARENA: case SC_ALIAS: break;
@@ -833,8 +837,11 @@ static int plan_count_inplace(const Plan *p)
 
 void plan_dump(FILE *out, const Plan *p)
 {
-    fprintf(out, "plan: params %zu B, param grads %zu B, optimizer state %zu B, batch %zu B, consts %zu B\n",
-            p->param_bytes, p->grad_bytes, p->state_bytes, p->batch_bytes, p->const_bytes);
+    fprintf(out, "plan: params %zu B, param grads %zu B, optimizer state %zu B, ", p->param_bytes, p->grad_bytes,
+            p->state_bytes - p->running_bytes);
+    if (p->running_bytes)
+        fprintf(out, "running statistics %zu B, ", p->running_bytes);
+    fprintf(out, "batch %zu B, consts %zu B\n", p->batch_bytes, p->const_bytes);
     fprintf(out, "plan: arena %zu B (naive %zu B, lower bound %zu B, arena/lower bound %.3f, arena/naive %.3f)\n",
             p->arena_bytes, p->naive_bytes, p->lower_bound, plan_ratio(p->arena_bytes, p->lower_bound),
             plan_ratio(p->arena_bytes, p->naive_bytes));
@@ -914,7 +921,9 @@ void plan_report(FILE *out, const Plan *p)
             plan_report_row(out, p, w, s);
     fprintf(out, "\nparams           %10zu B\n", p->param_bytes);
     fprintf(out, "param gradients  %10zu B  (one block; offsets g+N)\n", p->grad_bytes);
-    fprintf(out, "optimizer state  %10zu B\n", p->state_bytes);
+    fprintf(out, "optimizer state  %10zu B\n", p->state_bytes - p->running_bytes);
+    if (p->running_bytes)
+        fprintf(out, "running stats    %10zu B  (batchnorm: saved, not trained)\n", p->running_bytes);
     fprintf(out, "batch            %10zu B\n", p->batch_bytes);
     fprintf(out, "consts           %10zu B\n", p->const_bytes);
     fprintf(out, "arena            %10zu B  (naive %zu B, lower bound %zu B)\n", p->arena_bytes, p->naive_bytes,

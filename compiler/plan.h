@@ -9,7 +9,7 @@
  *              CONST that some reader indexes by name (matmul, concat, a
  *              copy): a static const array
  *   SC_PARAM   params, persistent
- *   SC_STATE   optimizer state, persistent
+ *   SC_STATE   optimizer state and running statistics, persistent
  *   SC_BATCH   inputs and labels: the current batch, persistent
  *   SC_GRAD    the gradient of a trainable param: one contiguous block, in
  *              param order, so clipping, weight decay and an allreduce
@@ -63,6 +63,7 @@ typedef struct Plan {
     BufPlan *buf;     /* buf[node] */
     size_t arena_bytes, naive_bytes, lower_bound;
     size_t param_bytes, grad_bytes, state_bytes, batch_bytes, const_bytes;
+    size_t running_bytes; /* of state_bytes, the running statistics (batchnorm's h.mean, h.var) */
     int naive;        /* --planner=naive */
     double plan_ms;   /* time taken by plan_build */
     const char *schedule; /* the candidate order kept: "index order", "memory-greedy", "memory-greedy reversed" */

@@ -1177,6 +1177,79 @@ static Val lower_conv(Sema *s, const Builtin *b, const Expr *e, Val *a)
     return tensor_or_err(y < 0 ? -1 : activation(s, y, a[5], e->loc), e->loc);
 }
 
+/* h.mean or h.var: running statistics [F], persistent and not trained,
+ * starting at zeros (mean) or ones (var). */
+static int running_stat(Sema *s, const char *slot, int features, InitKind init, Loc loc)
+{
+    const char *name = arena_printf(s->a, "%s.%s", s->assign_name, slot);
+    Sym *sym = sema_define(s, name, loc, NULL);
+    Shape sh = shape_make(1, &features);
+    if (!sym || !sema_fits(s, "running statistic", name, sh, loc))
+        return -1;
+    int id = graph_add(s->g, OP_STATE, NULL, 0, sh, DT_F32, loc);
+    Node *n = graph_node(s->g, id);
+    n->name = name;
+    n->slot = slot;
+    n->init = init;
+    sym->node = id;
+    return id;
+}
+
+/* h = batchnorm(x, momentum=0.1, eps=1e-5): per feature f (axis 1 of
+ * [B, F] or [B, C, H, W]),
+ *   h.stats = batchnorm_stats(x, h.mean, h.var)   μ, σ² of the batch (train) or the running ones (eval)
+ *   h.xhat  = (x - μ)/√(σ² + ε)
+ *   h       = h.xhat·h.gamma + h.beta             γ ones, β zeros, [F] seen as [F, 1, 1] for images
+ * and, at each update, h.mean and h.var move towards the batch's μ and
+ * unbiased σ² by momentum. */
+static Val lower_batchnorm(Sema *s, const Builtin *b, const Expr *e, Val *a)
+{
+    (void)b;
+    int x = arg_node(s, a[0]);
+    double momentum = a[1].num, eps = a[2].num;
+    if (x < 0)
+        return val_err();
+    if (!(momentum >= 0 && momentum <= 1)) {
+        error_at(s->d, a[1].loc, "batchnorm momentum must be in [0, 1]; got %g", momentum);
+        return val_err();
+    }
+    if (!(eps > 0 && eps < 1e30)) {
+        error_at(s->d, a[2].loc, "batchnorm eps must be a positive number; got %g", eps);
+        return val_err();
+    }
+    Shape sh = graph_node(s->g, x)->shape;
+    char b1[64];
+    if ((sh.rank != 2 && sh.rank != 4) || sh.d[0] != DIM_B) {
+        error_at(s->d, e->loc, "batchnorm normalizes each feature of [B, F] or each channel of [B, C, H, W] over "
+                               "the batch's rows; got x %s (reshape or flatten it to one of these)",
+                 shape_str(sh, b1, sizeof b1));
+        return val_err();
+    }
+    int f = sh.d[1];
+    Val ones = {.kind = V_WORD, .str = "ones", .loc = e->loc}, zeros = {.kind = V_WORD, .str = "zeros", .loc = e->loc};
+    int gamma = sema_make_param(s, arena_printf(s->a, "%s.gamma", s->assign_name), 1, &f, ones, f, f, e->loc);
+    int beta = sema_make_param(s, arena_printf(s->a, "%s.beta", s->assign_name), 1, &f, zeros, f, f, e->loc);
+    int mean = running_stat(s, "mean", f, INIT_ZEROS, e->loc), var = running_stat(s, "var", f, INIT_ONES, e->loc);
+    if (gamma < 0 || beta < 0 || mean < 0 || var < 0)
+        return val_err();
+    int in[3] = {x, mean, var};
+    int st = graph_op(s->g, s->d, OP_BN_STATS, in, 3, e->loc, (Attrs){.c = {momentum}});
+    if (st < 0)
+        return val_err();
+    graph_node(s->g, st)->name = arena_printf(s->a, "%s.stats", s->assign_name);
+    int in2[2] = {x, st};
+    int xh = graph_op(s->g, s->d, OP_BN_NORM, in2, 2, e->loc, (Attrs){.c = {eps}});
+    if (xh < 0)
+        return val_err();
+    graph_node(s->g, xh)->name = arena_printf(s->a, "%s.xhat", s->assign_name);
+    int d[3] = {f, 1, 1}; /* images: one γ and β per channel, repeated over H and W */
+    if (sh.rank == 4) {
+        gamma = op1_at(s, OP_RESHAPE, gamma, (Attrs){.to = shape_make(3, d)}, e->loc);
+        beta = op1_at(s, OP_RESHAPE, beta, (Attrs){.to = shape_make(3, d)}, e->loc);
+    }
+    return tensor_or_err(op2(s, OP_ADD, op2(s, OP_MUL, xh, gamma, e->loc), beta, e->loc), e->loc);
+}
+
 static Val lower_mlp(Sema *s, const Builtin *b, const Expr *e, Val *a)
 {
     (void)b;
@@ -1279,6 +1352,8 @@ static const Builtin builtins[] = {
      {T("x"), {"filters", A_INT, 1, 0, NULL}, {"kernel", A_INT, 0, 3, NULL}, {"stride", A_INT, 0, 1, NULL},
       {"pad", A_INT, 0, 0, NULL}, {"act", A_WORD, 0, 0, "none"}, {"init", A_INIT, 0, 0, "he"},
       {"bias", A_BOOL, 0, 1, NULL}}},
+    {"batchnorm", G_LAYER, -1, lower_batchnorm,
+     {T("x"), {"momentum", A_NUM, 0, 0.1, NULL}, {"eps", A_NUM, 0, 1e-5, NULL}}},
     {"mlp", G_LAYER, -1, lower_mlp,
      {T("x"), {"sizes", A_LIST, 1, 0, NULL}, {"act", A_WORD, 0, 0, "sigmoid"}, {"init", A_INIT, 0, 0, NULL}}},
     /* inits */

@@ -439,6 +439,56 @@ static const char *rule_pool(const Graph *g, Node *n, char *msg, size_t len)
     return window_shape(n, x, n->size, n->size, "window", "", &n->shape, msg, len);
 }
 
+/* ---- batch norm: per feature, axis 1 of [B, F] or [B, C, H, W] -------------- */
+
+/* batchnorm_stats(x, mean, var): x [B, F] or [B, C, H, W] in f32, the
+ * running mean and var [F] each (F = x's axis 1) -> [3, F]. */
+static const char *rule_bn_stats(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape x = in_shape(g, n, 0);
+    char b1[64], b2[64];
+    if (in_dtype(g, n, 0) != DT_F32)
+        return FAIL("batchnorm needs f32 values; x is %s%s", dtype_name(in_dtype(g, n, 0)), sh(x, b1));
+    if ((x.rank != 2 && x.rank != 4) || x.d[0] != DIM_B)
+        return FAIL("batchnorm normalizes each feature of [B, F] or each channel of [B, C, H, W]; got x %s",
+                    sh(x, b1));
+    for (int k = 1; k <= 2; k++) {
+        Shape r = in_shape(g, n, k);
+        if (r.rank != 1 || r.d[0] != x.d[1])
+            return FAIL("batchnorm: the running %s %s does not fit x %s; it needs [%d], one per feature of axis 1",
+                        k == 1 ? "mean" : "var", sh(r, b2), sh(x, b1), x.d[1]);
+    }
+    int d[2] = {3, x.d[1]};
+    n->shape = shape_make(2, d);
+    return NULL;
+}
+
+/* batchnorm_norm(x, stats) and batchnorm_norm_grad(x̂, stats, dx̂): x's
+ * shape, stats [3, F] of x's F. */
+static const char *rule_bn_norm(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape x = in_shape(g, n, 0), st = in_shape(g, n, 1);
+    char b1[64], b2[64];
+    if (x.rank < 2 || st.rank != 2 || st.d[0] != 3 || st.d[1] != x.d[1])
+        return FAIL("%s: the statistics %s do not fit x %s; they need [3, %d]", op_name(n->op), sh(st, b2), sh(x, b1),
+                    x.rank < 2 ? 1 : x.d[1]);
+    if (n->op == OP_BN_NORM_GRAD && !shape_eq(in_shape(g, n, 2), x))
+        return FAIL("%s: dx̂ %s does not fit x̂ %s", op_name(n->op), sh(in_shape(g, n, 2), b2), sh(x, b1));
+    n->shape = x;
+    return NULL;
+}
+
+/* batchnorm_running(mean, var, stats): writes mean and var in place. */
+static const char *rule_bn_running(const Graph *g, Node *n, char *msg, size_t len)
+{
+    Shape m = in_shape(g, n, 0), st = in_shape(g, n, 2);
+    char b1[64], b2[64];
+    if (m.rank != 1 || !shape_eq(in_shape(g, n, 1), m) || st.rank != 2 || st.d[0] != 3 || st.d[1] != m.d[0])
+        return FAIL("%s: the running statistics %s do not fit the batch's %s", op_name(n->op), sh(m, b1), sh(st, b2));
+    n->shape = m;
+    return NULL;
+}
+
 /* y [R, K] against t: i32 [R] class ids, or f32 [R, K] rows. */
 static const char *rule_loss(const Graph *g, Node *n, char *msg, size_t len)
 {
@@ -479,6 +529,9 @@ static const char *rule(const Graph *g, Node *n, char *msg, size_t len)
     case OP_SLICE: return rule_slice(g, n, msg, len);
     case OP_CONV2D: return rule_conv2d(g, n, msg, len);
     case OP_MAX_POOL: case OP_AVG_POOL: return rule_pool(g, n, msg, len);
+    case OP_BN_STATS: return rule_bn_stats(g, n, msg, len);
+    case OP_BN_NORM: case OP_BN_NORM_GRAD: return rule_bn_norm(g, n, msg, len);
+    case OP_BN_RUNNING: return rule_bn_running(g, n, msg, len);
     case OP_PAD: case OP_SCATTER_ADD: case OP_NLL_GRAD:
     case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: case OP_AVG_POOL_GRAD:
         n->shape = n->to;

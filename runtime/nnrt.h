@@ -18,7 +18,7 @@
  *     static NnrtTensor state[] = {               // optimizer state, saved in checkpoints
  *         { "opt.W.v", vW, NULL, 2, {2, 1}, 2 },
  *         { "opt.b.v", vb, NULL, 1, {1},    1 },
- *     };
+ *     };    // a batchnorm's running statistics come first in state[] (n_running)
  *     static float x_buf[4 * 2], t_buf[4 * 1], y_buf[4 * 1];  // B rows each
  *
  *     int main(int argc, char **argv)
@@ -40,7 +40,8 @@
  *
  * The six functions the model provides (see NnrtModel):
  *   init(seed)               params to their initial values (use NnrtRng and
- *                            nnrt_init_*), optimizer state to zero, and the
+ *                            nnrt_init_*), optimizer state to zero, running
+ *                            statistics to theirs (mean 0, var 1), and the
  *                            dropout RNG seeded (stream NNRT_STREAM_DROPOUT).
  *   forward(x, t, n, mode)   the mean loss of n <= B rows; x is n*in_dim floats,
  *                            t is n int32 class ids (NNRT_LABEL_CLASS) or
@@ -125,7 +126,8 @@
  *     ... | val loss 0.5012 | val acc 0.8333 | test loss 0.4567 | test acc 0.8512
  * early_stopping stops at the first evaluation whose validation loss (the
  * test loss when there is no validation) is above the best so far and
- * puts the best params back (optimizer state is not rewound).  --log-csv
+ * puts the best params back, with the running statistics they were
+ * evaluated with (optimizer state is not rewound).  --log-csv
  * FILE (with --load: kept up to the checkpoint's epoch and appended to)
  * writes one row per epoch: the epoch's mean training loss, the training
  * accuracy after it (a predict pass, made only for the log or the plot),
@@ -418,7 +420,7 @@ void nnrt_sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha
  * The model descriptor and the driver (train.c)                          *
  * ===================================================================== */
 typedef struct NnrtTensor {
-    const char *name;      /* "W1", "h.W"; optimizer state: "opt.W1.m" */
+    const char *name;      /* "W1", "h.W"; optimizer state: "opt.W1.m"; running statistics: "h.mean" */
     float *data;
     float *grad;           /* NULL for optimizer state and frozen params */
     int rank;
@@ -445,7 +447,12 @@ typedef struct NnrtModel {
     int acc_kind;                  /* NNRT_ACC_* */
     float acc_threshold;           /* THRESHOLD: 0.5 for probabilities, 0 for logits */
     NnrtTensor *params; int n_params;
-    NnrtTensor *state; int n_state;
+    NnrtTensor *state; int n_state;  /* not trained, saved in checkpoints: running statistics,
+                                        then optimizer state */
+    int n_running;                 /* the first n_running tensors of state are running statistics
+                                      (batchnorm's h.mean, h.var: moved by update, read by EVAL
+                                      and predict, restored by --load, kept with the best params
+                                      of early stopping); the rest is optimizer state */
     void (*init)(uint64_t seed);
     float (*forward)(const float *x, const void *t, int n, int mode);
     void (*backward)(int n);
@@ -586,7 +593,8 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err);
  *                                above; NaN for NNRT_ACC_NONE) over a whole
  *                                set, in batches of B in row order
  *   best(b, restore)             early stopping: 0 keeps a copy of the
- *                                params (not the state), 1 puts it back
+ *                                params and running statistics (not the
+ *                                optimizer state), 1 puts it back
  *   pull(b)                      before the driver reads the host tensors
  *                                (the checkpoint's copy, a checkpoint): the
  *                                backend's params and state into them
@@ -806,7 +814,8 @@ int nnrt_errf(char *err, size_t errlen, const char *fmt, ...) NNRT_PRINTF(3, 4);
  *             "W1":{"dtype":"F32","shape":[2,10],"data_offsets":[0,80]}, *
  *             ...} padded with spaces                                    *
  *   data      every tensor's f32 values, little-endian, in header order  *
- * Keys: params by name, then optimizer state by its (full) name.         *
+ * Keys: params by name, then state by its (full) name: running          *
+ * statistics (h.mean, h.var), then optimizer state (opt.W1.m).           *
  *                                                                        *
  * __metadata__ maps strings to strings (the format allows nothing else). *
  * Besides model, epoch and step (whole numbers; and "batch", the batches *
@@ -897,16 +906,20 @@ int nnrt_ckpt_load_params(const char *path, NnrtTensor *params, int n_params, ch
                           size_t notelen, char *err, size_t errlen);
 /* --init-from FILE for a run (and for predicting): m's params from FILE by
  * nnrt_ckpt_load_params, its note printed to warn (NULL: not printed) as
- * "nnrt: warning: ...".  Optimizer state, epoch and step are untouched:
- * call it after init(seed), so the optimizer starts fresh. */
+ * "nnrt: warning: ...".  Optimizer state, running statistics (they are not
+ * params: a batchnorm's start at mean 0, var 1 and training estimates
+ * them again), epoch and step are untouched: call it after init(seed), so
+ * the optimizer starts fresh. */
 int nnrt_init_from(const NnrtModel *m, const char *path, FILE *warn, char *err, size_t errlen);
 
 /* ===================================================================== *
  * Prediction (predict.c)                                                 *
  * ===================================================================== */
-/* --predict a->predict [--out a->out]: params and figures from --load
- * (a->load) or params alone from --init-from (a->init_from: the train
- * block's scale, refused when the model normalizes), the rows of the file
+/* --predict a->predict [--out a->out]: params, running statistics and
+ * figures from --load (a->load) or params alone from --init-from
+ * (a->init_from: the train block's scale; refused when the model
+ * normalizes, or has running statistics, which --init-from does not
+ * give), the rows of the file
  * (IDX images, or CSV of in_dim fields or in_dim and the label), one CSV
  * line of outputs (and class) a row after a header; docs/language.md
  * gives the format.  Nothing is trained and no data source is read.

@@ -60,6 +60,9 @@ static int nnrt_pred_check(const NnrtModel *m, char *err, size_t errlen)
     if (m->batch == 0 || m->batch > INT_MAX || m->in_dim == 0 || m->out_dim == 0)
         return nnrt_errf(err, errlen, "model %s: batch (%zu), in_dim (%zu) and out_dim (%zu) must "
                          "be >= 1", m->name, m->batch, m->in_dim, m->out_dim);
+    if (m->n_running < 0 || m->n_running > m->n_state)
+        return nnrt_errf(err, errlen, "model %s: n_running (%d) must lie in [0, n_state = %d]", m->name,
+                         m->n_running, m->n_state);
     return 0;
 }
 
@@ -75,10 +78,15 @@ static int nnrt_pred_params(NnrtPred *p)
                          "normalizes its inputs with its training set's mean and std, which are "
                          "not here; predict with --load of a checkpoint this program saved, which "
                          "keeps them", p->a->init_from, m->name);
+    if (p->a->init_from && m->n_running > 0)
+        return nnrt_errf(p->msg, sizeof p->msg, "--init-from %s gives params only, and model %s "
+                         "predicts with the running statistics of its batch norms (%s, ...), which "
+                         "are not params; predict with --load of a checkpoint this program saved, "
+                         "which keeps them", p->a->init_from, m->name, m->state[0].name);
     if (p->a->init_from) /* params alone: no figures */
         return nnrt_init_from(m, p->a->init_from, p->err, p->msg, sizeof p->msg);
     return nnrt_ckpt_load(p->a->load, m->name, NULL, NULL, &p->meta, m->params, m->n_params,
-                          NULL, 0, p->msg, sizeof p->msg);
+                          m->state, m->n_running, p->msg, sizeof p->msg); /* the running statistics too */
 }
 
 /* x = (raw * scale - mean) / std with the checkpoint's figures, or the

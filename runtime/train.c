@@ -174,6 +174,9 @@ static int nnrt_model_check(const NnrtModel *m, char *err, size_t errlen)
         return nnrt_errf(err, errlen, "model %s: accuracy needs predict, y_buf and out_dim", m->name);
     if (m->label_kind == NNRT_LABEL_FLOAT && m->label_dim == 0)
         return nnrt_errf(err, errlen, "model %s: float labels need label_dim >= 1", m->name);
+    if (m->n_running < 0 || m->n_running > m->n_state)
+        return nnrt_errf(err, errlen, "model %s: n_running (%d) must lie in [0, n_state = %d]", m->name,
+                         m->n_running, m->n_state);
     return 0;
 }
 
@@ -867,14 +870,14 @@ typedef struct NnrtCpu {
     const uint32_t *perm;  /* the epoch's order of rows */
     float lr;
     long step;             /* updates done */
-    float *best;           /* early stopping: a copy of the params */
+    float *best;           /* early stopping: a copy of the params, then of the running statistics */
 } NnrtCpu;
 
 static int nnrt_cpu_prepare(NnrtBackend *b, NnrtModel *m, const NnrtData *const sets[NNRT_SETS],
                             int early, char *err, size_t errlen)
 {
     NnrtCpu *c = b->self;
-    size_t total = nnrt_tensors_numel(m->params, m->n_params);
+    size_t total = nnrt_tensors_numel(m->params, m->n_params) + nnrt_tensors_numel(m->state, m->n_running);
     c->m = m;
     memcpy(c->sets, sets, sizeof c->sets);
     if (early && !(c->best = malloc((total ? total : 1) * sizeof(float))))
@@ -917,7 +920,8 @@ static void nnrt_cpu_evaluate(NnrtBackend *b, int set, int want_loss, double *lo
 static void nnrt_cpu_best(NnrtBackend *b, int restore)
 {
     NnrtCpu *c = b->self;
-    nnrt_tensors_copy(c->m->params, c->m->n_params, c->best, !restore);
+    float *at = nnrt_tensors_copy(c->m->params, c->m->n_params, c->best, !restore);
+    nnrt_tensors_copy(c->m->state, c->m->n_running, at, !restore); /* the statistics the params were evaluated with */
 }
 
 static void nnrt_cpu_release(NnrtBackend *b)

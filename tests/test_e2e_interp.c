@@ -55,7 +55,10 @@
  * Adadelta), tests/e2e/csv3 (a CSV source), tests/e2e/cnn_bars (conv,
  * conv2d with stride 2, max_pool, padded avg_pool, flatten, on 8x8 images
  * from a CSV file; --target cuda and --emit library must refuse it with
- * one line), tests/e2e/bag_ids (an i32 input of token ids from a CSV
+ * one line), tests/e2e/bn_bars (batchnorm per channel and per feature;
+ * after the 20 steps its running statistics and a forward(EVAL) with them
+ * are compared too, as for every model that has them; refused by
+ * --target cuda and --emit library with one line), tests/e2e/bag_ids (an i32 input of token ids from a CSV
  * file, the embedding gather E[ids] and its scatter-add; refused by
  * --target cuda and --emit library with one line); with Fashion-MNIST installed
  * also fashion_relu (IDX, scale, He init, ReLU, B = 100) and mnist_tanh
@@ -99,8 +102,10 @@ typedef struct Emitted {
     char *name[MAX_PARAMS];
     size_t numel[MAX_PARAMS];
     double *val[MAX_PARAMS];
+    int running[MAX_PARAMS]; /* 1: a running statistic after the steps, not an initial param */
     int steps;
     double lr[STEPS], loss[STEPS];
+    double eval_loss;        /* forward(EVAL) on the last batch */
 } Emitted;
 
 static void emitted_free(Emitted *em)
@@ -137,13 +142,15 @@ static char *run_capture(const char *cmd)
     return buf;
 }
 
-/* "param NAME NUMEL v0 v1 ..." */
+/* "param NAME NUMEL v0 v1 ..." or "running NAME NUMEL v0 v1 ..." */
 static void parse_param(Emitted *em, char *line)
 {
-    char *end, *name = line + 6, *sp = strchr(name, ' ');
+    int running = strncmp(line, "running ", 8) == 0;
+    char *end, *name = line + (running ? 8 : 6), *sp = strchr(name, ' ');
     ck_assert_msg(sp != NULL && em->n_params < MAX_PARAMS, "bad param line from step_driver");
     *sp = '\0';
     int i = em->n_params++;
+    em->running[i] = running;
     em->name[i] = strdup(name);
     em->numel[i] = (size_t)strtoul(sp + 1, &end, 10);
     em->val[i] = malloc((em->numel[i] ? em->numel[i] : 1) * sizeof(double));
@@ -161,8 +168,10 @@ static void parse_emitted(Emitted *em, char *out)
     for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         long k;
         double lr, loss;
-        if (strncmp(line, "param ", 6) == 0)
+        if (strncmp(line, "param ", 6) == 0 || strncmp(line, "running ", 8) == 0)
             parse_param(em, line);
+        else if (sscanf(line, "eval %lf", &em->eval_loss) == 1)
+            continue;
         else if (sscanf(line, "model %127s", em->model) == 1)
             continue;
         else if (sscanf(line, "data %zu %zu %zu", &em->rows, &em->in_dim, &em->batch) == 3)
@@ -324,7 +333,7 @@ static void ref_set_params(Interp *it, const Graph *g, const Emitted *em)
         if (g->nodes[i].op != OP_PARAM)
             continue;
         int j = 0;
-        while (j < em->n_params && strcmp(em->name[j], g->nodes[i].name) != 0)
+        while (j < em->n_params && (em->running[j] || strcmp(em->name[j], g->nodes[i].name) != 0))
             j++;
         ck_assert_msg(j < em->n_params, "param %s: not among the emitted program's params", g->nodes[i].name);
         ck_assert_msg((size_t)interp_numel(it, i) == em->numel[j], "param %s: %ld values in the graph, %zu emitted",
@@ -332,7 +341,45 @@ static void ref_set_params(Interp *it, const Graph *g, const Emitted *em)
         interp_set(it, i, em->val[j]);
         set++;
     }
-    ck_assert_msg(set == em->n_params, "%d params in the graph, %d emitted", set, em->n_params);
+    int emitted = 0;
+    for (int j = 0; j < em->n_params; j++)
+        emitted += !em->running[j];
+    ck_assert_msg(set == emitted, "%d params in the graph, %d emitted", set, emitted);
+}
+
+/* After the steps: each running statistic (batchnorm's h.mean, h.var, moved
+ * by every update) against the interpreter's, and the loss of forward(EVAL)
+ * on the last batch, which reads them, within tol (relative). */
+static void ref_check_running(Interp *it, const Graph *g, const Emitted *em, double tol)
+{
+    int found = 0;
+    for (int j = 0; j < em->n_params; j++) {
+        if (!em->running[j])
+            continue;
+        int i = 0;
+        while (i < g->n && !(graph_is_running(&g->nodes[i]) && strcmp(g->nodes[i].name, em->name[j]) == 0))
+            i++;
+        ck_assert_msg(i < g->n, "running statistic %s: not in the graph", em->name[j]);
+        ck_assert_msg((size_t)interp_numel(it, i) == em->numel[j], "%s: numel differs", em->name[j]);
+        for (size_t k = 0; k < em->numel[j]; k++) {
+            double ref = interp_value(it, i)[k], got = em->val[j][k];
+            ck_assert_msg(fabs(got - ref) <= tol * fmax(fabs(ref), LOSS_FLOOR),
+                          "%s[%zu] after %d steps: the emitted program's %.9g, the interpreter's %.9g", em->name[j], k,
+                          STEPS, got, ref);
+        }
+        found++;
+    }
+    int want = 0;
+    for (int i = 0; i < g->n; i++)
+        want += graph_is_running(&g->nodes[i]);
+    ck_assert_msg(found == want, "%d running statistics in the graph, %d printed", want, found);
+    it->eval = 1;
+    interp_run(it, STAGE_FORWARD);
+    it->eval = 0;
+    double ref = interp_value(it, g->loss)[0];
+    ck_assert_msg(fabs(em->eval_loss - ref) <= tol * fmax(fabs(ref), LOSS_FLOOR),
+                  "forward(EVAL) after %d steps: the emitted program's loss %.9g, the interpreter's %.9g", STEPS,
+                  em->eval_loss, ref);
 }
 
 /* The rows of epoch e in the trainer's order (nnrt.h: "One epoch e"). */
@@ -390,6 +437,7 @@ static void ref_run(const Graph *g, const Emitted *em, double *loss)
                   em->in_dim, em->batch);
     Interp it;
     interp_init(&it, g, (int)b);
+    interp_init_params(&it, 1); /* the running statistics to theirs (mean 0, var 1); the params, next */
     ref_set_params(&it, g, em);
     float *xf = malloc(b * (size_t)in_dim * sizeof(float));
     void *tb = malloc(b * (size_t)t_dim * sizeof(float));
@@ -409,6 +457,7 @@ static void ref_run(const Graph *g, const Emitted *em, double *loss)
         interp_run(&it, STAGE_UPDATE);
         loss[k] = interp_value(&it, g->loss)[0];
     }
+    ref_check_running(&it, g, em, REL_TOL);
     free(xf);
     free(tb);
     free(perm);
@@ -536,6 +585,15 @@ static void refused_elsewhere(const char *model, const char *what, const char *s
     }
 }
 
+/* Batch norm per channel of a conv and per feature of a dense layer: the
+ * 20 losses, then the running statistics and forward(EVAL) with them. */
+START_TEST(batchnorm_train_eval) { check_model("tests/e2e/bn_bars.nn"); }
+END_TEST
+
+/* Only the C program runs batch norm so far. */
+START_TEST(batchnorm_refused_elsewhere) { refused_elsewhere("tests/e2e/bn_bars.nn", "batchnorm", "bn"); }
+END_TEST
+
 /* Only the C program runs conv2d and pooling so far. */
 START_TEST(cnn_refused_elsewhere) { refused_elsewhere("tests/e2e/cnn_bars.nn", "conv2d", "cnn"); }
 END_TEST
@@ -581,6 +639,8 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, smooth_activations);
     tcase_add_test(tc, cnn_conv_pool);
     tcase_add_test(tc, cnn_refused_elsewhere);
+    tcase_add_test(tc, batchnorm_train_eval);
+    tcase_add_test(tc, batchnorm_refused_elsewhere);
     tcase_add_test(tc, bag_of_embeddings);
     tcase_add_test(tc, ids_refused_elsewhere);
     tcase_add_test(tc, fashion_relu_idx);

@@ -1037,6 +1037,92 @@ START_TEST(test_window_values)
 }
 END_TEST
 
+/* ---- batch norm: the training path (batch statistics) ---------------------------------- */
+START_TEST(test_grad_batchnorm)
+{
+    static const Variant v[] = {
+        {"batchnorm of [B, 3] features", "input X: f32[B, 2]; param P: [2, 3];", "batchnorm(X @ P)", "[B, 3]", ANY},
+        {"momentum and eps given", "input X: f32[B, 3]; param P: [3, 2];", "batchnorm(tanh(X @ P), momentum=0.3, eps=0.01)",
+         "[B, 2]", ANY},
+        {"per channel of [B, C, H, W], after a conv", "input X: f32[B, 2, 3, 3]; param P: [3, 2, 2, 2];",
+         "batchnorm(conv2d(X, P, pad=1))", "[B, 3, 4, 4]", ANY},
+        {"conv -> batchnorm -> relu -> max_pool -> flatten -> softmax_cross_entropy",
+         "input X: f32[B, 1, 4, 4]; label T: i32[B]; param P: [2, 1, 3, 3]; param Q: [8, 3];\n"
+         "c = conv2d(X, P, pad=1);\nh = batchnorm(c);",
+         "softmax_cross_entropy(flatten(max_pool(relu(h))) @ Q, T)", NULL, ANY},
+    };
+    CHECK("batchnorm", v);
+}
+END_TEST
+
+/* Batch norm's values against figures worked out by hand, eps = 5:
+ *   feature 0 over 4 rows: 0, 0, 4, 4: μ = 2, σ² = 4 (unbiased 16/3), σ = √(4 + 5) = 3,
+ *     x̂ = -2/3, -2/3, 2/3, 2/3
+ *   feature 1: 0, 6, 0, 6: μ = 3, σ² = 9 (unbiased 12), σ = √14, x̂ = ∓3/√14
+ * with γ = [2, -1], β = [0.5, 1]: y = x̂·γ + β.  One update with momentum
+ * 0.5 from mean 0, var 1: mean = [1, 1.5], var = [(1 + 16/3)/2, (1 + 12)/2].
+ * Evaluation reads the running mean [1, -1] and var [4, 11] (σ = 3, 4):
+ *   x̂0 = (x - 1)/3 = -1/3, -1/3, 1, 1;  x̂1 = (x + 1)/4 = 1/4, 7/4, 1/4, 7/4.
+ * The same numbers laid out as images [2, 2, 1, 2] (each channel's m = n·H·W
+ * = 4 values) give the same statistics. */
+static void bn_values_check(const char *decl, const double *x, const int *at)
+{
+    char src[512];
+    snprintf(src, sizeof src, "model bnv;\n%s\nh = batchnorm(X, momentum=0.5, eps=5);\n"
+             "loss = sum(h * h);\nminimize loss;\n", decl);
+    Net m;
+    net_source(&m, src);
+    static const double gamma[2] = {2, -1}, beta[2] = {0.5, 1};
+    const double r14 = 3 / sqrt(14);
+    const double xh[8] = {-2.0 / 3, -r14, -2.0 / 3, r14, 2.0 / 3, -r14, 2.0 / 3, r14}; /* row by row, [4, 2] */
+    const double xe[8] = {-1.0 / 3, 0.25, -1.0 / 3, 1.75, 1, 0.25, 1, 1.75};
+    const double mean1[2] = {1, 1.5}, var1[2] = {(1 + 16.0 / 3) / 2, 6.5};
+    static const double run_mean[2] = {1, -1}, run_var[2] = {4, 11};
+    for (int eval = 0; eval <= 1; eval++) {
+        Interp it;
+        interp_init(&it, &m.g, at ? 2 : 4);
+        interp_init_params(&it, 7);
+        int X = node_named(&m.g, "X"), f = node_named(&m.g, "h");
+        int mean = node_named(&m.g, "h.mean"), var = node_named(&m.g, "h.var");
+        ck_assert_msg(interp_value(&it, var)[1] == 1 && interp_value(&it, mean)[1] == 0, "running stats start at 0, 1");
+        interp_set(&it, X, x);
+        interp_set(&it, node_named(&m.g, "h.gamma"), gamma);
+        interp_set(&it, node_named(&m.g, "h.beta"), beta);
+        if (eval) {
+            interp_set(&it, mean, run_mean);
+            interp_set(&it, var, run_var);
+        }
+        it.eval = eval;
+        interp_run(&it, eval ? STAGE_FORWARD : STAGE_UPDATE);
+        for (int k = 0; k < 8; k++) { /* value k of the [4, 2] order: row k/2, feature k%2 */
+            int i = at ? at[k] : k, feat = k % 2;
+            double want = (eval ? xe : xh)[k] * gamma[feat] + beta[feat];
+            ck_assert_msg(fabs(interp_value(&it, f)[i] - want) < 1e-12, "%s, %s: f[%d] = %.17g, want %.17g", decl,
+                          eval ? "eval" : "train", i, interp_value(&it, f)[i], want);
+        }
+        for (int k = 0; k < 2; k++) { /* the update moves them in training; evaluation leaves them */
+            double wm = eval ? run_mean[k] : mean1[k], wv = eval ? run_var[k] : var1[k];
+            ck_assert_msg(fabs(interp_value(&it, mean)[k] - wm) < 1e-12 && fabs(interp_value(&it, var)[k] - wv) < 1e-12,
+                          "%s, %s: running mean[%d] %.17g, var %.17g; want %.17g, %.17g", decl, eval ? "eval" : "train",
+                          k, interp_value(&it, mean)[k], interp_value(&it, var)[k], wm, wv);
+        }
+        interp_free(&it);
+    }
+    net_free(&m);
+}
+
+START_TEST(test_batchnorm_values)
+{
+    static const double rows[8] = {0, 0, 0, 6, 4, 0, 4, 6}; /* [4, 2], row by row */
+    bn_values_check("input X: f32[B, 2];", rows, NULL);
+    /* [2, 2, 1, 2]: sample b, channel c, position w at b·4 + c·2 + w; row
+     * k/2 of the [4, 2] order is (b, w) = (k/4, k/2 % 2), its feature c = k % 2 */
+    static const double images[8] = {0, 0, 0, 6, 4, 4, 0, 6};
+    static const int at[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    bn_values_check("input X: f32[B, 2, 1, 2];", images, at);
+}
+END_TEST
+
 /* ---- nn ---------------------------------------------------------------------------- */
 START_TEST(test_grad_softmax)
 {
@@ -1681,6 +1767,8 @@ static Suite *grad_suite(void)
     tcase_add_test(ops, test_grad_avg_pool);
     tcase_add_test(ops, test_grad_images);
     tcase_add_test(ops, test_window_values);
+    tcase_add_test(ops, test_grad_batchnorm);
+    tcase_add_test(ops, test_batchnorm_values);
     tcase_add_test(ops, test_grad_softmax);
     tcase_add_test(ops, test_grad_log_softmax);
     tcase_add_test(ops, test_grad_dropout);

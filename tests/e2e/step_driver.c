@@ -24,6 +24,8 @@
  *     data ROWS IN_DIM B
  *     param NAME NUMEL v0 v1 ...    the initial values, one line a param
  *     step K lr LR loss LOSS        K = 1..STEPS; LOSS is forward's return
+ *     running NAME NUMEL v0 v1 ...  a running statistic after the steps (batchnorm)
+ *     eval LOSS                     forward(EVAL) on the last step's batch, with them
  * Exit 0, or 1 after a line on stderr.
  */
 #include "nnrt.h"
@@ -103,6 +105,14 @@ static int step_main(NnrtModel *m, int argc, char **argv)
         m->update(lr, k + 1);
         printf("step %ld lr %.9g loss %.9g\n", k + 1, (double)lr, (double)loss);
     }
+    for (int i = 0; i < m->n_running; i++) {
+        const NnrtTensor *s = &m->state[i];
+        printf("running %s %zu", s->name, s->numel);
+        for (size_t k = 0; k < s->numel; k++)
+            printf(" %.9g", (double)s->data[k]);
+        printf("\n");
+    }
+    printf("eval %.9g\n", (double)m->forward(m->x_buf, m->t_buf, (int)m->batch, NNRT_EVAL));
     free(perm);
     nnrt_data_free(&d);
     return fflush(stdout) == 0 ? 0 : 1;
