@@ -10,6 +10,7 @@
 #   make report     memory-plan ratios for every model and the trace tally,
 #                   then the compile-time growth curve (make growth)
 #   make bench      nnc against PyTorch, NumPy and the machine (bench/RESULTS.md)
+#   make bench-mpi  fashion_relu on 1 and 2 MPI ranks: the speedup (docs/mpi.md)
 #   make fuzz       libFuzzer on the compiler and the runtime's readers,
 #                   FUZZ_SECONDS=N seconds each (default 60; tests/run_libfuzzer.sh)
 #
@@ -51,6 +52,9 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 BLAS_CFLAGS  = $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS    = $(shell pkg-config --libs openblas 2>/dev/null)
+# MPI (nnc --mpi, runtime/mpi): Open MPI's C flags; empty without libopenmpi-dev
+MPI_CFLAGS   = $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS     = $(shell pkg-config --libs ompi-c 2>/dev/null)
 RT_LIBS      = $(BUILD)/libnnrt.a $(BLAS_LIBS) -lz -lm
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
@@ -81,7 +85,8 @@ $(BUILD)/grammar/%.o: $(BUILD)/grammar/%.c
 # Every compiler object may include the generated headers.
 $(BUILD)/compiler/%.o: compiler/%.c $(BUILD)/grammar/nn.tab.h $(BUILD)/grammar/lex.yy.h | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -DNNC_PREFIX='"$(PREFIX)"' -DNNC_BLAS_LIBS='"$(BLAS_LIBS)"' $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) -DNNC_PREFIX='"$(PREFIX)"' -DNNC_BLAS_LIBS='"$(BLAS_LIBS)"' \
+	    -DNNC_MPI_CFLAGS='"$(MPI_CFLAGS)"' -DNNC_MPI_LIBS='"$(MPI_LIBS)"' $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/nnc: $(COMPILER_OBJ) $(BUILD)/compiler/main.o
 	$(CC) -o $@ $^ -lm
@@ -98,6 +103,19 @@ $(BUILD)/runtime/%.o: runtime/%.c | deps
 $(BUILD)/libnnrt.a: $(RUNTIME_OBJ)
 	rm -f $@
 	ar rcs $@ $^
+
+# The MPI runtime (nnc --mpi): libnnrt_mpi.a, built where MPI's flags are
+# (scripts/deps.sh installs libopenmpi-dev and openmpi-bin).
+ifneq ($(MPI_LIBS),)
+all: $(BUILD)/libnnrt_mpi.a
+$(BUILD)/runtime/mpi/nnrt_mpi.o: runtime/mpi/nnrt_mpi.c runtime/mpi/nnrt_mpi.h runtime/nnrt.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(MPI_CFLAGS) $(CFLAGS) -O3 -c -o $@ $<
+
+$(BUILD)/libnnrt_mpi.a: $(BUILD)/runtime/mpi/nnrt_mpi.o
+	rm -f $@
+	ar rcs $@ $^
+endif
 
 # ---- tests ---------------------------------------------------------------
 $(BUILD)/tests/%.o: tests/%.c | deps
@@ -238,6 +256,13 @@ $(BUILD)/bench/fma_avx2.o: bench/fma_avx2.c
 $(BUILD)/bench/fma_peak: bench/fma_peak.c $(BUILD)/bench/fma_avx512.o $(BUILD)/bench/fma_avx2.o
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^
 
+# make bench-mpi: fashion_relu on 1 and 2 MPI ranks, the speedup of a step
+# (bench/mpi_scaling.sh; docs/mpi.md holds the cost model it checks).
+.PHONY: bench-mpi
+bench-mpi: all
+	@sh scripts/deps.sh data
+	@sh bench/mpi_scaling.sh
+
 .PHONY: bench
 bench: all $(BENCH_TOOLS)
 	@sh scripts/deps.sh bench
@@ -282,6 +307,22 @@ $(BUILD)/runtime/cuda/nnrt_cuda.o: runtime/cuda/nnrt_cuda.cu runtime/cuda/nnrt_c
 $(BUILD)/libnnrt_cuda.a: $(BUILD)/runtime/cuda/nnrt_cuda.o
 	rm -f $@
 	ar rcs $@ $^
+
+# --target cuda --mpi: NCCL's allreduce on the device (runtime/cuda/
+# nnrt_cuda_mpi.cu), built where MPI and NCCL's header (CUDA's include/) are.
+NCCL_H := $(wildcard $(dir $(NVCC))../include/nccl.h)
+ifneq ($(MPI_LIBS),)
+ifneq ($(NCCL_H),)
+cuda: $(BUILD)/libnnrt_cuda_mpi.a
+$(BUILD)/runtime/cuda/nnrt_cuda_mpi.o: runtime/cuda/nnrt_cuda_mpi.cu runtime/cuda/nnrt_cuda.h runtime/mpi/nnrt_mpi.h runtime/nnrt.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -Iruntime -Iruntime/cuda -Iruntime/mpi $(MPI_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libnnrt_cuda_mpi.a: $(BUILD)/runtime/cuda/nnrt_cuda_mpi.o
+	rm -f $@
+	ar rcs $@ $^
+endif
+endif
 else
 all: cuda
 cuda:

@@ -19,6 +19,14 @@
 #ifndef NNC_BLAS_LIBS
 #define NNC_BLAS_LIBS "-lopenblas"
 #endif
+/* MPI's flags as pkg-config gave them when nnc was built (ompi-c); empty:
+ * there was no MPI, and --mpi cannot be built (build_mpi_ready). */
+#ifndef NNC_MPI_CFLAGS
+#define NNC_MPI_CFLAGS ""
+#endif
+#ifndef NNC_MPI_LIBS
+#define NNC_MPI_LIBS ""
+#endif
 
 /* ---- where the runtime is: beside an nnc in build/, or under PREFIX ---- */
 
@@ -147,8 +155,10 @@ static void cuda_libdir(char *out, size_t len, const char *nvcc)
 /* The flags of a build, as shell words (put_path): the headers (cflags),
  * or the libraries.  CPU: libnnrt.a, BLAS, zlib.  CUDA: the headers of both
  * runtimes; libnnrt_cuda.a, libnnrt.a, cuBLAS, with an rpath to CUDA's
- * libraries beside nvcc. */
-static void build_flags(char *out, size_t len, int cflags, int cuda, const char *nvcc, int quote)
+ * libraries beside nvcc.  MPI (--mpi): the MPI runtime's header and
+ * libnnrt_mpi.a (on the GPU libnnrt_cuda_mpi.a and NCCL) first, MPI's own
+ * flags last. */
+static void build_flags(char *out, size_t len, int cflags, int cuda, int mpi, const char *nvcc, int quote)
 {
     char inc[4096], lib[4096], cudalib[4200];
     runtime_dirs(inc, lib, sizeof inc);
@@ -157,13 +167,20 @@ static void build_flags(char *out, size_t len, int cflags, int cuda, const char 
         put_word(out, len, "-I", inc, "", quote);
         if (cuda)
             put_word(out, len, " -I", inc, "/cuda", quote);
+        if (mpi)
+            put_word(out, len, " -I", inc, "/mpi " NNC_MPI_CFLAGS, quote);
         return;
     }
+    if (mpi && cuda)
+        put_word(out, len, "", lib, "/libnnrt_cuda_mpi.a ", quote);
+    if (mpi)
+        put_word(out, len, "", lib, "/libnnrt_mpi.a ", quote);
     if (cuda)
         put_word(out, len, "", lib, "/libnnrt_cuda.a ", quote);
     put_word(out, len, "", lib, "/libnnrt.a " NNC_BLAS_LIBS, quote);
     size_t k = strlen(out);
-    snprintf(out + k, len - k, "%s -lz -lm", cuda ? " -lcublas" : "");
+    snprintf(out + k, len - k, "%s%s -lz -lm%s%s", cuda ? " -lcublas" : "", cuda && mpi ? " -lnccl" : "",
+             mpi ? " " : "", mpi ? NNC_MPI_LIBS : "");
     cuda_libdir(cudalib, sizeof cudalib, nvcc);
     if (cuda && cudalib[0])
         put_word(out, len, " -Xlinker -rpath -Xlinker ", cudalib, "", quote);
@@ -171,8 +188,10 @@ static void build_flags(char *out, size_t len, int cflags, int cuda, const char 
 
 /* --cflags, --libs: bare words for $(nnc --cflags); a path that the shell
  * would split or expand there is an error (exit 1). */
-int build_print_flags(int cflags, int cuda)
+int build_print_flags(int cflags, int cuda, int mpi)
 {
+    if (mpi && !build_mpi_ready())
+        return 1;
     char inc[4096], lib[4096], nv[4096], cudalib[4200], flags[16384];
     const char *nvcc = cuda ? find_nvcc(nv, sizeof nv) : NULL;
     runtime_dirs(inc, lib, sizeof inc);
@@ -189,7 +208,7 @@ int build_print_flags(int cflags, int cuda)
             return 1;
         }
     }
-    build_flags(flags, sizeof flags, cflags, cuda, nvcc, 0);
+    build_flags(flags, sizeof flags, cflags, cuda, mpi, nvcc, 0);
     printf("%s\n", flags);
     return 0;
 }
@@ -206,18 +225,30 @@ static int run_build(const char *output, const char *cmd, int verbose)
     return 0;
 }
 
+/* Whether nnc was built with MPI's flags (else one line, and 0). */
+int build_mpi_ready(void)
+{
+    if (NNC_MPI_LIBS[0])
+        return 1;
+    fprintf(stderr, "nnc: --mpi: this nnc was built without MPI (pkg-config found no ompi-c); install "
+                    "libopenmpi-dev and rebuild nnc (make)\n");
+    return 0;
+}
+
 /* --target cuda -o NAME: the .cu built with nvcc into NAME. */
-int build_cuda(const char *output, const char *cusrc, int verbose)
+int build_cuda(const char *output, const char *cusrc, int mpi, int verbose)
 {
     char nv[4096], cflags[9000], libs[16384], cmd[40000] = "";
     const char *nvcc = find_nvcc(nv, sizeof nv);
+    if (mpi && !build_mpi_ready())
+        return 1;
     if (!nvcc) {
         fprintf(stderr, "nnc: nvcc not found (set NVCC, or put CUDA's bin on PATH); -o NAME.cu writes the source "
                         "without building it\n");
         return 1;
     }
-    build_flags(cflags, sizeof cflags, 1, 1, nvcc, 1);
-    build_flags(libs, sizeof libs, 0, 1, nvcc, 1);
+    build_flags(cflags, sizeof cflags, 1, 1, mpi, nvcc, 1);
+    build_flags(libs, sizeof libs, 0, 1, mpi, nvcc, 1);
     put_word(cmd, sizeof cmd, "", nvcc, " -O2 -std=c++17", 1);
     put_word(cmd, sizeof cmd, " -arch=", cuda_arch(), "", 1);
     put_word(cmd, sizeof cmd, " -o ", output, "", 1);
@@ -227,12 +258,14 @@ int build_cuda(const char *output, const char *cusrc, int verbose)
 }
 
 /* -o NAME: the C source built with $CC (a command line, so unquoted) into NAME. */
-int build_program(const char *output, const char *csrc, int verbose)
+int build_program(const char *output, const char *csrc, int mpi, int verbose)
 {
     char cflags[9000], libs[16384], cmd[40000] = "";
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    build_flags(cflags, sizeof cflags, 1, 0, NULL, 1);
-    build_flags(libs, sizeof libs, 0, 0, NULL, 1);
+    if (mpi && !build_mpi_ready())
+        return 1;
+    build_flags(cflags, sizeof cflags, 1, 0, mpi, NULL, 1);
+    build_flags(libs, sizeof libs, 0, 0, mpi, NULL, 1);
     snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -march=native -fno-math-errno -fno-trapping-math", cc);
     put_word(cmd, sizeof cmd, " -o ", output, "", 1);
     put_word(cmd, sizeof cmd, " ", csrc, " ", 1);

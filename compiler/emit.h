@@ -26,6 +26,7 @@ typedef struct EmitOptions {
     const char *header; /* library mode: the name of the header the .c includes (M.h) */
     const char *source; /* the name of the file written (M.c, M.cu), for its first line; NULL: MODEL.c */
     int cuda;         /* --target cuda: emit_cuda writes a .cu */
+    int mpi;          /* --mpi: main calls the data-parallel driver (nnrt_mpi_main, docs/mpi.md) */
 } EmitOptions;
 
 /* What a program needs that --check does not: a data source, an output.

@@ -703,7 +703,7 @@ static void includes(Emit *e)
     if (e->o->library)
         OUT("#include \"%s\"\n\n", e->o->header);
     else
-        OUT("#include \"nnrt.h\"\n\n");
+        OUT("#include \"%s\"\n\n", e->o->mpi ? "nnrt_mpi.h" : "nnrt.h");
     OUT("#define B %d\n", e->g->batch);
     OUT("enum { TRAIN = 0, EVAL = 1, TRAIN_SAME_MASK = 2, PREDICT = 3 }; /* forward modes%s */\n",
         e->o->library ? "" : " (NNRT_TRAIN, NNRT_EVAL, NNRT_TRAIN_SAME_MASK; PREDICT stops at the output)");
@@ -1334,7 +1334,31 @@ static void c_model_fns(Emit *e)
         emit_field(e, NULL, "blas_tune", "nnrt_blas_tune");  /* OpenBLAS's fastest kernels for this CPU */
 }
 
-static void c_main_tail(Emit *e) { OUT("    return nnrt_main(&m, argc, argv);\n"); }
+/* Dropout's draws a row: one uniform per masked unit of a row. */
+static long drop_draws(const Graph *g)
+{
+    long k = 0;
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == OP_DROPMASK)
+            k += shape_row_numel(g->nodes[i].shape);
+    return k;
+}
+
+/* --mpi: the grad block (one allreduce a step) and the dropout generator
+ * (each rank draws where one process would), then the data-parallel driver. */
+static void c_main_tail(Emit *e)
+{
+    if (!e->o->mpi) {
+        OUT("    return nnrt_main(&m, argc, argv);\n");
+        return;
+    }
+    OUT("    m.grads = grads;  /* the contiguous gradient block: one allreduce a step */\n");
+    OUT("    m.n_grads = %zu;\n", e->p->grad_bytes / 4);
+    if (has_dropout(e->g))
+        OUT("    m.drop_rng = &rng;  /* dropout: %ld draws a row */\n    m.drop_draws = %ld;\n", drop_draws(e->g),
+            drop_draws(e->g));
+    OUT("    return nnrt_mpi_main(&m, argc, argv);  /* mpirun -np N: data parallel over N ranks */\n");
+}
 
 /* ---- library mode: the API of M.h over the static storage ---------------- */
 static long params_numel(const Emit *e)
@@ -1518,6 +1542,25 @@ static int batchnorm_op(const Graph *g)
     return -1;
 }
 
+/* What --mpi cannot split over ranks (NULL: nothing). */
+static const char *mpi_refusal(const Graph *g, const EmitOptions *o)
+{
+    if (batchnorm_op(g) >= 0)
+        return "--mpi does not run batchnorm: each rank would normalize by the statistics of its share of "
+               "the batch, not of the whole batch, and keep running statistics of its own";
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_DROPMASK)
+            continue;
+        if (o->cuda)
+            return "--target cuda --mpi does not run dropout yet (the C program of nnc --mpi does)";
+        if (n->shape.rank == 0 || n->shape.d[0] != DIM_B)
+            return "--mpi splits a batch's rows over the ranks, and a dropout mask without the batch axis "
+                   "would be drawn once a step on every rank";
+    }
+    return NULL;
+}
+
 int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
 {
     int inputs = 0, labels = 0;
@@ -1545,6 +1588,8 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
     else if ((o->cuda || o->library) && window_op(g) >= 0)
         why = arena_printf(g->arena, "%s is not supported by %s yet (the C program of nnc -o NAME.c runs it)",
                            op_name(g->nodes[window_op(g)].op), o->cuda ? "--target cuda" : "--emit library");
+    if (!why && o->mpi)
+        why = mpi_refusal(g, o);
     if (why)
         fprintf(err, "nnc: %s: cannot emit: %s\n", o->path, why);
     return why == NULL;

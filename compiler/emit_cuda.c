@@ -1110,7 +1110,10 @@ static void cu_main_tail(Cu *e)
         shape_row_numel(nd(e, t)->shape) * 4);
     OUT("    cm.bind = host_bind;\n    cm.init = model::init;\n    cm.forward = model::forward;\n");
     OUT("    cm.backward = model::backward;\n    cm.update = model::update;\n");
-    OUT("    return nnrt_cuda_main(&cm, argc, argv);\n");
+    if (e->o->mpi) /* --mpi: a GPU per rank, NCCL's allreduce of the grads (runtime/cuda/nnrt_cuda_mpi.cu) */
+        OUT("    return nnrt_cuda_mpi_main(&cm, argc, argv);  /* mpirun -np N: data parallel over N ranks */\n");
+    else
+        OUT("    return nnrt_cuda_main(&cm, argc, argv);\n");
 }
 
 /* The device memory map, before any code is written. */

@@ -45,6 +45,11 @@ static const char usage[] =
     "                     from $NNC_CUDA_ARCH, default sm_90), libnnrt_cuda.a,\n"
     "                     libnnrt.a and cuBLAS\n"
     "  --check            check the model only (parse and sema)\n"
+    "  --mpi              a program trained data parallel over MPI ranks, launched\n"
+    "                     as mpirun -np N ./NAME: each rank takes 1/N of every batch\n"
+    "                     (N must divide B), one allreduce of the gradients a step,\n"
+    "                     rank 0 prints and writes files; built with MPI's flags\n"
+    "                     (and NCCL with --target cuda); docs/mpi.md\n"
     "  --emit program     a program with main (default)\n"
     "  --emit library     only the model functions over static storage: no main,\n"
     "                     no stdio, no malloc (implies --blas none)\n"
@@ -95,6 +100,7 @@ static int parse_options(int argc, char **argv, Options *o)
         else if (strcmp(a, "--explain") == 0) o->explain = 1;
         else if (strcmp(a, "--check") == 0) o->check = 1;
         else if (strcmp(a, "-v") == 0) o->verbose = 1;
+        else if (strcmp(a, "--mpi") == 0) o->emit.mpi = 1;
         else if (strcmp(a, "-o") == 0) {
             if (!parse_value(argc, argv, &i, &o->output)) return usage_error("", a, " needs a file name");
         } else if (strcmp(a, "--dot") == 0) {
@@ -133,8 +139,10 @@ static int parse_options(int argc, char **argv, Options *o)
             o->input = a;
         }
     }
+    if (o->emit.mpi && o->emit.library)
+        return usage_error("--mpi builds a program with main", "", "; --emit library has none (drop one of them)");
     if (o->flags)
-        return build_print_flags(o->flags == 1, o->emit.cuda);
+        return build_print_flags(o->flags == 1, o->emit.cuda, o->emit.mpi);
     if (!o->input)
         return usage_error("", "no model given", "");
     return -1;
@@ -206,7 +214,7 @@ static int write_cuda(const Options *o, const EmitOptions *eo, const Graph *g, c
         return 1;
     if (write_files(path, NULL, 1, eo, g, p, argc, argv))
         return 1;
-    return build ? build_cuda(o->output, path, o->verbose) : 0;
+    return build ? build_cuda(o->output, path, eo->mpi, o->verbose) : 0;
 }
 
 static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const Plan *p, int argc, char **argv)
@@ -235,7 +243,7 @@ static int write_output(const Options *o, EmitOptions *eo, const Graph *g, const
         return 1;
     if (write_files(path, eo->library && !to_stdout ? hpath : NULL, 0, eo, g, p, argc, argv))
         return 1;
-    return build ? build_program(o->output, path, o->verbose) : 0;
+    return build ? build_program(o->output, path, eo->mpi, o->verbose) : 0;
 }
 
 static int compile(const Options *o, Arena *a, int argc, char **argv)

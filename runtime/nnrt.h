@@ -195,6 +195,10 @@ uint32_t nnrt_rng_below(NnrtRng *r, uint32_t n);  /* unbiased in [0, n), n >= 1 
 float nnrt_rng_uniform(NnrtRng *r);               /* [0,1): top 24 bits * 2^-24 */
 float nnrt_rng_normal(NnrtRng *r);                /* N(0,1), Box-Muller */
 uint64_t nnrt_splitmix64(uint64_t *x);            /* advances *x, returns the next output */
+/* r as if nnrt_rng_u32 had been called delta more times (each uniform is
+ * one draw): a data-parallel run puts each rank's dropout draws where one
+ * process would have made them. */
+void nnrt_rng_advance(NnrtRng *r, uint64_t delta);
 
 /* Initialisers (glorot and he are normal with a std the compiler computes). */
 void nnrt_init_fill(float *p, size_t n, float v);
@@ -473,6 +477,11 @@ typedef struct NnrtModel {
     NnrtSource data, test;         /* test.kind NONE: no test set */
     float *x_buf; void *t_buf; float *y_buf;  /* B rows each, static in the emitted file */
     void (*blas_tune)(char **argv);  /* nnrt_blas_tune when the model calls nnrt_sgemm, else NULL */
+    /* for a data-parallel run (nnc --mpi; runtime/mpi/nnrt_mpi.h); NULL and 0 elsewhere */
+    float *grads; size_t n_grads;  /* the contiguous block every param's grad lies in (the one
+                                      allreduce of a step); NULL: each grad reduced alone */
+    NnrtRng *drop_rng;             /* the generator forward(TRAIN) draws dropout masks from, */
+    size_t drop_draws;             /*   and its draws a row (one uniform per masked unit) */
 } NnrtModel;
 
 /* The class count nnrt_data_load checks ids against (data.c): classes,
@@ -495,6 +504,12 @@ size_t nnrt_batch_rows(const NnrtModel *m, size_t rows, long it);
 /* Mean loss (forward EVAL, weighted by rows) and accuracy (predict; NaN
  * for NNRT_ACC_NONE) over the whole of d, in batches of B in row order. */
 void nnrt_evaluate(const NnrtModel *m, const NnrtData *d, double *loss, double *acc);
+/* The sums behind it over rows [from, to) of d (from a multiple of B), in
+ * batches of B: sums[0] += loss * rows (want_loss), sums[1] += right
+ * predictions, sums[2] += predictions judged (an accuracy model).  A
+ * data-parallel run adds them up over the ranks. */
+void nnrt_evaluate_rows(const NnrtModel *m, const NnrtData *d, size_t from, size_t to, int want_loss,
+                        double sums[3]);
 
 /* Gradient check (gradcheck.c) on the first min(B, rows) rows: analytic
  * grads from forward(TRAIN) + backward against central differences
@@ -608,16 +623,20 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err);
  * CUDA backend's 256.  Every backend must compute what the CPU backend
  * computes, bit for bit where the arithmetic allows.
  *
- * Training on several processes (data parallel, MPI) is one more
- * backend, the driver unchanged but for printing and writing files on
- * rank 0 alone: in its steps() each rank would take its share of each
- * batch's rows, run forward and backward, then sum the contiguous gradient
- * block (every param's grad lies in one block of the arena, the plan's)
- * over the ranks with MPI_Allreduce and scale it, then update, so that
- * every rank applies the same update (the allreduce sits between backward
- * and update: this backend calls them apart, not a fused step); push
- * would broadcast rank 0's params and state, and evaluate sum the losses
- * and counts over the ranks. */
+ * Training on several processes (data parallel, MPI: nnc --mpi,
+ * runtime/mpi/nnrt_mpi.c, docs/mpi.md) is one more backend, the driver
+ * unchanged but for rank (only rank 0 prints, reads --load and
+ * --init-from, and writes the CSV log, the plot and every checkpoint),
+ * agree (after each run of steps, and at an epoch's end, the stop signal
+ * is the one every rank agreed on, so all ranks stop after the same step)
+ * and share (the epoch, step and batch that rank 0 read from --load).  In
+ * its steps() each rank takes its share of each batch's rows, runs
+ * forward, sums the losses (and whether any rank saw a stop signal) over
+ * the ranks, runs backward, scales the contiguous gradient block
+ * (NnrtModel.grads) by its share of the rows and sums it over the ranks
+ * with one MPI_Allreduce, then update: every rank applies the update one
+ * process would.  push broadcasts rank 0's params and state; evaluate
+ * splits a set's batches over the ranks and sums the losses and counts. */
 enum { NNRT_SET_TRAIN = 0, NNRT_SET_VAL = 1, NNRT_SET_TEST = 2, NNRT_SETS = 3 };
 typedef struct NnrtBackend NnrtBackend;
 struct NnrtBackend {
@@ -632,6 +651,12 @@ struct NnrtBackend {
     void (*evaluate)(NnrtBackend *b, int set, int want_loss, double *loss, double *acc);
     void (*best)(NnrtBackend *b, int restore);
     void (*release)(NnrtBackend *b);
+    /* A data-parallel run (runtime/mpi); 0 and NULL for one process. */
+    int rank;              /* this process's rank: only rank 0 prints, reads --load and
+                              --init-from, and writes the log, the plot and checkpoints */
+    int (*agree)(NnrtBackend *b, int sig);       /* the stop signal every rank acts on, given
+                                                    this rank's (NULL: sig itself) */
+    void (*share)(NnrtBackend *b, long *v, int n); /* rank 0's n values to every rank */
 };
 /* A run (nnrt_run's) on backend b; returns the exit status. */
 int nnrt_run_on(NnrtModel *m, NnrtBackend *b, const NnrtArgs *args, FILE *out, FILE *err);

@@ -53,6 +53,24 @@ uint32_t nnrt_rng_u32(NnrtRng *r)
     return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
 }
 
+/* Jump ahead by delta draws of nnrt_rng_u32 in O(log delta) (Brown,
+ * "Random number generation with arbitrary strides"): the LCG step
+ * s' = a s + c composed delta times is s' = A s + C, built by squaring. */
+void nnrt_rng_advance(NnrtRng *r, uint64_t delta)
+{
+    uint64_t mult = NNRT_PCG_MULT, plus = r->inc, acc_mult = 1u, acc_plus = 0u;
+    while (delta > 0) {
+        if (delta & 1u) {
+            acc_mult *= mult;
+            acc_plus = acc_plus * mult + plus;
+        }
+        plus = (mult + 1u) * plus;
+        mult *= mult;
+        delta >>= 1;
+    }
+    r->state = acc_mult * r->state + acc_plus;
+}
+
 /* Lemire's multiply-shift with rejection: floor(u * n / 2^32), redrawing
  * when the low word falls in the biased sliver below 2^32 mod n. */
 uint32_t nnrt_rng_below(NnrtRng *r, uint32_t n)

@@ -131,25 +131,35 @@ static size_t nnrt_correct(const NnrtModel *m, const NnrtData *d, const float *y
     return ok;
 }
 
+/* Rows [from, to) in batches of B: loss (forward EVAL) weighted by rows,
+ * right predictions and predictions judged (predict vs labels), added to
+ * sums[0..2]. */
+void nnrt_evaluate_rows(const NnrtModel *m, const NnrtData *d, size_t from, size_t to, int want_loss,
+                        double sums[3])
+{
+    size_t B = m->batch;
+    int want_acc = m->acc_kind != NNRT_ACC_NONE;
+    for (size_t start = from; start < to; start += B) {
+        size_t n = to - start < B ? to - start : B, count = 0;
+        nnrt_gather(d, NULL, start, n, m->x_buf, m->t_buf);
+        if (want_loss)
+            sums[0] += (double)m->forward(m->x_buf, m->t_buf, (int)n, NNRT_EVAL) * (double)n;
+        if (want_acc) {
+            m->predict(m->x_buf, (int)n, m->y_buf);
+            sums[1] += (double)nnrt_correct(m, d, m->y_buf, m->t_buf, n, &count);
+            sums[2] += (double)count;
+        }
+    }
+}
+
 /* Loss: forward(EVAL) weighted by rows; acc: predict vs labels. */
 static void nnrt_eval_pass(const NnrtModel *m, const NnrtData *d, int want_loss, double *loss,
                            double *acc)
 {
-    double sum = 0.0;
-    size_t ok = 0, count = 0, B = m->batch;
-    int want_acc = m->acc_kind != NNRT_ACC_NONE;
-    for (size_t start = 0; start < d->rows; start += B) {
-        size_t n = d->rows - start < B ? d->rows - start : B;
-        nnrt_gather(d, NULL, start, n, m->x_buf, m->t_buf);
-        if (want_loss)
-            sum += (double)m->forward(m->x_buf, m->t_buf, (int)n, NNRT_EVAL) * (double)n;
-        if (want_acc) {
-            m->predict(m->x_buf, (int)n, m->y_buf);
-            ok += nnrt_correct(m, d, m->y_buf, m->t_buf, n, &count);
-        }
-    }
-    *loss = want_loss && d->rows ? sum / (double)d->rows : (double)NAN;
-    *acc = want_acc && count ? (double)ok / (double)count : (double)NAN;
+    double sums[3] = { 0.0, 0.0, 0.0 };
+    nnrt_evaluate_rows(m, d, 0, d->rows, want_loss, sums);
+    *loss = want_loss && d->rows ? sums[0] / (double)d->rows : (double)NAN;
+    *acc = m->acc_kind != NNRT_ACC_NONE && sums[2] > 0 ? sums[1] / sums[2] : (double)NAN;
 }
 
 void nnrt_evaluate(const NnrtModel *m, const NnrtData *d, double *loss, double *acc)
@@ -215,11 +225,11 @@ static int nnrt_run_config(NnrtRun *r)
     const NnrtArgs *a = r->a;
     r->epochs = a->epochs >= 0 ? a->epochs : m->epochs;
     r->lr = isnan(a->lr) || m->no_lr ? m->lr : a->lr;
-    if (m->no_lr && !isnan(a->lr))
+    if (m->no_lr && !isnan(a->lr) && r->b->rank == 0)
         fprintf(r->err, "nnrt: warning: --lr changes nothing: %s's optimizer (adadelta) has no learning rate\n",
                 m->name);
     r->seed = a->has_seed ? a->seed : m->seed;
-    r->save = a->save ? a->save : m->checkpoint;
+    r->save = r->b->rank != 0 ? NULL : a->save ? a->save : m->checkpoint; /* rank 0 writes */
     r->log_every = a->log_every >= 0 ? a->log_every : m->log_every;
     r->save_every = a->save_every;
     r->quiet = a->quiet;
@@ -319,7 +329,7 @@ static int nnrt_run_load(NnrtRun *r)
     if (!r->perm)
         return nnrt_errf(r->msg, sizeof r->msg, "out of memory for %zu rows", r->train.rows);
     r->early = m->early_stopping && (r->has_test || r->has_val);
-    if (m->early_stopping && !r->early)
+    if (m->early_stopping && !r->early && r->b->rank == 0)
         fprintf(r->err, "nnrt: early_stopping needs a test set or validation; ignored\n");
     if (nnrt_run_prepare(r) < 0)
         return -1;
@@ -404,15 +414,32 @@ static int nnrt_run_resume(NnrtRun *r)
     return nnrt_resumed(r);
 }
 
-/* init(seed), then the params of --init-from, or the checkpoint of --load;
- * then they are the backend's. */
+/* init(seed), then the params of --init-from, or the checkpoint of --load
+ * (read by rank 0 alone, which shares where it stands: epoch, step,
+ * batch); then they are the backend's. */
 static int nnrt_run_start(NnrtRun *r)
 {
     r->m->init(r->seed);
-    if (r->a->init_from ? nnrt_run_init_from(r) < 0 : r->a->load && nnrt_run_resume(r) < 0)
+    if (r->b->rank == 0 &&
+        (r->a->init_from ? nnrt_run_init_from(r) < 0 : r->a->load && nnrt_run_resume(r) < 0))
         return -1;
+    if (r->b->share) {
+        long where[3] = { r->epoch, r->step, r->batch };
+        r->b->share(r->b, where, 3);
+        r->epoch = (int)where[0];
+        r->step = where[1];
+        r->batch = where[2];
+    }
     nnrt_push(r);
     return 0;
+}
+
+/* The stop signal this process acts on: its own, or the one every rank
+ * agreed on. */
+static int nnrt_run_signal(NnrtRun *r)
+{
+    int sig = nnrt_stop_signal();
+    return r->b->agree ? r->b->agree(r->b, sig) : sig;
 }
 
 /* n tensors <-> buf, one after the other; returns the end of buf. */
@@ -475,6 +502,8 @@ static void nnrt_save_snapshot(NnrtRun *r)
 static int nnrt_interrupt(NnrtRun *r)
 {
     NnrtModel *m = r->m;
+    if (r->b->rank != 0) /* rank 0 writes the checkpoint and says so */
+        return NNRT_EXIT_INTERRUPTED;
     NnrtCkptMeta meta;
     nnrt_ckpt_meta_of(&r->train, &meta);
     meta.batch = r->batch;
@@ -507,7 +536,8 @@ static int nnrt_interrupt(NnrtRun *r)
 static int nnrt_save_every(NnrtRun *r)
 {
     NnrtModel *m = r->m;
-    if (r->save_every <= 0 || r->epoch % r->save_every != 0 || (r->save && r->epoch >= r->epochs))
+    if (r->save_every <= 0 || r->epoch % r->save_every != 0 || (r->save && r->epoch >= r->epochs) ||
+        r->b->rank != 0)
         return 0;
     NnrtCkptMeta meta;
     nnrt_ckpt_meta_of(&r->train, &meta);
@@ -606,7 +636,8 @@ static int nnrt_steps(NnrtRun *r, NnrtEpoch *ep, long from, long to)
         double n = (double)nnrt_batch_rows(r->m, r->train.rows, it);
         if (!isfinite(loss)) {
             nnrt_tick_break(&r->tick, r->out);
-            fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
+            if (r->b->rank == 0)
+                fprintf(r->err, "nnrt: loss is %s at epoch %d step %ld; stopping\n",
                     isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", ep->e + 1, r->step + 1);
             return 3;
         }
@@ -663,7 +694,7 @@ static int nnrt_epoch_end(NnrtRun *r, NnrtEpoch *ep)
     if (nnrt_tick(r, ep, ep->iters, 1, &f) < 0)
         return -1;
     f.loss = ep->sum / ep->rows;
-    if ((r->log.f || r->hist.rows) && m->acc_kind != NNRT_ACC_NONE)
+    if ((r->a->log_csv || r->a->plot) && m->acc_kind != NNRT_ACC_NONE) /* alike on every rank */
         r->b->evaluate(r->b, NNRT_SET_TRAIN, 0, &unused, &f.acc);
     double lr = m->no_lr ? (double)NAN : (double)ep->lr; /* no rate: an empty field */
     if (nnrt_csvlog_row_val(&r->log, ep->e + 1, f.loss, f.acc, f.test_loss, f.test_acc, lr,
@@ -700,7 +731,7 @@ static int nnrt_epoch(NnrtRun *r, int e, long first)
             return -1;
         if (it < ep.iters && nnrt_tick(r, &ep, it, 0, &none) < 0)
             return -1;
-        if (it < ep.iters && (r->sig = nnrt_stop_signal()) != 0) {
+        if (it < ep.iters && (r->sig = nnrt_run_signal(r)) != 0) {
             r->batch = it;
             return NNRT_EXIT_INTERRUPTED;
         }
@@ -719,7 +750,7 @@ static int nnrt_epochs(NnrtRun *r)
             break;
         if (rc == 0 && nnrt_save_every(r) < 0)
             return -1;
-        if (rc == 0 && e + 1 < r->epochs && (r->sig = nnrt_stop_signal()) != 0)
+        if (rc == 0 && e + 1 < r->epochs && (r->sig = nnrt_run_signal(r)) != 0)
             return NNRT_EXIT_INTERRUPTED;
         if (rc != 0)
             return rc;
@@ -733,11 +764,11 @@ static int nnrt_train(NnrtRun *r)
     if (m->drop_last && r->train.rows < m->batch && r->epoch < r->epochs)
         return nnrt_errf(r->msg, sizeof r->msg, "the training set has %zu rows, fewer than one "
                          "batch of %zu, and drop_last is on", r->train.rows, m->batch);
-    if (r->a->plot && nnrt_history_init(&r->hist, (size_t)(r->epochs > r->epoch ? r->epochs : r->epoch),
+    if (r->a->plot && r->b->rank == 0 && nnrt_history_init(&r->hist, (size_t)(r->epochs > r->epoch ? r->epochs : r->epoch),
                                         m->acc_kind != NNRT_ACC_NONE, r->msg, sizeof r->msg) < 0)
         return -1;
     NnrtHistory *kept = r->a->plot ? &r->hist : NULL; /* a resumed log's rows start the chart */
-    if (r->a->log_csv && (r->a->load ? nnrt_csvlog_resume(&r->log, r->a->log_csv, r->epoch, kept,
+    if (r->a->log_csv && r->b->rank == 0 && (r->a->load ? nnrt_csvlog_resume(&r->log, r->a->log_csv, r->epoch, kept,
                                                          r->msg, sizeof r->msg)
                                      : nnrt_csvlog_open(&r->log, r->a->log_csv, r->msg,
                                                         sizeof r->msg)) < 0)
@@ -785,7 +816,7 @@ static int nnrt_finish(NnrtRun *r)
 static int nnrt_run_plot(NnrtRun *r)
 {
     char msg[1024];
-    if (!r->a->plot || !r->hist.rows)
+    if (!r->a->plot || !r->hist.rows || r->b->rank != 0)
         return 0;
     if (nnrt_plot_svg(r->a->plot, r->m->name, &r->hist, msg, sizeof msg) == 0)
         return 0;
@@ -936,7 +967,7 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
     NnrtCpu cpu;
     memset(&cpu, 0, sizeof cpu);
     NnrtBackend b = { &cpu, 1, nnrt_cpu_prepare, NULL, NULL, nnrt_cpu_epoch, nnrt_cpu_steps,
-                      nnrt_cpu_evaluate, nnrt_cpu_best, nnrt_cpu_release };
+                      nnrt_cpu_evaluate, nnrt_cpu_best, nnrt_cpu_release, 0, NULL, NULL };
     return nnrt_run_on(m, &b, args, out, err);
 }
 

@@ -18,12 +18,14 @@ need_cmd bison bison
 need_cmd pkg-config pkg-config
 need_cmd dot graphviz
 need_cmd rsvg-convert librsvg2-bin   # tests: renders --plot's SVG (tests/run_plot.sh)
+need_cmd mpirun openmpi-bin          # nnc --mpi programs run under mpirun (tests/run_mpi.sh)
 if command -v pkg-config >/dev/null 2>&1; then
     need_pc openblas libopenblas-dev
     need_pc check check
     need_pc zlib zlib1g-dev
+    need_pc ompi-c libopenmpi-dev    # the MPI runtime of nnc --mpi (libnnrt_mpi.a)
 else
-    missing="$missing libopenblas-dev check zlib1g-dev"
+    missing="$missing libopenblas-dev check zlib1g-dev libopenmpi-dev"
 fi
 for extra in "$@"; do
     case "$extra" in

@@ -207,6 +207,32 @@ START_TEST(test_shuffle_is_deterministic)
 }
 END_TEST
 
+/* nnrt_rng_advance(k) lands where k draws would: 0, 1, 1000 and 12345
+ * steps, and two jumps add up (what a data-parallel rank relies on). */
+START_TEST(test_advance_equals_draws)
+{
+    const uint64_t ks[] = { 0, 1, 1000, 12345 };
+    for (size_t i = 0; i < sizeof ks / sizeof *ks; i++) {
+        NnrtRng a, b;
+        nnrt_rng_seed_stream(&a, 9, NNRT_STREAM_DROPOUT);
+        b = a;
+        for (uint64_t k = 0; k < ks[i]; k++)
+            (void)nnrt_rng_u32(&a);
+        nnrt_rng_advance(&b, ks[i]);
+        ck_assert_uint_eq(a.state, b.state);
+        ck_assert_uint_eq(a.inc, b.inc);
+        ck_assert_uint_eq(nnrt_rng_u32(&a), nnrt_rng_u32(&b));
+    }
+    NnrtRng c, d;
+    nnrt_rng_seed(&c, 1);
+    d = c;
+    nnrt_rng_advance(&c, 700);
+    nnrt_rng_advance(&c, 300);
+    nnrt_rng_advance(&d, 1000);
+    ck_assert_uint_eq(c.state, d.state);
+}
+END_TEST
+
 START_TEST(test_inits)
 {
     float p[20000];
@@ -244,6 +270,7 @@ static Suite *rng_suite(void)
     tcase_add_test(tc, test_shuffle_is_a_permutation);
     tcase_add_test(tc, test_shuffle_is_deterministic);
     tcase_add_test(tc, test_inits);
+    tcase_add_test(tc, test_advance_equals_draws);
     suite_add_tcase(s, tc);
     return s;
 }

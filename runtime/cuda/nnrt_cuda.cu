@@ -676,6 +676,18 @@ static void nnrt_cuda_release(NnrtBackend *b)
     dev.step_log = NULL;
 }
 
+void nnrt_cuda_attach(NnrtCudaModel *cm)
+{
+    nnrt_cuda_setup(cm);
+    nnrt_cuda_host_functions(cm->m);
+}
+
+cudaStream_t nnrt_cuda_stream(void) { return dev.s; }
+
+float *nnrt_cuda_device_grads(void) { return (float *)(dev.mem + dev.cm->grads_off); }
+
+void nnrt_cuda_detach(void) { nnrt_cuda_teardown(); }
+
 int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv)
 {
     const char *prog = argc > 0 && argv[0] ? argv[0] : cm->m->name;
@@ -688,7 +700,7 @@ int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv)
         nnrt_cuda_host_functions(cm->m);
         const char *host_loop = getenv("NNRT_CUDA_HOST_LOOP");
         NnrtBackend b = {NULL, NNRT_CUDA_CHUNK, nnrt_cuda_prepare, nnrt_cuda_push, nnrt_cuda_pull, nnrt_cuda_epoch,
-                         nnrt_cuda_steps, nnrt_cuda_evaluate, nnrt_cuda_best, nnrt_cuda_release};
+                         nnrt_cuda_steps, nnrt_cuda_evaluate, nnrt_cuda_best, nnrt_cuda_release, 0, NULL, NULL};
         if (a.gradcheck || a.predict || (host_loop && strcmp(host_loop, "1") == 0))
             rc = nnrt_run(cm->m, &a, stdout, stderr);
         else

@@ -112,6 +112,21 @@ enum { NNRT_CUDA_PREDICT = 3 }; /* forward mode: stop at the output */
 /* Parses argv, trains, returns the exit status (as nnrt_main: 0, 1, 2, 3). */
 int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv);
 
+/* nnc --target cuda --mpi (nnrt_cuda_mpi.cu, libnnrt_cuda_mpi.a): the data-
+ * parallel driver of runtime/mpi (nnrt_mpi.h) over the device: a GPU per
+ * rank (the rank on its node, modulo the GPUs there), the model's
+ * functions run on it one call at a time (as for --gradcheck), and after
+ * each backward the grad block is scaled by the rank's share of the rows
+ * and summed over the ranks on the device by ncclAllReduce. */
+int nnrt_cuda_mpi_main(NnrtCudaModel *cm, int argc, char **argv);
+/* What nnrt_cuda_mpi.cu needs of this runtime: the device set up for cm
+ * with the model's functions over it (nnrt_cuda_attach), the stream every
+ * call runs on, the grad block on the device, and the teardown. */
+void nnrt_cuda_attach(NnrtCudaModel *cm);
+cudaStream_t nnrt_cuda_stream(void);
+float *nnrt_cuda_device_grads(void);
+void nnrt_cuda_detach(void);
+
 /* Runtime kernels the model's code launches:
  *   drop_advance  ctl->drop_pos += count, after a dropout mask of count draws
  *   grad_norm     out[0] = √(Σ g²) over count floats, in double, by a fixed
