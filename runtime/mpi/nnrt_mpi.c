@@ -150,7 +150,7 @@ static int nnrt_mpi_prepare(NnrtBackend *b, NnrtModel *m, const NnrtData *const 
                             char *err, size_t errlen)
 {
     NnrtMpi *p = b->self;
-    size_t total = nnrt_mpi_numel(m->params, m->n_params);
+    size_t total = nnrt_mpi_numel(m->params, m->n_params) + nnrt_mpi_numel(m->state, m->n_running);
     memcpy(p->sets, sets, sizeof p->sets);
     if (early && !(p->best = malloc((total ? total : 1) * sizeof(float))))
         return nnrt_errf(err, errlen, "out of memory for the best params");
@@ -221,12 +221,13 @@ static void nnrt_mpi_evaluate(NnrtBackend *b, int set, int want_loss, double *lo
     *acc = p->m->acc_kind != NNRT_ACC_NONE && sums[2] > 0 ? sums[1] / sums[2] : (double)NAN;
 }
 
+/* Early stopping: the params (and running statistics) kept or put back. */
 static void nnrt_mpi_best(NnrtBackend *b, int restore)
 {
     NnrtMpi *p = b->self;
     float *buf = p->best;
-    for (int i = 0; i < p->m->n_params; i++) {
-        const NnrtTensor *t = &p->m->params[i];
+    for (int i = 0; i < p->m->n_params + p->m->n_running; i++) {
+        const NnrtTensor *t = i < p->m->n_params ? &p->m->params[i] : &p->m->state[i - p->m->n_params];
         if (restore)
             memcpy(t->data, buf, t->numel * sizeof(float));
         else
