@@ -147,7 +147,7 @@ check: all $(TEST_BIN)
 
 test: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
-	@for s in tests/run_*.sh; do [ -f "$$s" ] || continue; echo "== $$s"; sh $$s || exit 1; done
+	@sh tests/run_scripts.sh $(filter-out tests/run_scripts.sh,$(wildcard tests/run_*.sh))
 	@echo "make test: all passed"
 
 # ---- make fuzz: libFuzzer on the front end and the runtime's readers ------
