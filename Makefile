@@ -205,13 +205,17 @@ demo: all
 # ---- generated/: the emitted program of every model, kept for reading -------
 MODELS := $(wildcard models/*.nn)
 
-# generated/lib/: library mode (--emit library) of the spiral model, the
-# header a device program includes and the functions beside it.
+# generated/lib/: library mode (--emit library) of the spiral model and of
+# the topic classifier on token ids, the header a device program includes
+# and the functions beside it.
+LIB_MODELS := twolayer topics
 regen: all
 	@for m in $(MODELS); do \
 	    $(BUILD)/nnc $$m -o generated/$$(basename $$m .nn).c || exit 1; \
 	done
-	@mkdir -p generated/lib && $(BUILD)/nnc models/twolayer.nn --emit library -o generated/lib/twolayer.c
+	@mkdir -p generated/lib && for m in $(LIB_MODELS); do \
+	    $(BUILD)/nnc models/$$m.nn --emit library -o generated/lib/$$m.c || exit 1; \
+	done
 	@$(BUILD)/nnc models/twolayer.nn --target cuda -o generated/twolayer.cu
 	@if git diff --quiet -- generated/ 2>/dev/null && [ -z "$$(git ls-files --others -- generated/)" ]; then echo "regen: generated/ is up to date"; \
 	 else git diff --stat -- generated/; echo "regen: generated/ changed; commit it if the change is intended"; fi

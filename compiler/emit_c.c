@@ -1404,46 +1404,69 @@ static const char *upper_name(const char *s, Arena *a)
     return u;
 }
 
-/* NaN unless n is in [1, B] and, for class ids, every id in [0, K): the
- * ids index the scores, so one outside would read out of bounds. */
-static void lib_guard(Emit *e, int t)
+/* NaN unless n is in [1, B], every input id (an i32 input) in [0, V) and,
+ * for class ids, every label id in [0, K): the ids index a table and the
+ * scores, so one outside would read out of bounds.  fail is what the
+ * function returns then. */
+static void lib_guard(Emit *e, int x, int t, const char *fail)
 {
-    OUT("    if (n < 1 || n > B)\n        return NAN;\n");
-    if (nd(e, t)->dtype == DT_I32)
+    OUT("    if (n < 1 || n > B)\n        return %s;\n", fail);
+    if (nd(e, x)->dtype == DT_I32)
+        OUT("    for (int i = 0; i < n * %ld; i++)\n        if (x_in[i] < 0 || x_in[i] >= %s_VOCAB)\n"
+            "            return %s;\n", shape_row_numel(nd(e, x)->shape), e->model, fail);
+    if (t >= 0 && nd(e, t)->dtype == DT_I32)
         OUT("    for (int r = 0; r < n; r++)\n        if (t_in[r] < 0 || t_in[r] >= %s_CLASSES)\n"
-            "            return NAN;\n", e->model);
+            "            return %s;\n", e->model, fail);
+}
+
+/* The rows of one batch into the batch buffers: n input rows and, where
+ * t is a label, n label rows (the input's type is the caller's: float, or
+ * int32_t ids). */
+static void lib_take(Emit *e, int x, int t)
+{
+    const char *xt = nd(e, x)->dtype == DT_I32 ? "int32_t" : "float";
+    OUT("    memcpy(%s, x_in, sizeof(%s) * (size_t)n * %ld);\n", e->name[x], xt, shape_row_numel(nd(e, x)->shape));
+    if (t >= 0)
+        OUT("    memcpy(%s, t_in, sizeof(%s) * (size_t)n * %ld);\n", e->name[t],
+            nd(e, t)->dtype == DT_I32 ? "int32_t" : "float", shape_row_numel(nd(e, t)->shape));
 }
 
 static void fn_library(Emit *e)
 {
     int x = emit_leaf(e->g, OP_INPUT), t = emit_leaf(e->g, OP_LABEL), y = e->g->output;
+    int ids = nd(e, x)->dtype == DT_I32;
     const char *m = e->g->model, *tt = nd(e, t)->dtype == DT_I32 ? "int32_t" : "float";
-    char nan_when[160] = "n is out of range";
+    const char *xt = ids ? "int32_t" : "float";
+    char nan_when[200], bad_in[100] = "";
+    if (ids)
+        snprintf(bad_in, sizeof bad_in, ", an input id outside [0, %s_VOCAB)", e->model);
+    snprintf(nan_when, sizeof nan_when, "n is out of range%s%s", bad_in,
+             nd(e, t)->dtype == DT_I32 ? " or a class id outside [0, " : "");
     if (nd(e, t)->dtype == DT_I32)
-        snprintf(nan_when, sizeof nan_when, "n is out of range or a class id is outside [0, %s_CLASSES)", e->model);
-    long xw = shape_row_numel(nd(e, x)->shape), tw = shape_row_numel(nd(e, t)->shape);
+        snprintf(nan_when + strlen(nan_when), sizeof nan_when - strlen(nan_when), "%s_CLASSES)", e->model);
     OUT("\n/* ---- the library's API (%s.h) ---- */\n", m);
     OUT("void %s_init(uint32_t seed)\n{\n    init(seed);\n}\n", m);
     OUT("\nvoid %s_set_lr(float lr)\n{\n    ctl.lr = lr;\n}\n", m);
     OUT("\n/* One training step on n rows (1 <= n <= B): forward, backward, update.\n"
         " * Returns the mean loss of the rows before the update; NaN, and nothing\n"
         " * changed, when %s. */\n", nan_when);
-    OUT("float %s_train_step(const float *x_in, const %s *t_in, int n)\n{\n", m, tt);
-    lib_guard(e, t);
-    OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
-    OUT("    memcpy(%s, t_in, sizeof(%s) * (size_t)n * %ld);\n", e->name[t], tt, tw);
+    OUT("float %s_train_step(const %s *x_in, const %s *t_in, int n)\n{\n", m, xt, tt);
+    lib_guard(e, x, t, "NAN");
+    lib_take(e, x, t);
     OUT("    float loss_value = forward(n, TRAIN);\n    backward(n);\n    update(ctl.lr, (long)++ctl.step);\n");
     OUT("    return loss_value;\n}\n");
     OUT("\n/* The mean loss of n rows without training (no dropout); NaN when\n * %s. */\n", nan_when);
-    OUT("float %s_loss(const float *x_in, const %s *t_in, int n)\n{\n", m, tt);
-    lib_guard(e, t);
-    OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
-    OUT("    memcpy(%s, t_in, sizeof(%s) * (size_t)n * %ld);\n    return forward(n, EVAL);\n}\n", e->name[t], tt, tw);
-    OUT("\n/* The output rows for n inputs (1 <= n <= B): y_out gets n * %s_OUT_DIM floats. */\n", e->model);
-    OUT("void %s_predict(const float *x_in, int n, float *y_out)\n{\n", m);
-    OUT("    if (n < 1 || n > B)\n        return;\n");
-    OUT("    memcpy(%s, x_in, sizeof(float) * (size_t)n * %ld);\n", e->name[x], xw);
-    OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n}\n", e->name[y], emit_numel(nd(e, y)->shape).s);
+    OUT("float %s_loss(const %s *x_in, const %s *t_in, int n)\n{\n", m, xt, tt);
+    lib_guard(e, x, t, "NAN");
+    lib_take(e, x, t);
+    OUT("    return forward(n, EVAL);\n}\n");
+    OUT("\n/* The output rows for n inputs: y_out gets n * %s_OUT_DIM floats.  Returns\n"
+        " * 0, or -1 with y_out untouched when n is outside [1, B]%s. */\n", e->model, bad_in);
+    OUT("int %s_predict(const %s *x_in, int n, float *y_out)\n{\n", m, xt);
+    lib_guard(e, x, -1, "-1");
+    lib_take(e, x, -1);
+    OUT("    forward(n, PREDICT);\n    memcpy(y_out, %s, sizeof(float) * (%s));\n    return 0;\n}\n", e->name[y],
+        emit_numel(nd(e, y)->shape).s);
     lib_save_load(e);
 }
 
@@ -1475,6 +1498,8 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     const char *up = upper_name(g->model, &a);
     int t = emit_leaf(g, OP_LABEL), x = emit_leaf(g, OP_INPUT);
     const char *tt = g->nodes[t].dtype == DT_I32 ? "int32_t" : "float", *m = g->model;
+    int ids = g->nodes[x].dtype == DT_I32;
+    const char *xt = ids ? "int32_t" : "float";
     if (o->header)
         OUT("/* %s: ", o->header);
     else
@@ -1493,7 +1518,11 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     OUT(" */\n");
     OUT("#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", up, up);
     OUT("#define %s_BATCH %d          /* rows per step, at most */\n", up, g->batch);
-    OUT("#define %s_IN_DIM %ld        /* floats per input row */\n", up, shape_row_numel(g->nodes[x].shape));
+    OUT("#define %s_IN_DIM %ld        /* %s per input row */\n", up, shape_row_numel(g->nodes[x].shape),
+        ids ? "ids (int32_t)" : "floats");
+    if (ids)
+        OUT("#define %s_VOCAB %ld         /* input ids lie in [0, %s_VOCAB); any other: NaN, or -1 */\n", up,
+            emit_input_ids(g), up);
     OUT("#define %s_LABEL_DIM %ld     /* %s per label row */\n", up, shape_row_numel(g->nodes[t].shape),
         g->nodes[t].dtype == DT_I32 ? "class ids (int32_t)" : "floats");
     if (g->nodes[t].dtype == DT_I32)
@@ -1512,17 +1541,18 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
         OUT("void %s_set_lr(float lr);                        /* adadelta has no rate: changes nothing */\n", m);
     else
         OUT("void %s_set_lr(float lr);                        /* default: the train block's lr */\n", m);
-    OUT("float %s_train_step(const float *x, const %s *t, int n); /* one step; the loss (NaN: bad n%s) */\n", m, tt,
-        g->nodes[t].dtype == DT_I32 ? " or id" : "");
-    OUT("float %s_loss(const float *x, const %s *t, int n);       /* the loss, no update */\n", m, tt);
-    OUT("void %s_predict(const float *x, int n, float *y);\n", m);
+    OUT("float %s_train_step(const %s *x, const %s *t, int n); /* one step; the loss (NaN: bad n%s) */\n", m, xt,
+        tt, g->nodes[t].dtype == DT_I32 || ids ? " or id" : "");
+    OUT("float %s_loss(const %s *x, const %s *t, int n);       /* the loss, no update */\n", m, xt, tt);
+    OUT("int %s_predict(const %s *x, int n, float *y);           /* 0, or -1: bad n%s (y untouched) */\n", m, xt,
+        ids ? " or id" : "");
     OUT("size_t %s_save(uint8_t *buf, size_t len);        /* %s_SAVE_BYTES bytes, little-endian (above) */\n", m, up);
     OUT("int %s_load(const uint8_t *buf, size_t len);     /* what %s_save wrote; 0, or -1: wrong len */\n\n#endif\n", m, m);
     arena_free(&a);
 }
 
-/* The first conv2d, max_pool or avg_pool, or -1: ops only the C program
- * runs so far. */
+/* The first conv2d, max_pool or avg_pool, or -1: ops the C program and
+ * library mode run, the CUDA program not yet. */
 static int window_op(const Graph *g)
 {
     for (int i = 0; i < g->n; i++) {
@@ -1575,9 +1605,9 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "a program needs training data: add 'data = ...;' to the train block (or use --emit library)";
     else if (inputs != 1 || labels != 1)
         why = "an emitted trainer feeds one input and one label";
-    else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && (o->cuda || o->library))
-        why = arena_printf(g->arena, "an i32 input (ids for E[ids]) is not supported by %s yet (the C program of "
-                           "nnc -o NAME.c runs it)", o->cuda ? "--target cuda" : "--emit library");
+    else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && o->cuda)
+        why = "an i32 input (ids for E[ids]) is not supported by --target cuda yet (the C program of nnc -o NAME.c "
+              "runs it)";
     else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) <= 0)
         why = "an i32 input must index a table (E[ids], E a param of [V, D]): its ids have no range to check";
     else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) > (1L << 24))
@@ -1585,9 +1615,9 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
     else if ((o->cuda || o->library) && batchnorm_op(g) >= 0)
         why = arena_printf(g->arena, "batchnorm is not supported by %s yet (the C program of nnc -o NAME.c runs it)",
                            o->cuda ? "--target cuda" : "--emit library");
-    else if ((o->cuda || o->library) && window_op(g) >= 0)
-        why = arena_printf(g->arena, "%s is not supported by %s yet (the C program of nnc -o NAME.c runs it)",
-                           op_name(g->nodes[window_op(g)].op), o->cuda ? "--target cuda" : "--emit library");
+    else if (o->cuda && window_op(g) >= 0)
+        why = arena_printf(g->arena, "%s is not supported by --target cuda yet (the C program of nnc -o NAME.c "
+                           "runs it)", op_name(g->nodes[window_op(g)].op));
     if (!why && o->mpi)
         why = mpi_refusal(g, o);
     if (why)

@@ -35,7 +35,9 @@
 # Run from the repository root after `make`.  Exit 0 when all hold.
 NNC=build/nnc
 E=build/embedded
-SMALL="twolayer spiral_mlp xor and or nand"
+# Models by name: models/NAME.nn, or tests/embedded/NAME.nn (cnn12, the
+# small CNN on 12x12 images, whose data is tests/embedded/shapes12.csv).
+SMALL="twolayer spiral_mlp xor and or nand topics cnn12"
 BARE_MODELS="$SMALL"
 ACC_TOL=0.05
 M4="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
@@ -89,10 +91,13 @@ field() {
         }' "$E/${1}_prog.c" | tr -d '"'
 }
 
+# src NAME: the model's file
+src() { if [ -f "models/$1.nn" ]; then echo "models/$1.nn"; else echo "tests/embedded/$1.nn"; fi; }
+
 # emit NAME: the library ($E/NAME.c, NAME.h) and the host program ($E/NAME_prog.c)
 emit() {
-    "$NNC" "models/$1.nn" --emit library -o "$E/$1.c" 2>"$E/log/$1.emit" &&
-        "$NNC" "models/$1.nn" -o "$E/$1_prog.c" 2>>"$E/log/$1.emit"
+    "$NNC" "$(src $1)" --emit library -o "$E/$1.c" 2>"$E/log/$1.emit" &&
+        "$NNC" "$(src $1)" -o "$E/$1_prog.c" 2>>"$E/log/$1.emit"
 }
 
 # size NAME FLAGS: text data bss of the library object built with FLAGS
@@ -136,8 +141,8 @@ check_symbols() {
     echo "$extra"
 }
 
-for src in models/*.nn; do
-    m=$(basename "$src" .nn)
+for f in models/*.nn tests/embedded/*.nn; do
+    m=$(basename "$f" .nn)
     if ! emit $m; then
         bad "$m: nnc failed:"; sed 's/^/     /' "$E/log/$m.emit"; continue
     fi
@@ -179,7 +184,10 @@ data() {
     NNRT_SRC_SPIRAL) set -- "$@" spiral "$(field $1 data.classes)" "$(field $1 data.points)" "$(field $1 data.seed)" ;;
     NNRT_SRC_XOR) set -- "$@" xor ;;
     NNRT_SRC_GATE) set -- "$@" gate "$(field $1 data.gate)" ;;
-    *) echo "$1: data source $(field $1 data.kind) is not built in (spiral, xor, gate)" >$E/log/$1.data; return 1 ;;
+    NNRT_SRC_CSV) k=$(field $1 classes) v=$(field $1 in_ids)   # absent: 0 (float labels, float inputs)
+        set -- "$@" csv "$(field $1 data.csv_path)" "$(field $1 data.csv_label)" "$(field $1 data.csv_header)" \
+            "${k:-0}" "${v:-0}" ;;
+    *) echo "$1: data source $(field $1 data.kind) is not built in (spiral, xor, gate, csv)" >$E/log/$1.data; return 1 ;;
     esac
     $E/gen_data "$@" >"$E/data_$1.h" 2>$E/log/$1.data
 }

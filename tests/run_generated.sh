@@ -7,7 +7,7 @@
 #      committed file is stale: "generated/NAME.c is out of date: run make
 #      regen".  The header names only the output's file name, so the two
 #      compare byte for byte.  The same for library mode:
-#      generated/lib/twolayer.c and twolayer.h (--emit library), and the
+#      generated/lib/twolayer.c, topics.c and their headers (--emit library), and the
 #      CUDA target's source for one model: generated/twolayer.cu (nnc
 #      --target cuda -o NAME.cu writes it without nvcc).
 #   2. the C programs carry no noise: no "(void)x;" in a function that uses
@@ -50,12 +50,15 @@ for m in models/*.nn; do
         head -40 "$OUT/$name.diff" | sed 's/^/     /'
     fi
 done
-# Library mode: generated/lib/twolayer.c and its header twolayer.h.
+# Library mode: generated/lib/M.c and its header M.h for twolayer (float
+# inputs) and topics (token ids), as make regen writes them.
 mkdir -p "$OUT/lib"
-if ! "$NNC" models/twolayer.nn --emit library -o "$OUT/lib/twolayer.c" 2>"$OUT/lib.err"; then
-    bad "regen lib/twolayer: nnc --emit library failed: $(head -1 "$OUT/lib.err")"
-else
-    for f in twolayer.c twolayer.h; do
+for name in twolayer topics; do
+    if ! "$NNC" "models/$name.nn" --emit library -o "$OUT/lib/$name.c" 2>"$OUT/lib.err"; then
+        bad "regen lib/$name: nnc --emit library failed: $(head -1 "$OUT/lib.err")"
+        continue
+    fi
+    for f in $name.c $name.h; do
         if [ ! -f "generated/lib/$f" ]; then
             bad "generated/lib/$f is missing: run make regen"
         elif diff -u "generated/lib/$f" "$OUT/lib/$f" >"$OUT/lib.diff"; then
@@ -65,7 +68,7 @@ else
             head -40 "$OUT/lib.diff" | sed 's/^/     /'
         fi
     done
-fi
+done
 # The CUDA target: generated/twolayer.cu (its builds are run_cuda_build.sh's).
 if ! "$NNC" models/twolayer.nn --target cuda -o "$OUT/twolayer.cu" 2>"$OUT/cu.err"; then
     bad "regen twolayer.cu: nnc --target cuda failed: $(head -1 "$OUT/cu.err")"

@@ -54,13 +54,13 @@
  * mse), tests/e2e/spiral_acts (softplus, elu, silu, gelu), tests/e2e/table_adadelta (a table source, ReLU, sigmoid_cross_entropy,
  * Adadelta), tests/e2e/csv3 (a CSV source), tests/e2e/cnn_bars (conv,
  * conv2d with stride 2, max_pool, padded avg_pool, flatten, on 8x8 images
- * from a CSV file; --target cuda and --emit library must refuse it with
- * one line), tests/e2e/bn_bars (batchnorm per channel and per feature;
- * after the 20 steps its running statistics and a forward(EVAL) with them
- * are compared too, as for every model that has them; refused by
- * --target cuda and --emit library with one line), tests/e2e/bag_ids (an i32 input of token ids from a CSV
- * file, the embedding gather E[ids] and its scatter-add; refused by
- * --target cuda and --emit library with one line); with Fashion-MNIST installed
+ * from a CSV file; --target cuda must refuse it with one line),
+ * tests/e2e/bn_bars (batchnorm per channel and per feature; after the 20
+ * steps its running statistics and a forward(EVAL) with them are compared
+ * too, as for every model that has them; refused by --target cuda with one
+ * line), tests/e2e/bag_ids (an i32 input of token ids from a CSV file, the
+ * embedding gather E[ids] and its scatter-add; refused by --target cuda
+ * with one line); with Fashion-MNIST installed
  * also fashion_relu (IDX, scale, He init, ReLU, B = 100) and mnist_tanh
  * (normalize, momentum with linear decay).  Models with dropout are left
  * out: the interpreter draws its masks from its own generator.
@@ -560,14 +560,13 @@ START_TEST(cnn_conv_pool)
 }
 END_TEST
 
-/* --target cuda and --emit library refuse `model` with one line that
- * starts "cannot emit: WHAT is not supported by TARGET yet", and write
- * nothing. */
+/* --target cuda refuses `model` with one line that starts "cannot emit:
+ * WHAT is not supported by --target cuda yet", and writes nothing. */
 static void refused_elsewhere(const char *model, const char *what, const char *stem)
 {
     static const struct {
         const char *flags, *ext;
-    } v[] = {{"--target cuda", "cu"}, {"--emit library", "c"}};
+    } v[] = {{"--target cuda", "cu"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char cmd[1024], out[512];
         snprintf(out, sizeof out, "%s/%s_%zu.%s", work, stem, i, v[i].ext);
@@ -590,11 +589,11 @@ static void refused_elsewhere(const char *model, const char *what, const char *s
 START_TEST(batchnorm_train_eval) { check_model("tests/e2e/bn_bars.nn"); }
 END_TEST
 
-/* Only the C program runs batch norm so far. */
+/* The CUDA program does not run batch norm yet. */
 START_TEST(batchnorm_refused_elsewhere) { refused_elsewhere("tests/e2e/bn_bars.nn", "batchnorm", "bn"); }
 END_TEST
 
-/* Only the C program runs conv2d and pooling so far. */
+/* The CUDA program does not run conv2d and pooling yet. */
 START_TEST(cnn_refused_elsewhere) { refused_elsewhere("tests/e2e/cnn_bars.nn", "conv2d", "cnn"); }
 END_TEST
 
@@ -603,7 +602,7 @@ END_TEST
 START_TEST(bag_of_embeddings) { check_model("tests/e2e/bag_ids.nn"); }
 END_TEST
 
-/* Only the C program takes an i32 input so far. */
+/* The CUDA program does not take an i32 input yet. */
 START_TEST(ids_refused_elsewhere)
 {
     refused_elsewhere("tests/e2e/bag_ids.nn", "an i32 input (ids for E[ids])", "ids");

@@ -26,6 +26,11 @@
  *                                           mean loss (M_loss) and the accuracy
  *                                           (M_predict)
  *
+ * A model whose input is token ids (an i32 input, DATA_INPUT_IDS) takes
+ * data_x as int32_t rows; the driver is the same.
+ * Exit status: 0; 3 when the final loss is NaN; 4 when M_predict refused a
+ * batch of the data set.
+ *
  * Accuracy as the runtime counts it: the argmax of an output row against a
  * class id, or, for one-wide float labels and outputs (sigmoid
  * probabilities), output >= 0.5 against target >= 0.5.
@@ -51,7 +56,7 @@
 enum { ROWS = DATA_ROWS, BATCH = DIM(_BATCH), IN = DIM(_IN_DIM), LAB = DIM(_LABEL_DIM), OUT = DIM(_OUT_DIM) };
 
 static uint32_t perm[ROWS];             /* this epoch's order of rows */
-static float x_buf[BATCH * IN];         /* the batch at hand */
+static data_input x_buf[BATCH * IN];    /* the batch at hand (floats, or int32_t ids) */
 static data_label t_buf[BATCH * LAB];
 static float y_buf[BATCH * OUT];        /* predict's output rows */
 
@@ -81,7 +86,7 @@ static void epoch_perm(int e)
 static void gather(int start, int n)
 {
     for (int r = 0; r < n; r++) {
-        memcpy(x_buf + r * IN, data_x + perm[start + r] * IN, sizeof(float) * IN);
+        memcpy(x_buf + r * IN, data_x + perm[start + r] * IN, sizeof(data_input) * IN);
         memcpy(t_buf + r * LAB, data_t + perm[start + r] * LAB, sizeof(data_label) * LAB);
     }
 }
@@ -127,7 +132,8 @@ int main(void)
     for (int start = 0; start < ROWS; start += BATCH) {
         int n = batch_rows(start);
         total += FN(_loss)(data_x + start * IN, data_t + start * LAB, n) * (float)n;
-        FN(_predict)(data_x + start * IN, n, y_buf);
+        if (FN(_predict)(data_x + start * IN, n, y_buf) != 0)
+            return 4;
         for (int r = 0; r < n; r++)
             right += row_right(y_buf + r * OUT, data_t + (start + r) * LAB);
     }
