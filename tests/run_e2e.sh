@@ -8,6 +8,7 @@
 #   - twolayer: loss <= 0.14 and acc >= 0.96 (the peers: 0.1296, 0.973);
 #     spiral_mlp: loss <= 0.10 and acc >= 0.96 (DeZero: about 0.04);
 #   - xor, and, or, nand: every row right (acc 1.0000);
+#   - topics (token ids, models/data/topics.csv): test acc >= 0.90;
 #   - fashion_relu: test acc >= 0.855, peak memory < 80 MB (/usr/bin/time);
 #     softmax_regression, mnist_sigmoid, mnist_tanh, mnist_tanh_dropout:
 #     test acc >= 0.80 (each with its own epochs: 5, 17, and up to 30
@@ -54,7 +55,10 @@
 #     and 330,000 blank lines (both under ulimit -v 2000000: nothing may be
 #     allocated from the claim); and library mode (tests/e2e/lib_ids.c):
 #     spiral_mlp_train_step and _loss return NaN for an id outside
-#     [0, SPIRAL_MLP_CLASSES) and change nothing;
+#     [0, SPIRAL_MLP_CLASSES) and change nothing; bag_ids' library
+#     (tests/e2e/lib_input_ids.c, under ASan and UBSan where $CC has them):
+#     an input id outside [0, BAG_IDS_VOCAB) makes train_step and loss
+#     return NaN and predict -1, changing nothing;
 #   - constant gradients (tests/e2e/const_grads.nn: gradients that fold to
 #     constants, the seed dL/dL, other params): --gradcheck exits 0 with
 #     OpenBLAS and --blas none, and library mode's first Adam step moves
@@ -190,6 +194,15 @@ for name in xor and or nand; do
         fi
     fi
 done
+
+# topics: a bag of embeddings over token ids (models/data/topics.csv)
+if train topics; then
+    if ge "$tacc" 0.90; then
+        ok "topics: test acc $tacc >= 0.90 (test loss $tloss, loss $loss, acc $acc; training ${train_secs}s)"
+    else
+        bad "topics: test acc $tacc, want >= 0.90 (test loss $tloss, loss $loss, acc $acc)"
+    fi
+fi
 
 if [ "$have_fm" -eq 0 ]; then
     bad "Fashion-MNIST is not at $FM (sh scripts/deps.sh data installs dataset-fashion-mnist)"
@@ -573,6 +586,25 @@ else
     else
         bad "library mode: lib_ids exits $rc:"
         grep -v '^ok' "$out" | head -5 | sed 's/^/     /'
+    fi
+fi
+# Input ids (an i32 input): tests/e2e/lib_input_ids.c around bag_ids' library, with
+# AddressSanitizer where $CC has it (an id that slipped past the check reads out of bounds).
+mkdir -p "$E/libin"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+echo 'int main(void) { return 0; }' >"$E/libin/san.c"
+$CC $SAN -o "$E/libin/san" "$E/libin/san.c" 2>/dev/null && "$E/libin/san" || SAN=""
+if ! "$NNC" tests/e2e/bag_ids.nn --emit library -o "$E/libin/bag_ids.c" 2>"$E/log/libin.err" ||
+   ! $CC -std=c99 -O1 -g $SAN -I"$E/libin" -o "$E/lib_input_ids" tests/e2e/lib_input_ids.c "$E/libin/bag_ids.c" -lm \
+       2>>"$E/log/libin.err"; then
+    bad "library mode: building bag_ids' library with tests/e2e/lib_input_ids.c failed: $(head -1 "$E/log/libin.err")"
+else
+    run lib-input-ids "$E/lib_input_ids"
+    if [ "$rc" -eq 0 ] && ! grep -q '^FAIL' "$out"; then
+        ok "library mode: an input id outside [0, V): train_step and loss NaN, predict -1 for $(grep -c 'predict returns -1' "$out") batches, params and output unchanged${SAN:+ (ASan, UBSan)}; valid ids train"
+    else
+        bad "library mode: lib_input_ids exits $rc:"
+        grep -v '^ok' "$out" "$err" | head -5 | sed 's/^/     /'
     fi
 fi
 

@@ -45,6 +45,10 @@
  * shows up as a loss that leaves the interpreter's within a few steps;
  * float rounding alone stays far below 1e-4 over 20 steps.
  *
+ * The same check runs on library mode (--emit library) for cnn_bars and
+ * bag_ids: step_driver built with -DLIB_NAME runs the library's own init
+ * and train_step on the same batches (the rows marked lib/ad, lib/opt).
+ *
  * Models: twolayer (SGD), xor (momentum, BCE chain, glorot), spiral_mlp
  * (mlp sugar, momentum, an accuracy metric), tests/e2e/spiral_adam (Adam,
  * clip_grad, weight_decay, tanh, leaky_relu), tests/e2e/adam_rate (Adam's
@@ -211,18 +215,26 @@ static void run_step(const char *cmd, const char *name)
 }
 
 /* Emits MODEL into the work directory, builds the step driver around it,
- * runs STEPS steps and reads what it printed. */
-static void emitted_run(const char *model, const char *name, Emitted *em)
+ * runs STEPS steps and reads what it printed.  lib: the steps are those of
+ * the model's library (--emit library, DIR/lib/NAME.c), from its own init. */
+static void emitted_run(const char *model, const char *name, Emitted *em, int lib)
 {
-    char cmd[4096], log[512], head[1024];
+    char cmd[4096], log[512], head[1024], libflags[1024] = "";
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     memset(em, 0, sizeof *em);
     snprintf(cmd, sizeof cmd, "%s/bin/nnc %s -o %s/%s.c", work, model, work, name);
     run_step(cmd, name);
+    if (lib) {
+        snprintf(cmd, sizeof cmd, "mkdir -p %s/lib && %s/bin/nnc %s --emit library -o %s/lib/%s.c", work, work, model,
+                 work, name);
+        run_step(cmd, name);
+        snprintf(libflags, sizeof libflags, "-DLIB_NAME=%s -DLIB_H='\"%s/lib/%s.h\"' %s/lib/%s.c", name, work, name,
+                 work, name);
+    }
     snprintf(cmd, sizeof cmd,
              "%s -std=c99 -O2 -Wall -Wextra -Werror -pedantic -I. -DNNC_GENERATED='\"%s/%s.c\"' "
-             "$(%s/bin/nnc --cflags) tests/e2e/step_driver.c $(%s/bin/nnc --libs) -o %s/%s-steps",
-             cc, work, name, work, work, work, name);
+             "$(%s/bin/nnc --cflags) tests/e2e/step_driver.c %s $(%s/bin/nnc --libs) -o %s/%s-steps",
+             cc, work, name, work, libflags, work, work, name);
     run_step(cmd, name);
     snprintf(cmd, sizeof cmd, "%s/%s-steps %d 2>%s/%s.log", work, name, STEPS, work, name);
     snprintf(log, sizeof log, "%s/%s.log", work, name);
@@ -491,29 +503,41 @@ static void compare(const char *name, const char *which, const Emitted *em, cons
 }
 
 /* The whole check for one model: emitted vs interpreter on the graph as
- * autodiff left it and as optimize left it, within tol (relative). */
-static void check_model_tol(const char *path, double tol)
+ * autodiff left it and as optimize left it, within tol (relative); lib:
+ * the emitted library's steps (emitted_run). */
+static void check_emitted(const char *path, double tol, int lib)
 {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     char name[128];
     snprintf(name, sizeof name, "%.*s", (int)(strcspn(base, ".")), base);
     Emitted em;
-    emitted_run(path, name, &em);
+    emitted_run(path, name, &em, lib);
     for (int optimized = 0; optimized <= 1; optimized++) {
         Ref r;
         double ref[STEPS];
         ref_build(&r, path, optimized);
         ck_assert_str_eq(em.model, r.g.model);
         ref_run(&r.g, &em, ref);
-        compare(name, optimized ? "optimized" : "autodiff", &em, ref, tol);
+        compare(name, optimized ? lib ? "lib/opt" : "optimized" : lib ? "lib/ad" : "autodiff", &em, ref, tol);
         arena_free(&r.a);
     }
     emitted_free(&em);
 }
 
+static void check_model_tol(const char *path, double tol)
+{
+    check_emitted(path, tol, 0);
+}
+
 static void check_model(const char *path)
 {
     check_model_tol(path, REL_TOL);
+}
+
+/* The library (--emit library) of the model against the interpreter. */
+static void check_library(const char *path)
+{
+    check_emitted(path, REL_TOL, 1);
 }
 
 static int have_fashion(void)
@@ -593,6 +617,14 @@ END_TEST
 START_TEST(batchnorm_refused_elsewhere) { refused_elsewhere("tests/e2e/bn_bars.nn", "batchnorm", "bn"); }
 END_TEST
 
+/* Library mode's conv2d, pooling and gather (direct loops, its own expf
+ * and logf, float accumulators) against the interpreter too. */
+START_TEST(cnn_library) { check_library("tests/e2e/cnn_bars.nn"); }
+END_TEST
+
+START_TEST(ids_library) { check_library("tests/e2e/bag_ids.nn"); }
+END_TEST
+
 /* The CUDA program does not run conv2d and pooling yet. */
 START_TEST(cnn_refused_elsewhere) { refused_elsewhere("tests/e2e/cnn_bars.nn", "conv2d", "cnn"); }
 END_TEST
@@ -640,6 +672,8 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, cnn_refused_elsewhere);
     tcase_add_test(tc, batchnorm_train_eval);
     tcase_add_test(tc, batchnorm_refused_elsewhere);
+    tcase_add_test(tc, cnn_library);
+    tcase_add_test(tc, ids_library);
     tcase_add_test(tc, bag_of_embeddings);
     tcase_add_test(tc, ids_refused_elsewhere);
     tcase_add_test(tc, fashion_relu_idx);

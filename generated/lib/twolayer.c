@@ -408,7 +408,7 @@ void twolayer_set_lr(float lr)
 
 /* One training step on n rows (1 <= n <= B): forward, backward, update.
  * Returns the mean loss of the rows before the update; NaN, and nothing
- * changed, when n is out of range or a class id is outside [0, TWOLAYER_CLASSES). */
+ * changed, when n is out of range or a class id outside [0, TWOLAYER_CLASSES). */
 float twolayer_train_step(const float *x_in, const int32_t *t_in, int n)
 {
     if (n < 1 || n > B)
@@ -425,7 +425,7 @@ float twolayer_train_step(const float *x_in, const int32_t *t_in, int n)
 }
 
 /* The mean loss of n rows without training (no dropout); NaN when
- * n is out of range or a class id is outside [0, TWOLAYER_CLASSES). */
+ * n is out of range or a class id outside [0, TWOLAYER_CLASSES). */
 float twolayer_loss(const float *x_in, const int32_t *t_in, int n)
 {
     if (n < 1 || n > B)
@@ -438,14 +438,16 @@ float twolayer_loss(const float *x_in, const int32_t *t_in, int n)
     return forward(n, EVAL);
 }
 
-/* The output rows for n inputs (1 <= n <= B): y_out gets n * TWOLAYER_OUT_DIM floats. */
-void twolayer_predict(const float *x_in, int n, float *y_out)
+/* The output rows for n inputs: y_out gets n * TWOLAYER_OUT_DIM floats.  Returns
+ * 0, or -1 with y_out untouched when n is outside [1, B]. */
+int twolayer_predict(const float *x_in, int n, float *y_out)
 {
     if (n < 1 || n > B)
-        return;
+        return -1;
     memcpy(x, x_in, sizeof(float) * (size_t)n * 2);
     forward(n, PREDICT);
     memcpy(y_out, y, sizeof(float) * (n * 3));
+    return 0;
 }
 
 /* save: every param, in declaration order, as little-endian f32 bytes.

@@ -45,7 +45,7 @@ void twolayer_init(uint32_t seed);                     /* params to their initia
 void twolayer_set_lr(float lr);                        /* default: the train block's lr */
 float twolayer_train_step(const float *x, const int32_t *t, int n); /* one step; the loss (NaN: bad n or id) */
 float twolayer_loss(const float *x, const int32_t *t, int n);       /* the loss, no update */
-void twolayer_predict(const float *x, int n, float *y);
+int twolayer_predict(const float *x, int n, float *y);           /* 0, or -1: bad n (y untouched) */
 size_t twolayer_save(uint8_t *buf, size_t len);        /* TWOLAYER_SAVE_BYTES bytes, little-endian (above) */
 int twolayer_load(const uint8_t *buf, size_t len);     /* what twolayer_save wrote; 0, or -1: wrong len */
 

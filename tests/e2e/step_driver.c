@@ -19,6 +19,14 @@
  *
  *     step_driver [STEPS]           (default 20)
  *
+ * Library mode: built with -DLIB_NAME=M -DLIB_H='"DIR/M.h"' and DIR/M.c
+ * (nnc --emit library) linked in, the steps go through the library instead:
+ * M_init(seed) sets the params (printed from M_save's bytes, split by the
+ * program's table of params, which lists them in the same order), and each
+ * step is M_set_lr(lr_e), M_train_step on the same batch (an i32 input's
+ * ids converted from the runtime's floats to int32_t).  The program's
+ * NnrtModel still gives the data source, the batch and the train block.
+ *
  * Output, every number with %.9g (a float reads back exactly):
  *     model NAME
  *     data ROWS IN_DIM B
@@ -45,6 +53,51 @@ int nnc_generated_main(int argc, char **argv);
 
 static long n_steps = 20;
 
+#ifdef LIB_NAME
+#define LIB_CAT_(a, b) a##b
+#define LIB_CAT(a, b) LIB_CAT_(a, b)
+#define LIB(suffix) LIB_CAT(LIB_NAME, suffix) /* LIB(_init): cnn_bars_init */
+#include LIB_H
+
+static uint8_t lib_saved[65536 * 4];
+
+/* The library's initial params: its saved bytes (little-endian f32), cut
+ * by the program's table of params; 0, or -1 when the two disagree. */
+static int print_lib_params(const NnrtModel *m)
+{
+    size_t len = LIB(_save)(lib_saved, sizeof lib_saved), k = 0;
+    if (len == 0)
+        return -1;
+    for (int i = 0; i < m->n_params; i++) {
+        const NnrtTensor *p = &m->params[i];
+        if (p->numel > (len - k) / 4)
+            return -1;
+        printf("param %s %zu", p->name, p->numel);
+        for (size_t j = 0; j < p->numel; j++, k += 4) {
+            uint32_t u = (uint32_t)lib_saved[k] | (uint32_t)lib_saved[k + 1] << 8 |
+                         (uint32_t)lib_saved[k + 2] << 16 | (uint32_t)lib_saved[k + 3] << 24;
+            float f;
+            memcpy(&f, &u, 4);
+            printf(" %.9g", (double)f);
+        }
+        printf("\n");
+    }
+    return k == len ? 0 : -1;
+}
+
+/* One step of the library on the batch in m->x_buf, m->t_buf. */
+static float lib_step(const NnrtModel *m, float lr)
+{
+    static int32_t ids[65536];
+    LIB(_set_lr)(lr);
+    if (m->in_ids == 0)
+        return LIB(_train_step)((const void *)m->x_buf, m->t_buf, (int)m->batch);
+    for (size_t i = 0; i < m->batch * m->in_dim && i < sizeof ids / sizeof *ids; i++)
+        ids[i] = (int32_t)m->x_buf[i];
+    return LIB(_train_step)((const void *)ids, m->t_buf, (int)m->batch);
+}
+#endif
+
 /* The rows of epoch e in the order nnrt_main takes them. */
 static void epoch_perm(const NnrtModel *m, uint32_t *perm, size_t rows, int e)
 {
@@ -57,6 +110,7 @@ static void epoch_perm(const NnrtModel *m, uint32_t *perm, size_t rows, int e)
     }
 }
 
+#ifndef LIB_NAME
 static void print_params(const NnrtModel *m)
 {
     for (int i = 0; i < m->n_params; i++) {
@@ -67,6 +121,7 @@ static void print_params(const NnrtModel *m)
         printf("\n");
     }
 }
+#endif
 
 static int step_main(NnrtModel *m, int argc, char **argv)
 {
@@ -91,18 +146,32 @@ static int step_main(NnrtModel *m, int argc, char **argv)
         nnrt_data_free(&d);
         return 1;
     }
-    m->init(m->seed);
     printf("model %s\ndata %zu %zu %zu\n", m->name, d.rows, m->in_dim, m->batch);
+#ifdef LIB_NAME
+    LIB(_init)((uint32_t)m->seed);
+    if (m->batch * m->in_dim > 65536 || print_lib_params(m) != 0) {
+        fprintf(stderr, "step_driver: the library's saved params do not match the program's table\n");
+        free(perm);
+        nnrt_data_free(&d);
+        return 1;
+    }
+#else
+    m->init(m->seed);
     print_params(m);
+#endif
     for (long k = 0; k < n_steps; k++) {
         int epoch = (int)((size_t)k / per_epoch);
         float lr = nnrt_lr_at(m->lr, m->final_lr, m->decay, epoch, m->epochs);
         if ((size_t)k % per_epoch == 0)
             epoch_perm(m, perm, d.rows, epoch);
         nnrt_gather(&d, perm, ((size_t)k % per_epoch) * m->batch, m->batch, m->x_buf, m->t_buf);
+#ifdef LIB_NAME
+        float loss = lib_step(m, lr);
+#else
         float loss = m->forward(m->x_buf, m->t_buf, (int)m->batch, NNRT_TRAIN);
         m->backward((int)m->batch);
         m->update(lr, k + 1);
+#endif
         printf("step %ld lr %.9g loss %.9g\n", k + 1, (double)lr, (double)loss);
     }
     for (int i = 0; i < m->n_running; i++) {
