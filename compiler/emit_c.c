@@ -465,12 +465,27 @@ static void bn_values(Emit *e, const BnDims *d, int depth)
         OUT("%*sfor (int i = 0; i < %d; i++)\n", depth + 4, "", d->hw);
 }
 
+/* The sums of batch norm: in double in a program; in float in library
+ * mode, which has no double arithmetic (docs/embedded.md). */
+typedef struct BnAcc {
+    const char *T, *cast, *f; /* "double", "(double)", "" or "float", "", "f" */
+} BnAcc;
+
+static BnAcc bn_acc(const Emit *e)
+{
+    BnAcc a = {"double", "(double)", ""};
+    if (e->o->library)
+        a = (BnAcc){"float", "", "f"};
+    return a;
+}
+
 /* batchnorm_stats (x, mean, var): the batch's μ and σ² in training (sums
- * in double), the running mean and var in evaluation. */
+ * in double, float in library mode), the running mean and var in evaluation. */
 static void emit_bn_stats(Emit *e, int id)
 {
     const Node *n = nd(e, id);
     BnDims d = bn_dims(nd(e, n->in[0])->shape);
+    BnAcc a = bn_acc(e);
     const char *S = e->name[id], *X = e->name[n->in[0]];
     int in = 12 + (d.hw > 1) * 4; /* the loop body's depth */
     if (d.hw > 1)
@@ -479,16 +494,17 @@ static void emit_bn_stats(Emit *e, int id)
     else
         OUT("    if (mode == TRAIN || mode == TRAIN_SAME_MASK) /* the batch's, over the m = n rows */\n");
     OUT("        for (int fi = 0; fi < %d; fi++) {\n", d.F);
-    OUT("            const double cnt = (double)n * %d.0;\n            double mu = 0.0, sq = 0.0;\n", d.hw);
+    OUT("            const %s cnt = (%s)n * %d.0%s;\n            %s mu = 0.0%s, sq = 0.0%s;\n", a.T, a.T, d.hw, a.f,
+        a.T, a.f, a.f);
     bn_values(e, &d, 12);
-    OUT("%*smu += (double)%s[%s];\n", in + 4, "", X, d.at);
+    OUT("%*smu += %s%s[%s];\n", in + 4, "", a.cast, X, d.at);
     OUT("            mu /= cnt; /* μ = Σ x / m */\n");
     bn_values(e, &d, 12);
-    OUT("%*ssq += ((double)%s[%s] - mu) * ((double)%s[%s] - mu);\n", in + 4, "", X, d.at, X, d.at);
+    OUT("%*ssq += (%s%s[%s] - mu) * (%s%s[%s] - mu);\n", in + 4, "", a.cast, X, d.at, a.cast, X, d.at);
     OUT("            %s[fi] = (float)mu;\n", S);
     OUT("            %s[%d + fi] = (float)(sq / cnt); /* σ² = Σ (x - μ)² / m */\n", S, d.F);
-    OUT("            %s[%d + fi] = (float)(cnt > 1.0 ? sq / (cnt - 1.0) : sq / cnt); /* unbiased, for the running var */\n",
-        S, 2 * d.F);
+    OUT("            %s[%d + fi] = (float)(cnt > 1.0%s ? sq / (cnt - 1.0%s) : sq / cnt); /* unbiased, for the running var */\n",
+        S, 2 * d.F, a.f, a.f);
     OUT("        }\n    else /* evaluation: the running statistics */\n");
     OUT("        for (int fi = 0; fi < %d; fi++) {\n", d.F);
     OUT("            %s[fi] = %s[fi];\n", S, e->name[n->in[1]]);
@@ -512,13 +528,15 @@ static void emit_bn_norm(Emit *e, int id)
         return;
     }
     const char *DXH = e->name[n->in[2]];
+    BnAcc a = bn_acc(e);
     OUT("        const float sd = sqrtf(%s[%d + fi] + %s);\n", S, d.F, emit_lit(n->c[0]).s);
-    OUT("        double md = 0.0, mdx = 0.0; /* mean(dx̂) and mean(dx̂·x̂) over the m = n·%d values */\n", d.hw);
+    OUT("        %s md = 0.0%s, mdx = 0.0%s; /* mean(dx̂) and mean(dx̂·x̂) over the m = n·%d values */\n", a.T, a.f, a.f,
+        d.hw);
     bn_values(e, &d, 8);
     OUT("%*s{\n", in + 4, "");
-    OUT("%*smd += (double)%s[%s];\n", in + 8, "", DXH, d.at);
-    OUT("%*smdx += (double)%s[%s] * (double)%s[%s];\n%*s}\n", in + 8, "", DXH, d.at, X, d.at, in + 4, "");
-    OUT("        md /= (double)n * %d.0;\n        mdx /= (double)n * %d.0;\n", d.hw, d.hw);
+    OUT("%*smd += %s%s[%s];\n", in + 8, "", a.cast, DXH, d.at);
+    OUT("%*smdx += %s%s[%s] * %s%s[%s];\n%*s}\n", in + 8, "", a.cast, DXH, d.at, a.cast, X, d.at, in + 4, "");
+    OUT("        md /= (%s)n * %d.0%s;\n        mdx /= (%s)n * %d.0%s;\n", a.T, d.hw, a.f, a.T, d.hw, a.f);
     bn_values(e, &d, 8);
     OUT("%*s%s[%s] = (%s[%s] - (float)md - %s[%s] * (float)mdx) / sd;\n", in + 4, "", Y, d.at, DXH, d.at, X, d.at);
     OUT("    }\n");
@@ -1226,7 +1244,8 @@ static void init_param(Emit *e, int i)
 
 static void fn_init(Emit *e)
 {
-    OUT("\n/* init: params to their initial values, optimizer state to zero%s. */\n",
+    OUT("\n/* init: params to their initial values, %soptimizer state to zero%s. */\n",
+        e->p->running_bytes ? "running statistics to mean 0 and var 1, " : "",
         has_dropout(e->g) ? ", the dropout generator seeded" : "");
     if (!e->o->library) {
         emit_init(e, has_dropout(e->g) ? "nnrt_rng_seed_stream(&rng, seed, NNRT_STREAM_DROPOUT);" : NULL);
@@ -1237,6 +1256,10 @@ static void fn_init(Emit *e)
     for (int i = 0; i < e->g->n; i++) {
         if (nd(e, i)->op == OP_PARAM)
             init_param(e, i);
+        else if (graph_is_running(nd(e, i))) /* running statistics: mean 0, var 1 */
+            OUT("    for (int i = 0; i < %s; i++)\n        %s[i] = %s;  /* %s = %s */\n", emit_numel(nd(e, i)->shape).s,
+                e->name[i], emit_lit(nd(e, i)->init == INIT_ONES).s, nd(e, i)->name,
+                nd(e, i)->init == INIT_ONES ? "ones" : "zeros");
         else if (nd(e, i)->op == OP_STATE)
             OUT("    memset(%s, 0, sizeof %s);\n", e->name[i], e->name[i]);
     }
@@ -1361,37 +1384,48 @@ static void c_main_tail(Emit *e)
 }
 
 /* ---- library mode: the API of M.h over the static storage ---------------- */
+/* The k-th tensor that M_save writes, or -1 past the last: the params in
+ * declaration order, then the running statistics (batchnorm's h.mean,
+ * h.var: state, not trained, but what predict reads). */
+static int saved_at(const Emit *e, int k)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < e->g->n; i++)
+            if ((pass == 0 ? nd(e, i)->op == OP_PARAM : graph_is_running(nd(e, i))) && k-- == 0)
+                return i;
+    return -1;
+}
+
 static long params_numel(const Emit *e)
 {
     long total = 0;
-    for (int i = 0; i < e->g->n; i++)
-        if (nd(e, i)->op == OP_PARAM)
-            total += shape_numel(nd(e, i)->shape, e->g->batch);
+    for (int k = 0, i; (i = saved_at(e, k)) >= 0; k++)
+        total += shape_numel(nd(e, i)->shape, e->g->batch);
     return total;
 }
 
 static void lib_save_load(Emit *e)
 {
     const char *m = e->g->model;
-    OUT("\n/* save: every param, in declaration order, as little-endian f32 bytes.\n");
+    const char *what = e->p->running_bytes ? "every param, then the running statistics," : "every param,";
+    OUT("\n/* save: %s in declaration order, as little-endian f32 bytes.\n", what);
     OUT(" * Returns the bytes written, or 0 when len is less than the %s_SAVE_BYTES needed. */\n", e->model);
     OUT("size_t %s_save(uint8_t *buf, size_t len)\n{\n    size_t k = 0;\n", m);
     OUT("    if (len < %s_SAVE_BYTES)\n        return 0;\n", e->model);
-    for (int i = 0; i < e->g->n; i++)
-        if (nd(e, i)->op == OP_PARAM)
-            OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u;\n        memcpy(&u, &%s[i], 4);\n"
-                "        for (int b = 0; b < 4; b++)\n            buf[k++] = (uint8_t)(u >> (8 * b));\n    }\n",
-                emit_numel(nd(e, i)->shape).s, e->name[i]);
+    for (int j = 0, i; (i = saved_at(e, j)) >= 0; j++)
+        OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u;\n        memcpy(&u, &%s[i], 4);\n"
+            "        for (int b = 0; b < 4; b++)\n            buf[k++] = (uint8_t)(u >> (8 * b));\n    }\n",
+            emit_numel(nd(e, i)->shape).s, e->name[i]);
     OUT("    return k;\n}\n");
-    OUT("\n/* load: the params from bytes written by save; 0, or -1 when len is not %s_SAVE_BYTES. */\n", e->model);
+    OUT("\n/* load: the params%s from bytes written by save; 0, or -1 when len is not\n * %s_SAVE_BYTES. */\n",
+        e->p->running_bytes ? " and running statistics" : "", e->model);
     OUT("int %s_load(const uint8_t *buf, size_t len)\n{\n    size_t k = 0;\n", m);
     OUT("    if (len != %s_SAVE_BYTES)\n        return -1;\n", e->model);
-    for (int i = 0; i < e->g->n; i++)
-        if (nd(e, i)->op == OP_PARAM)
-            OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u = 0;\n"
-                "        for (int b = 0; b < 4; b++)\n            u |= (uint32_t)buf[k++] << (8 * b);\n"
-                "        memcpy(&%s[i], &u, 4);\n    }\n",
-                emit_numel(nd(e, i)->shape).s, e->name[i]);
+    for (int j = 0, i; (i = saved_at(e, j)) >= 0; j++)
+        OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u = 0;\n"
+            "        for (int b = 0; b < 4; b++)\n            u |= (uint32_t)buf[k++] << (8 * b);\n"
+            "        memcpy(&%s[i], &u, 4);\n    }\n",
+            emit_numel(nd(e, i)->shape).s, e->name[i]);
     OUT("    return 0;\n}\n");
 }
 
@@ -1475,13 +1509,12 @@ static void fn_library(Emit *e)
 static void lib_save_layout(Emit *e, const char *up)
 {
     long offset = 0;
-    OUT(" *\n * %s_save writes every param in declaration order, each float as\n", e->g->model);
+    OUT(" *\n * %s_save writes every param in declaration order%s, each float as\n", e->g->model,
+        e->p->running_bytes ? ", then the running\n * statistics (batchnorm's mean and var, which predict reads)" : "");
     OUT(" * the 4 bytes of its IEEE 754 binary32 value, least significant byte\n");
     OUT(" * first (little-endian) on every CPU, big-endian ones too; %s_load\n * reads the same:\n", e->g->model);
-    for (int i = 0; i < e->g->n; i++) {
+    for (int k = 0, i; (i = saved_at(e, k)) >= 0; k++) {
         const Node *n = nd(e, i);
-        if (n->op != OP_PARAM)
-            continue;
         char sh[160];
         long bytes = shape_numel(n->shape, e->g->batch) * 4;
         OUT(" *     bytes %ld to %ld: %s %s\n", offset, offset + bytes - 1, n->name, shape_str(n->shape, sh, sizeof sh));
@@ -1535,7 +1568,8 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     OUT("#define %s_CONTROL_BYTES 16  /* learning rate, step count, random generator */\n", up);
     OUT("#define %s_RAM_BYTES (%s_PARAM_BYTES + %s_GRAD_BYTES + %s_STATE_BYTES + %s_BATCH_BYTES + \\\n", up, up, up, up, up);
     OUT("                       %s_ARENA_BYTES + %s_CONTROL_BYTES)\n", up, up);
-    OUT("#define %s_SAVE_BYTES %ld   /* the params as saved by %s_save */\n\n", up, params_numel(e) * 4, m);
+    OUT("#define %s_SAVE_BYTES %ld   /* the params%s as saved by %s_save */\n\n", up, params_numel(e) * 4,
+        p->running_bytes ? " and running statistics" : "", m);
     OUT("void %s_init(uint32_t seed);                     /* params to their initial values */\n", m);
     if (g->train.opt == OPT_ADADELTA)
         OUT("void %s_set_lr(float lr);                        /* adadelta has no rate: changes nothing */\n", m);
@@ -1612,9 +1646,8 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "an i32 input must index a table (E[ids], E a param of [V, D]): its ids have no range to check";
     else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) > (1L << 24))
         why = "an i32 input indexes a table of more than 2^24 rows; the emitted program supports at most 2^24";
-    else if ((o->cuda || o->library) && batchnorm_op(g) >= 0)
-        why = arena_printf(g->arena, "batchnorm is not supported by %s yet (the C program of nnc -o NAME.c runs it)",
-                           o->cuda ? "--target cuda" : "--emit library");
+    else if (o->cuda && batchnorm_op(g) >= 0)
+        why = "batchnorm is not supported by --target cuda yet (the C program of nnc -o NAME.c runs it)";
     else if (o->cuda && window_op(g) >= 0)
         why = arena_printf(g->arena, "%s is not supported by --target cuda yet (the C program of nnc -o NAME.c "
                            "runs it)", op_name(g->nodes[window_op(g)].op));

@@ -36,8 +36,9 @@
 NNC=build/nnc
 E=build/embedded
 # Models by name: models/NAME.nn, or tests/embedded/NAME.nn (cnn12, the
-# small CNN on 12x12 images, whose data is tests/embedded/shapes12.csv).
-SMALL="twolayer spiral_mlp xor and or nand topics cnn12"
+# small CNN on 12x12 images, whose data is tests/embedded/shapes12.csv;
+# spiral_bn, an MLP with batch norm).
+SMALL="twolayer spiral_mlp xor and or nand topics cnn12 spiral_bn"
 BARE_MODELS="$SMALL"
 ACC_TOL=0.05
 M4="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"

@@ -45,9 +45,10 @@
  * shows up as a loss that leaves the interpreter's within a few steps;
  * float rounding alone stays far below 1e-4 over 20 steps.
  *
- * The same check runs on library mode (--emit library) for cnn_bars and
- * bag_ids: step_driver built with -DLIB_NAME runs the library's own init
- * and train_step on the same batches (the rows marked lib/ad, lib/opt).
+ * The same check runs on library mode (--emit library) for cnn_bars,
+ * bag_ids and bn_bars: step_driver built with -DLIB_NAME runs the
+ * library's own init and train_step on the same batches, then its running
+ * statistics and M_loss (the rows marked lib/ad, lib/opt).
  *
  * Models: twolayer (SGD), xor (momentum, BCE chain, glorot), spiral_mlp
  * (mlp sugar, momentum, an accuracy metric), tests/e2e/spiral_adam (Adam,
@@ -625,6 +626,11 @@ END_TEST
 START_TEST(ids_library) { check_library("tests/e2e/bag_ids.nn"); }
 END_TEST
 
+/* Library mode's batch norm (float sums), its running statistics as saved
+ * by M_save after the params, and M_loss (evaluation) with them. */
+START_TEST(batchnorm_library) { check_library("tests/e2e/bn_bars.nn"); }
+END_TEST
+
 /* The CUDA program does not run conv2d and pooling yet. */
 START_TEST(cnn_refused_elsewhere) { refused_elsewhere("tests/e2e/cnn_bars.nn", "conv2d", "cnn"); }
 END_TEST
@@ -674,6 +680,7 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, batchnorm_refused_elsewhere);
     tcase_add_test(tc, cnn_library);
     tcase_add_test(tc, ids_library);
+    tcase_add_test(tc, batchnorm_library);
     tcase_add_test(tc, bag_of_embeddings);
     tcase_add_test(tc, ids_refused_elsewhere);
     tcase_add_test(tc, fashion_relu_idx);

@@ -626,7 +626,8 @@ size_t topics_save(uint8_t *buf, size_t len)
     return k;
 }
 
-/* load: the params from bytes written by save; 0, or -1 when len is not TOPICS_SAVE_BYTES. */
+/* load: the params from bytes written by save; 0, or -1 when len is not
+ * TOPICS_SAVE_BYTES. */
 int topics_load(const uint8_t *buf, size_t len)
 {
     size_t k = 0;

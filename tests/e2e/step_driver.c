@@ -24,7 +24,9 @@
  * M_init(seed) sets the params (printed from M_save's bytes, split by the
  * program's table of params, which lists them in the same order), and each
  * step is M_set_lr(lr_e), M_train_step on the same batch (an i32 input's
- * ids converted from the runtime's floats to int32_t).  The program's
+ * ids converted from the runtime's floats to int32_t); after the steps the
+ * running statistics come from M_save's bytes after the params, and the
+ * eval line is M_loss.  The program's
  * NnrtModel still gives the data source, the batch and the train block.
  *
  * Output, every number with %.9g (a float reads back exactly):
@@ -61,18 +63,25 @@ static long n_steps = 20;
 
 static uint8_t lib_saved[65536 * 4];
 
-/* The library's initial params: its saved bytes (little-endian f32), cut
- * by the program's table of params; 0, or -1 when the two disagree. */
-static int print_lib_params(const NnrtModel *m)
+/* The library's params (what "param"), or its running statistics after
+ * them (what "running"): its saved bytes (little-endian f32), cut by the
+ * program's tables, which list both in the same order (the running
+ * statistics lead state[]); 0, or -1 when the two disagree. */
+static int print_lib_saved(const NnrtModel *m, const char *what)
 {
     size_t len = LIB(_save)(lib_saved, sizeof lib_saved), k = 0;
+    int running = strcmp(what, "running") == 0;
     if (len == 0)
         return -1;
-    for (int i = 0; i < m->n_params; i++) {
-        const NnrtTensor *p = &m->params[i];
+    for (int i = 0; i < m->n_params + (running ? m->n_running : 0); i++) {
+        const NnrtTensor *p = i < m->n_params ? &m->params[i] : &m->state[i - m->n_params];
         if (p->numel > (len - k) / 4)
             return -1;
-        printf("param %s %zu", p->name, p->numel);
+        if (running != (i >= m->n_params)) {
+            k += 4 * p->numel;
+            continue;
+        }
+        printf("%s %s %zu", what, p->name, p->numel);
         for (size_t j = 0; j < p->numel; j++, k += 4) {
             uint32_t u = (uint32_t)lib_saved[k] | (uint32_t)lib_saved[k + 1] << 8 |
                          (uint32_t)lib_saved[k + 2] << 16 | (uint32_t)lib_saved[k + 3] << 24;
@@ -82,19 +91,19 @@ static int print_lib_params(const NnrtModel *m)
         }
         printf("\n");
     }
-    return k == len ? 0 : -1;
+    return !running || k == len ? 0 : -1;
 }
 
-/* One step of the library on the batch in m->x_buf, m->t_buf. */
-static float lib_step(const NnrtModel *m, float lr)
+/* The batch in m->x_buf as the library takes it: floats, or an i32
+ * input's ids converted to int32_t. */
+static const void *lib_x(const NnrtModel *m)
 {
     static int32_t ids[65536];
-    LIB(_set_lr)(lr);
     if (m->in_ids == 0)
-        return LIB(_train_step)((const void *)m->x_buf, m->t_buf, (int)m->batch);
+        return m->x_buf;
     for (size_t i = 0; i < m->batch * m->in_dim && i < sizeof ids / sizeof *ids; i++)
         ids[i] = (int32_t)m->x_buf[i];
-    return LIB(_train_step)((const void *)ids, m->t_buf, (int)m->batch);
+    return ids;
 }
 #endif
 
@@ -149,7 +158,7 @@ static int step_main(NnrtModel *m, int argc, char **argv)
     printf("model %s\ndata %zu %zu %zu\n", m->name, d.rows, m->in_dim, m->batch);
 #ifdef LIB_NAME
     LIB(_init)((uint32_t)m->seed);
-    if (m->batch * m->in_dim > 65536 || print_lib_params(m) != 0) {
+    if (m->batch * m->in_dim > 65536 || print_lib_saved(m, "param") != 0) {
         fprintf(stderr, "step_driver: the library's saved params do not match the program's table\n");
         free(perm);
         nnrt_data_free(&d);
@@ -166,7 +175,8 @@ static int step_main(NnrtModel *m, int argc, char **argv)
             epoch_perm(m, perm, d.rows, epoch);
         nnrt_gather(&d, perm, ((size_t)k % per_epoch) * m->batch, m->batch, m->x_buf, m->t_buf);
 #ifdef LIB_NAME
-        float loss = lib_step(m, lr);
+        LIB(_set_lr)(lr);
+        float loss = LIB(_train_step)(lib_x(m), m->t_buf, (int)m->batch);
 #else
         float loss = m->forward(m->x_buf, m->t_buf, (int)m->batch, NNRT_TRAIN);
         m->backward((int)m->batch);
@@ -174,6 +184,15 @@ static int step_main(NnrtModel *m, int argc, char **argv)
 #endif
         printf("step %ld lr %.9g loss %.9g\n", k + 1, (double)lr, (double)loss);
     }
+#ifdef LIB_NAME
+    if (print_lib_saved(m, "running") != 0) {
+        fprintf(stderr, "step_driver: the library's saved running statistics do not match the program's table\n");
+        free(perm);
+        nnrt_data_free(&d);
+        return 1;
+    }
+    printf("eval %.9g\n", (double)LIB(_loss)(lib_x(m), m->t_buf, (int)m->batch));
+#else
     for (int i = 0; i < m->n_running; i++) {
         const NnrtTensor *s = &m->state[i];
         printf("running %s %zu", s->name, s->numel);
@@ -182,6 +201,7 @@ static int step_main(NnrtModel *m, int argc, char **argv)
         printf("\n");
     }
     printf("eval %.9g\n", (double)m->forward(m->x_buf, m->t_buf, (int)m->batch, NNRT_EVAL));
+#endif
     free(perm);
     nnrt_data_free(&d);
     return fflush(stdout) == 0 ? 0 : 1;
