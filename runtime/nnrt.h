@@ -657,6 +657,8 @@ struct NnrtBackend {
     int (*agree)(NnrtBackend *b, int sig);       /* the stop signal every rank acts on, given
                                                     this rank's (NULL: sig itself) */
     void (*share)(NnrtBackend *b, long *v, int n); /* rank 0's n values to every rank */
+    int ranks;             /* how many (0 or 1: one process); an interrupt's resume
+                              command starts "mpirun -np N" when above 1 */
 };
 /* A run (nnrt_run's) on backend b; returns the exit status. */
 int nnrt_run_on(NnrtModel *m, NnrtBackend *b, const NnrtArgs *args, FILE *out, FILE *err);

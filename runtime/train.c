@@ -525,6 +525,8 @@ static int nnrt_interrupt(NnrtRun *r)
     else
         fprintf(r->err, "nnrt: interrupted by %s after epoch %d (step %ld): saved %s; resume "
                 "with: ", nnrt_stop_signame(r->sig), r->epoch, r->step, r->stop_path);
+    if (r->b->ranks > 1) /* the command runs under MPI's launcher again */
+        fprintf(r->err, "mpirun -np %d ", r->b->ranks);
     nnrt_args_resume(r->err, r->a, m->name, r->stop_path);
     fputc('\n', r->err);
     fflush(r->err);
@@ -967,7 +969,7 @@ int nnrt_run(NnrtModel *m, const NnrtArgs *args, FILE *out, FILE *err)
     NnrtCpu cpu;
     memset(&cpu, 0, sizeof cpu);
     NnrtBackend b = { &cpu, 1, nnrt_cpu_prepare, NULL, NULL, nnrt_cpu_epoch, nnrt_cpu_steps,
-                      nnrt_cpu_evaluate, nnrt_cpu_best, nnrt_cpu_release, 0, NULL, NULL };
+                      nnrt_cpu_evaluate, nnrt_cpu_best, nnrt_cpu_release, 0, NULL, NULL, 1 };
     return nnrt_run_on(m, &b, args, out, err);
 }
 

@@ -700,7 +700,7 @@ int nnrt_cuda_main(NnrtCudaModel *cm, int argc, char **argv)
         nnrt_cuda_host_functions(cm->m);
         const char *host_loop = getenv("NNRT_CUDA_HOST_LOOP");
         NnrtBackend b = {NULL, NNRT_CUDA_CHUNK, nnrt_cuda_prepare, nnrt_cuda_push, nnrt_cuda_pull, nnrt_cuda_epoch,
-                         nnrt_cuda_steps, nnrt_cuda_evaluate, nnrt_cuda_best, nnrt_cuda_release, 0, NULL, NULL};
+                         nnrt_cuda_steps, nnrt_cuda_evaluate, nnrt_cuda_best, nnrt_cuda_release, 0, NULL, NULL, 1};
         if (a.gradcheck || a.predict || (host_loop && strcmp(host_loop, "1") == 0))
             rc = nnrt_run(cm->m, &a, stdout, stderr);
         else

@@ -107,30 +107,46 @@ static double nnrt_mpi_forward(const NnrtModel *m, const float *x, const void *t
     return loss;
 }
 
-/* The mean loss of the whole batch; sums[1..2] say whether any rank saw
- * SIGINT, SIGTERM since the run began catching them (the agreed stop). */
-static double nnrt_mpi_batch_loss(NnrtMpi *p, double local, size_t n)
+/* The sum over the ranks begun of this rank's loss times its rows and
+ * whether it has seen SIGINT, SIGTERM since the run began catching them;
+ * nnrt_mpi_batch_loss ends it. */
+static void nnrt_mpi_loss_begin(double sums[3], double local, MPI_Request *req)
 {
     int sig = nnrt_stop_signal();
-    double sums[3] = { local, sig == SIGINT, sig == SIGTERM };
-    nnrt_mpi_sum_doubles(sums, 3);
+    sums[0] = local;
+    sums[1] = sig == SIGINT;
+    sums[2] = sig == SIGTERM;
+    MPI_Iallreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, req);
+}
+
+/* The mean loss of the whole batch of n rows, and the stop every rank
+ * agrees on (p->sig). */
+static double nnrt_mpi_batch_loss(NnrtMpi *p, double sums[3], MPI_Request *req, size_t n)
+{
+    MPI_Wait(req, MPI_STATUS_IGNORE);
     p->sig = sums[1] > 0 ? SIGINT : sums[2] > 0 ? SIGTERM : 0;
     return sums[0] / (double)n;
 }
 
-/* One step over rows perm[start..start+n) of d, this rank's share of them. */
+/* One step over rows perm[start..start+n) of d, this rank's share of them.
+ * The loss's sum runs while backward does (one wait for the ranks a step,
+ * not two): a loss that is not finite is known before the grads are
+ * summed and the params updated, so they stay as they were, as in one
+ * process (whose backward does not run; here its result is dropped). */
 static float nnrt_mpi_step(NnrtMpi *p, const NnrtData *d, size_t start, size_t n)
 {
     NnrtModel *m = p->m;
     size_t lo, k = nnrt_mpi_share(p, n, &lo);
+    double sums[3];
+    MPI_Request req;
     if (k > 0)
         nnrt_gather(d, p->perm, start + lo, k, m->x_buf, m->t_buf);
-    double local = nnrt_mpi_forward(m, m->x_buf, m->t_buf, lo, k, n, NNRT_TRAIN);
-    float loss = (float)nnrt_mpi_batch_loss(p, local, n);
-    if (!isfinite(loss))
-        return loss; /* every rank stops here: the params stay as they were */
+    nnrt_mpi_loss_begin(sums, nnrt_mpi_forward(m, m->x_buf, m->t_buf, lo, k, n, NNRT_TRAIN), &req);
     if (k > 0)
         m->backward((int)k);
+    float loss = (float)nnrt_mpi_batch_loss(p, sums, &req, n);
+    if (!isfinite(loss))
+        return loss; /* every rank stops here: the params stay as they were */
     nnrt_mpi_reduce(p, (float)((double)k / (double)n));
     m->update(p->lr, p->step + 1);
     return loss;
@@ -273,9 +289,11 @@ static float nnrt_mpi_gc_forward(const float *x, const void *t, int n, int mode)
     const NnrtModel *m = &nnrt_mpi_gc_model;
     size_t lo, k = nnrt_mpi_share(nnrt_mpi_gc, (size_t)n, &lo);
     size_t t_row = m->label_kind == NNRT_LABEL_CLASS ? sizeof(int32_t) : m->label_dim * sizeof(float);
-    double local = nnrt_mpi_forward(m, x + lo * m->in_dim, (const char *)t + lo * t_row, lo, k,
-                                    (size_t)n, mode);
-    return (float)nnrt_mpi_batch_loss(nnrt_mpi_gc, local, (size_t)n);
+    double sums[3];
+    MPI_Request req;
+    nnrt_mpi_loss_begin(sums, nnrt_mpi_forward(m, x + lo * m->in_dim, (const char *)t + lo * t_row, lo, k,
+                                               (size_t)n, mode), &req);
+    return (float)nnrt_mpi_batch_loss(nnrt_mpi_gc, sums, &req, (size_t)n);
 }
 
 static void nnrt_mpi_gc_backward(int n)
@@ -369,7 +387,7 @@ static int nnrt_mpi_train(NnrtMpi *p, NnrtArgs *a, FILE *out)
     }
     NnrtBackend b = { p, 1, nnrt_mpi_prepare, nnrt_mpi_push, NULL, nnrt_mpi_epoch, nnrt_mpi_steps,
                       nnrt_mpi_evaluate, nnrt_mpi_best, nnrt_mpi_release, p->rank, nnrt_mpi_agree,
-                      nnrt_mpi_share_longs };
+                      nnrt_mpi_share_longs, p->ranks };
     if (rc == 0)
         rc = nnrt_run_on(m, &b, a, out, stderr);
     if (rc == 0 && !a->help)

@@ -10,11 +10,13 @@
  * step on every rank:
  *
  *   gather its share (k rows) -> forward(TRAIN) on them
- *   -> one MPI_Allreduce of [loss*k, SIGINT seen, SIGTERM seen]: the loss
- *      of the whole batch (sum / n), and the stop every rank acts on
- *   -> a loss that is not finite stops every rank here (no backward)
- *   -> backward(k) -> the grad block scaled by k/n -> one MPI_Allreduce
- *      (sum) over it -> update(lr, step) on every rank
+ *   -> MPI_Iallreduce begun of [loss*k, SIGINT seen, SIGTERM seen]: the
+ *      loss of the whole batch (sum / n), and the stop every rank acts on
+ *   -> backward(k) while it runs -> its end awaited
+ *   -> a loss that is not finite stops every rank here (no update: the
+ *      params stay as they were, as in one process)
+ *   -> the grad block scaled by k/n -> one MPI_Allreduce (sum) over it
+ *   -> update(lr, step) on every rank
  *
  * so each rank applies the update one process would have applied to the
  * whole batch (backward gives the gradient of the mean over its k rows;
