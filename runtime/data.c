@@ -730,19 +730,41 @@ static void nnrt_gather_x(const NnrtData *d, size_t row, float *x)
     }
 }
 
+typedef struct NnrtGatherJob {
+    const NnrtData *d;
+    const uint32_t *perm;
+    size_t start, n;
+    float *x;
+    void *t;
+} NnrtGatherJob;
+
+/* Rows [n·part/parts, n·(part+1)/parts) of the batch. */
+static void nnrt_gather_part(void *ctx, int part, int parts)
+{
+    const NnrtGatherJob *j = ctx;
+    const NnrtData *d = j->d;
+    size_t i1 = j->n * (size_t)(part + 1) / (size_t)parts;
+    for (size_t i = j->n * (size_t)part / (size_t)parts; i < i1; i++) {
+        size_t row = j->perm ? j->perm[j->start + i] : j->start + i;
+        nnrt_gather_x(d, row, j->x + i * d->in_dim);
+        if (!j->t)
+            continue;
+        if (d->tc)
+            ((int32_t *)j->t)[i] = d->tc[row];
+        else
+            memcpy((float *)j->t + i * d->t_dim, d->tf + row * d->t_dim, d->t_dim * sizeof(float));
+    }
+}
+
+/* The batch's rows, split over the threads when there are 2^16 values or more. */
 void nnrt_gather(const NnrtData *d, const uint32_t *perm, size_t start, size_t n,
                  float *x, void *t)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t row = perm ? perm[start + i] : start + i;
-        nnrt_gather_x(d, row, x + i * d->in_dim);
-        if (!t)
-            continue;
-        if (d->tc)
-            ((int32_t *)t)[i] = d->tc[row];
-        else
-            memcpy((float *)t + i * d->t_dim, d->tf + row * d->t_dim, d->t_dim * sizeof(float));
-    }
+    NnrtGatherJob j = {d, perm, start, n, x, t};
+    if (n * d->in_dim >= ((size_t)1 << 16) && nnrt_threads() > 1)
+        nnrt_parallel(nnrt_gather_part, &j);
+    else
+        nnrt_gather_part(&j, 0, 1);
 }
 
 /* ---- a validation split ------------------------------------------------------ */

@@ -83,9 +83,10 @@ void nnrt_sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha
         nnrt_gemm_nn_rows(trans_a, M, N, K, alpha, A, lda, B, ldb, C, ldc);
 }
 
-void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
-                const float *A, int lda, const float *B, int ldb, float beta,
-                float *C, int ldc)
+/* One product with the library's kernel (or the loops), on this thread. */
+static void nnrt_sgemm_one(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                           const float *A, int lda, const float *B, int ldb, float beta,
+                           float *C, int ldc)
 {
 #ifdef NNRT_CBLAS
     if (M <= 0 || N <= 0)
@@ -102,6 +103,85 @@ void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
 #endif
 }
 
+/* ---- the product, split over the threads ---------------------------------
+ * Part p of P takes the rows [M·p/P, M·(p+1)/P) of C, rounded to 16, or the
+ * columns likewise when C has fewer than 16·P rows: every element of C is
+ * one thread's, summed over K in the kernel's order, so nothing is reduced
+ * and the result is the same at every run with the same thread count. */
+typedef struct NnrtGemmJob {
+    int ta, tb, M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int lda, ldb, ldc;
+} NnrtGemmJob;
+
+enum { NNRT_SPLIT_WORK = 1 << 19 }; /* multiply-adds below which one thread is faster */
+
+static int nnrt_cut(int total, int part, int parts)
+{
+    long c = (long)total * part / parts;
+    c = (c + 8) / 16 * 16;
+    return part == 0 ? 0 : part == parts ? total : (int)(c < total ? c : total);
+}
+
+static void nnrt_gemm_part(void *ctx, int part, int parts)
+{
+    const NnrtGemmJob *j = ctx;
+    if (j->M >= 16 * parts) {
+        int i0 = nnrt_cut(j->M, part, parts), i1 = nnrt_cut(j->M, part + 1, parts);
+        const float *a = j->A + (j->ta ? (size_t)i0 : (size_t)i0 * (size_t)j->lda);
+        nnrt_sgemm_one(j->ta, j->tb, i1 - i0, j->N, j->K, j->alpha, a, j->lda, j->B, j->ldb, j->beta,
+                       j->C + (size_t)i0 * (size_t)j->ldc, j->ldc);
+    } else {
+        int c0 = nnrt_cut(j->N, part, parts), c1 = nnrt_cut(j->N, part + 1, parts);
+        const float *b = j->B + (j->tb ? (size_t)c0 * (size_t)j->ldb : (size_t)c0);
+        nnrt_sgemm_one(j->ta, j->tb, j->M, c1 - c0, j->K, j->alpha, j->A, j->lda, b, j->ldb, j->beta,
+                       j->C + c0, j->ldc);
+    }
+}
+
+void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                const float *A, int lda, const float *B, int ldb, float beta,
+                float *C, int ldc)
+{
+    int parts = nnrt_threads();
+    if (parts <= 1 || M <= 0 || N <= 0 || K <= 0 || (double)M * N * K < NNRT_SPLIT_WORK ||
+        (M < 16 * parts && N < 16 * parts)) {
+        nnrt_sgemm_one(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#ifdef NNRT_CBLAS
+    static int blas_one; /* OpenBLAS's own threads under ours deadlock or crawl */
+    if (!blas_one) {
+        openblas_set_num_threads(1);
+        blas_one = 1;
+    }
+#endif
+    NnrtGemmJob j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    nnrt_parallel(nnrt_gemm_part, &j);
+}
+
+/* ---- the thread count (nnrt.h: nnrt_blas_tune) --------------------------- */
+#include <stdio.h>
+
+/* OMP_NUM_THREADS: 1 when unset, else a whole number in [1, NNRT_MAX_THREADS];
+ * anything else ends the program with one line (exit 2). */
+static int nnrt_threads_env(void)
+{
+    const char *v = getenv("OMP_NUM_THREADS");
+    if (!v)
+        return 1;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < 1 || n > NNRT_MAX_THREADS) {
+        fprintf(stderr, "OMP_NUM_THREADS=%.40s: the threads to train on must be a whole number "
+                "from 1 to %d (unset: 1)\n", v, NNRT_MAX_THREADS);
+        exit(2);
+    }
+    return (int)n;
+}
+
 /* ---- picking OpenBLAS's kernels (nnrt.h: nnrt_blas_tune) ---------------- */
 #if defined(NNRT_CBLAS) && defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #include <string.h>
@@ -115,10 +195,8 @@ static int nnrt_has_avx512(void)
            __builtin_cpu_supports("avx512vl");
 }
 
-void nnrt_blas_tune(char **argv)
+static void nnrt_pick_core(char **argv)
 {
-    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
-        openblas_set_num_threads(1);
     const char *set = getenv("OPENBLAS_CORETYPE");
     if (getenv("NNRT_BLAS_KEEP") || (set && strcmp(set, "Haswell") != 0 && strcmp(set, "Zen") != 0) ||
         !nnrt_has_avx512())
@@ -130,15 +208,17 @@ void nnrt_blas_tune(char **argv)
         execv("/proc/self/exe", argv); /* only returns on failure: go on with the kernels we have */
 }
 #elif defined(NNRT_CBLAS)
-void nnrt_blas_tune(char **argv)
-{
-    (void)argv;
-    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
-        openblas_set_num_threads(1);
-}
-#else
-void nnrt_blas_tune(char **argv)
-{
-    (void)argv;
-}
+static void nnrt_pick_core(char **argv) { (void)argv; }
 #endif
+
+void nnrt_blas_tune(char **argv)
+{
+    int n = nnrt_threads_env();
+#ifdef NNRT_CBLAS
+    openblas_set_num_threads(1); /* nnrt_sgemm splits the products itself */
+    nnrt_pick_core(argv);
+#else
+    (void)argv;
+#endif
+    nnrt_threads_start(n);
+}

@@ -100,8 +100,12 @@ int nnrt_log_summary_val(FILE *out, int epochs, long steps, long run_steps, doub
 {
     fprintf(out, "done: %d epoch%s, %ld step%s in %.2fs", epochs, epochs == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
             secs);
-    if (run_steps > 0)
-        fprintf(out, " (%.2f us a step)", secs * 1e6 / (double)run_steps);
+    if (run_steps > 0) {
+        fprintf(out, " (%.2f us a step", secs * 1e6 / (double)run_steps);
+        if (nnrt_threads() > 1)
+            fprintf(out, ", %d threads", nnrt_threads());
+        fputc(')', out);
+    }
     fprintf(out, " | loss %.4f", loss);
     if (!isnan(acc))
         fprintf(out, " | acc %.4f", acc);

@@ -410,12 +410,26 @@ void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
  * Zen, also when OPENBLAS_CORETYPE asked for one of those: some machines
  * set OPENBLAS_CORETYPE=Haswell for every program).  Any other
  * OPENBLAS_CORETYPE, or NNRT_BLAS_KEEP=1, leaves the choice alone.
- * It also runs OpenBLAS on one thread unless OPENBLAS_NUM_THREADS or
- * OMP_NUM_THREADS says otherwise: at a training step's sizes a second
- * thread measured slower (784-100-10, batch 100: 0.98 s against 1.35 s
- * for 5 epochs on a 2-core machine; 784-512-512-10: the same), and one
- * thread gives the same losses on every machine. */
+ * It also sets the thread count: OMP_NUM_THREADS (1 when unset; a whole
+ * number from 1 to NNRT_MAX_THREADS, anything else ends the program with
+ * one line and exit 2) threads of nnc's own (nnrt_threads_start), while
+ * OpenBLAS always runs on one: its own threads measured slower at a
+ * training step's sizes (784-100-10, batch 100: 0.98 s against 1.35 s for
+ * 5 epochs on a 2-core machine).  nnrt_sgemm splits a product of at least
+ * 2^19 multiply-adds into one block of C's rows (or columns) per thread,
+ * and nnrt_gather a batch's rows likewise; the split depends on the thread
+ * count alone, nothing is reduced across threads, so two runs with the
+ * same count give the same bits (a different count may differ in the last
+ * bits, where OpenBLAS's kernel blocks the product differently). */
 void nnrt_blas_tune(char **argv);
+#define NNRT_MAX_THREADS 64
+/* Starts n - 1 workers once (later calls change nothing); returns the
+ * threads now running, the caller included (fewer when one fails to start). */
+int nnrt_threads_start(int n);
+int nnrt_threads(void);
+/* fn(ctx, part, parts) for part = 0..parts-1 (parts = nnrt_threads()), part
+ * 0 on the calling thread; returns when every part has returned. */
+void nnrt_parallel(void (*fn)(void *ctx, int part, int parts), void *ctx);
 void nnrt_sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha,
                       const float *A, int lda, const float *B, int ldb, float beta,
                       float *C, int ldc);

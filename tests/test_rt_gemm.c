@@ -91,6 +91,24 @@ START_TEST(test_sgemm_matches_naive)
 }
 END_TEST
 
+/* On 3 threads (an odd count: the blocks' cuts round to 16), products
+ * of at least 2^19 multiply-adds, split: by rows (M = 64, 600, 50), by columns (M = 20 has
+ * fewer than 16 rows a thread), every transpose, alpha, beta and padding. */
+START_TEST(test_sgemm_split_matches_naive)
+{
+    ck_assert_int_eq(nnrt_threads_start(3), 3);
+    ck_assert_int_eq(nnrt_threads(), 3);
+    static const int sizes[][3] = { { 64, 96, 100 }, { 600, 40, 24 }, { 20, 300, 96 }, { 50, 37, 300 } };
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+                const int *d = sizes[s];
+                check_case(nnrt_sgemm, ta, tb, d[0], d[1], d[2], 1.0f, 0.0f, 0);
+                check_case(nnrt_sgemm, ta, tb, d[0], d[1], d[2], -2.0f, 0.25f, 5);
+            }
+}
+END_TEST
+
 /* beta 0 must overwrite NaN; alpha 0 and K 0 leave beta * C. */
 static void check_edges(GemmFn *fn)
 {
@@ -125,6 +143,7 @@ int main(void)
     TCase *tc = tcase_create("gemm");
     tcase_add_test(tc, test_loops_match_naive);
     tcase_add_test(tc, test_sgemm_matches_naive);
+    tcase_add_test(tc, test_sgemm_split_matches_naive);
     tcase_add_test(tc, test_edges_loops);
     tcase_add_test(tc, test_edges_sgemm);
     suite_add_tcase(s, tc);
