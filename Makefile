@@ -137,12 +137,12 @@ $(BUILD)/tools/trace_replay: tools/trace_replay.c $(BUILD)/compiler/offsets.o $(
 
 # make check: the fast tier, to run after every edit (well under a minute
 # on two cores): the Check suites, the error corpus, generated/ against the
-# compiler, the loud-failure checks and --predict.  make test runs all of it
-# and more.
+# compiler, the loud-failure checks, --predict and batch norm's example.
+# make test runs all of it and more.
 .PHONY: check
 check: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
-	@for s in tests/run_err.sh tests/run_generated.sh tests/run_output.sh tests/run_interrupt.sh tests/run_predict.sh; do echo "== $$s"; sh $$s || exit 1; done
+	@for s in tests/run_err.sh tests/run_generated.sh tests/run_output.sh tests/run_interrupt.sh tests/run_predict.sh tests/run_batchnorm.sh; do echo "== $$s"; sh $$s || exit 1; done
 	@echo "make check: all passed"
 
 test: all $(TEST_BIN)

@@ -397,7 +397,7 @@ static int nnrt_run_init_from(NnrtRun *r)
     return 0;
 }
 
-/* --load FILE: params, optimizer state, epoch, step and batch. */
+/* --load FILE: params, state (running statistics, optimizer state), epoch, step and batch. */
 static int nnrt_run_resume(NnrtRun *r)
 {
     NnrtModel *m = r->m;
