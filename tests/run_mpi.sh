@@ -11,7 +11,8 @@
 #      --predict prints its rows once
 #   4. --load is read by rank 0 and goes on as an unbroken run: SIGINT to
 #      mpirun writes one checkpoint, and resuming it ends with the unbroken
-#      run's params, byte for byte
+#      run's params, byte for byte; SIGTERM to rank 1 alone stops both
+#      ranks after the same step
 #   5. faults: B that does not split (3 ranks; exit 2, one line), a bad data file
 #      on rank 1 only, a missing --load, a rank killed with SIGKILL: every
 #      rank stops within seconds with a non-zero exit and the message
@@ -35,6 +36,16 @@ fi
 rm -rf "$W"
 mkdir -p "$W" || exit 1
 trap 'rm -rf "$W"; exit 130' INT TERM
+
+# The pid of rank R of a running program P (its environment names the rank).
+rank_pid() {
+    for p in $(pgrep -f "^$2 "); do
+        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+            echo "$p"
+            return
+        fi
+    done
+}
 
 # The largest relative difference of the losses in two NNRT_STEP_LOG files
 # over their first N steps (and a count of the steps compared).
@@ -133,6 +144,28 @@ else
     fail "SIGINT to mpirun: exit $rc after $try tries"; cat "$W/cut.err"
 fi
 
+# SIGTERM to rank 1 alone (a scheduler's preemption, say): the ranks agree
+# on it in the next step's sum, so both stop after the same step and rank
+# 0 writes the checkpoint (without the agreement rank 1 would leave alone
+# and rank 0 wait for it until mpirun ended the job)
+rm -f "$W/one.steps" "$W/one.st"
+NNRT_STEP_LOG="$W/one.steps" timeout 60 $MPIRUN -np 2 "$ls" --epochs 600 --save "$W/one.st" \
+    >"$W/one.out" 2>"$W/one.err" &
+pid=$!
+i=0
+while [ $i -lt 300 ] && [ "$(cat "$W/one.steps" 2>/dev/null | wc -l)" -lt 200 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+victim=$(rank_pid 1 "$ls")
+[ -n "$victim" ] && kill -TERM "$victim"
+wait $pid
+rc=$?
+if [ -n "$victim" ] && [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ -s "$W/one.st" ] &&
+   [ "$(grep -c 'interrupted by SIGTERM.*saved ' "$W/one.err")" = 1 ]; then
+    ok "SIGTERM to rank 1 alone: both stopped after the same step, rank 0 saved ($(grep -o 'step [0-9]*' "$W/one.err" | head -1))"
+else fail "SIGTERM to rank 1 alone: exit $rc"; cat "$W/one.err"; fi
+
 # ---- 5: faults --------------------------------------------------------------------
 timeout 60 $MPIRUN -np 3 "$sd" >"$W/np3.out" 2>&1
 rc=$?
@@ -154,7 +187,7 @@ else fail "a missing --load: exit $rc"; cat "$W/none.out"; fi
 timeout 60 $MPIRUN -np 2 "$sd" --epochs 100000 >/dev/null 2>"$W/kill.err" &
 pid=$!
 sleep 1
-victim=$(pgrep -n -f "^$sd --epochs 100000")
+victim=$(rank_pid 1 "$sd")
 if [ -z "$victim" ]; then
     fail "SIGKILL: no rank found to kill"
 else
