@@ -116,12 +116,12 @@ else fail "--predict under mpirun"; cat "$W/pred.out"; fi
 # busy with other work rank 0 may be killed before its checkpoint is
 # renamed into place, so up to 3 tries)
 ls="$W/long_spiral"
-timeout 60 $MPIRUN -np 2 "$ls" --quiet --epochs 600 --save "$W/whole.st" >/dev/null 2>&1
+timeout 60 $MPIRUN -np 2 "$ls" --quiet --epochs 300 --save "$W/whole.st" >/dev/null 2>&1
 try=0
 while [ $try -lt 3 ]; do
     try=$((try + 1))
     rm -f "$W/cut.steps" "$W/cut.st"
-    NNRT_STEP_LOG="$W/cut.steps" timeout 60 $MPIRUN -np 2 "$ls" --epochs 600 --save "$W/cut.st" \
+    NNRT_STEP_LOG="$W/cut.steps" timeout 60 $MPIRUN -np 2 "$ls" --epochs 300 --save "$W/cut.st" \
         >"$W/cut.out" 2>"$W/cut.err" &
     pid=$!
     i=0
@@ -137,7 +137,7 @@ done
 if [ $rc -ne 0 ] && [ "$(grep -c 'interrupted by SIG[A-Z]*.*saved .*resume with: mpirun -np 2 ' "$W/cut.err")" = 1 ] &&
    [ -s "$W/cut.st" ]; then
     ok "SIGINT to mpirun: exit $rc, one checkpoint ($(grep -o 'in epoch [0-9]* after batch [0-9]*' "$W/cut.err"); try $try)"
-    timeout 60 $MPIRUN -np 2 "$ls" --quiet --epochs 600 --save "$W/cut.st" --load "$W/cut.st" >/dev/null 2>&1
+    timeout 60 $MPIRUN -np 2 "$ls" --quiet --epochs 300 --save "$W/cut.st" --load "$W/cut.st" >/dev/null 2>&1
     if cmp -s "$W/whole.st" "$W/cut.st"; then ok "resumed with --load: the unbroken run's checkpoint, byte for byte"
     else fail "the resumed run's checkpoint differs from the unbroken run's"; fi
 else
@@ -149,7 +149,7 @@ fi
 # 0 writes the checkpoint (without the agreement rank 1 would leave alone
 # and rank 0 wait for it until mpirun ended the job)
 rm -f "$W/one.steps" "$W/one.st"
-NNRT_STEP_LOG="$W/one.steps" timeout 60 $MPIRUN -np 2 "$ls" --epochs 600 --save "$W/one.st" \
+NNRT_STEP_LOG="$W/one.steps" timeout 60 $MPIRUN -np 2 "$ls" --epochs 300 --save "$W/one.st" \
     >"$W/one.out" 2>"$W/one.err" &
 pid=$!
 i=0

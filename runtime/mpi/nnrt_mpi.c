@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct NnrtMpi {
     NnrtModel *m;
@@ -35,13 +36,35 @@ typedef struct NnrtMpi {
 
 /* ---- sums over the ranks ---------------------------------------------------- */
 
+/* The end of req awaited: MPI_Test for a while, then sleeps from 1 µs
+ * growing to 100 µs between tests.  A rank that waits gives its core away
+ * (to its partner, where the ranks share cores with other work) instead
+ * of spinning on it as Open MPI's blocking calls do. */
+static void nnrt_mpi_wait(MPI_Request *req)
+{
+    int done = 0;
+    long ns = 1000;
+    for (int tests = 0;; tests++) {
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return;
+        if (tests < 100)
+            continue;
+        struct timespec t = { 0, ns };
+        nanosleep(&t, NULL);
+        ns = ns < 100000 ? ns * 2 : 100000;
+    }
+}
+
 /* v[0..n) summed over every rank, in place, in pieces an int can count. */
 static void nnrt_mpi_sum_floats(float *v, size_t n)
 {
     const size_t piece = (size_t)1 << 30;
     for (size_t at = 0; at < n; at += piece) {
         size_t k = n - at < piece ? n - at : piece;
-        MPI_Allreduce(MPI_IN_PLACE, v + at, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, v + at, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
+        nnrt_mpi_wait(&req);
     }
 }
 
@@ -123,7 +146,7 @@ static void nnrt_mpi_loss_begin(double sums[3], double local, MPI_Request *req)
  * agrees on (p->sig). */
 static double nnrt_mpi_batch_loss(NnrtMpi *p, double sums[3], MPI_Request *req, size_t n)
 {
-    MPI_Wait(req, MPI_STATUS_IGNORE);
+    nnrt_mpi_wait(req);
     p->sig = sums[1] > 0 ? SIGINT : sums[2] > 0 ? SIGTERM : 0;
     return sums[0] / (double)n;
 }
