@@ -16,7 +16,8 @@
 #   5. faults: B that does not split (3 ranks; exit 2, one line), a bad data file
 #      on rank 1 only, a missing --load, a rank killed with SIGKILL: every
 #      rank stops within seconds with a non-zero exit and the message
-#   6. nnc: --mpi with --emit library refused in one line; --target cuda
+#   6. nnc: --mpi with --emit library, and with batchnorm, refused in one
+#      line each; --target cuda
 #      --mpi refuses dropout, and builds with nvcc (and NCCL) where nvcc is
 # Run from the repository root after `make`.  Exit 0 when all hold.
 NNC=${NNC:-build/nnc}
@@ -56,7 +57,7 @@ loss_diff() {
 
 sd="$W/spiral_drop"
 if ! "$NNC" tests/mpi/spiral_drop.nn --mpi -o "$sd" || ! "$NNC" tests/mpi/spiral_drop.nn -o "$sd.plain" ||
-   ! "$NNC" tests/e2e/csv3.nn --mpi -o "$W/csv3" || ! "$NNC" tests/interrupt/long_spiral.nn --mpi -o "$W/long_spiral" ||
+   ! "$NNC" tests/e2e/csv3.nn --mpi -o "$W/csv3" || ! "$NNC" tests/mpi/long_spiral.nn --mpi -o "$W/long_spiral" ||
    ! "$NNC" tests/e2e/nan_late.nn --mpi -o "$W/nan_late"; then
     echo "FAIL cannot build the test programs with --mpi"
     rm -rf "$W"
@@ -109,7 +110,7 @@ if [ $? -eq 0 ] && [ "$(wc -l <"$W/pred.out")" = 3 ]; then ok "--predict prints 
 else fail "--predict under mpirun"; cat "$W/pred.out"; fi
 
 # ---- 4: SIGINT to mpirun, then --load on rank 0 -----------------------------------
-# (tests/interrupt/long_spiral.nn: no dropout, whose generator a checkpoint
+# (tests/mpi/long_spiral.nn: no dropout, whose generator a checkpoint
 # does not keep; the signal is sent once rank 0 has logged 200 steps.
 # mpirun passes SIGTERM to the ranks a second after SIGINT and SIGKILL a
 # second after that (Open MPI's odls_base_sigkill_timeout): on a machine
@@ -210,6 +211,11 @@ rc=$?
 if [ $rc -eq 1 ] && grep -q 'cannot emit: --target cuda --mpi does not run dropout' "$W/cu.out"; then
     ok "--target cuda --mpi refuses dropout in one line"
 else fail "--target cuda --mpi with dropout: exit $rc"; cat "$W/cu.out"; fi
+"$NNC" tests/e2e/bn_bars.nn --mpi -o "$W/bn" >"$W/bn.out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && [ "$(grep -c 'cannot emit: --mpi does not run batchnorm' "$W/bn.out")" = 1 ]; then
+    ok "--mpi refuses batchnorm in one line"
+else fail "--mpi with batchnorm: exit $rc"; cat "$W/bn.out"; fi
 if [ -f build/libnnrt_cuda_mpi.a ]; then
     if "$NNC" models/spiral_mlp.nn --mpi --target cuda -o "$W/spiral_gpu" >"$W/gpu.out" 2>&1 && [ -x "$W/spiral_gpu" ]; then
         ok "--target cuda --mpi builds with nvcc, NCCL and MPI (no GPU here to run it)"
