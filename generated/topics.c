@@ -33,7 +33,7 @@ static void poison(float *p, int count)
 
 /* ---- params: trained, persistent ---- */
 static float E[32 * 12];  /* [32, 12] = randn(std=0.1) */
-static float h_W[12 * 16];  /* [12, 16] = he: normal, std 0.408248 */
+static float h_W[12 * 16];  /* [12, 16] = glorot: normal, std 0.267261 */
 static float h_b[16];  /* [16] = zeros */
 static float y_W[16 * 4];  /* [16, 4] = glorot: normal, std 0.316228 */
 static float y_b[4];  /* [4] = zeros */
@@ -109,9 +109,34 @@ static inline float nnc_expf(float x)
     return p * nnc_bits((h + 127) << 23) * nnc_bits((k - h + 127) << 23);
 }
 
+/* tanh a for a = |x|: a - a³/3 + 2a⁵/15 - 17a⁷/315 + 62a⁹/2835 below 0.125;
+ * E/(E + 2) with E = e^2a - 1 = Σ (2a)^i/i!, i <= 11, below 0.55; 1 - 2/(e^2a + 1)
+ * up to 9.1, 1 above; all three computed and one selected, the sign of x after */
+static inline float nnc_tanhf(float x)
+{
+    float a = fabsf(x), z = a * a, y = 2.0f * a;
+    float small = a + a * z * (-1.0f / 3.0f + z * (2.0f / 15.0f + z * (-17.0f / 315.0f + z * (62.0f / 2835.0f))));
+    float p = 1.0f / 39916800.0f;
+    p = p * y + 1.0f / 3628800.0f;
+    p = p * y + 1.0f / 362880.0f;
+    p = p * y + 1.0f / 40320.0f;
+    p = p * y + 1.0f / 5040.0f;
+    p = p * y + 1.0f / 720.0f;
+    p = p * y + 1.0f / 120.0f;
+    p = p * y + 1.0f / 24.0f;
+    p = p * y + 1.0f / 6.0f;
+    p = p * y + 0.5f;
+    float E = y + y * y * p, mid = E / (E + 2.0f);
+    float big = 1.0f - 2.0f / (nnc_expf(a > 9.1f ? 18.2f : y) + 1.0f);
+    float t = a < 0.125f ? small : a < 0.55f ? mid : a > 9.1f ? 1.0f : big;
+    return x < 0.0f ? -t : t; /* NaN: big is NaN */
+}
+
 /* the model's code calls them by libm's names */
 #undef expf
 #define expf(x) nnc_expf(x)
+#undef tanhf
+#define tanhf(x) nnc_tanhf(x)
 
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
@@ -136,7 +161,7 @@ static float forward(int n, int mode)
     for (int i = 0; i < n * 12; i++)
         bag[i] = bag_sum[i] / 8.0f;
 
-    /* line 18: h    = dense(bag, 16, act=relu, init=he); */
+    /* line 18: h    = dense(bag, 16, act=tanh, init=glorot); */
     /* h_matmul[n,16] = bag[n,12] · h.W[12,16] */
     memset(h_matmul, 0, sizeof(float) * (n * 16));
     for (int i = 0; i < n; i++)
@@ -147,12 +172,10 @@ static float forward(int n, int mode)
         }
     /* h_add[n,16] = h_matmul[n,16] + h.b[16] */
     /*   (computed inside the next loop, never stored) */
-    /* h[n,16] = relu(h_add[n,16]) */
+    /* h[n,16] = tanh(h_add[n,16]) */
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < 16; j++) {
-            const float v0 = h_matmul[i * 16 + j] + h_b[j];
-            h[i * 16 + j] = v0 > 0.0f ? v0 : 0.0f;
-        }
+        for (int j = 0; j < 16; j++)
+            h[i * 16 + j] = tanhf(h_matmul[i * 16 + j] + h_b[j]);
 
     /* line 19: y    = dense(h, 4, init=glorot); */
     /* y_matmul[n,4] = h[n,16] · y.W[16,4] */
@@ -253,14 +276,14 @@ static void backward(int n)
         }
     POISON(y_matmul, n * 4);
 
-    /* line 18: h    = dense(bag, 16, act=relu, init=he); */
-    /* dh_add[n,16] = dh[n,16] where h[n,16] > 0, else 0
-       ReLU: the gradient passes where the output is positive */
+    /* line 18: h    = dense(bag, 16, act=tanh, init=glorot); */
+    /* dh_add[n,16] = dh[n,16] · (1 - h[n,16]²)
+       Tanh: dx = dy·(1-y²), y = tanh x */
     for (int j = 0; j < 16; j++)
         dh_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 16; j++) {
-            dh_add[i * 16 + j] = h[i * 16 + j] > 0.0f ? dh[i * 16 + j] : 0.0f;
+            dh_add[i * 16 + j] = dh[i * 16 + j] * (1.0f - h[i * 16 + j] * h[i * 16 + j]);
             dh_b[j] += dh_add[i * 16 + j];  /* dh.b = Σ_rows dh_add, in the same loop */
         }
     POISON(dh, n * 16);
@@ -339,7 +362,7 @@ static void update(float lr, long step)
         E[i] -= lr_t * opt_E_m[i] / (sqrtf(opt_E_v[i]) + 1e-08f);
     }
 
-    /* line 18: h    = dense(bag, 16, act=relu, init=he); */
+    /* line 18: h    = dense(bag, 16, act=tanh, init=glorot); */
     /* h.W[12,16] -= lr_t · m / (√v + ε),  m, v averages of g, g²,  g = dh.W[12,16]
        Adam: running averages m of g and v of g², bias-corrected: lr_t = lr·√(1-β2^t)/(1-β1^t) */
     for (int i = 0; i < 192; i++) {
@@ -382,7 +405,7 @@ static void init(uint64_t seed)
     NnrtRng r;
     nnrt_rng_seed_stream(&r, seed, NNRT_STREAM_INIT);
     nnrt_init_normal(E, 384, 0.1f, &r);  /* E = randn(std=0.1) */
-    nnrt_init_normal(h_W, 192, 0.40824829f, &r);  /* h.W = he: normal, std 0.408248 */
+    nnrt_init_normal(h_W, 192, 0.267261242f, &r);  /* h.W = glorot: normal, std 0.267261 */
     nnrt_init_fill(h_b, 16, 0.0f);  /* h.b = zeros */
     nnrt_init_normal(y_W, 64, 0.316227766f, &r);  /* y.W = glorot: normal, std 0.316228 */
     nnrt_init_fill(y_b, 4, 0.0f);  /* y.b = zeros */

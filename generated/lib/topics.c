@@ -34,7 +34,7 @@ static void poison(float *p, int count)
 
 /* ---- params: trained, persistent ---- */
 static float E[32 * 12];  /* [32, 12] = randn(std=0.1) */
-static float h_W[12 * 16];  /* [12, 16] = he: normal, std 0.408248 */
+static float h_W[12 * 16];  /* [12, 16] = glorot: normal, std 0.267261 */
 static float h_b[16];  /* [16] = zeros */
 static float y_W[16 * 4];  /* [16, 4] = glorot: normal, std 0.316228 */
 static float y_b[4];  /* [4] = zeros */
@@ -162,6 +162,38 @@ static float nnrt_logf(float x)
     return nnrt_log_core(nnrt_bits_float(u) - 1.0f, (float)k);
 }
 
+/* tanh a = a - a³/3 + 2a⁵/15 - 17a⁷/315 + 62a⁹/2835 for a < 0.125;
+ * E/(E + 2) with E = e^2a - 1 = Σ (2a)^i/i!, i <= 11, for a < 0.55;
+ * 1 - 2/(e^2a + 1) above; the sign of x after */
+static float nnrt_tanhf(float x)
+{
+    float a = x < 0.0f ? -x : x, t;
+    if (a != a)
+        return x;
+    if (a > 9.1f) {
+        t = 1.0f;
+    } else if (a < 0.125f) {
+        float z = a * a;
+        t = a + a * z * (-1.0f / 3.0f + z * (2.0f / 15.0f + z * (-17.0f / 315.0f + z * (62.0f / 2835.0f))));
+    } else if (a < 0.55f) {
+        float y = 2.0f * a, p = 1.0f / 39916800.0f;
+        p = p * y + 1.0f / 3628800.0f;
+        p = p * y + 1.0f / 362880.0f;
+        p = p * y + 1.0f / 40320.0f;
+        p = p * y + 1.0f / 5040.0f;
+        p = p * y + 1.0f / 720.0f;
+        p = p * y + 1.0f / 120.0f;
+        p = p * y + 1.0f / 24.0f;
+        p = p * y + 1.0f / 6.0f;
+        p = p * y + 0.5f;
+        float E = y + y * y * p;
+        t = E / (E + 2.0f);
+    } else {
+        t = 1.0f - 2.0f / (nnrt_expf(2.0f * a) + 1.0f);
+    }
+    return x < 0.0f ? -t : t;
+}
+
 /* sin x or cos x (want_cos): k = round(x/(π/2)), r = x - k·π/2 in [-π/4, π/4]
  * (π/2 in three parts, k·part exact for |k| < 4096), then the series of sin r
  * or cos r, picked and signed by k mod 4 (cos x = sin(x + π/2)) */
@@ -197,6 +229,8 @@ static float nnrt_sincosf(float x, int want_cos)
 #define expf(x) nnrt_expf(x)
 #undef logf
 #define logf(x) nnrt_logf(x)
+#undef tanhf
+#define tanhf(x) nnrt_tanhf(x)
 #undef sinf
 #define sinf(x) nnrt_sincosf(x, 0)
 #undef cosf
@@ -252,7 +286,7 @@ static float forward(int n, int mode)
     for (int i = 0; i < n * 12; i++)
         bag[i] = bag_sum[i] / 8.0f;
 
-    /* line 18: h    = dense(bag, 16, act=relu, init=he); */
+    /* line 18: h    = dense(bag, 16, act=tanh, init=glorot); */
     /* h_matmul[n,16] = bag[n,12] · h.W[12,16] */
     memset(h_matmul, 0, sizeof(float) * (n * 16));
     for (int i = 0; i < n; i++)
@@ -263,12 +297,10 @@ static float forward(int n, int mode)
         }
     /* h_add[n,16] = h_matmul[n,16] + h.b[16] */
     /*   (computed inside the next loop, never stored) */
-    /* h[n,16] = relu(h_add[n,16]) */
+    /* h[n,16] = tanh(h_add[n,16]) */
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < 16; j++) {
-            const float v0 = h_matmul[i * 16 + j] + h_b[j];
-            h[i * 16 + j] = v0 > 0.0f ? v0 : 0.0f;
-        }
+        for (int j = 0; j < 16; j++)
+            h[i * 16 + j] = tanhf(h_matmul[i * 16 + j] + h_b[j]);
 
     /* line 19: y    = dense(h, 4, init=glorot); */
     /* y_matmul[n,4] = h[n,16] · y.W[16,4] */
@@ -369,14 +401,14 @@ static void backward(int n)
         }
     POISON(y_matmul, n * 4);
 
-    /* line 18: h    = dense(bag, 16, act=relu, init=he); */
-    /* dh_add[n,16] = dh[n,16] where h[n,16] > 0, else 0
-       ReLU: the gradient passes where the output is positive */
+    /* line 18: h    = dense(bag, 16, act=tanh, init=glorot); */
+    /* dh_add[n,16] = dh[n,16] · (1 - h[n,16]²)
+       Tanh: dx = dy·(1-y²), y = tanh x */
     for (int j = 0; j < 16; j++)
         dh_b[j] = 0.0f;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 16; j++) {
-            dh_add[i * 16 + j] = h[i * 16 + j] > 0.0f ? dh[i * 16 + j] : 0.0f;
+            dh_add[i * 16 + j] = dh[i * 16 + j] * (1.0f - h[i * 16 + j] * h[i * 16 + j]);
             dh_b[j] += dh_add[i * 16 + j];  /* dh.b = Σ_rows dh_add, in the same loop */
         }
     POISON(dh, n * 16);
@@ -455,7 +487,7 @@ static void update(float lr, long step)
         E[i] -= lr_t * opt_E_m[i] / (sqrtf(opt_E_v[i]) + 1e-08f);
     }
 
-    /* line 18: h    = dense(bag, 16, act=relu, init=he); */
+    /* line 18: h    = dense(bag, 16, act=tanh, init=glorot); */
     /* h.W[12,16] -= lr_t · m / (√v + ε),  m, v averages of g, g²,  g = dh.W[12,16]
        Adam: running averages m of g and v of g², bias-corrected: lr_t = lr·√(1-β2^t)/(1-β1^t) */
     for (int i = 0; i < 192; i++) {
@@ -499,7 +531,7 @@ static void init(uint32_t seed)
     for (int i = 0; i < 384; i++)
         E[i] = 0.1f * rng_normal(&r);  /* E = randn(std=0.1) */
     for (int i = 0; i < 192; i++)
-        h_W[i] = 0.40824829f * rng_normal(&r);  /* h.W = he: normal, std 0.408248 */
+        h_W[i] = 0.267261242f * rng_normal(&r);  /* h.W = glorot: normal, std 0.267261 */
     for (int i = 0; i < 16; i++)
         h_b[i] = 0.0f;  /* h.b = zeros */
     for (int i = 0; i < 64; i++)
