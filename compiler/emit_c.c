@@ -303,6 +303,74 @@ static void emit_conv(Emit *e, int id)
     OUT("                }\n");
 }
 
+/* ---- conv2d as im2col + GEMM (the program with BLAS) ------------------------
+ * The plan gave the node a workspace (plan_build_ws): the columns of one
+ * image, col[Cin·KH·KW, OH·OW], row (ci, kh, kw) and column (oh, ow)
+ * holding x[b, ci, oh·s − p + kh, ow·s − p + kw] (0 in the padding).  Per
+ * image b, with W as the matrix [Cout, Cin·KH·KW] and y[b], dy[b] as
+ * [Cout, OH·OW]:
+ *   forward       y[b] = W · col                    (col = im2col(x[b]))
+ *   conv2d_grad_x dx[b] = col2im(Wᵀ · dy[b])        (the transposed convolution)
+ *   conv2d_grad_w dW += dy[b] · colᵀ                (dy against the unfolded input)
+ * im2col and col2im are written into the file (conv_helpers). */
+
+/* The workspace's pointer, local to the loop over images. */
+static void conv_col(Emit *e, int id, int rows, int cols)
+{
+    OUT("        float *const col = arena + %zu; /* [%d, %d] workspace: one image unfolded, a column per output position */\n",
+        e->p->buf[id].ws_offset / 4, rows, cols);
+}
+
+static void emit_conv_gemm(Emit *e, int id)
+{
+    const Node *n = nd(e, id);
+    int gx = n->op == OP_CONV2D_GRAD_X, gw = n->op == OP_CONV2D_GRAD_W;
+    Shape x = gx ? n->shape : nd(e, n->in[0])->shape, w = gw ? n->shape : nd(e, n->in[1])->shape;
+    Shape y = n->op == OP_CONV2D ? n->shape : nd(e, n->in[gw])->shape;
+    const char *X = gx ? e->name[id] : e->name[n->in[0]], *W = gw ? e->name[id] : e->name[n->in[1]];
+    const char *Y = n->op == OP_CONV2D ? e->name[id] : e->name[n->in[gw]];
+    int co = w.d[0], k = w.d[1] * w.d[2] * w.d[3], pos = y.d[2] * y.d[3];
+    int xsz = x.d[1] * x.d[2] * x.d[3], ysz = y.d[1] * pos;
+    char geo[96]; /* C, H, W, KH, KW, stride, pad, OH, OW */
+    snprintf(geo, sizeof geo, "%d, %d, %d, %d, %d, %d, %d, %d, %d", x.d[1], x.d[2], x.d[3], w.d[2], w.d[3], n->stride,
+             n->pad, y.d[2], y.d[3]);
+    if (gx || gw)
+        OUT("    memset(%s, 0, sizeof(float) * (%s));\n", e->name[id], emit_numel(n->shape).s);
+    OUT("    for (int b = 0; b < %s; b++) {\n", emit_ext(x.d[0]).s);
+    conv_col(e, id, k, pos);
+    if (gx) {
+        OUT("        /* col[%d, %d] = %sᵀ[%d, %d] · %s[b][%d, %d]: each output position's gradient spread over its window */\n",
+            k, pos, W, k, co, Y, co, pos);
+        OUT("        nnrt_sgemm(1, 0, %d, %d, %d, 1.0f, %s, %d, %s + b * %d, %d, 0.0f, col, %d);\n", k, pos, co, W, k, Y,
+            ysz, pos, pos);
+        OUT("        /* %s[b] += col2im(col): each window element adds into the input position it read */\n", X);
+        OUT("        col2im(col, %s, %s + b * %d);\n", geo, X, xsz);
+    } else {
+        OUT("        /* col[%d, %d] = im2col(%s[b]): row (ci, kh, kw), column (oh, ow) holds %s[b, ci, oh·s − p + kh, ow·s − p + kw] */\n",
+            k, pos, X, X);
+        OUT("        im2col(%s + b * %d, %s, col);\n", X, xsz, geo);
+        if (gw) {
+            OUT("        /* %s[%d, %d] += %s[b][%d, %d] · colᵀ[%d, %d]: dy against the unfolded input */\n", W, co, k, Y, co,
+                pos, pos, k);
+            OUT("        nnrt_sgemm(0, 1, %d, %d, %d, 1.0f, %s + b * %d, %d, col, %d, 1.0f, %s, %d);\n", co, k, pos, Y, ysz,
+                pos, pos, W, k);
+        } else {
+            OUT("        /* %s[b][%d, %d] = %s[%d, %d] · col[%d, %d] */\n", Y, co, pos, W, co, k, k, pos);
+            OUT("        nnrt_sgemm(0, 0, %d, %d, %d, 1.0f, %s, %d, col, %d, 0.0f, %s + b * %d, %d);\n", co, pos, k, W, k, pos,
+                Y, ysz, pos);
+        }
+    }
+    OUT("    }\n");
+}
+
+static void emit_conv_any(Emit *e, int id)
+{
+    if (e->p->buf[id].ws_bytes)
+        emit_conv_gemm(e, id);
+    else
+        emit_conv(e, id);
+}
+
 /* Over planes [H, W] (the axes before the last two, flattened):
  * max_pool: y = x at the window's first largest element inside the image;
  * max_pool_grad (x, dy): dx there += dy;
@@ -615,7 +683,7 @@ static void emit_node(Emit *e, int id)
         return;
     case OP_SOFTMAX_CE: case OP_NLL: case OP_SIGMOID_CE: case OP_ACCURACY: emit_loss(e, id); return;
     case OP_SOFTMAX_CE_GRAD: case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: emit_loss_grad(e, id); return;
-    case OP_CONV2D: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: emit_conv(e, id); return;
+    case OP_CONV2D: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: emit_conv_any(e, id); return;
     case OP_MAX_POOL: case OP_AVG_POOL: case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD: emit_pool(e, id); return;
     case OP_BN_STATS: emit_bn_stats(e, id); return;
     case OP_BN_NORM: case OP_BN_NORM_GRAD: emit_bn_norm(e, id); return;
@@ -752,6 +820,97 @@ static void portable_gemm(Emit *e)
     OUT("            for (int k = 0; k < K; k++)\n");
     OUT("                s += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? Bm[j * ldb + k] : Bm[k * ldb + j]);\n");
     OUT("            C[i * ldc + j] = s;\n        }\n}\n");
+}
+
+/* im2col + GEMM (emit_conv_gemm): unfolding one image into columns, and
+ * folding columns back with col2im; the rows of the window that fall in
+ * the image are copied, the padding is zeros (col2im skips it). */
+static int has_workspace_of(const Emit *e, Op op)
+{
+    for (int i = 0; i < e->g->n; i++)
+        if (e->p->buf[i].ws_bytes && e->g->nodes[i].op == op)
+            return 1;
+    return 0;
+}
+
+static int has_workspace(const Emit *e) { return has_workspace_of(e, OP_CONV2D); }
+
+static const char conv_helpers_text[] =
+    "\n/* The window columns ow of one (kh, kw) row whose iw = ow·s − p + kw lies in [0, W): [*lo, *hi). */\n"
+    "static void window_span(int W, int kw, int s, int p, int OW, int *lo, int *hi)\n"
+    "{\n"
+    "    *lo = p - kw > 0 ? (p - kw + s - 1) / s : 0;\n"
+    "    *hi = W - 1 + p - kw < 0 ? 0 : (W - 1 + p - kw) / s + 1;\n"
+    "    *hi = *hi < OW ? *hi : OW;\n"
+    "    *lo = *lo < *hi ? *lo : *hi;\n"
+    "}\n"
+    "\n"
+    "/* im2col: col[(ci·KH + kh)·KW + kw, oh·OW + ow] = x[ci, oh·s − p + kh, ow·s − p + kw] of one\n"
+    "   image x [C, H, W], 0 where the window reads the padding. */\n"
+    "static void im2col(const float *x, int C, int H, int W, int KH, int KW, int s, int p, int OH, int OW, float *col)\n"
+    "{\n"
+    "    for (int ci = 0; ci < C; ci++)\n"
+    "        for (int kh = 0; kh < KH; kh++)\n"
+    "            for (int kw = 0; kw < KW; kw++) {\n"
+    "                float *row = col + ((ci * KH + kh) * KW + kw) * OH * OW;\n"
+    "                int lo, hi;\n"
+    "                window_span(W, kw, s, p, OW, &lo, &hi);\n"
+    "                for (int oh = 0; oh < OH; oh++, row += OW) {\n"
+    "                    const int ih = oh * s - p + kh;\n"
+    "                    if (ih < 0 || ih >= H) { /* a row of padding */\n"
+    "                        memset(row, 0, sizeof(float) * OW);\n"
+    "                        continue;\n"
+    "                    }\n"
+    "                    const float *xr = x + (ci * H + ih) * W;\n"
+    "                    for (int ow = 0; ow < lo; ow++)\n"
+    "                        row[ow] = 0.0f;\n"
+    "                    if (s == 1) /* a run of the image row: a copy the C compiler vectorizes */\n"
+    "                        for (int ow = lo; ow < hi; ow++)\n"
+    "                            row[ow] = xr[ow - p + kw];\n"
+    "                    else\n"
+    "                        for (int ow = lo; ow < hi; ow++)\n"
+    "                            row[ow] = xr[ow * s - p + kw];\n"
+    "                    for (int ow = hi; ow < OW; ow++)\n"
+    "                        row[ow] = 0.0f;\n"
+    "                }\n"
+    "            }\n"
+    "}\n";
+
+static const char col2im_text[] =
+    "\n"
+    "/* col2im: dx[ci, oh·s − p + kh, ow·s − p + kw] += col[(ci·KH + kh)·KW + kw, oh·OW + ow] for one\n"
+    "   image dx [C, H, W]; what falls in the padding is dropped. */\n"
+    "static void col2im(const float *col, int C, int H, int W, int KH, int KW, int s, int p, int OH, int OW, float *dx)\n"
+    "{\n"
+    "    for (int ci = 0; ci < C; ci++)\n"
+    "        for (int kh = 0; kh < KH; kh++)\n"
+    "            for (int kw = 0; kw < KW; kw++) {\n"
+    "                const float *row = col + ((ci * KH + kh) * KW + kw) * OH * OW;\n"
+    "                int lo, hi;\n"
+    "                window_span(W, kw, s, p, OW, &lo, &hi);\n"
+    "                for (int oh = 0; oh < OH; oh++, row += OW) {\n"
+    "                    const int ih = oh * s - p + kh;\n"
+    "                    if (ih < 0 || ih >= H)\n"
+    "                        continue; /* a row of padding */\n"
+    "                    float *dr = dx + (ci * H + ih) * W;\n"
+    "                    if (s == 1) /* a run of the image row */\n"
+    "                        for (int ow = lo; ow < hi; ow++)\n"
+    "                            dr[ow - p + kw] += row[ow];\n"
+    "                    else\n"
+    "                        for (int ow = lo; ow < hi; ow++)\n"
+    "                            dr[ow * s - p + kw] += row[ow];\n"
+    "                }\n"
+    "            }\n"
+    "}\n";
+
+/* im2col with any workspace (every convolution's forward has one);
+ * col2im only where an input gradient is taken (not for a first layer). */
+static void conv_helpers(Emit *e)
+{
+    if (has_workspace(e))
+        OUT("%s", conv_helpers_text);
+    if (has_workspace_of(e, OP_CONV2D_GRAD_X))
+        OUT("%s", col2im_text);
 }
 
 /* ---- library mode: portable float math ----------------------------------
@@ -1353,7 +1512,7 @@ static void c_model_fns(Emit *e)
     emit_field(e, NULL, "update", "update");
     emit_field(e, NULL, "predict", "model_predict");
     emit_field(e, NULL, "train_step", "train_step");
-    if (e->o->blas && large_matmul(e->g))
+    if (e->o->blas && (large_matmul(e->g) || has_workspace(e)))
         emit_field(e, NULL, "blas_tune", "nnrt_blas_tune");  /* OpenBLAS's fastest kernels for this CPU */
 }
 
@@ -1674,6 +1833,7 @@ static void c_decls(Emit *e)
     library_rng(e);
     vector_math(e);
     portable_gemm(e);
+    conv_helpers(e);
 }
 
 static void c_finish(Emit *e)
@@ -1686,8 +1846,10 @@ static void c_finish(Emit *e)
     }
 }
 
-/* The window loops' variables (emit_conv, emit_pool) and batch norm's (emit_bn_*), kept from the model's names. */
+/* The window loops' variables (emit_conv, emit_pool), im2col's (emit_conv_gemm, conv_helpers)
+ * and batch norm's (emit_bn_*), kept from the model's names. */
 static const char *const c_reserved[] = {"co", "ci", "oh", "ow", "kh", "kw", "ih", "iw", "pl", "bi", "dv",
+                                         "col", "im2col", "col2im", "window_span", "lo", "hi", "row", "dr",
                                          "fi", "cnt", "mu", "sq", "sd", "md", "mdx"};
 
 static const EmitTarget c_target = {

@@ -284,7 +284,8 @@ static int compile(const Options *o, Arena *a, int argc, char **argv)
             return 1;
     }
     Plan plan;
-    plan_build(&plan, &g, a, o->naive);
+    /* the C program with BLAS convolves by im2col + GEMM: plan its workspaces */
+    plan_build_ws(&plan, &g, a, o->naive, o->emit.blas && !o->emit.library && !o->emit.cuda);
     if (o->dump_plan)
         plan_dump(stdout, &plan);
     if (o->report)

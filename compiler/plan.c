@@ -53,7 +53,10 @@
  *  5. offsets    one Lifetime per buffer (per chain), placed by
  *                offsets_assign() (offsets.c), or offsets_naive() for
  *                --planner=naive, which also turns in-place off and keeps
- *                the index order: every value its own bytes.
+ *                the index order: every value its own bytes.  A node's
+ *                workspace (plan_build_ws: a convolution's im2col columns)
+ *                is one more Lifetime, from the node's step to the same
+ *                step: it shares bytes with whatever is dead then.
  */
 #include "plan.h"
 
@@ -204,6 +207,34 @@ static size_t plan_classify(const Graph *g, Arena *a, BufPlan *b)
         }
     }
     return grad_bytes;
+}
+
+/* One image's unfolded columns: x [B, Cin, H, W] read by a kernel
+ * [Cout, Cin, KH, KW] into y [B, Cout, OH, OW] unfolds to
+ * [Cin·KH·KW, OH·OW]. */
+static Shape plan_conv_cols(const Graph *g, int id)
+{
+    const Node *n = &g->nodes[id];
+    int gw = n->op == OP_CONV2D_GRAD_W;
+    Shape w = gw ? n->shape : g->nodes[n->in[1]].shape;       /* (x, W), (dy, W), (x, dy) */
+    Shape y = n->op == OP_CONV2D ? n->shape : g->nodes[n->in[gw]].shape;
+    Shape col = {2, {w.d[1] * w.d[2] * w.d[3], y.d[2] * y.d[3]}};
+    return col;
+}
+
+size_t plan_conv_workspace(const Graph *g, int id)
+{
+    Op op = g->nodes[id].op;
+    if (op != OP_CONV2D && op != OP_CONV2D_GRAD_X && op != OP_CONV2D_GRAD_W)
+        return 0;
+    return plan_bytes(plan_conv_cols(g, id), g->batch);
+}
+
+/* Workspaces of the im2col convolution (plan_build_ws). */
+static void plan_workspaces(const Graph *g, BufPlan *b, int workspaces)
+{
+    for (int i = 0; i < g->n; i++)
+        b[i].ws_bytes = workspaces ? plan_conv_workspace(g, i) : 0;
 }
 
 static void plan_totals(Plan *p, const BufPlan *b)
@@ -662,10 +693,15 @@ static void plan_inplace(Plan *p, const PlanCtx *c, const int *vlast, int *head,
  * one gets its chain's offset and interval. */
 static void plan_offsets(Plan *p, const PlanCtx *c, const int *head, const int *glast)
 {
-    Lifetime *life = plan_alloc(c->a, c->n, sizeof(Lifetime));
-    int *slot = plan_alloc(c->a, c->n, sizeof(int)), m = 0;
+    Lifetime *life = plan_alloc(c->a, 2 * c->n, sizeof(Lifetime));
+    int *slot = plan_alloc(c->a, c->n, sizeof(int)), *ws_slot = plan_alloc(c->a, c->n, sizeof(int)), m = 0;
     for (int s = 0; s < p->n_steps; s++) {
         int i = p->order[s];
+        if (p->buf[i].ws_bytes) { /* the workspace: this step only */
+            p->naive_bytes = plan_add(p->naive_bytes, offsets_align(p->buf[i].ws_bytes, PLAN_ALIGN));
+            ws_slot[i] = m;
+            life[m++] = (Lifetime){p->buf[i].ws_bytes, s, s, 0};
+        }
         if (p->buf[i].cls != SC_ARENA)
             continue;
         p->naive_bytes = plan_add(p->naive_bytes, offsets_align(p->buf[i].bytes, PLAN_ALIGN));
@@ -676,6 +712,9 @@ static void plan_offsets(Plan *p, const PlanCtx *c, const int *head, const int *
     }
     p->lower_bound = offsets_lower_bound(life, m, PLAN_ALIGN);
     p->arena_bytes = p->naive ? offsets_naive(life, m, PLAN_ALIGN) : offsets_assign(life, m, PLAN_ALIGN);
+    for (int i = 0; i < c->n; i++)
+        if (p->buf[i].ws_bytes)
+            p->buf[i].ws_offset = life[ws_slot[i]].offset;
     for (int i = 0; i < c->n; i++)
         if (p->buf[i].cls == SC_ARENA) {
             const Lifetime *l = &life[slot[head[i]]];
@@ -756,7 +795,9 @@ static void plan_keep_arrays(Plan *p, Arena *a)
 
 /* Each candidate is planned in a scratch arena, dropped unless it is the
  * best so far, so that the memory stays that of two candidates. */
-void plan_build(Plan *p, const Graph *g, Arena *a, int naive)
+void plan_build(Plan *p, const Graph *g, Arena *a, int naive) { plan_build_ws(p, g, a, naive, 0); }
+
+void plan_build_ws(Plan *p, const Graph *g, Arena *a, int naive, int workspaces)
 {
     double t0 = plan_now_ms();
     PlanCtx c;
@@ -764,6 +805,7 @@ void plan_build(Plan *p, const Graph *g, Arena *a, int naive)
     p->g = g;
     p->naive = naive;
     plan_ctx_init(&c, g, a, &p->grad_bytes);
+    plan_workspaces(g, c.base, workspaces);
     plan_totals(p, c.base);
     int tries = naive ? 1 : (int)(sizeof plan_schedules / sizeof plan_schedules[0]);
     Plan best = *p;
@@ -883,6 +925,8 @@ static ReportCols plan_report_cols(const Plan *p)
     char nb[32], sb[64];
     for (int i = 0; i < p->g->n; i++) {
         int ln = (int)strlen(plan_node_name(p->g, i, nb, sizeof nb)), lo = (int)strlen(op_name(p->g->nodes[i].op));
+        if (p->buf[i].ws_bytes) /* NAME.col, im2col */
+            ln += 4, lo = lo > 6 ? lo : 6;
         int ls = (int)strlen(shape_str(p->g->nodes[i].shape, sb, sizeof sb));
         w.name = ln > w.name ? ln : w.name;
         w.op = lo > w.op ? lo : w.op;
@@ -906,6 +950,14 @@ static void plan_report_row(FILE *out, const Plan *p, ReportCols w, int s)
             w.op, op_name(p->g->nodes[i].op), w.shape, shape_str(p->g->nodes[i].shape, sb, sizeof sb),
             plan_class_name(b->cls), b->bytes, live, off);
     fprintf(out, "%s%s\n", *plan_note(p, i, note, sizeof note) ? "  " : "", note);
+    if (b->ws_bytes) { /* the workspace, on a line of its own under its node */
+        char wn[64];
+        const char *nm = plan_node_name(p->g, i, nb, sizeof nb);
+        snprintf(wn, sizeof wn, "%s.col", nm);
+        snprintf(live, sizeof live, "%d..%d", s, s);
+        fprintf(out, "%5s  %-*s  %-*s  %-*s  %-6s %9zu  %-9s %9zu  workspace of %s\n", "", w.name, wn, w.op, "im2col",
+                w.shape, shape_str(plan_conv_cols(p->g, i), sb, sizeof sb), "arena", b->ws_bytes, live, b->ws_offset, nm);
+    }
 }
 
 void plan_report(FILE *out, const Plan *p)

@@ -52,6 +52,9 @@ typedef struct BufPlan {
                       * (for the report only). */
     int kept;        /* SC_ARENA: the buffer holds the loss, the output or the metric, which the
                       * caller of forward reads after the last forward step (fwd_end - 1) */
+    size_t ws_bytes; /* the node's workspace, live during its own step only (0: none): a
+                      * convolution's unfolded image (im2col) under plan_build_ws */
+    size_t ws_offset; /* its byte offset in the arena (multiple of PLAN_ALIGN) */
 } BufPlan;
 
 typedef struct Plan {
@@ -69,8 +72,18 @@ typedef struct Plan {
     const char *schedule; /* the candidate order kept: "index order", "memory-greedy", "memory-greedy reversed" */
 } Plan;
 
-/* Builds the plan; allocates from a. */
+/* Builds the plan; allocates from a.  plan_build plans no workspaces (the
+ * direct loops of --blas none, library mode and CUDA need none);
+ * plan_build_ws with workspaces set gives every conv2d, conv2d_grad_x and
+ * conv2d_grad_w node the unfolded columns of one image
+ * (plan_conv_workspace), an arena buffer that lives during the node's own
+ * step, for the program's im2col + GEMM convolution. */
 void plan_build(Plan *p, const Graph *g, Arena *a, int naive);
+void plan_build_ws(Plan *p, const Graph *g, Arena *a, int naive, int workspaces);
+/* The bytes of node id's im2col workspace: one image's columns,
+ * [Cin·KH·KW, OH·OW] floats (for conv2d_grad_x the same shape, dy·W
+ * before col2im); 0 for any other op. */
+size_t plan_conv_workspace(const Graph *g, int id);
 /* True when the bytes of node `id` may not be read any more after `step`
  * (its root's last reader has run): the emitter's poison mode uses it.
  * The bytes of an in-place chain die with the chain's last reader; a kept

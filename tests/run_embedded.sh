@@ -15,7 +15,9 @@
 #      exact libm functions (fmaxf, fminf, fabsf, sqrtf, floorf, fmodf): no
 #      expf/logf/... (the library brings its own), no double arithmetic
 #      (__aeabi_d*), no stdio, no malloc.  Every other model's library
-#      compiles the same way.
+#      compiles the same way, or, where --emit library refuses it
+#      (models/lenet.nn, for conv2d), prints one "skip" line once the
+#      refusal is checked to be one line.
 #   2. run (a): tests/embedded/train_main.c with the library and its data
 #      (data_M.h from tests/embedded/gen_data.c), static for
 #      arm-linux-gnueabihf under qemu-arm and for x86, both -O2
@@ -145,7 +147,14 @@ check_symbols() {
 for f in models/*.nn tests/embedded/*.nn; do
     m=$(basename "$f" .nn)
     if ! emit $m; then
-        bad "$m: nnc failed:"; sed 's/^/     /' "$E/log/$m.emit"; continue
+        # a model library mode does not take yet (models/lenet.nn: conv2d)
+        # is skipped, after checking that nnc refuses it in one line
+        if grep -q "is not supported by --emit library yet" "$E/log/$m.emit" && [ "$(wc -l <"$E/log/$m.emit")" -eq 1 ]; then
+            echo "skip $m: nnc --emit library refuses it in one line:$(cut -d: -f4- "$E/log/$m.emit")"
+        else
+            bad "$m: nnc failed:"; sed 's/^/     /' "$E/log/$m.emit"
+        fi
+        continue
     fi
     case " $SMALL " in *" $m "*) small=1 ;; *) small=0 ;; esac
     if ! sizes=$(size_of $m "$STRICT"); then

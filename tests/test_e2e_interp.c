@@ -59,7 +59,9 @@
  * mse), tests/e2e/spiral_acts (softplus, elu, silu, gelu), tests/e2e/table_adadelta (a table source, ReLU, sigmoid_cross_entropy,
  * Adadelta), tests/e2e/csv3 (a CSV source), tests/e2e/cnn_bars (conv,
  * conv2d with stride 2, max_pool, padded avg_pool, flatten, on 8x8 images
- * from a CSV file; --target cuda must refuse it with one line),
+ * from a CSV file; --target cuda must refuse it with one line; built
+ * twice, im2col + GEMM and --blas none's direct loops), models/lenet
+ * (LeNet on MNIST, with data/mnist present: make mnist),
  * tests/e2e/bn_bars (batchnorm per channel and per feature; after the 20
  * steps its running statistics and a forward(EVAL) with them are compared
  * too, as for every model that has them; refused by --target cuda with one
@@ -96,6 +98,7 @@
 #define LOSS_FLOOR 1e-3 /* relative to max(|loss|, this) */
 #define MAX_PARAMS 64
 #define FASHION "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+#define MNIST "data/mnist/train-images-idx3-ubyte"
 
 static char work[256]; /* build/e2e/interp.PID */
 
@@ -215,15 +218,16 @@ static void run_step(const char *cmd, const char *name)
     ck_assert_msg(system(full) == 0, "failed: %s\n%s", cmd, file_head(log, head, sizeof head));
 }
 
-/* Emits MODEL into the work directory, builds the step driver around it,
- * runs STEPS steps and reads what it printed.  lib: the steps are those of
- * the model's library (--emit library, DIR/lib/NAME.c), from its own init. */
-static void emitted_run(const char *model, const char *name, Emitted *em, int lib)
+/* Emits MODEL (with nnc's flags) into the work directory, builds the step
+ * driver around it, runs STEPS steps and reads what it printed.  lib: the
+ * steps are those of the model's library (--emit library,
+ * DIR/lib/NAME.c), from its own init. */
+static void emitted_run(const char *model, const char *flags, const char *name, Emitted *em, int lib)
 {
     char cmd[4096], log[512], head[1024], libflags[1024] = "";
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     memset(em, 0, sizeof *em);
-    snprintf(cmd, sizeof cmd, "%s/bin/nnc %s -o %s/%s.c", work, model, work, name);
+    snprintf(cmd, sizeof cmd, "%s/bin/nnc %s %s -o %s/%s.c", work, flags, model, work, name);
     run_step(cmd, name);
     if (lib) {
         snprintf(cmd, sizeof cmd, "mkdir -p %s/lib && %s/bin/nnc %s --emit library -o %s/lib/%s.c", work, work, model,
@@ -503,16 +507,16 @@ static void compare(const char *name, const char *which, const Emitted *em, cons
                       rel_diff(em->loss[k], ref[k]), tol);
 }
 
-/* The whole check for one model: emitted vs interpreter on the graph as
- * autodiff left it and as optimize left it, within tol (relative); lib:
- * the emitted library's steps (emitted_run). */
-static void check_emitted(const char *path, double tol, int lib)
+/* The whole check for one model: emitted (with nnc's flags) vs
+ * interpreter on the graph as autodiff left it and as optimize left it,
+ * within tol (relative); lib: the emitted library's steps (emitted_run). */
+static void check_emitted(const char *path, const char *flags, double tol, int lib)
 {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     char name[128];
-    snprintf(name, sizeof name, "%.*s", (int)(strcspn(base, ".")), base);
+    snprintf(name, sizeof name, "%.*s%s", (int)(strcspn(base, ".")), base, *flags ? "_flags" : "");
     Emitted em;
-    emitted_run(path, name, &em, lib);
+    emitted_run(path, flags, name, &em, lib);
     for (int optimized = 0; optimized <= 1; optimized++) {
         Ref r;
         double ref[STEPS];
@@ -527,7 +531,7 @@ static void check_emitted(const char *path, double tol, int lib)
 
 static void check_model_tol(const char *path, double tol)
 {
-    check_emitted(path, tol, 0);
+    check_emitted(path, "", tol, 0);
 }
 
 static void check_model(const char *path)
@@ -538,7 +542,16 @@ static void check_model(const char *path)
 /* The library (--emit library) of the model against the interpreter. */
 static void check_library(const char *path)
 {
-    check_emitted(path, REL_TOL, 1);
+    check_emitted(path, "", REL_TOL, 1);
+}
+
+/* models/lenet.nn reads MNIST from data/mnist (make mnist). */
+static int have_mnist(void)
+{
+    if (access(MNIST, R_OK) == 0)
+        return 1;
+    printf("e2e_interp: %s not found (make mnist), skipped\n", MNIST);
+    return 0;
 }
 
 static int have_fashion(void)
@@ -579,9 +592,23 @@ END_TEST
 START_TEST(smooth_activations) { check_model("tests/e2e/spiral_acts.nn"); }
 END_TEST
 
+/* The program convolves by im2col + GEMM (the default, BLAS), and by
+ * direct loops under --blas none: both against the interpreter. */
 START_TEST(cnn_conv_pool)
 {
     check_model("tests/e2e/cnn_bars.nn");
+}
+END_TEST
+
+START_TEST(cnn_direct_loops) { check_emitted("tests/e2e/cnn_bars.nn", "--blas none", REL_TOL, 0); }
+END_TEST
+
+/* LeNet on MNIST: a padded and an unpadded 5x5 convolution by im2col +
+ * GEMM, max pooling, three dense layers, momentum, B = 32. */
+START_TEST(lenet_mnist)
+{
+    if (have_mnist())
+        check_model("models/lenet.nn");
 }
 END_TEST
 
@@ -675,6 +702,8 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, csv_source);
     tcase_add_test(tc, smooth_activations);
     tcase_add_test(tc, cnn_conv_pool);
+    tcase_add_test(tc, cnn_direct_loops);
+    tcase_add_test(tc, lenet_mnist);
     tcase_add_test(tc, cnn_refused_elsewhere);
     tcase_add_test(tc, batchnorm_train_eval);
     tcase_add_test(tc, batchnorm_refused_elsewhere);
