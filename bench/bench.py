@@ -58,7 +58,7 @@ WORKLOADS = {
 }
 
 # "done: 300 epochs, 3000 steps in 0.02s (6.81 us a step) | loss 0.1232 | acc 0.9633 [| test ...]"
-DONE = re.compile(r"done: (\d+) epochs?, (\d+) steps? in ([0-9.]+)s(?: \(([0-9.]+) us a step\))?[^|]*"
+DONE = re.compile(r"done: (\d+) epochs?, (\d+) steps? in ([0-9.]+)s(?: \(([0-9.]+) us a step(?:, \d+ threads)?\))?[^|]*"
                   r"\| loss (\S+)(?: \| acc (\S+))?(?: \| test loss (\S+))?(?: \| test acc (\S+))?")
 INIT = re.compile(r"init: loss (\S+) \| acc (\S+)")
 
@@ -360,6 +360,108 @@ def fma_peak():
     return float(re.search(r": ([0-9.]+) GFLOP/s", out).group(1)), out.split(":")[0]
 
 
+# ---- the levers ---------------------------------------------------------------
+# Each variant is the trainer's own C file (nnc -o leaves it beside the
+# program) built with other flags, so one change at a time is measured
+# against nnc as it builds by default, in the same rounds.
+DEFAULT_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"]
+VARIANTS = [
+    ("nnc as built (-O3 -march=native -fno-trapping-math, vector expf/tanhf)", DEFAULT_FLAGS),
+    ("libm's expf/tanhf (-DNNC_LIBM_MATH)", DEFAULT_FLAGS + ["-DNNC_LIBM_MATH"]),
+    ("without -march=native", ["-O3", "-fno-math-errno", "-fno-trapping-math"]),
+    ("as built before: -O3 -fno-math-errno, libm's expf/tanhf", ["-O3", "-fno-math-errno", "-DNNC_LIBM_MATH"]),
+]
+
+
+def build_variant(w, tag, flags):
+    out = f"{w['trainer']}.{tag}"
+    cflags = check_output([NNC, "--cflags"]).split()
+    libs = check_output([NNC, "--libs"]).split()
+    subprocess.run([os.environ.get("CC", "cc"), "-std=c99", *flags, "-o", out, w["trainer"] + ".c", *cflags, *libs],
+                   cwd=ROOT, check=True)
+    return out
+
+
+def instructions(prog, epochs):
+    """(instructions, steps) of `prog --quiet --epochs N` under callgrind."""
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", prog, "--quiet",
+                        "--epochs", str(epochs)], env=thread_env(1), capture_output=True, text=True, check=True)
+    steps = re.search(r"done: \d+ epochs?, (\d+) steps?", r.stdout)
+    return int(re.search(r"I\s+refs:\s+([0-9,]+)", r.stderr).group(1).replace(",", "")), int(steps.group(1))
+
+
+def levers(w, runs):
+    """[(variant, min train s, median train s, instructions a step or None)]
+    and the 2-thread row's min when the workload has one."""
+    progs = [(name, build_variant(w, f"v{i}", flags)) for i, (name, flags) in enumerate(VARIANTS)]
+    times = {name: [] for name, _ in progs}
+    for _ in range(runs):
+        for name, prog in progs:
+            _, _, out = spawn([prog, "--quiet"], thread_env(1), os.path.join(WORK, "lever.log"))
+            times[name].append(summary(out, [prog])["train"])
+    steps = {}
+    if w["key"] == "spiral" and shutil.which("valgrind"):
+        # valgrind decodes no AVX-512: the callgrind builds take AVX2 (x86-64-v3) where -march=native was
+        for i, (name, flags) in enumerate(VARIANTS):
+            fl = ["-march=x86-64-v3" if f == "-march=native" else f for f in flags]
+            prog = build_variant(w, f"cg{i}", fl)
+            full, n = instructions(prog, w["epochs"])
+            steps[name] = (full - instructions(prog, 0)[0]) / n
+    return [(name, min(times[name]), statistics.median(times[name]), steps.get(name)) for name, _ in progs]
+
+
+def levers_md(w, lv):
+    base = lv[0][1]
+    hdr = ["build", "train s (min)", "train s (median)", "min ×nnc as built"]
+    if any(x[3] for x in lv):
+        hdr.append("instructions a step (callgrind, AVX2)")
+    body = []
+    for name, mn, med, ins in lv:
+        line = [name, fmt(mn, ".4f"), fmt(med, ".4f"), fmt(mn / base, ".2f")]
+        if len(hdr) == 5:
+            line.append(fmt(ins, ",.0f"))
+        body.append(line)
+    return table(hdr, body)
+
+
+def goals_md(ws, rows, lever_res, peak):
+    """The figures the speed goals name, from this run."""
+    def row(key, name, threads):
+        for r in rows.get(key, []):
+            if r["name"] == name and r["threads"] == threads and not r["dead"]:
+                return r
+        return None
+    body = []
+    f1, f2 = row("fashion", "nnc", 1), row("fashion", "nnc", 2)
+    t1 = row("fashion", "PyTorch", 1)
+    wf = next((w for w in ws if w.get("key") == "fashion" and "dims" in w), None)
+    if f1:
+        body.append(["fashion_relu, 1 thread, s/epoch", "≤ 0.12", fmt(f1["per_epoch"], ".4f")])
+        if t1:
+            body.append(["fashion_relu, 1 thread, ×PyTorch", "≥ 2.8", fmt(t1["train"] / f1["train"], ".2f")])
+        if wf:
+            limit = gemm_flops(wf["dims"], wf["batch"]) * f1["steps"] / (peak * 1e9) / f1["epochs"]
+            body.append(["fashion_relu, 1 thread, share of the GEMM limit (GEMM flops at FMA peak)", "≥ 70%",
+                         fmt(limit / f1["per_epoch"] * 100, ".0f") + "%"])
+    if f2:
+        body.append(["fashion_relu, 2 threads, s/epoch", "≤ 0.07", fmt(f2["per_epoch"], ".4f")])
+    s1 = row("spiral", "nnc", 1)
+    if s1:
+        body.append(["spiral twolayer, µs/step", "≤ 1.0", fmt(s1["per_step"] * 1e6, ".2f")])
+    lv = lever_res.get("spiral")
+    if lv and lv[0][3]:
+        body.append(["spiral twolayer, instructions a step (callgrind, AVX2 build)", "≤ 15,000", fmt(lv[0][3], ",.0f")])
+    wl = next((w for w in ws if w.get("key") == "large" and "dims" in w), None)
+    l1 = row("large", "nnc", 1)
+    if wl and l1:
+        rate = gemm_flops(wl["dims"], wl["batch"]) * l1["steps"] / l1["train"] * 1e-9
+        body.append(["mlp_large, share of FMA peak", "≥ 75%", fmt(rate / peak * 100, ".0f") + "%"])
+    if f1:
+        body.append(["fashion_relu test accuracy, peak RSS MB", "0.864 ± 0.002, ≤ 64",
+                     f"{fmt(f1['test_acc'], '.4f')}, {fmt(f1['rss'], '.1f')}"])
+    return table(["goal", "target", "this run"], body)
+
+
 # ---- tables -----------------------------------------------------------------
 def fmt(v, spec):
     return "–" if v is None or v != v else format(v, spec)
@@ -442,7 +544,7 @@ def compile_md(times):
 
 
 # ---- the report -------------------------------------------------------------
-def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs):
+def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs, lever_res):
     probes = blas[next(iter(blas))] if blas else []
     o = ["# nnc benchmark results", "",
          f"Written by `make bench` (bench/bench.py) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
@@ -487,6 +589,18 @@ def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs)
               gflops_md(good, rows, blas, peak[0]), ""]
         big = good[-1]
         o += [f"sgemm per GEMM, {big['key']} (batch {big['batch']}):", "", gemm_detail_md(blas[big["key"]]), ""]
+    o += ["## Goals", "", "The speed goals against this run's figures (medians above; the share of the GEMM "
+          "limit is the time the step's GEMM flops take at the FMA peak over nnc's training time).", "",
+          goals_md(ws, rows, lever_res, peak[0]), ""]
+    if lever_res:
+        o += ["## Levers", "",
+              "Each lever measured alone: the trainer's own C file built with other flags, "
+              f"{args.runs} runs each in turns, one thread (the 2-thread lever is the threads rows above: "
+              "OMP_NUM_THREADS=2 splits the large products and the batch gather over two threads of nnc's "
+              "own).  Instructions a step: callgrind over the default epochs less an --epochs 0 run, per "
+              "step, built for AVX2 (valgrind decodes no AVX-512).", ""]
+        for key, lv in lever_res.items():
+            o += [f"{key}:", "", levers_md(next(w for w in ws if w.get("key") == key), lv), ""]
     o += ["## nnc compile time", "", "`build/nnc MODEL -o build/bench/cc/MODEL.c`, hyperfine, 30 runs after 3 "
           "warm-ups:", "", compile_md(times), ""]
     o += ["## Commands", "", "```", "make bench        # = sh scripts/deps.sh bench; /usr/bin/python3 bench/bench.py"]
@@ -518,7 +632,7 @@ def main():
     peak = fma_peak()
     print("bench: nnc compile times", flush=True)
     times = compile_times()
-    ws, rows, curves, errors, blas = [], {}, {}, {}, {}
+    ws, rows, curves, errors, blas, lever_res = [], {}, {}, {}, {}, {}
     for key in args.only.split(","):
         print(f"bench: workload {key}", flush=True)
         w = {"key": key}
@@ -527,13 +641,17 @@ def main():
             res, order, dead, curves[key] = measure(w, args.runs)
             rows[key] = workload_rows(w, res, order, dead)
             blas[key] = sgemm_all(w, info)
+            if key in ("spiral", "fashion"):
+                print(f"bench: levers of {key}", flush=True)
+                lever_res[key] = levers(w, args.runs)
         except (Failed, TimedOut, subprocess.CalledProcessError) as e:
             errors[key] = str(e) + (str(e.stderr or "") if isinstance(e, subprocess.CalledProcessError) else "")
             print(f"bench: {key} failed: {errors[key]}", file=sys.stderr)
         ws.append(w)
     again = fma_peak()
     peak = max(peak, again)
-    md = report(args, info, load0, ws, rows, curves, errors, blas, peak, times, time.perf_counter() - t0)
+    md = report(args, info, load0, ws, rows, curves, errors, blas, peak, times, time.perf_counter() - t0,
+                lever_res)
     with open(args.out, "w") as f:
         f.write(md)
     with open(os.path.join(BUILD, "rows.json"), "w") as f:

@@ -1164,7 +1164,8 @@ static void library_math(Emit *e)
  * 0.5 and 1.5 ulp, so the losses move in their last bits. */
 static const char vm_expf[] =
     "\n/* ---- vector math: branch-free, so the loops that call it vectorize ----\n"
-    " * Largest errors: expf 1.02 ulp, tanhf 2.31 ulp (nnc's emit_c.c says how measured). */\n"
+    " * Largest errors: expf 1.02 ulp (0 below -87.3), tanhf 2.31 ulp (nnc's emit_c.c says how\n"
+    " * measured). */\n"
     "static inline float nnc_bits(int32_t i)\n"
     "{\n"
     "    float f;\n"
@@ -1173,13 +1174,16 @@ static const char vm_expf[] =
     "}\n"
     "\n"
     "/* e^x = 2^k · e^r, k = round(x/ln2) (1.5·2^23 rounds it), r = x - k·ln2 in two parts,\n"
-    " * e^r = Σ r^i/i! for i <= 7; 2^k = 2^h · 2^(k-h) with h = k/2, so that each half is\n"
-    " * a normal float and the last product rounds into the subnormals or to infinity */\n"
+    " * e^r = Σ r^i/i! for i <= 7; 2^k = 2^h · 2^(k-h) with h = k/2, each half a normal float.\n"
+    " * x is clamped to [-87.3, ln FLT_MAX] first and the ends are selected after: 0 below\n"
+    " * -87.3 (e^-87.3 is just above the smallest normal float: no subnormal is ever formed,\n"
+    " * whose arithmetic costs a hundred cycles where the compiler evaluates both sides of\n"
+    " * a select), infinity above, NaN as it came */\n"
     "static inline float nnc_expf(float x)\n"
     "{\n"
-    "    float c = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x; /* NaN stays NaN */\n"
+    "    float c = x >= -87.3f ? (x <= 88.7228394f ? x : 88.7228394f) : -87.3f;\n"
     "    float kf = (c * 1.44269502f + 12582912.0f) - 12582912.0f;\n"
-    "    int32_t k = (int32_t)(kf > -151.0f ? kf : -151.0f), h = k >> 1; /* NaN: -151 */\n"
+    "    int32_t k = (int32_t)kf, h = k >> 1;\n"
     "    float r = (c - kf * 0.693145752f) - kf * 1.42860677e-6f;\n"
     "    float p = 1.0f / 5040.0f;\n"
     "    p = p * r + 1.0f / 720.0f;\n"
@@ -1188,7 +1192,10 @@ static const char vm_expf[] =
     "    p = p * r + 1.0f / 6.0f;\n"
     "    p = p * r + 0.5f;\n"
     "    p = 1.0f + (r + r * r * p);\n"
-    "    return p * nnc_bits((h + 127) << 23) * nnc_bits((k - h + 127) << 23);\n"
+    "    float v = p * nnc_bits((h + 127) << 23) * nnc_bits((k - h + 127) << 23);\n"
+    "    v = x < -87.3f ? 0.0f : v;\n"
+    "    v = x > 88.7228394f ? INFINITY : v;\n"
+    "    return x != x ? x : v;\n"
     "}\n";
 
 static const char vm_tanhf[] =
@@ -1226,9 +1233,11 @@ static void vector_math(Emit *e)
     OUT("%s", vm_expf);
     if (need & LM_TANH)
         OUT("%s", vm_tanhf);
-    OUT("\n/* the model's code calls them by libm's names */\n#undef expf\n#define expf(x) nnc_expf(x)\n");
+    OUT("\n/* the model's code calls them by libm's names (-DNNC_LIBM_MATH: libm's own) */\n");
+    OUT("#ifndef NNC_LIBM_MATH\n#undef expf\n#define expf(x) nnc_expf(x)\n");
     if (need & LM_TANH)
         OUT("#undef tanhf\n#define tanhf(x) nnc_tanhf(x)\n");
+    OUT("#endif\n");
 }
 
 /* Whether the library draws random numbers: a random init or dropout. */

@@ -65,7 +65,8 @@ static float *const dp = arena + 80;  /* [B, 1], line 14 */
 static float *const dp_add = arena + 0;  /* [B, 1], line 13 */
 
 /* ---- vector math: branch-free, so the loops that call it vectorize ----
- * Largest errors: expf 1.02 ulp, tanhf 2.31 ulp (nnc's emit_c.c says how measured). */
+ * Largest errors: expf 1.02 ulp (0 below -87.3), tanhf 2.31 ulp (nnc's emit_c.c says how
+ * measured). */
 static inline float nnc_bits(int32_t i)
 {
     float f;
@@ -74,13 +75,16 @@ static inline float nnc_bits(int32_t i)
 }
 
 /* e^x = 2^k · e^r, k = round(x/ln2) (1.5·2^23 rounds it), r = x - k·ln2 in two parts,
- * e^r = Σ r^i/i! for i <= 7; 2^k = 2^h · 2^(k-h) with h = k/2, so that each half is
- * a normal float and the last product rounds into the subnormals or to infinity */
+ * e^r = Σ r^i/i! for i <= 7; 2^k = 2^h · 2^(k-h) with h = k/2, each half a normal float.
+ * x is clamped to [-87.3, ln FLT_MAX] first and the ends are selected after: 0 below
+ * -87.3 (e^-87.3 is just above the smallest normal float: no subnormal is ever formed,
+ * whose arithmetic costs a hundred cycles where the compiler evaluates both sides of
+ * a select), infinity above, NaN as it came */
 static inline float nnc_expf(float x)
 {
-    float c = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x; /* NaN stays NaN */
+    float c = x >= -87.3f ? (x <= 88.7228394f ? x : 88.7228394f) : -87.3f;
     float kf = (c * 1.44269502f + 12582912.0f) - 12582912.0f;
-    int32_t k = (int32_t)(kf > -151.0f ? kf : -151.0f), h = k >> 1; /* NaN: -151 */
+    int32_t k = (int32_t)kf, h = k >> 1;
     float r = (c - kf * 0.693145752f) - kf * 1.42860677e-6f;
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
@@ -89,12 +93,17 @@ static inline float nnc_expf(float x)
     p = p * r + 1.0f / 6.0f;
     p = p * r + 0.5f;
     p = 1.0f + (r + r * r * p);
-    return p * nnc_bits((h + 127) << 23) * nnc_bits((k - h + 127) << 23);
+    float v = p * nnc_bits((h + 127) << 23) * nnc_bits((k - h + 127) << 23);
+    v = x < -87.3f ? 0.0f : v;
+    v = x > 88.7228394f ? INFINITY : v;
+    return x != x ? x : v;
 }
 
-/* the model's code calls them by libm's names */
+/* the model's code calls them by libm's names (-DNNC_LIBM_MATH: libm's own) */
+#ifndef NNC_LIBM_MATH
 #undef expf
 #define expf(x) nnc_expf(x)
+#endif
 
 /* forward: the mean loss of the n rows in the batch buffers.
  * mode: TRAIN (new dropout masks), TRAIN_SAME_MASK, EVAL, PREDICT. */
