@@ -1555,19 +1555,26 @@ static void c_main_tail(Emit *e)
 /* The k-th tensor that M_save writes, or -1 past the last: the params in
  * declaration order, then the running statistics (batchnorm's h.mean,
  * h.var: state, not trained, but what predict reads). */
-static int saved_at(const Emit *e, int k)
+/* The tensors save writes, in order: every param, then every running
+ * statistic.  A position is i for param node i and n + i for running
+ * statistic node i; saved_next(e, -1) is the first, -1 the end, so a walk
+ * over all of them is one pass over the nodes (the node is position % n). */
+static int saved_next(const Emit *e, int at)
 {
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < e->g->n; i++)
-            if ((pass == 0 ? nd(e, i)->op == OP_PARAM : graph_is_running(nd(e, i))) && k-- == 0)
-                return i;
+    int n = e->g->n;
+    for (int p = at + 1; p < 2 * n; p++)
+        if (p < n ? nd(e, p)->op == OP_PARAM : graph_is_running(nd(e, p - n)))
+            return p;
     return -1;
 }
+/* FOR_SAVED (e, p, i): i runs over the saved nodes in save's order. */
+#define FOR_SAVED(e, p, i) \
+    for (int p = saved_next(e, -1), i = p % (e)->g->n; p >= 0; p = saved_next(e, p), i = p % (e)->g->n)
 
 static long params_numel(const Emit *e)
 {
     long total = 0;
-    for (int k = 0, i; (i = saved_at(e, k)) >= 0; k++)
+    FOR_SAVED (e, p, i)
         total += shape_numel(nd(e, i)->shape, e->g->batch);
     return total;
 }
@@ -1580,7 +1587,7 @@ static void lib_save_load(Emit *e)
     OUT(" * Returns the bytes written, or 0 when len is less than the %s_SAVE_BYTES needed. */\n", e->model);
     OUT("size_t %s_save(uint8_t *buf, size_t len)\n{\n    size_t k = 0;\n", m);
     OUT("    if (len < %s_SAVE_BYTES)\n        return 0;\n", e->model);
-    for (int j = 0, i; (i = saved_at(e, j)) >= 0; j++)
+    FOR_SAVED (e, p, i)
         OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u;\n        memcpy(&u, &%s[i], 4);\n"
             "        for (int b = 0; b < 4; b++)\n            buf[k++] = (uint8_t)(u >> (8 * b));\n    }\n",
             emit_numel(nd(e, i)->shape).s, e->name[i]);
@@ -1589,7 +1596,7 @@ static void lib_save_load(Emit *e)
         e->p->running_bytes ? " and running statistics" : "", e->model);
     OUT("int %s_load(const uint8_t *buf, size_t len)\n{\n    size_t k = 0;\n", m);
     OUT("    if (len != %s_SAVE_BYTES)\n        return -1;\n", e->model);
-    for (int j = 0, i; (i = saved_at(e, j)) >= 0; j++)
+    FOR_SAVED (e, p, i)
         OUT("    for (int i = 0; i < %s; i++) {\n        uint32_t u = 0;\n"
             "        for (int b = 0; b < 4; b++)\n            u |= (uint32_t)buf[k++] << (8 * b);\n"
             "        memcpy(&%s[i], &u, 4);\n    }\n",
@@ -1681,7 +1688,7 @@ static void lib_save_layout(Emit *e, const char *up)
         e->p->running_bytes ? ", then the running\n * statistics (batchnorm's mean and var, which predict reads)" : "");
     OUT(" * the 4 bytes of its IEEE 754 binary32 value, least significant byte\n");
     OUT(" * first (little-endian) on every CPU, big-endian ones too; %s_load\n * reads the same:\n", e->g->model);
-    for (int k = 0, i; (i = saved_at(e, k)) >= 0; k++) {
+    FOR_SAVED (e, p, i) {
         const Node *n = nd(e, i);
         char sh[160];
         long bytes = shape_numel(n->shape, e->g->batch) * 4;
