@@ -417,8 +417,15 @@ static void dot_node(FILE *out, const Graph *g, int i)
     }
     char lab[96];
     operand(g, i, lab, sizeof lab);
-    fprintf(out, "  n%d [label=\"%s\\n%s\", shape=%s, style=filled, fillcolor=%s];\n", i, lab, op_name(n->op),
+    fprintf(out, "  n%d [label=\"%s\\n%s\", shape=%s, style=filled, fillcolor=%s", i, lab, op_name(n->op),
             shape, color);
+    if (n->rule) { /* a gradient's or an update's rule, as --explain gives it: shown on hover */
+        fprintf(out, ", tooltip=\"");
+        for (const char *r = n->rule; *r; r++)
+            fprintf(out, "%s%c", *r == '"' || *r == '\\' ? "\\" : "", *r);
+        fprintf(out, "\"");
+    }
+    fprintf(out, "];\n");
 }
 
 void graph_dot(FILE *out, const Graph *g)
