@@ -431,7 +431,10 @@ static void dot_node(FILE *out, const Graph *g, int i)
 void graph_dot(FILE *out, const Graph *g)
 {
     char s[64];
-    fprintf(out, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
+    /* newrank: ranks over the whole graph, not cluster by cluster (dot's
+     * cluster ranking fails with "trouble in init_rank" on some graphs with
+     * a batch norm's edges from forward to update, models/fashion_cnn.nn) */
+    fprintf(out, "digraph \"%s\" {\n  rankdir=TB;\n  newrank=true;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
             g->model ? g->model : "model");
     fprintf(out, "  edge [fontname=\"Helvetica\", fontsize=8];\n");
     for (int stage = STAGE_FORWARD; stage <= STAGE_UPDATE; stage++) {
