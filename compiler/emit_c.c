@@ -1760,18 +1760,6 @@ void emit_h(FILE *out, const Graph *g, const Plan *p, const EmitOptions *o)
     arena_free(&a);
 }
 
-/* The first conv2d, max_pool or avg_pool, or -1: ops the C program and
- * library mode run, the CUDA program not yet. */
-static int window_op(const Graph *g)
-{
-    for (int i = 0; i < g->n; i++) {
-        Op op = g->nodes[i].op;
-        if (op == OP_CONV2D || op == OP_MAX_POOL || op == OP_AVG_POOL)
-            return i;
-    }
-    return -1;
-}
-
 /* A batch norm's statistics node, or -1. */
 static int batchnorm_op(const Graph *g)
 {
@@ -1823,9 +1811,6 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "an i32 input indexes a table of more than 2^24 rows; the emitted program supports at most 2^24";
     else if (o->cuda && batchnorm_op(g) >= 0)
         why = "batchnorm is not supported by --target cuda yet (the C program of nnc -o NAME.c runs it)";
-    else if (o->cuda && window_op(g) >= 0)
-        why = arena_printf(g->arena, "%s is not supported by --target cuda yet (the C program of nnc -o NAME.c "
-                           "runs it)", op_name(g->nodes[window_op(g)].op));
     if (!why && o->mpi)
         why = mpi_refusal(g, o);
     if (why)

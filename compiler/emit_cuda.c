@@ -32,6 +32,9 @@
  *   losses        one block: warps take rows in a fixed stride, each
  *                 warp's total in double, the warps added in order
  *   shapes        a thread per output element
+ *   conv2d, pool  a thread per output element; their gradients in gather
+ *                 form (a thread per input element summing what reaches
+ *                 it; conv2d's weight gradient a block per weight, a tree)
  *   update        a thread per element; lr and the step from NnrtCudaCtl
  * No reduction uses atomics: two runs give the same bits.
  *
@@ -89,6 +92,7 @@ static const char *const cuda_reserved[] = {
     "v", "c", "w", "bv", "bi", "bind", "control", "handle", "cm", "scratch", "keep", "GRID", "WARPS", "COLS", "LOSS_BLOCK", "BLOCKS", "NAN",
     "MEM_PARAMS", "MEM_STATE", "MEM_GRADS", "MEM_BATCH", "MEM_ARENA", "MEM_SCRATCH", "MEM_BYTES",
     "host_params", "host_state", "host_grads", "host_bind", "t_buf",
+    "co", "ci", "oh", "ow", "kh", "kw", "ih", "iw", "th", "tw", "qh", "qw", "jh", "jw", "at", "pl", /* window kernels */
 };
 
 /* ---- element expressions (as emit_c.c's) ----------------------------------- */
@@ -536,6 +540,213 @@ static void launch_data(Cu *e, int id)
     launch_grid(e, id, emit_numel(n->shape), &a);
 }
 
+/* ---- conv2d, pooling and their gradients: generated kernels ------------------------ *
+ * One kernel per op, every sum in a fixed order and no atomics (the
+ * gradients are written in gather form: each thread owns one output
+ * element and sums what reaches it), so two runs give the same bits.
+ * The window of output (oh, ow) reads input (ih, iw) = (oh·S - P + kh,
+ * ow·S - P + kw); a tap in the padding adds nothing. */
+
+/* "oh * 2 - 1 + kh": the input row (or column) of output o's tap k. */
+static Str win_at(const char *o, int stride, int pad, const char *k)
+{
+    Str r;
+    char st[24] = "", pd[24] = "";
+    if (stride != 1)
+        snprintf(st, sizeof st, " * %d", stride);
+    if (pad)
+        snprintf(pd, sizeof pd, " - %d", pad);
+    snprintf(r.s, sizeof r.s, "%s%s%s + %s", o, st, pd, k);
+    return r;
+}
+
+/* "int ow = idx % 8, oh = idx / 8 % 8, pl = idx / 64;": an element of
+ * [planes, rows, cols] from the flat index. */
+static void plane_coords(Cu *e, const char *pl, const char *r, const char *c, int rows, int cols)
+{
+    OUT("    const int %s = idx %% %d, %s = idx / %d %% %d, %s = idx / %d;\n", c, cols, r, cols, rows, pl, rows * cols);
+}
+
+/* The window taps (kh, kw) that put input row ih (col iw) in the window of
+ * an output row oh (col ow) of `rows` (`cols`): kh from the last, so oh
+ * rises; the caller closes the two blocks it opens at `depth`. */
+static void open_taps(Cu *e, const Node *n, int depth, int kh, int kw, int rows, int cols)
+{
+    const char *ax[2][4] = {{"kh", "ih", "oh", "th"}, {"kw", "iw", "ow", "tw"}};
+    int k[2] = {kh, kw}, o[2] = {rows, cols};
+    for (int a = 0; a < 2; a++) {
+        int d = depth + 4 * a;
+        OUT("%*sfor (int %s = %d; %s >= 0; %s--) {\n", d, "", ax[a][0], k[a] - 1, ax[a][0], ax[a][0]);
+        char pd[24] = "";
+        if (n->pad)
+            snprintf(pd, sizeof pd, " + %d", n->pad);
+        OUT("%*sconst int %s = %s%s - %s;  /* = %s·%d: the output whose tap %s reads %s */\n", d + 4, "", ax[a][3], ax[a][1], pd,
+            ax[a][0], ax[a][2], n->stride, ax[a][0], ax[a][1]);
+        if (n->stride > 1)
+            OUT("%*sif (%s < 0 || %s %% %d != 0 || %s / %d >= %d)\n", d + 4, "", ax[a][3], ax[a][3], n->stride,
+                ax[a][3], n->stride, o[a]);
+        else
+            OUT("%*sif (%s < 0 || %s >= %d)\n", d + 4, "", ax[a][3], ax[a][3], o[a]);
+        OUT("%*scontinue;  /* no window of this output %s reads it */\n", d + 8, "", a ? "column" : "row");
+        OUT("%*sconst int %s = %s / %d;\n", d + 4, "", ax[a][2], ax[a][3], n->stride);
+    }
+}
+
+/* The taps of output (oh, ow)'s window over an input of h × w, with the
+ * padding skipped; the caller closes the block at depth + 4. */
+static void open_window(Cu *e, int depth, const Node *n, int kh, int kw, int h, int w)
+{
+    OUT("%*sfor (int kh = 0; kh < %d; kh++)\n", depth, "", kh);
+    OUT("%*sfor (int kw = 0; kw < %d; kw++) {\n", depth + 4, "", kw);
+    OUT("%*sconst int ih = %s, iw = %s;\n", depth + 8, "", win_at("oh", n->stride, n->pad, "kh").s,
+        win_at("ow", n->stride, n->pad, "kw").s);
+    OUT("%*sif (ih < 0 || ih >= %d || iw < 0 || iw >= %d)\n%*scontinue;  /* the padding */\n", depth + 8, "", h, w,
+        depth + 12, "");
+}
+
+/* The shapes of a conv step: x [B,C,H,W], w [O,C,KH,KW], y [B,O,OH,OW],
+ * whichever of them the step computes. */
+static void conv_shapes(const Cu *e, int id, Shape *x, Shape *w, Shape *y)
+{
+    const Node *n = nd(e, id);
+    *x = n->op == OP_CONV2D_GRAD_X ? n->shape : nd(e, n->in[0])->shape;
+    *w = n->op == OP_CONV2D_GRAD_W ? n->shape : nd(e, n->in[1])->shape;
+    *y = n->op == OP_CONV2D ? n->shape : nd(e, n->in[n->op == OP_CONV2D_GRAD_W])->shape;
+}
+
+/* A thread per element of the output (conv2d, conv2d_grad_x) or a block
+ * per element (conv2d_grad_w: each folds the whole batch). */
+static void kernel_conv(Cu *e, int id)
+{
+    const Node *n = nd(e, id);
+    Shape x, w, y;
+    conv_shapes(e, id, &x, &w, &y);
+    Params a;
+    data_params(e, id, &a);
+    const char *X = e->name[n->op == OP_CONV2D_GRAD_X ? id : n->in[0]];
+    const char *W = e->name[n->op == OP_CONV2D_GRAD_W ? id : n->in[1]];
+    const char *Y = e->name[n->op == OP_CONV2D ? id : n->in[n->op == OP_CONV2D_GRAD_W]];
+    int C = x.d[1], H = x.d[2], Wd = x.d[3], O = w.d[0], KH = w.d[2], KW = w.d[3], OH = y.d[2], OW = y.d[3];
+    char xi[96], wi[96], yi[96];
+    snprintf(xi, sizeof xi, "((b * %d + ci) * %d + ih) * %d + iw", C, H, Wd);
+    snprintf(wi, sizeof wi, "((co * %d + ci) * %d + kh) * %d + kw", C, KH, KW);
+    snprintf(yi, sizeof yi, "((b * %d + co) * %d + oh) * %d + ow", O, OH, OW);
+    if (n->op == OP_CONV2D_GRAD_W) {
+        OUT("/* %s [%d,%d,%d,%d] = Σ_b,oh,ow %s[b,co,oh,ow]·%s[b,ci,ih,iw]: dy against the unfolded input\n"
+            " * (im2col's row of this tap), one block per weight, its threads over (b, oh, ow), added by a fixed tree */\n",
+            W, O, C, KH, KW, Y, X);
+        OUT("__global__ void %s(", e->name[id]);
+        param_decl(e, &a);
+        OUT(", int n)\n{\n    const int idx = blockIdx.x;  /* the weight [co, ci, kh, kw] */\n");
+        OUT("    const int kw = idx %% %d, kh = idx / %d %% %d, ci = idx / %d %% %d, co = idx / %d;\n", KW, KW, KH, KW * KH,
+            C, KW * KH * C);
+        OUT("    float s = 0.0f;\n    for (int q = threadIdx.x; q < n * %d; q += blockDim.x) {\n", OH * OW);
+        OUT("        const int ow = q %% %d, oh = q / %d %% %d, b = q / %d;\n", OW, OW, OH, OW * OH);
+        OUT("        const int ih = %s, iw = %s;\n", win_at("oh", n->stride, n->pad, "kh").s,
+            win_at("ow", n->stride, n->pad, "kw").s);
+        OUT("        if (ih >= 0 && ih < %d && iw >= 0 && iw < %d)  /* else the padding: nothing */\n", H, Wd);
+        OUT("            s += %s[%s] * %s[%s];\n    }\n", Y, yi, X, xi);
+        OUT("    s = nnrt_block_sum(s);  /* a fixed-order tree */\n");
+        OUT("    if (threadIdx.x == 0)\n        %s[idx] = s;\n}\n", W);
+        return;
+    }
+    kernel_open(e, id, &a, emit_numel(n->shape).s);
+    if (n->op == OP_CONV2D) {
+        OUT("    /* y [B,%d,%d,%d]: y[b,co,oh,ow] = Σ_ci,kh,kw x[b,ci,ih,iw]·W[co,ci,kh,kw] */\n", O, OH, OW);
+        plane_coords(e, "pl", "oh", "ow", OH, OW);
+        OUT("    const int co = pl %% %d, b = pl / %d;\n    float s = 0.0f;\n", O, O);
+        OUT("    for (int ci = 0; ci < %d; ci++)\n", C);
+        open_window(e, 8, n, KH, KW, H, Wd);
+        OUT("                s += %s[%s] * %s[%s];\n            }\n", X, xi, W, wi);
+        OUT("    %s[idx] = s;\n}\n", Y);
+        return;
+    }
+    /* the transposed convolution: each dx element gathers the dy·W that reach it */
+    OUT("    /* dx [B,%d,%d,%d]: dx[b,ci,ih,iw] = Σ_co,kh,kw dy[b,co,oh,ow]·W[co,ci,kh,kw] over the outputs\n"
+        "     * (oh, ow) whose window reads (ih, iw) through tap (kh, kw) */\n", C, H, Wd);
+    plane_coords(e, "pl", "ih", "iw", H, Wd);
+    OUT("    const int ci = pl %% %d, b = pl / %d;\n    float s = 0.0f;\n", C, C);
+    OUT("    for (int co = 0; co < %d; co++)\n", O);
+    open_taps(e, n, 8, KH, KW, OH, OW);
+    OUT("                s += %s[%s] * %s[%s];\n            }\n        }\n", Y, yi, W, wi);
+    OUT("    %s[idx] = s;\n}\n", X);
+}
+
+static void launch_conv(Cu *e, int id)
+{
+    Params a;
+    data_params(e, id, &a);
+    if (nd(e, id)->op == OP_CONV2D_GRAD_W) {
+        char cfg[64];
+        snprintf(cfg, sizeof cfg, "BLOCKS(%ld)", shape_numel(nd(e, id)->shape, 1));
+        launch(e, id, cfg, &a);
+        return;
+    }
+    launch_grid(e, id, emit_numel(nd(e, id)->shape), &a);
+}
+
+/* max_pool, avg_pool and their gradients over planes [H, W] (the axes
+ * before the last two), a thread per output element:
+ *   max_pool       y = x at the window's first largest element inside the image
+ *   max_pool_grad  dx[e] = Σ dy over the windows whose first largest is e
+ *   avg_pool       y = Σ window / size² (the padding adds zeros)
+ *   avg_pool_grad  dx[e] = Σ dy / size² over the windows that hold e */
+static void kernel_pool(Cu *e, int id)
+{
+    const Node *n = nd(e, id);
+    int fwd = n->op == OP_MAX_POOL || n->op == OP_AVG_POOL, is_max = n->op == OP_MAX_POOL || n->op == OP_MAX_POOL_GRAD;
+    Shape x = fwd ? nd(e, n->in[0])->shape : n->shape, y = fwd ? n->shape : nd(e, n->in[n->n_in - 1])->shape;
+    int r = x.rank, h = x.d[r - 2], w = x.d[r - 1], oh = y.d[r - 2], ow = y.d[r - 1], area = n->size * n->size;
+    const char *X = fwd || is_max ? e->name[n->in[0]] : NULL, *DY = fwd ? NULL : e->name[n->in[n->n_in - 1]];
+    Params a;
+    data_params(e, id, &a);
+    char xi[64], yi[64];
+    snprintf(xi, sizeof xi, "(pl * %d + ih) * %d + iw", h, w);
+    snprintf(yi, sizeof yi, "(pl * %d + oh) * %d + ow", oh, ow);
+    kernel_open(e, id, &a, emit_numel(n->shape).s);
+    if (fwd) {
+        OUT("    /* y [.., %d, %d] from x [.., %d, %d], window %d×%d */\n", oh, ow, h, w, n->size, n->size);
+        plane_coords(e, "pl", "oh", "ow", oh, ow);
+        OUT(is_max ? "    int bi = -1;  /* the first largest element of the window */\n" : "    float s = 0.0f;\n");
+        open_window(e, 4, n, n->size, n->size, h, w);
+        if (is_max)
+            OUT("            if (bi < 0 || %s[%s] > %s[bi])\n                bi = %s;\n        }\n", X, xi, X, xi);
+        else
+            OUT("            s += %s[%s];\n        }\n", X, xi);
+        if (is_max)
+            OUT("    %s[idx] = %s[bi];\n}\n", e->name[id], X);
+        else
+            OUT("    %s[idx] = s / %d.0f;\n}\n", e->name[id], area);
+        return;
+    }
+    OUT("    /* dx [.., %d, %d] from dy [.., %d, %d], window %d×%d */\n", h, w, oh, ow, n->size, n->size);
+    plane_coords(e, "pl", "ih", "iw", h, w);
+    OUT("    float s = 0.0f;\n");
+    open_taps(e, n, 4, n->size, n->size, oh, ow);
+    if (is_max) {
+        OUT("            int bi = -1;  /* window (oh, ow)'s first largest, as max_pool found it */\n");
+        OUT("            for (int qh = 0; qh < %d; qh++)\n", n->size);
+        OUT("                for (int qw = 0; qw < %d; qw++) {\n", n->size);
+        OUT("                    const int jh = %s, jw = %s;\n", win_at("oh", n->stride, n->pad, "qh").s,
+            win_at("ow", n->stride, n->pad, "qw").s);
+        OUT("                    if (jh < 0 || jh >= %d || jw < 0 || jw >= %d)\n                        continue;\n", h, w);
+        OUT("                    const int at = (pl * %d + jh) * %d + jw;\n", h, w);
+        OUT("                    if (bi < 0 || %s[at] > %s[bi])\n                        bi = at;\n                }\n", X,
+            X);
+        OUT("            if (bi == idx)\n                s += %s[%s];\n", DY, yi);
+    } else {
+        OUT("            s += %s[%s] / %d.0f;\n", DY, yi, area);
+    }
+    OUT("        }\n    }\n    %s[idx] = s;\n}\n", e->name[id]);
+}
+
+static void launch_pool(Cu *e, int id)
+{
+    Params a;
+    data_params(e, id, &a);
+    launch_grid(e, id, emit_numel(nd(e, id)->shape), &a);
+}
+
 /* "int r = ...; if (r >= rows) return;": a warp per row. */
 static void warp_row(Cu *e, const char *rows)
 {
@@ -749,8 +960,8 @@ static void launch_update(Cu *e, int id)
 }
 
 /* ---- dispatch: the kernel of a step, and its launch ------------------------------------ */
-typedef enum { K_NONE, K_EW, K_MATMUL, K_RESHAPE, K_FOLD, K_DATA, K_SOFTMAX, K_LOSS, K_LOSS_GRAD, K_DROPMASK,
-               K_GRAD_NORM, K_UPDATE } Kind;
+typedef enum { K_NONE, K_EW, K_MATMUL, K_RESHAPE, K_FOLD, K_DATA, K_CONV, K_POOL, K_SOFTMAX, K_LOSS, K_LOSS_GRAD,
+               K_DROPMASK, K_GRAD_NORM, K_UPDATE } Kind;
 
 static Kind kind_of(const Cu *e, int id)
 {
@@ -773,10 +984,8 @@ static Kind kind_of(const Cu *e, int id)
     case OP_SOFTMAX_CE_GRAD: case OP_NLL_GRAD: case OP_SIGMOID_CE_GRAD: return K_LOSS_GRAD;
     case OP_GRAD_NORM: return K_GRAD_NORM;
     case OP_SGD: case OP_MOMENTUM: case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM: return K_UPDATE;
-    case OP_CONV2D: case OP_MAX_POOL: case OP_AVG_POOL: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W:
-    case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD:
-        NNC_ASSERT(0, "emit_check refuses conv2d and pooling for --target cuda");
-        break;
+    case OP_CONV2D: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: return K_CONV;
+    case OP_MAX_POOL: case OP_AVG_POOL: case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD: return K_POOL;
     case OP_BN_STATS: case OP_BN_NORM: case OP_BN_NORM_GRAD: case OP_BN_RUNNING:
         NNC_ASSERT(0, "emit_check refuses batchnorm for --target cuda");
         break;
@@ -798,6 +1007,8 @@ static void emit_kernel(Cu *e, int id)
     case K_EW: kernel_ew(e, id); break;
     case K_FOLD: kernel_fold(e, id); break;
     case K_DATA: kernel_data(e, id); break;
+    case K_CONV: kernel_conv(e, id); break;
+    case K_POOL: kernel_pool(e, id); break;
     case K_SOFTMAX: kernel_softmax(e, id); break;
     case K_LOSS: kernel_loss(e, id); break;
     case K_LOSS_GRAD: kernel_loss_grad(e, id); break;
@@ -819,6 +1030,8 @@ static void emit_launch(Cu *e, int id)
         break;
     case K_FOLD: launch_fold(e, id); break;
     case K_DATA: launch_data(e, id); break;
+    case K_CONV: launch_conv(e, id); break;
+    case K_POOL: launch_pool(e, id); break;
     case K_SOFTMAX: launch_rows(e, id, emit_rows_of(n->shape).s); break;
     case K_LOSS: {
         Params a;

@@ -657,9 +657,6 @@ END_TEST
  * by M_save after the params, and M_loss (evaluation) with them. */
 START_TEST(batchnorm_library) { check_library("tests/e2e/bn_bars.nn"); }
 END_TEST
-
-/* The CUDA program does not run conv2d and pooling yet. */
-START_TEST(cnn_refused_elsewhere) { refused_elsewhere("tests/e2e/cnn_bars.nn", "conv2d", "cnn"); }
 END_TEST
 
 /* An i32 input of token ids, [B, 6], read from CSV integer columns: the
@@ -704,7 +701,6 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, cnn_conv_pool);
     tcase_add_test(tc, cnn_direct_loops);
     tcase_add_test(tc, lenet_mnist);
-    tcase_add_test(tc, cnn_refused_elsewhere);
     tcase_add_test(tc, batchnorm_train_eval);
     tcase_add_test(tc, batchnorm_refused_elsewhere);
     tcase_add_test(tc, cnn_library);

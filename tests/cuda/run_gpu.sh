@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/cuda/run_gpu.sh: make test-cuda -- nnc's CUDA programs on a GPU
-# (docs/cuda.md).  For every model of models/ and tests/cuda/models/ (built with
+# (docs/cuda.md).  For every model of models/ and tests/cuda/models/, and
+# tests/e2e/cnn_bars.nn (conv2d and pooling) (built with
 # `nnc M.nn --target cuda -o PROG`):
 #   a. the first 20 step losses ($NNRT_STEP_LOG) against the C program's
 #      (tests/cuda/c_steps.c), same seed: within 1e-4 relative, or within 4
@@ -10,7 +11,7 @@
 #      the C program's does, which is then not the CUDA target's doing);
 #   c. trained as the train block says, the C targets are met: twolayer
 #      loss <= 0.14 and acc >= 0.96, spiral_mlp loss <= 0.10 and acc >= 0.96,
-#      xor/and/or/nand acc 1, fashion_relu test acc >= 0.855,
+#      xor/and/or/nand/cnn_bars acc 1, fashion_relu test acc >= 0.855,
 #      softmax_regression, mnist_sigmoid, mnist_tanh, mnist_tanh_dropout
 #      test acc >= 0.80;
 #   d. two runs are bit-identical: the same step losses (every bit) and the
@@ -49,7 +50,7 @@ BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null)
 mkdir -p "$W/log"
 echo "test-cuda: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1), nvcc $("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
 
-MODELS="models/*.nn tests/cuda/models/*.nn"
+MODELS="models/*.nn tests/cuda/models/*.nn tests/e2e/cnn_bars.nn"
 D=""
 if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
     mkdir -p "$W/data"
@@ -95,7 +96,7 @@ targets() {
     case $1 in
     twolayer) le "$l" 0.14 && ge "$a" 0.96 && echo "loss $l <= 0.14, acc $a >= 0.96" ;;
     spiral_mlp) le "$l" 0.10 && ge "$a" 0.96 && echo "loss $l <= 0.10, acc $a >= 0.96" ;;
-    xor|and|or|nand) ge "$a" 1 && echo "acc $a = 1" ;;
+    xor|and|or|nand|cnn_bars) ge "$a" 1 && echo "acc $a = 1" ;;
     fashion_relu) ge "$ta" 0.855 && echo "test acc $ta >= 0.855" ;;
     softmax_regression|mnist_sigmoid|mnist_tanh|mnist_tanh_dropout) ge "$ta" 0.80 && echo "test acc $ta >= 0.80" ;;
     *) echo "no target (loss $l, acc $a)" ;;
