@@ -1802,9 +1802,6 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "a program needs training data: add 'data = ...;' to the train block (or use --emit library)";
     else if (inputs != 1 || labels != 1)
         why = "an emitted trainer feeds one input and one label";
-    else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && o->cuda)
-        why = "an i32 input (ids for E[ids]) is not supported by --target cuda yet (the C program of nnc -o NAME.c "
-              "runs it)";
     else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) <= 0)
         why = "an i32 input must index a table (E[ids], E a param of [V, D]): its ids have no range to check";
     else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) > (1L << 24))

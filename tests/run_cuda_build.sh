@@ -40,6 +40,9 @@
 #      with exit 3 and the C program's message, and still saves the
 #      checkpoint of the last epoch boundary (tests/e2e/nan_late.nn);
 #      --init-from the C program's checkpoint gives its loss and accuracy;
+#      i32 inputs (tests/e2e/bag_ids.nn): an id outside [0, V) refused at
+#      load time with the file, line and column, --predict against the C
+#      program's;
 #      --plot draws a valid chart (tests/e2e/svg_check.py); --predict with
 #      the C program's checkpoint of tests/predict/clf.nn agrees with
 #      tests/predict/ref.py within 1e-5.
@@ -74,7 +77,7 @@ NVCC=${NVCC:-$(command -v nvcc 2>/dev/null)}
 NVFLAGS="-O2 -std=c++17 -arch=${NNC_CUDA_ARCH:-sm_90} -Werror all-warnings -Xcompiler -Wall,-Wextra -Iruntime -Iruntime/cuda"
 ALL_MODELS="models/*.nn tests/cuda/models/*.nn tests/cuda/bench/*.nn tests/e2e/*.nn"
 # The models --target cuda refuses (docs/cuda.md, "Status"), by name.
-CUDA_REFUSED="bag_ids bn_bars topics"
+CUDA_REFUSED="bn_bars"
 
 # nvcc_one MODEL: emit, compile, link; "ok"/"FAIL" into $W/log/NAME.nvcc
 nvcc_one() {
@@ -171,7 +174,7 @@ fi
 # The models the emulation trains: those whose data the repository has.
 EMU_MODELS="models/*.nn tests/cuda/models/*.nn tests/e2e/spiral_adam.nn tests/e2e/gate_adagrad.nn
             tests/e2e/table_adadelta.nn tests/e2e/xor_wide.nn tests/e2e/csv3.nn tests/e2e/const_grads.nn
-            tests/e2e/spiral_acts.nn tests/e2e/cnn_bars.nn"
+            tests/e2e/spiral_acts.nn tests/e2e/cnn_bars.nn tests/e2e/bag_ids.nn"
 
 # worst_rel A B: the worst relative difference of the first 20 losses of two step logs
 worst_rel() {
@@ -415,6 +418,43 @@ if $NNC tests/predict/clf.nn --target cuda -o "$pc.cu" 2>"$pc.err" && sh tests/c
     fi
 else
     bad "emulation clf: does not build or train: $(head -3 "$pc.err")"
+fi
+
+# i32 inputs (tests/e2e/bag_ids.nn, ids for E[ids]): an id outside [0, V)
+# in the training file is refused at load time naming the file, the line
+# and the column, exit 1; --predict with the C program's checkpoint gives
+# the C program's outputs (within 1e-5) and classes, and refuses an id
+# outside [0, V) in the file it reads
+pb=$W/bag_ids
+if [ -x "$pb.mock" ] && $NNC tests/e2e/bag_ids.nn -o "$pb.cbin" 2>"$pb.ids.err"; then
+    { head -4 tests/e2e/bag_ids.csv; echo "3,20,1,2,0,5,1"; } >"$pb.bad.csv"
+    "$pb.mock" --data "$pb.bad.csv" --epochs 1 >"$pb.bad.out" 2>&1
+    rc=$?
+    if [ $rc -eq 1 ] && grep -q "nnrt: $pb.bad.csv: line 5, column 2: id 20 is outside \[0, 20)" "$pb.bad.out"; then
+        ok "emulation bag_ids: an id outside [0, 20) refused at load, exit 1: $(grep -o "nnrt: .*" "$pb.bad.out" | sed "s|$W/||")"
+    else
+        bad "emulation bag_ids: id 20 in the training file: exit $rc: $(tail -1 "$pb.bad.out")"
+    fi
+    "$pb.cbin" --epochs 5 --save "$pb.c5.st" --quiet >/dev/null 2>>"$pb.ids.err"
+    cut -d, -f1-6 tests/e2e/bag_ids_test.csv >"$pb.in.csv"
+    "$pb.cbin" --load "$pb.c5.st" --predict "$pb.in.csv" --out "$pb.c.pred" >/dev/null 2>>"$pb.ids.err"
+    "$pb.mock" --load "$pb.c5.st" --predict "$pb.in.csv" --out "$pb.g.pred" >/dev/null 2>>"$pb.ids.err"
+    rc=$?
+    cmp_pred=$(paste -d, "$pb.c.pred" "$pb.g.pred" | awk -F, 'NR > 1 {
+        for (j = 1; j <= 3; j++) { d = $j - $(j + 4); if (d < 0) d = -d; if (d > w) w = d }
+        if ($4 != $8) bad++; rows++ }
+        END { if (rows < 1 || bad) print "bad"; else printf "%d rows, worst %.2g\n", rows, w }')
+    printf '1,0,4,4,4,0\n3,2,1,2,0,-1\n' >"$pb.neg.csv"
+    "$pb.mock" --load "$pb.c5.st" --predict "$pb.neg.csv" >"$pb.neg.out" 2>&1
+    rc2=$?
+    if [ $rc -eq 0 ] && [ "$cmp_pred" != bad ] && [ -n "$cmp_pred" ] && awk "BEGIN { exit !(${cmp_pred##* } <= 1e-5) }" &&
+       [ $rc2 -eq 1 ] && grep -q "line 2, column 6: id -1 is outside \[0, 20)" "$pb.neg.out"; then
+        ok "emulation bag_ids --predict with the C program's checkpoint: the C program's classes, outputs within 1e-5 ($cmp_pred); an id of -1 refused"
+    else
+        bad "emulation bag_ids --predict: exit $rc ($cmp_pred), id -1: exit $rc2: $(tail -1 "$pb.neg.out")"
+    fi
+else
+    bad "emulation bag_ids: the emulated or the C program does not build: $(head -2 "$pb.ids.err" 2>/dev/null)"
 fi
 
 # --plot from the device loop: the chart of a 5-epoch run, rendered and

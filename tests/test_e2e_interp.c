@@ -664,13 +664,6 @@ END_TEST
 START_TEST(bag_of_embeddings) { check_model("tests/e2e/bag_ids.nn"); }
 END_TEST
 
-/* The CUDA program does not take an i32 input yet. */
-START_TEST(ids_refused_elsewhere)
-{
-    refused_elsewhere("tests/e2e/bag_ids.nn", "an i32 input (ids for E[ids])", "ids");
-}
-END_TEST
-
 START_TEST(fashion_relu_idx)
 {
     if (have_fashion())
@@ -707,7 +700,6 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, ids_library);
     tcase_add_test(tc, batchnorm_library);
     tcase_add_test(tc, bag_of_embeddings);
-    tcase_add_test(tc, ids_refused_elsewhere);
     tcase_add_test(tc, fashion_relu_idx);
     tcase_add_test(tc, mnist_tanh_normalize);
     tcase_set_timeout(tc, 300);

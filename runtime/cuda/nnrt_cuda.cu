@@ -11,7 +11,7 @@
  *   - prepare: the data sets (training, held-out, test) are uploaded
  *     once; a batch is gathered on the device (image bytes through a
  *     256-entry table of nnrt_gather's formula, so the inputs are the C
- *     program's bit for bit);
+ *     program's bit for bit; the ids of an i32 input as int32);
  *   - epoch: the driver's permutation (made on the host by the runtime's
  *     RNG) is uploaded, and lr, step and the batch cursor written into the
  *     control block (NnrtCudaCtl), once per epoch;
@@ -71,6 +71,7 @@ typedef struct NnrtCudaSet {
     const uint8_t *xb;   /* IDX images: bytes, converted through lut */
     const float *xf;     /* or floats: (x * scale - mean) / std */
     const float *lut;    /* 256 entries, nnrt_gather's table */
+    const int32_t *xi;   /* or ids in [0, V) (an i32 input), copied as they are */
     float scale, mean, std;
     int plain;           /* scale 1, mean 0, std 1: a copy */
     const int32_t *tc;   /* class ids */
@@ -78,10 +79,11 @@ typedef struct NnrtCudaSet {
 } NnrtCudaSet;
 
 /* x row i = data row perm[first + i] (perm NULL: first + i), converted as
- * nnrt_gather converts; t likewise.  first = *cursor * B, or start when
- * cursor is NULL.  One thread per element of the wider of x and t rows. */
+ * nnrt_gather converts (ids copied as int32); t likewise.  first = *cursor
+ * * B, or start when cursor is NULL.  One thread per element of the wider
+ * of x and t rows. */
 __global__ void nnrt_cuda_gather_kernel(NnrtCudaSet d, const uint32_t *perm, const int *cursor, long start, int B,
-                                        int n, float *x, void *t)
+                                        int n, void *x, void *t)
 {
     long width = d.in_dim > d.t_dim ? (long)d.in_dim : (long)d.t_dim;
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -90,7 +92,9 @@ __global__ void nnrt_cuda_gather_kernel(NnrtCudaSet d, const uint32_t *perm, con
     long i = idx / width, j = idx % width;
     long first = cursor ? (long)*cursor * B : start;
     size_t row = perm ? perm[first + i] : (size_t)(first + i);
-    if (j < (long)d.in_dim) {
+    if (j < (long)d.in_dim && d.xi) {
+        ((int32_t *)x)[i * (long)d.in_dim + j] = d.xi[row * d.in_dim + (size_t)j];
+    } else if (j < (long)d.in_dim) {
         size_t at = row * d.in_dim + (size_t)j;
         float v;
         if (d.xb)
@@ -99,7 +103,7 @@ __global__ void nnrt_cuda_gather_kernel(NnrtCudaSet d, const uint32_t *perm, con
             v = d.xf[at];
         else /* no contraction into an FMA: the C program's rounding */
             v = __fdiv_rn(__fsub_rn(__fmul_rn(d.xf[at], d.scale), d.mean), d.std);
-        x[i * (long)d.in_dim + j] = v;
+        ((float *)x)[i * (long)d.in_dim + j] = v;
     }
     if (j < (long)d.t_dim) {
         if (d.tc)
@@ -243,6 +247,7 @@ typedef struct NnrtCudaDev {
     int n_graphs;
     void *owned[8];            /* data set buffers */
     int n_owned;
+    int32_t *ids_h;            /* an i32 input: B rows of ids, converted from the runtime's floats */
 } NnrtCudaDev;
 
 static NnrtCudaDev dev;
@@ -267,6 +272,8 @@ static void nnrt_cuda_setup(NnrtCudaModel *cm)
     NNRT_CUDA_CHECK(cudaMemset(dev.ctl, 0, sizeof *dev.ctl));
     NNRT_CUDA_CHECK(cudaMallocHost(&dev.ctl_h, sizeof *dev.ctl_h));
     memset(dev.ctl_h, 0, sizeof *dev.ctl_h);
+    if (cm->m->in_ids)
+        NNRT_CUDA_CHECK(cudaMallocHost(&dev.ids_h, cm->m->batch * cm->m->in_dim * sizeof(int32_t)));
     cm->bind(cm, dev.mem, dev.ctl, dev.cublas);
 }
 
@@ -283,6 +290,7 @@ static void nnrt_cuda_teardown(void)
     NNRT_CUDA_CHECK(cudaFreeHost(dev.losses_h));
     NNRT_CUDA_CHECK(cudaFreeHost(dev.ok_h));
     NNRT_CUDA_CHECK(cudaFreeHost(dev.ctl_h));
+    NNRT_CUDA_CHECK(cudaFreeHost(dev.ids_h));
     NNRT_CUDA_CHECK(cudaFree(dev.ctl));
     NNRT_CUDA_CHECK(cudaFree(dev.mem));
     NNRT_CUBLAS_CHECK(cublasDestroy(dev.cublas));
@@ -332,6 +340,22 @@ static void nnrt_cuda_set_ctl(float lr, long long step, int cursor)
 
 /* ---- the model's functions for the CPU backend (--gradcheck, NNRT_CUDA_HOST_LOOP) ---- */
 
+/* n rows of the runtime's inputs into the device's x: floats as they are,
+ * or (an i32 input) the ids the floats hold, exact integers in [0, V)
+ * checked when the data were read, as int32. */
+static void nnrt_cuda_put_x(const float *x, int n)
+{
+    NnrtCudaModel *cm = dev.cm;
+    size_t count = (size_t)n * cm->m->in_dim;
+    const void *src = x;
+    if (cm->m->in_ids) {
+        for (size_t i = 0; i < count; i++)
+            dev.ids_h[i] = (int32_t)x[i];
+        src = dev.ids_h;
+    }
+    NNRT_CUDA_CHECK(cudaMemcpyAsync(cm->x, src, (size_t)n * cm->x_bytes_per_row, cudaMemcpyHostToDevice, dev.s));
+}
+
 static void nnrt_cuda_host_init(uint64_t seed)
 {
     NnrtCudaModel *cm = dev.cm;
@@ -352,7 +376,7 @@ static float nnrt_cuda_host_forward(const float *x, const void *t, int n, int mo
     float loss;
     nnrt_cuda_put(cm->params_off, cm->host_params, cm->params_bytes); /* the host mirrors lead here */
     nnrt_cuda_put(cm->state_off, cm->host_state, cm->state_bytes);
-    NNRT_CUDA_CHECK(cudaMemcpyAsync(cm->x, x, (size_t)n * cm->x_bytes_per_row, cudaMemcpyHostToDevice, dev.s));
+    nnrt_cuda_put_x(x, n);
     NNRT_CUDA_CHECK(cudaMemcpyAsync(cm->t, t, (size_t)n * cm->t_bytes_per_row, cudaMemcpyHostToDevice, dev.s));
     cm->forward(dev.s, n, mode);
     NNRT_CUDA_CHECK(cudaMemcpyAsync(&loss, cm->loss, sizeof loss, cudaMemcpyDeviceToHost, dev.s));
@@ -379,7 +403,7 @@ static void nnrt_cuda_host_predict(const float *x, int n, float *y)
 {
     NnrtCudaModel *cm = dev.cm;
     nnrt_cuda_put(cm->params_off, cm->host_params, cm->params_bytes);
-    NNRT_CUDA_CHECK(cudaMemcpyAsync(cm->x, x, (size_t)n * cm->x_bytes_per_row, cudaMemcpyHostToDevice, dev.s));
+    nnrt_cuda_put_x(x, n);
     cm->forward(dev.s, n, NNRT_CUDA_PREDICT);
     NNRT_CUDA_CHECK(cudaMemcpyAsync(y, cm->output, (size_t)n * cm->m->out_dim * sizeof(float), cudaMemcpyDeviceToHost,
                                     dev.s));
@@ -441,6 +465,22 @@ static void nnrt_cuda_upload_columns(const NnrtData *d, NnrtCudaSet *s)
     free(x);
 }
 
+/* An i32 input's set: the ids (floats holding integers in [0, V), each
+ * checked when the file or table was read) uploaded as int32. */
+static void nnrt_cuda_upload_ids(const NnrtData *d, NnrtCudaSet *s)
+{
+    size_t n = d->rows * d->in_dim;
+    int32_t *ids = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
+    if (!ids) {
+        fprintf(stderr, "nnrt: out of memory converting %zu rows of ids for the device\n", d->rows);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)d->xf[i];
+    s->xi = (const int32_t *)nnrt_cuda_upload(ids, n * sizeof(int32_t));
+    free(ids);
+}
+
 static void nnrt_cuda_upload_set(const NnrtData *d, NnrtCudaSet *s)
 {
     memset(s, 0, sizeof *s);
@@ -451,7 +491,9 @@ static void nnrt_cuda_upload_set(const NnrtData *d, NnrtCudaSet *s)
     s->mean = d->x_mean;
     s->std = d->x_std;
     s->plain = d->x_scale == 1.0f && d->x_mean == 0.0f && d->x_std == 1.0f;
-    if (d->col_mean) {
+    if (dev.cm->m->in_ids) {
+        nnrt_cuda_upload_ids(d, s);
+    } else if (d->col_mean) {
         nnrt_cuda_upload_columns(d, s);
     } else if (d->xb) {
         /* nnrt_gather's ((float)b * scale - mean) / std for each of the 256

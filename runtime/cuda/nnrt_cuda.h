@@ -101,7 +101,8 @@ struct NnrtCudaModel {
     void (*forward)(cudaStream_t s, int n, int mode);  /* mode: NNRT_TRAIN.. or NNRT_CUDA_PREDICT */
     void (*backward)(cudaStream_t s, int n);
     void (*update)(cudaStream_t s);          /* lr and step from the control block */
-    float *x;                                /* device: the batch's inputs, B rows */
+    void *x;                                 /* device: the batch's inputs, B rows: floats, or int32
+                                                ids when m->in_ids (an i32 input) */
     void *t;                                 /* device: its labels (int32 ids or float rows) */
     float *loss;                             /* device: the mean loss of the last forward */
     float *output;                           /* device: the output rows (predict) */
