@@ -1806,8 +1806,6 @@ int emit_check(const Graph *g, const EmitOptions *o, FILE *err)
         why = "an i32 input must index a table (E[ids], E a param of [V, D]): its ids have no range to check";
     else if (g->nodes[emit_leaf(g, OP_INPUT)].dtype == DT_I32 && emit_input_ids(g) > (1L << 24))
         why = "an i32 input indexes a table of more than 2^24 rows; the emitted program supports at most 2^24";
-    else if (o->cuda && batchnorm_op(g) >= 0)
-        why = "batchnorm is not supported by --target cuda yet (the C program of nnc -o NAME.c runs it)";
     if (!why && o->mpi)
         why = mpi_refusal(g, o);
     if (why)

@@ -35,6 +35,8 @@
  *   conv2d, pool  a thread per output element; their gradients in gather
  *                 form (a thread per input element summing what reaches
  *                 it; conv2d's weight gradient a block per weight, a tree)
+ *   batchnorm     the statistics and the gradient a block per feature (sums
+ *                 in double, a fixed tree), x̂ a thread per element
  *   update        a thread per element; lr and the step from NnrtCudaCtl
  * No reduction uses atomics: two runs give the same bits.
  *
@@ -93,6 +95,7 @@ static const char *const cuda_reserved[] = {
     "MEM_PARAMS", "MEM_STATE", "MEM_GRADS", "MEM_BATCH", "MEM_ARENA", "MEM_SCRATCH", "MEM_BYTES",
     "host_params", "host_state", "host_grads", "host_bind", "t_buf",
     "co", "ci", "oh", "ow", "kh", "kw", "ih", "iw", "th", "tw", "qh", "qw", "jh", "jw", "at", "pl", /* window kernels */
+    "fi", "cnt", "mu", "sq", "sd", "md", "mdx", /* batch norm */
 };
 
 /* ---- element expressions (as emit_c.c's) ----------------------------------- */
@@ -747,6 +750,136 @@ static void launch_pool(Cu *e, int id)
     launch_grid(e, id, emit_numel(nd(e, id)->shape), &a);
 }
 
+/* ---- batch norm: per feature f of x [n, F] or [n, F, H, W] ---------------------------- *
+ * The m = n·H·W values of feature fi are x[(b * F + fi) * HW + i]; a block
+ * per feature walks them (q = b·HW + i) and adds its threads' sums (in
+ * double) by a fixed tree.  The statistics are [3, F]: μ, σ² and
+ * σ²·m/(m - 1), the unbiased variance the running var averages. */
+typedef struct BnDims {
+    int F, hw;     /* features, and the values of one feature in one row (H·W, or 1) */
+    char at[64];   /* the index of value (b, fi, i) */
+} BnDims;
+
+static BnDims bn_dims(Shape x)
+{
+    BnDims d = {.F = x.d[1], .hw = x.rank == 4 ? x.d[2] * x.d[3] : 1};
+    if (d.hw == 1)
+        snprintf(d.at, sizeof d.at, "q * %d + fi", d.F);
+    else
+        snprintf(d.at, sizeof d.at, "(q / %d * %d + fi) * %d + q %% %d", d.hw, d.F, d.hw, d.hw);
+    return d;
+}
+
+/* "for (int q = threadIdx.x; q < n * HW; q += blockDim.x) {": the block's
+ * threads over the values of feature fi, at depth; the caller closes it. */
+static void bn_values(Cu *e, const BnDims *d, int depth)
+{
+    OUT("%*sfor (int q = threadIdx.x; q < n * %d; q += blockDim.x) {\n%*sconst int at = %s;\n", depth, "", d->hw,
+        depth + 4, "", d->at);
+}
+
+/* batchnorm_stats (x, mean, var) -> [3, F]: a block per feature. */
+static void kernel_bn_stats(Cu *e, int id)
+{
+    const Node *n = nd(e, id);
+    BnDims d = bn_dims(nd(e, n->in[0])->shape);
+    const char *S = e->name[id], *X = e->name[n->in[0]];
+    OUT("__global__ void %s(float *%s, const float *%s, const float *%s, const float *%s, int n, int mode)\n{\n", S, S,
+        X, e->name[n->in[1]], e->name[n->in[2]]);
+    OUT("    const int fi = blockIdx.x;  /* the feature */\n");
+    OUT("    if (mode == TRAIN || mode == TRAIN_SAME_MASK) {  /* the batch's, over the m = n·%d values */\n", d.hw);
+    OUT("        const double cnt = (double)n * %d.0;\n        double mu = 0.0, sq = 0.0;\n", d.hw);
+    bn_values(e, &d, 8);
+    OUT("            mu += (double)%s[at];\n        }\n", X);
+    OUT("        mu = nnrt_block_sum_d(mu) / cnt;  /* μ = Σ x / m */\n");
+    bn_values(e, &d, 8);
+    OUT("            sq += ((double)%s[at] - mu) * ((double)%s[at] - mu);\n        }\n", X, X);
+    OUT("        sq = nnrt_block_sum_d(sq);\n");
+    OUT("        if (threadIdx.x == 0) {\n            %s[fi] = (float)mu;\n", S);
+    OUT("            %s[%d + fi] = (float)(sq / cnt);  /* σ² = Σ (x - μ)² / m */\n", S, d.F);
+    OUT("            %s[%d + fi] = (float)(cnt > 1.0 ? sq / (cnt - 1.0) : sq / cnt);  /* unbiased, for the running var */\n",
+        S, 2 * d.F);
+    OUT("        }\n    } else if (threadIdx.x == 0) {  /* evaluation: the running statistics */\n");
+    OUT("        %s[fi] = %s[fi];\n", S, e->name[n->in[1]]);
+    OUT("        %s[%d + fi] = %s[%d + fi] = %s[fi];\n    }\n}\n", S, d.F, S, 2 * d.F, e->name[n->in[2]]);
+}
+
+/* batchnorm_norm (x, stats): x̂ = (x - μ)/σ, σ = √(σ² + ε), a thread per element;
+ * batchnorm_norm_grad (x̂, stats, dx̂): dx = (dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂))/σ,
+ * a block per feature (the means over its m values, then its elements). */
+static void kernel_bn_norm(Cu *e, int id)
+{
+    const Node *n = nd(e, id);
+    BnDims d = bn_dims(n->shape);
+    const char *Y = e->name[id], *X = e->name[n->in[0]], *S = e->name[n->in[1]];
+    Params a;
+    data_params(e, id, &a);
+    Str eps = emit_lit(n->c[0]);
+    if (n->op == OP_BN_NORM) {
+        kernel_open(e, id, &a, emit_numel(n->shape).s);
+        if (d.hw == 1)
+            OUT("    const int fi = idx %% %d;\n", d.F);
+        else
+            OUT("    const int fi = idx / %d %% %d;\n", d.hw, d.F);
+        OUT("    const float mu = %s[fi], sd = sqrtf(%s[%d + fi] + %s);\n", S, S, d.F, eps.s);
+        OUT("    %s[idx] = (%s[idx] - mu) / sd;\n}\n", Y, X);
+        return;
+    }
+    const char *DXH = e->name[n->in[2]];
+    OUT("__global__ void %s(", Y);
+    param_decl(e, &a);
+    OUT(", int n)\n{\n    const int fi = blockIdx.x;  /* the feature */\n");
+    OUT("    const float sd = sqrtf(%s[%d + fi] + %s);\n", S, d.F, eps.s);
+    OUT("    double md = 0.0, mdx = 0.0;  /* mean(dx̂) and mean(dx̂·x̂) over the m = n·%d values */\n", d.hw);
+    bn_values(e, &d, 4);
+    OUT("        md += (double)%s[at];\n        mdx += (double)%s[at] * (double)%s[at];\n    }\n", DXH, DXH, X);
+    OUT("    md = nnrt_block_sum_d(md) / ((double)n * %d.0);\n", d.hw);
+    OUT("    mdx = nnrt_block_sum_d(mdx) / ((double)n * %d.0);\n", d.hw);
+    bn_values(e, &d, 4);
+    OUT("        %s[at] = (%s[at] - (float)md - %s[at] * (float)mdx) / sd;\n    }\n}\n", Y, DXH, X);
+}
+
+static void launch_bn(Cu *e, int id)
+{
+    const Node *n = nd(e, id);
+    Params a;
+    data_params(e, id, &a);
+    char cfg[64];
+    if (n->op == OP_BN_NORM) {
+        launch_grid(e, id, emit_numel(n->shape), &a);
+        return;
+    }
+    snprintf(cfg, sizeof cfg, "BLOCKS(%d)", bn_dims(n->op == OP_BN_STATS ? nd(e, n->in[0])->shape : n->shape).F);
+    if (n->op == OP_BN_NORM_GRAD) {
+        launch(e, id, cfg, &a);
+        return;
+    }
+    OUT("    kernel::%s<<<%s>>>(%s, %s, %s, %s, n, mode);\n    NNRT_CUDA_LAUNCHED(\"%s\");\n", e->name[id], cfg, use(e, id),
+        use(e, n->in[0]), use(e, n->in[1]), use(e, n->in[2]), e->name[id]);
+}
+
+/* batchnorm_running (mean, var, stats), in the update stage: each moves
+ * momentum of the way to the batch's μ and unbiased σ², a thread per
+ * feature, rounded step by step as the C program rounds it (no FMA). */
+static void kernel_bn_running(Cu *e, int id)
+{
+    const Node *n = nd(e, id);
+    int F = n->shape.d[0];
+    const char *RM = e->name[n->in[0]], *RV = e->name[n->in[1]], *S = e->name[n->in[2]];
+    Str keep = emit_lit(1 - n->c[0]), m = emit_lit(n->c[0]);
+    OUT("__global__ void %s(float *%s, float *%s, const float *%s)\n{\n", e->name[id], RM, RV, S);
+    OUT("    const int fi = blockIdx.x * blockDim.x + threadIdx.x;\n    if (fi >= %d)\n        return;\n", F);
+    OUT("    %s[fi] = __fadd_rn(__fmul_rn(%s, %s[fi]), __fmul_rn(%s, %s[fi]));\n", RM, keep.s, RM, m.s, S);
+    OUT("    %s[fi] = __fadd_rn(__fmul_rn(%s, %s[fi]), __fmul_rn(%s, %s[%d + fi]));\n}\n", RV, keep.s, RV, m.s, S, 2 * F);
+}
+
+static void launch_bn_running(Cu *e, int id)
+{
+    const Node *n = nd(e, id);
+    OUT("    kernel::%s<<<GRID(%d)>>>(%s, %s, %s);\n    NNRT_CUDA_LAUNCHED(\"%s\");\n", e->name[id], n->shape.d[0],
+        use(e, n->in[0]), use(e, n->in[1]), use(e, n->in[2]), e->name[id]);
+}
+
 /* "int r = ...; if (r >= rows) return;": a warp per row. */
 static void warp_row(Cu *e, const char *rows)
 {
@@ -960,7 +1093,7 @@ static void launch_update(Cu *e, int id)
 }
 
 /* ---- dispatch: the kernel of a step, and its launch ------------------------------------ */
-typedef enum { K_NONE, K_EW, K_MATMUL, K_RESHAPE, K_FOLD, K_DATA, K_CONV, K_POOL, K_SOFTMAX, K_LOSS, K_LOSS_GRAD,
+typedef enum { K_NONE, K_EW, K_MATMUL, K_RESHAPE, K_FOLD, K_DATA, K_CONV, K_POOL, K_BN, K_BN_RUNNING, K_SOFTMAX, K_LOSS, K_LOSS_GRAD,
                K_DROPMASK, K_GRAD_NORM, K_UPDATE } Kind;
 
 static Kind kind_of(const Cu *e, int id)
@@ -986,9 +1119,8 @@ static Kind kind_of(const Cu *e, int id)
     case OP_SGD: case OP_MOMENTUM: case OP_ADAGRAD: case OP_ADADELTA: case OP_ADAM: return K_UPDATE;
     case OP_CONV2D: case OP_CONV2D_GRAD_X: case OP_CONV2D_GRAD_W: return K_CONV;
     case OP_MAX_POOL: case OP_AVG_POOL: case OP_MAX_POOL_GRAD: case OP_AVG_POOL_GRAD: return K_POOL;
-    case OP_BN_STATS: case OP_BN_NORM: case OP_BN_NORM_GRAD: case OP_BN_RUNNING:
-        NNC_ASSERT(0, "emit_check refuses batchnorm for --target cuda");
-        break;
+    case OP_BN_STATS: case OP_BN_NORM: case OP_BN_NORM_GRAD: return K_BN;
+    case OP_BN_RUNNING: return K_BN_RUNNING;
     }
     return K_NONE;
 }
@@ -1009,6 +1141,8 @@ static void emit_kernel(Cu *e, int id)
     case K_DATA: kernel_data(e, id); break;
     case K_CONV: kernel_conv(e, id); break;
     case K_POOL: kernel_pool(e, id); break;
+    case K_BN: if (nd(e, id)->op == OP_BN_STATS) kernel_bn_stats(e, id); else kernel_bn_norm(e, id); break;
+    case K_BN_RUNNING: kernel_bn_running(e, id); break;
     case K_SOFTMAX: kernel_softmax(e, id); break;
     case K_LOSS: kernel_loss(e, id); break;
     case K_LOSS_GRAD: kernel_loss_grad(e, id); break;
@@ -1032,6 +1166,8 @@ static void emit_launch(Cu *e, int id)
     case K_DATA: launch_data(e, id); break;
     case K_CONV: launch_conv(e, id); break;
     case K_POOL: launch_pool(e, id); break;
+    case K_BN: launch_bn(e, id); break;
+    case K_BN_RUNNING: launch_bn_running(e, id); break;
     case K_SOFTMAX: launch_rows(e, id, emit_rows_of(n->shape).s); break;
     case K_LOSS: {
         Params a;

@@ -612,37 +612,9 @@ START_TEST(lenet_mnist)
 }
 END_TEST
 
-/* --target cuda refuses `model` with one line that starts "cannot emit:
- * WHAT is not supported by --target cuda yet", and writes nothing. */
-static void refused_elsewhere(const char *model, const char *what, const char *stem)
-{
-    static const struct {
-        const char *flags, *ext;
-    } v[] = {{"--target cuda", "cu"}};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        char cmd[1024], out[512];
-        snprintf(out, sizeof out, "%s/%s_%zu.%s", work, stem, i, v[i].ext);
-        snprintf(cmd, sizeof cmd, "%s/bin/nnc %s %s -o %s 2>&1; echo \"exit $?\"", work, v[i].flags, model, out);
-        char *got = run_capture(cmd);
-        ck_assert_msg(got != NULL, "cannot run %s", cmd);
-        char want[256];
-        snprintf(want, sizeof want, "nnc: %s: cannot emit: %s is not supported by %s yet", model, what, v[i].flags);
-        ck_assert_msg(strncmp(got, want, strlen(want)) == 0, "nnc %s on %s printed:\n%s", v[i].flags, model, got);
-        const char *nl = strchr(got, '\n');
-        ck_assert_msg(nl && strcmp(nl + 1, "exit 1\n") == 0, "nnc %s on %s: not one line and exit 1:\n%s",
-                      v[i].flags, model, got);
-        ck_assert_msg(access(out, F_OK) != 0, "nnc %s on %s wrote %s", v[i].flags, model, out);
-        free(got);
-    }
-}
-
 /* Batch norm per channel of a conv and per feature of a dense layer: the
  * 20 losses, then the running statistics and forward(EVAL) with them. */
 START_TEST(batchnorm_train_eval) { check_model("tests/e2e/bn_bars.nn"); }
-END_TEST
-
-/* The CUDA program does not run batch norm yet. */
-START_TEST(batchnorm_refused_elsewhere) { refused_elsewhere("tests/e2e/bn_bars.nn", "batchnorm", "bn"); }
 END_TEST
 
 /* Library mode's conv2d, pooling and gather (direct loops, its own expf
@@ -695,7 +667,6 @@ static Suite *e2e_interp_suite(void)
     tcase_add_test(tc, cnn_direct_loops);
     tcase_add_test(tc, lenet_mnist);
     tcase_add_test(tc, batchnorm_train_eval);
-    tcase_add_test(tc, batchnorm_refused_elsewhere);
     tcase_add_test(tc, cnn_library);
     tcase_add_test(tc, ids_library);
     tcase_add_test(tc, batchnorm_library);

@@ -403,6 +403,7 @@ static void nnrt_cuda_host_predict(const float *x, int n, float *y)
 {
     NnrtCudaModel *cm = dev.cm;
     nnrt_cuda_put(cm->params_off, cm->host_params, cm->params_bytes);
+    nnrt_cuda_put(cm->state_off, cm->host_state, cm->state_bytes); /* a batchnorm's running statistics */
     nnrt_cuda_put_x(x, n);
     cm->forward(dev.s, n, NNRT_CUDA_PREDICT);
     NNRT_CUDA_CHECK(cudaMemcpyAsync(y, cm->output, (size_t)n * cm->m->out_dim * sizeof(float), cudaMemcpyDeviceToHost,
@@ -619,8 +620,12 @@ static int nnrt_cuda_prepare(NnrtBackend *b, NnrtModel *m, const NnrtData *const
     NNRT_CUDA_CHECK(cudaMallocHost(&dev.losses_h, slots * sizeof(float)));
     NNRT_CUDA_CHECK(cudaMalloc(&dev.ok, slots * sizeof(int)));
     NNRT_CUDA_CHECK(cudaMallocHost(&dev.ok_h, slots * sizeof(int)));
-    if (early)
-        NNRT_CUDA_CHECK(cudaMalloc(&dev.best, dev.cm->params_bytes ? dev.cm->params_bytes : 1));
+    if (early) {
+        size_t bytes = dev.cm->params_bytes;
+        for (int i = 0; i < m->n_running; i++)
+            bytes += m->state[i].numel * sizeof(float);
+        NNRT_CUDA_CHECK(cudaMalloc(&dev.best, bytes ? bytes : 1));
+    }
     const char *path = getenv("NNRT_STEP_LOG");
     if (path && *path && !(dev.step_log = fopen(path, "w")))
         return nnrt_errf(err, errlen, "cannot write NNRT_STEP_LOG %s", path);
@@ -701,13 +706,28 @@ static void nnrt_cuda_evaluate(NnrtBackend *b, int which, int want_loss, double 
         *acc = (double)ok / (double)count;
 }
 
-/* Early stopping's copy of the params, kept on the device. */
+/* One region of the model's memory to or from the early-stopping copy. */
+static void nnrt_cuda_keep(char *mem, char *copy, size_t bytes, int restore)
+{
+    NNRT_CUDA_CHECK(cudaMemcpyAsync(restore ? mem : copy, restore ? copy : mem, bytes, cudaMemcpyDeviceToDevice, dev.s));
+}
+
+/* Early stopping's copy of the params, then of the running statistics
+ * (the first n_running state tensors: those the params were evaluated
+ * with), kept on the device. */
 static void nnrt_cuda_best(NnrtBackend *b, int restore)
 {
     (void)b;
-    char *params = dev.mem + dev.cm->params_off;
-    NNRT_CUDA_CHECK(cudaMemcpyAsync(restore ? params : dev.best, restore ? dev.best : params, dev.cm->params_bytes,
-                                    cudaMemcpyDeviceToDevice, dev.s));
+    NnrtCudaModel *cm = dev.cm;
+    char *at = dev.best;
+    nnrt_cuda_keep(dev.mem + cm->params_off, at, cm->params_bytes, restore);
+    at += cm->params_bytes;
+    for (int i = 0; i < cm->m->n_running; i++) { /* each at its place in the host mirror, so in the state region */
+        const NnrtTensor *r = &cm->m->state[i];
+        size_t off = (size_t)((const char *)r->data - (const char *)cm->host_state), bytes = r->numel * sizeof(float);
+        nnrt_cuda_keep(dev.mem + cm->state_off + off, at, bytes, restore);
+        at += bytes;
+    }
 }
 
 static void nnrt_cuda_release(NnrtBackend *b)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/cuda/run_gpu.sh: make test-cuda -- nnc's CUDA programs on a GPU
 # (docs/cuda.md).  For every model of models/ and tests/cuda/models/, and
-# tests/e2e/cnn_bars.nn (conv2d and pooling) (built with
+# tests/e2e/cnn_bars.nn (conv2d and pooling), bag_ids.nn (token ids) and
+# bn_bars.nn (batch norm) (built with
 # `nnc M.nn --target cuda -o PROG`):
 #   a. the first 20 step losses ($NNRT_STEP_LOG) against the C program's
 #      (tests/cuda/c_steps.c), same seed: within 1e-4 relative, or within 4
@@ -50,7 +51,7 @@ BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null)
 mkdir -p "$W/log"
 echo "test-cuda: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1), nvcc $("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
 
-MODELS="models/*.nn tests/cuda/models/*.nn tests/e2e/cnn_bars.nn"
+MODELS="models/*.nn tests/cuda/models/*.nn tests/e2e/cnn_bars.nn tests/e2e/bag_ids.nn tests/e2e/bn_bars.nn"
 D=""
 if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
     mkdir -p "$W/data"

@@ -280,6 +280,7 @@ template <class T> T __shfl_xor_sync(unsigned, T v, int lane_mask)
 
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 
 extern "C" inline void mock_trampoline(void)
