@@ -760,9 +760,10 @@ static void nnrt_gather_part(void *ctx, int part, int parts)
     const NnrtGatherJob *j = ctx;
     const NnrtData *d = j->d;
     size_t i1 = j->n * (size_t)(part + 1) / (size_t)parts;
+    int ahead = j->perm && d->in_dim >= 64; /* rows of a cache line or two arrive with the first miss */
     for (size_t i = j->n * (size_t)part / (size_t)parts; i < i1; i++) {
         size_t row = j->perm ? j->perm[j->start + i] : j->start + i;
-        if (j->perm && i + 2 < i1)
+        if (ahead && i + 2 < i1)
             nnrt_prefetch_row(d, j->perm[j->start + i + 2]);
         nnrt_gather_x(d, row, j->x + i * d->in_dim);
         if (!j->t)
