@@ -92,7 +92,7 @@ else fail "-np 2 --gradcheck: exit $rc"; cat "$W/gc.out"; fi
 
 timeout 60 $MPIRUN -np 2 "$W/nan_late" --save "$W/nan.st" >"$W/nan.out" 2>&1
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$(grep -c '^nnrt: loss is nan at epoch 2 step 12; stopping$' "$W/nan.out")" = 1 ] &&
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$(grep -c 'nnrt: loss is nan at epoch 2 step 12; stopping$' "$W/nan.out")" = 1 ] &&
    grep -q '^nnrt: saved .*nan.st: the state at the end of epoch 1 (step 10)' "$W/nan.out"; then
     ok "a NaN loss stops every rank at the step one process stops at, one message, epoch 1's checkpoint"
 else fail "a NaN loss under -np 2: exit $rc"; cat "$W/nan.out"; fi
