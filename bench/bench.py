@@ -1,6 +1,6 @@
 """bench.py: nnc against PyTorch, NumPy and the machine; `make bench` runs it.
 
-    /usr/bin/python3 bench/bench.py [--runs N] [--only spiral,fashion,large] [--out FILE]
+    /usr/bin/python3 bench/bench.py [--runs N] [--only spiral,fashion,large,lenet] [--out FILE]
 
 Run from the repository root once build/nnc, build/libnnrt.a and the
 tools under build/bench/ are built (the Makefile's bench target builds
@@ -15,6 +15,10 @@ them and installs the peers' packages first).  In order:
      alike; the tables show medians;
   3. GFLOP/s of the step's GEMMs: nnc and the peers against OpenBLAS sgemm
      on the same shapes (sgemm) and the FMA peak of one core (fma_peak);
+     for LeNet (models/lenet.nn on MNIST, data/mnist: make mnist; one
+     epoch of its five, nnc against PyTorch), where the GEMMs are the
+     convolutions' im2col products, instead the share of the training step
+     that GEMM, im2col and col2im take (perf record over a profile build);
   4. bench/RESULTS.md, and the same tables on stdout.
 
 Times are measured, never asserted: ratios are against nnc in the same
@@ -50,11 +54,14 @@ SPIRAL_LONG = 100   # the spiral's per-step time comes from a run this many time
 BASE = ("nnc", "PyTorch", "NumPy")
 
 # threads: the thread counts measured; avx512_peers: also run the peers
-# with OpenBLAS forced to its AVX-512 kernels (one thread).
+# with OpenBLAS forced to its AVX-512 kernels (one thread); cnn: a
+# convolutional model (PyTorch peer only, no sgemm table, a perf profile),
+# trained for `epochs` of its epochs, each run allowed `limit` seconds.
 WORKLOADS = {
     "spiral": {"model": "twolayer", "threads": [1], "avx512_peers": False},
     "fashion": {"model": "fashion_relu", "threads": [1, 2], "avx512_peers": True},
     "large": {"model": "mlp_large", "threads": [1], "avx512_peers": False},
+    "lenet": {"model": "lenet", "threads": [1], "avx512_peers": False, "cnn": True, "epochs": 1, "limit": 600},
 }
 
 # "done: 300 epochs, 3000 steps in 0.02s (6.81 us a step) | loss 0.1232 | acc 0.9633 [| test ...]"
@@ -121,7 +128,7 @@ def summary(out, argv):
 
 def run(cmd, log):
     """One run of a system: its summary plus wall and RSS."""
-    wall, rss, out = spawn(cmd["argv"], cmd["env"], log)
+    wall, rss, out = spawn(cmd["argv"], cmd["env"], log, cmd.get("limit", LIMIT))
     r = summary(out, cmd["argv"])
     r.update(wall=wall, rss=rss / 1024.0)
     m = INIT.search(out)
@@ -205,6 +212,10 @@ def prepare(key):
         w["spiral"] = os.path.join(WORK, model + ".spiral.bin")
         check_output([os.path.join(BUILD, "spiral_export"), str(d["classes"]), str(d["points"]),
                       str(d["seed"]), w["spiral"]])
+    if w.get("cnn"):
+        w["dims"] = None
+        w["full_epochs"], w["epochs"] = w["epochs"], WORKLOADS[key]["epochs"]
+        return w
     init = peerlib.read_safetensors(w["init"])  # the layer widths [in, out, ...]
     w["dims"] = [init[w["layers"][0][0]].shape[0]] + [init[W].shape[1] for W, _, _ in w["layers"]]
     return w
@@ -215,12 +226,17 @@ def systems(w, threads):
     peer_args = [w["model"], "--init", w["init"], "--threads", str(threads)]
     if w["spiral"]:
         peer_args += ["--spiral", w["spiral"]]
+    nnc = [w["trainer"], "--quiet"]
+    if w.get("cnn"):  # part of the model's epochs, the same for every system
+        peer_args += ["--epochs", str(w["epochs"])]
+        nnc += ["--epochs", str(w["epochs"])]
     torch = [PY, os.path.join(ROOT, "bench", "peer_torch.py"), *peer_args]
     numpy = [PY, os.path.join(ROOT, "bench", "peer_numpy.py"), *peer_args]
     env = thread_env(threads)
-    cmds = [{"name": "nnc", "argv": [w["trainer"], "--quiet"], "env": env},
-            {"name": "PyTorch", "argv": torch, "env": env},
-            {"name": "NumPy", "argv": numpy, "env": env}]
+    cmds = [{"name": "nnc", "argv": nnc, "env": env},
+            {"name": "PyTorch", "argv": torch, "env": env}]
+    if not w.get("cnn"):  # the NumPy peer has dense layers only
+        cmds.append({"name": "NumPy", "argv": numpy, "env": env})
     if w["avx512_peers"] and threads == 1:
         env = thread_env(threads, OPENBLAS_CORETYPE="SkylakeX")
         cmds += [{"name": "PyTorch, OpenBLAS SkylakeX", "argv": torch, "env": env, "blas": "SkylakeX"},
@@ -231,6 +247,7 @@ def systems(w, threads):
                      "env": thread_env(threads), "long": True})
     for c in cmds:
         c["threads"] = threads
+        c["limit"] = w.get("limit", LIMIT)
     return cmds
 
 
@@ -324,6 +341,70 @@ def workload_rows(w, res, order, dead):
             m["x_" + k] = m[k] / b[k] if b[k] > 0 and not c.get("long") else float("nan")
         rows.append(m)
     return rows
+
+
+# ---- where a convolutional step's time goes -----------------------------------
+# perf symbols: OpenBLAS's sgemm pieces (kernel, packing, beta), and the
+# emitted program's own helpers.
+PROFILE_PARTS = [("GEMM (OpenBLAS: sgemm kernel, packing, scaling)", lambda s: s.startswith("sgemm_") or
+                  s.startswith("cblas_sgemm") or s.startswith("nnrt_sgemm")),
+                 ("im2col", lambda s: s.startswith("im2col")),
+                 ("col2im", lambda s: s.startswith("col2im") or s.startswith("window_span")),
+                 ("forward (the rest: bias, ReLU, pooling, dense epilogues)", lambda s: s == "forward"),
+                 ("backward (the rest: pooling and ReLU gradients, bias sums)", lambda s: s == "backward")]
+
+
+def profile(w):
+    """perf record of nnc's trainer rebuilt with -fno-inline (so im2col and
+    col2im keep their own symbols), on the first 12,800 training images for
+    one epoch: the share of each part, or None where perf is missing."""
+    if not shutil.which("perf"):
+        return None
+    src, prog, data = (os.path.join(WORK, w["model"] + s) for s in (".prof.c", ".prof", ".perf"))
+    subprocess.run([NNC, w["nn"], "-o", src], cwd=ROOT, check=True)
+    cflags = check_output([NNC, "--cflags"]).split()
+    libs = check_output([NNC, "--libs"]).split()
+    cc = [os.environ.get("CC", "cc"), "-std=c99", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math",
+          "-fno-inline", *cflags, "-o", prog, src, *libs]
+    subprocess.run(cc, check=True)
+    sub = []
+    for src_key, n in (("data", 12800), ("test", 1000)):
+        d = w[src_key]
+        for part in ("images", "labels"):
+            path = os.path.join(WORK, f"{w['model']}.{src_key}.{part}")
+            raw = peerlib.read_idx_raw(d[part])
+            with open(path, "wb") as f:
+                f.write(peerlib.idx_head(raw, n))
+            sub.append(path)
+    argv = [prog, "--quiet", "--epochs", "1", "--data", f"{sub[0]},{sub[1]}", "--test", f"{sub[2]},{sub[3]}"]
+    try:
+        subprocess.run(["perf", "record", "-q", "-o", data, "--", *argv], env=thread_env(1), cwd=ROOT,
+                       check=True, capture_output=True)
+        rep_txt = check_output(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio",
+                                "--percent-limit", "0"])
+    except subprocess.CalledProcessError:
+        return None
+    shares = {name: 0.0 for name, _ in PROFILE_PARTS}
+    total = 0.0
+    for line in rep_txt.splitlines():
+        m = re.match(r"\s*([0-9.]+)%\s+\[\.\]\s+(\S+)", line)
+        if not m:
+            continue
+        pct, sym = float(m.group(1)), m.group(2)
+        total += pct
+        for name, match in PROFILE_PARTS:
+            if match(sym):
+                shares[name] += pct
+                break
+    shares["other (data gathering, the update, libc)"] = max(0.0, total - sum(shares.values()))
+    return {"shares": shares, "argv": " ".join(argv).replace(ROOT + "/", "")}
+
+
+def profile_md(p):
+    rows = [[name, f"{pct:.1f}%"] for name, pct in p["shares"].items()]
+    return "\n".join([f"Where nnc's time goes (perf record of `{p['argv']}`, built with -fno-inline so that "
+                      "im2col and col2im keep their symbols; user-space samples of the whole run, its test "
+                      "evaluation included):", "", table(["part", "share of the samples"], rows)])
 
 
 # ---- GFLOP/s ----------------------------------------------------------------
@@ -459,6 +540,10 @@ def goals_md(ws, rows, lever_res, peak):
     if f1:
         body.append(["fashion_relu test accuracy, peak RSS MB", "0.864 ± 0.002, ≤ 64",
                      f"{fmt(f1['test_acc'], '.4f')}, {fmt(f1['rss'], '.1f')}"])
+    n1, p1 = row("lenet", "nnc", 1), row("lenet", "PyTorch", 1)
+    if n1 and p1:
+        body.append(["lenet, 1 thread, s/epoch ×PyTorch (PyTorch's s/epoch / nnc's)", "≥ 3",
+                     fmt(p1["train"] / n1["train"], ".2f")])
     return table(["goal", "target", "this run"], body)
 
 
@@ -476,8 +561,13 @@ def table(header, rows):
 def workload_md(w, rows, curves):
     o = w["opt"]
     opt = f"{o['kind']}(lr={o['lr']:g})"
-    dims = "-".join(map(str, w["dims"]))
-    out = [f"## {w['key']}: {w['nn']} ({dims}, {opt}, batch {w['batch']}, {w['epochs']} epochs)", ""]
+    if w.get("cnn"):
+        out = [f"## {w['key']}: {w['nn']} (conv5×5×6 pad 2, max pool, conv5×5×16, max pool, 120-84-10; "
+               f"{opt}, batch {w['batch']}; {w['epochs']} epoch of its {w['full_epochs']}, so s/epoch is the "
+               f"training time)", ""]
+    else:
+        dims = "-".join(map(str, w["dims"]))
+        out = [f"## {w['key']}: {w['nn']} ({dims}, {opt}, batch {w['batch']}, {w['epochs']} epochs)", ""]
     hdr = ["system", "threads", "wall s", "train s", "s/epoch", "µs/step", "peak RSS MB", "loss", "acc",
            "test loss", "test acc", "wall ×nnc", "train ×nnc", "RSS ×nnc", "train spread"]
     body = []
@@ -502,6 +592,8 @@ def workload_md(w, rows, curves):
         out += ["Loss of the initial params on the training set (the peers load nnc's `--epochs 0 --save` "
                 "checkpoint): " + ", ".join(f"{n} {v:.4f}" for n, v in zip(names, inits)) +
                 (" — the same." if same else " — **MISMATCH: the peers do not see nnc's data or params.**"), ""]
+    if w.get("profile"):
+        out += [profile_md(w["profile"]), ""]
     if "nnc" in curves:
         E = len(curves["nnc"])
         epochs = [e for e in sorted({1, 2, 3, 5, 10, 30, 100, 300, E}) if e <= E] if E > 10 else range(1, E + 1)
@@ -560,7 +652,7 @@ def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs,
          f"- nnc {info['nnc']}; {info['cc']}",
          f"- Python {info['python'][0]}, PyTorch {info['python'][1]}, NumPy {info['python'][2]}",
          f"- OpenBLAS environment: {info['blas_env'] or 'none'}; the core OpenBLAS runs: "
-         + ", ".join(f"{p['core']} ({p['how']})" for p in probes),
+         + (", ".join(f"{p['core']} ({p['how']})" for p in probes) or "not probed (no dense workload run)"),
          f"- FMA peak of one core: {peak[0]:.1f} GFLOP/s ({peak[1]}, build/bench/fma_peak)", ""]
     o += ["Columns: wall = the whole process (start, data loading, training, final evaluation); train = the "
           "training loop as the program times it (nnc's summary, the peers' perf_counter around the epochs, "
@@ -622,7 +714,7 @@ def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs,
 def main():
     p = argparse.ArgumentParser(description="nnc against PyTorch, NumPy and the machine")
     p.add_argument("--runs", type=int, default=5, help="measured runs per system (after one warm-up)")
-    p.add_argument("--only", default="spiral,fashion,large", help="workloads, comma-separated")
+    p.add_argument("--only", default="spiral,fashion,large,lenet", help="workloads, comma-separated")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     args = p.parse_args()
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
@@ -640,7 +732,10 @@ def main():
             w = prepare(key)
             res, order, dead, curves[key] = measure(w, args.runs)
             rows[key] = workload_rows(w, res, order, dead)
-            blas[key] = sgemm_all(w, info)
+            if w.get("cnn"):
+                w["profile"] = profile(w)
+            else:
+                blas[key] = sgemm_all(w, info)
             if key in ("spiral", "fashion"):
                 print(f"bench: levers of {key}", flush=True)
                 lever_res[key] = levers(w, args.runs)

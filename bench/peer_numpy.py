@@ -101,6 +101,8 @@ def evaluate(params, layers, x, t, batch):
 
 def main():
     a, m = peerlib.parse_args("NumPy")
+    if a.model in peerlib.CNNS:
+        raise SystemExit(f"peer_numpy.py: {a.model} is convolutional; the NumPy peer has dense layers only")
     params = peerlib.read_safetensors(a.init)
     x, t, xt, tt = peerlib.load_data(m, a.spiral)
     layers, B = m["layers"], m["batch"]

@@ -28,18 +28,29 @@ import numpy as np
 # The dense layers of each benchmark model, in order: the checkpoint keys
 # of W ([in, out]) and b, and the activation after it.  Everything else
 # (data, optimizer, epochs, ...) is read from the model's train block.
+# A convolutional model lists its layers in CNNS instead (PyTorch peer
+# only): ("conv", W, b, act, pad), ("max_pool", size), ("flatten",) and
+# the dense layers as above; its images are [N, 1, 28, 28].
+CNNS = {
+    "lenet": ("models/lenet.nn", [("conv", "c1.W", "c1.b", "relu", 2), ("max_pool", 2),
+                                  ("conv", "c2.W", "c2.b", "relu", 0), ("max_pool", 2), ("flatten",),
+                                  ("h1.W", "h1.b", "relu"), ("h2.W", "h2.b", "relu"), ("y.W", "y.b", None)]),
+}
 MODELS = {
     "twolayer": ("models/twolayer.nn", [("W1", "b1", "sigmoid"), ("W2", "b2", None)]),
     "fashion_relu": ("models/fashion_relu.nn", [("h.W", "h.b", "relu"), ("y.W", "y.b", None)]),
     "mlp_large": ("bench/models/mlp_large.nn",
                   [("h1.W", "h1.b", "relu"), ("h2.W", "h2.b", "relu"), ("y.W", "y.b", None)]),
 }
+MODELS.update(CNNS)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The train block's keys and the optimizers a peer implements, with the
 # defaults of nnc's builtin table (compiler/sema_expr.c).
 TRAIN_KEYS = {"data", "test", "optimizer", "epochs", "batch", "shuffle", "seed", "eval_every", "log_every"}
-OPT_DEFAULTS = {"sgd": {"lr": 0.01}, "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}
+OPT_DEFAULTS = {"sgd": {"lr": 0.01}, "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+                "momentum": {"lr": 0.01, "momentum": 0.9, "decay": "none", "final_lr": 0.0}}
+DECAYS = ("none", "linear")
 
 
 def number(text):
@@ -82,8 +93,10 @@ def read_model(name):
         raise SystemExit(f"{path}: the peers do not implement train keys {sorted(unknown)}")
     kind, args = re.match(r"(\w+)\s*\((.*)\)", keys["optimizer"], re.S).groups()
     if kind not in OPT_DEFAULTS:
-        raise SystemExit(f"{path}: the peers implement sgd and adam, not {kind}")
-    given = {k: number(v) for k, v in call_args(args).items()}
+        raise SystemExit(f"{path}: the peers implement {sorted(OPT_DEFAULTS)}, not {kind}")
+    given = {k: v if k == "decay" else number(v) for k, v in call_args(args).items()}
+    if given.get("decay", "none") not in DECAYS:
+        raise SystemExit(f"{path}: the peers implement the lr decays {DECAYS}, not {given['decay']}")
     if set(given) - set(OPT_DEFAULTS[kind]):
         raise SystemExit(f"{path}: the peers do not implement {kind} arguments {sorted(set(given) - set(OPT_DEFAULTS[kind]))}")
     return {
@@ -95,6 +108,13 @@ def read_model(name):
         "shuffle": keys.get("shuffle", "true") == "true", "seed": int(keys.get("seed", 0)),
         "eval_every": int(keys.get("eval_every", 1)),
     }
+
+
+def lr_at(o, epoch, epochs):
+    """The learning rate of an epoch, as nnrt_lr_at computes it."""
+    if o.get("decay", "none") != "linear" or epochs <= 1:
+        return o["lr"]
+    return o["lr"] + (o["final_lr"] - o["lr"]) * epoch / (epochs - 1)
 
 
 def parse_args(peer):
@@ -129,9 +149,28 @@ def read_safetensors(path):
     return out
 
 
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
+def read_idx_raw(path):
+    """An IDX file's bytes, raw or gzip (a path relative to the repository root)."""
+    if not os.path.isabs(path):
+        path = os.path.join(ROOT, path)
+    with open(path, "rb") as f:
         blob = f.read()
+    return gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
+
+
+def idx_head(blob, count):
+    """The first count items of an IDX file's bytes, as an IDX file."""
+    nd = blob[3]
+    dims = list(struct.unpack(">" + "I" * nd, blob[4:4 + 4 * nd]))
+    item = 1
+    for d in dims[1:]:
+        item *= d
+    count = min(count, dims[0])
+    return blob[:4] + struct.pack(">" + "I" * nd, count, *dims[1:]) + blob[4 + 4 * nd:4 + 4 * nd + count * item]
+
+
+def read_idx(path):
+    blob = read_idx_raw(path)
     nd = blob[3]
     dims = struct.unpack(">" + "I" * nd, blob[4:4 + 4 * nd])
     return np.frombuffer(blob, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims[0], -1)
