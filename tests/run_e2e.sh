@@ -13,9 +13,9 @@
 #     softmax_regression, mnist_sigmoid, mnist_tanh, mnist_tanh_dropout:
 #     test acc >= 0.80 (each with its own epochs: 5, 17, and up to 30
 #     for the tanh models, which stop early after a few);
-#   - --gradcheck exits 0 for every model (lenet on the first 640 images
-#     of MNIST from data/mnist, which make mnist fetches; its accuracy
-#     target is tests/run_accuracy.sh's);
+#   - --gradcheck exits 0 for every model (lenet on MNIST from data/mnist,
+#     which make mnist fetches; its accuracy target is
+#     tests/run_accuracy.sh's);
 #   - poison: each emitted file built with and without -DNNC_POISON and run
 #     with the same flags (MNIST models: --epochs 1; lenet on the same 640
 #     images) prints the same lines, times aside: every progress loss bit
@@ -133,9 +133,10 @@ if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then
 fi
 have_fm=1
 [ -f "$FM/train-images-idx3-ubyte.gz" ] || have_fm=0
-# MNIST's digits for models/lenet.nn (data/mnist: make mnist); its
-# gradcheck and poison runs take the first 640 training and 200 test
-# images ($DIGITS_SMALL), its accuracy target is tests/run_accuracy.sh's
+# MNIST's digits for models/lenet.nn (data/mnist: make mnist); its poison
+# runs take the first 640 training and 200 test images ($DIGITS_SMALL),
+# its gradcheck the first batch of the training set, its accuracy target
+# is tests/run_accuracy.sh's
 DIGITS=data/mnist
 [ -f "$DIGITS/train-images-idx3-ubyte" ] || sh scripts/deps.sh mnist >/dev/null 2>&1
 have_digits=0
@@ -266,10 +267,9 @@ fi
 for src in models/*.nn; do
     name=$(basename "$src" .nn)
     case " $MNIST " in *" $name "*) [ "$have_fm" -eq 1 ] || continue ;; esac
-    flags=""
-    [ "$name" = lenet ] && { [ "$have_digits" -eq 1 ] || continue; flags=$DIGITS_SMALL; }
+    [ "$name" = lenet ] && { [ "$have_digits" -eq 1 ] || continue; }
     is_built "$name" || continue
-    run "gradcheck-$name" "$E/$name" --gradcheck $flags
+    run "gradcheck-$name" "$E/$name" --gradcheck
     verdict=$(grep '^gradcheck: worst' "$E/log/gradcheck-$name.out" | tail -1)
     if [ "$rc" -eq 0 ]; then
         ok "gradcheck $name: ${verdict#gradcheck: }"
