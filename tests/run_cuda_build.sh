@@ -201,6 +201,9 @@ emu_one() {
             return
         fi
         flags="$D --epochs 2"
+        # a convolutional net (lenet, fashion_cnn) costs minutes an epoch
+        # emulated: one epoch of the 1000 rows is 20 steps or more
+        grep -q 'conv(' "$m" && flags="$D --epochs 1"
         gc=0
     fi
     : >"$log"
