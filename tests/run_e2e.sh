@@ -17,8 +17,8 @@
 #     which make mnist fetches; its accuracy target is
 #     tests/run_accuracy.sh's);
 #   - poison: each emitted file built with and without -DNNC_POISON and run
-#     with the same flags (MNIST models: --epochs 1; lenet on the same 640
-#     images) prints the same lines, times aside: every progress loss bit
+#     with the same flags (MNIST models: --epochs 1; lenet and fashion_cnn
+#     one epoch on the first 640 images of their data) prints the same lines, times aside: every progress loss bit
 #     for bit;
 #   - checkpoints: xor's checkpoint passes tests/e2e/st_read.py (an
 #     independent safetensors reader), whose own evaluation of the saved
@@ -151,6 +151,17 @@ if [ -f "$DIGITS/train-images-idx3-ubyte" ] &&
 else
     bad "MNIST is not in $DIGITS for models/lenet.nn (make mnist fetches it)"
 fi
+# models/fashion_cnn.nn: the same for its poison runs and gradcheck, on the
+# first 640 and 200 images of Fashion-MNIST ($FASHION_SMALL; the gradcheck's
+# first batch is the full set's); its accuracy target is run_accuracy.sh's
+FASHION_SMALL=""
+if [ "$have_fm" -eq 1 ] &&
+   python3 tests/cuda/idx_head.py "$FM/train-images-idx3-ubyte.gz" "$E/fashion-img" 640 &&
+   python3 tests/cuda/idx_head.py "$FM/train-labels-idx1-ubyte.gz" "$E/fashion-lab" 640 &&
+   python3 tests/cuda/idx_head.py "$FM/t10k-images-idx3-ubyte.gz" "$E/fashion-test-img" 200 &&
+   python3 tests/cuda/idx_head.py "$FM/t10k-labels-idx1-ubyte.gz" "$E/fashion-test-lab" 200; then
+    FASHION_SMALL="--data $E/fashion-img,$E/fashion-lab --test $E/fashion-test-img,$E/fashion-test-lab"
+fi
 
 # ---- building every trainer ---------------------------------------------------
 built=""
@@ -268,8 +279,10 @@ for src in models/*.nn; do
     name=$(basename "$src" .nn)
     case " $MNIST " in *" $name "*) [ "$have_fm" -eq 1 ] || continue ;; esac
     [ "$name" = lenet ] && { [ "$have_digits" -eq 1 ] || continue; }
+    flags=""
+    [ "$name" = fashion_cnn ] && { [ -n "$FASHION_SMALL" ] || continue; flags=$FASHION_SMALL; }
     is_built "$name" || continue
-    run "gradcheck-$name" "$E/$name" --gradcheck
+    run "gradcheck-$name" "$E/$name" --gradcheck $flags
     verdict=$(grep '^gradcheck: worst' "$E/log/gradcheck-$name.out" | tail -1)
     if [ "$rc" -eq 0 ]; then
         ok "gradcheck $name: ${verdict#gradcheck: }"
@@ -288,6 +301,7 @@ for src in models/*.nn; do
     flags=""
     case " $MNIST " in *" $name "*) [ "$have_fm" -eq 1 ] || continue; flags="--epochs 1" ;; esac
     [ "$name" = lenet ] && { [ "$have_digits" -eq 1 ] || continue; flags="--epochs 1 $DIGITS_SMALL"; }
+    [ "$name" = fashion_cnn ] && { [ -n "$FASHION_SMALL" ] || continue; flags="--epochs 1 $FASHION_SMALL"; }
     if ! "$NNC" "$src" -o "$E/$name.c" 2>"$E/log/emit-$name.err" ||
        ! $CC -std=c99 -O2 $CFLAGS_RT -o "$E/$name.plain" "$E/$name.c" $LIBS_RT 2>"$E/log/cc-$name.err" ||
        ! $CC -std=c99 -O2 -DNNC_POISON $CFLAGS_RT -o "$E/$name.poison" "$E/$name.c" $LIBS_RT 2>>"$E/log/cc-$name.err"; then
