@@ -31,4 +31,4 @@ mkdir -p "$dir" || fail "cannot make $dir"
 for f in $(echo "$sums" | awk '{ print $2 }'); do
     mv "$tmp/package/data/$f" "$dir/$f" || fail "cannot write $dir/$f"
 done
-echo "fetch_mnist: MNIST in $dir ($(echo "$sums" | awk '{ printf "%s%s", NR > 1 ? " " : "", $2 }'))"
+echo "fetch_mnist: MNIST in $dir ($(echo "$sums" | awk '{ printf "%s%s", (NR > 1 ? " " : ""), $2 }'))"
