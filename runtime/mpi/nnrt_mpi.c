@@ -36,35 +36,43 @@ typedef struct NnrtMpi {
 
 /* ---- sums over the ranks ---------------------------------------------------- */
 
-/* The end of req awaited: MPI_Test for a while, then sleeps from 1 µs
- * growing to 100 µs between tests.  A rank that waits gives its core away
- * (to its partner, where the ranks share cores with other work) instead
- * of spinning on it as Open MPI's blocking calls do. */
+/* The end of req awaited: MPI_Test in a loop for up to 2 ms (a partner
+ * that is running arrives within that: the ranks do the same work), then
+ * tests between sleeps growing from 50 µs to 1 ms.  A rank whose partner
+ * is not running (a machine with more ranks than free cores) gives its
+ * core away instead of spinning on it.  A sleep is never shorter than the
+ * kernel's timer slack (about 50 µs), so sleeping from the start would
+ * cost that much at every step even on an idle machine. */
 static void nnrt_mpi_wait(MPI_Request *req)
 {
     int done = 0;
-    long ns = 1000;
-    for (int tests = 0;; tests++) {
+    const double spin_until = nnrt_now() + 2e-3;
+    long ns = 50000;
+    for (;;) {
         MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (done)
             return;
-        if (tests < 100)
+        if (nnrt_now() < spin_until)
             continue;
         struct timespec t = { 0, ns };
         nanosleep(&t, NULL);
-        ns = ns < 100000 ? ns * 2 : 100000;
+        ns = ns < 1000000 ? ns * 2 : 1000000;
     }
 }
 
-/* v[0..n) summed over every rank, in place, in pieces an int can count. */
+/* v[0..n) summed over every rank, in place, in pieces an int can count.
+ * A blocking MPI_Allreduce: Open MPI runs it with its shared-memory and
+ * network collectives, which move the 318 KB of fashion_relu's gradient
+ * in about 100 µs between two ranks of one machine; the non-blocking
+ * MPI_Iallreduce advances only inside MPI_Test and took 2-3 times as
+ * long (docs/mpi.md).  Waiting inside it yields the core
+ * (mpi_yield_when_idle, set by nnrt_mpi_run). */
 static void nnrt_mpi_sum_floats(float *v, size_t n)
 {
     const size_t piece = (size_t)1 << 30;
     for (size_t at = 0; at < n; at += piece) {
         size_t k = n - at < piece ? n - at : piece;
-        MPI_Request req;
-        MPI_Iallreduce(MPI_IN_PLACE, v + at, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
-        nnrt_mpi_wait(&req);
+        MPI_Allreduce(MPI_IN_PLACE, v + at, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     }
 }
 
