@@ -239,27 +239,14 @@ static void emit_rows(Emit *e, int id)
  * image is the zero padding, skipped.  (im2col and a GEMM are faster; these
  * loops say what the op is.) */
 
-/* "oh * 2 - 1 + kh": where an output row's window element lies in the input. */
-static Str win_at(const char *o, int stride, int pad, const char *k)
-{
-    Str r;
-    char st[24] = "", pd[24] = "";
-    if (stride != 1)
-        snprintf(st, sizeof st, " * %d", stride);
-    if (pad)
-        snprintf(pd, sizeof pd, " - %d", pad);
-    snprintf(r.s, sizeof r.s, "%s%s%s + %s", o, st, pd, k);
-    return r;
-}
-
 /* The window loops kh, kw at depth (spaces), each element's ih, iw, and the
  * skip of the padding; the caller closes the block at depth + 4. */
 static void open_window(Emit *e, int depth, const Node *n, int kh, int kw, int h, int w)
 {
     OUT("%*sfor (int kh = 0; kh < %d; kh++)\n", depth, "", kh);
     OUT("%*sfor (int kw = 0; kw < %d; kw++) {\n", depth + 4, "", kw);
-    OUT("%*sconst int ih = %s, iw = %s;\n", depth + 8, "", win_at("oh", n->stride, n->pad, "kh").s,
-        win_at("ow", n->stride, n->pad, "kw").s);
+    OUT("%*sconst int ih = %s, iw = %s;\n", depth + 8, "", emit_win_at("oh", n->stride, n->pad, "kh").s,
+        emit_win_at("ow", n->stride, n->pad, "kw").s);
     OUT("%*sif (ih < 0 || ih >= %d || iw < 0 || iw >= %d)\n%*scontinue; /* outside the image: the padding */\n", depth + 8, "", h,
         w, depth + 12, "");
 }

@@ -137,6 +137,20 @@ Str emit_numel(Shape s)
     return r;
 }
 
+/* "oh * 2 - 1 + kh": the input row (or column) that output o's window
+ * element k reads, for a window of this stride and padding. */
+Str emit_win_at(const char *o, int stride, int pad, const char *k)
+{
+    Str r;
+    char st[24] = "", pd[24] = "";
+    if (stride != 1)
+        snprintf(st, sizeof st, " * %d", stride);
+    if (pad)
+        snprintf(pd, sizeof pd, " - %d", pad);
+    snprintf(r.s, sizeof r.s, "%s%s%s + %s", o, st, pd, k);
+    return r;
+}
+
 Str emit_lit(double v)
 {
     Str r;

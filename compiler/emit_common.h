@@ -35,6 +35,7 @@ const char *emit_src_line(const char *src, size_t len, int line, SrcCursor *at);
 Str emit_ext(int d);                               /* "n" or "10" */
 Str emit_numel(Shape s);                           /* "n * 10" or "30" */
 Str emit_lit(double v);                            /* "1.0f", "0.00999999978f" */
+Str emit_win_at(const char *o, int stride, int pad, const char *k); /* "oh * 2 - 1 + kh" */
 Big emit_ew_expr(const Node *n, const char *x, const char *y);
 extern const char emit_loopvar[];                  /* "ijkl" */
 Str emit_index_in(Shape s, Shape big);

@@ -550,19 +550,6 @@ static void launch_data(Cu *e, int id)
  * The window of output (oh, ow) reads input (ih, iw) = (oh·S - P + kh,
  * ow·S - P + kw); a tap in the padding adds nothing. */
 
-/* "oh * 2 - 1 + kh": the input row (or column) of output o's tap k. */
-static Str win_at(const char *o, int stride, int pad, const char *k)
-{
-    Str r;
-    char st[24] = "", pd[24] = "";
-    if (stride != 1)
-        snprintf(st, sizeof st, " * %d", stride);
-    if (pad)
-        snprintf(pd, sizeof pd, " - %d", pad);
-    snprintf(r.s, sizeof r.s, "%s%s%s + %s", o, st, pd, k);
-    return r;
-}
-
 /* "int ow = idx % 8, oh = idx / 8 % 8, pl = idx / 64;": an element of
  * [planes, rows, cols] from the flat index. */
 static void plane_coords(Cu *e, const char *pl, const char *r, const char *c, int rows, int cols)
@@ -601,8 +588,8 @@ static void open_window(Cu *e, int depth, const Node *n, int kh, int kw, int h, 
 {
     OUT("%*sfor (int kh = 0; kh < %d; kh++)\n", depth, "", kh);
     OUT("%*sfor (int kw = 0; kw < %d; kw++) {\n", depth + 4, "", kw);
-    OUT("%*sconst int ih = %s, iw = %s;\n", depth + 8, "", win_at("oh", n->stride, n->pad, "kh").s,
-        win_at("ow", n->stride, n->pad, "kw").s);
+    OUT("%*sconst int ih = %s, iw = %s;\n", depth + 8, "", emit_win_at("oh", n->stride, n->pad, "kh").s,
+        emit_win_at("ow", n->stride, n->pad, "kw").s);
     OUT("%*sif (ih < 0 || ih >= %d || iw < 0 || iw >= %d)\n%*scontinue;  /* the padding */\n", depth + 8, "", h, w,
         depth + 12, "");
 }
@@ -645,8 +632,8 @@ static void kernel_conv(Cu *e, int id)
             C, KW * KH * C);
         OUT("    float s = 0.0f;\n    for (int q = threadIdx.x; q < n * %d; q += blockDim.x) {\n", OH * OW);
         OUT("        const int ow = q %% %d, oh = q / %d %% %d, b = q / %d;\n", OW, OW, OH, OW * OH);
-        OUT("        const int ih = %s, iw = %s;\n", win_at("oh", n->stride, n->pad, "kh").s,
-            win_at("ow", n->stride, n->pad, "kw").s);
+        OUT("        const int ih = %s, iw = %s;\n", emit_win_at("oh", n->stride, n->pad, "kh").s,
+            emit_win_at("ow", n->stride, n->pad, "kw").s);
         OUT("        if (ih >= 0 && ih < %d && iw >= 0 && iw < %d)  /* else the padding: nothing */\n", H, Wd);
         OUT("            s += %s[%s] * %s[%s];\n    }\n", Y, yi, X, xi);
         OUT("    s = nnrt_block_sum(s);  /* a fixed-order tree */\n");
@@ -730,8 +717,8 @@ static void kernel_pool(Cu *e, int id)
         OUT("            int bi = -1;  /* window (oh, ow)'s first largest, as max_pool found it */\n");
         OUT("            for (int qh = 0; qh < %d; qh++)\n", n->size);
         OUT("                for (int qw = 0; qw < %d; qw++) {\n", n->size);
-        OUT("                    const int jh = %s, jw = %s;\n", win_at("oh", n->stride, n->pad, "qh").s,
-            win_at("ow", n->stride, n->pad, "qw").s);
+        OUT("                    const int jh = %s, jw = %s;\n", emit_win_at("oh", n->stride, n->pad, "qh").s,
+            emit_win_at("ow", n->stride, n->pad, "qw").s);
         OUT("                    if (jh < 0 || jh >= %d || jw < 0 || jw >= %d)\n                        continue;\n", h, w);
         OUT("                    const int at = (pl * %d + jh) * %d + jw;\n", h, w);
         OUT("                    if (bi < 0 || %s[at] > %s[bi])\n                        bi = at;\n                }\n", X,

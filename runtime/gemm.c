@@ -11,6 +11,7 @@
  */
 #include "nnrt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #ifdef NNRT_CBLAS
@@ -163,7 +164,6 @@ void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
 }
 
 /* ---- the thread count (nnrt.h: nnrt_blas_tune) --------------------------- */
-#include <stdio.h>
 
 /* OMP_NUM_THREADS: 1 when unset, else a whole number in [1, NNRT_MAX_THREADS];
  * anything else ends the program with one line (exit 2). */

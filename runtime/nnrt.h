@@ -514,6 +514,7 @@ float nnrt_lr_at(float lr, float final_lr, int decay, int e, int epochs);
 /* The rows of batch `it` of an epoch of `rows` rows: B, or the rest for
  * the last batch of an epoch that does not drop it. */
 size_t nnrt_batch_rows(const NnrtModel *m, size_t rows, long it);
+size_t nnrt_tensors_numel(const NnrtTensor *t, int n);   /* the floats in t[0..n) */
 
 /* Mean loss (forward EVAL, weighted by rows) and accuracy (predict; NaN
  * for NNRT_ACC_NONE) over the whole of d, in batches of B in row order. */

@@ -243,7 +243,7 @@ static int nnrt_run_config(NnrtRun *r)
     return 0;
 }
 
-static size_t nnrt_tensors_numel(const NnrtTensor *t, int n)
+size_t nnrt_tensors_numel(const NnrtTensor *t, int n)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++)

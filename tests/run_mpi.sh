@@ -117,6 +117,15 @@ else fail "--predict under mpirun"; cat "$W/pred.out"; fi
 # busy with other work rank 0 may be killed before its checkpoint is
 # renamed into place, so up to 3 tries)
 ls="$W/long_spiral"
+# await_steps LOG N: until NNRT_STEP_LOG's file LOG has N lines (steps
+# done), for at most 30 s
+await_steps() {
+    i=0
+    while [ $i -lt 300 ] && [ "$(cat "$1" 2>/dev/null | wc -l)" -lt "$2" ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
 # (the unbroken and the resumed runs get 300 s: on a machine busy with
 # other work a step of this model has taken 50 ms; a run stopped by
 # timeout would be an interrupted run, and is reported as such)
@@ -129,11 +138,7 @@ while [ $try -lt 3 ]; do
     NNRT_STEP_LOG="$W/cut.steps" timeout 60 $MPIRUN -np 2 "$ls" --epochs 300 --save "$W/cut.st" \
         >"$W/cut.out" 2>"$W/cut.err" &
     pid=$!
-    i=0
-    while [ $i -lt 300 ] && [ "$(cat "$W/cut.steps" 2>/dev/null | wc -l)" -lt 200 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    await_steps "$W/cut.steps" 200
     kill -INT $pid
     wait $pid
     rc=$?
@@ -163,11 +168,7 @@ rm -f "$W/one.steps" "$W/one.st"
 NNRT_STEP_LOG="$W/one.steps" timeout 60 $MPIRUN -np 2 "$ls" --epochs 300 --save "$W/one.st" \
     >"$W/one.out" 2>"$W/one.err" &
 pid=$!
-i=0
-while [ $i -lt 300 ] && [ "$(cat "$W/one.steps" 2>/dev/null | wc -l)" -lt 200 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+await_steps "$W/one.steps" 200
 victim=$(rank_pid 1 "$ls")
 [ -n "$victim" ] && kill -TERM "$victim"
 wait $pid

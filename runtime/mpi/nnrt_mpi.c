@@ -185,19 +185,11 @@ static float nnrt_mpi_step(NnrtMpi *p, const NnrtData *d, size_t start, size_t n
 
 /* ---- the backend (nnrt.h: NnrtBackend) ---------------------------------------- */
 
-static size_t nnrt_mpi_numel(const NnrtTensor *t, int n)
-{
-    size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += t[i].numel;
-    return total;
-}
-
 static int nnrt_mpi_prepare(NnrtBackend *b, NnrtModel *m, const NnrtData *const sets[NNRT_SETS], int early,
                             char *err, size_t errlen)
 {
     NnrtMpi *p = b->self;
-    size_t total = nnrt_mpi_numel(m->params, m->n_params) + nnrt_mpi_numel(m->state, m->n_running);
+    size_t total = nnrt_tensors_numel(m->params, m->n_params) + nnrt_tensors_numel(m->state, m->n_running);
     memcpy(p->sets, sets, sizeof p->sets);
     if (early && !(p->best = malloc((total ? total : 1) * sizeof(float))))
         return nnrt_errf(err, errlen, "out of memory for the best params");
