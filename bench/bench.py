@@ -13,7 +13,7 @@ them and installs the peers' packages first).  In order:
      and records the loss curves (--log-csv); then N rounds in which the
      systems take turns (nnc, torch, numpy, nnc, ...) so drift hits all
      alike; the tables show medians;
-  3. GFLOP/s of the step's GEMMs: nnc and the peers against OpenBLAS sgemm
+  3. GFLOP/s of the step's GEMMs: nnc and the peers against BLIS's and OpenBLAS's sgemm
      on the same shapes (sgemm) and the FMA peak of one core (fma_peak);
      for LeNet (models/lenet.nn on MNIST, data/mnist: make mnist; one
      epoch of its five, nnc against PyTorch), where the GEMMs are the
@@ -355,8 +355,8 @@ def workload_rows(w, res, order, dead):
 # ---- where a step's time goes -------------------------------------------------
 # perf symbols of a build with -fno-inline: OpenBLAS's sgemm pieces (kernel,
 # packing, beta), the emitted program's own functions and the runtime's.
-PROFILE_PARTS = [("GEMM (OpenBLAS: sgemm kernel, packing, scaling)", lambda s: s.startswith("sgemm_") or
-                  s.startswith("cblas_sgemm") or s.startswith("nnrt_sgemm")),
+PROFILE_PARTS = [("GEMM (the BLAS: its kernels, packing, scaling)", lambda s: s.startswith("sgemm_") or
+                  s.startswith("cblas_sgemm") or s.startswith("nnrt_sgemm") or s.startswith("bli_")),
                  ("im2col", lambda s: s.startswith("im2col")),
                  ("col2im", lambda s: s.startswith("col2im") or s.startswith("window_span")),
                  ("exp, tanh, log (nnc_expf, nnc_tanhf, libm)", lambda s: s.split(".")[0] in
@@ -429,16 +429,26 @@ def profile_md(p):
 
 
 # ---- GFLOP/s ----------------------------------------------------------------
-def sgemm(w, coretype):
-    """OpenBLAS on the step's GEMMs, one thread; coretype None: the
-    environment as it is, "": OPENBLAS_CORETYPE unset (OpenBLAS's own
-    choice), else forced."""
+def nnc_blas():
+    """The BLAS the runtime was built with (make's build/blas.env)."""
+    try:
+        with open(os.path.join(ROOT, "build", "blas.env")) as f:
+            m = re.search(r"^BLAS='(\w+)'", f.read(), re.M)
+            return m.group(1) if m else "openblas"
+    except OSError:
+        return "openblas"
+
+
+def sgemm(w, coretype, tool="sgemm"):
+    """A BLAS on the step's GEMMs, one thread: tool sgemm is OpenBLAS
+    (coretype None: the environment as it is, "": OPENBLAS_CORETYPE unset,
+    OpenBLAS's own choice, else forced), sgemm_blis is BLIS."""
     env = thread_env(1)
     if coretype is not None:
         env.pop("OPENBLAS_CORETYPE", None)
         if coretype:
             env["OPENBLAS_CORETYPE"] = coretype
-    out = check_output([os.path.join(BUILD, "sgemm"), str(w["batch"]), *map(str, w["dims"])], env=env)
+    out = check_output([os.path.join(BUILD, tool), str(w["batch"]), *map(str, w["dims"])], env=env)
     core = re.search(r"^core (\S+)", out, re.M)
     return {"step": float(re.search(r"^step .* ([0-9.]+) GFLOP/s", out, re.M).group(1)),
             "core": core.group(1) if core else "?",
@@ -446,12 +456,19 @@ def sgemm(w, coretype):
 
 
 def sgemm_all(w, info):
-    """sgemm under the environment as is, OpenBLAS's own choice and, on
-    AVX-512 machines, SkylakeX; a core already measured is not repeated."""
+    """The library nnc links first (BLIS or OpenBLAS), then OpenBLAS under
+    the environment as is, its own choice and, on AVX-512 machines,
+    SkylakeX; a core already measured is not repeated."""
     res = []
+    if nnc_blas() == "blis" and os.path.exists(os.path.join(BUILD, "sgemm_blis")):
+        r = sgemm(w, None, "sgemm_blis")
+        r["how"] = "nnc's library"
+        res.append(r)
     for coretype in [None, ""] + (["SkylakeX"] if info["avx512"] else []):
         r = sgemm(w, coretype)
         r["how"] = {None: "environment", "": "OpenBLAS's choice"}.get(coretype, "forced")
+        if not res and nnc_blas() == "openblas":
+            r["how"] += ", nnc's library"
         if r["core"] not in [x["core"] for x in res]:
             res.append(r)
     return res
@@ -544,8 +561,10 @@ def goals_md(ws, rows, lever_res, peak, blas):
         p = w and w.get("profile")
         return sum(v for k, v in p["shares"].items() if k.startswith(prefix)) if p else None
 
-    def sgemm_rate(key):  # OpenBLAS alone on the step's GEMMs, the core nnc runs
+    def sgemm_rate(key):  # nnc's library alone on the step's GEMMs
         return blas[key][0]["step"] if blas.get(key) else None
+    lib = next((p["core"] for b in blas.values() for p in b[:1]), "the BLAS")
+    lib = {"BLIS": "BLIS"}.get(lib, f"OpenBLAS ({lib})")
     body = []
     f1, f2 = row("fashion", "nnc", 1), row("fashion", "nnc", 2)
     t1 = row("fashion", "PyTorch", 1)
@@ -556,13 +575,13 @@ def goals_md(ws, rows, lever_res, peak, blas):
         why = (f"the GEMM flops alone take {limit:.3f} s an epoch at this core's FMA peak ({peak:.0f} GFLOP/s; "
                f"the target was set on a 229 GFLOP/s core)")
         if sg:
-            why += f", {flops / (sg * 1e9):.3f} s at OpenBLAS's own rate on these GEMMs"
+            why += f", {flops / (sg * 1e9):.3f} s at {lib}'s own rate on these GEMMs"
         body.append(["fashion_relu, 1 thread, s/epoch", "≤ 0.12", fmt(f1["per_epoch"], ".4f"), why])
         if t1:
             body.append(["fashion_relu, 1 thread, ×PyTorch", "≥ 2.8", fmt(t1["train"] / f1["train"], ".2f"),
-                         f"both run OpenBLAS's sgemm; GEMM is {fmt(share('fashion', 'GEMM'), '.0f')}% of "
-                         "nnc's profile, so nnc can lead only by the rest"])
-        why = (f"OpenBLAS alone on exactly the step's GEMMs reaches {fmt(sg / peak * 100 if sg else None, '.0f')}% "
+                         f"PyTorch runs OpenBLAS's sgemm, nnc {lib}'s; GEMM is "
+                         f"{fmt(share('fashion', 'GEMM'), '.0f')}% of nnc's profile"])
+        why = (f"{lib} alone on exactly the step's GEMMs reaches {fmt(sg / peak * 100 if sg else None, '.0f')}% "
                f"of the FMA peak; the profile's GEMM share is {fmt(share('fashion', 'GEMM'), '.0f')}%, the "
                f"gather {fmt(share('fashion', 'the batch gather'), '.0f')}%")
         body.append(["fashion_relu, 1 thread, share of the GEMM limit (GEMM flops at FMA peak)", "≥ 70%",
@@ -587,7 +606,7 @@ def goals_md(ws, rows, lever_res, peak, blas):
     if wl and l1:
         rate, sg = gemm_flops(wl["dims"], wl["batch"]) * l1["steps"] / l1["train"] * 1e-9, sgemm_rate("large")
         body.append(["mlp_large, share of FMA peak", "≥ 75%", fmt(rate / peak * 100, ".0f") + "%",
-                     f"OpenBLAS alone on exactly the step's GEMMs reaches "
+                     f"{lib} alone on exactly the step's GEMMs reaches "
                      f"{fmt(sg / peak * 100 if sg else None, '.0f')}% of the peak"])
     if f1:
         body.append(["fashion_relu test accuracy, peak RSS MB", "0.864 ± 0.002, ≤ 64",
@@ -712,7 +731,8 @@ def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs,
          "(other work on the machine slows every system alike, the spread column shows how much it varied)",
          f"- nnc {info['nnc']}; {info['cc']}",
          f"- Python {info['python'][0]}, PyTorch {info['python'][1]}, NumPy {info['python'][2]}",
-         f"- OpenBLAS environment: {info['blas_env'] or 'none'}; the core OpenBLAS runs: "
+         f"- nnc's BLAS: {nnc_blas()} (make's choice, build/blas.env); the peers': OpenBLAS",
+         f"- OpenBLAS environment: {info['blas_env'] or 'none'}; the libraries and cores probed: "
          + (", ".join(f"{p['core']} ({p['how']})" for p in probes) or "not probed (no dense workload run)"),
          f"- FMA peak of one core: {peak[0]:.1f} GFLOP/s ({peak[1]}, build/bench/fma_peak)", ""]
     o += ["Columns: wall = the whole process (start, data loading, training, final evaluation); train = the "
@@ -723,8 +743,8 @@ def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs,
     o += ["The peers (bench/peer_torch.py, bench/peer_numpy.py) read the model's train block, load nnc's initial "
           "params and see the same rows, so the initial losses agree to the last digit; they shuffle with their "
           "own RNG, so later losses agree only loosely.  torch.optim.Adam puts eps after the bias correction, "
-          "nnc and the NumPy peer before it.  nnc picks OpenBLAS's kernels itself (nnrt_blas_tune); the peers "
-          "run the core the environment gives them, and on Fashion-MNIST, where the CPU has AVX-512, also with "
+          "nnc and the NumPy peer before it.  nnc built with OpenBLAS picks its kernels itself (nnrt_blas_tune); "
+          "the peers run the core the environment gives them, and on Fashion-MNIST, where the CPU has AVX-512, also with "
           "OPENBLAS_CORETYPE=SkylakeX.", ""]
     for w in ws:
         if w["key"] in errors:
@@ -738,8 +758,8 @@ def report(args, info, load0, ws, rows, curves, errors, blas, peak, times, secs,
               "same for dW = Xᵀ·dY and for dX = dY·Wᵀ (no dX for the first layer).  A system's GFLOP/s = "
               "those flops over all its training steps / its training time, so everything else in the step "
               "(gather, elementwise, update, in-training evaluation) counts against it.  sgemm = "
-              "build/bench/sgemm running exactly the step's GEMMs with OpenBLAS, best of 40 rounds of 5 ms, under "
-              "each core OpenBLAS can run here.", "",
+              "build/bench/sgemm running exactly the step's GEMMs, best of 40 rounds of 5 ms, with BLIS "
+              "(build/bench/sgemm_blis) where nnc links it, and with OpenBLAS under each core it can run here.", "",
               gflops_md(good, rows, blas, peak[0]), ""]
         big = good[-1]
         o += [f"sgemm per GEMM, {big['key']} (batch {big['batch']}):", "", gemm_detail_md(blas[big["key"]]), ""]

@@ -1,5 +1,7 @@
-/* sgemm.c: what OpenBLAS's sgemm achieves on the GEMMs of one training
- * step of a dense network, the bound for a step built on BLAS.
+/* sgemm.c: what a BLAS's sgemm achieves on the GEMMs of one training
+ * step of a dense network, the bound for a step built on it.  Built twice:
+ * build/bench/sgemm with OpenBLAS, build/bench/sgemm_blis with BLIS's
+ * cblas_sgemm (-DSGEMM_BLIS) where BLIS is installed.
  *
  *   sgemm B D0 D1 ... Dn      layers D0->D1, D1->D2, ... with batch B
  *
@@ -108,7 +110,9 @@ int main(int argc, char **argv)
         if (l > 0)
             gemm_add(g, &n, "dX", l + 1, 0, 1, B, in, out);
     }
-#ifdef OPENBLAS_VERSION
+#if defined(SGEMM_BLIS)
+    printf("core BLIS\n");
+#elif defined(OPENBLAS_VERSION)
     printf("core %s\n", openblas_get_corename());
 #endif
     double total = 0;

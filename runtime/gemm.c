@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifdef NNRT_CBLAS
+#if defined(NNRT_BLIS)
+#include <blis.h>
+#include <stdint.h>
+#elif defined(NNRT_CBLAS)
 #include <cblas.h>
 #endif
 
@@ -84,6 +87,18 @@ void nnrt_sgemm_loops(int trans_a, int trans_b, int M, int N, int K, float alpha
         nnrt_gemm_nn_rows(trans_a, M, N, K, alpha, A, lda, B, ldb, C, ldc);
 }
 
+/* The library computes each product on the calling thread: nnrt_sgemm
+ * splits them over nnc's own threads (BLIS would otherwise read
+ * OMP_NUM_THREADS, nnc's thread count, as its own). */
+static void nnrt_blas_one_thread(void)
+{
+#if defined(NNRT_BLIS)
+    bli_thread_set_num_threads(1);
+#elif defined(NNRT_CBLAS)
+    openblas_set_num_threads(1);
+#endif
+}
+
 /* One product with the library's kernel (or the loops), on this thread. */
 static void nnrt_sgemm_one(int trans_a, int trans_b, int M, int N, int K, float alpha,
                            const float *A, int lda, const float *B, int ldb, float beta,
@@ -96,9 +111,17 @@ static void nnrt_sgemm_one(int trans_a, int trans_b, int M, int N, int K, float 
         nnrt_gemm_scale(M, N, beta, C, ldc);
         return;
     }
+#ifdef NNRT_BLIS
+    /* BLIS takes a row stride and a column stride for each operand: row-major
+     * is (ld, 1), op() the transpose flag; its typed API wants non-const
+     * pointers but reads A and B only. */
+    bli_sgemm(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+              M, N, K, &alpha, (float *)(uintptr_t)A, lda, 1, (float *)(uintptr_t)B, ldb, 1, &beta, C, ldc, 1);
+#else
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
                 beta, C, ldc);
+#endif
 #else
     nnrt_sgemm_loops(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
@@ -152,13 +175,11 @@ void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
         nnrt_sgemm_one(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-#ifdef NNRT_CBLAS
-    static int blas_one; /* OpenBLAS's own threads under ours deadlock or crawl */
+    static int blas_one; /* the library's own threads under ours deadlock or crawl */
     if (!blas_one) {
-        openblas_set_num_threads(1);
+        nnrt_blas_one_thread();
         blas_one = 1;
     }
-#endif
     NnrtGemmJob j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
     nnrt_parallel(nnrt_gemm_part, &j);
 }
@@ -183,7 +204,7 @@ static int nnrt_threads_env(void)
 }
 
 /* ---- picking OpenBLAS's kernels (nnrt.h: nnrt_blas_tune) ---------------- */
-#if defined(NNRT_CBLAS) && defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#if defined(NNRT_CBLAS) && !defined(NNRT_BLIS) && defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #include <string.h>
 #include <unistd.h>
 
@@ -215,7 +236,7 @@ void nnrt_blas_tune(char **argv)
 {
     int n = nnrt_threads_env();
 #ifdef NNRT_CBLAS
-    openblas_set_num_threads(1); /* nnrt_sgemm splits the products itself */
+    nnrt_blas_one_thread(); /* nnrt_sgemm splits the products itself */
     nnrt_pick_core(argv);
 #else
     (void)argv;

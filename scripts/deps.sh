@@ -26,11 +26,16 @@ need_cmd rsvg-convert librsvg2-bin   # tests: renders --plot's SVG (tests/run_pl
 need_cmd mpirun openmpi-bin          # nnc --mpi programs run under mpirun (tests/run_mpi.sh)
 if command -v pkg-config >/dev/null 2>&1; then
     need_pc openblas libopenblas-dev
+    # BLIS (no pkg-config module): nnrt_sgemm's library where installed,
+    # the build whose threads are pthreads (nnc runs its own threads)
+    ma=$(${CC:-cc} -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+    need_file "/usr/include/$ma/blis-openmp/blis.h" libblis-dev
+    need_file "/usr/lib/$ma/blis-pthread/libblis.so.4" libblis4-pthread
     need_pc check check
     need_pc zlib zlib1g-dev
     need_pc ompi-c libopenmpi-dev    # the MPI runtime of nnc --mpi (libnnrt_mpi.a)
 else
-    missing="$missing libopenblas-dev check zlib1g-dev libopenmpi-dev"
+    missing="$missing libopenblas-dev libblis-dev libblis4-pthread check zlib1g-dev libopenmpi-dev"
 fi
 for extra in "$@"; do
     case "$extra" in

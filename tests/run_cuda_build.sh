@@ -144,6 +144,7 @@ if ! command -v "$CXX" >/dev/null 2>&1; then
 fi
 BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null)
+[ -f build/blas.env ] && . build/blas.env   # the BLAS make built the runtime with (BLIS has a cblas.h too)
 MOCK="$CXX -std=c++17 -O1 -Itests/cuda/mock -Iruntime -Iruntime/cuda"
 [ -n "$BLAS_LIBS" ] && MOCK="$MOCK -DMOCK_CBLAS $BLAS_CFLAGS"
 

@@ -3,7 +3,9 @@
 # nnc must find its installed runtime on its own: build and run a trainer
 # with it, and build one by hand with `nnc --cflags` / `--libs` and with
 # pkg-config's nnrt.pc (`--static`: libnnrt.a needs the modules its
-# Requires.private names, openblas and zlib, and no hard-coded -L).
+# Requires.private names, zlib and, for a runtime built with OpenBLAS,
+# openblas; one built with BLIS, which has no module, names -lblis; no
+# hard-coded -L).
 set -u
 prefix=$(pwd)/build/install-test
 rm -rf "$prefix"
@@ -26,10 +28,15 @@ cc -std=c99 -O2 -o "$prefix/and_flags" "$prefix/and.c" $("$nnc" --cflags) $("$nn
 
 pc="$prefix/lib/pkgconfig/nnrt.pc"
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --exists nnrt || fail "pkg-config does not find nnrt.pc"
-# nnrt.pc names the modules libnnrt.a links against, and no path of this
-# machine's BLAS: pkg-config finds them on the machine that builds.
+# nnrt.pc names the modules libnnrt.a links against, and no -L path:
+# pkg-config finds them on the machine that builds (BLIS, which has no
+# module, is named by its Debian path, the pthreads build).
+BLAS=openblas
+. build/blas.env || fail "build/blas.env (the BLAS make chose) is missing"
+want="zlib "
+[ "$BLAS" = openblas ] && want="openblas zlib "
 req=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --print-requires-private nnrt | tr '\n' ' ')
-[ "$req" = "openblas zlib " ] || fail "nnrt.pc's Requires.private is '$req', want 'openblas zlib '"
+[ "$req" = "$want" ] || fail "nnrt.pc's Requires.private is '$req', want '$want' (BLAS $BLAS)"
 grep -v '^#' "$pc" | grep -q -- '-L/\|-lopenblas\|-lz' &&
     fail "nnrt.pc names a library path or BLAS/zlib itself: $(grep -v '^#' "$pc" | grep -- '-L/\|-lopenblas\|-lz')"
 cc -std=c99 -O2 -o "$prefix/and_pc" "$prefix/and.c" \

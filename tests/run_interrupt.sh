@@ -22,10 +22,11 @@ fi
 rm -rf "$W"
 mkdir -p "$W" || exit 1
 trap 'rm -rf "$W"; exit 130' INT TERM
-BLAS=$(pkg-config --libs openblas 2>/dev/null)
+BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null)
+[ -f build/blas.env ] && . build/blas.env   # the BLAS make built the runtime with
 for m in tests/interrupt/long_spiral.nn tests/e2e/csv3.nn; do
     n=$(basename "$m" .nn)
-    if ! "$NNC" "$m" -o "$W/$n.c" || ! ${CC:-cc} -std=c99 -O2 -Iruntime -o "$W/$n" "$W/$n.c" "$LIB" $BLAS -lz -lm; then
+    if ! "$NNC" "$m" -o "$W/$n.c" || ! ${CC:-cc} -std=c99 -O2 -Iruntime -o "$W/$n" "$W/$n.c" "$LIB" $BLAS_LIBS -lz -lm; then
         echo "FAIL cannot build $m"
         exit 1
     fi

@@ -48,6 +48,7 @@ export NVCC
 SAN=$(command -v compute-sanitizer 2>/dev/null)
 [ -z "$SAN" ] && [ -x "$(dirname "$NVCC")/compute-sanitizer" ] && SAN=$(dirname "$NVCC")/compute-sanitizer
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null)
+[ -f build/blas.env ] && . build/blas.env   # the BLAS make built the runtime with
 mkdir -p "$W/log"
 echo "test-cuda: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1), nvcc $("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
 
