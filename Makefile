@@ -57,7 +57,8 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 # BLIS comes built two ways, its threads run by OpenMP or by pthreads: the
 # pthreads one, since nnc runs the threads itself and libgomp would answer
 # a bad OMP_NUM_THREADS with a message of its own (and the rpath, since
-# the plain libblis.so.4 may be either).
+# the plain libblis.so.4 may be either), in words that both cc and nvcc
+# take.
 BLIS_H      := $(firstword $(wildcard /usr/include/*/blis-openmp/blis.h /usr/include/*/blis-pthread/blis.h))
 BLIS_SO     := $(firstword $(wildcard /usr/lib/*/blis-pthread/libblis.so.4))
 BLAS        ?= $(if $(and $(BLIS_H),$(BLIS_SO)),blis,openblas)
@@ -66,7 +67,8 @@ ifeq ($(and $(BLIS_H),$(BLIS_SO)),)
 $(error BLAS=blis but BLIS is not installed (apt-get install libblis-dev libblis4-pthread))
 endif
 BLAS_CFLAGS  = -isystem $(patsubst %/,%,$(dir $(BLIS_H))) -DNNRT_BLIS
-BLAS_LIBS    = $(BLIS_SO) -Wl,-rpath,$(patsubst %/,%,$(dir $(BLIS_SO)))
+BLIS_DIR     = $(patsubst %/,%,$(dir $(BLIS_SO)))
+BLAS_LIBS    = -L$(BLIS_DIR) -l:libblis.so.4 -Xlinker -rpath=$(BLIS_DIR)
 BLAS_PC      =
 else
 BLAS_CFLAGS  = $(shell pkg-config --cflags openblas 2>/dev/null)
@@ -297,7 +299,7 @@ $(BUILD)/bench/sgemm: bench/sgemm.c | deps
 $(BUILD)/bench/sgemm_blis: bench/sgemm.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -isystem $(patsubst %/,%,$(dir $(BLIS_H))) -DSGEMM_BLIS $(CFLAGS) -o $@ $< \
-	    $(BLIS_SO) -Wl,-rpath,$(patsubst %/,%,$(dir $(BLIS_SO)))
+	    -L$(BLIS_DIR) -l:libblis.so.4 -Xlinker -rpath=$(BLIS_DIR)
 
 # The FMA probe: each kernel built for its instruction set, the CPU picks.
 $(BUILD)/bench/fma_avx512.o: bench/fma_avx512.c
