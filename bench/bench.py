@@ -400,18 +400,20 @@ def profile(w):
     try:
         subprocess.run(["perf", "record", "-q", "-o", data, "--", *argv], env=thread_env(1), cwd=ROOT,
                        check=True, capture_output=True)
-        rep_txt = check_output(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio",
+        rep_txt = check_output(["perf", "report", "-i", data, "--no-children", "--sort", "dso,symbol", "--stdio",
                                 "--percent-limit", "0"])
     except subprocess.CalledProcessError:
         return None
     shares = {name: 0.0 for name, _ in PROFILE_PARTS}
     total = 0.0
     for line in rep_txt.splitlines():
-        m = re.match(r"\s*([0-9.]+)%\s+\[\.\]\s+(\S+)", line)
+        m = re.match(r"\s*([0-9.]+)%\s+(\S+)\s+\[\.\]\s+(\S+)", line)
         if not m:
             continue
-        pct, sym = float(m.group(1)), m.group(2)
+        pct, dso, sym = float(m.group(1)), m.group(2), m.group(3)
         total += pct
+        if dso.startswith(("libblis", "libopenblas")):  # BLIS's kernels have no exported symbols
+            sym = "sgemm_" + sym
         for name, match in PROFILE_PARTS:
             if match(sym):
                 shares[name] += pct

@@ -99,7 +99,7 @@ static void emit_ew(Emit *e, int id)
 /* ---- matmul ------------------------------------------------------------ */
 /* Small products (up to SMALL_GEMM multiply-adds at B rows) are loops with
  * constant bounds, which the C compiler unrolls; a BLAS call costs more
- * than the work there.  Larger ones go to nnrt_sgemm (cblas_sgemm). */
+ * than the work there.  Larger ones go to nnrt_sgemm (the BLAS). */
 enum { SMALL_GEMM = 65536 };
 
 static void emit_matmul(Emit *e, int id)

@@ -3,8 +3,9 @@
  *   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C     (row-major)
  *   op(A) = A (lda >= K) or A^T (A stored K x M, lda >= M); the same for B.
  *
- * Built with NNRT_CBLAS, nnrt_sgemm hands the product to cblas_sgemm;
- * otherwise it runs nnrt_sgemm_loops, which is always compiled so tests
+ * Built with NNRT_CBLAS, nnrt_sgemm hands the product to a BLAS: BLIS's
+ * bli_sgemm with NNRT_BLIS too, else cblas_sgemm (OpenBLAS; make chooses,
+ * docs/design.md says why); otherwise it runs nnrt_sgemm_loops, which is always compiled so tests
  * can compare the two in one binary.  Both follow BLAS on the edge cases:
  * beta == 0 overwrites C without reading it (NaN garbage never leaks) and
  * alpha == 0 or K == 0 leaves beta * C.

@@ -395,7 +395,7 @@ void nnrt_csv_free(NnrtCsv *c);
 
 /* ===================================================================== *
  * GEMM (gemm.c): row-major C = alpha*op(A)*op(B) + beta*C, op(A) MxK,    *
- * op(B) KxN.  cblas_sgemm when built with NNRT_CBLAS, else the loops.    *
+ * op(B) KxN.  With NNRT_CBLAS a BLAS (BLIS or OpenBLAS), else the loops. *
  * beta == 0 overwrites C without reading it.                             *
  * ===================================================================== */
 void nnrt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
