@@ -51,7 +51,7 @@ GEN_CFLAGS := $(filter-out -Wmissing-prototypes -Wnull-dereference -Wdouble-prom
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 # The BLAS under nnrt_sgemm: BLIS where its headers are installed (Debian's
-# libblis-dev), else OpenBLAS; `make BLAS=openblas` picks OpenBLAS.  On the
+# libblis-dev), else OpenBLAS; `make NNC_BLAS=openblas` picks OpenBLAS.  On the
 # products of a training step (100x100x784, 6x784x25) BLIS ran 1.4 times
 # faster than OpenBLAS here (docs/design.md, "The BLAS").
 # BLIS comes built two ways, its threads run by OpenMP or by pthreads: the
@@ -61,10 +61,13 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 # take.
 BLIS_H      := $(firstword $(wildcard /usr/include/*/blis-openmp/blis.h /usr/include/*/blis-pthread/blis.h))
 BLIS_SO     := $(firstword $(wildcard /usr/lib/*/blis-pthread/libblis.so.4))
-BLAS        ?= $(if $(and $(BLIS_H),$(BLIS_SO)),blis,openblas)
-ifeq ($(BLAS),blis)
+NNC_BLAS    ?= $(if $(and $(BLIS_H),$(BLIS_SO)),blis,openblas)
+ifeq ($(filter blis openblas,$(NNC_BLAS)),)
+$(error NNC_BLAS is blis or openblas, not '$(NNC_BLAS)')
+endif
+ifeq ($(NNC_BLAS),blis)
 ifeq ($(and $(BLIS_H),$(BLIS_SO)),)
-$(error BLAS=blis but BLIS is not installed (apt-get install libblis-dev libblis4-pthread))
+$(error NNC_BLAS=blis but BLIS is not installed (apt-get install libblis-dev libblis4-pthread))
 endif
 BLAS_CFLAGS  = -isystem $(patsubst %/,%,$(dir $(BLIS_H))) -DNNRT_BLIS
 BLIS_DIR     = $(patsubst %/,%,$(dir $(BLIS_SO)))
@@ -111,7 +114,7 @@ $(BUILD)/grammar/%.o: $(BUILD)/grammar/%.c
 .PHONY: FORCE
 $(BUILD)/blas.env: FORCE
 	@mkdir -p $(BUILD)
-	@printf "BLAS='%s'\nBLAS_CFLAGS='%s'\nBLAS_LIBS='%s'\n" "$(BLAS)" "$(BLAS_CFLAGS)" "$(BLAS_LIBS)" >$@.new
+	@printf "BLAS='%s'\nBLAS_CFLAGS='%s'\nBLAS_LIBS='%s'\n" "$(NNC_BLAS)" "$(BLAS_CFLAGS)" "$(BLAS_LIBS)" >$@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
 # Every compiler object may include the generated headers.
