@@ -61,6 +61,7 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 # take.
 BLIS_H      := $(firstword $(wildcard /usr/include/*/blis-openmp/blis.h /usr/include/*/blis-pthread/blis.h))
 BLIS_SO     := $(firstword $(wildcard /usr/lib/*/blis-pthread/libblis.so.4))
+BLIS_DIR    := $(patsubst %/,%,$(dir $(BLIS_SO)))
 NNC_BLAS    ?= $(if $(and $(BLIS_H),$(BLIS_SO)),blis,openblas)
 ifeq ($(filter blis openblas,$(NNC_BLAS)),)
 $(error NNC_BLAS is blis or openblas, not '$(NNC_BLAS)')
@@ -70,7 +71,6 @@ ifeq ($(and $(BLIS_H),$(BLIS_SO)),)
 $(error NNC_BLAS=blis but BLIS is not installed (apt-get install libblis-dev libblis4-pthread))
 endif
 BLAS_CFLAGS  = -isystem $(patsubst %/,%,$(dir $(BLIS_H))) -DNNRT_BLIS
-BLIS_DIR     = $(patsubst %/,%,$(dir $(BLIS_SO)))
 BLAS_LIBS    = -L$(BLIS_DIR) -l:libblis.so.4 -Xlinker -rpath=$(BLIS_DIR)
 BLAS_PC      =
 else
