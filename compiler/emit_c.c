@@ -1509,7 +1509,7 @@ static void c_model_fns(Emit *e)
     emit_field(e, NULL, "predict", "model_predict");
     emit_field(e, NULL, "train_step", "train_step");
     if (e->o->blas && (large_matmul(e->g) || has_workspace(e)))
-        emit_field(e, NULL, "blas_tune", "nnrt_blas_tune");  /* OpenBLAS's fastest kernels for this CPU */
+        emit_field(e, NULL, "blas_tune", "nnrt_blas_tune");  /* the BLAS on one thread, OMP_NUM_THREADS's threads */
 }
 
 /* Dropout's draws a row: one uniform per masked unit of a row. */
@@ -1539,13 +1539,12 @@ static void c_main_tail(Emit *e)
 }
 
 /* ---- library mode: the API of M.h over the static storage ---------------- */
-/* The k-th tensor that M_save writes, or -1 past the last: the params in
- * declaration order, then the running statistics (batchnorm's h.mean,
- * h.var: state, not trained, but what predict reads). */
-/* The tensors save writes, in order: every param, then every running
- * statistic.  A position is i for param node i and n + i for running
- * statistic node i; saved_next(e, -1) is the first, -1 the end, so a walk
- * over all of them is one pass over the nodes (the node is position % n). */
+/* The tensors save writes, in order: every param in declaration order,
+ * then every running statistic (batchnorm's h.mean, h.var: state, not
+ * trained, but what predict reads).  A position is i for param node i and
+ * n + i for running statistic node i; saved_next(e, -1) is the first, -1
+ * the end, so a walk over all of them is one pass over the nodes (the
+ * node is position % n). */
 static int saved_next(const Emit *e, int at)
 {
     int n = e->g->n;

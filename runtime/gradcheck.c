@@ -16,8 +16,8 @@
  *      over B·H·W values after a convolution, make the noise the larger
  *      of the two); where they disagree by more than 1% the element is a
  *      kink (below), so taking the closer one loosens the check by at
- *      most that 1%, and a wrong gradient still shows against both;
- *      where floor = 1000 * FLT_EPSILON * max(1, |L|) / h   (about 0.12 max(1,|L|)).
+ *      most that 1%, and a wrong gradient still shows against both.
+ *      floor = 1000 * FLT_EPSILON * max(1, |L|) / h   (about 0.12 max(1,|L|)).
  *      So err <= 1e-2 means: a and n agree to 1%, or differ by no more
  *      than 10 float roundings of the loss would move n (10 eps |L| / h).
  *      A float forward is rounded to a few eps |L| (more after long sums),

@@ -273,7 +273,7 @@ static void nnrt_cuda_setup(NnrtCudaModel *cm)
     NNRT_CUDA_CHECK(cudaMallocHost(&dev.ctl_h, sizeof *dev.ctl_h));
     memset(dev.ctl_h, 0, sizeof *dev.ctl_h);
     if (cm->m->in_ids)
-        NNRT_CUDA_CHECK(cudaMallocHost(&dev.ids_h, cm->m->batch * cm->m->in_dim * sizeof(int32_t)));
+        NNRT_CUDA_CHECK(cudaMallocHost(&dev.ids_h, (size_t)cm->m->batch * cm->m->in_dim * sizeof(int32_t)));
     cm->bind(cm, dev.mem, dev.ctl, dev.cublas);
 }
 
